@@ -1,0 +1,51 @@
+//! CSeq (RFC 3261 20.16).
+
+use crate::error::ParseError;
+use crate::method::Method;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq {
+    pub seq: u32,
+    pub method: Method,
+}
+
+impl CSeq {
+    pub fn parse(s: &str) -> Result<CSeq, ParseError> {
+        let mut it = s.split_ascii_whitespace();
+        let (Some(n), Some(m), None) = (it.next(), it.next(), it.next()) else {
+            return Err(ParseError::header("CSeq", "expected a number and a method"));
+        };
+        // RFC 3261 8.1.1.5: the sequence number is a 32-bit unsigned integer below 2**31.
+        let seq: u32 = n
+            .parse()
+            .ok()
+            .filter(|n| *n < 1 << 31)
+            .ok_or_else(|| ParseError::header("CSeq", format!("sequence number {n:?} is not below 2^31")))?;
+        let method = Method::parse(m).ok_or_else(|| ParseError::header("CSeq", "bad method token"))?;
+        Ok(CSeq { seq, method })
+    }
+
+    pub(crate) fn print(&self, out: &mut String) {
+        out.push_str(&self.seq.to_string());
+        out.push(' ');
+        out.push_str(self.method.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cseq_round_trip_and_limits() {
+        let c = CSeq::parse(" 4711   INVITE ").unwrap();
+        assert_eq!(c.seq, 4711);
+        let mut s = String::new();
+        c.print(&mut s);
+        assert_eq!(s, "4711 INVITE");
+        assert!(CSeq::parse("2147483648 INVITE").is_err());
+        assert!(CSeq::parse("-1 INVITE").is_err());
+        assert!(CSeq::parse("1").is_err());
+        assert!(CSeq::parse("1 INVITE extra").is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! Sans-IO SIP (RFC 3261 and friends): message model, parser and serializer, transaction
+//! state machines, dialogs, digest authentication and SDP offer/answer.
+//!
+//! Nothing here touches a socket, spawns a task or reads a clock: bytes and `now` go in,
+//! messages to send, events and the next deadline come out. Transports and timers live in
+//! `cc-sip-edge`.
+
+mod error;
+pub mod header;
+mod message;
+mod method;
+mod params;
+mod parse;
+mod scan;
+mod stream;
+mod uri;
+
+pub use error::ParseError;
+pub use header::{Auth, AuthParam, CSeq, Contact, Header, MediaType, NameAddr, Reason, Transport, Via};
+pub use message::{Headers, Message, Request, Response, reason_phrase};
+pub use method::Method;
+pub use params::{Param, Params};
+pub use parse::{error_response_from_raw, parse_message};
+pub use stream::{Frame, StreamFramer};
+pub use uri::{Host, Scheme, SipUri, TelUri, Uri};

@@ -1,0 +1,210 @@
+//! Parsing a whole message from bytes: the start line, folded header lines, typed
+//! headers and the body delimited by Content-Length.
+
+use crate::error::{ParseError, truncate};
+use crate::header::Header;
+use crate::message::{Headers, Message, Request, Response};
+use crate::method::Method;
+use crate::uri::Uri;
+
+/// Finds the end of the header block: the index just past the empty line.
+pub(crate) fn header_end(data: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 1 < data.len() {
+        if data[i] == b'\n' {
+            if data[i + 1] == b'\n' {
+                return Some(i + 2);
+            }
+            if data[i + 1] == b'\r' && data.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Number of leading CR/LF bytes (keep-alives and stray line ends before a message).
+pub(crate) fn leading_crlf(data: &[u8]) -> usize {
+    data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count()
+}
+
+/// Parses one message received as a datagram (or framed from a stream).
+///
+/// Content-Length is optional on a datagram: without it the body is the rest of the
+/// datagram; with it, the body is cut to that length and a shorter datagram is an error.
+pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
+    let data = &data[leading_crlf(data)..];
+    if data.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let end = header_end(data).ok_or(ParseError::Unterminated)?;
+    let head = std::str::from_utf8(&data[..end]).map_err(|_| ParseError::NotUtf8)?;
+    let rest = &data[end..];
+
+    let mut lines = unfold(head);
+    let start = lines.next().ok_or(ParseError::Empty)?;
+    let mut headers = Vec::with_capacity(16);
+    for line in lines {
+        let (name, value) = split_header_line(&line)?;
+        Header::parse_into(name, value, &mut headers)?;
+    }
+    let headers = Headers(headers);
+    let body = match headers.content_length() {
+        Some(n) if n > rest.len() => return Err(ParseError::BodyTruncated { declared: n, available: rest.len() }),
+        Some(n) => rest[..n].to_vec(),
+        None => rest.to_vec(),
+    };
+
+    if let Some(status_line) = start.strip_prefix_ci("SIP/") {
+        let (version, rest) = status_line.split_once(' ').ok_or_else(|| start_err(&start))?;
+        check_version(version)?;
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        let status: u16 = code
+            .parse()
+            .ok()
+            .filter(|c| (100..700).contains(c))
+            .ok_or_else(|| ParseError::StartLine(format!("status code {:?} is not 100-699", truncate(code, 10))))?;
+        check_mandatory(&headers)?;
+        return Ok(Message::Response(Response { status, reason: reason.trim().to_owned(), headers, body }));
+    }
+
+    let (method, rest) = start.split_once(' ').ok_or_else(|| start_err(&start))?;
+    let (uri, version) = rest.rsplit_once(' ').ok_or_else(|| start_err(&start))?;
+    check_version(version)?;
+    let method = Method::parse(method).ok_or_else(|| start_err(&start))?;
+    if uri.is_empty() || uri.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Err(ParseError::StartLine("Request-URI contains whitespace".into()));
+    }
+    let uri = Uri::parse(uri)?;
+    check_mandatory(&headers)?;
+    if let Some(cseq) = headers.cseq()
+        && cseq.method != method
+    {
+        return Err(ParseError::CseqMismatch { cseq: cseq.method.to_string(), method: method.to_string() });
+    }
+    Ok(Message::Request(Request { method, uri, headers, body }))
+}
+
+fn start_err(line: &str) -> ParseError {
+    ParseError::StartLine(truncate(line, 60))
+}
+
+fn check_version(v: &str) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case("SIP/2.0") { Ok(()) } else { Err(ParseError::Version(truncate(v, 20))) }
+}
+
+fn check_mandatory(h: &Headers) -> Result<(), ParseError> {
+    if h.top_via().is_none() {
+        return Err(ParseError::Missing("Via"));
+    }
+    if h.from().is_none() {
+        return Err(ParseError::Missing("From"));
+    }
+    if h.to().is_none() {
+        return Err(ParseError::Missing("To"));
+    }
+    if h.call_id().is_none() {
+        return Err(ParseError::Missing("Call-ID"));
+    }
+    if h.cseq().is_none() {
+        return Err(ParseError::Missing("CSeq"));
+    }
+    Ok(())
+}
+
+trait StripCi {
+    fn strip_prefix_ci(&self, p: &str) -> Option<&str>;
+}
+
+impl StripCi for String {
+    fn strip_prefix_ci(&self, p: &str) -> Option<&str> {
+        let head = self.get(..p.len())?;
+        head.eq_ignore_ascii_case(p).then(|| &self[p.len()..])
+    }
+}
+
+/// Yields logical header lines: CRLF (or bare LF) separated, continuation lines that
+/// start with whitespace joined to the previous line with one space (RFC 3261 7.3.1).
+fn unfold(head: &str) -> impl Iterator<Item = String> + '_ {
+    let mut raw = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let first = raw.next()?;
+            if first.is_empty() {
+                // Either the terminating empty line or stray blank lines: skip.
+                continue;
+            }
+            let mut line = first.to_owned();
+            while let Some(next) = raw.peek() {
+                if next.starts_with([' ', '\t']) {
+                    line.push(' ');
+                    line.push_str(next.trim_start());
+                    raw.next();
+                } else {
+                    break;
+                }
+            }
+            return Some(line);
+        }
+    })
+}
+
+fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
+    let (name, value) = line
+        .split_once(':')
+        .ok_or_else(|| ParseError::HeaderLine(truncate(line, 40)))?;
+    let name = name.trim_end();
+    if name.is_empty() || !name.bytes().all(crate::scan::is_token_byte) {
+        return Err(ParseError::HeaderLine(truncate(line, 40)));
+    }
+    Ok((name, value.trim()))
+}
+
+/// Builds a 400-class response straight from raw bytes that failed to parse, copying the
+/// Via, From, To, Call-ID and CSeq lines verbatim (RFC 3261 8.2.6). Returns `None` when the
+/// bytes are not a request (responses and ACKs are never answered) or when those headers
+/// cannot be found, in which case the message can only be dropped.
+pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option<Vec<u8>> {
+    let data = &data[leading_crlf(data)..];
+    let end = header_end(data).unwrap_or(data.len().min(64 * 1024));
+    let head = String::from_utf8_lossy(&data[..end]);
+    let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
+    let start = lines.next()?;
+    let method = start.split(' ').next()?;
+    if method.is_empty()
+        || method.eq_ignore_ascii_case("ACK")
+        || start.len() >= 4 && start[..4].eq_ignore_ascii_case("SIP/")
+        || !method.bytes().all(crate::scan::is_token_byte)
+    {
+        return None;
+    }
+    let mut copied = String::new();
+    let mut have = [false; 5];
+    for line in lines {
+        let Some((name, _)) = line.split_once(':') else { continue };
+        let name = name.trim();
+        let Some(slot) = ["via", "from", "to", "call-id", "cseq"]
+            .iter()
+            .zip(["v", "f", "t", "i", ""])
+            .position(|(long, short)| name.eq_ignore_ascii_case(long) || (!short.is_empty() && name.eq_ignore_ascii_case(short)))
+        else {
+            continue;
+        };
+        if line.len() > 2048 {
+            return None;
+        }
+        have[slot] = true;
+        copied.push_str(line);
+        copied.push_str("\r\n");
+    }
+    if !have.iter().all(|h| *h) {
+        return None;
+    }
+    let phrase: String = format!("{} ({detail})", crate::message::reason_phrase(status))
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    Some(format!("SIP/2.0 {status} {phrase}\r\n{copied}Content-Length: 0\r\n\r\n").into_bytes())
+}

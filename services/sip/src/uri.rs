@@ -1,0 +1,417 @@
+//! sip:, sips: and tel: URIs (RFC 3261 19.1, RFC 3966), with %-escaping.
+//!
+//! Components are stored unescaped; printing escapes what the grammar requires, so
+//! `parse(print(u)) == u` even when the original used unnecessary escapes.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::error::ParseError;
+use crate::params::{Param, Params};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Sip,
+    Sips,
+}
+
+/// A host: a domain name or an IP literal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Domain(String),
+    Ip(IpAddr),
+}
+
+impl Host {
+    pub fn parse(s: &str) -> Option<Host> {
+        if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            return inner.parse::<Ipv6Addr>().ok().map(|ip| Host::Ip(IpAddr::V6(ip)));
+        }
+        if let Ok(ip) = s.parse::<Ipv4Addr>() {
+            return Some(Host::Ip(IpAddr::V4(ip)));
+        }
+        let valid = !s.is_empty()
+            && s.len() <= 255
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && !s.starts_with('.')
+            && !s.starts_with('-');
+        valid.then(|| Host::Domain(s.to_owned()))
+    }
+
+    pub(crate) fn print(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Host::Domain(d) => out.push_str(d),
+            Host::Ip(IpAddr::V4(ip)) => {
+                let _ = write!(out, "{ip}");
+            }
+            Host::Ip(IpAddr::V6(ip)) => {
+                let _ = write!(out, "[{ip}]");
+            }
+        }
+    }
+
+    /// Hosts compare case-insensitively (RFC 3261 19.1.4).
+    pub fn eq_host(&self, other: &Host) -> bool {
+        match (self, other) {
+            (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
+            (Host::Ip(a), Host::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.print(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// A sip: or sips: URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri {
+    pub scheme: Scheme,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: Host,
+    pub port: Option<u16>,
+    pub params: Params,
+    /// `?name=value&...` headers, unescaped.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A tel: URI (RFC 3966): a number and parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelUri {
+    pub number: String,
+    pub params: Params,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri {
+    Sip(SipUri),
+    Tel(TelUri),
+}
+
+impl SipUri {
+    pub fn new(user: Option<&str>, host: Host, port: Option<u16>) -> Self {
+        SipUri {
+            scheme: Scheme::Sip,
+            user: user.map(str::to_owned),
+            password: None,
+            host,
+            port,
+            params: Params::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The `transport` parameter, lower-cased.
+    pub fn transport(&self) -> Option<String> {
+        self.params.value("transport").map(|t| t.to_ascii_lowercase())
+    }
+}
+
+impl Uri {
+    pub fn parse(s: &str) -> Result<Uri, ParseError> {
+        let colon = s.find(':').ok_or_else(|| ParseError::uri(s, "no scheme"))?;
+        let (scheme, rest) = (&s[..colon], &s[colon + 1..]);
+        if scheme.eq_ignore_ascii_case("sip") {
+            parse_sip(Scheme::Sip, rest, s).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            parse_sip(Scheme::Sips, rest, s).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            parse_tel(rest, s).map(Uri::Tel)
+        } else {
+            Err(ParseError::uri(s, format!("unsupported scheme {scheme:?}")))
+        }
+    }
+
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            Uri::Tel(_) => None,
+        }
+    }
+
+    /// The user part of a SIP URI or the number of a tel URI.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Uri::Sip(u) => u.user.as_deref(),
+            Uri::Tel(t) => Some(&t.number),
+        }
+    }
+
+    pub(crate) fn print(&self, out: &mut String) {
+        match self {
+            Uri::Sip(u) => {
+                out.push_str(match u.scheme {
+                    Scheme::Sip => "sip:",
+                    Scheme::Sips => "sips:",
+                });
+                if let Some(user) = &u.user {
+                    escape_into(user, is_user_byte, out);
+                    if let Some(pw) = &u.password {
+                        out.push(':');
+                        escape_into(pw, is_password_byte, out);
+                    }
+                    out.push('@');
+                }
+                u.host.print(out);
+                if let Some(port) = u.port {
+                    out.push(':');
+                    out.push_str(itoa_u16(port).as_str());
+                }
+                print_uri_params(&u.params, out);
+                for (i, (n, v)) in u.headers.iter().enumerate() {
+                    out.push(if i == 0 { '?' } else { '&' });
+                    escape_into(n, is_hnv_byte, out);
+                    out.push('=');
+                    escape_into(v, is_hnv_byte, out);
+                }
+            }
+            Uri::Tel(t) => {
+                out.push_str("tel:");
+                escape_into(&t.number, is_param_byte, out);
+                print_uri_params(&t.params, out);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.print(&mut s);
+        f.write_str(&s)
+    }
+}
+
+fn itoa_u16(n: u16) -> String {
+    n.to_string()
+}
+
+fn print_uri_params(params: &Params, out: &mut String) {
+    for p in params.iter() {
+        out.push(';');
+        escape_into(&p.name, is_param_byte, out);
+        if let Some(v) = &p.value {
+            out.push('=');
+            escape_into(v, is_param_byte, out);
+        }
+    }
+}
+
+fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseError> {
+    let err = |reason: &str| ParseError::uri(whole, reason);
+    let (userinfo, hostpart) = match rest.find('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let (user, password) = match userinfo {
+        None => (None, None),
+        Some(ui) => {
+            let (u, p) = match ui.find(':') {
+                Some(i) => (&ui[..i], Some(&ui[i + 1..])),
+                None => (ui, None),
+            };
+            if u.is_empty() {
+                return Err(err("empty user part before '@'"));
+            }
+            let user = unescape(u).ok_or_else(|| err("bad %-escape in user part"))?;
+            let password = match p {
+                Some(p) => Some(unescape(p).ok_or_else(|| err("bad %-escape in password"))?),
+                None => None,
+            };
+            (Some(user), password)
+        }
+    };
+    // host[:port] ends at ';' (params) or '?' (headers).
+    let host_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+    let hostport = &hostpart[..host_end];
+    let (host_s, port) = split_host_port(hostport).ok_or_else(|| err("bad host or port"))?;
+    let host = Host::parse(host_s).ok_or_else(|| err("bad host"))?;
+    let tail = &hostpart[host_end..];
+    let (param_s, header_s) = match tail.find('?') {
+        Some(q) => (&tail[..q], Some(&tail[q + 1..])),
+        None => (tail, None),
+    };
+    let params = parse_uri_params(param_s).ok_or_else(|| err("bad URI parameter"))?;
+    let mut headers = Vec::new();
+    if let Some(hs) = header_s {
+        for pair in hs.split('&').filter(|p| !p.is_empty()) {
+            let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let n = unescape(n).ok_or_else(|| err("bad %-escape in URI header"))?;
+            let v = unescape(v).ok_or_else(|| err("bad %-escape in URI header"))?;
+            headers.push((n, v));
+        }
+    }
+    Ok(SipUri { scheme, user, password, host, port, params, headers })
+}
+
+fn parse_tel(rest: &str, whole: &str) -> Result<TelUri, ParseError> {
+    let end = rest.find(';').unwrap_or(rest.len());
+    let number = unescape(&rest[..end]).ok_or_else(|| ParseError::uri(whole, "bad %-escape"))?;
+    let valid = !number.is_empty()
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#'));
+    if !valid {
+        return Err(ParseError::uri(whole, "tel number has characters outside digits and visual separators"));
+    }
+    let params = parse_uri_params(&rest[end..]).ok_or_else(|| ParseError::uri(whole, "bad tel parameter"))?;
+    Ok(TelUri { number, params })
+}
+
+/// Splits `host[:port]`, understanding `[v6]:port`.
+fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    if s.starts_with('[') {
+        let close = s.find(']')?;
+        let host = &s[..=close];
+        let rest = &s[close + 1..];
+        if rest.is_empty() {
+            return Some((host, None));
+        }
+        let port = rest.strip_prefix(':')?.parse().ok()?;
+        return Some((host, Some(port)));
+    }
+    match s.rfind(':') {
+        Some(i) => Some((&s[..i], Some(s[i + 1..].parse().ok()?))),
+        None => Some((s, None)),
+    }
+}
+
+fn parse_uri_params(s: &str) -> Option<Params> {
+    let mut params = Vec::new();
+    for part in s.split(';').skip(1) {
+        if part.is_empty() {
+            return None;
+        }
+        let (n, v) = match part.split_once('=') {
+            Some((n, v)) => (n, Some(unescape(v)?)),
+            None => (part, None),
+        };
+        if n.is_empty() {
+            return None;
+        }
+        params.push(Param { name: unescape(n)?, value: v });
+    }
+    Some(Params(params))
+}
+
+fn unescape(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_owned());
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+}
+
+fn is_user_byte(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+
+fn is_password_byte(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+fn is_param_byte(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+fn is_hnv_byte(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+}
+
+fn escape_into(s: &str, allowed: fn(u8) -> bool, out: &mut String) {
+    if s.bytes().all(allowed) {
+        out.push_str(s);
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if allowed(b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(s: &str) -> String {
+        Uri::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn parses_full_sip_uri() {
+        let Uri::Sip(u) = Uri::parse("sips:alice:pw@Example.COM:5061;transport=TCP;lr?subject=hi%20there&x=y").unwrap()
+        else {
+            panic!("not sip")
+        };
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.user.as_deref(), Some("alice"));
+        assert_eq!(u.password.as_deref(), Some("pw"));
+        assert!(u.host.eq_host(&Host::Domain("example.com".into())));
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport().as_deref(), Some("tcp"));
+        assert!(u.params.contains("lr"));
+        assert_eq!(u.headers[0], ("subject".into(), "hi there".into()));
+    }
+
+    #[test]
+    fn escaped_user_with_at_sign_and_semicolon() {
+        // RFC 4475 3.1.1.1 style: the user part contains an escaped '@' and a ';'.
+        let u = Uri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(u.user(), Some("user;par=u@example.net"));
+        assert_eq!(round("sip:user;par=u%40example.net@example.com"), "sip:user;par=u%40example.net@example.com");
+        // unnecessary escapes normalise
+        assert_eq!(round("sip:%61lice@atlanta.com"), "sip:alice@atlanta.com");
+    }
+
+    #[test]
+    fn ipv6_and_ports() {
+        let u = Uri::parse("sip:[2001:db8::10]:5070").unwrap();
+        assert_eq!(u.to_string(), "sip:[2001:db8::10]:5070");
+        assert!(Uri::parse("sip:host:99999").is_err());
+        assert!(Uri::parse("sip:[::1").is_err());
+    }
+
+    #[test]
+    fn tel_uri() {
+        let u = Uri::parse("tel:+48-600-100-200;phone-context=example.com").unwrap();
+        assert_eq!(u.user(), Some("+48-600-100-200"));
+        assert_eq!(u.to_string(), "tel:+48-600-100-200;phone-context=example.com");
+        assert!(Uri::parse("tel:call-me").is_err());
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        for bad in ["", "alice@host", "http://x", "sip:", "sip:@host", "sip:a@", "sip:a@b%zz", "sip:a@ho st", "sip:a@b;;x"] {
+            assert!(Uri::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}
