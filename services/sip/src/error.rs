@@ -19,7 +19,10 @@ pub enum ParseError {
     #[error("malformed header line {0:?}")]
     HeaderLine(String),
     #[error("invalid {header} header: {reason}")]
-    Header { header: &'static str, reason: String },
+    Header {
+        header: &'static str,
+        reason: String,
+    },
     #[error("invalid URI {uri:?}: {reason}")]
     Uri { uri: String, reason: String },
     #[error("missing mandatory header {0}")]
@@ -34,11 +37,17 @@ pub enum ParseError {
 
 impl ParseError {
     pub(crate) fn header(header: &'static str, reason: impl Into<String>) -> Self {
-        ParseError::Header { header, reason: reason.into() }
+        ParseError::Header {
+            header,
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn uri(uri: &str, reason: impl Into<String>) -> Self {
-        ParseError::Uri { uri: truncate(uri, 80), reason: reason.into() }
+        ParseError::Uri {
+            uri: truncate(uri, 80),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -5,6 +5,8 @@
 //! messages to send, events and the next deadline come out. Transports and timers live in
 //! `cc-sip-edge`.
 
+pub mod dialog;
+pub mod digest;
 mod error;
 pub mod header;
 mod message;
@@ -12,14 +14,22 @@ mod method;
 mod params;
 mod parse;
 mod scan;
+pub mod sdp;
 mod stream;
+pub mod transaction;
 mod uri;
 
 pub use error::ParseError;
-pub use header::{Auth, AuthParam, CSeq, Contact, Header, MediaType, NameAddr, Reason, Transport, Via};
+pub use header::{
+    Auth, AuthParam, CSeq, Contact, Header, MediaType, NameAddr, Reason, Transport, Via,
+};
 pub use message::{Headers, Message, Request, Response, reason_phrase};
 pub use method::Method;
 pub use params::{Param, Params};
 pub use parse::{error_response_from_raw, parse_message};
 pub use stream::{Frame, StreamFramer};
+pub use transaction::{
+    RequestOutcome, ResponseOutcome, Timer, TimerConfig, TransactionError, TransactionEvent,
+    TransactionTable, Transmit, TxHandle,
+};
 pub use uri::{Host, Scheme, SipUri, TelUri, Uri};

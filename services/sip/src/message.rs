@@ -40,7 +40,11 @@ impl Headers {
     /// Replaces all headers of this header's name with it, keeping the first one's position.
     pub fn set(&mut self, h: Header) {
         let name = h.name().to_owned();
-        match self.0.iter().position(|x| x.name().eq_ignore_ascii_case(&name)) {
+        match self
+            .0
+            .iter()
+            .position(|x| x.name().eq_ignore_ascii_case(&name))
+        {
             Some(i) => {
                 self.0[i] = h;
                 let mut idx = 0;
@@ -74,7 +78,11 @@ impl Headers {
 
     /// Inserts a Via above all others.
     pub fn push_top_via(&mut self, via: Via) {
-        let at = self.0.iter().position(|h| matches!(h, Header::Via(_))).unwrap_or(0);
+        let at = self
+            .0
+            .iter()
+            .position(|h| matches!(h, Header::Via(_)))
+            .unwrap_or(0);
         self.0.insert(at, Header::Via(via));
     }
 
@@ -176,7 +184,9 @@ impl Headers {
     /// The value of an unknown header by name (case-insensitive).
     pub fn other(&self, name: &str) -> Option<&str> {
         self.0.iter().find_map(|h| match h {
-            Header::Other { name: n, value } if n.eq_ignore_ascii_case(name) => Some(value.as_str()),
+            Header::Other { name: n, value } if n.eq_ignore_ascii_case(name) => {
+                Some(value.as_str())
+            }
             _ => None,
         })
     }
@@ -222,7 +232,12 @@ impl Message {
 
 impl Request {
     pub fn new(method: Method, uri: Uri) -> Self {
-        Request { method, uri, headers: Headers::new(), body: Vec::new() }
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
     }
 
     /// Serializes the request. Content-Length is always written and always equals the body
@@ -290,7 +305,12 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 impl Response {
     pub fn new(status: u16) -> Self {
-        Response { status, reason: reason_phrase(status).to_owned(), headers: Headers::new(), body: Vec::new() }
+        Response {
+            status,
+            reason: reason_phrase(status).to_owned(),
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A response to `req` (RFC 3261 8.2.6.2): copies Via, From, To, Call-ID and CSeq.
@@ -299,7 +319,9 @@ impl Response {
         let mut r = Response::new(status);
         for h in req.headers.iter() {
             match h {
-                Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => r.headers.push(h.clone()),
+                Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
+                    r.headers.push(h.clone())
+                }
                 Header::To(to) => {
                     let mut to = to.clone();
                     if let Some(tag) = to_tag

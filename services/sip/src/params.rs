@@ -37,9 +37,16 @@ impl Params {
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_owned);
-        match self.0.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+        {
             Some(p) => p.value = value,
-            None => self.0.push(Param { name: name.to_owned(), value }),
+            None => self.0.push(Param {
+                name: name.to_owned(),
+                value,
+            }),
         }
     }
 
@@ -63,11 +70,20 @@ impl Params {
             c.skip_ws();
             let name = c
                 .take_while(|b| crate::scan::is_token_byte(b) || extra_value_bytes.contains(&b))
-                .ok_or_else(|| format!("empty parameter name before {:?}", crate::error::truncate(c.rest(), 20)))?;
+                .ok_or_else(|| {
+                    format!(
+                        "empty parameter name before {:?}",
+                        crate::error::truncate(c.rest(), 20)
+                    )
+                })?;
             let value = if c.eat(b'=') {
                 c.skip_ws();
                 if c.peek() == Some(b'"') {
-                    Some(c.quoted_raw().ok_or("unterminated quoted parameter value")?.to_owned())
+                    Some(
+                        c.quoted_raw()
+                            .ok_or("unterminated quoted parameter value")?
+                            .to_owned(),
+                    )
                 } else {
                     let v = c
                         .take_while(|b| {
@@ -81,7 +97,10 @@ impl Params {
             } else {
                 None
             };
-            params.push(Param { name: name.to_owned(), value });
+            params.push(Param {
+                name: name.to_owned(),
+                value,
+            });
         }
         Ok(Params(params))
     }

@@ -1,6 +1,8 @@
 //! Parsing a whole message from bytes: the start line, folded header lines, typed
 //! headers and the body delimited by Content-Length.
 
+use std::borrow::Cow;
+
 use crate::error::{ParseError, truncate};
 use crate::header::Header;
 use crate::message::{Headers, Message, Request, Response};
@@ -9,24 +11,25 @@ use crate::uri::Uri;
 
 /// Finds the end of the header block: the index just past the empty line.
 pub(crate) fn header_end(data: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 1 < data.len() {
-        if data[i] == b'\n' {
-            if data[i + 1] == b'\n' {
-                return Some(i + 2);
-            }
-            if data[i + 1] == b'\r' && data.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
+    // Jump from line end to line end; an empty line (LF LF or LF CR LF) ends the headers.
+    let mut from = 0;
+    while let Some(off) = data[from..].iter().position(|b| *b == b'\n') {
+        let i = from + off;
+        match data.get(i + 1) {
+            Some(b'\n') => return Some(i + 2),
+            Some(b'\r') if data.get(i + 2) == Some(&b'\n') => return Some(i + 3),
+            None => return None,
+            _ => from = i + 1,
         }
-        i += 1;
     }
     None
 }
 
 /// Number of leading CR/LF bytes (keep-alives and stray line ends before a message).
 pub(crate) fn leading_crlf(data: &[u8]) -> usize {
-    data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count()
+    data.iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count()
 }
 
 /// Parses one message received as a datagram (or framed from a stream).
@@ -51,22 +54,39 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
     }
     let headers = Headers(headers);
     let body = match headers.content_length() {
-        Some(n) if n > rest.len() => return Err(ParseError::BodyTruncated { declared: n, available: rest.len() }),
+        Some(n) if n > rest.len() => {
+            return Err(ParseError::BodyTruncated {
+                declared: n,
+                available: rest.len(),
+            });
+        }
         Some(n) => rest[..n].to_vec(),
         None => rest.to_vec(),
     };
 
     if let Some(status_line) = start.strip_prefix_ci("SIP/") {
-        let (version, rest) = status_line.split_once(' ').ok_or_else(|| start_err(&start))?;
+        let (version, rest) = status_line
+            .split_once(' ')
+            .ok_or_else(|| start_err(&start))?;
         check_version(version)?;
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
         let status: u16 = code
             .parse()
             .ok()
             .filter(|c| (100..700).contains(c))
-            .ok_or_else(|| ParseError::StartLine(format!("status code {:?} is not 100-699", truncate(code, 10))))?;
+            .ok_or_else(|| {
+                ParseError::StartLine(format!(
+                    "status code {:?} is not 100-699",
+                    truncate(code, 10)
+                ))
+            })?;
         check_mandatory(&headers)?;
-        return Ok(Message::Response(Response { status, reason: reason.trim().to_owned(), headers, body }));
+        return Ok(Message::Response(Response {
+            status,
+            reason: reason.trim().to_owned(),
+            headers,
+            body,
+        }));
     }
 
     let (method, rest) = start.split_once(' ').ok_or_else(|| start_err(&start))?;
@@ -74,16 +94,26 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
     check_version(version)?;
     let method = Method::parse(method).ok_or_else(|| start_err(&start))?;
     if uri.is_empty() || uri.bytes().any(|b| b.is_ascii_whitespace()) {
-        return Err(ParseError::StartLine("Request-URI contains whitespace".into()));
+        return Err(ParseError::StartLine(
+            "Request-URI contains whitespace".into(),
+        ));
     }
     let uri = Uri::parse(uri)?;
     check_mandatory(&headers)?;
     if let Some(cseq) = headers.cseq()
         && cseq.method != method
     {
-        return Err(ParseError::CseqMismatch { cseq: cseq.method.to_string(), method: method.to_string() });
+        return Err(ParseError::CseqMismatch {
+            cseq: cseq.method.to_string(),
+            method: method.to_string(),
+        });
     }
-    Ok(Message::Request(Request { method, uri, headers, body }))
+    Ok(Message::Request(Request {
+        method,
+        uri,
+        headers,
+        body,
+    }))
 }
 
 fn start_err(line: &str) -> ParseError {
@@ -91,7 +121,11 @@ fn start_err(line: &str) -> ParseError {
 }
 
 fn check_version(v: &str) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case("SIP/2.0") { Ok(()) } else { Err(ParseError::Version(truncate(v, 20))) }
+    if v.eq_ignore_ascii_case("SIP/2.0") {
+        Ok(())
+    } else {
+        Err(ParseError::Version(truncate(v, 20)))
+    }
 }
 
 fn check_mandatory(h: &Headers) -> Result<(), ParseError> {
@@ -117,7 +151,7 @@ trait StripCi {
     fn strip_prefix_ci(&self, p: &str) -> Option<&str>;
 }
 
-impl StripCi for String {
+impl StripCi for str {
     fn strip_prefix_ci(&self, p: &str) -> Option<&str> {
         let head = self.get(..p.len())?;
         head.eq_ignore_ascii_case(p).then(|| &self[p.len()..])
@@ -126,8 +160,11 @@ impl StripCi for String {
 
 /// Yields logical header lines: CRLF (or bare LF) separated, continuation lines that
 /// start with whitespace joined to the previous line with one space (RFC 3261 7.3.1).
-fn unfold(head: &str) -> impl Iterator<Item = String> + '_ {
-    let mut raw = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
+fn unfold(head: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+    let mut raw = head
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .peekable();
     std::iter::from_fn(move || {
         loop {
             let first = raw.next()?;
@@ -135,11 +172,12 @@ fn unfold(head: &str) -> impl Iterator<Item = String> + '_ {
                 // Either the terminating empty line or stray blank lines: skip.
                 continue;
             }
-            let mut line = first.to_owned();
+            let mut line = Cow::Borrowed(first);
             while let Some(next) = raw.peek() {
                 if next.starts_with([' ', '\t']) {
-                    line.push(' ');
-                    line.push_str(next.trim_start());
+                    let owned = line.to_mut();
+                    owned.push(' ');
+                    owned.push_str(next.trim_start());
                     raw.next();
                 } else {
                     break;
@@ -151,9 +189,11 @@ fn unfold(head: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
-    let (name, value) = line
-        .split_once(':')
+    let colon = line
+        .bytes()
+        .position(|b| b == b':')
         .ok_or_else(|| ParseError::HeaderLine(truncate(line, 40)))?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
     let name = name.trim_end();
     if name.is_empty() || !name.bytes().all(crate::scan::is_token_byte) {
         return Err(ParseError::HeaderLine(truncate(line, 40)));
@@ -182,12 +222,17 @@ pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option
     let mut copied = String::new();
     let mut have = [false; 5];
     for line in lines {
-        let Some((name, _)) = line.split_once(':') else { continue };
+        let Some((name, _)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         let Some(slot) = ["via", "from", "to", "call-id", "cseq"]
             .iter()
             .zip(["v", "f", "t", "i", ""])
-            .position(|(long, short)| name.eq_ignore_ascii_case(long) || (!short.is_empty() && name.eq_ignore_ascii_case(short)))
+            .position(|(long, short)| {
+                name.eq_ignore_ascii_case(long)
+                    || (!short.is_empty() && name.eq_ignore_ascii_case(short))
+            })
         else {
             continue;
         };

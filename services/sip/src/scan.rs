@@ -3,7 +3,10 @@
 
 pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
-        || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +132,10 @@ pub(crate) fn quote_into(s: &str, out: &mut String) {
 /// Splits a header value at top-level commas (not inside quotes or angle brackets).
 pub(crate) fn split_commas(value: &str) -> Vec<&str> {
     let bytes = value.as_bytes();
+    if !bytes.contains(&b',') {
+        let v = value.trim();
+        return if v.is_empty() { Vec::new() } else { vec![v] };
+    }
     let mut parts = Vec::new();
     let mut start = 0;
     let mut i = 0;

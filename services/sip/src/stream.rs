@@ -25,7 +25,10 @@ pub struct StreamFramer {
 
 impl StreamFramer {
     pub fn new(max_message: usize) -> Self {
-        StreamFramer { buf: Vec::new(), max_message }
+        StreamFramer {
+            buf: Vec::new(),
+            max_message,
+        }
     }
 
     pub fn handle_bytes(&mut self, data: &[u8]) {
@@ -51,14 +54,20 @@ impl StreamFramer {
         }
         let Some(end) = header_end(&self.buf) else {
             if self.buf.len() > self.max_message {
-                return Err(ParseError::TooLarge { size: self.buf.len(), limit: self.max_message });
+                return Err(ParseError::TooLarge {
+                    size: self.buf.len(),
+                    limit: self.max_message,
+                });
             }
             return Ok(None);
         };
         let body_len = content_length(&self.buf[..end])?;
         let total = end.saturating_add(body_len);
         if total > self.max_message {
-            return Err(ParseError::TooLarge { size: total, limit: self.max_message });
+            return Err(ParseError::TooLarge {
+                size: total,
+                limit: self.max_message,
+            });
         }
         if self.buf.len() < total {
             return Ok(None);
@@ -73,14 +82,18 @@ impl StreamFramer {
 fn content_length(head: &[u8]) -> Result<usize, ParseError> {
     let head = String::from_utf8_lossy(head);
     for line in head.split('\n') {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
             let v = value.trim();
-            return v
-                .parse::<u32>()
-                .map(|n| n as usize)
-                .map_err(|_| ParseError::header("Content-Length", format!("{:?} is not a length", crate::error::truncate(v, 20))));
+            return v.parse::<u32>().map(|n| n as usize).map_err(|_| {
+                ParseError::header(
+                    "Content-Length",
+                    format!("{:?} is not a length", crate::error::truncate(v, 20)),
+                )
+            });
         }
     }
     Ok(0)
@@ -104,9 +117,15 @@ mod tests {
             assert_eq!(f.poll_frame().unwrap(), None);
         }
         f.handle_bytes(&two[OPTIONS.len() - 1..]);
-        assert_eq!(f.poll_frame().unwrap(), Some(Frame::Message(OPTIONS.to_vec())));
+        assert_eq!(
+            f.poll_frame().unwrap(),
+            Some(Frame::Message(OPTIONS.to_vec()))
+        );
         assert_eq!(f.poll_frame().unwrap(), Some(Frame::Ping));
-        assert_eq!(f.poll_frame().unwrap(), Some(Frame::Message(OPTIONS.to_vec())));
+        assert_eq!(
+            f.poll_frame().unwrap(),
+            Some(Frame::Message(OPTIONS.to_vec()))
+        );
         assert_eq!(f.poll_frame().unwrap(), None);
     }
 

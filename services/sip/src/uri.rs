@@ -25,14 +25,18 @@ pub enum Host {
 impl Host {
     pub fn parse(s: &str) -> Option<Host> {
         if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            return inner.parse::<Ipv6Addr>().ok().map(|ip| Host::Ip(IpAddr::V6(ip)));
+            return inner
+                .parse::<Ipv6Addr>()
+                .ok()
+                .map(|ip| Host::Ip(IpAddr::V6(ip)));
         }
         if let Ok(ip) = s.parse::<Ipv4Addr>() {
             return Some(Host::Ip(IpAddr::V4(ip)));
         }
         let valid = !s.is_empty()
             && s.len() <= 255
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             && !s.starts_with('.')
             && !s.starts_with('-');
         valid.then(|| Host::Domain(s.to_owned()))
@@ -110,7 +114,9 @@ impl SipUri {
 
     /// The `transport` parameter, lower-cased.
     pub fn transport(&self) -> Option<String> {
-        self.params.value("transport").map(|t| t.to_ascii_lowercase())
+        self.params
+            .value("transport")
+            .map(|t| t.to_ascii_lowercase())
     }
 }
 
@@ -248,20 +254,32 @@ fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseErr
             headers.push((n, v));
         }
     }
-    Ok(SipUri { scheme, user, password, host, port, params, headers })
+    Ok(SipUri {
+        scheme,
+        user,
+        password,
+        host,
+        port,
+        params,
+        headers,
+    })
 }
 
 fn parse_tel(rest: &str, whole: &str) -> Result<TelUri, ParseError> {
     let end = rest.find(';').unwrap_or(rest.len());
     let number = unescape(&rest[..end]).ok_or_else(|| ParseError::uri(whole, "bad %-escape"))?;
     let valid = !number.is_empty()
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#'));
+        && number.bytes().all(|b| {
+            b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+        });
     if !valid {
-        return Err(ParseError::uri(whole, "tel number has characters outside digits and visual separators"));
+        return Err(ParseError::uri(
+            whole,
+            "tel number has characters outside digits and visual separators",
+        ));
     }
-    let params = parse_uri_params(&rest[end..]).ok_or_else(|| ParseError::uri(whole, "bad tel parameter"))?;
+    let params = parse_uri_params(&rest[end..])
+        .ok_or_else(|| ParseError::uri(whole, "bad tel parameter"))?;
     Ok(TelUri { number, params })
 }
 
@@ -296,7 +314,10 @@ fn parse_uri_params(s: &str) -> Option<Params> {
         if n.is_empty() {
             return None;
         }
-        params.push(Param { name: unescape(n)?, value: v });
+        params.push(Param {
+            name: unescape(n)?,
+            value: v,
+        });
     }
     Some(Params(params))
 }
@@ -322,7 +343,11 @@ fn unescape(s: &str) -> Option<String> {
 }
 
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
 }
 
 fn is_user_byte(b: u8) -> bool {
@@ -368,7 +393,9 @@ mod tests {
 
     #[test]
     fn parses_full_sip_uri() {
-        let Uri::Sip(u) = Uri::parse("sips:alice:pw@Example.COM:5061;transport=TCP;lr?subject=hi%20there&x=y").unwrap()
+        let Uri::Sip(u) =
+            Uri::parse("sips:alice:pw@Example.COM:5061;transport=TCP;lr?subject=hi%20there&x=y")
+                .unwrap()
         else {
             panic!("not sip")
         };
@@ -387,7 +414,10 @@ mod tests {
         // RFC 4475 3.1.1.1 style: the user part contains an escaped '@' and a ';'.
         let u = Uri::parse("sip:user;par=u%40example.net@example.com").unwrap();
         assert_eq!(u.user(), Some("user;par=u@example.net"));
-        assert_eq!(round("sip:user;par=u%40example.net@example.com"), "sip:user;par=u%40example.net@example.com");
+        assert_eq!(
+            round("sip:user;par=u%40example.net@example.com"),
+            "sip:user;par=u%40example.net@example.com"
+        );
         // unnecessary escapes normalise
         assert_eq!(round("sip:%61lice@atlanta.com"), "sip:alice@atlanta.com");
     }
@@ -404,13 +434,26 @@ mod tests {
     fn tel_uri() {
         let u = Uri::parse("tel:+48-600-100-200;phone-context=example.com").unwrap();
         assert_eq!(u.user(), Some("+48-600-100-200"));
-        assert_eq!(u.to_string(), "tel:+48-600-100-200;phone-context=example.com");
+        assert_eq!(
+            u.to_string(),
+            "tel:+48-600-100-200;phone-context=example.com"
+        );
         assert!(Uri::parse("tel:call-me").is_err());
     }
 
     #[test]
     fn rejects_bad_uris() {
-        for bad in ["", "alice@host", "http://x", "sip:", "sip:@host", "sip:a@", "sip:a@b%zz", "sip:a@ho st", "sip:a@b;;x"] {
+        for bad in [
+            "",
+            "alice@host",
+            "http://x",
+            "sip:",
+            "sip:@host",
+            "sip:a@",
+            "sip:a@b%zz",
+            "sip:a@ho st",
+            "sip:a@b;;x",
+        ] {
             assert!(Uri::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

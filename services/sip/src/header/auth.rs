@@ -24,7 +24,10 @@ pub struct Auth {
 
 impl Auth {
     pub fn digest() -> Self {
-        Auth { scheme: "Digest".into(), params: Vec::new() }
+        Auth {
+            scheme: "Digest".into(),
+            params: Vec::new(),
+        }
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -36,7 +39,11 @@ impl Auth {
 
     /// Appends a parameter (builder style).
     pub fn with(mut self, name: &str, value: &str, quoted: bool) -> Self {
-        self.params.push(AuthParam { name: name.into(), value: value.into(), quoted });
+        self.params.push(AuthParam {
+            name: name.into(),
+            value: value.into(),
+            quoted,
+        });
         self
     }
 
@@ -47,24 +54,45 @@ impl Auth {
     pub fn parse(s: &str, header: &'static str) -> Result<Auth, ParseError> {
         let err = |r: &str| ParseError::header(header, r);
         let mut c = Cursor::new(s);
-        let scheme = c.token().ok_or_else(|| err("missing auth scheme"))?.to_owned();
+        let scheme = c
+            .token()
+            .ok_or_else(|| err("missing auth scheme"))?
+            .to_owned();
         let mut params = Vec::new();
         loop {
             c.skip_ws();
             if c.is_empty() {
                 break;
             }
-            let name = c.token().ok_or_else(|| err("expected a parameter name"))?.to_owned();
+            let name = c
+                .token()
+                .ok_or_else(|| err("expected a parameter name"))?
+                .to_owned();
             if !c.eat(b'=') {
                 return Err(err("expected '=' after parameter name"));
             }
             c.skip_ws();
             let (value, quoted) = if c.peek() == Some(b'"') {
-                (unquote(c.quoted_raw().ok_or_else(|| err("unterminated quoted value"))?), true)
+                (
+                    unquote(
+                        c.quoted_raw()
+                            .ok_or_else(|| err("unterminated quoted value"))?,
+                    ),
+                    true,
+                )
             } else {
-                (c.token().ok_or_else(|| err("empty parameter value"))?.to_owned(), false)
+                (
+                    c.token()
+                        .ok_or_else(|| err("empty parameter value"))?
+                        .to_owned(),
+                    false,
+                )
             };
-            params.push(AuthParam { name, value, quoted });
+            params.push(AuthParam {
+                name,
+                value,
+                quoted,
+            });
             if !c.eat(b',') {
                 c.skip_ws();
                 if !c.is_empty() {
@@ -118,7 +146,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_auth() {
-        for bad in ["", "Digest realm", "Digest realm=\"x", "Digest a=b c=d", "Digest a="] {
+        for bad in [
+            "",
+            "Digest realm",
+            "Digest realm=\"x",
+            "Digest a=b c=d",
+            "Digest a=",
+        ] {
             assert!(Auth::parse(bad, "Authorization").is_err(), "{bad}");
         }
     }

@@ -13,7 +13,11 @@ pub struct MediaType {
 
 impl MediaType {
     pub fn sdp() -> Self {
-        MediaType { top: "application".into(), sub: "sdp".into(), params: Params::new() }
+        MediaType {
+            top: "application".into(),
+            sub: "sdp".into(),
+            params: Params::new(),
+        }
     }
 
     pub fn is(&self, top: &str, sub: &str) -> bool {
@@ -23,11 +27,17 @@ impl MediaType {
     pub fn parse(s: &str) -> Result<MediaType, ParseError> {
         let err = |r: String| ParseError::header("Content-Type", r);
         let mut c = Cursor::new(s);
-        let top = c.token().ok_or_else(|| err("missing media type".into()))?.to_owned();
+        let top = c
+            .token()
+            .ok_or_else(|| err("missing media type".into()))?
+            .to_owned();
         if !c.eat(b'/') {
             return Err(err("expected '/' in media type".into()));
         }
-        let sub = c.token().ok_or_else(|| err("missing media subtype".into()))?.to_owned();
+        let sub = c
+            .token()
+            .ok_or_else(|| err("missing media subtype".into()))?
+            .to_owned();
         let params = Params::parse(&mut c, &[]).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {

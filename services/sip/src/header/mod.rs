@@ -48,7 +48,10 @@ pub enum Header {
     ReferTo(NameAddr),
     UserAgent(String),
     /// Any other header, name and value as received.
-    Other { name: String, value: String },
+    Other {
+        name: String,
+        value: String,
+    },
 }
 
 /// Which typed header a name (full or compact form, any case) denotes.
@@ -151,9 +154,16 @@ impl Kind {
 fn parse_u32(s: &str, header: &'static str) -> Result<u32, ParseError> {
     let s = s.trim();
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseError::header(header, format!("{:?} is not a non-negative integer", crate::error::truncate(s, 20))));
+        return Err(ParseError::header(
+            header,
+            format!(
+                "{:?} is not a non-negative integer",
+                crate::error::truncate(s, 20)
+            ),
+        ));
     }
-    s.parse().map_err(|_| ParseError::header(header, "value does not fit in 32 bits"))
+    s.parse()
+        .map_err(|_| ParseError::header(header, "value does not fit in 32 bits"))
 }
 
 fn parse_tokens(s: &str, header: &'static str) -> Result<Vec<String>, ParseError> {
@@ -171,9 +181,16 @@ fn parse_tokens(s: &str, header: &'static str) -> Result<Vec<String>, ParseError
 
 impl Header {
     /// Parses one header line's value, pushing one or more typed headers.
-    pub(crate) fn parse_into(name: &str, value: &str, out: &mut Vec<Header>) -> Result<(), ParseError> {
+    pub(crate) fn parse_into(
+        name: &str,
+        value: &str,
+        out: &mut Vec<Header>,
+    ) -> Result<(), ParseError> {
         let Some(kind) = Kind::of(name) else {
-            out.push(Header::Other { name: name.to_owned(), value: value.to_owned() });
+            out.push(Header::Other {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            });
             return Ok(());
         };
         let h = kind.name();
@@ -200,7 +217,11 @@ impl Header {
             Kind::Route | Kind::RecordRoute => {
                 for v in split_commas(value) {
                     let a = NameAddr::parse(v, h)?;
-                    out.push(if kind == Kind::Route { Header::Route(a) } else { Header::RecordRoute(a) });
+                    out.push(if kind == Kind::Route {
+                        Header::Route(a)
+                    } else {
+                        Header::RecordRoute(a)
+                    });
                 }
                 return Ok(());
             }
@@ -226,10 +247,13 @@ impl Header {
             Kind::ContentLength => Header::ContentLength(parse_u32(value, h)? as usize),
             Kind::Expires => Header::Expires(parse_u32(value, h)?),
             Kind::Allow => Header::Allow(
-                parse_tokens(value, h)?
+                split_commas(value)
                     .into_iter()
-                    .filter_map(|m| Method::parse(&m))
-                    .collect(),
+                    .map(|m| {
+                        Method::parse(m)
+                            .ok_or_else(|| ParseError::header(h, format!("{m:?} is not a method")))
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
             Kind::Supported => Header::Supported(parse_tokens(value, h)?),
             Kind::Require => Header::Require(parse_tokens(value, h)?),
@@ -279,9 +303,11 @@ impl Header {
         out.push_str(": ");
         match self {
             Header::Via(v) => v.print(out),
-            Header::From(a) | Header::To(a) | Header::Route(a) | Header::RecordRoute(a) | Header::ReferTo(a) => {
-                a.print(out)
-            }
+            Header::From(a)
+            | Header::To(a)
+            | Header::Route(a)
+            | Header::RecordRoute(a)
+            | Header::ReferTo(a) => a.print(out),
             Header::Contact(c) => c.print(out),
             Header::CallId(s) | Header::UserAgent(s) => out.push_str(s),
             Header::CSeq(c) => c.print(out),

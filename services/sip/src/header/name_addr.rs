@@ -17,7 +17,11 @@ pub struct NameAddr {
 
 impl NameAddr {
     pub fn new(uri: Uri) -> Self {
-        NameAddr { display: None, uri, params: Params::new() }
+        NameAddr {
+            display: None,
+            uri,
+            params: Params::new(),
+        }
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -36,7 +40,9 @@ impl NameAddr {
         let bracketed = c.peek() == Some(b'"') || has_unquoted_angle(s);
         let (display, uri_s) = if bracketed {
             let display = if c.peek() == Some(b'"') {
-                let q = c.quoted_raw().ok_or_else(|| err("unterminated display name".into()))?;
+                let q = c
+                    .quoted_raw()
+                    .ok_or_else(|| err("unterminated display name".into()))?;
                 Some(unquote(q))
             } else {
                 let d = c.take_until(b"<").trim();
@@ -62,7 +68,11 @@ impl NameAddr {
                 crate::error::truncate(c.rest(), 20)
             )));
         }
-        Ok(NameAddr { display, uri, params })
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+        })
     }
 
     pub(crate) fn print(&self, out: &mut String) {
@@ -158,7 +168,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_name_addr() {
-        for bad in ["<sip:a@b", "\"x <sip:a@b>", "<>", "<sip:a@b> junk", "nothing"] {
+        for bad in [
+            "<sip:a@b",
+            "\"x <sip:a@b>",
+            "<>",
+            "<sip:a@b> junk",
+            "nothing",
+        ] {
             assert!(NameAddr::parse(bad, "To").is_err(), "{bad}");
         }
     }

@@ -18,7 +18,10 @@ impl Reason {
         let mut quoted = String::new();
         crate::scan::quote_into(text, &mut quoted);
         params.set("text", Some(&quoted));
-        Reason { protocol: "SIP".into(), params }
+        Reason {
+            protocol: "SIP".into(),
+            params,
+        }
     }
 
     pub fn cause(&self) -> Option<u16> {
@@ -32,7 +35,10 @@ impl Reason {
     pub fn parse(s: &str) -> Result<Reason, ParseError> {
         let err = |r: String| ParseError::header("Reason", r);
         let mut c = Cursor::new(s);
-        let protocol = c.token().ok_or_else(|| err("missing protocol".into()))?.to_owned();
+        let protocol = c
+            .token()
+            .ok_or_else(|| err("missing protocol".into()))?
+            .to_owned();
         let params = Params::parse(&mut c, &[]).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {

@@ -21,15 +21,19 @@ pub enum Transport {
 
 impl Transport {
     pub fn parse(s: &str) -> Transport {
-        match s.to_ascii_uppercase().as_str() {
-            "UDP" => Transport::Udp,
-            "TCP" => Transport::Tcp,
-            "TLS" => Transport::Tls,
-            "SCTP" => Transport::Sctp,
-            "WS" => Transport::Ws,
-            "WSS" => Transport::Wss,
-            _ => Transport::Other(s.to_owned()),
-        }
+        const KNOWN: [(&str, Transport); 6] = [
+            ("UDP", Transport::Udp),
+            ("TCP", Transport::Tcp),
+            ("TLS", Transport::Tls),
+            ("SCTP", Transport::Sctp),
+            ("WS", Transport::Ws),
+            ("WSS", Transport::Wss),
+        ];
+        KNOWN
+            .into_iter()
+            .find(|(name, _)| s.eq_ignore_ascii_case(name))
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| Transport::Other(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -67,7 +71,12 @@ impl Via {
     pub fn new(transport: Transport, host: Host, port: Option<u16>, branch: &str) -> Via {
         let mut params = Params::new();
         params.set("branch", Some(branch));
-        Via { transport, host, port, params }
+        Via {
+            transport,
+            host,
+            port,
+            params,
+        }
     }
 
     pub fn branch(&self) -> Option<&str> {
@@ -80,7 +89,9 @@ impl Via {
 
     /// `Some(None)`: the client asked for rport (RFC 3581) without a value yet.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| v.and_then(|p| p.parse().ok()))
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
     }
 
     pub fn parse(s: &str) -> Result<Via, ParseError> {
@@ -100,13 +111,19 @@ impl Via {
         let transport = Transport::parse(c.token().ok_or_else(|| err("missing transport"))?);
         c.skip_ws();
         let hostport = c.take_until(b"; \t\r\n");
-        let (host, port) = split_sent_by(hostport).ok_or_else(|| err("bad sent-by host or port"))?;
+        let (host, port) =
+            split_sent_by(hostport).ok_or_else(|| err("bad sent-by host or port"))?;
         let params = Params::parse(&mut c, &[]).map_err(|r| ParseError::header("Via", r))?;
         c.skip_ws();
         if !c.is_empty() {
             return Err(err("unexpected text after parameters"));
         }
-        Ok(Via { transport, host, port, params })
+        Ok(Via {
+            transport,
+            host,
+            port,
+            params,
+        })
     }
 
     pub(crate) fn print(&self, out: &mut String) {
@@ -156,17 +173,24 @@ mod tests {
 
     #[test]
     fn parses_via_with_rport_and_odd_whitespace() {
-        let v = Via::parse("SIP / 2.0 / UDP 192.0.2.1:5060 ;branch=z9hG4bK776asdhds ; rport").unwrap();
+        let v =
+            Via::parse("SIP / 2.0 / UDP 192.0.2.1:5060 ;branch=z9hG4bK776asdhds ; rport").unwrap();
         assert_eq!(v.transport, Transport::Udp);
         assert_eq!(v.port, Some(5060));
         assert_eq!(v.branch(), Some("z9hG4bK776asdhds"));
         assert_eq!(v.rport(), Some(None));
-        assert_eq!(v.to_string(), "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport");
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport"
+        );
     }
 
     #[test]
     fn ipv6_sent_by_and_received() {
-        let v = Via::parse("SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bKx;received=2001:db8::9;rport=5070").unwrap();
+        let v = Via::parse(
+            "SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bKx;received=2001:db8::9;rport=5070",
+        )
+        .unwrap();
         assert_eq!(v.rport(), Some(Some(5070)));
         assert_eq!(v.received(), Some("2001:db8::9"));
         assert!(v.transport.is_reliable());
@@ -174,7 +198,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_via() {
-        for bad in ["SIP/3.0/UDP h", "SIP/2.0 h", "SIP/2.0/UDP", "SIP/2.0/UDP h:port", "SIP/2.0/UDP h;=x"] {
+        for bad in [
+            "SIP/3.0/UDP h",
+            "SIP/2.0 h",
+            "SIP/2.0/UDP",
+            "SIP/2.0/UDP h:port",
+            "SIP/2.0/UDP h;=x",
+        ] {
             assert!(Via::parse(bad).is_err(), "{bad}");
         }
     }
