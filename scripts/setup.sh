@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing ccd needs on a fresh Debian 12 machine, and nothing
+# when it is already there. Safe to run again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+packages=(
+  protobuf-compiler   # protoc: cc-proto and etcd-client build scripts
+  sip-tester          # sipp: SIP conformance and load tests
+  sipsak              # OPTIONS pings
+  sipvicious          # svmap/svwar/svcrack: the scanner attackers use
+  etcd-server         # coordination (cluster tests)
+  etcd-client
+  sox                 # prompt generation and audio measurements
+)
+if [ "${1:-}" = "--build-only" ]; then
+  packages=(protobuf-compiler)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing: install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
+if [ "${1:-}" != "--build-only" ] && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi

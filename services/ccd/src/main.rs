@@ -1,0 +1,130 @@
+//! `ccd`: parse arguments, load the configuration, start services, wait for a signal,
+//! drain. Everything else lives in the service crates.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use cc_common::config::DEMO_TOML;
+use cc_common::{Config, Shutdown};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ccd", version, about = "Distributed contact-center cluster")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every service in one process. Without --config, a small demo organisation.
+    All {
+        #[arg(long, env = "CCD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Override [sip] listen (e.g. 127.0.0.1:5080).
+        #[arg(long)]
+        sip_listen: Option<std::net::SocketAddr>,
+    },
+    /// Only the SIP edge.
+    SipEdge {
+        #[arg(long, env = "CCD_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        sip_listen: Option<std::net::SocketAddr>,
+    },
+    /// Validate a configuration file and exit.
+    CheckConfig {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path).with_context(|| format!("configuration {}", path.display()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    cc_common::telemetry::init_tracing("info");
+    let (mut config, demo) = match &cli.command {
+        Command::All {
+            config: Some(path), ..
+        }
+        | Command::SipEdge { config: path, .. } => (load(path)?, false),
+        Command::All { config: None, .. } => (Config::from_toml(DEMO_TOML)?, true),
+        Command::CheckConfig { config } => {
+            let c = load(config)?;
+            println!("{}: OK ({} employees)", config.display(), c.employees.len());
+            return Ok(());
+        }
+    };
+    if let Command::All {
+        sip_listen: Some(a),
+        ..
+    }
+    | Command::SipEdge {
+        sip_listen: Some(a),
+        ..
+    } = cli.command
+    {
+        config.sip.listen = a;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(Arc::new(config), demo))
+}
+
+async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
+    let (trigger, shutdown) = Shutdown::new();
+    let edge = cc_sip_edge::SipEdge::start(config.clone(), shutdown).await?;
+    if demo {
+        print_demo_help(&config, edge.local_addr);
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    trigger.trigger();
+    if tokio::time::timeout(Duration::from_secs(5), edge.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("services did not stop within 5 s");
+    }
+    Ok(())
+}
+
+fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {
+    println!(
+        "ccd demo organisation is running (domain {}).",
+        config.sip.domain
+    );
+    println!("Register a softphone (UDP or TCP) to {addr} with one of:");
+    for e in &config.employees {
+        println!(
+            "  {:<20} user {}  password {}",
+            e.name, e.extension, e.sip_password
+        );
+    }
+    println!(
+        "e.g. baresip account line: <sip:201@{}>;auth_pass=anna-secret;outbound=\"sip:{addr}\"",
+        config.sip.domain
+    );
+    println!("Press Ctrl-C to stop.");
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

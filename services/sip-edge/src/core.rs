@@ -1,0 +1,484 @@
+//! The SIP core of the edge node: every parsed message passes through here. It owns the
+//! transaction table, the registrar, the digest server and the authentication throttle.
+//!
+//! Deterministic: messages, `now` and the wall-clock seconds (for nonces) go in; messages to
+//! send, device events and the next deadline come out. The tokio driver in `lib.rs` feeds it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cc_common::Config;
+use cc_sip::digest::{Algorithm, DigestConfig, DigestError, DigestServer, UserSecret};
+use cc_sip::transaction::{RequestOutcome, TimerConfig, TransactionTable, TxHandle};
+use cc_sip::{Contact, Header, Host, Message, Method, Request, Response, Uri};
+use tracing::{debug, info, warn};
+
+use crate::metrics::Counters;
+use crate::registrar::{RegisterError, Registrar, RegistrarConfig, RegistrarEvent};
+use crate::throttle::{AuthThrottle, ThrottleConfig};
+use crate::transport::{Inbound, Peer};
+
+/// Methods this node implements (advertised in Allow).
+const ALLOW: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Cancel,
+    Method::Bye,
+    Method::Options,
+    Method::Register,
+];
+
+/// What the core wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub peer: Peer,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct EdgeCore {
+    config: Arc<Config>,
+    transactions: TransactionTable<Peer>,
+    registrar: Registrar,
+    digest: DigestServer,
+    throttle: AuthThrottle,
+    counters: Arc<Counters>,
+    out: VecDeque<Outgoing>,
+    events: VecDeque<RegistrarEvent>,
+    next_tag: u64,
+}
+
+/// Errors that prevent the core from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("digest configuration: {0}")]
+    Digest(#[from] cc_sip::digest::DigestConfigError),
+}
+
+impl EdgeCore {
+    /// `secret` keys the stateless nonces; `seed` makes this node's nonces and tags unique.
+    pub fn new(
+        config: Arc<Config>,
+        secret: Vec<u8>,
+        seed: u64,
+        counters: Arc<Counters>,
+    ) -> Result<Self, CoreError> {
+        let sip = &config.sip;
+        let mut digest = DigestConfig::new(config.realm(), secret, seed);
+        digest.nonce_lifetime_secs = sip.nonce_ttl_secs;
+        let timers = TimerConfig {
+            t1: Duration::from_millis(sip.t1_ms),
+            t2: Duration::from_millis(sip.t2_ms),
+            t4: Duration::from_millis(sip.t4_ms),
+        };
+        Ok(EdgeCore {
+            transactions: TransactionTable::new(timers),
+            registrar: Registrar::new(RegistrarConfig {
+                min_expires: sip.min_expires,
+                max_expires: sip.max_expires,
+                default_expires: sip.default_expires,
+                max_contacts_per_aor: sip.max_contacts_per_aor,
+            }),
+            digest: DigestServer::new(digest)?,
+            throttle: AuthThrottle::new(ThrottleConfig {
+                max_failures: sip.auth_failures_before_block,
+                window: Duration::from_secs(60),
+                block_for: Duration::from_secs(sip.auth_block_secs),
+                max_sources: 100_000,
+            }),
+            counters,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            next_tag: seed,
+            config,
+        })
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn handle_inbound(&mut self, inbound: Inbound, now: Instant, unix_secs: u64) {
+        let Inbound { message, peer } = inbound;
+        match message {
+            Message::Request(mut req) => {
+                if self.throttle.is_blocked(peer.addr().ip(), now) {
+                    self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                stamp_received(&mut req, peer);
+                match self
+                    .transactions
+                    .handle_request(req, peer.is_reliable(), peer, now)
+                {
+                    Ok(RequestOutcome::New { handle, request }) => {
+                        self.on_request(handle, &request, peer, now, unix_secs)
+                    }
+                    Ok(RequestOutcome::Cancel {
+                        handle,
+                        request,
+                        invite,
+                    }) => {
+                        // No call is ever left pending here yet (INVITEs are answered at once),
+                        // so a CANCEL finds nothing to stop once the INVITE was answered.
+                        let status = if invite.is_some() { 200 } else { 481 };
+                        self.respond(handle, &request, status, |_| {}, now);
+                    }
+                    Ok(
+                        RequestOutcome::Retransmission(_)
+                        | RequestOutcome::AckAbsorbed(_)
+                        | RequestOutcome::Ack(_),
+                    ) => {}
+                    Err(e) => {
+                        debug!(peer = %peer.addr(), error = %e, "request not accepted by the transaction layer")
+                    }
+                }
+            }
+            Message::Response(resp) => {
+                // This node sends no requests yet; anything here is a stray.
+                let _ = self.transactions.handle_response(resp, now);
+            }
+        }
+        self.drain_transactions();
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.transactions.handle_timeout(now);
+        self.registrar.handle_timeout(now);
+        self.drain_transactions();
+        self.drain_registrar();
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (
+            self.transactions.poll_timeout(),
+            self.registrar.poll_timeout(),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn poll_outgoing(&mut self) -> Option<Outgoing> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<RegistrarEvent> {
+        self.events.pop_front()
+    }
+
+    fn drain_transactions(&mut self) {
+        while let Some(t) = self.transactions.poll_transmit() {
+            self.out.push_back(Outgoing {
+                peer: response_peer(&t.message, t.dest),
+                bytes: t.message.to_bytes(),
+            });
+        }
+        while self.transactions.poll_event().is_some() {}
+    }
+
+    fn drain_registrar(&mut self) {
+        while let Some(e) = self.registrar.poll_event() {
+            match &e {
+                RegistrarEvent::DeviceRegistered {
+                    aor,
+                    contact,
+                    source,
+                } => {
+                    info!(%aor, %contact, %source, "device registered")
+                }
+                RegistrarEvent::DeviceGone {
+                    aor,
+                    contact,
+                    reason,
+                } => info!(%aor, %contact, ?reason, "device gone"),
+            }
+            self.events.push_back(e);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        tx: TxHandle,
+        req: &Request,
+        peer: Peer,
+        now: Instant,
+        unix_secs: u64,
+    ) {
+        let unsupported: Vec<String> = req.headers.require().map(str::to_owned).collect();
+        if !unsupported.is_empty() && req.method != Method::Cancel && req.method != Method::Ack {
+            let value = unsupported.join(", ");
+            self.respond(
+                tx,
+                req,
+                420,
+                |r| {
+                    r.headers.push(Header::Other {
+                        name: "Unsupported".into(),
+                        value,
+                    })
+                },
+                now,
+            );
+            return;
+        }
+        match &req.method {
+            Method::Register => self.on_register(tx, req, peer, now, unix_secs),
+            Method::Options => self.respond(tx, req, 200, capabilities, now),
+            Method::Invite => self.on_invite(tx, req, now),
+            Method::Bye => self.respond(tx, req, 481, |_| {}, now),
+            Method::Info
+            | Method::Update
+            | Method::Prack
+            | Method::Subscribe
+            | Method::Notify
+            | Method::Refer
+            | Method::Message
+            | Method::Publish => self.respond(tx, req, 405, allow, now),
+            Method::Other(m) => {
+                debug!(method = %m, "unknown method");
+                self.respond(tx, req, 501, allow, now)
+            }
+            // Handled by the transaction table before a transaction is made.
+            Method::Ack | Method::Cancel => {}
+        }
+    }
+
+    fn on_invite(&mut self, tx: TxHandle, req: &Request, now: Instant) {
+        let target = req.uri.user().unwrap_or_default();
+        if self.config.employee_by_extension(target).is_some() {
+            // Calls to employees are connected once call handling lands; until then the
+            // truthful answer is that the callee cannot be reached.
+            self.respond(tx, req, 480, |_| {}, now);
+        } else {
+            self.respond(tx, req, 404, |_| {}, now);
+        }
+    }
+
+    fn on_register(
+        &mut self,
+        tx: TxHandle,
+        req: &Request,
+        peer: Peer,
+        now: Instant,
+        unix_secs: u64,
+    ) {
+        let Some(aor) = self.local_user(req) else {
+            self.respond(tx, req, 404, |_| {}, now);
+            return;
+        };
+        let Some(credentials) = req.headers.authorization().filter(|a| a.is_digest()) else {
+            self.challenge(tx, req, false, now, unix_secs);
+            return;
+        };
+        let employees = &self.config.employees;
+        let verified = self.digest.verify(
+            credentials,
+            &req.method,
+            unix_secs,
+            |user, _alg: Algorithm| {
+                employees
+                    .iter()
+                    .find(|e| e.extension.as_str() == user)
+                    .map(|e| UserSecret::Password(e.sip_password.clone()))
+            },
+        );
+        let ip = peer.addr().ip();
+        match verified {
+            Ok(v) if v.username == aor => {
+                self.throttle.record_success(ip);
+                self.register(tx, req, &aor, peer, now);
+            }
+            Ok(v) => {
+                warn!(user = %v.username, %aor, source = %ip, "authenticated user tried to register another extension");
+                self.respond(tx, req, 403, |_| {}, now);
+            }
+            Err(DigestError::Stale) => self.challenge(tx, req, true, now, unix_secs),
+            Err(DigestError::Malformed(field)) => {
+                let mut r = Response::to_request(req, 400, Some(&self.tag()));
+                r.reason = format!("Bad Request (malformed Authorization {field})");
+                self.send(tx, r, now);
+            }
+            Err(
+                DigestError::WrongRealm
+                | DigestError::InvalidNonce
+                | DigestError::UnsupportedAlgorithm
+                | DigestError::UnsupportedQop,
+            ) => self.challenge(tx, req, false, now, unix_secs),
+            Err(
+                e @ (DigestError::BadResponse | DigestError::UnknownUser | DigestError::Replay),
+            ) => {
+                self.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+                if self.throttle.record_failure(ip, now) {
+                    warn!(source = %ip, "too many failed authentications: source blocked");
+                }
+                debug!(source = %ip, %aor, error = %e, "authentication failed");
+                self.respond(tx, req, 403, |_| {}, now);
+            }
+        }
+    }
+
+    fn register(&mut self, tx: TxHandle, req: &Request, aor: &str, peer: Peer, now: Instant) {
+        match self
+            .registrar
+            .handle_register(aor, req, peer.addr(), peer.transport(), now)
+        {
+            Ok(bindings) => {
+                self.counters.registrations.fetch_add(1, Ordering::Relaxed);
+                self.respond(
+                    tx,
+                    req,
+                    200,
+                    |r| {
+                        for b in &bindings {
+                            let mut c = b.contact.clone();
+                            c.params.set("expires", Some(&b.remaining(now).to_string()));
+                            r.headers.push(Header::Contact(Contact::Addr(c)));
+                        }
+                    },
+                    now,
+                );
+            }
+            Err(RegisterError::IntervalTooBrief { min_expires }) => self.respond(
+                tx,
+                req,
+                423,
+                |r| {
+                    r.headers.push(Header::Other {
+                        name: "Min-Expires".into(),
+                        value: min_expires.to_string(),
+                    })
+                },
+                now,
+            ),
+            Err(RegisterError::BadWildcard) => {
+                let mut r = Response::to_request(req, 400, Some(&self.tag()));
+                r.reason = "Bad Request (Contact: * needs Expires: 0 and no other contact)".into();
+                self.send(tx, r, now);
+            }
+            Err(RegisterError::Malformed(h)) => {
+                let mut r = Response::to_request(req, 400, Some(&self.tag()));
+                r.reason = format!("Bad Request (missing {h})");
+                self.send(tx, r, now);
+            }
+        }
+        self.drain_registrar();
+    }
+
+    fn challenge(
+        &mut self,
+        tx: TxHandle,
+        req: &Request,
+        stale: bool,
+        now: Instant,
+        unix_secs: u64,
+    ) {
+        let challenges = self.digest.challenge(unix_secs, stale);
+        self.respond(
+            tx,
+            req,
+            401,
+            |r| {
+                for c in challenges {
+                    r.headers.push(Header::WwwAuthenticate(c));
+                }
+            },
+            now,
+        );
+    }
+
+    /// The extension a REGISTER is for, when the To URI names a user of our domain.
+    fn local_user(&self, req: &Request) -> Option<String> {
+        let to = req.headers.to()?;
+        let Uri::Sip(uri) = &to.uri else { return None };
+        let ours = match &uri.host {
+            Host::Domain(d) => d.eq_ignore_ascii_case(&self.config.sip.domain),
+            Host::Ip(_) => true,
+        };
+        ours.then(|| uri.user.clone()).flatten()
+    }
+
+    fn tag(&mut self) -> String {
+        self.next_tag = self
+            .next_tag
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        format!("{:x}", self.next_tag >> 16)
+    }
+
+    fn respond(
+        &mut self,
+        tx: TxHandle,
+        req: &Request,
+        status: u16,
+        build: impl FnOnce(&mut Response),
+        now: Instant,
+    ) {
+        let tag = self.tag();
+        let mut r = Response::to_request(req, status, Some(&tag));
+        build(&mut r);
+        self.send(tx, r, now);
+    }
+
+    fn send(&mut self, tx: TxHandle, mut r: Response, now: Instant) {
+        r.headers.push(Header::Other {
+            name: "Server".into(),
+            value: concat!("ccd/", env!("CARGO_PKG_VERSION")).into(),
+        });
+        if let Err(e) = self.transactions.send_response(tx, r, now) {
+            debug!(error = %e, "response not sent");
+        }
+        self.drain_transactions();
+    }
+}
+
+fn allow(r: &mut Response) {
+    r.headers.push(Header::Allow(ALLOW.to_vec()));
+}
+
+fn capabilities(r: &mut Response) {
+    allow(r);
+    r.headers.push(Header::Other {
+        name: "Accept".into(),
+        value: "application/sdp".into(),
+    });
+    r.headers
+        .push(Header::Supported(vec!["path".into(), "outbound".into()]));
+}
+
+/// RFC 3261 18.2.1 and RFC 3581: note the source address on the top Via when it differs
+/// from sent-by, and fill in `rport` when the client asked for it.
+fn stamp_received(req: &mut Request, peer: Peer) {
+    let Some(via) = req.headers.top_via_mut() else {
+        return;
+    };
+    let src = peer.addr();
+    let same_host = matches!(&via.host, Host::Ip(ip) if *ip == src.ip());
+    if !same_host || via.rport().is_some() {
+        via.params.set("received", Some(&src.ip().to_string()));
+    }
+    if via.rport().is_some() {
+        via.params.set("rport", Some(&src.port().to_string()));
+    }
+}
+
+/// Where a response goes (RFC 3261 18.2.2, RFC 3581 4): back over the same TCP connection;
+/// over UDP to the source address when rport was used, otherwise to the source IP and the
+/// sent-by port.
+fn response_peer(message: &Message, dest: Peer) -> Peer {
+    let (Message::Response(resp), Peer::Udp(src)) = (message, dest) else {
+        return dest;
+    };
+    let Some(via) = resp.headers.top_via() else {
+        return dest;
+    };
+    if via.rport().is_some() {
+        return dest;
+    }
+    Peer::Udp(std::net::SocketAddr::new(
+        src.ip(),
+        via.port.unwrap_or(5060),
+    ))
+}

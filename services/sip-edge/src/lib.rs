@@ -1,0 +1,179 @@
+//! cc-sip-edge: where every call enters. UDP and TCP transports feed one SIP core that runs
+//! the transaction layer, the registrar for employees' phones and digest authentication,
+//! under bounded queues and a throttle for password guessers.
+
+pub mod core;
+pub mod metrics;
+pub mod registrar;
+pub mod throttle;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use cc_common::{Config, Shutdown};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::core::{CoreError, EdgeCore};
+use crate::metrics::Counters;
+use crate::registrar::{Binding, RegistrarEvent};
+use crate::transport::{Inbound, TransportConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Questions other tasks may ask the core (it owns the state; nobody else touches it).
+#[derive(Debug)]
+enum Query {
+    Registrations(oneshot::Sender<Vec<(String, Vec<Binding>)>>),
+}
+
+/// A running sip-edge node.
+#[derive(Debug)]
+pub struct SipEdge {
+    pub local_addr: SocketAddr,
+    pub counters: Arc<Counters>,
+    events: broadcast::Sender<RegistrarEvent>,
+    queries: mpsc::Sender<Query>,
+    core_task: JoinHandle<()>,
+}
+
+impl SipEdge {
+    /// Binds the SIP address and starts the transport and core tasks.
+    pub async fn start(config: Arc<Config>, shutdown: Shutdown) -> Result<SipEdge, EdgeError> {
+        let addr = config.sip.listen;
+        let bound = transport::bind(addr)
+            .await
+            .map_err(|source| EdgeError::Bind { addr, source })?;
+        let local_addr = bound.local_addr;
+        let secret = match &config.sip.nonce_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => rand::random::<[u8; 32]>().to_vec(),
+        };
+        let counters = Arc::new(Counters::default());
+        let core = EdgeCore::new(config.clone(), secret, rand::random(), counters.clone())?;
+        let (to_core, from_transport) = mpsc::channel(config.sip.queue_depth);
+        let sender = transport::start(
+            bound,
+            TransportConfig {
+                max_message_bytes: config.sip.max_message_bytes,
+                max_tcp_connections: config.sip.max_tcp_connections,
+            },
+            to_core,
+            counters.clone(),
+            shutdown.clone(),
+        );
+        let (events, _) = broadcast::channel(1024);
+        let (queries, query_rx) = mpsc::channel(64);
+        let core_task = tokio::spawn(core_loop(
+            core,
+            from_transport,
+            query_rx,
+            sender,
+            events.clone(),
+            shutdown,
+        ));
+        info!(%local_addr, domain = %config.sip.domain, "sip-edge listening on UDP and TCP");
+        Ok(SipEdge {
+            local_addr,
+            counters,
+            events,
+            queries,
+            core_task,
+        })
+    }
+
+    /// Device registered / device gone events.
+    pub fn subscribe(&self) -> broadcast::Receiver<RegistrarEvent> {
+        self.events.subscribe()
+    }
+
+    /// The current registrations, per extension.
+    pub async fn registrations(&self) -> Vec<(String, Vec<Binding>)> {
+        let (tx, rx) = oneshot::channel();
+        if self.queries.send(Query::Registrations(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Waits until the node has stopped (after shutdown was triggered).
+    pub async fn stopped(self) {
+        let _ = self.core_task.await;
+    }
+}
+
+/// Runs a sip-edge node until `shutdown`.
+pub async fn run(config: Arc<Config>, shutdown: Shutdown) -> Result<(), EdgeError> {
+    SipEdge::start(config, shutdown).await?.stopped().await;
+    Ok(())
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// At most this many queued messages are handled before outputs are flushed.
+const BATCH: usize = 256;
+
+async fn core_loop(
+    mut core: EdgeCore,
+    mut inbound: mpsc::Receiver<Inbound>,
+    mut queries: mpsc::Receiver<Query>,
+    sender: transport::Sender,
+    events: broadcast::Sender<RegistrarEvent>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        let deadline = core.poll_timeout();
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => break,
+            msg = inbound.recv() => {
+                let Some(msg) = msg else { break };
+                let now = Instant::now();
+                let unix = unix_secs();
+                core.handle_inbound(msg, now, unix);
+                for _ in 1..BATCH {
+                    match inbound.try_recv() {
+                        Ok(msg) => core.handle_inbound(msg, now, unix),
+                        Err(_) => break,
+                    }
+                }
+            }
+            q = queries.recv() => match q {
+                Some(Query::Registrations(reply)) => {
+                    let _ = reply.send(core.registrar().all(Instant::now()));
+                }
+                None => {}
+            },
+            _ = sleep_until(deadline), if deadline.is_some() => core.handle_timeout(Instant::now()),
+        }
+        while let Some(out) = core.poll_outgoing() {
+            sender.send(out.peer, out.bytes);
+        }
+        while let Some(e) = core.poll_event() {
+            let _ = events.send(e);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(d) = deadline {
+        tokio::time::sleep_until(d.into()).await;
+    }
+}

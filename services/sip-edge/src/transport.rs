@@ -1,0 +1,331 @@
+//! UDP and TCP on one address. Socket tasks parse what arrives and hand it to the SIP core
+//! through one bounded queue; when the queue is full a request is answered 503 with
+//! Retry-After right here, so memory never grows with load.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use cc_common::Shutdown;
+use cc_sip::{
+    Frame, Header, Message, ParseError, Response, StreamFramer, Transport, error_response_from_raw,
+    parse_message,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::metrics::Counters;
+
+/// A TCP connection's id, stable for its lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+/// Where a message came from, and so where its responses go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    Udp(SocketAddr),
+    Tcp { conn: ConnId, addr: SocketAddr },
+}
+
+impl Peer {
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Peer::Udp(a) | Peer::Tcp { addr: a, .. } => *a,
+        }
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self {
+            Peer::Udp(_) => Transport::Udp,
+            Peer::Tcp { .. } => Transport::Tcp,
+        }
+    }
+
+    pub fn is_reliable(&self) -> bool {
+        matches!(self, Peer::Tcp { .. })
+    }
+}
+
+/// A parsed message on its way to the core.
+#[derive(Debug)]
+pub struct Inbound {
+    pub message: Message,
+    pub peer: Peer,
+}
+
+/// Outgoing side: the UDP socket and the writers of open TCP connections.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    udp: Arc<UdpSocket>,
+    conns: Arc<Mutex<HashMap<ConnId, mpsc::Sender<Vec<u8>>>>>,
+    counters: Arc<Counters>,
+}
+
+impl Sender {
+    /// Sends without waiting: a full socket buffer or a slow TCP reader drops the message
+    /// (SIP retransmits over UDP; a TCP peer that does not read is disconnected).
+    pub fn send(&self, peer: Peer, bytes: Vec<u8>) {
+        match peer {
+            Peer::Udp(addr) => {
+                if let Err(e) = self.udp.try_send_to(&bytes, addr) {
+                    self.counters.send_dropped.fetch_add(1, Ordering::Relaxed);
+                    debug!(%addr, error = %e, "UDP send failed");
+                }
+            }
+            Peer::Tcp { conn, addr } => {
+                let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(tx) = conns.get(&conn) else {
+                    debug!(%addr, "TCP connection gone before the response");
+                    return;
+                };
+                if tx.try_send(bytes).is_err() {
+                    warn!(%addr, "TCP peer does not read its responses: closing the connection");
+                    conns.remove(&conn);
+                }
+            }
+        }
+    }
+
+    pub fn tcp_connections(&self) -> usize {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    pub max_message_bytes: usize,
+    pub max_tcp_connections: usize,
+}
+
+/// Bound sockets, before their tasks are started.
+#[derive(Debug)]
+pub struct Bound {
+    pub udp: Arc<UdpSocket>,
+    pub tcp: TcpListener,
+    pub local_addr: SocketAddr,
+}
+
+/// Binds UDP and TCP on `addr`. With port 0, TCP takes the port UDP was given.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
+    let udp = UdpSocket::bind(addr).await?;
+    let local_addr = udp.local_addr()?;
+    let tcp = TcpListener::bind(local_addr).await?;
+    Ok(Bound {
+        udp: Arc::new(udp),
+        tcp,
+        local_addr,
+    })
+}
+
+/// Starts the socket tasks; returns the sending side.
+pub fn start(
+    bound: Bound,
+    config: TransportConfig,
+    to_core: mpsc::Sender<Inbound>,
+    counters: Arc<Counters>,
+    shutdown: Shutdown,
+) -> Sender {
+    let sender = Sender {
+        udp: bound.udp.clone(),
+        conns: Arc::default(),
+        counters: counters.clone(),
+    };
+    let ingress = Ingress {
+        to_core,
+        sender: sender.clone(),
+        counters,
+        max: config.max_message_bytes,
+    };
+    tokio::spawn(udp_loop(bound.udp, ingress.clone(), shutdown.clone()));
+    tokio::spawn(tcp_accept_loop(
+        bound.tcp,
+        ingress,
+        config.max_tcp_connections,
+        shutdown,
+    ));
+    sender
+}
+
+/// Shared by the socket tasks: parse, answer what cannot go further, queue the rest.
+#[derive(Debug, Clone)]
+struct Ingress {
+    to_core: mpsc::Sender<Inbound>,
+    sender: Sender,
+    counters: Arc<Counters>,
+    max: usize,
+}
+
+impl Ingress {
+    fn handle_bytes(&self, bytes: &[u8], peer: Peer) {
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        if bytes.len() > self.max {
+            self.reject_raw(bytes, peer, 513, "message too large");
+            return;
+        }
+        match parse_message(bytes) {
+            Ok(message) => self.enqueue(Inbound { message, peer }),
+            Err(ParseError::Empty) => {}
+            Err(e) => {
+                let status = match e {
+                    ParseError::Version(_) => 505,
+                    ParseError::TooLarge { .. } => 513,
+                    _ => 400,
+                };
+                self.reject_raw(bytes, peer, status, &e.to_string());
+            }
+        }
+    }
+
+    fn reject_raw(&self, bytes: &[u8], peer: Peer, status: u16, why: &str) {
+        self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        match error_response_from_raw(bytes, status, why) {
+            Some(resp) => {
+                debug!(peer = %peer.addr(), status, why, "rejected a malformed request");
+                self.sender.send(peer, resp);
+            }
+            None => {
+                debug!(peer = %peer.addr(), why, len = bytes.len(), "dropped an unparseable message")
+            }
+        }
+    }
+
+    fn enqueue(&self, inbound: Inbound) {
+        match self.to_core.try_send(inbound) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(inbound)) => {
+                self.counters
+                    .overload_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Message::Request(req) = &inbound.message
+                    && req.method != cc_sip::Method::Ack
+                {
+                    let mut resp = Response::to_request(req, 503, None);
+                    resp.headers.push(Header::Other {
+                        name: "Retry-After".into(),
+                        value: "5".into(),
+                    });
+                    self.sender.send(inbound.peer, resp.to_bytes());
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+async fn udp_loop(sock: Arc<UdpSocket>, ingress: Ingress, mut shutdown: Shutdown) {
+    // One byte more than the limit tells an oversize datagram from one exactly at it.
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok((n, from)) => ingress.handle_bytes(&buf[..n], Peer::Udp(from)),
+                // ICMP port unreachable and friends surface here on some systems; keep serving.
+                Err(e) => debug!(error = %e, "UDP receive error"),
+            },
+            _ = shutdown.wait() => break,
+        }
+    }
+}
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+async fn tcp_accept_loop(
+    listener: TcpListener,
+    ingress: Ingress,
+    max_conns: usize,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    if ingress.sender.tcp_connections() >= max_conns {
+                        warn!(%addr, max_conns, "TCP connection limit reached: refusing");
+                        drop(stream);
+                        continue;
+                    }
+                    let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+                    tokio::spawn(tcp_connection(stream, addr, conn, ingress.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // EMFILE and the like: back off briefly instead of spinning.
+                    warn!(error = %e, "TCP accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.wait() => break,
+        }
+    }
+}
+
+async fn tcp_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    conn: ConnId,
+    ingress: Ingress,
+    mut shutdown: Shutdown,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+    ingress
+        .sender
+        .conns
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(conn, tx.clone());
+    let peer = Peer::Tcp { conn, addr };
+    debug!(%addr, "TCP connection open");
+
+    let write_task = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut framer = StreamFramer::new(ingress.max);
+    let mut buf = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = tokio::select! {
+            r = reader.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = shutdown.wait() => break,
+        };
+        framer.handle_bytes(&buf[..n]);
+        loop {
+            match framer.poll_frame() {
+                Ok(Some(Frame::Message(bytes))) => ingress.handle_bytes(&bytes, peer),
+                Ok(Some(Frame::Ping)) => {
+                    let _ = tx.try_send(b"\r\n".to_vec());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The stream is out of sync: answer if possible, then close.
+                    let status = if matches!(e, ParseError::TooLarge { .. }) {
+                        513
+                    } else {
+                        400
+                    };
+                    ingress.reject_raw(&buf[..n], peer, status, &e.to_string());
+                    break 'read;
+                }
+            }
+        }
+    }
+    ingress
+        .sender
+        .conns
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&conn);
+    drop(tx);
+    let _ = write_task.await;
+    info!(%addr, "TCP connection closed");
+}
