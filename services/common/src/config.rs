@@ -55,6 +55,10 @@ pub struct SipConfig {
     /// Secret for stateless nonces; nodes of one cluster share it. Random per process when absent.
     #[serde(default)]
     pub nonce_secret: Option<String>,
+    /// Digest algorithms offered, in challenge order. MD5 first by default: SIPp and many
+    /// desk phones answer the first challenge even when they cannot compute it.
+    #[serde(default = "defaults::digest_algorithms")]
+    pub digest_algorithms: Vec<String>,
     #[serde(default = "defaults::nonce_ttl_secs")]
     pub nonce_ttl_secs: u64,
     /// Largest accepted message; bigger ones are answered 513.
@@ -89,6 +93,9 @@ pub struct SipConfig {
 }
 
 mod defaults {
+    pub fn digest_algorithms() -> Vec<String> {
+        vec!["MD5".into(), "SHA-256".into()]
+    }
     pub fn nonce_ttl_secs() -> u64 {
         300
     }
@@ -186,6 +193,21 @@ impl Config {
                 "sip.domain",
                 format!("{:?} is not a domain name", sip.domain),
             ));
+        }
+        const ALGORITHMS: [&str; 4] = ["MD5", "MD5-sess", "SHA-256", "SHA-256-sess"];
+        if sip.digest_algorithms.is_empty() {
+            return Err(invalid(
+                "sip.digest_algorithms",
+                "offer at least one algorithm",
+            ));
+        }
+        for a in &sip.digest_algorithms {
+            if !ALGORITHMS.iter().any(|k| k.eq_ignore_ascii_case(a)) {
+                return Err(invalid(
+                    "sip.digest_algorithms",
+                    format!("{a:?} is not one of {}", ALGORITHMS.join(", ")),
+                ));
+            }
         }
         if sip.t1_ms == 0 || sip.t2_ms < sip.t1_ms {
             return Err(invalid(

@@ -68,6 +68,12 @@ impl EdgeCore {
         let sip = &config.sip;
         let mut digest = DigestConfig::new(config.realm(), secret, seed);
         digest.nonce_lifetime_secs = sip.nonce_ttl_secs;
+        // Validated by the config loader; unknown names cannot reach here.
+        digest.algorithms = sip
+            .digest_algorithms
+            .iter()
+            .filter_map(|a| Algorithm::parse(a))
+            .collect();
         let timers = TimerConfig {
             t1: Duration::from_millis(sip.t1_ms),
             t2: Duration::from_millis(sip.t2_ms),

@@ -76,16 +76,6 @@ impl Algorithm {
         }
     }
 
-    /// Preference when challenging: RFC 8760 wants the stronger hash offered first.
-    fn rank(self) -> u8 {
-        match self {
-            Algorithm::Sha256 => 0,
-            Algorithm::Sha256Sess => 1,
-            Algorithm::Md5 => 2,
-            Algorithm::Md5Sess => 3,
-        }
-    }
-
     fn digest_len(self) -> usize {
         match self.base() {
             Algorithm::Sha256 => 32,
@@ -214,7 +204,8 @@ pub struct DigestConfig {
     /// Shared by every node that must accept this node's nonces; at least 16 bytes.
     pub secret: Vec<u8>,
     pub nonce_lifetime_secs: u64,
-    /// Offered algorithms; challenges list them strongest first whatever the order here.
+    /// Offered algorithms, in the order challenges list them (RFC 8760: strongest first;
+    /// operators may put MD5 first for clients that only read the first challenge).
     pub algorithms: Vec<Algorithm>,
     /// Accept RFC 2069 credentials without qop. Off by default: they carry no nonce count,
     /// so replays within the nonce lifetime cannot be detected.
@@ -338,8 +329,15 @@ impl DigestServer {
         }
         let mac = HmacSha256::new_from_slice(&config.secret)
             .map_err(|_| DigestConfigError::ShortSecret)?;
-        config.algorithms.sort_by_key(|a| a.rank());
-        config.algorithms.dedup();
+        // Keep the operator's order: many clients (SIPp 3.6, older desk phones) answer the
+        // first challenge whether or not they support its algorithm.
+        let mut unique = Vec::with_capacity(config.algorithms.len());
+        for a in config.algorithms.drain(..) {
+            if !unique.contains(&a) {
+                unique.push(a);
+            }
+        }
+        config.algorithms = unique;
         let next_salt = config.salt_seed;
         Ok(DigestServer {
             config,
@@ -354,7 +352,7 @@ impl DigestServer {
         &self.config.realm
     }
 
-    /// One challenge per offered algorithm, strongest first, all with the same fresh nonce.
+    /// One challenge per offered algorithm, in the configured order, all with the same fresh nonce.
     /// Put each into its own WWW-Authenticate (or Proxy-Authenticate) header.
     pub fn challenge(&mut self, now_unix_secs: u64, stale: bool) -> Vec<Auth> {
         let salt = self.next_salt;
@@ -825,9 +823,9 @@ mod tests {
     }
 
     #[test]
-    fn challenge_offers_sha256_first_with_one_nonce() {
+    fn challenge_offers_algorithms_in_configured_order_with_one_nonce() {
         let mut cfg = DigestConfig::new(REALM, SECRET, 1);
-        cfg.algorithms = vec![Algorithm::Md5, Algorithm::Sha256];
+        cfg.algorithms = vec![Algorithm::Sha256, Algorithm::Md5, Algorithm::Sha256];
         let mut s = DigestServer::new(cfg).unwrap();
         let ch = s.challenge(NOW, false);
         assert_eq!(ch.len(), 2);
@@ -846,6 +844,10 @@ mod tests {
             s.challenge(NOW, false)[0].param("nonce"),
             ch[0].param("nonce")
         );
+        let mut cfg = DigestConfig::new(REALM, SECRET, 1);
+        cfg.algorithms = vec![Algorithm::Md5, Algorithm::Sha256];
+        let md5_first = DigestServer::new(cfg).unwrap().challenge(NOW, false);
+        assert_eq!(md5_first[0].param("algorithm"), Some("MD5"));
     }
 
     #[test]
