@@ -64,10 +64,8 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
         None => rest.to_vec(),
     };
 
-    if let Some(status_line) = start.strip_prefix_ci("SIP/") {
-        let (version, rest) = status_line
-            .split_once(' ')
-            .ok_or_else(|| start_err(&start))?;
+    if start.strip_prefix_ci("SIP/").is_some() {
+        let (version, rest) = start.split_once(' ').ok_or_else(|| start_err(&start))?;
         check_version(version)?;
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
         let status: u16 = code
@@ -252,4 +250,24 @@ pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option
         .take(120)
         .collect();
     Some(format!("SIP/2.0 {status} {phrase}\r\n{copied}Content-Length: 0\r\n\r\n").into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_serialized_response_parses_back_to_itself() {
+        let raw = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n\
+                    To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let Message::Response(r) = parse_message(raw.as_bytes()).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!((r.status, r.reason.as_str()), (180, "Ringing"));
+        assert_eq!(parse_message(&r.to_bytes()).unwrap(), Message::Response(r));
+        assert!(matches!(
+            parse_message(raw.replace("SIP/2.0 180", "SIP/3.0 180").as_bytes()),
+            Err(ParseError::Version(_))
+        ));
+    }
 }

@@ -488,3 +488,6 @@ fn response_peer(message: &Message, dest: Peer) -> Peer {
         via.port.unwrap_or(5060),
     ))
 }
+
+#[cfg(test)]
+mod tests;

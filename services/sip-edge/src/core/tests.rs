@@ -1,0 +1,334 @@
+//! The SIP core driven without sockets: parsed requests and a virtual `now` in, responses out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cc_common::Config;
+use cc_sip::digest::{ClientCredentials, authorize};
+use cc_sip::{Header, Message, Method, Request, Response, parse_message};
+
+use super::EdgeCore;
+use crate::metrics::Counters;
+use crate::registrar::{GoneReason, RegistrarEvent};
+use crate::transport::{ConnId, Inbound, Peer};
+
+const CONFIG: &str = r#"
+[sip]
+listen = "127.0.0.1:5060"
+domain = "cc.local"
+min_expires = 60
+auth_failures_before_block = 3
+auth_block_secs = 60
+[[employees]]
+id = "anna"
+name = "Anna Kowalska"
+extension = "201"
+sip_password = "anna-secret"
+role = "user"
+[[employees]]
+id = "piotr"
+name = "Piotr Nowak"
+extension = "202"
+sip_password = "piotr-secret"
+role = "user"
+"#;
+
+const UNIX: u64 = 1_800_000_000;
+
+struct Harness {
+    core: EdgeCore,
+    t0: Instant,
+    cseq: u32,
+}
+
+fn peer() -> Peer {
+    Peer::Udp("192.0.2.10:5062".parse().unwrap())
+}
+
+impl Harness {
+    fn new() -> Self {
+        let config = Arc::new(Config::from_toml(CONFIG).unwrap());
+        let core = EdgeCore::new(config, vec![7; 32], 42, Arc::new(Counters::default())).unwrap();
+        Harness {
+            core,
+            t0: Instant::now(),
+            cseq: 0,
+        }
+    }
+
+    /// Sends a request and returns every response the core produced for it.
+    fn send_from(&mut self, raw: &str, from: Peer, at: Duration) -> Vec<Response> {
+        let message = parse_message(raw.as_bytes()).unwrap();
+        self.core.handle_inbound(
+            Inbound {
+                message,
+                peer: from,
+            },
+            self.t0 + at,
+            UNIX + at.as_secs(),
+        );
+        std::iter::from_fn(|| self.core.poll_outgoing())
+            .map(|o| match parse_message(&o.bytes).unwrap() {
+                Message::Response(r) => r,
+                Message::Request(r) => panic!("unexpected request {r}"),
+            })
+            .collect()
+    }
+
+    fn send(&mut self, raw: &str) -> Vec<Response> {
+        self.send_from(raw, peer(), Duration::ZERO)
+    }
+
+    fn register(&mut self, user: &str, extra: &str) -> String {
+        self.cseq += 1;
+        format!(
+            "REGISTER sip:cc.local SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKr{c};rport\r\n\
+             From: <sip:{user}@cc.local>;tag=f1\r\nTo: <sip:{user}@cc.local>\r\nCall-ID: reg-{user}\r\n\
+             CSeq: {c} REGISTER\r\nContact: <sip:{user}@192.0.2.10:5062>\r\n{extra}Content-Length: 0\r\n\r\n",
+            c = self.cseq
+        )
+    }
+
+    /// REGISTER, answer the challenge with `password`, return the final response.
+    fn register_with(&mut self, user: &str, password: &str, expires: &str) -> Response {
+        let raw = self.register(user, expires);
+        let first = self.send(&raw);
+        let challenge = first[0].headers.www_authenticate().unwrap().clone();
+        let creds = authorize(
+            &challenge,
+            &Method::Register,
+            "sip:cc.local",
+            ClientCredentials {
+                username: user,
+                password,
+            },
+            "c0ffee",
+            1,
+        )
+        .unwrap();
+        let raw = self.register(user, &format!("Authorization: {creds}\r\n{expires}"));
+        self.send(&raw).pop().unwrap()
+    }
+}
+
+fn request(method: &str, uri: &str, extra: &str) -> String {
+    format!(
+        "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK{method}1\r\n\
+         From: <sip:caller@example.com>;tag=x\r\nTo: <{uri}>\r\nCall-ID: c-{method}\r\n\
+         CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn register_is_challenged_then_accepted_with_the_right_password() {
+    let mut h = Harness::new();
+    let raw = h.register("201", "");
+    let first = h.send(&raw);
+    assert_eq!(first[0].status, 401);
+    let algorithms: Vec<_> = first[0]
+        .headers
+        .iter()
+        .filter_map(|x| match x {
+            Header::WwwAuthenticate(a) => a.param("algorithm").map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(algorithms, ["MD5", "SHA-256"]);
+    let ok = h.register_with("201", "anna-secret", "Expires: 600\r\n");
+    assert_eq!(ok.status, 200);
+    let contact = ok.headers.contacts().next().unwrap();
+    assert_eq!(contact.expires(), Some(600));
+    assert_eq!(h.core.registrar().bindings("201", h.t0).len(), 1);
+    assert!(matches!(
+        h.core.poll_event(),
+        Some(RegistrarEvent::DeviceRegistered { .. })
+    ));
+}
+
+#[test]
+fn wrong_password_and_unknown_user_get_the_same_403() {
+    let mut h = Harness::new();
+    assert_eq!(h.register_with("201", "guess", "").status, 403);
+    assert_eq!(h.register_with("299", "guess", "").status, 403);
+    assert_eq!(h.core.registrar().binding_count(), 0);
+}
+
+#[test]
+fn an_employee_cannot_register_another_extension() {
+    let mut h = Harness::new();
+    let raw = h.register("202", "");
+    let first = h.send(&raw);
+    let challenge = first[0].headers.www_authenticate().unwrap().clone();
+    let creds = authorize(
+        &challenge,
+        &Method::Register,
+        "sip:cc.local",
+        ClientCredentials {
+            username: "201",
+            password: "anna-secret",
+        },
+        "c0ffee",
+        1,
+    )
+    .unwrap();
+    let raw = h.register("202", &format!("Authorization: {creds}\r\n"));
+    assert_eq!(h.send(&raw)[0].status, 403);
+}
+
+#[test]
+fn repeated_failures_silence_the_source_but_not_others() {
+    let mut h = Harness::new();
+    for _ in 0..3 {
+        assert_eq!(h.register_with("201", "guess", "").status, 403);
+    }
+    let options = request("OPTIONS", "sip:ping@cc.local", "");
+    assert!(
+        h.send(&options).is_empty(),
+        "a blocked source gets no answer at all"
+    );
+    let other = Peer::Udp("192.0.2.99:5060".parse().unwrap());
+    assert_eq!(h.send_from(&options, other, Duration::ZERO)[0].status, 200);
+    assert_eq!(
+        h.send_from(
+            &options.replace("OPTIONS1", "OPTIONS2"),
+            peer(),
+            Duration::from_secs(61)
+        )[0]
+        .status,
+        200
+    );
+}
+
+#[test]
+fn short_expiry_gets_423_with_min_expires() {
+    let mut h = Harness::new();
+    let r = h.register_with("201", "anna-secret", "Expires: 10\r\n");
+    assert_eq!(r.status, 423);
+    assert_eq!(r.headers.other("Min-Expires"), Some("60"));
+}
+
+#[test]
+fn expired_registration_raises_device_gone() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.register_with("201", "anna-secret", "Expires: 60\r\n")
+            .status,
+        200
+    );
+    while h.core.poll_event().is_some() {}
+    let deadline = h.core.poll_timeout().unwrap();
+    h.core.handle_timeout(h.t0 + Duration::from_secs(61));
+    assert!(deadline <= h.t0 + Duration::from_secs(60));
+    assert!(std::iter::from_fn(|| h.core.poll_event()).any(|e| matches!(
+        e,
+        RegistrarEvent::DeviceGone { reason: GoneReason::Expired, ref aor, .. } if aor == "201"
+    )));
+}
+
+#[test]
+fn options_invite_bye_and_other_methods_get_their_answers() {
+    let mut h = Harness::new();
+    let r = h.send(&request("OPTIONS", "sip:ping@cc.local", ""));
+    assert_eq!(r[0].status, 200);
+    assert!(r[0].headers.iter().any(|x| matches!(x, Header::Allow(_))));
+    let r = h.send(&request("INVITE", "sip:999@cc.local", ""));
+    assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), [100, 404]);
+    let r = h.send(
+        &request("INVITE", "sip:201@cc.local", "")
+            .replace("INVITE1", "INVITE2")
+            .replace("c-INVITE", "c-i2"),
+    );
+    assert_eq!(r.last().unwrap().status, 480);
+    assert_eq!(
+        h.send(&request("BYE", "sip:201@cc.local", ""))[0].status,
+        481
+    );
+    assert_eq!(
+        h.send(&request("SUBSCRIBE", "sip:201@cc.local", ""))[0].status,
+        405
+    );
+    assert_eq!(
+        h.send(&request("FROB", "sip:201@cc.local", ""))[0].status,
+        501
+    );
+    let r = h.send(
+        &request("OPTIONS", "sip:ping@cc.local", "Require: 100rel\r\n")
+            .replace("OPTIONS1", "OPTIONS3"),
+    );
+    assert_eq!(r[0].status, 420);
+    assert_eq!(r[0].headers.other("Unsupported"), Some("100rel"));
+}
+
+#[test]
+fn a_retransmitted_request_gets_the_same_response_once_more() {
+    let mut h = Harness::new();
+    let raw = request("OPTIONS", "sip:ping@cc.local", "");
+    let first = h.send(&raw);
+    let again = h.send(&raw);
+    assert_eq!(first, again);
+}
+
+#[test]
+fn responses_follow_rport_and_received() {
+    let mut h = Harness::new();
+    // The client says 10.0.0.1:5062 but the packet came from a NAT at 198.51.100.7:40000.
+    let raw = "OPTIONS sip:ping@cc.local SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKnat;rport\r\n\
+               From: <sip:a@cc.local>;tag=x\r\nTo: <sip:ping@cc.local>\r\nCall-ID: nat\r\nCSeq: 1 OPTIONS\r\n\
+               Content-Length: 0\r\n\r\n";
+    let from: SocketAddr = "198.51.100.7:40000".parse().unwrap();
+    let message = parse_message(raw.as_bytes()).unwrap();
+    h.core.handle_inbound(
+        Inbound {
+            message,
+            peer: Peer::Udp(from),
+        },
+        h.t0,
+        UNIX,
+    );
+    let out = h.core.poll_outgoing().unwrap();
+    assert_eq!(out.peer, Peer::Udp(from));
+    let Message::Response(r) = parse_message(&out.bytes).unwrap() else {
+        panic!()
+    };
+    let via = r.headers.top_via().unwrap();
+    assert_eq!(via.received(), Some("198.51.100.7"));
+    assert_eq!(via.rport(), Some(Some(40000)));
+    // Without rport: the source IP and the Via port.
+    let no_rport = raw
+        .replace(";rport", "")
+        .replace("z9hG4bKnat", "z9hG4bKnat2");
+    let message = parse_message(no_rport.as_bytes()).unwrap();
+    h.core.handle_inbound(
+        Inbound {
+            message,
+            peer: Peer::Udp(from),
+        },
+        h.t0,
+        UNIX,
+    );
+    assert_eq!(
+        h.core.poll_outgoing().unwrap().peer,
+        Peer::Udp("198.51.100.7:5062".parse().unwrap())
+    );
+    // TCP: always the same connection.
+    let tcp = Peer::Tcp {
+        conn: ConnId(9),
+        addr: from,
+    };
+    let message = parse_message(raw.replace("z9hG4bKnat", "z9hG4bKnat3").as_bytes()).unwrap();
+    h.core
+        .handle_inbound(Inbound { message, peer: tcp }, h.t0, UNIX);
+    assert_eq!(h.core.poll_outgoing().unwrap().peer, tcp);
+}
+
+#[test]
+fn requests_build_without_panicking_for_tel_and_ipv6_uris() {
+    let mut h = Harness::new();
+    let raw = request("INVITE", "tel:+48600100200", "");
+    assert_eq!(h.send(&raw).last().unwrap().status, 404);
+    let _ = Request::new(
+        Method::Options,
+        cc_sip::Uri::parse("sip:[::1]:5060").unwrap(),
+    );
+}
