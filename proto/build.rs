@@ -1,0 +1,13 @@
+//! Generates the gRPC code and a file descriptor set (for server reflection).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["cc/sip/v1/registrations.proto"];
+    for p in &protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out.join("cc_descriptor.bin"))
+        .compile_protos(&protos, &["."])?;
+    Ok(())
+}

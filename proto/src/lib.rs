@@ -1,0 +1,12 @@
+//! The gRPC API of ccd, generated from `cc/<area>/v1/*.proto`.
+
+#![allow(missing_debug_implementations, clippy::unwrap_used)]
+
+pub mod sip {
+    pub mod v1 {
+        tonic::include_proto!("cc.sip.v1");
+    }
+}
+
+/// Encoded descriptors of every proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cc_descriptor");

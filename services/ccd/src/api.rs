@@ -1,0 +1,51 @@
+//! The node's gRPC server: the services' APIs plus health (grpc.health.v1) and reflection
+//! (v1 and v1alpha, since grpcurl 1.8 only speaks v1alpha).
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use cc_common::Shutdown;
+use cc_sip_edge::SipEdge;
+use cc_sip_edge::api::RegistrationsApi;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Binds the API address and serves until shutdown. Returns the bound address.
+pub async fn start(
+    addr: SocketAddr,
+    edge: &SipEdge,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
+    let local = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let registrations = RegistrationsApi::server(edge);
+    health
+        .set_serving::<cc_proto::sip::v1::registrations_server::RegistrationsServer<RegistrationsApi>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(cc_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(registrations);
+    let task = tokio::spawn(async move {
+        let incoming = TcpListenerStream::new(listener);
+        if let Err(e) = server
+            .serve_with_incoming_shutdown(incoming, async move { shutdown.wait().await })
+            .await
+        {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    });
+    tracing::info!(%local, "gRPC API listening");
+    Ok((local, task))
+}
