@@ -49,10 +49,12 @@ run_step() {
   local calls=$((rate * secs))
   local sport
   sport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local mport
+  mport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   local before after start end
   before=$(cpu_ticks)
   start=$(date +%s.%N)
-  sipp 127.0.0.1:"$port" -sf "$scenario" -i 127.0.0.1 -mi 127.0.0.1 -p "$sport" -t u1 \
+  sipp 127.0.0.1:"$port" -sf "$scenario" -i 127.0.0.1 -mi 127.0.0.1 -mp "$mport" -p "$sport" -t u1 \
     -r "$rate" -rp 1000 -m "$calls" -l $((rate * 2)) -timeout $((secs * 3 + 20))s -timeout_error \
     -trace_stat -stf "$work/$name-$rate.csv" -fd 1 -nostdin "$@" \
     >"$work/sipp.out" 2>&1 || true

@@ -13,7 +13,7 @@ use crate::uri::Uri;
 pub(crate) fn header_end(data: &[u8]) -> Option<usize> {
     // Jump from line end to line end; an empty line (LF LF or LF CR LF) ends the headers.
     let mut from = 0;
-    while let Some(off) = data[from..].iter().position(|b| *b == b'\n') {
+    while let Some(off) = memchr::memchr(b'\n', &data[from..]) {
         let i = from + off;
         match data.get(i + 1) {
             Some(b'\n') => return Some(i + 2),
@@ -158,38 +158,59 @@ impl StripCi for str {
 
 /// Yields logical header lines: CRLF (or bare LF) separated, continuation lines that
 /// start with whitespace joined to the previous line with one space (RFC 3261 7.3.1).
-fn unfold(head: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
-    let mut raw = head
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .peekable();
-    std::iter::from_fn(move || {
+fn unfold(head: &str) -> Lines<'_> {
+    Lines { head, pos: 0 }
+}
+
+/// Logical header lines of a header block (see [`unfold`]).
+struct Lines<'a> {
+    head: &'a str,
+    pos: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// The next physical line without its line end, or `None` at the end.
+    fn physical(&mut self) -> Option<&'a str> {
+        let bytes = self.head.as_bytes();
+        if self.pos >= bytes.len() {
+            return None;
+        }
+        let start = self.pos;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        self.pos = end + 1;
+        let line = &self.head[start..end];
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    fn next_is_continuation(&self) -> bool {
+        matches!(self.head.as_bytes().get(self.pos), Some(b' ' | b'\t'))
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Cow<'a, str>;
+
+    fn next(&mut self) -> Option<Cow<'a, str>> {
         loop {
-            let first = raw.next()?;
+            let first = self.physical()?;
             if first.is_empty() {
                 // Either the terminating empty line or stray blank lines: skip.
                 continue;
             }
             let mut line = Cow::Borrowed(first);
-            while let Some(next) = raw.peek() {
-                if next.starts_with([' ', '\t']) {
-                    let owned = line.to_mut();
-                    owned.push(' ');
-                    owned.push_str(next.trim_start());
-                    raw.next();
-                } else {
-                    break;
-                }
+            while self.next_is_continuation() {
+                let Some(next) = self.physical() else { break };
+                let owned = line.to_mut();
+                owned.push(' ');
+                owned.push_str(next.trim_start());
             }
             return Some(line);
         }
-    })
+    }
 }
 
 fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
-    let colon = line
-        .bytes()
-        .position(|b| b == b':')
+    let colon = memchr::memchr(b':', line.as_bytes())
         .ok_or_else(|| ParseError::HeaderLine(truncate(line, 40)))?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     let name = name.trim_end();
@@ -239,6 +260,11 @@ pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option
         }
         have[slot] = true;
         copied.push_str(line);
+        // RFC 3261 8.2.6.2: a response that is not 100 carries a To tag.
+        if slot == 2 && !line.to_ascii_lowercase().contains("tag=") {
+            // No dialog can come of a rejection, so a fixed tag is enough.
+            copied.push_str(";tag=ccd-rejected");
+        }
         copied.push_str("\r\n");
     }
     if !have.iter().all(|h| *h) {

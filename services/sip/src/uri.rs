@@ -24,13 +24,16 @@ pub enum Host {
 
 impl Host {
     pub fn parse(s: &str) -> Option<Host> {
+        let first = *s.as_bytes().first()?;
         if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             return inner
                 .parse::<Ipv6Addr>()
                 .ok()
                 .map(|ip| Host::Ip(IpAddr::V6(ip)));
         }
-        if let Ok(ip) = s.parse::<Ipv4Addr>() {
+        if first.is_ascii_digit()
+            && let Ok(ip) = s.parse::<Ipv4Addr>()
+        {
             return Some(Host::Ip(IpAddr::V4(ip)));
         }
         let valid = !s.is_empty()
@@ -235,7 +238,10 @@ fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseErr
         }
     };
     // host[:port] ends at ';' (params) or '?' (headers).
-    let host_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+    let host_end = hostpart
+        .bytes()
+        .position(|b| b == b';' || b == b'?')
+        .unwrap_or(hostpart.len());
     let hostport = &hostpart[..host_end];
     let (host_s, port) = split_host_port(hostport).ok_or_else(|| err("bad host or port"))?;
     let host = Host::parse(host_s).ok_or_else(|| err("bad host"))?;

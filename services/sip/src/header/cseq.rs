@@ -17,7 +17,10 @@ impl CSeq {
         };
         // RFC 3261 8.1.1.5: the sequence number is a 32-bit unsigned integer below 2**31.
         let seq: u32 = n.parse().ok().filter(|n| *n < 1 << 31).ok_or_else(|| {
-            ParseError::header("CSeq", format!("sequence number {n:?} is not below 2^31"))
+            ParseError::header(
+                "CSeq",
+                format!("sequence number {n:?} is not an integer below 2^31"),
+            )
         })?;
         let method =
             Method::parse(m).ok_or_else(|| ParseError::header("CSeq", "bad method token"))?;

@@ -1,0 +1,275 @@
+//! External SIP tools (SIPp, sipsak, sipvicious) run under a hard timeout with their output
+//! captured. A missing tool fails the test with the package to install: CI installs them
+//! (scripts/setup.sh), so a silent skip would hide a broken setup.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::net::{free_media_port, free_port};
+use crate::sip::Transport;
+use crate::{TempDir, sipp_scenario};
+
+/// The path of `program` on PATH; panics naming the Debian package when it is missing.
+pub fn require(program: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{program}` is not installed (PATH={}): this end-to-end test needs it. \
+                 Install it with `apt-get install -y {package}` (scripts/setup.sh does).",
+                path.to_string_lossy()
+            )
+        })
+}
+
+/// One finished (or killed) run of a tool.
+#[derive(Debug)]
+pub struct ToolRun {
+    pub command: String,
+    /// `None` when the run was killed at the timeout.
+    pub status: Option<ExitStatus>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl ToolRun {
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+
+    /// Standard output and error together.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// A report for assertion messages: the command, how it ended, and its output.
+    pub fn describe(&self) -> String {
+        let end = match (self.timed_out, self.status) {
+            (true, _) => "killed at the timeout".to_owned(),
+            (false, Some(s)) => format!("exit {s}"),
+            (false, None) => "no exit status".to_owned(),
+        };
+        format!(
+            "$ {}\n({end} after {:.1?})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command,
+            self.elapsed,
+            tail(&self.stdout, 60),
+            tail(&self.stderr, 60)
+        )
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn reader(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Runs `cmd` (stdin closed, output captured) and kills it by its PID after `timeout`.
+pub fn run_bounded(mut cmd: Command, timeout: Duration) -> ToolRun {
+    let command = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let started = Instant::now();
+    let mut child: Child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+    let out = reader(child.stdout.take().expect("piped stdout"));
+    let err = reader(child.stderr.take().expect("piped stderr"));
+    let deadline = started + timeout;
+    let (status, timed_out) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (Some(status), false),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (None, true);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("waiting for `{command}`: {e}"),
+        }
+    };
+    ToolRun {
+        command,
+        status,
+        timed_out,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// SIPp's own bound on a run (`-timeout`); the harness kills it a little later.
+pub const SIPP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One SIPp client run of a scenario from `loadtest/sipp`.
+#[derive(Debug, Clone)]
+pub struct Sipp {
+    scenario: PathBuf,
+    target: SocketAddr,
+    transport: Transport,
+    args: Vec<String>,
+}
+
+/// A SIPp run with its message trace and error log.
+#[derive(Debug)]
+pub struct SippRun {
+    pub run: ToolRun,
+    /// Every SIP message sent and received (`-trace_msg`).
+    pub messages: String,
+    /// Unexpected messages and scenario errors (`-trace_err`).
+    pub errors: String,
+}
+
+impl SippRun {
+    /// Exit code 0: every call of the run succeeded.
+    pub fn all_calls_succeeded(&self) -> bool {
+        self.run.code() == Some(0)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}\n--- SIPp errors ---\n{}\n--- SIP messages ---\n{}",
+            self.run.describe(),
+            self.errors.trim(),
+            self.messages.trim()
+        )
+    }
+}
+
+impl Sipp {
+    pub fn new(scenario: &str, target: SocketAddr, transport: Transport) -> Sipp {
+        Sipp {
+            scenario: sipp_scenario(scenario),
+            target,
+            transport,
+            args: Vec::new(),
+        }
+    }
+
+    /// The request URI user (`-s`).
+    pub fn service(self, user: &str) -> Self {
+        self.arg("-s").arg(user)
+    }
+
+    /// Digest credentials (`-au`, `-ap`).
+    pub fn auth(self, user: &str, password: &str) -> Self {
+        self.arg("-au").arg(user).arg("-ap").arg(password)
+    }
+
+    /// A scenario keyword (`-key NAME VALUE`, used as `[NAME]`).
+    pub fn key(self, name: &str, value: &str) -> Self {
+        self.arg("-key").arg(name).arg(value)
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Runs one call (`-m 1`) on free local ports, bounded by SIPp's `-timeout` and a hard kill.
+    pub fn run(&self) -> SippRun {
+        let sipp = require("sipp", "sip-tester");
+        let dir = TempDir::new("sipp");
+        let errors = dir.path().join("errors.log");
+        let messages = dir.path().join("messages.log");
+        let mut cmd = Command::new(sipp);
+        cmd.current_dir(dir.path())
+            .arg(self.target.to_string())
+            .arg("-sf")
+            .arg(&self.scenario)
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .args([
+                "-p",
+                &free_port().to_string(),
+                "-mp",
+                &free_media_port().to_string(),
+            ])
+            .args([
+                "-t",
+                if self.transport == Transport::Tcp {
+                    "t1"
+                } else {
+                    "u1"
+                },
+            ])
+            .args(["-m", "1", "-nostdin"])
+            .args([
+                "-timeout",
+                &format!("{}s", SIPP_TIMEOUT.as_secs()),
+                "-timeout_error",
+            ])
+            .arg("-trace_err")
+            .arg("-error_file")
+            .arg(&errors)
+            .arg("-trace_msg")
+            .arg("-message_file")
+            .arg(&messages)
+            .args(&self.args);
+        let run = run_bounded(cmd, SIPP_TIMEOUT + Duration::from_secs(10));
+        SippRun {
+            run,
+            messages: read_or_empty(&messages),
+            errors: read_or_empty(&errors),
+        }
+    }
+}
+
+fn read_or_empty(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// `sipsak` sending one OPTIONS ping (`-s sip:ping@node`) from a free local port.
+pub fn sipsak_options(target: SocketAddr, transport: Transport) -> ToolRun {
+    let sipsak = require("sipsak", "sipsak");
+    let mut cmd = Command::new(sipsak);
+    cmd.arg("-s").arg(format!("sip:ping@{target}")).args([
+        "-l",
+        &free_port().to_string(),
+        "-H",
+        "127.0.0.1",
+        "-vv",
+    ]);
+    if transport == Transport::Tcp {
+        cmd.args(["-E", "tcp"]);
+    }
+    run_bounded(cmd, Duration::from_secs(15))
+}
+
+/// A sipvicious tool (`svmap`, `svwar`, `svcrack`) with `args`, killed after `timeout`.
+pub fn sipvicious(tool: &str, args: &[String], timeout: Duration) -> ToolRun {
+    let program = require(tool, "sipvicious");
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // Sessions (-s) would be saved under ~/.sipvicious: keep HOME away from the real one.
+    let home = TempDir::new("sipvicious-home");
+    cmd.env("HOME", home.path());
+    run_bounded(cmd, timeout)
+}
