@@ -59,7 +59,9 @@ pub struct Inbound {
 /// Outgoing side: the UDP socket and the writers of open TCP connections.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    udp: Arc<UdpSocket>,
+    /// A duplicate of the listening socket used for sending: non-blocking std sends do not
+    /// depend on tokio having observed write readiness, and never wait.
+    udp: Arc<std::net::UdpSocket>,
     conns: Arc<Mutex<HashMap<ConnId, mpsc::Sender<Vec<u8>>>>>,
     counters: Arc<Counters>,
 }
@@ -70,7 +72,7 @@ impl Sender {
     pub fn send(&self, peer: Peer, bytes: Vec<u8>) {
         match peer {
             Peer::Udp(addr) => {
-                if let Err(e) = self.udp.try_send_to(&bytes, addr) {
+                if let Err(e) = self.udp.send_to(&bytes, addr) {
                     self.counters.send_dropped.fetch_add(1, Ordering::Relaxed);
                     debug!(%addr, error = %e, "UDP send failed");
                 }
@@ -104,17 +106,22 @@ pub struct TransportConfig {
 #[derive(Debug)]
 pub struct Bound {
     pub udp: Arc<UdpSocket>,
+    udp_send: Arc<std::net::UdpSocket>,
     pub tcp: TcpListener,
     pub local_addr: SocketAddr,
 }
 
 /// Binds UDP and TCP on `addr`. With port 0, TCP takes the port UDP was given.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
-    let udp = UdpSocket::bind(addr).await?;
+    let std_udp = std::net::UdpSocket::bind(addr)?;
+    std_udp.set_nonblocking(true)?;
+    let udp_send = Arc::new(std_udp.try_clone()?);
+    let udp = UdpSocket::from_std(std_udp)?;
     let local_addr = udp.local_addr()?;
     let tcp = TcpListener::bind(local_addr).await?;
     Ok(Bound {
         udp: Arc::new(udp),
+        udp_send,
         tcp,
         local_addr,
     })
@@ -129,7 +136,7 @@ pub fn start(
     shutdown: Shutdown,
 ) -> Sender {
     let sender = Sender {
-        udp: bound.udp.clone(),
+        udp: bound.udp_send.clone(),
         conns: Arc::default(),
         counters: counters.clone(),
     };
@@ -202,7 +209,7 @@ impl Ingress {
                 if let Message::Request(req) = &inbound.message
                     && req.method != cc_sip::Method::Ack
                 {
-                    let mut resp = Response::to_request(req, 503, None);
+                    let mut resp = Response::to_request(req, 503, Some("ccd-overload"));
                     resp.headers.push(Header::Other {
                         name: "Retry-After".into(),
                         value: "5".into(),
@@ -328,4 +335,97 @@ async fn tcp_connection(
     drop(tx);
     let _ = write_task.await;
     info!(%addr, "TCP connection closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const OPTIONS: &str = "OPTIONS sip:ping@cc.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{n}\r\n\
+        From: <sip:a@cc.local>;tag=1\r\nTo: <sip:ping@cc.local>\r\nCall-ID: ov{n}\r\nCSeq: 1 OPTIONS\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_full_core_queue_answers_503_with_retry_after_instead_of_queueing() {
+        let server = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let counters = Arc::new(Counters::default());
+        let sender = Sender {
+            udp: server,
+            conns: Arc::default(),
+            counters: counters.clone(),
+        };
+        // Capacity 1 and nobody reading: the core is "busy".
+        let (to_core, mut core_rx) = mpsc::channel(1);
+        let ingress = Ingress {
+            to_core,
+            sender,
+            counters: counters.clone(),
+            max: 4096,
+        };
+        let peer = Peer::Udp(client.local_addr().unwrap());
+
+        ingress.handle_bytes(OPTIONS.replace("{n}", "1").as_bytes(), peer);
+        ingress.handle_bytes(OPTIONS.replace("{n}", "2").as_bytes(), peer);
+
+        let mut buf = [0u8; 2048];
+        let n = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .expect("a 503 arrives")
+            .unwrap();
+        let Message::Response(r) = parse_message(&buf[..n]).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(r.status, 503);
+        assert_eq!(r.headers.call_id(), Some("ov2"));
+        assert_eq!(r.headers.other("Retry-After"), Some("5"));
+        assert!(r.headers.to().unwrap().tag().is_some());
+        assert_eq!(counters.overload_rejected.load(Ordering::Relaxed), 1);
+        // The first request was queued untouched, and only it.
+        assert_eq!(
+            core_rx.try_recv().unwrap().message.headers().call_id(),
+            Some("ov1")
+        );
+        assert!(core_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn oversize_and_malformed_datagrams_never_reach_the_core() {
+        let server = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let counters = Arc::new(Counters::default());
+        let sender = Sender {
+            udp: server,
+            conns: Arc::default(),
+            counters: counters.clone(),
+        };
+        let (to_core, mut core_rx) = mpsc::channel(8);
+        let ingress = Ingress {
+            to_core,
+            sender,
+            counters: counters.clone(),
+            max: 1024,
+        };
+        let peer = Peer::Udp(client.local_addr().unwrap());
+
+        let big = OPTIONS.replace("{n}", "3").replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!("X-Pad: {}\r\nContent-Length: 0\r\n\r\n", "a".repeat(2000)),
+        );
+        ingress.handle_bytes(big.as_bytes(), peer);
+        ingress.handle_bytes(b"\x00\x01garbage", peer);
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let Message::Response(r) = parse_message(&buf[..n]).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(r.status, 513);
+        assert!(core_rx.try_recv().is_err());
+        assert_eq!(counters.malformed.load(Ordering::Relaxed), 2);
+    }
 }
