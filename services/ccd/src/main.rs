@@ -93,12 +93,15 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
+    // Signal handlers first: a SIGTERM that arrives while services start still drains them.
+    let signal = termination_signal()?;
     let edge = cc_sip_edge::SipEdge::start(config.clone(), shutdown.clone()).await?;
     let (_, api_task) = api::start(config.api.listen, &edge, shutdown).await?;
     if demo {
         print_demo_help(&config, edge.local_addr);
     }
-    wait_for_signal().await;
+    tracing::info!("ccd ready");
+    signal.await;
     tracing::info!("shutting down");
     trigger.trigger();
     let drained = async {
@@ -133,17 +136,20 @@ fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {
     println!("Press Ctrl-C to stop.");
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not
+/// when the future is first polled.
+fn termination_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::error::{ParseError, truncate};
-use crate::header::Header;
+use crate::header::{Header, Kind};
 use crate::message::{Headers, Message, Request, Response};
 use crate::method::Method;
 use crate::uri::Uri;
@@ -221,61 +221,56 @@ fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
 }
 
 /// Builds a 400-class response straight from raw bytes that failed to parse, copying the
-/// Via, From, To, Call-ID and CSeq lines verbatim (RFC 3261 8.2.6). Returns `None` when the
-/// bytes are not a request (responses and ACKs are never answered) or when those headers
-/// cannot be found, in which case the message can only be dropped.
+/// Via, From, To, Call-ID and CSeq headers (RFC 3261 8.2.6). Returns `None` when the bytes
+/// are not a request (responses and ACKs are never answered) or when one of those headers
+/// is missing or itself malformed: a response the client cannot match to its request is
+/// useless, so the message can only be dropped. Whatever is returned parses as a response.
 pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option<Vec<u8>> {
     let data = &data[leading_crlf(data)..];
     let end = header_end(data).unwrap_or(data.len().min(64 * 1024));
     let head = String::from_utf8_lossy(&data[..end]);
-    let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
+    let mut lines = unfold(&head);
     let start = lines.next()?;
+    // A response starts with "SIP/2.0", which is not a method token ('/').
     let method = start.split(' ').next()?;
     if method.is_empty()
         || method.eq_ignore_ascii_case("ACK")
-        || start.len() >= 4 && start[..4].eq_ignore_ascii_case("SIP/")
         || !method.bytes().all(crate::scan::is_token_byte)
     {
         return None;
     }
-    let mut copied = String::new();
-    let mut have = [false; 5];
+    let mut copied = Vec::with_capacity(8);
     for line in lines {
-        let Some((name, _)) = line.split_once(':') else {
+        let Ok((name, value)) = split_header_line(&line) else {
             continue;
         };
-        let name = name.trim();
-        let Some(slot) = ["via", "from", "to", "call-id", "cseq"]
-            .iter()
-            .zip(["v", "f", "t", "i", ""])
-            .position(|(long, short)| {
-                name.eq_ignore_ascii_case(long)
-                    || (!short.is_empty() && name.eq_ignore_ascii_case(short))
-            })
-        else {
-            continue;
-        };
-        if line.len() > 2048 {
-            return None;
+        if matches!(
+            Kind::of(name),
+            Some(Kind::Via | Kind::From | Kind::To | Kind::CallId | Kind::CSeq)
+        ) {
+            Header::parse_into(name, value, &mut copied).ok()?;
         }
-        have[slot] = true;
-        copied.push_str(line);
-        // RFC 3261 8.2.6.2: a response that is not 100 carries a To tag.
-        if slot == 2 && !line.to_ascii_lowercase().contains("tag=") {
-            // No dialog can come of a rejection, so a fixed tag is enough.
-            copied.push_str(";tag=ccd-rejected");
-        }
-        copied.push_str("\r\n");
     }
-    if !have.iter().all(|h| *h) {
+    let mut response = Response::new(status);
+    response.headers = Headers(copied);
+    let h = &response.headers;
+    if h.top_via().is_none() || h.from().is_none() || h.call_id().is_none() || h.cseq().is_none() {
         return None;
     }
-    let phrase: String = format!("{} ({detail})", crate::message::reason_phrase(status))
+    // RFC 3261 8.2.6.2: a response that is not 100 carries a To tag. No dialog can come of
+    // a rejection, so a fixed tag is enough.
+    let to = response.headers.to_mut()?;
+    if to.tag().is_none() {
+        to.params.set("tag", Some("ccd-rejected"));
+    }
+    response.reason = format!("{} ({detail})", crate::message::reason_phrase(status))
         .chars()
         .filter(|c| !c.is_control())
         .take(120)
         .collect();
-    Some(format!("SIP/2.0 {status} {phrase}\r\n{copied}Content-Length: 0\r\n\r\n").into_bytes())
+    let bytes = response.to_bytes();
+    parse_message(&bytes).ok()?;
+    Some(bytes)
 }
 
 #[cfg(test)]
@@ -295,5 +290,65 @@ mod tests {
             parse_message(raw.replace("SIP/2.0 180", "SIP/3.0 180").as_bytes()),
             Err(ParseError::Version(_))
         ));
+    }
+
+    const BAD_MF: &str = "OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n\
+                          To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: x\r\n\r\n";
+
+    fn rejected(raw: &[u8]) -> Option<Response> {
+        let bytes = error_response_from_raw(raw, 400, "why")?;
+        match parse_message(&bytes) {
+            Ok(Message::Response(r)) => Some(r),
+            other => panic!("not a response: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejection_copies_the_five_headers_and_tags_to() {
+        assert!(parse_message(BAD_MF.as_bytes()).is_err());
+        let r = rejected(BAD_MF.as_bytes()).unwrap();
+        assert_eq!(r.status, 400);
+        assert_eq!(r.reason, "Bad Request (why)");
+        assert_eq!(r.headers.call_id(), Some("c"));
+        assert_eq!(r.headers.to().unwrap().tag(), Some("ccd-rejected"));
+    }
+
+    #[test]
+    fn rejection_keeps_folded_header_lines() {
+        let folded = BAD_MF.replace("Call-ID: c", "Call-ID:\r\n c");
+        assert_eq!(
+            rejected(folded.as_bytes()).unwrap().headers.call_id(),
+            Some("c")
+        );
+    }
+
+    #[test]
+    fn rejection_is_dropped_when_a_copied_header_is_itself_broken() {
+        assert!(
+            rejected(
+                BAD_MF
+                    .replace("SIP/2.0/UDP h;", "SIP/2.0/UDP h h;")
+                    .as_bytes()
+            )
+            .is_none()
+        );
+        assert!(rejected(BAD_MF.replace("CSeq: 1", "CSeq: one").as_bytes()).is_none());
+        assert!(rejected(BAD_MF.replace("Call-ID: c\r\n", "").as_bytes()).is_none());
+    }
+
+    #[test]
+    fn rejection_never_answers_responses_acks_or_non_utf8_start_lines() {
+        assert!(
+            rejected(
+                BAD_MF
+                    .replace("OPTIONS sip:a SIP/2.0", "SIP/2.0 200 OK")
+                    .as_bytes()
+            )
+            .is_none()
+        );
+        assert!(rejected(BAD_MF.replace("OPTIONS", "ACK").as_bytes()).is_none());
+        let mut raw = b"\xff\xfe\xfd\xfc".to_vec();
+        raw.extend_from_slice(BAD_MF.as_bytes());
+        assert!(rejected(&raw).is_none());
     }
 }
