@@ -516,7 +516,9 @@ impl DigestServer {
             // Possibly evicted: its history is unknown, so make the client fetch a new nonce.
             return Err(DigestError::Stale);
         }
-        // Drop expired entries first: they would be refused as stale anyway.
+        // Drop expired entries first: they would be refused as stale anyway. Either way a
+        // dropped nonce is forgotten, not new: should the clock step back and make an
+        // expired nonce look fresh again, its counts must not be accepted a second time.
         let lifetime = self.config.nonce_lifetime_secs;
         while let Some((&(t, s), _)) = self.seen.first_key_value() {
             let expired = t.saturating_add(lifetime) <= now;
@@ -524,9 +526,7 @@ impl DigestServer {
                 break;
             }
             self.seen.remove(&(t, s));
-            if !expired {
-                self.forgotten_up_to = Some(self.forgotten_up_to.map_or(t, |f| f.max(t)));
-            }
+            self.forgotten_up_to = Some(self.forgotten_up_to.map_or(t, |f| f.max(t)));
         }
         if self.forgotten_up_to.is_some_and(|t| issued_at <= t) {
             return Err(DigestError::Stale);
@@ -989,6 +989,24 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(s.seen.len(), 1);
+    }
+
+    #[test]
+    fn replay_is_refused_when_the_clock_steps_back_after_expiry() {
+        // Found by fuzz target digest_verify: an entry dropped because it expired was not
+        // remembered as forgotten, so after a backward clock step its nonce counts were
+        // accepted again.
+        let mut s = server();
+        let first = answer(&mut s, NOW, "s3cret", 1);
+        assert!(s.verify(&first, &Method::Register, NOW + 1, users).is_ok());
+        // A later success records a new nonce and drops the expired first one.
+        let late = answer(&mut s, NOW + 300, "s3cret", 1);
+        assert!(s.verify(&late, &Method::Register, NOW + 300, users).is_ok());
+        // The clock steps back one second: `first` is within its lifetime again.
+        assert_eq!(
+            s.verify(&first, &Method::Register, NOW + 299, users),
+            Err(DigestError::Stale)
+        );
     }
 
     #[test]

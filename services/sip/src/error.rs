@@ -23,6 +23,8 @@ pub enum ParseError {
         header: &'static str,
         reason: String,
     },
+    #[error("invalid {header} header: {reason}")]
+    OtherHeader { header: String, reason: String },
     #[error("invalid URI {uri:?}: {reason}")]
     Uri { uri: String, reason: String },
     #[error("missing mandatory header {0}")]
@@ -39,6 +41,13 @@ impl ParseError {
     pub(crate) fn header(header: &'static str, reason: impl Into<String>) -> Self {
         ParseError::Header {
             header,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn header_named(header: &str, reason: impl Into<String>) -> Self {
+        ParseError::OtherHeader {
+            header: truncate(header, 40),
             reason: reason.into(),
         }
     }

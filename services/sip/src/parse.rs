@@ -46,13 +46,18 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
     let rest = &data[end..];
 
     let mut lines = unfold(head);
-    let start = lines.next().ok_or(ParseError::Empty)?;
+    // The start line is one physical line: a following line that starts with whitespace
+    // is a malformed header, not a continuation of the start line.
+    let start_line = lines.physical().ok_or(ParseError::Empty)?;
+    let start = parse_start_line(start_line)?;
     let mut headers = Vec::with_capacity(16);
     for line in lines {
         let (name, value) = split_header_line(&line)?;
         Header::parse_into(name, value, &mut headers)?;
     }
     let headers = Headers(headers);
+    check_single_instances(&headers)?;
+    check_mandatory(&headers)?;
     let body = match headers.content_length() {
         Some(n) if n > rest.len() => {
             return Err(ParseError::BodyTruncated {
@@ -63,55 +68,128 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
         Some(n) => rest[..n].to_vec(),
         None => rest.to_vec(),
     };
+    match start {
+        StartLine::Response { status, reason } => Ok(Message::Response(Response {
+            status,
+            reason: reason.to_owned(),
+            headers,
+            body,
+        })),
+        StartLine::Request { method, uri } => {
+            if let Some(cseq) = headers.cseq()
+                && cseq.method != method
+            {
+                return Err(ParseError::CseqMismatch {
+                    cseq: cseq.method.to_string(),
+                    method: method.to_string(),
+                });
+            }
+            Ok(Message::Request(Request {
+                method,
+                uri,
+                headers,
+                body,
+            }))
+        }
+    }
+}
 
-    if start.strip_prefix_ci("SIP/").is_some() {
-        let (version, rest) = start.split_once(' ').ok_or_else(|| start_err(&start))?;
+enum StartLine<'a> {
+    Request { method: Method, uri: Uri },
+    Response { status: u16, reason: &'a str },
+}
+
+/// `Method SP Request-URI SP SIP-Version` or `SIP-Version SP Status-Code SP Reason-Phrase`,
+/// with exactly single spaces where the grammar has SP.
+fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
+    if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(ParseError::StartLine(
+            "control character in the start line".into(),
+        ));
+    }
+    if line.strip_prefix_ci("SIP/").is_some() {
+        let (version, rest) = line.split_once(' ').ok_or_else(|| start_err(line))?;
         check_version(version)?;
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-        let status: u16 = code
-            .parse()
-            .ok()
+        let status = (code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| code.parse::<u16>().ok())
+            .flatten()
             .filter(|c| (100..700).contains(c))
             .ok_or_else(|| {
                 ParseError::StartLine(format!(
-                    "status code {:?} is not 100-699",
+                    "status code {:?} is not three digits 100-699",
                     truncate(code, 10)
                 ))
             })?;
-        check_mandatory(&headers)?;
-        return Ok(Message::Response(Response {
+        return Ok(StartLine::Response {
             status,
-            reason: reason.trim().to_owned(),
-            headers,
-            body,
-        }));
+            reason: reason.trim_matches([' ', '\t']),
+        });
     }
-
-    let (method, rest) = start.split_once(' ').ok_or_else(|| start_err(&start))?;
-    let (uri, version) = rest.rsplit_once(' ').ok_or_else(|| start_err(&start))?;
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ParseError::StartLine(format!(
+            "expected \"METHOD URI SIP/2.0\" with single spaces, got {:?}",
+            truncate(line, 60)
+        )));
+    };
     check_version(version)?;
-    let method = Method::parse(method).ok_or_else(|| start_err(&start))?;
+    let method = Method::parse(method).ok_or_else(|| start_err(line))?;
     if uri.is_empty() || uri.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::StartLine(
             "Request-URI contains whitespace".into(),
         ));
     }
     let uri = Uri::parse(uri)?;
-    check_mandatory(&headers)?;
-    if let Some(cseq) = headers.cseq()
-        && cseq.method != method
+    if let Uri::Sip(u) = &uri
+        && !u.headers.is_empty()
     {
-        return Err(ParseError::CseqMismatch {
-            cseq: cseq.method.to_string(),
-            method: method.to_string(),
-        });
+        return Err(ParseError::uri(
+            uri.to_string().as_str(),
+            "a Request-URI carries no headers",
+        ));
     }
-    Ok(Message::Request(Request {
-        method,
-        uri,
-        headers,
-        body,
-    }))
+    Ok(StartLine::Request { method, uri })
+}
+
+/// Headers that may appear once only (RFC 3261 7.3.1): two Content-Lengths in particular
+/// are how request smuggling starts.
+fn check_single_instances(h: &Headers) -> Result<(), ParseError> {
+    let mut seen = [0u8; 7];
+    for header in h.iter() {
+        let i = match header {
+            Header::From(_) => 0,
+            Header::To(_) => 1,
+            Header::CallId(_) => 2,
+            Header::CSeq(_) => 3,
+            Header::MaxForwards(_) => 4,
+            Header::ContentLength(_) => 5,
+            Header::ContentType(_) => 6,
+            _ => continue,
+        };
+        seen[i] += 1;
+        if seen[i] > 1 {
+            return Err(ParseError::header(
+                header_name(header),
+                "appears more than once",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn header_name(h: &Header) -> &'static str {
+    match h {
+        Header::From(_) => "From",
+        Header::To(_) => "To",
+        Header::CallId(_) => "Call-ID",
+        Header::CSeq(_) => "CSeq",
+        Header::MaxForwards(_) => "Max-Forwards",
+        Header::ContentLength(_) => "Content-Length",
+        _ => "Content-Type",
+    }
 }
 
 fn start_err(line: &str) -> ParseError {
@@ -170,7 +248,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     /// The next physical line without its line end, or `None` at the end.
-    fn physical(&mut self) -> Option<&'a str> {
+    pub(crate) fn physical(&mut self) -> Option<&'a str> {
         let bytes = self.head.as_bytes();
         if self.pos >= bytes.len() {
             return None;
@@ -213,11 +291,25 @@ fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
     let colon = memchr::memchr(b':', line.as_bytes())
         .ok_or_else(|| ParseError::HeaderLine(truncate(line, 40)))?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
-    let name = name.trim_end();
+    let name = name.trim_end_matches([' ', '\t']);
     if name.is_empty() || !name.bytes().all(crate::scan::is_token_byte) {
         return Err(ParseError::HeaderLine(truncate(line, 40)));
     }
-    Ok((name, value.trim()))
+    // A bare CR or NUL inside a value would be echoed into responses: a header injection.
+    // Only a quoted-pair (backslash first) may carry a control character, never CR or LF.
+    let bytes = value.as_bytes();
+    let bad = bytes.iter().enumerate().any(|(i, &b)| {
+        let control = (b.is_ascii_control() && b != b'\t') || b == 0x7f;
+        control && (b == b'\r' || b == b'\n' || i == 0 || bytes[i - 1] != b'\\')
+    });
+    if bad {
+        let reason = "contains a control character";
+        return Err(match Kind::of(name) {
+            Some(kind) => ParseError::header(kind.name(), reason),
+            None => ParseError::header_named(name, reason),
+        });
+    }
+    Ok((name, value.trim_matches([' ', '\t'])))
 }
 
 /// Builds a 400-class response straight from raw bytes that failed to parse, copying the

@@ -1,6 +1,19 @@
 //! A small cursor over header values: tokens, quoted strings, separators and LWS.
 //! Kept private; typed headers use it to parse their grammar.
 
+/// Parses a non-empty run of ASCII digits (Rust's `parse` would also take a leading '+').
+pub(crate) fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Trims SP and HTAB only: Unicode spaces are content in SIP, not linear whitespace.
+pub(crate) fn trim_lws(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
 pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
@@ -117,11 +130,15 @@ pub(crate) fn unquote(s: &str) -> String {
     out
 }
 
-/// Quotes `s` as a quoted-string, escaping `"` and `\`.
+/// Quotes `s` as a quoted-string, escaping `"`, `\` and control characters (RFC 3261
+/// quoted-pair). CR and LF cannot be escaped and are dropped.
 pub(crate) fn quote_into(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
+        if c == '\r' || c == '\n' {
+            continue;
+        }
+        if c == '"' || c == '\\' || c.is_ascii_control() {
             out.push('\\');
         }
         out.push(c);
@@ -133,7 +150,7 @@ pub(crate) fn quote_into(s: &str, out: &mut String) {
 pub(crate) fn split_commas(value: &str) -> Vec<&str> {
     let bytes = value.as_bytes();
     if !bytes.contains(&b',') {
-        let v = value.trim();
+        let v = trim_lws(value);
         return if v.is_empty() { Vec::new() } else { vec![v] };
     }
     let mut parts = Vec::new();
@@ -148,14 +165,14 @@ pub(crate) fn split_commas(value: &str) -> Vec<&str> {
             b'<' if !in_quotes => in_angle = true,
             b'>' if !in_quotes => in_angle = false,
             b',' if !in_quotes && !in_angle => {
-                parts.push(value[start..i].trim());
+                parts.push(trim_lws(&value[start..i]));
                 start = i + 1;
             }
             _ => {}
         }
         i += 1;
     }
-    parts.push(value[start..].trim());
+    parts.push(trim_lws(&value[start..]));
     parts.retain(|p| !p.is_empty());
     parts
 }

@@ -88,12 +88,14 @@ fn content_length(head: &[u8]) -> Result<usize, ParseError> {
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
             let v = value.trim();
-            return v.parse::<u32>().map(|n| n as usize).map_err(|_| {
-                ParseError::header(
-                    "Content-Length",
-                    format!("{:?} is not a length", crate::error::truncate(v, 20)),
-                )
-            });
+            return crate::scan::digits::<u32>(v)
+                .map(|n| n as usize)
+                .ok_or_else(|| {
+                    ParseError::header(
+                        "Content-Length",
+                        format!("{:?} is not a length", crate::error::truncate(v, 20)),
+                    )
+                });
         }
     }
     Ok(0)

@@ -229,6 +229,11 @@ fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseErr
             if u.is_empty() {
                 return Err(err("empty user part before '@'"));
             }
+            if !u.bytes().all(|b| is_user_byte(b) || b == b'%')
+                || p.is_some_and(|p| !p.bytes().all(|b| is_password_byte(b) || b == b'%'))
+            {
+                return Err(err("character not allowed in the user part (escape it)"));
+            }
             let user = unescape(u).ok_or_else(|| err("bad %-escape in user part"))?;
             let password = match p {
                 Some(p) => Some(unescape(p).ok_or_else(|| err("bad %-escape in password"))?),
@@ -298,11 +303,11 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         if rest.is_empty() {
             return Some((host, None));
         }
-        let port = rest.strip_prefix(':')?.parse().ok()?;
+        let port = crate::scan::digits(rest.strip_prefix(':')?)?;
         return Some((host, Some(port)));
     }
     match s.rfind(':') {
-        Some(i) => Some((&s[..i], Some(s[i + 1..].parse().ok()?))),
+        Some(i) => Some((&s[..i], Some(crate::scan::digits(&s[i + 1..])?))),
         None => Some((s, None)),
     }
 }
@@ -338,6 +343,9 @@ fn unescape(s: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {

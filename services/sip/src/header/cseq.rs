@@ -16,12 +16,14 @@ impl CSeq {
             return Err(ParseError::header("CSeq", "expected a number and a method"));
         };
         // RFC 3261 8.1.1.5: the sequence number is a 32-bit unsigned integer below 2**31.
-        let seq: u32 = n.parse().ok().filter(|n| *n < 1 << 31).ok_or_else(|| {
-            ParseError::header(
-                "CSeq",
-                format!("sequence number {n:?} is not an integer below 2^31"),
-            )
-        })?;
+        let seq: u32 = crate::scan::digits(n)
+            .filter(|n: &u32| *n < 1 << 31)
+            .ok_or_else(|| {
+                ParseError::header(
+                    "CSeq",
+                    format!("sequence number {n:?} is not an integer below 2^31"),
+                )
+            })?;
         let method =
             Method::parse(m).ok_or_else(|| ParseError::header("CSeq", "bad method token"))?;
         Ok(CSeq { seq, method })

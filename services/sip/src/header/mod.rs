@@ -152,7 +152,7 @@ impl Kind {
 }
 
 fn parse_u32(s: &str, header: &'static str) -> Result<u32, ParseError> {
-    let s = s.trim();
+    let s = crate::scan::trim_lws(s);
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::header(
             header,
@@ -199,7 +199,7 @@ impl Header {
                 for v in split_commas(value) {
                     out.push(Header::Via(Via::parse(v)?));
                 }
-                if value.trim().is_empty() {
+                if crate::scan::trim_lws(value).is_empty() {
                     return Err(ParseError::header(h, "empty value"));
                 }
                 return Ok(());
@@ -229,9 +229,10 @@ impl Header {
             Kind::To => Header::To(NameAddr::parse(value, h)?),
             Kind::ReferTo => Header::ReferTo(NameAddr::parse(value, h)?),
             Kind::CallId => {
-                let v = value.trim();
-                if v.is_empty() || v.bytes().any(|b| b.is_ascii_whitespace()) {
-                    return Err(ParseError::header(h, "must be one non-empty word"));
+                let v = crate::scan::trim_lws(value);
+                // word [ "@" word ]: printable ASCII without spaces.
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(ParseError::header(h, "must be one word of printable ASCII"));
                 }
                 Header::CallId(v.to_owned())
             }
@@ -262,7 +263,7 @@ impl Header {
             Kind::ProxyAuthenticate => Header::ProxyAuthenticate(Auth::parse(value, h)?),
             Kind::ProxyAuthorization => Header::ProxyAuthorization(Auth::parse(value, h)?),
             Kind::Reason => Header::Reason(Reason::parse(value)?),
-            Kind::UserAgent => Header::UserAgent(value.trim().to_owned()),
+            Kind::UserAgent => Header::UserAgent(crate::scan::trim_lws(value).to_owned()),
         };
         out.push(header);
         Ok(())

@@ -110,7 +110,8 @@ impl Via {
         }
         let transport = Transport::parse(c.token().ok_or_else(|| err("missing transport"))?);
         c.skip_ws();
-        let hostport = c.take_until(b"; \t\r\n");
+        // sent-by = host [ COLON port ], and LWS may surround the colon.
+        let hostport = c.take_until(b";");
         let (host, port) =
             split_sent_by(hostport).ok_or_else(|| err("bad sent-by host or port"))?;
         let params = Params::parse(&mut c, &[]).map_err(|r| ParseError::header("Via", r))?;
@@ -140,19 +141,22 @@ impl Via {
 }
 
 fn split_sent_by(s: &str) -> Option<(Host, Option<u16>)> {
-    let s = s.trim();
+    let s = crate::scan::trim_lws(s);
     let (h, p) = if s.starts_with('[') {
         let close = s.find(']')?;
-        let rest = &s[close + 1..];
+        let rest = crate::scan::trim_lws(&s[close + 1..]);
         let port = match rest.strip_prefix(':') {
-            Some(p) => Some(p.trim().parse().ok()?),
+            Some(p) => Some(crate::scan::digits(crate::scan::trim_lws(p))?),
             None if rest.is_empty() => None,
             None => return None,
         };
         (&s[..=close], port)
     } else {
         match s.split_once(':') {
-            Some((h, p)) => (h.trim(), Some(p.trim().parse().ok()?)),
+            Some((h, p)) => (
+                crate::scan::trim_lws(h),
+                Some(crate::scan::digits(crate::scan::trim_lws(p))?),
+            ),
             None => (s, None),
         }
     };
