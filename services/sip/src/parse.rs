@@ -298,10 +298,12 @@ fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
     // A bare CR or NUL inside a value would be echoed into responses: a header injection.
     // Only a quoted-pair (backslash first) may carry a control character, never CR or LF.
     let bytes = value.as_bytes();
-    let bad = bytes.iter().enumerate().any(|(i, &b)| {
-        let control = (b.is_ascii_control() && b != b'\t') || b == 0x7f;
-        control && (b == b'\r' || b == b'\n' || i == 0 || bytes[i - 1] != b'\\')
-    });
+    let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    // Fast path first: almost every line has no control byte at all.
+    let bad = bytes.iter().any(|&b| is_control(b))
+        && bytes.iter().enumerate().any(|(i, &b)| {
+            is_control(b) && (b == b'\r' || b == b'\n' || i == 0 || bytes[i - 1] != b'\\')
+        });
     if bad {
         let reason = "contains a control character";
         return Err(match Kind::of(name) {
@@ -309,7 +311,7 @@ fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
             None => ParseError::header_named(name, reason),
         });
     }
-    Ok((name, value.trim_matches([' ', '\t'])))
+    Ok((name, crate::scan::trim_lws(value)))
 }
 
 /// Builds a 400-class response straight from raw bytes that failed to parse, copying the

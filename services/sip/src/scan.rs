@@ -11,7 +11,12 @@ pub(crate) fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 
 /// Trims SP and HTAB only: Unicode spaces are content in SIP, not linear whitespace.
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    let b = s.as_bytes();
+    let lws = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !lws(c)).map_or(start, |i| i + 1);
+    // Both ends are at ASCII bytes, hence char boundaries.
+    &s[start..end]
 }
 
 pub(crate) fn is_token_byte(b: u8) -> bool {
