@@ -3,8 +3,11 @@
 # per second through a release `ccd` with SIPp on loopback, and the CPU microseconds the ccd
 # process spends per transaction (from /proc/PID/stat, so SIPp's own CPU is not counted).
 #
-# Usage: loadtest/sip-front-door.sh [SECONDS_PER_STEP] [RATES...]
-#   defaults: 10 s per step, rates 2000 5000 10000 15000 20000 (calls/s).
+# Usage: loadtest/sip-front-door.sh [SECONDS_PER_STEP] [OPTIONS_RATES...]
+#   defaults: 10 s per step, OPTIONS at 5000 10000 15000 20000 25000 calls/s, then digest
+#   REGISTER at $REGISTER_RATES (default "1000 2000 4000") calls/s. Each REGISTER step starts
+#   with an empty transaction table (a 34 s pause lets timer J end the previous step's):
+#   authenticated REGISTERs are stateful, and [sip] max_transactions bounds the table.
 # Writes loadtest/reports/sip-front-door.md (and prints it). Bounded: every SIPp run has a
 # call count and a timeout; ccd is stopped by its PID at the end.
 set -euo pipefail
@@ -13,9 +16,13 @@ source scripts/env.sh
 secs=${1:-10}
 shift || true
 rates=("$@")
-[ ${#rates[@]} -gt 0 ] || rates=(2000 5000 10000 15000 20000)
+[ ${#rates[@]} -gt 0 ] || rates=(5000 10000 15000 20000 25000)
+read -r -a register_rates <<<"${REGISTER_RATES:-1000 2000 4000}"
 
 cargo build --release -q -p ccd
+# Parser micro-benchmarks first, on an idle machine (criterion medians, allocations).
+cargo bench -q -p cc-sip --bench parse -- --warm-up-time 1 --measurement-time 4 2>/dev/null \
+  | grep -E "allocations|time:" >"${TMPDIR:-/tmp}/ccd-parse-bench.txt" || true
 ccd="$CARGO_TARGET_DIR/release/ccd"
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -81,7 +88,10 @@ PY
 
 : >"$work/rows"
 for r in "${rates[@]}"; do run_step OPTIONS loadtest/sipp/options_load.xml "$r" 1; done
-for r in "${rates[@]}"; do run_step REGISTER loadtest/sipp/register_load.xml "$((r / 2))" 2 -s 201 -au 201 -ap anna-secret; done
+for r in "${register_rates[@]}"; do
+  sleep 34
+  run_step REGISTER loadtest/sipp/register_load.xml "$r" 2 -s 201 -au 201 -ap anna-secret
+done
 
 report=loadtest/reports/sip-front-door.md
 {
@@ -89,12 +99,25 @@ report=loadtest/reports/sip-front-door.md
   echo
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
   echo "release build, \`RUST_LOG=warn\`, SIPp $(sipp -v 2>/dev/null | grep -om1 'v[0-9.]*' || echo '?') over UDP on loopback, ${secs} s per step."
-  echo "Repeat with: \`loadtest/sip-front-door.sh ${secs} ${rates[*]}\`."
+  echo "Repeat with: \`REGISTER_RATES=\"${register_rates[*]}\" loadtest/sip-front-door.sh ${secs} ${rates[*]}\`."
   echo
   echo "A REGISTER call is two transactions (401 challenge, then 200 with digest verified)."
   echo "CPU is the ccd process's user+system time over the step (/proc/PID/stat), divided by"
   echo "transactions completed. SIPp runs on the same 2 cores, so the highest rates measure"
   echo "the pair, not ccd alone. RFC 7502 capacity = the highest rate with 0 failed calls."
+  echo
+  echo "## Parser (criterion, \`cargo bench -p cc-sip --bench parse\`)"
+  echo
+  echo "Targets: parse of a typical INVITE (12 headers + SDP) at most 2 us, serialize at most 1 us."
+  echo
+  echo "| benchmark | low | median | high |"
+  echo "|---|---|---|---|"
+  grep "time:" "${TMPDIR:-/tmp}/ccd-parse-bench.txt" \
+    | sed -E 's/^ *([a-z_]+) +time: +\[([^ ]+ [^ ]+) ([^ ]+ [^ ]+) ([^ ]+ [^ ]+)\]/| \1 | \2 | \3 | \4 |/'
+  echo
+  grep "allocations" "${TMPDIR:-/tmp}/ccd-parse-bench.txt" | sed 's/^/- /'
+  echo
+  echo "## Transactions through ccd (SIPp on loopback)"
   echo
   echo "| scenario | offered calls/s | successful | failed | retransmissions | seconds | calls/s | transactions/s | ccd CPU s | ccd CPU us/transaction |"
   echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -108,6 +108,9 @@ pub struct SipConfig {
     pub queue_depth: usize,
     #[serde(default = "defaults::max_tcp_connections")]
     pub max_tcp_connections: usize,
+    /// Live SIP server transactions (each lives up to 32 s on UDP); beyond this, 503.
+    #[serde(default = "defaults::max_transactions")]
+    pub max_transactions: usize,
 }
 
 mod defaults {
@@ -152,6 +155,9 @@ mod defaults {
     }
     pub fn queue_depth() -> usize {
         8192
+    }
+    pub fn max_transactions() -> usize {
+        50_000
     }
     pub fn max_tcp_connections() -> usize {
         10_000
@@ -251,10 +257,14 @@ impl Config {
                 "must be between 1024 and 1048576",
             ));
         }
-        if sip.queue_depth == 0 || sip.max_contacts_per_aor == 0 || sip.max_tcp_connections == 0 {
+        if sip.queue_depth == 0
+            || sip.max_contacts_per_aor == 0
+            || sip.max_tcp_connections == 0
+            || sip.max_transactions == 0
+        {
             return Err(invalid(
                 "sip",
-                "queue_depth, max_contacts_per_aor and max_tcp_connections must be positive",
+                "queue_depth, max_contacts_per_aor, max_tcp_connections and max_transactions must be positive",
             ));
         }
         let mut ids = HashSet::new();

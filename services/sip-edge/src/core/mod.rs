@@ -30,6 +30,35 @@ const ALLOW: &[Method] = &[
     Method::Register,
 ];
 
+/// How a response leaves: through its server transaction, or statelessly for requests
+/// whose answer is idempotent (a retransmission is simply answered again).
+#[derive(Debug, Clone, Copy)]
+enum Reply {
+    Tx(TxHandle),
+    Stateless(Peer),
+}
+
+/// Requests answered without a transaction: OPTIONS pings, unauthenticated REGISTERs
+/// (challenged again on retransmission, harmless) and methods refused outright. Keep-alive
+/// and scanner floods then cost no state. REGISTERs with credentials stay stateful: a
+/// retransmission must not be verified twice (its nonce count would look replayed).
+fn answered_statelessly(req: &Request) -> bool {
+    match &req.method {
+        Method::Options
+        | Method::Info
+        | Method::Update
+        | Method::Prack
+        | Method::Subscribe
+        | Method::Notify
+        | Method::Refer
+        | Method::Message
+        | Method::Publish
+        | Method::Other(_) => true,
+        Method::Register => req.headers.authorization().is_none(),
+        Method::Invite | Method::Ack | Method::Bye | Method::Cancel => false,
+    }
+}
+
 /// What the core wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -115,12 +144,38 @@ impl EdgeCore {
                     return;
                 }
                 stamp_received(&mut req, peer);
+                if answered_statelessly(&req) {
+                    self.on_request(Reply::Stateless(peer), &req, peer, now, unix_secs);
+                    return;
+                }
+                if self.transactions.len() >= self.config.sip.max_transactions
+                    && !matches!(req.method, Method::Ack | Method::Cancel)
+                {
+                    // Every UDP server transaction lives 32 s (timer J/H); under a flood the
+                    // table, not the queue, is what grows.
+                    self.counters
+                        .overload_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.respond(
+                        Reply::Stateless(peer),
+                        &req,
+                        503,
+                        |r| {
+                            r.headers.push(Header::Other {
+                                name: "Retry-After".into(),
+                                value: "5".into(),
+                            })
+                        },
+                        now,
+                    );
+                    return;
+                }
                 match self
                     .transactions
                     .handle_request(req, peer.is_reliable(), peer, now)
                 {
                     Ok(RequestOutcome::New { handle, request }) => {
-                        self.on_request(handle, &request, peer, now, unix_secs)
+                        self.on_request(Reply::Tx(handle), &request, peer, now, unix_secs)
                     }
                     Ok(RequestOutcome::Cancel {
                         handle,
@@ -130,7 +185,7 @@ impl EdgeCore {
                         // No call is ever left pending here yet (INVITEs are answered at once),
                         // so a CANCEL finds nothing to stop once the INVITE was answered.
                         let status = if invite.is_some() { 200 } else { 481 };
-                        self.respond(handle, &request, status, |_| {}, now);
+                        self.respond(Reply::Tx(handle), &request, status, |_| {}, now);
                     }
                     Ok(
                         RequestOutcome::Retransmission(_)
@@ -207,7 +262,7 @@ impl EdgeCore {
 
     fn on_request(
         &mut self,
-        tx: TxHandle,
+        reply: Reply,
         req: &Request,
         peer: Peer,
         now: Instant,
@@ -217,7 +272,7 @@ impl EdgeCore {
         if !unsupported.is_empty() && req.method != Method::Cancel && req.method != Method::Ack {
             let value = unsupported.join(", ");
             self.respond(
-                tx,
+                reply,
                 req,
                 420,
                 |r| {
@@ -231,10 +286,10 @@ impl EdgeCore {
             return;
         }
         match &req.method {
-            Method::Register => self.on_register(tx, req, peer, now, unix_secs),
-            Method::Options => self.respond(tx, req, 200, capabilities, now),
-            Method::Invite => self.on_invite(tx, req, now),
-            Method::Bye => self.respond(tx, req, 481, |_| {}, now),
+            Method::Register => self.on_register(reply, req, peer, now, unix_secs),
+            Method::Options => self.respond(reply, req, 200, capabilities, now),
+            Method::Invite => self.on_invite(reply, req, now),
+            Method::Bye => self.respond(reply, req, 481, |_| {}, now),
             Method::Info
             | Method::Update
             | Method::Prack
@@ -242,41 +297,41 @@ impl EdgeCore {
             | Method::Notify
             | Method::Refer
             | Method::Message
-            | Method::Publish => self.respond(tx, req, 405, allow, now),
+            | Method::Publish => self.respond(reply, req, 405, allow, now),
             Method::Other(m) => {
                 debug!(method = %m, "unknown method");
-                self.respond(tx, req, 501, allow, now)
+                self.respond(reply, req, 501, allow, now)
             }
             // Handled by the transaction table before a transaction is made.
             Method::Ack | Method::Cancel => {}
         }
     }
 
-    fn on_invite(&mut self, tx: TxHandle, req: &Request, now: Instant) {
+    fn on_invite(&mut self, reply: Reply, req: &Request, now: Instant) {
         let target = req.uri.user().unwrap_or_default();
         if self.config.employee_by_extension(target).is_some() {
             // Calls to employees are connected once call handling lands; until then the
             // truthful answer is that the callee cannot be reached.
-            self.respond(tx, req, 480, |_| {}, now);
+            self.respond(reply, req, 480, |_| {}, now);
         } else {
-            self.respond(tx, req, 404, |_| {}, now);
+            self.respond(reply, req, 404, |_| {}, now);
         }
     }
 
     fn on_register(
         &mut self,
-        tx: TxHandle,
+        reply: Reply,
         req: &Request,
         peer: Peer,
         now: Instant,
         unix_secs: u64,
     ) {
         let Some(aor) = self.local_user(req) else {
-            self.respond(tx, req, 404, |_| {}, now);
+            self.respond(reply, req, 404, |_| {}, now);
             return;
         };
         let Some(credentials) = req.headers.authorization().filter(|a| a.is_digest()) else {
-            self.challenge(tx, req, false, now, unix_secs);
+            self.challenge(reply, req, false, now, unix_secs);
             return;
         };
         let employees = &self.config.employees;
@@ -295,24 +350,24 @@ impl EdgeCore {
         match verified {
             Ok(v) if v.username == aor => {
                 self.throttle.record_success(ip);
-                self.register(tx, req, &aor, peer, now);
+                self.register(reply, req, &aor, peer, now);
             }
             Ok(v) => {
                 warn!(user = %v.username, %aor, source = %ip, "authenticated user tried to register another extension");
-                self.respond(tx, req, 403, |_| {}, now);
+                self.respond(reply, req, 403, |_| {}, now);
             }
-            Err(DigestError::Stale) => self.challenge(tx, req, true, now, unix_secs),
+            Err(DigestError::Stale) => self.challenge(reply, req, true, now, unix_secs),
             Err(DigestError::Malformed(field)) => {
                 let mut r = Response::to_request(req, 400, Some(&self.tag()));
                 r.reason = format!("Bad Request (malformed Authorization {field})");
-                self.send(tx, r, now);
+                self.send(reply, r, now);
             }
             Err(
                 DigestError::WrongRealm
                 | DigestError::InvalidNonce
                 | DigestError::UnsupportedAlgorithm
                 | DigestError::UnsupportedQop,
-            ) => self.challenge(tx, req, false, now, unix_secs),
+            ) => self.challenge(reply, req, false, now, unix_secs),
             Err(
                 e @ (DigestError::BadResponse | DigestError::UnknownUser | DigestError::Replay),
             ) => {
@@ -321,12 +376,12 @@ impl EdgeCore {
                     warn!(source = %ip, "too many failed authentications: source blocked");
                 }
                 debug!(source = %ip, %aor, error = %e, "authentication failed");
-                self.respond(tx, req, 403, |_| {}, now);
+                self.respond(reply, req, 403, |_| {}, now);
             }
         }
     }
 
-    fn register(&mut self, tx: TxHandle, req: &Request, aor: &str, peer: Peer, now: Instant) {
+    fn register(&mut self, reply: Reply, req: &Request, aor: &str, peer: Peer, now: Instant) {
         match self
             .registrar
             .handle_register(aor, req, peer.addr(), peer.transport(), now)
@@ -334,7 +389,7 @@ impl EdgeCore {
             Ok(bindings) => {
                 self.counters.registrations.fetch_add(1, Ordering::Relaxed);
                 self.respond(
-                    tx,
+                    reply,
                     req,
                     200,
                     |r| {
@@ -348,7 +403,7 @@ impl EdgeCore {
                 );
             }
             Err(RegisterError::IntervalTooBrief { min_expires }) => self.respond(
-                tx,
+                reply,
                 req,
                 423,
                 |r| {
@@ -362,12 +417,12 @@ impl EdgeCore {
             Err(RegisterError::BadWildcard) => {
                 let mut r = Response::to_request(req, 400, Some(&self.tag()));
                 r.reason = "Bad Request (Contact: * needs Expires: 0 and no other contact)".into();
-                self.send(tx, r, now);
+                self.send(reply, r, now);
             }
             Err(RegisterError::Malformed(h)) => {
                 let mut r = Response::to_request(req, 400, Some(&self.tag()));
                 r.reason = format!("Bad Request (missing {h})");
-                self.send(tx, r, now);
+                self.send(reply, r, now);
             }
         }
         self.drain_registrar();
@@ -375,7 +430,7 @@ impl EdgeCore {
 
     fn challenge(
         &mut self,
-        tx: TxHandle,
+        reply: Reply,
         req: &Request,
         stale: bool,
         now: Instant,
@@ -383,7 +438,7 @@ impl EdgeCore {
     ) {
         let challenges = self.digest.challenge(unix_secs, stale);
         self.respond(
-            tx,
+            reply,
             req,
             401,
             |r| {
@@ -416,7 +471,7 @@ impl EdgeCore {
 
     fn respond(
         &mut self,
-        tx: TxHandle,
+        reply: Reply,
         req: &Request,
         status: u16,
         build: impl FnOnce(&mut Response),
@@ -425,16 +480,27 @@ impl EdgeCore {
         let tag = self.tag();
         let mut r = Response::to_request(req, status, Some(&tag));
         build(&mut r);
-        self.send(tx, r, now);
+        self.send(reply, r, now);
     }
 
-    fn send(&mut self, tx: TxHandle, mut r: Response, now: Instant) {
+    fn send(&mut self, reply: Reply, mut r: Response, now: Instant) {
         r.headers.push(Header::Other {
             name: "Server".into(),
             value: concat!("ccd/", env!("CARGO_PKG_VERSION")).into(),
         });
-        if let Err(e) = self.transactions.send_response(tx, r, now) {
-            debug!(error = %e, "response not sent");
+        match reply {
+            Reply::Tx(tx) => {
+                if let Err(e) = self.transactions.send_response(tx, r, now) {
+                    debug!(error = %e, "response not sent");
+                }
+            }
+            Reply::Stateless(peer) => {
+                let message = Message::Response(r);
+                self.out.push_back(Outgoing {
+                    peer: response_peer(&message, peer),
+                    bytes: message.to_bytes(),
+                });
+            }
         }
         self.drain_transactions();
     }

@@ -261,12 +261,55 @@ fn options_invite_bye_and_other_methods_get_their_answers() {
 }
 
 #[test]
-fn a_retransmitted_request_gets_the_same_response_once_more() {
+fn a_retransmitted_invite_gets_the_same_final_response_once_more() {
     let mut h = Harness::new();
-    let raw = request("OPTIONS", "sip:ping@cc.local", "");
+    let raw = request("INVITE", "sip:999@cc.local", "");
     let first = h.send(&raw);
     let again = h.send(&raw);
-    assert_eq!(first, again);
+    assert_eq!(first.last(), again.last());
+    assert_eq!(again.last().unwrap().status, 404);
+}
+
+#[test]
+fn options_pings_and_challenges_leave_no_transaction_behind() {
+    let mut h = Harness::new();
+    for i in 0..100 {
+        let raw = request("OPTIONS", "sip:ping@cc.local", "").replace("OPTIONS1", &format!("O{i}"));
+        assert_eq!(h.send(&raw)[0].status, 200);
+        let raw = h.register("201", "");
+        assert_eq!(h.send(&raw)[0].status, 401);
+    }
+    assert_eq!(h.core.transactions.len(), 0);
+}
+
+#[test]
+fn a_full_transaction_table_answers_503() {
+    let config = CONFIG.replace("min_expires = 60", "min_expires = 60\nmax_transactions = 2");
+    let config = Arc::new(Config::from_toml(&config).unwrap());
+    let core = EdgeCore::new(config, vec![7; 32], 42, Arc::new(Counters::default())).unwrap();
+    let mut h = Harness {
+        core,
+        t0: Instant::now(),
+        cseq: 0,
+    };
+    let statuses: Vec<u16> = (0..3)
+        .map(|i| {
+            let raw =
+                request("INVITE", "sip:999@cc.local", "").replace("INVITE1", &format!("I{i}"));
+            h.send(&raw).last().unwrap().status
+        })
+        .collect();
+    assert_eq!(statuses, [404, 404, 503]);
+    // Once the old transactions end (timer H/I), new ones are accepted again.
+    h.core.handle_timeout(h.t0 + Duration::from_secs(64));
+    let raw = request("INVITE", "sip:999@cc.local", "").replace("INVITE1", "I9");
+    assert_eq!(
+        h.send_from(&raw, peer(), Duration::from_secs(64))
+            .last()
+            .unwrap()
+            .status,
+        404
+    );
 }
 
 #[test]
