@@ -3,20 +3,21 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::TempDir;
 use crate::net::{free_port, loopback};
-use crate::tools::run_bounded;
 
 /// How long a node may take to log that it listens.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The log line (tracing fmt, to stderr) that says the SIP front door is ready.
 const READY_MESSAGE: &str = "sip-edge listening on UDP and TCP";
+/// Logged by ccd once every service, the gRPC API included, is up.
+const PROCESS_READY: &str = "ccd ready";
 
 /// An `[[employees]]` entry.
 #[derive(Debug, Clone)]
@@ -128,17 +129,6 @@ pub fn ccd_binary() -> PathBuf {
     }
 }
 
-/// Whether this ccd build has `--api-listen` (the gRPC API's address), from `ccd all --help`.
-fn supports_api_listen(bin: &Path) -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        let mut cmd = Command::new(bin);
-        cmd.args(["all", "--help"]);
-        let run = run_bounded(cmd, Duration::from_secs(10));
-        run.stdout.contains("--api-listen")
-    })
-}
-
 /// Lines of a child's output, shared with the thread that reads them.
 #[derive(Debug, Default)]
 struct LogBuffer {
@@ -218,6 +208,7 @@ fn strip_ansi(line: &str) -> String {
 pub struct Ccd {
     child: Child,
     addr: SocketAddr,
+    api_addr: SocketAddr,
     log: Arc<LogBuffer>,
     config: NodeConfig,
     _dir: TempDir,
@@ -238,11 +229,9 @@ impl Ccd {
                 .arg(&config_path)
                 .arg("--sip-listen")
                 .arg(addr.to_string());
-            if supports_api_listen(&bin) {
-                // The gRPC API has a fixed default port: two nodes (or a developer's) would clash.
-                cmd.arg("--api-listen")
-                    .arg(loopback(free_port()).to_string());
-            }
+            // The gRPC API has a fixed default port: two nodes (or a developer's) would clash.
+            let api_addr = loopback(free_port());
+            cmd.arg("--api-listen").arg(api_addr.to_string());
             let mut child = cmd
                 .env("NO_COLOR", "1")
                 .env("RUST_LOG", "debug")
@@ -267,14 +256,17 @@ impl Ccd {
             let node = Ccd {
                 child,
                 addr,
+                api_addr,
                 log,
                 config: config.clone(),
                 _dir: dir,
             };
             let wanted = format!("local_addr={addr}");
-            let ready = node.log.wait_for(Instant::now() + READY_TIMEOUT, |l| {
+            let deadline = Instant::now() + READY_TIMEOUT;
+            // The SIP address first (it names the port), then the whole process is ready.
+            let ready = node.log.wait_for(deadline, |l| {
                 l.contains(READY_MESSAGE) && l.contains(&wanted)
-            });
+            }) && node.log.wait_for(deadline, |l| l.contains(PROCESS_READY));
             if ready {
                 return node;
             }
@@ -302,6 +294,11 @@ impl Ccd {
     /// The SIP address (UDP and TCP).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The gRPC API's address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
     }
 
     pub fn port(&self) -> u16 {

@@ -105,7 +105,9 @@ impl Registrations for RegistrationsApi {
         &self,
         _request: Request<pb::WatchDeviceEventsRequest>,
     ) -> Result<Response<Self::WatchDeviceEventsStream>, Status> {
-        let stream = BroadcastStream::new(self.edge.subscribe()).map(|r| match r {
+        let events = self.edge.subscribe();
+        tracing::debug!("device event watcher subscribed");
+        let stream = BroadcastStream::new(events).map(|r| match r {
             Ok(e) => Ok(event(e)),
             Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
                 Err(Status::data_loss(format!(
