@@ -2,7 +2,7 @@
 //! RFC 5626 CRLF keep-alives.
 
 use crate::error::ParseError;
-use crate::parse::{header_end, leading_crlf};
+use crate::parse::header_end;
 
 /// What the framer found at the front of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub enum Frame {
 pub struct StreamFramer {
     buf: Vec<u8>,
     max_message: usize,
+    /// How much of `buf` has been searched for the end of the headers without finding it.
+    scanned: usize,
 }
 
 impl StreamFramer {
@@ -28,6 +30,7 @@ impl StreamFramer {
         StreamFramer {
             buf: Vec::new(),
             max_message,
+            scanned: 0,
         }
     }
 
@@ -41,18 +44,36 @@ impl StreamFramer {
 
     /// The next complete frame; `Ok(None)` when more bytes are needed.
     pub fn poll_frame(&mut self) -> Result<Option<Frame>, ParseError> {
-        let crlf = leading_crlf(&self.buf);
-        if crlf > 0 {
-            let ping = self.buf.starts_with(b"\r\n\r\n");
-            self.buf.drain(..if ping { 4 } else { crlf });
-            if ping {
-                return Ok(Some(Frame::Ping));
+        // Skip stray CR/LF before a message, one byte at a time as if it came byte by byte,
+        // so that how the stream was cut into reads never changes what is found: stop at
+        // a ping, or at what may be the start of one still arriving.
+        const PING: &[u8] = b"\r\n\r\n";
+        let mut skip = 0;
+        while matches!(self.buf.get(skip), Some(b'\r' | b'\n')) {
+            let rest = &self.buf[skip..];
+            if rest.starts_with(PING) || PING.starts_with(rest) {
+                break;
             }
+            skip += 1;
+        }
+        if skip > 0 {
+            self.consume(skip);
+        }
+        if self.buf.starts_with(PING) {
+            self.consume(PING.len());
+            return Ok(Some(Frame::Ping));
+        }
+        if !self.buf.is_empty() && PING.starts_with(&self.buf) {
+            return Ok(None);
         }
         if self.buf.is_empty() {
             return Ok(None);
         }
-        let Some(end) = header_end(&self.buf) else {
+        // Resume where the last search stopped (less the 2 bytes an empty line may have
+        // started with), so a header block arriving in small reads is scanned once.
+        let from = self.scanned.saturating_sub(2);
+        let Some(end) = header_end(&self.buf[from..]).map(|e| e + from) else {
+            self.scanned = self.buf.len();
             if self.buf.len() > self.max_message {
                 return Err(ParseError::TooLarge {
                     size: self.buf.len(),
@@ -72,8 +93,14 @@ impl StreamFramer {
         if self.buf.len() < total {
             return Ok(None);
         }
-        let frame: Vec<u8> = self.buf.drain(..total).collect();
+        let frame: Vec<u8> = self.buf[..total].to_vec();
+        self.consume(total);
         Ok(Some(Frame::Message(frame)))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.scanned = 0;
     }
 }
 
@@ -106,6 +133,44 @@ mod tests {
     use super::*;
 
     const OPTIONS: &[u8] = b"OPTIONS sip:cc.local SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nContent-Length: 4\r\n\r\nbody";
+
+    #[test]
+    fn a_ping_split_across_reads_is_still_a_ping() {
+        let mut f = StreamFramer::new(4096);
+        f.handle_bytes(b"\r\n");
+        assert_eq!(f.poll_frame().unwrap(), None);
+        f.handle_bytes(b"\r\n");
+        assert_eq!(f.poll_frame().unwrap(), Some(Frame::Ping));
+        f.handle_bytes(b"\r\n\r");
+        assert_eq!(f.poll_frame().unwrap(), None);
+        f.handle_bytes(b"\n");
+        assert_eq!(f.poll_frame().unwrap(), Some(Frame::Ping));
+        // Stray CRLFs before a message are still skipped.
+        f.handle_bytes(b"\r\n");
+        f.handle_bytes(OPTIONS);
+        assert_eq!(
+            f.poll_frame().unwrap(),
+            Some(Frame::Message(OPTIONS.to_vec()))
+        );
+    }
+
+    #[test]
+    fn a_header_block_arriving_in_small_reads_is_scanned_once() {
+        let mut f = StreamFramer::new(64 * 1024);
+        f.handle_bytes(b"OPTIONS sip:a SIP/2.0\r\nX: ");
+        for _ in 0..1000 {
+            f.handle_bytes(b"a");
+            assert_eq!(f.poll_frame().unwrap(), None);
+            // The next search starts where this one stopped.
+            assert_eq!(f.scanned, f.buffered());
+        }
+        // The empty line straddles two reads.
+        f.handle_bytes(b"\r\n\r");
+        assert_eq!(f.poll_frame().unwrap(), None);
+        f.handle_bytes(b"\n");
+        assert!(matches!(f.poll_frame(), Ok(Some(Frame::Message(_)))));
+        assert_eq!((f.buffered(), f.scanned), (0, 0));
+    }
 
     #[test]
     fn frames_split_and_coalesced_messages() {
