@@ -178,6 +178,7 @@ impl Ingress {
             Err(e) => {
                 let status = match e {
                     ParseError::Version(_) => 505,
+                    ParseError::UnsupportedScheme(_) => 416,
                     ParseError::TooLarge { .. } => 513,
                     _ => 400,
                 };
@@ -425,7 +426,20 @@ mod tests {
             panic!("not a response")
         };
         assert_eq!(r.status, 513);
+        // A Request-URI of a scheme we do not serve: 416.
+        let urn = OPTIONS
+            .replace("{n}", "4")
+            .replace("OPTIONS sip:ping@cc.local", "OPTIONS urn:service:sos");
+        ingress.handle_bytes(urn.as_bytes(), peer);
+        let n = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let Message::Response(r) = parse_message(&buf[..n]).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(r.status, 416);
         assert!(core_rx.try_recv().is_err());
-        assert_eq!(counters.malformed.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.malformed.load(Ordering::Relaxed), 3);
     }
 }

@@ -27,6 +27,8 @@ pub enum ParseError {
     OtherHeader { header: String, reason: String },
     #[error("invalid URI {uri:?}: {reason}")]
     Uri { uri: String, reason: String },
+    #[error("unsupported Request-URI scheme in {0:?}")]
+    UnsupportedScheme(String),
     #[error("missing mandatory header {0}")]
     Missing(&'static str),
     #[error("Content-Length {declared} exceeds the {available} body bytes received")]

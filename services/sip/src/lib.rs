@@ -32,4 +32,4 @@ pub use transaction::{
     RequestOutcome, ResponseOutcome, Timer, TimerConfig, TransactionError, TransactionEvent,
     TransactionTable, Transmit, TxHandle,
 };
-pub use uri::{Host, Scheme, SipUri, TelUri, Uri};
+pub use uri::{Host, OtherUri, Scheme, SipUri, TelUri, Uri};

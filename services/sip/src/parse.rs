@@ -143,6 +143,12 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
         ));
     }
     let uri = Uri::parse(uri)?;
+    if !uri.is_supported_scheme() {
+        return Err(ParseError::UnsupportedScheme(truncate(
+            &uri.to_string(),
+            60,
+        )));
+    }
     if let Uri::Sip(u) = &uri
         && !u.headers.is_empty()
     {

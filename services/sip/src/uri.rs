@@ -100,6 +100,18 @@ pub struct TelUri {
 pub enum Uri {
     Sip(SipUri),
     Tel(TelUri),
+    /// Any other absolute URI (`http:`, `urn:`, `isbn:` ...), kept verbatim. RFC 3261
+    /// allows them in From, To and Contact; a Request-URI of such a scheme is refused (416).
+    Other(OtherUri),
+}
+
+/// An absolute URI of a scheme this stack does not interpret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherUri {
+    /// Lower-cased scheme.
+    pub scheme: String,
+    /// Everything after the colon, as received.
+    pub rest: String,
 }
 
 impl SipUri {
@@ -134,14 +146,19 @@ impl Uri {
         } else if scheme.eq_ignore_ascii_case("tel") {
             parse_tel(rest, s).map(Uri::Tel)
         } else {
-            Err(ParseError::uri(s, format!("unsupported scheme {scheme:?}")))
+            parse_other(scheme, rest, s).map(Uri::Other)
         }
+    }
+
+    /// Whether this is a sip:, sips: or tel: URI (the schemes a Request-URI may use here).
+    pub fn is_supported_scheme(&self) -> bool {
+        !matches!(self, Uri::Other(_))
     }
 
     pub fn as_sip(&self) -> Option<&SipUri> {
         match self {
             Uri::Sip(u) => Some(u),
-            Uri::Tel(_) => None,
+            Uri::Tel(_) | Uri::Other(_) => None,
         }
     }
 
@@ -150,6 +167,7 @@ impl Uri {
         match self {
             Uri::Sip(u) => u.user.as_deref(),
             Uri::Tel(t) => Some(&t.number),
+            Uri::Other(_) => None,
         }
     }
 
@@ -180,6 +198,11 @@ impl Uri {
                     out.push('=');
                     escape_into(v, is_hnv_byte, out);
                 }
+            }
+            Uri::Other(o) => {
+                out.push_str(&o.scheme);
+                out.push(':');
+                out.push_str(&o.rest);
             }
             Uri::Tel(t) => {
                 out.push_str("tel:");
@@ -273,6 +296,38 @@ fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseErr
         port,
         params,
         headers,
+    })
+}
+
+/// RFC 3986 scheme and an opaque part of URI characters (RFC 3261 absoluteURI).
+fn parse_other(scheme: &str, rest: &str, whole: &str) -> Result<OtherUri, ParseError> {
+    let valid_scheme = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !valid_scheme {
+        return Err(ParseError::uri(
+            whole,
+            format!("{scheme:?} is not a URI scheme"),
+        ));
+    }
+    let valid_rest = !rest.is_empty()
+        && rest.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'<' | b'>' | b'"' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+                )
+        });
+    if !valid_rest {
+        return Err(ParseError::uri(whole, "characters not allowed in a URI"));
+    }
+    Ok(OtherUri {
+        scheme: scheme.to_ascii_lowercase(),
+        rest: rest.to_owned(),
     })
 }
 
@@ -460,7 +515,9 @@ mod tests {
         for bad in [
             "",
             "alice@host",
-            "http://x",
+            "1http://x",
+            "http:",
+            "http://a b",
             "sip:",
             "sip:@host",
             "sip:a@",

@@ -80,6 +80,7 @@ fn uri_param<'a>(u: Option<&'a Uri>, name: &str) -> Option<Option<&'a str>> {
     match u? {
         Uri::Sip(s) => s.params.get(name),
         Uri::Tel(t) => t.params.get(name),
+        Uri::Other(_) => None,
     }
 }
 
