@@ -209,6 +209,7 @@ pub struct Ccd {
     child: Child,
     addr: SocketAddr,
     api_addr: SocketAddr,
+    metrics_addr: SocketAddr,
     log: Arc<LogBuffer>,
     config: NodeConfig,
     _dir: TempDir,
@@ -232,6 +233,8 @@ impl Ccd {
             // The gRPC API has a fixed default port: two nodes (or a developer's) would clash.
             let api_addr = loopback(free_port());
             cmd.arg("--api-listen").arg(api_addr.to_string());
+            let metrics_addr = loopback(free_port());
+            cmd.arg("--metrics-listen").arg(metrics_addr.to_string());
             let mut child = cmd
                 .env("NO_COLOR", "1")
                 .env("RUST_LOG", "debug")
@@ -257,6 +260,7 @@ impl Ccd {
                 child,
                 addr,
                 api_addr,
+                metrics_addr,
                 log,
                 config: config.clone(),
                 _dir: dir,
@@ -271,7 +275,10 @@ impl Ccd {
                 return node;
             }
             let text = node.log_text();
-            if text.contains("cannot listen") || text.contains("Address already in use") {
+            if text.contains("cannot listen")
+                || text.contains("cannot serve")
+                || text.contains("Address already in use")
+            {
                 failures.push(text);
                 continue; // `node` is dropped: the process is killed.
             }
@@ -294,6 +301,11 @@ impl Ccd {
     /// The SIP address (UDP and TCP).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Prometheus scrape endpoint.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
     }
 
     /// The gRPC API's address.

@@ -31,6 +31,9 @@ enum Command {
         /// Override [api] listen (the gRPC API).
         #[arg(long)]
         api_listen: Option<std::net::SocketAddr>,
+        /// Override [api] metrics_listen (the Prometheus scrape endpoint).
+        #[arg(long)]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Only the SIP edge.
     SipEdge {
@@ -40,6 +43,8 @@ enum Command {
         sip_listen: Option<std::net::SocketAddr>,
         #[arg(long)]
         api_listen: Option<std::net::SocketAddr>,
+        #[arg(long)]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
@@ -70,14 +75,19 @@ fn main() -> anyhow::Result<()> {
     if let Command::All {
         sip_listen,
         api_listen,
+        metrics_listen,
         ..
     }
     | Command::SipEdge {
         sip_listen,
         api_listen,
+        metrics_listen,
         ..
     } = cli.command
     {
+        if let Some(a) = metrics_listen {
+            config.api.metrics_listen = a;
+        }
         if let Some(a) = sip_listen {
             config.sip.listen = a;
         }
@@ -95,6 +105,12 @@ async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
     let signal = termination_signal()?;
+    let metrics_addr = config.api.metrics_listen;
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(metrics_addr)
+        .install()
+        .with_context(|| format!("cannot serve Prometheus metrics on {metrics_addr}"))?;
+    tracing::info!(%metrics_addr, "Prometheus metrics listening");
     let edge = cc_sip_edge::SipEdge::start(config.clone(), shutdown.clone()).await?;
     let (_, api_task) = api::start(config.api.listen, &edge, shutdown).await?;
     if demo {

@@ -49,12 +49,16 @@ pub struct Config {
 pub struct ApiConfig {
     #[serde(default = "defaults::api_listen")]
     pub listen: SocketAddr,
+    /// Prometheus scrape endpoint (plain HTTP, any path).
+    #[serde(default = "defaults::metrics_listen")]
+    pub metrics_listen: SocketAddr,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen: defaults::api_listen(),
+            metrics_listen: defaults::metrics_listen(),
         }
     }
 }
@@ -114,6 +118,9 @@ pub struct SipConfig {
 }
 
 mod defaults {
+    pub fn metrics_listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 9464))
+    }
     pub fn api_listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 7070))
     }

@@ -156,11 +156,14 @@ async fn core_loop(
     events: broadcast::Sender<RegistrarEvent>,
     mut shutdown: Shutdown,
 ) {
+    let mut publish = tokio::time::interval(std::time::Duration::from_secs(1));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = core.poll_timeout();
         tokio::select! {
             biased;
             _ = shutdown.wait() => break,
+            _ = publish.tick() => publish_metrics(&core, &sender),
             msg = inbound.recv() => {
                 let Some(msg) = msg else { break };
                 let now = Instant::now();
@@ -188,6 +191,17 @@ async fn core_loop(
             let _ = events.send(e);
         }
     }
+}
+
+/// Copies the counters and gauges into the `metrics` recorder (Prometheus in `ccd`) once a
+/// second, so the per-message path only touches plain atomics.
+fn publish_metrics(core: &EdgeCore, sender: &transport::Sender) {
+    for (name, value) in core.counters().snapshot() {
+        ::metrics::counter!(name).absolute(value);
+    }
+    ::metrics::gauge!("sip_registered_devices").set(core.registrar().binding_count() as f64);
+    ::metrics::gauge!("sip_transactions").set(core.transaction_count() as f64);
+    ::metrics::gauge!("sip_tcp_connections").set(sender.tcp_connections() as f64);
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -135,6 +135,15 @@ impl EdgeCore {
         &self.registrar
     }
 
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Live server transactions (bounded by `[sip] max_transactions`).
+    pub fn transaction_count(&self) -> usize {
+        self.transactions.len()
+    }
+
     pub fn handle_inbound(&mut self, inbound: Inbound, now: Instant, unix_secs: u64) {
         let Inbound { message, peer } = inbound;
         match message {
