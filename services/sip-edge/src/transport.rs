@@ -348,25 +348,53 @@ mod tests {
         From: <sip:a@cc.local>;tag=1\r\nTo: <sip:ping@cc.local>\r\nCall-ID: ov{n}\r\nCSeq: 1 OPTIONS\r\n\
         Content-Length: 0\r\n\r\n";
 
+    /// An ingress whose responses go out of a real loopback socket to `client`.
+    struct Fixture {
+        client: UdpSocket,
+        counters: Arc<Counters>,
+        ingress: Ingress,
+        core_rx: mpsc::Receiver<Inbound>,
+        peer: Peer,
+    }
+
+    impl Fixture {
+        async fn new(queue: usize, max: usize) -> Fixture {
+            let server = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let counters = Arc::new(Counters::default());
+            let sender = Sender {
+                udp: server,
+                conns: Arc::default(),
+                counters: counters.clone(),
+            };
+            let (to_core, core_rx) = mpsc::channel(queue);
+            let ingress = Ingress {
+                to_core,
+                sender,
+                counters: counters.clone(),
+                max,
+            };
+            let peer = Peer::Udp(client.local_addr().unwrap());
+            Fixture {
+                client,
+                counters,
+                ingress,
+                core_rx,
+                peer,
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_full_core_queue_answers_503_with_retry_after_instead_of_queueing() {
-        let server = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
-        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let counters = Arc::new(Counters::default());
-        let sender = Sender {
-            udp: server,
-            conns: Arc::default(),
-            counters: counters.clone(),
-        };
         // Capacity 1 and nobody reading: the core is "busy".
-        let (to_core, mut core_rx) = mpsc::channel(1);
-        let ingress = Ingress {
-            to_core,
-            sender,
-            counters: counters.clone(),
-            max: 4096,
-        };
-        let peer = Peer::Udp(client.local_addr().unwrap());
+        let Fixture {
+            client,
+            counters,
+            ingress,
+            mut core_rx,
+            peer,
+        } = Fixture::new(1, 4096).await;
 
         ingress.handle_bytes(OPTIONS.replace("{n}", "1").as_bytes(), peer);
         ingress.handle_bytes(OPTIONS.replace("{n}", "2").as_bytes(), peer);
@@ -394,22 +422,13 @@ mod tests {
 
     #[tokio::test]
     async fn oversize_and_malformed_datagrams_never_reach_the_core() {
-        let server = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
-        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let counters = Arc::new(Counters::default());
-        let sender = Sender {
-            udp: server,
-            conns: Arc::default(),
-            counters: counters.clone(),
-        };
-        let (to_core, mut core_rx) = mpsc::channel(8);
-        let ingress = Ingress {
-            to_core,
-            sender,
-            counters: counters.clone(),
-            max: 1024,
-        };
-        let peer = Peer::Udp(client.local_addr().unwrap());
+        let Fixture {
+            client,
+            counters,
+            ingress,
+            mut core_rx,
+            peer,
+        } = Fixture::new(8, 1024).await;
 
         let big = OPTIONS.replace("{n}", "3").replace(
             "Content-Length: 0\r\n\r\n",
