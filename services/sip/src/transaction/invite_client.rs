@@ -112,6 +112,21 @@ impl InviteClient {
         }
     }
 
+    fn terminate(&mut self) {
+        self.timers.clear();
+        self.state = InviteClientState::Terminated;
+    }
+}
+
+impl Machine for InviteClient {
+    fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    fn timers_mut(&mut self) -> &mut Timers {
+        &mut self.timers
+    }
+
     fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         use InviteClientState::*;
         match (&self.state, timer) {
@@ -128,23 +143,6 @@ impl InviteClient {
             (Completed { .. }, Timer::D) | (Accepted, Timer::M) => self.terminate(),
             _ => {}
         }
-    }
-
-    fn terminate(&mut self) {
-        self.timers.clear();
-        self.state = InviteClientState::Terminated;
-    }
-}
-
-impl Machine for InviteClient {
-    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
-        while let Some(timer) = self.timers.pop_expired(now) {
-            self.on_timer(timer, now, out);
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
     }
 
     fn is_terminated(&self) -> bool {

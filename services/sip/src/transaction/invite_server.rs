@@ -148,6 +148,21 @@ impl InviteServer {
         Ok(())
     }
 
+    fn terminate(&mut self) {
+        self.timers.clear();
+        self.state = InviteServerState::Terminated;
+    }
+}
+
+impl Machine for InviteServer {
+    fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    fn timers_mut(&mut self) -> &mut Timers {
+        &mut self.timers
+    }
+
     fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         use InviteServerState::*;
         match (&self.state, timer) {
@@ -167,23 +182,6 @@ impl InviteServer {
             (Confirmed, Timer::I) | (Accepted, Timer::L) => self.terminate(),
             _ => {}
         }
-    }
-
-    fn terminate(&mut self) {
-        self.timers.clear();
-        self.state = InviteServerState::Terminated;
-    }
-}
-
-impl Machine for InviteServer {
-    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
-        while let Some(timer) = self.timers.pop_expired(now) {
-            self.on_timer(timer, now, out);
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
     }
 
     fn is_terminated(&self) -> bool {

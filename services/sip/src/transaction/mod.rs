@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
+use timer::Timers;
 
 pub use build::cancel_for;
 pub use table::TransactionTable;
@@ -129,8 +130,20 @@ pub(crate) enum Action {
 
 /// The part every machine shares with the table: timers in, deadline and liveness out.
 pub(crate) trait Machine {
-    /// Fires every timer due at `now`, in deadline order.
-    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>);
-    fn poll_timeout(&self) -> Option<Instant>;
+    fn timers(&self) -> &Timers;
+    fn timers_mut(&mut self) -> &mut Timers;
+    /// Reacts to one expired timer.
+    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>);
     fn is_terminated(&self) -> bool;
+
+    /// Fires every timer due at `now`, in deadline order.
+    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
+        while let Some(timer) = self.timers_mut().pop_expired(now) {
+            self.on_timer(timer, now, out);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers().next()
+    }
 }

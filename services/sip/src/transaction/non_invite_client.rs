@@ -82,6 +82,26 @@ impl NonInviteClient {
         }
     }
 
+    fn retransmit(&mut self, next: Duration, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::Transmit(Message::Request(self.request.clone())));
+        self.timers.set(Timer::E, now, next);
+    }
+
+    fn terminate(&mut self) {
+        self.timers.clear();
+        self.state = NonInviteClientState::Terminated;
+    }
+}
+
+impl Machine for NonInviteClient {
+    fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    fn timers_mut(&mut self) -> &mut Timers {
+        &mut self.timers
+    }
+
     fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         use NonInviteClientState::*;
         match (&self.state, timer) {
@@ -98,28 +118,6 @@ impl NonInviteClient {
             (Completed, Timer::K) => self.terminate(),
             _ => {}
         }
-    }
-
-    fn retransmit(&mut self, next: Duration, now: Instant, out: &mut Vec<Action>) {
-        out.push(Action::Transmit(Message::Request(self.request.clone())));
-        self.timers.set(Timer::E, now, next);
-    }
-
-    fn terminate(&mut self) {
-        self.timers.clear();
-        self.state = NonInviteClientState::Terminated;
-    }
-}
-
-impl Machine for NonInviteClient {
-    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
-        while let Some(timer) = self.timers.pop_expired(now) {
-            self.on_timer(timer, now, out);
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
     }
 
     fn is_terminated(&self) -> bool {

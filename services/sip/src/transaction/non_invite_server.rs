@@ -95,15 +95,19 @@ impl NonInviteServer {
 }
 
 impl Machine for NonInviteServer {
-    fn handle_timeout(&mut self, now: Instant, _out: &mut Vec<Action>) {
-        if self.timers.pop_expired(now) == Some(Timer::J) {
+    fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    fn timers_mut(&mut self) -> &mut Timers {
+        &mut self.timers
+    }
+
+    fn on_timer(&mut self, timer: Timer, _now: Instant, _out: &mut Vec<Action>) {
+        if timer == Timer::J {
             self.timers.clear();
             self.state = NonInviteServerState::Terminated;
         }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
     }
 
     fn is_terminated(&self) -> bool {
