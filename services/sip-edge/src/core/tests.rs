@@ -92,22 +92,24 @@ impl Harness {
 
     /// REGISTER, answer the challenge with `password`, return the final response.
     fn register_with(&mut self, user: &str, password: &str, expires: &str) -> Response {
-        let raw = self.register(user, expires);
+        self.register_as(user, user, password, expires)
+    }
+
+    /// REGISTER for `aor`, answer the challenge as `username`, return the final response.
+    fn register_as(&mut self, aor: &str, username: &str, password: &str, extra: &str) -> Response {
+        let raw = self.register(aor, extra);
         let first = self.send(&raw);
         let challenge = first[0].headers.www_authenticate().unwrap().clone();
         let creds = authorize(
             &challenge,
             &Method::Register,
             "sip:cc.local",
-            ClientCredentials {
-                username: user,
-                password,
-            },
+            ClientCredentials { username, password },
             "c0ffee",
             1,
         )
         .unwrap();
-        let raw = self.register(user, &format!("Authorization: {creds}\r\n{expires}"));
+        let raw = self.register(aor, &format!("Authorization: {creds}\r\n{extra}"));
         self.send(&raw).pop().unwrap()
     }
 }
@@ -157,23 +159,7 @@ fn wrong_password_and_unknown_user_get_the_same_403() {
 #[test]
 fn an_employee_cannot_register_another_extension() {
     let mut h = Harness::new();
-    let raw = h.register("202", "");
-    let first = h.send(&raw);
-    let challenge = first[0].headers.www_authenticate().unwrap().clone();
-    let creds = authorize(
-        &challenge,
-        &Method::Register,
-        "sip:cc.local",
-        ClientCredentials {
-            username: "201",
-            password: "anna-secret",
-        },
-        "c0ffee",
-        1,
-    )
-    .unwrap();
-    let raw = h.register("202", &format!("Authorization: {creds}\r\n"));
-    assert_eq!(h.send(&raw)[0].status, 403);
+    assert_eq!(h.register_as("202", "201", "anna-secret", "").status, 403);
 }
 
 #[test]
