@@ -13,7 +13,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== sans-IO crates must not depend on tokio"
-for core in cc-sip; do
+for core in cc-sip cc-media-core; do
   if cargo tree -p "$core" -e normal --locked | grep -qE '(tokio|tonic|etcd-client) v'; then
     echo "FAIL: $core depends on tokio/tonic/etcd-client (DESIGN.md section 2)" >&2
     cargo tree -p "$core" -e normal -i tokio >&2 || true
