@@ -172,7 +172,7 @@ impl Registrar {
                 source,
                 transport: transport.clone(),
                 user_agent: req.headers.iter().find_map(|h| match h {
-                    cc_sip::Header::UserAgent(ua) => Some(ua.clone()),
+                    cc_sip::Header::UserAgent(ua) => Some(ua.to_string()),
                     _ => None,
                 }),
             };

@@ -346,7 +346,7 @@ impl Dialog {
         h.push(Header::MaxForwards(70));
         h.push(Header::From(self.local.clone()));
         h.push(Header::To(self.remote.clone()));
-        h.push(Header::CallId(self.id.call_id.clone()));
+        h.push(Header::CallId(self.id.call_id.as_str().into()));
         let carries_contact = matches!(
             method,
             Method::Invite | Method::Update | Method::Subscribe | Method::Notify | Method::Refer

@@ -19,6 +19,9 @@ mod stream;
 pub mod transaction;
 mod uri;
 
+/// Short text fields (URI parts, parameters, tokens) live inline up to 24 bytes, so
+/// parsing a typical message allocates for little more than its long values.
+pub use compact_str::CompactString as Text;
 pub use error::ParseError;
 pub use header::{
     Auth, AuthParam, CSeq, Contact, Header, MediaType, NameAddr, Reason, Transport, Via,

@@ -111,7 +111,7 @@ impl Headers {
     }
 
     pub fn call_id(&self) -> Option<&str> {
-        first!(self, CallId).map(String::as_str)
+        first!(self, CallId).map(crate::Text::as_str)
     }
 
     pub fn cseq(&self) -> Option<&CSeq> {
@@ -175,7 +175,7 @@ impl Headers {
         self.0
             .iter()
             .filter_map(|h| match h {
-                Header::Require(v) => Some(v.iter().map(String::as_str)),
+                Header::Require(v) => Some(v.iter().map(crate::Text::as_str)),
                 _ => None,
             })
             .flatten()

@@ -25,9 +25,6 @@ pub enum Method {
 impl Method {
     /// Parses a method token; returns `None` when it is not a valid token.
     pub fn parse(s: &str) -> Option<Method> {
-        if s.is_empty() || !s.bytes().all(crate::scan::is_token_byte) {
-            return None;
-        }
         Some(match s {
             "INVITE" => Method::Invite,
             "ACK" => Method::Ack,
@@ -43,7 +40,10 @@ impl Method {
             "REFER" => Method::Refer,
             "MESSAGE" => Method::Message,
             "PUBLISH" => Method::Publish,
-            other => Method::Other(other.to_owned()),
+            other if !other.is_empty() && other.bytes().all(crate::scan::is_token_byte) => {
+                Method::Other(other.to_owned())
+            }
+            _ => return None,
         })
     }
 

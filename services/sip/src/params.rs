@@ -1,12 +1,13 @@
 //! Generic `;name=value` parameters of URIs and headers. Names compare case-insensitively;
 //! values are kept as written (a quoted value keeps its quotes) so printing is faithful.
 
+use crate::Text;
 use crate::scan::Cursor;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
-    pub name: String,
-    pub value: Option<String>,
+    pub name: Text,
+    pub value: Option<Text>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,7 +37,7 @@ impl Params {
 
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
-        let value = value.map(str::to_owned);
+        let value = value.map(Text::from);
         match self
             .0
             .iter_mut()
@@ -44,7 +45,7 @@ impl Params {
         {
             Some(p) => p.value = value,
             None => self.0.push(Param {
-                name: name.to_owned(),
+                name: name.into(),
                 value,
             }),
         }
@@ -82,7 +83,7 @@ impl Params {
                     Some(
                         c.quoted_raw()
                             .ok_or("unterminated quoted parameter value")?
-                            .to_owned(),
+                            .into(),
                     )
                 } else {
                     let v = c
@@ -92,13 +93,13 @@ impl Params {
                                 || extra_value_bytes.contains(&b)
                         })
                         .ok_or_else(|| format!("parameter {name} has an empty value"))?;
-                    Some(v.to_owned())
+                    Some(v.into())
                 }
             } else {
                 None
             };
             params.push(Param {
-                name: name.to_owned(),
+                name: name.into(),
                 value,
             });
         }

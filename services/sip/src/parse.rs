@@ -13,7 +13,7 @@ use crate::uri::Uri;
 pub(crate) fn header_end(data: &[u8]) -> Option<usize> {
     // Jump from line end to line end; an empty line (LF LF or LF CR LF) ends the headers.
     let mut from = 0;
-    while let Some(off) = memchr::memchr(b'\n', &data[from..]) {
+    while let Some(off) = crate::scan::find_byte(b'\n', &data[from..]) {
         let i = from + off;
         match data.get(i + 1) {
             Some(b'\n') => return Some(i + 2),
@@ -50,7 +50,8 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
     // is a malformed header, not a continuation of the start line.
     let start_line = lines.physical().ok_or(ParseError::Empty)?;
     let start = parse_start_line(start_line)?;
-    let mut headers = Vec::with_capacity(16);
+    // One header per line is right for nearly every message (comma lists add a few).
+    let mut headers = Vec::with_capacity(memchr::memchr_iter(b'\n', head.as_bytes()).count());
     for line in lines {
         let (name, value) = split_header_line(&line)?;
         Header::parse_into(name, value, &mut headers)?;
@@ -260,7 +261,7 @@ impl<'a> Lines<'a> {
             return None;
         }
         let start = self.pos;
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let end = crate::scan::find_byte(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
         self.pos = end + 1;
         let line = &self.head[start..end];
         Some(line.strip_suffix('\r').unwrap_or(line))
@@ -294,7 +295,7 @@ impl<'a> Iterator for Lines<'a> {
 }
 
 fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
-    let colon = memchr::memchr(b':', line.as_bytes())
+    let colon = crate::scan::find_byte(b':', line.as_bytes())
         .ok_or_else(|| ParseError::HeaderLine(truncate(line, 40)))?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     let name = name.trim_end_matches([' ', '\t']);
@@ -306,7 +307,8 @@ fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
     let bytes = value.as_bytes();
     let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
     // Fast path first: almost every line has no control byte at all.
-    let bad = bytes.iter().any(|&b| is_control(b))
+    // (No early exit in the first scan: a plain fold vectorises.)
+    let bad = bytes.iter().fold(false, |seen, &b| seen | is_control(b))
         && bytes.iter().enumerate().any(|(i, &b)| {
             is_control(b) && (b == b'\r' || b == b'\n' || i == 0 || bytes[i - 1] != b'\\')
         });

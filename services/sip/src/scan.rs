@@ -19,12 +19,37 @@ pub(crate) fn trim_lws(s: &str) -> &str {
     &s[start..end]
 }
 
+/// The first index of `needle`. SIP fields are short: below a few dozen bytes a plain loop
+/// beats memchr's dispatch, above it memchr's vector search wins.
+#[inline]
+pub(crate) fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    if haystack.len() < 48 {
+        haystack.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, haystack)
+    }
+}
+
+/// RFC 3261 `token` characters, as a table: the parser asks this for every byte of
+/// every header name and parameter.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
+#[inline]
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
 
 #[derive(Debug, Clone)]
@@ -86,9 +111,12 @@ impl<'a> Cursor<'a> {
     /// Everything up to (not including) the first byte in `stops`, possibly empty.
     pub(crate) fn take_until(&mut self, stops: &[u8]) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(|b| !stops.contains(&b)) {
-            self.pos += 1;
-        }
+        let rest = &self.s.as_bytes()[start..];
+        let len = match stops {
+            [one] => crate::scan::find_byte(*one, rest),
+            _ => rest.iter().position(|b| stops.contains(b)),
+        };
+        self.pos = len.map_or(self.s.len(), |n| start + n);
         &self.s[start..self.pos]
     }
 
@@ -117,11 +145,14 @@ impl<'a> Cursor<'a> {
 
 /// Removes the quotes and backslash escapes of a quoted string; returns the input
 /// unchanged when it is not quoted.
-pub(crate) fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> crate::Text {
     let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
-        return s.to_owned();
+        return s.into();
     };
-    let mut out = String::with_capacity(inner.len());
+    if !inner.contains('\\') {
+        return inner.into();
+    }
+    let mut out = crate::Text::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
@@ -151,35 +182,60 @@ pub(crate) fn quote_into(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// Splits a header value at top-level commas (not inside quotes or angle brackets).
-pub(crate) fn split_commas(value: &str) -> Vec<&str> {
-    let bytes = value.as_bytes();
-    if !bytes.contains(&b',') {
-        let v = trim_lws(value);
-        return if v.is_empty() { Vec::new() } else { vec![v] };
-    }
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let mut in_quotes = false;
-    let mut in_angle = false;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if in_quotes => i += 1,
-            b'"' => in_quotes = !in_quotes,
-            b'<' if !in_quotes => in_angle = true,
-            b'>' if !in_quotes => in_angle = false,
-            b',' if !in_quotes && !in_angle => {
-                parts.push(trim_lws(&value[start..i]));
-                start = i + 1;
+/// Splits a header value at top-level commas (not inside quotes or angle brackets),
+/// yielding the non-empty parts trimmed of LWS. An iterator: most values have one part
+/// and must not cost an allocation.
+pub(crate) fn split_commas(value: &str) -> SplitCommas<'_> {
+    SplitCommas { rest: Some(value) }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SplitCommas<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitCommas<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let value = self.rest?;
+            let bytes = value.as_bytes();
+            let mut end = None;
+            if crate::scan::find_byte(b',', bytes).is_some() {
+                let (mut in_quotes, mut in_angle) = (false, false);
+                let mut i = 0;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' if in_quotes => i += 1,
+                        b'"' => in_quotes = !in_quotes,
+                        b'<' if !in_quotes => in_angle = true,
+                        b'>' if !in_quotes => in_angle = false,
+                        b',' if !in_quotes && !in_angle => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
             }
-            _ => {}
+            let part = match end {
+                Some(i) => {
+                    self.rest = Some(&value[i + 1..]);
+                    &value[..i]
+                }
+                None => {
+                    self.rest = None;
+                    value
+                }
+            };
+            let part = trim_lws(part);
+            if !part.is_empty() {
+                return Some(part);
+            }
         }
-        i += 1;
     }
-    parts.push(trim_lws(&value[start..]));
-    parts.retain(|p| !p.is_empty());
-    parts
 }
 
 #[cfg(test)]
@@ -190,7 +246,7 @@ mod tests {
     fn split_commas_respects_quotes_and_brackets() {
         let v = r#""Doe, John" <sip:a@b;x=1,2>, <sip:c@d> ,sip:e@f"#;
         assert_eq!(
-            split_commas(v),
+            split_commas(v).collect::<Vec<_>>(),
             vec![r#""Doe, John" <sip:a@b;x=1,2>"#, "<sip:c@d>", "sip:e@f"]
         );
     }

@@ -3,6 +3,7 @@
 //! Components are stored unescaped; printing escapes what the grammar requires, so
 //! `parse(print(u)) == u` even when the original used unnecessary escapes.
 
+use crate::Text;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -18,7 +19,7 @@ pub enum Scheme {
 /// A host: a domain name or an IP literal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
-    Domain(String),
+    Domain(Text),
     Ip(IpAddr),
 }
 
@@ -42,7 +43,7 @@ impl Host {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             && !s.starts_with('.')
             && !s.starts_with('-');
-        valid.then(|| Host::Domain(s.to_owned()))
+        valid.then(|| Host::Domain(s.into()))
     }
 
     pub(crate) fn print(&self, out: &mut String) {
@@ -80,19 +81,19 @@ impl fmt::Display for Host {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipUri {
     pub scheme: Scheme,
-    pub user: Option<String>,
-    pub password: Option<String>,
+    pub user: Option<Text>,
+    pub password: Option<Text>,
     pub host: Host,
     pub port: Option<u16>,
     pub params: Params,
     /// `?name=value&...` headers, unescaped.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Text, Text)>,
 }
 
 /// A tel: URI (RFC 3966): a number and parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelUri {
-    pub number: String,
+    pub number: Text,
     pub params: Params,
 }
 
@@ -109,16 +110,16 @@ pub enum Uri {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtherUri {
     /// Lower-cased scheme.
-    pub scheme: String,
+    pub scheme: Text,
     /// Everything after the colon, as received.
-    pub rest: String,
+    pub rest: Text,
 }
 
 impl SipUri {
     pub fn new(user: Option<&str>, host: Host, port: Option<u16>) -> Self {
         SipUri {
             scheme: Scheme::Sip,
-            user: user.map(str::to_owned),
+            user: user.map(Text::from),
             password: None,
             host,
             port,
@@ -137,7 +138,8 @@ impl SipUri {
 
 impl Uri {
     pub fn parse(s: &str) -> Result<Uri, ParseError> {
-        let colon = s.find(':').ok_or_else(|| ParseError::uri(s, "no scheme"))?;
+        let colon = crate::scan::find_byte(b':', s.as_bytes())
+            .ok_or_else(|| ParseError::uri(s, "no scheme"))?;
         let (scheme, rest) = (&s[..colon], &s[colon + 1..]);
         if scheme.eq_ignore_ascii_case("sip") {
             parse_sip(Scheme::Sip, rest, s).map(Uri::Sip)
@@ -238,14 +240,14 @@ fn print_uri_params(params: &Params, out: &mut String) {
 
 fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseError> {
     let err = |reason: &str| ParseError::uri(whole, reason);
-    let (userinfo, hostpart) = match rest.find('@') {
+    let (userinfo, hostpart) = match crate::scan::find_byte(b'@', rest.as_bytes()) {
         Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
         None => (None, rest),
     };
     let (user, password) = match userinfo {
         None => (None, None),
         Some(ui) => {
-            let (u, p) = match ui.find(':') {
+            let (u, p) = match crate::scan::find_byte(b':', ui.as_bytes()) {
                 Some(i) => (&ui[..i], Some(&ui[i + 1..])),
                 None => (ui, None),
             };
@@ -274,7 +276,7 @@ fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseErr
     let (host_s, port) = split_host_port(hostport).ok_or_else(|| err("bad host or port"))?;
     let host = Host::parse(host_s).ok_or_else(|| err("bad host"))?;
     let tail = &hostpart[host_end..];
-    let (param_s, header_s) = match tail.find('?') {
+    let (param_s, header_s) = match crate::scan::find_byte(b'?', tail.as_bytes()) {
         Some(q) => (&tail[..q], Some(&tail[q + 1..])),
         None => (tail, None),
     };
@@ -326,13 +328,13 @@ fn parse_other(scheme: &str, rest: &str, whole: &str) -> Result<OtherUri, ParseE
         return Err(ParseError::uri(whole, "characters not allowed in a URI"));
     }
     Ok(OtherUri {
-        scheme: scheme.to_ascii_lowercase(),
-        rest: rest.to_owned(),
+        scheme: scheme.to_ascii_lowercase().into(),
+        rest: rest.into(),
     })
 }
 
 fn parse_tel(rest: &str, whole: &str) -> Result<TelUri, ParseError> {
-    let end = rest.find(';').unwrap_or(rest.len());
+    let end = crate::scan::find_byte(b';', rest.as_bytes()).unwrap_or(rest.len());
     let number = unescape(&rest[..end]).ok_or_else(|| ParseError::uri(whole, "bad %-escape"))?;
     let valid = !number.is_empty()
         && number.bytes().all(|b| {
@@ -352,7 +354,7 @@ fn parse_tel(rest: &str, whole: &str) -> Result<TelUri, ParseError> {
 /// Splits `host[:port]`, understanding `[v6]:port`.
 fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     if s.starts_with('[') {
-        let close = s.find(']')?;
+        let close = crate::scan::find_byte(b']', s.as_bytes())?;
         let host = &s[..=close];
         let rest = &s[close + 1..];
         if rest.is_empty() {
@@ -388,9 +390,9 @@ fn parse_uri_params(s: &str) -> Option<Params> {
     Some(Params(params))
 }
 
-fn unescape(s: &str) -> Option<String> {
+fn unescape(s: &str) -> Option<Text> {
     if !s.contains('%') {
-        return Some(s.to_owned());
+        return Some(s.into());
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -408,7 +410,7 @@ fn unescape(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Text::from)
 }
 
 fn is_unreserved(b: u8) -> bool {

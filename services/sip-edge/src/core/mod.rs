@@ -287,7 +287,7 @@ impl EdgeCore {
                 |r| {
                     r.headers.push(Header::Other {
                         name: "Unsupported".into(),
-                        value,
+                        value: value.into(),
                     })
                 },
                 now,
@@ -418,7 +418,7 @@ impl EdgeCore {
                 |r| {
                     r.headers.push(Header::Other {
                         name: "Min-Expires".into(),
-                        value: min_expires.to_string(),
+                        value: min_expires.to_string().into(),
                     })
                 },
                 now,
@@ -467,7 +467,8 @@ impl EdgeCore {
             Host::Domain(d) => d.eq_ignore_ascii_case(&self.config.sip.domain),
             Host::Ip(_) => true,
         };
-        ours.then(|| uri.user.clone()).flatten()
+        ours.then(|| uri.user.as_deref().map(str::to_owned))
+            .flatten()
     }
 
     fn tag(&mut self) -> String {

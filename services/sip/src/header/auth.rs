@@ -1,6 +1,7 @@
 //! Authorization, Proxy-Authorization, WWW-Authenticate and Proxy-Authenticate values:
 //! a scheme and a comma-separated list of `name=value` parameters (RFC 7616/7235).
 
+use crate::Text;
 use std::fmt;
 
 use crate::error::ParseError;
@@ -8,9 +9,9 @@ use crate::scan::{Cursor, quote_into, unquote};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthParam {
-    pub name: String,
+    pub name: Text,
     /// Unquoted value.
-    pub value: String,
+    pub value: Text,
     /// Whether the value is printed as a quoted-string.
     pub quoted: bool,
 }
@@ -18,7 +19,7 @@ pub struct AuthParam {
 /// A challenge or credentials: `Digest realm="x", nonce="y", ...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
-    pub scheme: String,
+    pub scheme: Text,
     pub params: Vec<AuthParam>,
 }
 
@@ -54,10 +55,7 @@ impl Auth {
     pub fn parse(s: &str, header: &'static str) -> Result<Auth, ParseError> {
         let err = |r: &str| ParseError::header(header, r);
         let mut c = Cursor::new(s);
-        let scheme = c
-            .token()
-            .ok_or_else(|| err("missing auth scheme"))?
-            .to_owned();
+        let scheme = c.token().ok_or_else(|| err("missing auth scheme"))?.into();
         let mut params = Vec::new();
         loop {
             c.skip_ws();
@@ -67,7 +65,7 @@ impl Auth {
             let name = c
                 .token()
                 .ok_or_else(|| err("expected a parameter name"))?
-                .to_owned();
+                .into();
             if !c.eat(b'=') {
                 return Err(err("expected '=' after parameter name"));
             }
@@ -84,7 +82,7 @@ impl Auth {
                 (
                     c.token()
                         .ok_or_else(|| err("empty parameter value"))?
-                        .to_owned(),
+                        .into(),
                     false,
                 )
             };

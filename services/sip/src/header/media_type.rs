@@ -1,13 +1,14 @@
 //! Content-Type (RFC 3261 20.15).
 
+use crate::Text;
 use crate::error::ParseError;
 use crate::params::Params;
 use crate::scan::Cursor;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaType {
-    pub top: String,
-    pub sub: String,
+    pub top: Text,
+    pub sub: Text,
     pub params: Params,
 }
 
@@ -30,14 +31,14 @@ impl MediaType {
         let top = c
             .token()
             .ok_or_else(|| err("missing media type".into()))?
-            .to_owned();
+            .into();
         if !c.eat(b'/') {
             return Err(err("expected '/' in media type".into()));
         }
         let sub = c
             .token()
             .ok_or_else(|| err("missing media subtype".into()))?
-            .to_owned();
+            .into();
         let params = Params::parse(&mut c, &[]).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {

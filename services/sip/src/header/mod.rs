@@ -19,6 +19,7 @@ pub use name_addr::{Contact, NameAddr};
 pub use reason::Reason;
 pub use via::{BRANCH_MAGIC, Transport, Via};
 
+use crate::Text;
 use crate::error::ParseError;
 use crate::method::Method;
 use crate::scan::split_commas;
@@ -28,7 +29,7 @@ pub enum Header {
     Via(Via),
     From(NameAddr),
     To(NameAddr),
-    CallId(String),
+    CallId(Text),
     CSeq(CSeq),
     Contact(Contact),
     MaxForwards(u32),
@@ -38,19 +39,19 @@ pub enum Header {
     ContentLength(usize),
     Expires(u32),
     Allow(Vec<Method>),
-    Supported(Vec<String>),
-    Require(Vec<String>),
+    Supported(Vec<Text>),
+    Require(Vec<Text>),
     Authorization(Auth),
     WwwAuthenticate(Auth),
     ProxyAuthenticate(Auth),
     ProxyAuthorization(Auth),
     Reason(Reason),
     ReferTo(NameAddr),
-    UserAgent(String),
+    UserAgent(Text),
     /// Any other header, name and value as received.
     Other {
-        name: String,
-        value: String,
+        name: Text,
+        value: Text,
     },
 }
 
@@ -166,12 +167,20 @@ fn parse_u32(s: &str, header: &'static str) -> Result<u32, ParseError> {
         .map_err(|_| ParseError::header(header, "value does not fit in 32 bits"))
 }
 
-fn parse_tokens(s: &str, header: &'static str) -> Result<Vec<String>, ParseError> {
-    split_commas(s)
-        .into_iter()
+/// The comma-separated parts of a token list (Allow, Supported, Require). Tokens hold no
+/// quotes or angle brackets, so a plain split is exact; a part with a quote fails the
+/// token check of its caller.
+fn token_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',')
+        .map(crate::scan::trim_lws)
+        .filter(|t| !t.is_empty())
+}
+
+fn parse_tokens(s: &str, header: &'static str) -> Result<Vec<Text>, ParseError> {
+    token_list(s)
         .map(|t| {
             if t.bytes().all(crate::scan::is_token_byte) {
-                Ok(t.to_owned())
+                Ok(t.into())
             } else {
                 Err(ParseError::header(header, format!("{t:?} is not a token")))
             }
@@ -188,8 +197,8 @@ impl Header {
     ) -> Result<(), ParseError> {
         let Some(kind) = Kind::of(name) else {
             out.push(Header::Other {
-                name: name.to_owned(),
-                value: value.to_owned(),
+                name: name.into(),
+                value: value.into(),
             });
             return Ok(());
         };
@@ -205,8 +214,8 @@ impl Header {
                 return Ok(());
             }
             Kind::Contact => {
-                let parts = split_commas(value);
-                if parts.is_empty() {
+                let mut parts = split_commas(value).peekable();
+                if parts.peek().is_none() {
                     return Err(ParseError::header(h, "empty value"));
                 }
                 for v in parts {
@@ -234,7 +243,7 @@ impl Header {
                 if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(ParseError::header(h, "must be one word of printable ASCII"));
                 }
-                Header::CallId(v.to_owned())
+                Header::CallId(v.into())
             }
             Kind::CSeq => Header::CSeq(CSeq::parse(value)?),
             Kind::MaxForwards => {
@@ -248,8 +257,7 @@ impl Header {
             Kind::ContentLength => Header::ContentLength(parse_u32(value, h)? as usize),
             Kind::Expires => Header::Expires(parse_u32(value, h)?),
             Kind::Allow => Header::Allow(
-                split_commas(value)
-                    .into_iter()
+                token_list(value)
                     .map(|m| {
                         Method::parse(m)
                             .ok_or_else(|| ParseError::header(h, format!("{m:?} is not a method")))
@@ -263,7 +271,7 @@ impl Header {
             Kind::ProxyAuthenticate => Header::ProxyAuthenticate(Auth::parse(value, h)?),
             Kind::ProxyAuthorization => Header::ProxyAuthorization(Auth::parse(value, h)?),
             Kind::Reason => Header::Reason(Reason::parse(value)?),
-            Kind::UserAgent => Header::UserAgent(crate::scan::trim_lws(value).to_owned()),
+            Kind::UserAgent => Header::UserAgent(crate::scan::trim_lws(value).into()),
         };
         out.push(header);
         Ok(())
@@ -316,7 +324,7 @@ impl Header {
             Header::ContentLength(n) => out.push_str(&n.to_string()),
             Header::ContentType(m) => m.print(out),
             Header::Allow(ms) => join(ms.iter().map(Method::as_str), out),
-            Header::Supported(ts) | Header::Require(ts) => join(ts.iter().map(String::as_str), out),
+            Header::Supported(ts) | Header::Require(ts) => join(ts.iter().map(Text::as_str), out),
             Header::Authorization(a)
             | Header::WwwAuthenticate(a)
             | Header::ProxyAuthenticate(a)

@@ -1,5 +1,6 @@
 //! name-addr / addr-spec values: From, To, Contact, Route, Record-Route, Refer-To.
 
+use crate::Text;
 use std::fmt;
 
 use crate::error::ParseError;
@@ -10,7 +11,7 @@ use crate::uri::Uri;
 /// `"Display" <uri>;params` or `uri;params`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameAddr {
-    pub display: Option<String>,
+    pub display: Option<Text>,
     pub uri: Uri,
     pub params: Params,
 }
@@ -46,7 +47,7 @@ impl NameAddr {
                 Some(unquote(q))
             } else {
                 let d = c.take_until(b"<").trim();
-                (!d.is_empty()).then(|| d.to_owned())
+                (!d.is_empty()).then(|| d.into())
             };
             if !c.eat(b'<') {
                 return Err(err("expected '<' before the URI".into()));

@@ -1,5 +1,6 @@
 //! Reason (RFC 3326): why a request (BYE, CANCEL) was sent.
 
+use crate::Text;
 use crate::error::ParseError;
 use crate::params::Params;
 use crate::scan::Cursor;
@@ -7,7 +8,7 @@ use crate::scan::Cursor;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     /// `SIP` or `Q.850`, ...
-    pub protocol: String,
+    pub protocol: Text,
     pub params: Params,
 }
 
@@ -29,7 +30,9 @@ impl Reason {
     }
 
     pub fn text(&self) -> Option<String> {
-        self.params.value("text").map(crate::scan::unquote)
+        self.params
+            .value("text")
+            .map(|t| crate::scan::unquote(t).into_string())
     }
 
     pub fn parse(s: &str) -> Result<Reason, ParseError> {
@@ -38,7 +41,7 @@ impl Reason {
         let protocol = c
             .token()
             .ok_or_else(|| err("missing protocol".into()))?
-            .to_owned();
+            .into();
         let params = Params::parse(&mut c, &[]).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {

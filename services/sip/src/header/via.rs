@@ -143,7 +143,7 @@ impl Via {
 fn split_sent_by(s: &str) -> Option<(Host, Option<u16>)> {
     let s = crate::scan::trim_lws(s);
     let (h, p) = if s.starts_with('[') {
-        let close = s.find(']')?;
+        let close = crate::scan::find_byte(b']', s.as_bytes())?;
         let rest = crate::scan::trim_lws(&s[close + 1..]);
         let port = match rest.strip_prefix(':') {
             Some(p) => Some(crate::scan::digits(crate::scan::trim_lws(p))?),

@@ -39,7 +39,7 @@ fn same_hop(orig: &Request, method: Method, to: Option<&NameAddr>) -> Request {
         h.push(Header::To(to.clone()));
     }
     if let Some(call_id) = orig.headers.call_id() {
-        h.push(Header::CallId(call_id.to_owned()));
+        h.push(Header::CallId(call_id.into()));
     }
     if let Some(cseq) = orig.headers.cseq() {
         h.push(Header::CSeq(CSeq {
