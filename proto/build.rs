@@ -1,7 +1,10 @@
 //! Generates the gRPC code and a file descriptor set (for server reflection).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["cc/sip/v1/registrations.proto"];
+    let protos = [
+        "cc/sip/v1/registrations.proto",
+        "cc/media/internal/v1/media.proto",
+    ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -8,5 +8,13 @@ pub mod sip {
     }
 }
 
+pub mod media {
+    pub mod internal {
+        pub mod v1 {
+            tonic::include_proto!("cc.media.internal.v1");
+        }
+    }
+}
+
 /// Encoded descriptors of every proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cc_descriptor");

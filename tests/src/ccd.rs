@@ -48,6 +48,9 @@ pub struct NodeConfig {
     pub employees: Vec<Employee>,
     /// Further `[sip]` settings, written verbatim as `key = value` (value in TOML syntax).
     pub sip_settings: Vec<(String, String)>,
+    /// `[media]` settings, likewise; [`Ccd::start`] adds prompts, recordings and an RTP
+    /// port range of its own where these leave them out.
+    pub media_settings: Vec<(String, String)>,
 }
 
 impl Default for NodeConfig {
@@ -60,6 +63,7 @@ impl Default for NodeConfig {
                 Employee::new("piotr", "Piotr Nowak", "202", "piotr-secret", "user"),
             ],
             sip_settings: Vec::new(),
+            media_settings: Vec::new(),
         }
     }
 }
@@ -69,6 +73,16 @@ impl NodeConfig {
     pub fn sip(mut self, key: &str, toml_value: &str) -> Self {
         self.sip_settings.push((key.into(), toml_value.into()));
         self
+    }
+
+    /// Adds a `[media]` setting, e.g. `.media("rtp_timeout_secs", "1")`.
+    pub fn media(mut self, key: &str, toml_value: &str) -> Self {
+        self.media_settings.push((key.into(), toml_value.into()));
+        self
+    }
+
+    fn has_media(&self, key: &str) -> bool {
+        self.media_settings.iter().any(|(k, _)| k == key)
     }
 
     pub fn employee(&self, extension: &str) -> &Employee {
@@ -89,6 +103,12 @@ impl NodeConfig {
         for (k, v) in &self.sip_settings {
             t.push_str(&format!("{k} = {v}\n"));
         }
+        if !self.media_settings.is_empty() {
+            t.push_str("\n[media]\n");
+            for (k, v) in &self.media_settings {
+                t.push_str(&format!("{k} = {v}\n"));
+            }
+        }
         for e in &self.employees {
             t.push_str(&format!(
                 "\n[[employees]]\nid = {:?}\nname = {:?}\nextension = {:?}\nsip_password = {:?}\nrole = {:?}\n",
@@ -97,6 +117,18 @@ impl NodeConfig {
         }
         t
     }
+}
+
+/// Varies per call so that nodes started one after the other get different port ranges.
+fn config_path_salt() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(37, Ordering::Relaxed)
+}
+
+/// The default prompts shipped in the repository.
+pub fn prompts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../prompts")
 }
 
 /// Where the ccd binary is: `$CCD_BIN`, else the debug build in `$CARGO_TARGET_DIR`, else in
@@ -223,6 +255,21 @@ impl Ccd {
         // A free port can be taken by someone else before ccd binds it: try another one.
         for _ in 0..3 {
             let dir = TempDir::new("ccd-e2e");
+            let mut config = config.clone();
+            if !config.has_media("prompts_dir") {
+                config = config.media("prompts_dir", &format!("{:?}", prompts_dir()));
+            }
+            if !config.has_media("recordings_dir") {
+                let recordings = dir.path().join("recordings");
+                config = config.media("recordings_dir", &format!("{recordings:?}"));
+            }
+            if !config.has_media("rtp_ports") {
+                // A range of its own per node, so parallel nodes rarely meet; a port that
+                // is taken anyway is skipped by the engine.
+                let spread = std::process::id() as usize + config_path_salt();
+                let base = 20000 + 200 * (spread % 200) as u16;
+                config = config.media("rtp_ports", &format!("\"{base}-{}\"", base + 199));
+            }
             let config_path = dir.write("ccd.toml", &config.to_toml());
             let addr = loopback(free_port());
             let mut cmd = Command::new(&bin);

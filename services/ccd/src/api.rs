@@ -5,15 +5,23 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use cc_common::Shutdown;
+use cc_media::MediaControlService;
+use cc_proto::media::internal::v1::media_control_server::MediaControlServer;
 use cc_sip_edge::SipEdge;
 use cc_sip_edge::api::RegistrationsApi;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+/// The services whose APIs this node serves.
+pub struct Apis<'a> {
+    pub edge: Option<&'a SipEdge>,
+    pub media: Option<cc_media::MediaEngine>,
+}
+
 /// Binds the API address and serves until shutdown. Returns the bound address.
 pub async fn start(
     addr: SocketAddr,
-    edge: &SipEdge,
+    apis: Apis<'_>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr)
@@ -21,10 +29,19 @@ pub async fn start(
         .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
     let local = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    let registrations = RegistrationsApi::server(edge);
-    health
-        .set_serving::<cc_proto::sip::v1::registrations_server::RegistrationsServer<RegistrationsApi>>()
-        .await;
+    let registrations = apis.edge.map(RegistrationsApi::server);
+    if registrations.is_some() {
+        health
+            .set_serving::<cc_proto::sip::v1::registrations_server::RegistrationsServer<RegistrationsApi>>()
+            .await;
+    }
+    let node = hostname();
+    let media = apis.media.map(|m| MediaControlService::server(m, node));
+    if media.is_some() {
+        health
+            .set_serving::<MediaControlServer<MediaControlService>>()
+            .await;
+    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cc_proto::FILE_DESCRIPTOR_SET)
@@ -36,7 +53,8 @@ pub async fn start(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(registrations);
+        .add_optional_service(registrations)
+        .add_optional_service(media);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = server
@@ -48,4 +66,12 @@ pub async fn start(
     });
     tracing::info!(%local, "gRPC API listening");
     Ok((local, task))
+}
+
+/// This node's name in load reports: `$HOSTNAME` (the pod name on Kubernetes), else "ccd".
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ccd".into())
 }

@@ -46,6 +46,15 @@ enum Command {
         #[arg(long)]
         metrics_listen: Option<std::net::SocketAddr>,
     },
+    /// Only the media engine (RTP endpoints, prompts, recording) and its control API.
+    Media {
+        #[arg(long, env = "CCD_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
+        #[arg(long)]
+        metrics_listen: Option<std::net::SocketAddr>,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -60,11 +69,30 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cc_common::telemetry::init_tracing("info");
+    let services = match &cli.command {
+        Command::All { .. } => Services {
+            sip_edge: true,
+            media: true,
+        },
+        Command::SipEdge { .. } => Services {
+            sip_edge: true,
+            media: false,
+        },
+        Command::Media { .. } => Services {
+            sip_edge: false,
+            media: true,
+        },
+        Command::CheckConfig { .. } => Services {
+            sip_edge: false,
+            media: false,
+        },
+    };
     let (mut config, demo) = match &cli.command {
         Command::All {
             config: Some(path), ..
         }
-        | Command::SipEdge { config: path, .. } => (load(path)?, false),
+        | Command::SipEdge { config: path, .. }
+        | Command::Media { config: path, .. } => (load(path)?, false),
         Command::All { config: None, .. } => (Config::from_toml(DEMO_TOML)?, true),
         Command::CheckConfig { config } => {
             let c = load(config)?;
@@ -73,13 +101,27 @@ fn main() -> anyhow::Result<()> {
         }
     };
     if let Command::All {
-        sip_listen,
+        sip_listen: Some(a),
+        ..
+    }
+    | Command::SipEdge {
+        sip_listen: Some(a),
+        ..
+    } = cli.command
+    {
+        config.sip.listen = a;
+    }
+    if let Command::All {
         api_listen,
         metrics_listen,
         ..
     }
     | Command::SipEdge {
-        sip_listen,
+        api_listen,
+        metrics_listen,
+        ..
+    }
+    | Command::Media {
         api_listen,
         metrics_listen,
         ..
@@ -88,9 +130,6 @@ fn main() -> anyhow::Result<()> {
         if let Some(a) = metrics_listen {
             config.api.metrics_listen = a;
         }
-        if let Some(a) = sip_listen {
-            config.sip.listen = a;
-        }
         if let Some(a) = api_listen {
             config.api.listen = a;
         }
@@ -98,10 +137,17 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(Arc::new(config), demo))
+    runtime.block_on(serve(Arc::new(config), services, demo))
 }
 
-async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
+/// Which services this process runs.
+#[derive(Debug, Clone, Copy)]
+struct Services {
+    sip_edge: bool,
+    media: bool,
+}
+
+async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
     let signal = termination_signal()?;
@@ -111,9 +157,30 @@ async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
         .install()
         .with_context(|| format!("cannot serve Prometheus metrics on {metrics_addr}"))?;
     tracing::info!(%metrics_addr, "Prometheus metrics listening");
-    let edge = cc_sip_edge::SipEdge::start(config.clone(), shutdown.clone()).await?;
-    let (_, api_task) = api::start(config.api.listen, &edge, shutdown).await?;
-    if demo {
+    let media = if services.media {
+        let media_config = config.media.clone();
+        let engine =
+            tokio::task::spawn_blocking(move || cc_media::MediaEngine::start(media_config, None))
+                .await??;
+        Some(engine)
+    } else {
+        None
+    };
+    let edge = if services.sip_edge {
+        Some(cc_sip_edge::SipEdge::start(config.clone(), shutdown.clone()).await?)
+    } else {
+        None
+    };
+    let (_, api_task) = api::start(
+        config.api.listen,
+        api::Apis {
+            edge: edge.as_ref(),
+            media: media.clone(),
+        },
+        shutdown,
+    )
+    .await?;
+    if demo && let Some(edge) = &edge {
         print_demo_help(&config, edge.local_addr);
     }
     tracing::info!("ccd ready");
@@ -121,8 +188,13 @@ async fn serve(config: Arc<Config>, demo: bool) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     trigger.trigger();
     let drained = async {
-        edge.stopped().await;
+        if let Some(edge) = edge {
+            edge.stopped().await;
+        }
         let _ = api_task.await;
+        if let Some(media) = media {
+            let _ = tokio::task::spawn_blocking(move || media.shutdown()).await;
+        }
     };
     if tokio::time::timeout(Duration::from_secs(5), drained)
         .await

@@ -5,8 +5,8 @@
 //! names the field instead of a silently ignored setting.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -40,7 +40,113 @@ pub struct Config {
     #[serde(default)]
     pub api: ApiConfig,
     #[serde(default)]
+    pub media: MediaConfig,
+    #[serde(default)]
     pub employees: Vec<Employee>,
+}
+
+/// `[media]`: RTP endpoints, prompts and recordings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Inclusive UDP port range for RTP, `"20000-29999"`. Each endpoint takes an even port
+    /// (RTP) and reserves the odd one above it (RTCP).
+    #[serde(default = "defaults::rtp_ports")]
+    pub rtp_ports: PortRange,
+    /// The address written into SDP: where peers send RTP.
+    #[serde(default = "defaults::public_ip")]
+    pub public_ip: IpAddr,
+    /// The address RTP sockets bind to; defaults to `public_ip`. Behind NAT or in a pod,
+    /// set it to `0.0.0.0` and `public_ip` to the outside address.
+    #[serde(default)]
+    pub bind_ip: Option<IpAddr>,
+    /// Socket loops (threads) that carry RTP; 0 means one per CPU core.
+    #[serde(default)]
+    pub loops: usize,
+    /// An endpoint that receives no RTP for this long raises an RTP timeout event
+    /// (dead-call cleanup). 0 disables the check.
+    #[serde(default = "defaults::rtp_timeout_secs")]
+    pub rtp_timeout_secs: u64,
+    /// Directory of prompt WAV files (8 kHz, 16-bit, mono); the file stem is the prompt id.
+    #[serde(default = "defaults::prompts_dir")]
+    pub prompts_dir: PathBuf,
+    /// Where call recordings (stereo WAV plus a JSON metadata file) are written.
+    #[serde(default = "defaults::recordings_dir")]
+    pub recordings_dir: PathBuf,
+    /// Most endpoints one node holds; more are refused (the caller gets a busy signal
+    /// rather than the node running out of ports or memory).
+    #[serde(default = "defaults::max_endpoints")]
+    pub max_endpoints: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            rtp_ports: defaults::rtp_ports(),
+            public_ip: defaults::public_ip(),
+            bind_ip: None,
+            loops: 0,
+            rtp_timeout_secs: defaults::rtp_timeout_secs(),
+            prompts_dir: defaults::prompts_dir(),
+            recordings_dir: defaults::recordings_dir(),
+            max_endpoints: defaults::max_endpoints(),
+        }
+    }
+}
+
+impl MediaConfig {
+    pub fn bind_ip(&self) -> IpAddr {
+        self.bind_ip.unwrap_or(self.public_ip)
+    }
+}
+
+/// An inclusive port range written `"first-last"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    /// Endpoints the range can hold: one per even port with its odd partner inside.
+    pub fn endpoint_capacity(&self) -> usize {
+        let first = self.first + self.first % 2;
+        if self.last <= first {
+            return 0;
+        }
+        usize::from(self.last - first).div_ceil(2)
+    }
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("{s:?} is not \"first-last\""))?;
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port number"))
+        };
+        let (first, last) = (port(a)?, port(b)?);
+        if first == 0 || first >= last {
+            return Err(format!("{s:?}: need 0 < first < last"));
+        }
+        let range = PortRange { first, last };
+        if range.endpoint_capacity() == 0 {
+            return Err(format!("{s:?} holds no even/odd port pair"));
+        }
+        Ok(range)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// `[api]`: the gRPC API (integrators, admin console, health and reflection).
@@ -118,6 +224,27 @@ pub struct SipConfig {
 }
 
 mod defaults {
+    pub fn rtp_ports() -> super::PortRange {
+        super::PortRange {
+            first: 20000,
+            last: 29999,
+        }
+    }
+    pub fn public_ip() -> std::net::IpAddr {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    }
+    pub fn rtp_timeout_secs() -> u64 {
+        30
+    }
+    pub fn prompts_dir() -> std::path::PathBuf {
+        "prompts".into()
+    }
+    pub fn recordings_dir() -> std::path::PathBuf {
+        "recordings".into()
+    }
+    pub fn max_endpoints() -> usize {
+        4000
+    }
     pub fn metrics_listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 9464))
     }
@@ -274,6 +401,16 @@ impl Config {
                 "queue_depth, max_contacts_per_aor, max_tcp_connections and max_transactions must be positive",
             ));
         }
+        let media = &self.media;
+        if media.max_endpoints == 0 {
+            return Err(invalid("media.max_endpoints", "must be positive"));
+        }
+        if media.public_ip.is_unspecified() {
+            return Err(invalid(
+                "media.public_ip",
+                "must be an address peers can send to, not 0.0.0.0 or ::",
+            ));
+        }
         let mut ids = HashSet::new();
         let mut exts = HashSet::new();
         for (i, e) in self.employees.iter().enumerate() {
@@ -405,5 +542,33 @@ mod tests {
         let err =
             Config::from_toml("[sip]\nlisten = \"nowhere\"\ndomain = \"cc.local\"\n").unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn media_section_parses_and_bad_values_name_the_field() {
+        let base = "[sip]\nlisten = \"127.0.0.1:5060\"\ndomain = \"cc.local\"\n";
+        let c = Config::from_toml(&format!(
+            "{base}[media]\nrtp_ports = \"20000-20009\"\npublic_ip = \"192.0.2.10\"\nbind_ip = \"0.0.0.0\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.media.rtp_ports.endpoint_capacity(), 5);
+        assert_eq!(c.media.bind_ip().to_string(), "0.0.0.0");
+        assert_eq!(
+            Config::from_toml(base).unwrap().media.bind_ip().to_string(),
+            "127.0.0.1"
+        );
+        for (media, field) in [
+            ("rtp_ports = \"30000-20000\"", "rtp_ports"),
+            ("rtp_ports = \"20000\"", "rtp_ports"),
+            ("rtp_ports = \"20001-20001\"", "rtp_ports"),
+            ("public_ip = \"0.0.0.0\"", "media.public_ip"),
+            ("max_endpoints = 0", "media.max_endpoints"),
+            ("rtp_port = \"1-2\"", "rtp_port"),
+        ] {
+            let err = Config::from_toml(&format!("{base}[media]\n{media}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{field} not named in {err}");
+        }
     }
 }

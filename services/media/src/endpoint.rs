@@ -1,0 +1,517 @@
+//! One RTP leg: its socket, what SDP negotiated, its outgoing stream numbering, and the
+//! per-leg machinery (DTMF receiver, in-band detector, prompt player, digit collector,
+//! inactivity detector). The socket loop that owns it drives it; nothing here blocks.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use cc_media_core::FRAME_SAMPLES;
+use cc_media_core::collector::{CollectOutcome, DigitCollector};
+use cc_media_core::dtmf::{DtmfReceiver, DtmfReceiverConfig};
+use cc_media_core::g711::G711;
+use cc_media_core::goertzel::{DetectorConfig, DtmfDetector};
+use cc_media_core::inactivity::InactivityDetector;
+use cc_media_core::player::{Frame, PlayEnd, PlayerEvent, PromptPlayer};
+use cc_media_core::rtp::{RtpBuilder, RtpHeader};
+use cc_media_core::stream::OutgoingStream;
+use cc_sip::sdp::{self, Codec, LocalMedia, NegotiatedAudio, SessionDescription};
+
+use crate::recorder::Recorder;
+use crate::{CollectEnd, DigitSource, EndpointId, MediaError, MediaEvent, Negotiated};
+
+/// What a received datagram turned out to be, for the relay decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Audio in the negotiated codec.
+    Audio(G711),
+    /// An RFC 4733 telephone-event packet.
+    Event,
+    /// Nothing to forward (RTCP, comfort noise, an unexpected source, garbage).
+    Drop,
+}
+
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) id: EndpointId,
+    pub(crate) label: String,
+    pub(crate) socket: UdpSocket,
+    pub(crate) port: u16,
+    public_ip: IpAddr,
+    session_id: u64,
+    session_version: u64,
+    /// Our last offer while its answer is outstanding.
+    pending_offer: Option<SessionDescription>,
+    pub(crate) negotiated: Option<Negotiated>,
+    /// The address RTP actually comes from (symmetric RTP, RFC 4961): the first source
+    /// after each SDP change; packets from anywhere else are dropped.
+    latched: Option<SocketAddr>,
+    pub(crate) out: OutgoingStream,
+    dtmf: DtmfReceiver,
+    inband: Option<DtmfDetector>,
+    /// Set once the peer sends RFC 4733: from then on tones in the audio are its own echo
+    /// of the same key, not a second digit.
+    saw_rfc4733: bool,
+    pub(crate) player: PromptPlayer,
+    playback: Option<(u64, bool)>,
+    collector: Option<(u64, DigitCollector)>,
+    inactivity: Option<InactivityDetector>,
+    rtp_timeout: Option<Duration>,
+    pub(crate) bridge: Option<EndpointId>,
+    pub(crate) recorder: Option<Recorder>,
+    pub(crate) packets_in: u64,
+    pub(crate) packets_out: u64,
+    /// Scratch for decoded audio of one packet.
+    pcm: Vec<i16>,
+}
+
+pub(crate) struct EndpointInit {
+    pub id: EndpointId,
+    pub label: String,
+    pub socket: UdpSocket,
+    pub port: u16,
+    pub public_ip: IpAddr,
+    pub rtp_timeout: Option<Duration>,
+}
+
+impl Endpoint {
+    pub(crate) fn new(init: EndpointInit, now: Instant) -> Endpoint {
+        let inactivity = init
+            .rtp_timeout
+            .and_then(|t| InactivityDetector::new(t, now).ok())
+            .map(|mut d| {
+                // Armed when the first SDP says the peer will send.
+                d.pause();
+                d
+            });
+        Endpoint {
+            id: init.id,
+            label: init.label,
+            socket: init.socket,
+            port: init.port,
+            public_ip: init.public_ip,
+            session_id: u64::from(rand::random::<u32>()),
+            session_version: 1,
+            pending_offer: None,
+            negotiated: None,
+            latched: None,
+            out: OutgoingStream::new(rand::random(), rand::random(), rand::random()),
+            dtmf: DtmfReceiver::new(DtmfReceiverConfig::default()),
+            inband: None,
+            saw_rfc4733: false,
+            player: PromptPlayer::new(),
+            playback: None,
+            collector: None,
+            inactivity,
+            rtp_timeout: init.rtp_timeout,
+            bridge: None,
+            recorder: None,
+            packets_in: 0,
+            packets_out: 0,
+            pcm: vec![0; 1024],
+        }
+    }
+
+    fn local_media(&mut self) -> LocalMedia {
+        let mut local = LocalMedia::new(self.public_ip, self.port, self.session_id);
+        local.session_version = self.session_version;
+        self.session_version += 1;
+        local
+    }
+
+    /// Our SDP offer; the answer comes through [`Endpoint::apply_remote`].
+    pub(crate) fn make_offer(&mut self) -> Result<SessionDescription, MediaError> {
+        let local = self.local_media();
+        let offer = sdp::offer(&local)?;
+        self.pending_offer = Some(offer.clone());
+        Ok(offer)
+    }
+
+    /// Applies a remote SDP: the answer to our pending offer, or else a new offer, which
+    /// returns our answer.
+    pub(crate) fn apply_remote(
+        &mut self,
+        remote: &SessionDescription,
+        now: Instant,
+    ) -> Result<Option<SessionDescription>, MediaError> {
+        if let Some(offer) = self.pending_offer.take() {
+            let audio = sdp::read_answer(&offer, remote)?;
+            self.set_negotiated(&audio, now);
+            return Ok(None);
+        }
+        let local = self.local_media();
+        let answer = sdp::answer(remote, &local)?;
+        self.set_negotiated(&answer.audio, now);
+        Ok(Some(answer.sdp))
+    }
+
+    fn set_negotiated(&mut self, audio: &NegotiatedAudio, now: Instant) {
+        let changed_peer = self
+            .negotiated
+            .as_ref()
+            .is_none_or(|n| n.remote != audio.remote);
+        if changed_peer {
+            self.latched = None;
+            self.dtmf.reset();
+        }
+        self.negotiated = Some(Negotiated {
+            codec: audio.codec,
+            payload_type: audio.payload_type,
+            telephone_event: audio.telephone_event,
+            remote: audio.remote,
+            direction: audio.direction,
+        });
+        if let Some(d) = self.inactivity.as_mut() {
+            // On hold (the peer only receives) silence is expected, not a dead call.
+            if audio.direction.receives() {
+                d.resume(now);
+            } else {
+                d.pause();
+            }
+        }
+    }
+
+    pub(crate) fn codec(&self) -> Option<G711> {
+        self.negotiated.as_ref().map(|n| match n.codec {
+            Codec::Pcma => G711::Pcma,
+            _ => G711::Pcmu,
+        })
+    }
+
+    /// Where to send RTP, if anywhere: the latched source, else the SDP address.
+    fn destination(&self) -> Option<SocketAddr> {
+        let n = self.negotiated.as_ref()?;
+        if !n.direction.sends() {
+            return None;
+        }
+        let to = self.latched.unwrap_or(n.remote);
+        (!to.ip().is_unspecified() && to.port() != 0).then_some(to)
+    }
+
+    /// Classifies one received datagram and runs the receive-side machinery on it (DTMF,
+    /// in-band detection, inactivity, recording of this leg).
+    pub(crate) fn on_datagram(
+        &mut self,
+        data: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        events: &mut Vec<MediaEvent>,
+    ) -> (Received, Option<RtpHeader>, usize) {
+        let Some(n) = self.negotiated.as_ref() else {
+            return (Received::Drop, None, 0);
+        };
+        match self.latched {
+            Some(addr) if addr != from => return (Received::Drop, None, 0),
+            Some(_) => {}
+            None => {
+                // RTP may only come from the address SDP named, or (behind NAT) from the
+                // same IP; a stray sender elsewhere cannot hijack the stream.
+                if from.ip() != n.remote.ip() && !n.remote.ip().is_unspecified() {
+                    let behind_nat = n.remote.ip().is_loopback() == from.ip().is_loopback();
+                    if !behind_nat {
+                        return (Received::Drop, None, 0);
+                    }
+                }
+                self.latched = Some(from);
+            }
+        }
+        if cc_media_core::rtcp::is_rtcp(data) {
+            return (Received::Drop, None, 0);
+        }
+        let Ok(packet) = cc_media_core::rtp::RtpPacket::parse(data) else {
+            return (Received::Drop, None, 0);
+        };
+        self.packets_in += 1;
+        if let Some(d) = self.inactivity.as_mut() {
+            d.handle_packet(now);
+        }
+        let header = packet.header;
+        let (pt, te) = (n.payload_type, n.telephone_event);
+        if te == Some(header.payload_type) {
+            self.saw_rfc4733 = true;
+            self.inband = None;
+            if self
+                .dtmf
+                .handle_packet(header.timestamp, header.marker, packet.payload, now)
+                .is_ok()
+            {
+                self.drain_rfc4733(now, events);
+            }
+            return (Received::Event, Some(header), packet.header_len);
+        }
+        if header.payload_type != pt {
+            return (Received::Drop, None, 0);
+        }
+        let Some(codec) = self.codec() else {
+            return (Received::Drop, None, 0);
+        };
+        let wants_pcm = self.inband.is_some() || self.recorder.is_some();
+        if wants_pcm {
+            let len = packet.payload.len().min(self.pcm.len());
+            let decoded = codec.decode(&packet.payload[..len], &mut self.pcm);
+            let mut heard = [None; 4];
+            if let Some(det) = self.inband.as_mut() {
+                det.process(&self.pcm[..decoded]);
+                // At most a digit or two fit in one packet's audio.
+                for slot in heard.iter_mut() {
+                    *slot = det.poll_digit();
+                }
+            }
+            for d in heard.into_iter().flatten() {
+                self.on_digit(d.digit.as_char(), 0, DigitSource::InBand, now, events);
+            }
+            if let Some(rec) = self.recorder.as_mut() {
+                rec.push_left(&self.pcm[..decoded]);
+            }
+        }
+        (Received::Audio(codec), Some(header), packet.header_len)
+    }
+
+    /// Audio of the bridged peer, for this leg's recording (the right channel).
+    pub(crate) fn record_peer_audio(&mut self, codec: G711, payload: &[u8]) {
+        if let Some(rec) = self.recorder.as_mut() {
+            let len = payload.len().min(self.pcm.len());
+            let decoded = codec.decode(&payload[..len], &mut self.pcm);
+            rec.push_right(&self.pcm[..decoded]);
+        }
+    }
+
+    fn drain_rfc4733(&mut self, now: Instant, events: &mut Vec<MediaEvent>) {
+        while let Some(d) = self.dtmf.poll_digit() {
+            let ms = u32::try_from(d.duration().as_millis()).unwrap_or(u32::MAX);
+            self.on_digit(d.digit.as_char(), ms, DigitSource::Rfc4733, now, events);
+        }
+    }
+
+    fn on_digit(
+        &mut self,
+        digit: char,
+        duration_ms: u32,
+        source: DigitSource,
+        now: Instant,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        events.push(MediaEvent::Digit {
+            endpoint: self.id,
+            digit,
+            duration_ms,
+            source,
+        });
+        if let Some((_, true)) = self.playback {
+            self.stop_play(events);
+        }
+        if let Some((id, c)) = self.collector.as_mut()
+            && let Some(d) = cc_media_core::dtmf::Digit::from_char(digit)
+            && let Ok(Some(outcome)) = c.handle_digit(d, now)
+        {
+            let id = *id;
+            self.finish_collect(
+                id,
+                outcome_end(&outcome),
+                outcome.digits().to_string(),
+                events,
+            );
+        }
+    }
+
+    fn finish_collect(
+        &mut self,
+        id: u64,
+        end: CollectEnd,
+        digits: String,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        self.collector = None;
+        if !matches!(self.playback, Some((_, true))) {
+            self.inband = None;
+        }
+        events.push(MediaEvent::CollectDone {
+            endpoint: self.id,
+            collection: id,
+            digits,
+            end,
+        });
+    }
+
+    fn want_inband(&mut self) {
+        if !self.saw_rfc4733 && self.inband.is_none() {
+            self.inband = DtmfDetector::new(DetectorConfig::default()).ok();
+        }
+    }
+
+    pub(crate) fn play(
+        &mut self,
+        playback: u64,
+        list: cc_media_core::player::Playlist,
+        barge_in: bool,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        self.player.play(list);
+        self.drain_player(events);
+        self.playback = Some((playback, barge_in));
+        if barge_in {
+            self.want_inband();
+        }
+    }
+
+    pub(crate) fn stop_play(&mut self, events: &mut Vec<MediaEvent>) {
+        self.player.stop();
+        self.drain_player(events);
+    }
+
+    fn drain_player(&mut self, events: &mut Vec<MediaEvent>) {
+        while let Some(e) = self.player.poll_event() {
+            if let PlayerEvent::PlaylistDone { playlist, reason } = e {
+                if self.playback.is_some_and(|(id, _)| id == playlist.0) {
+                    self.playback = None;
+                }
+                events.push(MediaEvent::PlayDone {
+                    endpoint: self.id,
+                    playback: playlist.0,
+                    stopped: reason != PlayEnd::Completed,
+                });
+            }
+        }
+    }
+
+    pub(crate) fn collect(
+        &mut self,
+        id: u64,
+        collector: DigitCollector,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        if let Some((old, c)) = self.collector.take() {
+            let digits: String = c.digits().iter().map(|d| d.as_char()).collect();
+            self.finish_collect(old, CollectEnd::Cancelled, digits, events);
+        }
+        self.collector = Some((id, collector));
+        self.want_inband();
+    }
+
+    /// The 20 ms tick: the next prompt frame, timers of DTMF, collection and inactivity.
+    pub(crate) fn tick(
+        &mut self,
+        now: Instant,
+        scratch: &mut Vec<u8>,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        if self.player.is_playing() {
+            if let Some(frame) = self.player.next_frame() {
+                self.send_frame(&frame, now, scratch);
+            }
+            self.drain_player(events);
+        }
+        if self.dtmf.poll_timeout().is_some_and(|t| t <= now) {
+            self.dtmf.handle_timeout(now);
+            self.drain_rfc4733(now, events);
+        }
+        if let Some((id, c)) = self.collector.as_mut()
+            && let Some(outcome) = c.handle_timeout(now)
+        {
+            let id = *id;
+            self.finish_collect(
+                id,
+                outcome_end(&outcome),
+                outcome.digits().to_string(),
+                events,
+            );
+        }
+        if let Some(d) = self.inactivity.as_mut()
+            && d.poll_timeout().is_some_and(|t| t <= now)
+            && d.handle_timeout(now).is_some()
+        {
+            let secs = self.rtp_timeout.map_or(0, |t| t.as_secs());
+            tracing::info!(endpoint = %self.id, label = %self.label, secs, "no RTP received");
+            events.push(MediaEvent::RtpTimeout {
+                endpoint: self.id,
+                silent_seconds: u32::try_from(secs).unwrap_or(u32::MAX),
+            });
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.tick();
+        }
+    }
+
+    /// Sends one locally generated 20 ms frame in the negotiated codec.
+    fn send_frame(&mut self, frame: &Frame, now: Instant, scratch: &mut Vec<u8>) {
+        let (Some(to), Some(codec), Some(n)) =
+            (self.destination(), self.codec(), self.negotiated.as_ref())
+        else {
+            return;
+        };
+        let header = self
+            .out
+            .next_frame(n.payload_type, FRAME_SAMPLES as u32, now);
+        let mut payload = [0u8; FRAME_SAMPLES];
+        codec.encode(frame, &mut payload);
+        scratch.clear();
+        if RtpBuilder::new(header)
+            .write_to_vec(&payload, scratch)
+            .is_ok()
+        {
+            self.send(scratch, to);
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.push_left(frame);
+        }
+    }
+
+    /// Forwards a packet received on the bridged peer: renumbers it into this leg's
+    /// stream, transcodes when the two legs use different laws, and sends it.
+    pub(crate) fn relay(
+        &mut self,
+        packet: &mut [u8],
+        header_len: usize,
+        incoming: &RtpHeader,
+        kind: Received,
+        now: Instant,
+    ) {
+        let (Some(to), Some(n)) = (self.destination(), self.negotiated.as_ref()) else {
+            return;
+        };
+        let payload_type = match kind {
+            Received::Audio(_) => n.payload_type,
+            Received::Event => match n.telephone_event {
+                Some(pt) => pt,
+                None => return,
+            },
+            Received::Drop => return,
+        };
+        let Some(mut header) = self.out.relay(incoming, now) else {
+            return;
+        };
+        header.payload_type = payload_type;
+        if let (Received::Audio(from), Some(to_codec)) = (kind, self.codec())
+            && from != to_codec
+            && let Some(payload) = packet.get_mut(header_len..)
+        {
+            match to_codec {
+                G711::Pcma => cc_media_core::g711::transcode_ulaw_to_alaw(payload),
+                G711::Pcmu => cc_media_core::g711::transcode_alaw_to_ulaw(payload),
+            }
+        }
+        if cc_media_core::rtp::rewrite_header(packet, &header).is_ok() {
+            self.send(packet, to);
+        }
+    }
+
+    fn send(&mut self, datagram: &[u8], to: SocketAddr) {
+        match self.socket.send_to(datagram, to) {
+            Ok(_) => self.packets_out += 1,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => tracing::trace!(endpoint = %self.id, error = %e, "RTP send failed"),
+        }
+    }
+
+    pub(crate) fn is_playing(&self) -> bool {
+        self.player.is_playing()
+    }
+}
+
+fn outcome_end(o: &CollectOutcome) -> CollectEnd {
+    match o {
+        CollectOutcome::MaxDigits(_) => CollectEnd::MaxDigits,
+        CollectOutcome::Terminator(_) => CollectEnd::Terminator,
+        CollectOutcome::Timeout(_) => CollectEnd::Timeout,
+    }
+}

@@ -1,0 +1,456 @@
+//! The media engine: the socket loops, the port pool, the prompt store and the id -> loop
+//! table, behind an async API that the gRPC service (and in-process callers) use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use cc_common::config::MediaConfig;
+use cc_media_core::collector::CollectorConfig;
+use cc_media_core::dtmf::Digit;
+use cc_sip::sdp::SessionDescription;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::endpoint::{Endpoint, EndpointInit};
+use crate::ports::PortPool;
+use crate::prompts::PromptStore;
+use crate::recorder;
+use crate::shard::{self, Command, Setup, ShardHandle};
+use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
+
+/// Events buffered per subscriber before a slow one starts losing the oldest.
+const EVENT_BUFFER: usize = 8192;
+
+/// The result of creating an endpoint.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: EndpointId,
+    /// Our answer to the given offer, or our offer.
+    pub local_sdp: SessionDescription,
+    pub negotiated: Option<Negotiated>,
+}
+
+/// The result of applying a remote SDP.
+#[derive(Debug, Clone)]
+pub struct RemoteApplied {
+    /// Our answer when the remote SDP was an offer.
+    pub local_sdp: Option<SessionDescription>,
+    pub negotiated: Option<Negotiated>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlayRequest {
+    pub prompts: Vec<String>,
+    pub looped: bool,
+    pub barge_in: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CollectRequest {
+    pub max_digits: usize,
+    pub terminator: Option<char>,
+    pub first_digit_timeout: Duration,
+    pub inter_digit_timeout: Duration,
+}
+
+/// The node's load, for choosing the least loaded media node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    pub endpoints: u32,
+    pub max_endpoints: u32,
+    pub bridges: u32,
+    pub packets_per_second: f64,
+}
+
+/// Cheap to clone: every clone drives the same engine.
+#[derive(Debug, Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: MediaConfig,
+    shards: Mutex<Vec<ShardHandle>>,
+    shard_count: usize,
+    routes: Mutex<HashMap<EndpointId, usize>>,
+    ports: Mutex<PortPool>,
+    prompts: Arc<PromptStore>,
+    events: broadcast::Sender<MediaEvent>,
+    next_id: AtomicU64,
+    next_shard: AtomicUsize,
+    load_sample: Mutex<(Instant, u64)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl MediaEngine {
+    /// Starts the socket loops and the recording writer. Prompts come from
+    /// `config.prompts_dir` unless `prompts` is given.
+    pub fn start(
+        config: MediaConfig,
+        prompts: Option<PromptStore>,
+    ) -> Result<MediaEngine, MediaError> {
+        let prompts = match prompts {
+            Some(p) => p,
+            None => PromptStore::load_dir(&config.prompts_dir)?,
+        };
+        std::fs::create_dir_all(&config.recordings_dir).map_err(|e| {
+            MediaError::Recording(format!(
+                "cannot create recordings_dir {}: {e}",
+                config.recordings_dir.display()
+            ))
+        })?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let recorder = recorder::spawn_writer(events.clone())?;
+        let count = match config.loops {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let shards = (0..count)
+            .map(|i| shard::spawn(i, events.clone(), recorder.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        tracing::info!(
+            loops = count,
+            prompts = prompts.len(),
+            ports = %format!("{}-{}", config.rtp_ports.first, config.rtp_ports.last),
+            public_ip = %config.public_ip,
+            "media engine started"
+        );
+        Ok(MediaEngine {
+            inner: Arc::new(Inner {
+                ports: Mutex::new(PortPool::new(config.rtp_ports)),
+                config,
+                shard_count: shards.len(),
+                shards: Mutex::new(shards),
+                routes: Mutex::new(HashMap::new()),
+                prompts: Arc::new(prompts),
+                events,
+                next_id: AtomicU64::new(1),
+                next_shard: AtomicUsize::new(0),
+                load_sample: Mutex::new((Instant::now(), 0)),
+            }),
+        })
+    }
+
+    /// Every event of every endpoint from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<MediaEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn prompts(&self) -> &PromptStore {
+        &self.inner.prompts
+    }
+
+    fn shard_of(&self, id: EndpointId) -> Result<usize, MediaError> {
+        lock(&self.inner.routes)
+            .get(&id)
+            .copied()
+            .ok_or(MediaError::NotFound(id))
+    }
+
+    async fn request<T>(
+        &self,
+        shard: usize,
+        make: impl FnOnce(shard::Reply<T>) -> Command,
+    ) -> Result<T, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let shards = lock(&self.inner.shards);
+            let handle = shards.get(shard).ok_or(MediaError::ShuttingDown)?;
+            handle.send(make(tx))?;
+        }
+        rx.await.map_err(|_| MediaError::ShuttingDown)?
+    }
+
+    async fn on<T>(
+        &self,
+        id: EndpointId,
+        make: impl FnOnce(shard::Reply<T>) -> Command,
+    ) -> Result<T, MediaError> {
+        let shard = self.shard_of(id)?;
+        self.request(shard, make).await
+    }
+
+    /// Creates an endpoint: answering `remote_offer`, or making our offer. `near` places it
+    /// in the same loop as the endpoint it will be bridged to.
+    pub async fn create_endpoint(
+        &self,
+        remote_offer: Option<SessionDescription>,
+        near: Option<EndpointId>,
+        label: String,
+    ) -> Result<Created, MediaError> {
+        let max = self.inner.config.max_endpoints;
+        if lock(&self.inner.routes).len() >= max {
+            return Err(MediaError::Capacity(max));
+        }
+        let shard = match near {
+            Some(n) => self.shard_of(n)?,
+            None => self.least_loaded_shard(),
+        };
+        let bind_ip = self.inner.config.bind_ip();
+        let (socket, port) = lock(&self.inner.ports).bind(bind_ip)?;
+        let id = EndpointId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let endpoint = Endpoint::new(
+            EndpointInit {
+                id,
+                label,
+                socket,
+                port,
+                public_ip: self.inner.config.public_ip,
+                rtp_timeout: (self.inner.config.rtp_timeout_secs > 0)
+                    .then(|| Duration::from_secs(self.inner.config.rtp_timeout_secs)),
+            },
+            Instant::now(),
+        );
+        let setup = match remote_offer {
+            Some(offer) => Setup::Answer(Box::new(offer)),
+            None => Setup::Offer,
+        };
+        lock(&self.inner.routes).insert(id, shard);
+        let result = self
+            .request(shard, |reply| Command::Attach {
+                endpoint: Box::new(endpoint),
+                setup,
+                reply,
+            })
+            .await;
+        match result {
+            Ok((Some(local_sdp), negotiated)) => Ok(Created {
+                id,
+                local_sdp,
+                negotiated,
+            }),
+            Ok((None, _)) => Err(MediaError::State("no local SDP was produced".into())),
+            Err(e) => {
+                // The endpoint (and its socket) was dropped by the loop; free the port.
+                lock(&self.inner.routes).remove(&id);
+                lock(&self.inner.ports).release(port);
+                Err(e)
+            }
+        }
+    }
+
+    fn least_loaded_shard(&self) -> usize {
+        let shards = lock(&self.inner.shards);
+        let start = self.inner.next_shard.fetch_add(1, Ordering::Relaxed);
+        (0..shards.len())
+            .map(|i| (start + i) % shards.len())
+            .min_by_key(|&i| shards[i].stats.endpoints.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    pub async fn set_remote_description(
+        &self,
+        id: EndpointId,
+        sdp: SessionDescription,
+    ) -> Result<RemoteApplied, MediaError> {
+        let (local_sdp, negotiated) = self
+            .on(id, |reply| Command::SetRemote {
+                id,
+                sdp: Box::new(sdp),
+                reply,
+            })
+            .await?;
+        Ok(RemoteApplied {
+            local_sdp,
+            negotiated,
+        })
+    }
+
+    /// Plays prompts; returns the playback id that its PlayDone event carries.
+    pub async fn play(&self, id: EndpointId, req: PlayRequest) -> Result<u64, MediaError> {
+        if req.prompts.is_empty() {
+            return Err(MediaError::InvalidArgument(
+                "prompts: give at least one".into(),
+            ));
+        }
+        let prompts = req
+            .prompts
+            .iter()
+            .map(|p| {
+                self.inner
+                    .prompts
+                    .get(p)
+                    .ok_or_else(|| MediaError::UnknownPrompt(p.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let playback = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.on(id, |reply| Command::Play {
+            id,
+            playback,
+            prompts,
+            looped: req.looped,
+            barge_in: req.barge_in,
+            reply,
+        })
+        .await?;
+        Ok(playback)
+    }
+
+    pub async fn stop_play(&self, id: EndpointId) -> Result<(), MediaError> {
+        self.on(id, |reply| Command::StopPlay { id, reply }).await
+    }
+
+    /// Starts collecting digits; returns the collection id its CollectDone event carries.
+    pub async fn collect_digits(
+        &self,
+        id: EndpointId,
+        req: CollectRequest,
+    ) -> Result<u64, MediaError> {
+        let terminator = match req.terminator {
+            None => None,
+            Some(c) => Some(Digit::from_char(c).ok_or_else(|| {
+                MediaError::InvalidArgument(format!("terminator: {c:?} is not one of 0-9 * # A-D"))
+            })?),
+        };
+        if !(1..=cc_media_core::collector::MAX_DIGITS).contains(&req.max_digits) {
+            return Err(MediaError::InvalidArgument(format!(
+                "max_digits: {} is not between 1 and {}",
+                req.max_digits,
+                cc_media_core::collector::MAX_DIGITS
+            )));
+        }
+        let config = CollectorConfig {
+            max_digits: req.max_digits,
+            terminator,
+            first_digit_timeout: req.first_digit_timeout,
+            inter_digit_timeout: req.inter_digit_timeout,
+        };
+        let collection = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.on(id, |reply| Command::Collect {
+            id,
+            collection,
+            config,
+            reply,
+        })
+        .await?;
+        Ok(collection)
+    }
+
+    /// Bridges two endpoints (moving `b` into `a`'s loop first if needed). Returns whether
+    /// the relay is passthrough (same codec on both legs).
+    pub async fn bridge(&self, a: EndpointId, b: EndpointId) -> Result<bool, MediaError> {
+        let (sa, sb) = (self.shard_of(a)?, self.shard_of(b)?);
+        if sa != sb {
+            self.unbridge(b).await?;
+            let endpoint = self
+                .request(sb, |reply| Command::Detach { id: b, reply })
+                .await?;
+            lock(&self.inner.routes).insert(b, sa);
+            let moved = self
+                .request(sa, |reply| Command::Attach {
+                    endpoint,
+                    setup: Setup::Moved,
+                    reply,
+                })
+                .await;
+            if let Err(e) = moved {
+                lock(&self.inner.routes).remove(&b);
+                return Err(e);
+            }
+        }
+        self.request(sa, |reply| Command::Bridge { a, b, reply })
+            .await
+    }
+
+    pub async fn unbridge(&self, id: EndpointId) -> Result<(), MediaError> {
+        self.on(id, |reply| Command::Unbridge { id, reply }).await
+    }
+
+    /// Records `id` (left) and its bridged peer (right) into `recordings_dir/file_name`.
+    pub async fn start_recording(
+        &self,
+        id: EndpointId,
+        file_name: Option<String>,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<PathBuf, MediaError> {
+        let recording = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let name = match file_name {
+            Some(n) => {
+                let plain = !n.is_empty()
+                    && n.len() <= 200
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                    && !n.starts_with('.');
+                if !plain {
+                    return Err(MediaError::InvalidArgument(format!(
+                        "file_name: {n:?} must be letters, digits, '-', '_' or '.' (no directories)"
+                    )));
+                }
+                if n.ends_with(".wav") {
+                    n
+                } else {
+                    format!("{n}.wav")
+                }
+            }
+            None => format!("{id}-{recording}.wav"),
+        };
+        let path = self.inner.config.recordings_dir.join(name);
+        self.on(id, |reply| Command::StartRecording {
+            id,
+            recording,
+            path,
+            metadata,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn stop_recording(&self, id: EndpointId) -> Result<(PathBuf, f64), MediaError> {
+        self.on(id, |reply| Command::StopRecording { id, reply })
+            .await
+    }
+
+    /// Destroys an endpoint: its socket closes, its port returns to the pool, a bridge to
+    /// it ends and a recording on it is finished.
+    pub async fn destroy(&self, id: EndpointId) -> Result<(), MediaError> {
+        let port = self.on(id, |reply| Command::Destroy { id, reply }).await?;
+        lock(&self.inner.routes).remove(&id);
+        lock(&self.inner.ports).release(port);
+        Ok(())
+    }
+
+    pub fn load(&self) -> Load {
+        let shards = lock(&self.inner.shards);
+        let mut load = Load {
+            endpoints: 0,
+            max_endpoints: u32::try_from(self.inner.config.max_endpoints).unwrap_or(u32::MAX),
+            bridges: 0,
+            packets_per_second: 0.0,
+        };
+        let mut packets = 0u64;
+        for s in shards.iter() {
+            load.endpoints += s.stats.endpoints.load(Ordering::Relaxed);
+            load.bridges += s.stats.bridges.load(Ordering::Relaxed);
+            packets += s.stats.packets_in.load(Ordering::Relaxed);
+        }
+        let mut sample = lock(&self.inner.load_sample);
+        let now = Instant::now();
+        let secs = now.duration_since(sample.0).as_secs_f64();
+        if secs > 0.0 {
+            load.packets_per_second = packets.saturating_sub(sample.1) as f64 / secs;
+        }
+        *sample = (now, packets);
+        load
+    }
+
+    pub fn loops(&self) -> usize {
+        self.inner.shard_count
+    }
+
+    /// Stops the socket loops: every endpoint is destroyed and recordings are finished.
+    pub fn shutdown(&self) {
+        let mut shards = lock(&self.inner.shards);
+        for s in shards.iter_mut() {
+            s.shutdown();
+        }
+        shards.clear();
+        lock(&self.inner.routes).clear();
+    }
+}

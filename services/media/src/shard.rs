@@ -1,0 +1,512 @@
+//! A socket loop: one OS thread owning a set of endpoints and their UDP sockets.
+//!
+//! It waits on a level-triggered epoll set (one read per ready socket per wake-up, so no
+//! extra `recvfrom` just to learn the socket is drained), an eventfd for control commands,
+//! and a 20 ms tick for prompt frames and timers. Both legs of a bridge live in the same
+//! loop, so relaying a packet is: recv, rewrite the header in place, send.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use cc_media_core::collector::{CollectorConfig, DigitCollector};
+use cc_media_core::player::{Playlist, PlaylistId, Prompt, PromptId};
+use cc_sip::sdp::SessionDescription;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::endpoint::{Endpoint, Received};
+use crate::recorder::{Recorder, WriterCommand};
+use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
+
+const TICK: Duration = Duration::from_millis(20);
+const WAKE_TOKEN: u64 = u64::MAX;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
+
+/// How an endpoint arriving in a loop gets its SDP.
+pub(crate) enum Setup {
+    /// Answer the remote party's offer.
+    Answer(Box<SessionDescription>),
+    /// Make our offer.
+    Offer,
+    /// Moved from another loop: its negotiation travels with it.
+    Moved,
+}
+
+pub(crate) enum Command {
+    Attach {
+        endpoint: Box<Endpoint>,
+        setup: Setup,
+        reply: Reply<(Option<SessionDescription>, Option<Negotiated>)>,
+    },
+    SetRemote {
+        id: EndpointId,
+        sdp: Box<SessionDescription>,
+        reply: Reply<(Option<SessionDescription>, Option<Negotiated>)>,
+    },
+    Play {
+        id: EndpointId,
+        playback: u64,
+        prompts: Vec<Arc<[i16]>>,
+        looped: bool,
+        barge_in: bool,
+        reply: Reply<()>,
+    },
+    StopPlay {
+        id: EndpointId,
+        reply: Reply<()>,
+    },
+    Collect {
+        id: EndpointId,
+        collection: u64,
+        config: CollectorConfig,
+        reply: Reply<()>,
+    },
+    Bridge {
+        a: EndpointId,
+        b: EndpointId,
+        reply: Reply<bool>,
+    },
+    Unbridge {
+        id: EndpointId,
+        reply: Reply<()>,
+    },
+    StartRecording {
+        id: EndpointId,
+        recording: u64,
+        path: PathBuf,
+        metadata: BTreeMap<String, String>,
+        reply: Reply<PathBuf>,
+    },
+    StopRecording {
+        id: EndpointId,
+        reply: Reply<(PathBuf, f64)>,
+    },
+    /// Removes the endpoint; the reply hands back its port for reuse.
+    Destroy {
+        id: EndpointId,
+        reply: Reply<u16>,
+    },
+    /// Takes the endpoint out of this loop to move it to another (bridging across loops).
+    Detach {
+        id: EndpointId,
+        reply: Reply<Box<Endpoint>>,
+    },
+    Shutdown,
+}
+
+/// Counters a loop publishes for the node's load report.
+#[derive(Debug, Default)]
+pub(crate) struct ShardStats {
+    pub endpoints: AtomicU32,
+    pub bridges: AtomicU32,
+    pub packets_in: AtomicU64,
+}
+
+/// The control side of a socket loop.
+#[derive(Debug)]
+pub(crate) struct ShardHandle {
+    tx: mpsc::Sender<Command>,
+    wake: Arc<EventFd>,
+    pub stats: Arc<ShardStats>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ShardHandle {
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), MediaError> {
+        self.tx.send(cmd).map_err(|_| MediaError::ShuttingDown)?;
+        self.wake.write(1).map_err(|e| MediaError::Io(e.into()))?;
+        Ok(())
+    }
+
+    pub(crate) fn shutdown(&mut self) {
+        let _ = self.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub(crate) fn spawn(
+    index: usize,
+    events: broadcast::Sender<MediaEvent>,
+    recorder: mpsc::Sender<WriterCommand>,
+) -> std::io::Result<ShardHandle> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(std::io::Error::from)?;
+    let wake = Arc::new(
+        EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(std::io::Error::from)?,
+    );
+    epoll
+        .add(
+            wake.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN, WAKE_TOKEN),
+        )
+        .map_err(std::io::Error::from)?;
+    let (tx, rx) = mpsc::channel();
+    let stats = Arc::new(ShardStats::default());
+    let mut shard = Shard {
+        epoll,
+        wake: wake.clone(),
+        commands: rx,
+        endpoints: HashMap::new(),
+        events,
+        pending: Vec::new(),
+        recorder,
+        stats: stats.clone(),
+        scratch: Vec::with_capacity(1500),
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("media-loop-{index}"))
+        .spawn(move || shard.run())?;
+    Ok(ShardHandle {
+        tx,
+        wake,
+        stats,
+        thread: Some(thread),
+    })
+}
+
+struct Shard {
+    epoll: Epoll,
+    wake: Arc<EventFd>,
+    commands: mpsc::Receiver<Command>,
+    endpoints: HashMap<EndpointId, Endpoint>,
+    events: broadcast::Sender<MediaEvent>,
+    /// Events gathered while handling one input, published after it.
+    pending: Vec<MediaEvent>,
+    recorder: mpsc::Sender<WriterCommand>,
+    stats: Arc<ShardStats>,
+    scratch: Vec<u8>,
+}
+
+impl Shard {
+    fn run(&mut self) {
+        let mut ready = vec![EpollEvent::empty(); 256];
+        let mut buf = [0u8; 2048];
+        let mut next_tick = Instant::now() + TICK;
+        let mut packets = 0u64;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let timeout = EpollTimeout::try_from(wait).unwrap_or(EpollTimeout::ZERO);
+            let n = match self.epoll.wait(&mut ready, timeout) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "media loop cannot wait on its sockets");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            for ev in &ready[..n] {
+                let token = ev.data();
+                if token == WAKE_TOKEN {
+                    let _ = self.wake.read();
+                    if !self.drain_commands(now) {
+                        return;
+                    }
+                } else {
+                    packets += u64::from(self.on_readable(EndpointId(token), &mut buf, now));
+                }
+            }
+            if now >= next_tick {
+                self.tick(now);
+                next_tick += TICK;
+                if next_tick < now {
+                    // The loop was stalled for more than a tick: do not burst to catch up.
+                    next_tick = now + TICK;
+                }
+                self.stats.packets_in.fetch_add(packets, Ordering::Relaxed);
+                packets = 0;
+            }
+            self.publish();
+        }
+    }
+
+    fn publish(&mut self) {
+        for e in self.pending.drain(..) {
+            // No subscriber is not an error: nobody is interested right now.
+            let _ = self.events.send(e);
+        }
+    }
+
+    /// Receives one datagram on `id` and relays it to the bridged peer. Returns whether a
+    /// datagram was read.
+    fn on_readable(&mut self, id: EndpointId, buf: &mut [u8], now: Instant) -> bool {
+        let Some(ep) = self.endpoints.get_mut(&id) else {
+            return false;
+        };
+        let (len, from) = match ep.socket.recv_from(buf) {
+            Ok(r) => r,
+            Err(_) => return false,
+        };
+        let (kind, header, header_len) = ep.on_datagram(&buf[..len], from, now, &mut self.pending);
+        let (Some(header), Some(peer)) = (header, ep.bridge) else {
+            return true;
+        };
+        if kind == Received::Drop {
+            return true;
+        }
+        let Some(other) = self.endpoints.get_mut(&peer) else {
+            return true;
+        };
+        if let Received::Audio(codec) = kind {
+            other.record_peer_audio(codec, &buf[header_len..len]);
+        }
+        other.relay(&mut buf[..len], header_len, &header, kind, now);
+        true
+    }
+
+    fn tick(&mut self, now: Instant) {
+        for ep in self.endpoints.values_mut() {
+            ep.tick(now, &mut self.scratch, &mut self.pending);
+        }
+    }
+
+    /// Returns false on shutdown.
+    fn drain_commands(&mut self, now: Instant) -> bool {
+        while let Ok(cmd) = self.commands.try_recv() {
+            if !self.handle(cmd, now) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn get(&mut self, id: EndpointId) -> Result<&mut Endpoint, MediaError> {
+        self.endpoints.get_mut(&id).ok_or(MediaError::NotFound(id))
+    }
+
+    fn handle(&mut self, cmd: Command, now: Instant) -> bool {
+        match cmd {
+            Command::Attach {
+                endpoint,
+                setup,
+                reply,
+            } => {
+                let _ = reply.send(self.attach(*endpoint, setup, now));
+            }
+            Command::SetRemote { id, sdp, reply } => {
+                let r = self.get(id).and_then(|ep| {
+                    let local = ep.apply_remote(&sdp, now)?;
+                    Ok((local, ep.negotiated.clone()))
+                });
+                let _ = reply.send(r);
+            }
+            Command::Play {
+                id,
+                playback,
+                prompts,
+                looped,
+                barge_in,
+                reply,
+            } => {
+                let pending = &mut self.pending;
+                let r = self
+                    .endpoints
+                    .get_mut(&id)
+                    .ok_or(MediaError::NotFound(id))
+                    .and_then(|ep| {
+                        if ep.bridge.is_some() {
+                            return Err(MediaError::State(format!(
+                                "{id} is bridged; unbridge it before playing prompts"
+                            )));
+                        }
+                        let prompts = prompts
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, samples)| Prompt {
+                                id: PromptId(i as u32),
+                                samples,
+                            })
+                            .collect();
+                        let mut list = Playlist::new(PlaylistId(playback), prompts);
+                        if looped {
+                            list = list.looped();
+                        }
+                        ep.play(playback, list, barge_in, pending);
+                        Ok(())
+                    });
+                let _ = reply.send(r);
+            }
+            Command::StopPlay { id, reply } => {
+                let pending = &mut self.pending;
+                let r = self
+                    .endpoints
+                    .get_mut(&id)
+                    .ok_or(MediaError::NotFound(id))
+                    .map(|ep| ep.stop_play(pending));
+                let _ = reply.send(r);
+            }
+            Command::Collect {
+                id,
+                collection,
+                config,
+                reply,
+            } => {
+                let pending = &mut self.pending;
+                let r = self
+                    .endpoints
+                    .get_mut(&id)
+                    .ok_or(MediaError::NotFound(id))
+                    .and_then(|ep| {
+                        let c = DigitCollector::new(config, now)
+                            .map_err(|e| MediaError::InvalidArgument(e.to_string()))?;
+                        ep.collect(collection, c, pending);
+                        Ok(())
+                    });
+                let _ = reply.send(r);
+            }
+            Command::Bridge { a, b, reply } => {
+                let _ = reply.send(self.bridge(a, b));
+            }
+            Command::Unbridge { id, reply } => {
+                let _ = reply.send(self.unbridge(id));
+            }
+            Command::StartRecording {
+                id,
+                recording,
+                path,
+                metadata,
+                reply,
+            } => {
+                let writer = self.recorder.clone();
+                let r = self.get(id).and_then(|ep| {
+                    if ep.recorder.is_some() {
+                        return Err(MediaError::State(format!("{id} is already recording")));
+                    }
+                    ep.recorder =
+                        Some(Recorder::new(recording, id, path.clone(), metadata, writer));
+                    Ok(path)
+                });
+                let _ = reply.send(r);
+            }
+            Command::StopRecording { id, reply } => {
+                let r = self.get(id).and_then(|ep| {
+                    ep.recorder
+                        .take()
+                        .map(Recorder::finish)
+                        .ok_or_else(|| MediaError::State(format!("{id} is not recording")))
+                });
+                let _ = reply.send(r);
+            }
+            Command::Destroy { id, reply } => {
+                let r = self.remove(id).map(|ep| ep.port);
+                let _ = reply.send(r);
+            }
+            Command::Detach { id, reply } => {
+                let r = self.remove(id).map(Box::new);
+                let _ = reply.send(r);
+            }
+            Command::Shutdown => {
+                for id in self.endpoints.keys().copied().collect::<Vec<_>>() {
+                    let _ = self.remove(id);
+                }
+                self.publish();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn attach(
+        &mut self,
+        mut ep: Endpoint,
+        setup: Setup,
+        now: Instant,
+    ) -> Result<(Option<SessionDescription>, Option<Negotiated>), MediaError> {
+        let local = match setup {
+            Setup::Answer(offer) => ep.apply_remote(&offer, now)?,
+            Setup::Offer => Some(ep.make_offer()?),
+            Setup::Moved => None,
+        };
+        self.epoll
+            .add(
+                ep.socket.as_fd(),
+                EpollEvent::new(EpollFlags::EPOLLIN, ep.id.0),
+            )
+            .map_err(|e| MediaError::Io(e.into()))?;
+        let negotiated = ep.negotiated.clone();
+        self.endpoints.insert(ep.id, ep);
+        self.stats.endpoints.fetch_add(1, Ordering::Relaxed);
+        Ok((local, negotiated))
+    }
+
+    fn remove(&mut self, id: EndpointId) -> Result<Endpoint, MediaError> {
+        if self
+            .endpoints
+            .get(&id)
+            .is_some_and(|ep| ep.bridge.is_some())
+        {
+            self.unbridge(id)?;
+        }
+        let mut ep = self.endpoints.remove(&id).ok_or(MediaError::NotFound(id))?;
+        let _ = self.epoll.delete(ep.socket.as_fd());
+        self.stats.endpoints.fetch_sub(1, Ordering::Relaxed);
+        ep.stop_play(&mut self.pending);
+        if let Some(rec) = ep.recorder.take() {
+            rec.finish();
+        }
+        Ok(ep)
+    }
+
+    fn bridge(&mut self, a: EndpointId, b: EndpointId) -> Result<bool, MediaError> {
+        if a == b {
+            return Err(MediaError::InvalidArgument(
+                "an endpoint cannot be bridged to itself".into(),
+            ));
+        }
+        let [Some(ea), Some(eb)] = self.endpoints.get_disjoint_mut([&a, &b]) else {
+            let missing = if self.endpoints.contains_key(&a) {
+                b
+            } else {
+                a
+            };
+            return Err(MediaError::NotFound(missing));
+        };
+        for ep in [&*ea, &*eb] {
+            if let Some(other) = ep.bridge
+                && other != a
+                && other != b
+            {
+                return Err(MediaError::State(format!(
+                    "{} is already bridged to {other}",
+                    ep.id
+                )));
+            }
+        }
+        let fresh = ea.bridge.is_none();
+        for ep in [&mut *ea, &mut *eb] {
+            if ep.is_playing() {
+                ep.stop_play(&mut self.pending);
+            }
+            ep.out.mark_discontinuity();
+        }
+        ea.bridge = Some(b);
+        eb.bridge = Some(a);
+        if fresh {
+            self.stats.bridges.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(ea.codec() == eb.codec())
+    }
+
+    fn unbridge(&mut self, id: EndpointId) -> Result<(), MediaError> {
+        let ep = self.get(id)?;
+        let Some(peer) = ep.bridge.take() else {
+            return Ok(());
+        };
+        ep.out.mark_discontinuity();
+        if let Some(other) = self.endpoints.get_mut(&peer) {
+            other.bridge = None;
+            other.out.mark_discontinuity();
+        }
+        self.stats.bridges.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
