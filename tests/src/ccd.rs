@@ -368,6 +368,18 @@ impl Ccd {
         self.child.id()
     }
 
+    /// The node's RTP port range (first, last).
+    pub fn rtp_ports(&self) -> (u16, u16) {
+        let (_, v) = self
+            .config
+            .media_settings
+            .iter()
+            .find(|(k, _)| k == "rtp_ports")
+            .expect("the node has an RTP port range");
+        let (a, b) = v.trim_matches('"').split_once('-').expect("first-last");
+        (a.parse().expect("port"), b.parse().expect("port"))
+    }
+
     pub fn config(&self) -> &NodeConfig {
         &self.config
     }

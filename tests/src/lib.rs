@@ -11,6 +11,7 @@ pub mod net;
 pub mod register;
 pub mod sip;
 pub mod tools;
+pub mod uas;
 
 use std::path::PathBuf;
 

@@ -136,6 +136,10 @@ pub struct Sipp {
     target: SocketAddr,
     transport: Transport,
     args: Vec<String>,
+    /// Files made visible in SIPp's working directory (name, source), for scenarios that
+    /// play `pcap/...` or stream a raw audio file.
+    files: Vec<(String, PathBuf)>,
+    timeout: Duration,
 }
 
 /// A SIPp run with its message trace and error log.
@@ -171,7 +175,27 @@ impl Sipp {
             target,
             transport,
             args: Vec::new(),
+            files: Vec::new(),
+            timeout: SIPP_TIMEOUT,
         }
+    }
+
+    /// Makes `source` available as `name` in SIPp's working directory (a symlink).
+    pub fn file(mut self, name: &str, source: &Path) -> Self {
+        self.files.push((name.into(), source.into()));
+        self
+    }
+
+    /// The pcaps shipped with SIPp (`g711a.pcap`, `dtmf_2833_*.pcap`) under `pcap/`, as the
+    /// built-in `uac_pcap` scenario expects them.
+    pub fn with_pcaps(self) -> Self {
+        self.file("pcap", Path::new("/usr/share/sip-tester"))
+    }
+
+    /// How long the call may take (default [`SIPP_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The request URI user (`-s`).
@@ -200,6 +224,10 @@ impl Sipp {
         let dir = TempDir::new("sipp");
         let errors = dir.path().join("errors.log");
         let messages = dir.path().join("messages.log");
+        for (name, source) in &self.files {
+            std::os::unix::fs::symlink(source, dir.path().join(name))
+                .unwrap_or_else(|e| panic!("cannot link {} for SIPp: {e}", source.display()));
+        }
         let mut cmd = Command::new(sipp);
         cmd.current_dir(dir.path())
             .arg(self.target.to_string())
@@ -223,7 +251,7 @@ impl Sipp {
             .args(["-m", "1", "-nostdin"])
             .args([
                 "-timeout",
-                &format!("{}s", SIPP_TIMEOUT.as_secs()),
+                &format!("{}s", self.timeout.as_secs().max(1)),
                 "-timeout_error",
             ])
             .arg("-trace_err")
@@ -233,7 +261,7 @@ impl Sipp {
             .arg("-message_file")
             .arg(&messages)
             .args(&self.args);
-        let run = run_bounded(cmd, SIPP_TIMEOUT + Duration::from_secs(10));
+        let run = run_bounded(cmd, self.timeout + Duration::from_secs(10));
         SippRun {
             run,
             messages: read_or_empty(&messages),
@@ -272,4 +300,95 @@ pub fn sipvicious(tool: &str, args: &[String], timeout: Duration) -> ToolRun {
     let home = TempDir::new("sipvicious-home");
     cmd.env("HOME", home.path());
     run_bounded(cmd, timeout)
+}
+
+/// A packet capture on the loopback interface with tshark, for counting what really went
+/// over the wire. Stopped (by its PID) when dropped.
+#[derive(Debug)]
+pub struct Capture {
+    child: Child,
+    file: PathBuf,
+    _dir: TempDir,
+}
+
+impl Capture {
+    /// Starts capturing packets matching a BPF `filter` and waits until tshark captures.
+    pub fn start(filter: &str) -> Capture {
+        let tshark = require("tshark", "tshark");
+        let dir = TempDir::new("capture");
+        let file = dir.path().join("capture.pcapng");
+        let mut child = Command::new(tshark)
+            .args(["-i", "lo", "-q", "-f", filter, "-w"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tshark: {e}"));
+        // tshark says "Capturing on 'Loopback: lo'" once the capture runs.
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = String::new();
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if seen.contains("Capturing on") {
+                    let _ = tx.send(Ok(()));
+                    // Keep draining so tshark never blocks on a full pipe.
+                    while matches!(stderr.read(&mut buf), Ok(n) if n > 0) {}
+                    return;
+                }
+            }
+            let _ = tx.send(Err(seen));
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("tshark did not start capturing: {log}"),
+            Err(_) => panic!("tshark did not start capturing within 10 s"),
+        }
+        Capture {
+            child,
+            file,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the capture and returns (source port, destination port) of each UDP packet.
+    pub fn stop(mut self) -> Vec<(u16, u16)> {
+        // SIGINT lets tshark flush the file; it is our own child, ended by its PID.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&self.file)
+            .args(["-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot read the capture: {e}"));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (a, b) = l.split_once('\t')?;
+                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
