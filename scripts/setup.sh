@@ -11,6 +11,8 @@ packages=(
   etcd-server         # coordination (cluster tests)
   etcd-client
   sox                 # prompt generation and audio measurements
+  espeak-ng           # prompt generation (scripts/make-prompts.sh)
+  tshark              # counting RTP on the wire in media tests
 )
 if [ "${1:-}" = "--build-only" ]; then
   packages=(protobuf-compiler)
