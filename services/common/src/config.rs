@@ -73,6 +73,10 @@ pub struct MediaConfig {
     /// Where call recordings (stereo WAV plus a JSON metadata file) are written.
     #[serde(default = "defaults::recordings_dir")]
     pub recordings_dir: PathBuf,
+    /// The one UDP port every WebRTC leg of this node shares (ICE-lite, DTLS-SRTP); 0
+    /// picks a free port at start (logged). Browsers must be able to reach it.
+    #[serde(default)]
+    pub webrtc_port: u16,
     /// Most endpoints one node holds; more are refused (the caller gets a busy signal
     /// rather than the node running out of ports or memory).
     #[serde(default = "defaults::max_endpoints")]
@@ -90,6 +94,7 @@ impl Default for MediaConfig {
             prompts_dir: defaults::prompts_dir(),
             recordings_dir: defaults::recordings_dir(),
             max_endpoints: defaults::max_endpoints(),
+            webrtc_port: 0,
         }
     }
 }
@@ -404,6 +409,14 @@ impl Config {
         let media = &self.media;
         if media.max_endpoints == 0 {
             return Err(invalid("media.max_endpoints", "must be positive"));
+        }
+        if media.webrtc_port != 0
+            && (media.rtp_ports.first..=media.rtp_ports.last).contains(&media.webrtc_port)
+        {
+            return Err(invalid(
+                "media.webrtc_port",
+                format!("{} lies inside rtp_ports", media.webrtc_port),
+            ));
         }
         if media.public_ip.is_unspecified() {
             return Err(invalid(

@@ -103,6 +103,7 @@ fn event(e: MediaEvent) -> pb::MediaEvent {
         MediaEvent::RtpTimeout { silent_seconds, .. } => {
             Event::RtpTimeout(pb::RtpTimeout { silent_seconds })
         }
+        MediaEvent::Ice { connected, .. } => Event::Ice(pb::IceState { connected }),
         MediaEvent::RecordingDone { path, seconds, .. } => {
             Event::RecordingDone(pb::RecordingDone {
                 path: path.display().to_string(),
@@ -125,6 +126,19 @@ impl MediaControl for MediaControlService {
         request: Request<pb::CreateEndpointRequest>,
     ) -> Result<Response<pb::CreateEndpointResponse>, Status> {
         let r = request.into_inner();
+        if crate::webrtc::is_webrtc_sdp(&r.remote_offer) {
+            // A browser: ICE-lite DTLS-SRTP answered by str0m, on the shared WebRTC port.
+            let created = self
+                .engine
+                .create_webrtc_endpoint(&r.remote_offer, r.label)
+                .await
+                .map_err(status)?;
+            return Ok(Response::new(pb::CreateEndpointResponse {
+                endpoint_id: created.id.to_string(),
+                local_sdp: created.answer,
+                negotiated: negotiated(created.negotiated),
+            }));
+        }
         let offer = (!r.remote_offer.is_empty())
             .then(|| sdp("remote_offer", &r.remote_offer))
             .transpose()?;

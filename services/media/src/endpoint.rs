@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cc_media_core::FRAME_SAMPLES;
@@ -18,6 +19,7 @@ use cc_media_core::stream::OutgoingStream;
 use cc_sip::sdp::{self, Codec, LocalMedia, NegotiatedAudio, SessionDescription};
 
 use crate::recorder::Recorder;
+use crate::webrtc::{WebRtcLeg, WebRtcOutput};
 use crate::{CollectEnd, DigitSource, EndpointId, MediaError, MediaEvent, Negotiated};
 
 /// What a received datagram turned out to be, for the relay decision.
@@ -31,12 +33,26 @@ pub(crate) enum Received {
     Drop,
 }
 
+/// How an endpoint reaches its peer.
+#[derive(Debug)]
+pub(crate) enum Net {
+    /// Plain RTP on a socket and port of its own.
+    Rtp { socket: UdpSocket, port: u16 },
+    /// WebRTC through the loop's shared WebRTC socket; `out` holds what the leg produced
+    /// until the loop sends it (datagrams) or relays it (audio).
+    WebRtc {
+        leg: Box<WebRtcLeg>,
+        out: WebRtcOutput,
+        /// Sequence numbers for the browser's audio when relayed as RTP.
+        seq: u16,
+    },
+}
+
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     pub(crate) id: EndpointId,
     pub(crate) label: String,
-    pub(crate) socket: UdpSocket,
-    pub(crate) port: u16,
+    pub(crate) net: Net,
     public_ip: IpAddr,
     session_id: u64,
     session_version: u64,
@@ -68,8 +84,7 @@ pub(crate) struct Endpoint {
 pub(crate) struct EndpointInit {
     pub id: EndpointId,
     pub label: String,
-    pub socket: UdpSocket,
-    pub port: u16,
+    pub net: Net,
     pub public_ip: IpAddr,
     pub rtp_timeout: Option<Duration>,
 }
@@ -87,8 +102,7 @@ impl Endpoint {
         Endpoint {
             id: init.id,
             label: init.label,
-            socket: init.socket,
-            port: init.port,
+            net: init.net,
             public_ip: init.public_ip,
             session_id: u64::from(rand::random::<u32>()),
             session_version: 1,
@@ -112,16 +126,37 @@ impl Endpoint {
         }
     }
 
-    fn local_media(&mut self) -> LocalMedia {
-        let mut local = LocalMedia::new(self.public_ip, self.port, self.session_id);
+    /// The RTP socket and port; `None` for a WebRTC leg.
+    pub(crate) fn rtp_socket(&self) -> Option<(&UdpSocket, u16)> {
+        match &self.net {
+            Net::Rtp { socket, port } => Some((socket, *port)),
+            Net::WebRtc { .. } => None,
+        }
+    }
+
+    pub(crate) fn webrtc(&mut self) -> Option<&mut WebRtcLeg> {
+        match &mut self.net {
+            Net::WebRtc { leg, .. } => Some(leg),
+            Net::Rtp { .. } => None,
+        }
+    }
+
+    fn local_media(&mut self) -> Result<LocalMedia, MediaError> {
+        let Net::Rtp { port, .. } = self.net else {
+            return Err(MediaError::State(format!(
+                "{} is a WebRTC leg: its SDP is negotiated once, when it is created",
+                self.id
+            )));
+        };
+        let mut local = LocalMedia::new(self.public_ip, port, self.session_id);
         local.session_version = self.session_version;
         self.session_version += 1;
-        local
+        Ok(local)
     }
 
     /// Our SDP offer; the answer comes through [`Endpoint::apply_remote`].
     pub(crate) fn make_offer(&mut self) -> Result<SessionDescription, MediaError> {
-        let local = self.local_media();
+        let local = self.local_media()?;
         let offer = sdp::offer(&local)?;
         self.pending_offer = Some(offer.clone());
         Ok(offer)
@@ -139,10 +174,27 @@ impl Endpoint {
             self.set_negotiated(&audio, now);
             return Ok(None);
         }
-        let local = self.local_media();
+        let local = self.local_media()?;
         let answer = sdp::answer(remote, &local)?;
         self.set_negotiated(&answer.audio, now);
         Ok(Some(answer.sdp))
+    }
+
+    /// Records what a WebRTC leg negotiated (its answer was made by str0m).
+    pub(crate) fn set_webrtc_negotiated(&mut self, codec: G711, now: Instant) {
+        self.negotiated = Some(Negotiated {
+            codec: match codec {
+                G711::Pcma => Codec::Pcma,
+                G711::Pcmu => Codec::Pcmu,
+            },
+            payload_type: codec.payload_type(),
+            telephone_event: None,
+            remote: SocketAddr::from(([0, 0, 0, 0], 0)),
+            direction: cc_sip::sdp::Direction::SendRecv,
+        });
+        if let Some(d) = self.inactivity.as_mut() {
+            d.resume(now);
+        }
     }
 
     fn set_negotiated(&mut self, audio: &NegotiatedAudio, now: Instant) {
@@ -245,10 +297,95 @@ impl Endpoint {
         let Some(codec) = self.codec() else {
             return (Received::Drop, None, 0);
         };
+        self.on_audio(codec, packet.payload, now, events);
+        (Received::Audio(codec), Some(header), packet.header_len)
+    }
+
+    /// Handles a datagram of this WebRTC leg; its audio frames wait in the leg's output
+    /// for the loop to relay ([`Endpoint::take_webrtc_output`]).
+    pub(crate) fn on_webrtc_datagram(
+        &mut self,
+        data: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        let Net::WebRtc { leg, out, .. } = &mut self.net else {
+            return;
+        };
+        leg.handle_datagram(from, data, now, out);
+        self.after_webrtc(now, events);
+    }
+
+    /// str0m's timers, from the loop's tick.
+    fn webrtc_tick(&mut self, now: Instant, events: &mut Vec<MediaEvent>) {
+        if let Net::WebRtc { leg, out, .. } = &mut self.net {
+            leg.handle_timeout(now, out);
+            self.after_webrtc(now, events);
+        }
+    }
+
+    fn after_webrtc(&mut self, now: Instant, events: &mut Vec<MediaEvent>) {
+        let Net::WebRtc { out, .. } = &mut self.net else {
+            return;
+        };
+        if let Some(connected) = out.ice.take() {
+            events.push(MediaEvent::Ice {
+                endpoint: self.id,
+                connected,
+            });
+        }
+        let frames = out.audio.len();
+        if frames == 0 {
+            return;
+        }
+        self.packets_in += frames as u64;
+        if let Some(d) = self.inactivity.as_mut() {
+            d.handle_packet(now);
+        }
+        if let (Some(codec), Net::WebRtc { out, .. }) = (self.codec(), &self.net) {
+            let audio: Vec<Arc<[u8]>> = out.audio.iter().map(|(_, a)| a.clone()).collect();
+            for a in audio {
+                self.on_audio(codec, &a, now, events);
+            }
+        }
+    }
+
+    /// Takes only the datagrams a WebRTC leg produced (its received audio stays queued for
+    /// [`Endpoint::take_webrtc_output`]).
+    pub(crate) fn take_webrtc_transmits(&mut self) -> Option<Vec<(SocketAddr, Vec<u8>)>> {
+        let Net::WebRtc { out, .. } = &mut self.net else {
+            return None;
+        };
+        (!out.transmits.is_empty()).then(|| std::mem::take(&mut out.transmits))
+    }
+
+    /// Takes what a WebRTC leg produced: datagrams to send and audio frames to relay.
+    pub(crate) fn take_webrtc_output(&mut self) -> Option<(WebRtcOutput, u16)> {
+        let Net::WebRtc { out, seq, .. } = &mut self.net else {
+            return None;
+        };
+        if out.transmits.is_empty() && out.audio.is_empty() {
+            return None;
+        }
+        let n = out.audio.len() as u16;
+        let first = *seq;
+        *seq = seq.wrapping_add(n);
+        Some((std::mem::take(out), first))
+    }
+
+    /// The receive side of audio in our codec: in-band DTMF and this leg's recording.
+    fn on_audio(
+        &mut self,
+        codec: G711,
+        payload: &[u8],
+        now: Instant,
+        events: &mut Vec<MediaEvent>,
+    ) {
         let wants_pcm = self.inband.is_some() || self.recorder.is_some();
         if wants_pcm {
-            let len = packet.payload.len().min(self.pcm.len());
-            let decoded = codec.decode(&packet.payload[..len], &mut self.pcm);
+            let len = payload.len().min(self.pcm.len());
+            let decoded = codec.decode(&payload[..len], &mut self.pcm);
             let mut heard = [None; 4];
             if let Some(det) = self.inband.as_mut() {
                 det.process(&self.pcm[..decoded]);
@@ -264,7 +401,6 @@ impl Endpoint {
                 rec.push_left(&self.pcm[..decoded]);
             }
         }
-        (Received::Audio(codec), Some(header), packet.header_len)
     }
 
     /// Audio of the bridged peer, for this leg's recording (the right channel).
@@ -364,6 +500,11 @@ impl Endpoint {
             if let PlayerEvent::PlaylistDone { playlist, reason } = e {
                 if self.playback.is_some_and(|(id, _)| id == playlist.0) {
                     self.playback = None;
+                    if self.collector.is_none() {
+                        // A barge-in prompt was the only listener for tones: stop detecting
+                        // (and reporting) them once it is over.
+                        self.inband = None;
+                    }
                 }
                 events.push(MediaEvent::PlayDone {
                     endpoint: self.id,
@@ -430,29 +571,35 @@ impl Endpoint {
         if let Some(rec) = self.recorder.as_mut() {
             rec.tick();
         }
+        self.webrtc_tick(now, events);
     }
 
     /// Sends one locally generated 20 ms frame in the negotiated codec.
     fn send_frame(&mut self, frame: &Frame, now: Instant, scratch: &mut Vec<u8>) {
-        let (Some(to), Some(codec), Some(n)) =
-            (self.destination(), self.codec(), self.negotiated.as_ref())
-        else {
+        let (Some(codec), Some(n)) = (self.codec(), self.negotiated.as_ref()) else {
             return;
         };
-        let header = self
-            .out
-            .next_frame(n.payload_type, FRAME_SAMPLES as u32, now);
+        let payload_type = n.payload_type;
         let mut payload = [0u8; FRAME_SAMPLES];
         codec.encode(frame, &mut payload);
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.push_left(frame);
+        }
+        if let Net::WebRtc { leg, out, .. } = &mut self.net {
+            let header = self.out.next_frame(payload_type, FRAME_SAMPLES as u32, now);
+            leg.write_audio(&payload, header.timestamp, now, out);
+            return;
+        }
+        let Some(to) = self.destination() else {
+            return;
+        };
+        let header = self.out.next_frame(payload_type, FRAME_SAMPLES as u32, now);
         scratch.clear();
         if RtpBuilder::new(header)
             .write_to_vec(&payload, scratch)
             .is_ok()
         {
             self.send(scratch, to);
-        }
-        if let Some(rec) = self.recorder.as_mut() {
-            rec.push_left(frame);
         }
     }
 
@@ -466,6 +613,10 @@ impl Endpoint {
         kind: Received,
         now: Instant,
     ) {
+        if let Net::WebRtc { .. } = self.net {
+            self.relay_to_webrtc(packet, header_len, incoming, kind, now);
+            return;
+        }
         let (Some(to), Some(n)) = (self.destination(), self.negotiated.as_ref()) else {
             return;
         };
@@ -495,8 +646,42 @@ impl Endpoint {
         }
     }
 
+    /// Audio for a browser: str0m packetizes and encrypts it; telephone-events are not
+    /// forwarded (the digit is reported by the leg that received it).
+    fn relay_to_webrtc(
+        &mut self,
+        packet: &mut [u8],
+        header_len: usize,
+        incoming: &RtpHeader,
+        kind: Received,
+        now: Instant,
+    ) {
+        let (Received::Audio(from), Some(to_codec)) = (kind, self.codec()) else {
+            return;
+        };
+        let Some(header) = self.out.relay(incoming, now) else {
+            return;
+        };
+        let Some(payload) = packet.get_mut(header_len..) else {
+            return;
+        };
+        if from != to_codec {
+            match to_codec {
+                G711::Pcma => cc_media_core::g711::transcode_ulaw_to_alaw(payload),
+                G711::Pcmu => cc_media_core::g711::transcode_alaw_to_ulaw(payload),
+            }
+        }
+        if let Net::WebRtc { leg, out, .. } = &mut self.net {
+            leg.write_audio(payload, header.timestamp, now, out);
+            self.packets_out += 1;
+        }
+    }
+
     fn send(&mut self, datagram: &[u8], to: SocketAddr) {
-        match self.socket.send_to(datagram, to) {
+        let Net::Rtp { socket, .. } = &self.net else {
+            return;
+        };
+        match socket.send_to(datagram, to) {
             Ok(_) => self.packets_out += 1,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => tracing::trace!(endpoint = %self.id, error = %e, "RTP send failed"),

@@ -2,6 +2,7 @@
 //! table, behind an async API that the gRPC service (and in-process callers) use.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,11 +14,12 @@ use cc_media_core::dtmf::Digit;
 use cc_sip::sdp::SessionDescription;
 use tokio::sync::{broadcast, oneshot};
 
-use crate::endpoint::{Endpoint, EndpointInit};
+use crate::endpoint::{Endpoint, EndpointInit, Net};
 use crate::ports::PortPool;
 use crate::prompts::PromptStore;
 use crate::recorder;
 use crate::shard::{self, Command, Setup, ShardHandle};
+use crate::webrtc::WebRtcLeg;
 use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
 
 /// Events buffered per subscriber before a slow one starts losing the oldest.
@@ -75,13 +77,32 @@ struct Inner {
     config: MediaConfig,
     shards: Mutex<Vec<ShardHandle>>,
     shard_count: usize,
-    routes: Mutex<HashMap<EndpointId, usize>>,
+    routes: Mutex<HashMap<EndpointId, Route>>,
+    /// Where browsers send WebRTC (public address of the shared socket of loop 0).
+    webrtc_addr: SocketAddr,
     ports: Mutex<PortPool>,
     prompts: Arc<PromptStore>,
     events: broadcast::Sender<MediaEvent>,
     next_id: AtomicU64,
     next_shard: AtomicUsize,
     load_sample: Mutex<(Instant, u64)>,
+}
+
+/// Where an endpoint lives.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    shard: usize,
+    /// WebRTC legs stay in the loop that owns the shared WebRTC socket.
+    webrtc: bool,
+}
+
+/// The result of creating a WebRTC endpoint from a browser's offer.
+#[derive(Debug, Clone)]
+pub struct CreatedWebRtc {
+    pub id: EndpointId,
+    /// Our SDP answer (ICE-lite, DTLS-SRTP, PCMU/PCMA only).
+    pub answer: String,
+    pub negotiated: Option<Negotiated>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,14 +133,24 @@ impl MediaEngine {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let webrtc = UdpSocket::bind(SocketAddr::new(config.bind_ip(), config.webrtc_port))
+            .map_err(|e| {
+                MediaError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot bind the WebRTC port {}: {e}", config.webrtc_port),
+                ))
+            })?;
+        let webrtc_addr = SocketAddr::new(config.public_ip, webrtc.local_addr()?.port());
+        let mut webrtc = Some(webrtc);
         let shards = (0..count)
-            .map(|i| shard::spawn(i, events.clone(), recorder.clone()))
+            .map(|i| shard::spawn(i, events.clone(), recorder.clone(), webrtc.take()))
             .collect::<Result<Vec<_>, _>>()?;
         tracing::info!(
             loops = count,
             prompts = prompts.len(),
             ports = %format!("{}-{}", config.rtp_ports.first, config.rtp_ports.last),
             public_ip = %config.public_ip,
+            %webrtc_addr,
             "media engine started"
         );
         Ok(MediaEngine {
@@ -129,6 +160,7 @@ impl MediaEngine {
                 shard_count: shards.len(),
                 shards: Mutex::new(shards),
                 routes: Mutex::new(HashMap::new()),
+                webrtc_addr,
                 prompts: Arc::new(prompts),
                 events,
                 next_id: AtomicU64::new(1),
@@ -147,11 +179,20 @@ impl MediaEngine {
         &self.inner.prompts
     }
 
-    fn shard_of(&self, id: EndpointId) -> Result<usize, MediaError> {
+    fn route(&self, id: EndpointId) -> Result<Route, MediaError> {
         lock(&self.inner.routes)
             .get(&id)
             .copied()
             .ok_or(MediaError::NotFound(id))
+    }
+
+    fn shard_of(&self, id: EndpointId) -> Result<usize, MediaError> {
+        self.route(id).map(|r| r.shard)
+    }
+
+    /// The address browsers send WebRTC to.
+    pub fn webrtc_addr(&self) -> SocketAddr {
+        self.inner.webrtc_addr
     }
 
     async fn request<T>(
@@ -200,8 +241,7 @@ impl MediaEngine {
             EndpointInit {
                 id,
                 label,
-                socket,
-                port,
+                net: Net::Rtp { socket, port },
                 public_ip: self.inner.config.public_ip,
                 rtp_timeout: (self.inner.config.rtp_timeout_secs > 0)
                     .then(|| Duration::from_secs(self.inner.config.rtp_timeout_secs)),
@@ -212,7 +252,13 @@ impl MediaEngine {
             Some(offer) => Setup::Answer(Box::new(offer)),
             None => Setup::Offer,
         };
-        lock(&self.inner.routes).insert(id, shard);
+        lock(&self.inner.routes).insert(
+            id,
+            Route {
+                shard,
+                webrtc: false,
+            },
+        );
         let result = self
             .request(shard, |reply| Command::Attach {
                 endpoint: Box::new(endpoint),
@@ -231,6 +277,67 @@ impl MediaEngine {
                 // The endpoint (and its socket) was dropped by the loop; free the port.
                 lock(&self.inner.routes).remove(&id);
                 lock(&self.inner.ports).release(port);
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates a WebRTC endpoint answering a browser's offer. It lives in the loop that
+    /// owns the shared WebRTC socket; an RTP leg bridged to it is moved there.
+    pub async fn create_webrtc_endpoint(
+        &self,
+        offer: &str,
+        label: String,
+    ) -> Result<CreatedWebRtc, MediaError> {
+        let max = self.inner.config.max_endpoints;
+        if lock(&self.inner.routes).len() >= max {
+            return Err(MediaError::Capacity(max));
+        }
+        let now = Instant::now();
+        let (leg, answer) = WebRtcLeg::answer(offer, self.inner.webrtc_addr, now)?;
+        let codec = leg.codec();
+        let id = EndpointId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut endpoint = Endpoint::new(
+            EndpointInit {
+                id,
+                label,
+                net: Net::WebRtc {
+                    leg: Box::new(leg),
+                    out: Default::default(),
+                    seq: rand::random(),
+                },
+                public_ip: self.inner.config.public_ip,
+                rtp_timeout: (self.inner.config.rtp_timeout_secs > 0)
+                    .then(|| Duration::from_secs(self.inner.config.rtp_timeout_secs)),
+            },
+            now,
+        );
+        if let Some(codec) = codec {
+            endpoint.set_webrtc_negotiated(codec, now);
+        }
+        let shard = 0;
+        lock(&self.inner.routes).insert(
+            id,
+            Route {
+                shard,
+                webrtc: true,
+            },
+        );
+        let result = self
+            .request(shard, |reply| Command::Attach {
+                endpoint: Box::new(endpoint),
+                setup: Setup::Prepared,
+                reply,
+            })
+            .await;
+        match result {
+            Ok((_, negotiated)) => Ok(CreatedWebRtc {
+                id,
+                answer,
+                negotiated,
+            }),
+            Err(e) => {
+                lock(&self.inner.routes).remove(&id);
                 Err(e)
             }
         }
@@ -336,26 +443,42 @@ impl MediaEngine {
     /// Bridges two endpoints (moving `b` into `a`'s loop first if needed). Returns whether
     /// the relay is passthrough (same codec on both legs).
     pub async fn bridge(&self, a: EndpointId, b: EndpointId) -> Result<bool, MediaError> {
-        let (sa, sb) = (self.shard_of(a)?, self.shard_of(b)?);
-        if sa != sb {
-            self.unbridge(b).await?;
+        let (ra, rb) = (self.route(a)?, self.route(b)?);
+        let shard = if ra.shard == rb.shard {
+            ra.shard
+        } else {
+            // Move the RTP leg: a WebRTC leg cannot leave the loop with the WebRTC socket.
+            let (mover, from, to) = if rb.webrtc { (a, ra, rb) } else { (b, rb, ra) };
+            if from.webrtc {
+                return Err(MediaError::State(
+                    "two WebRTC legs in different loops cannot be bridged".into(),
+                ));
+            }
+            self.unbridge(mover).await?;
             let endpoint = self
-                .request(sb, |reply| Command::Detach { id: b, reply })
+                .request(from.shard, |reply| Command::Detach { id: mover, reply })
                 .await?;
-            lock(&self.inner.routes).insert(b, sa);
+            lock(&self.inner.routes).insert(
+                mover,
+                Route {
+                    shard: to.shard,
+                    webrtc: false,
+                },
+            );
             let moved = self
-                .request(sa, |reply| Command::Attach {
+                .request(to.shard, |reply| Command::Attach {
                     endpoint,
-                    setup: Setup::Moved,
+                    setup: Setup::Prepared,
                     reply,
                 })
                 .await;
             if let Err(e) = moved {
-                lock(&self.inner.routes).remove(&b);
+                lock(&self.inner.routes).remove(&mover);
                 return Err(e);
             }
-        }
-        self.request(sa, |reply| Command::Bridge { a, b, reply })
+            to.shard
+        };
+        self.request(shard, |reply| Command::Bridge { a, b, reply })
             .await
     }
 
@@ -412,7 +535,9 @@ impl MediaEngine {
     pub async fn destroy(&self, id: EndpointId) -> Result<(), MediaError> {
         let port = self.on(id, |reply| Command::Destroy { id, reply }).await?;
         lock(&self.inner.routes).remove(&id);
-        lock(&self.inner.ports).release(port);
+        if let Some(port) = port {
+            lock(&self.inner.ports).release(port);
+        }
         Ok(())
     }
 

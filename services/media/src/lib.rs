@@ -14,12 +14,15 @@ mod ports;
 mod prompts;
 mod recorder;
 mod shard;
+mod webrtc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use api::MediaControlService;
-pub use engine::{CollectRequest, Created, Load, MediaEngine, PlayRequest, RemoteApplied};
+pub use engine::{
+    CollectRequest, Created, CreatedWebRtc, Load, MediaEngine, PlayRequest, RemoteApplied,
+};
 pub use prompts::PromptStore;
 
 use cc_sip::sdp::{Codec, Direction};
@@ -126,6 +129,11 @@ pub enum MediaEvent {
         path: PathBuf,
         seconds: f64,
     },
+    /// A WebRTC leg's connection (ICE and DTLS) came up or went down.
+    Ice {
+        endpoint: EndpointId,
+        connected: bool,
+    },
 }
 
 impl MediaEvent {
@@ -135,7 +143,8 @@ impl MediaEvent {
             | MediaEvent::PlayDone { endpoint, .. }
             | MediaEvent::CollectDone { endpoint, .. }
             | MediaEvent::RtpTimeout { endpoint, .. }
-            | MediaEvent::RecordingDone { endpoint, .. } => *endpoint,
+            | MediaEvent::RecordingDone { endpoint, .. }
+            | MediaEvent::Ice { endpoint, .. } => *endpoint,
         }
     }
 }

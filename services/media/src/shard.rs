@@ -6,6 +6,7 @@
 //! loop, so relaying a packet is: recv, rewrite the header in place, send.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,12 +21,15 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use tokio::sync::{broadcast, oneshot};
 
+use cc_media_core::rtp::{RTP_HEADER_LEN, RtpBuilder, RtpHeader};
+
 use crate::endpoint::{Endpoint, Received};
 use crate::recorder::{Recorder, WriterCommand};
 use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
 
 const TICK: Duration = Duration::from_millis(20);
 const WAKE_TOKEN: u64 = u64::MAX;
+const WEBRTC_TOKEN: u64 = u64::MAX - 1;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
 
@@ -35,8 +39,9 @@ pub(crate) enum Setup {
     Answer(Box<SessionDescription>),
     /// Make our offer.
     Offer,
-    /// Moved from another loop: its negotiation travels with it.
-    Moved,
+    /// Negotiated before it arrives: moved from another loop, or a WebRTC leg whose
+    /// answer the engine already made.
+    Prepared,
 }
 
 pub(crate) enum Command {
@@ -91,7 +96,7 @@ pub(crate) enum Command {
     /// Removes the endpoint; the reply hands back its port for reuse.
     Destroy {
         id: EndpointId,
-        reply: Reply<u16>,
+        reply: Reply<Option<u16>>,
     },
     /// Takes the endpoint out of this loop to move it to another (bridging across loops).
     Detach {
@@ -133,10 +138,13 @@ impl ShardHandle {
     }
 }
 
+/// Spawns a socket loop; `webrtc` is the shared WebRTC socket for the loop that carries
+/// the node's WebRTC legs.
 pub(crate) fn spawn(
     index: usize,
     events: broadcast::Sender<MediaEvent>,
     recorder: mpsc::Sender<WriterCommand>,
+    webrtc: Option<UdpSocket>,
 ) -> std::io::Result<ShardHandle> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(std::io::Error::from)?;
     let wake = Arc::new(
@@ -149,6 +157,15 @@ pub(crate) fn spawn(
             EpollEvent::new(EpollFlags::EPOLLIN, WAKE_TOKEN),
         )
         .map_err(std::io::Error::from)?;
+    if let Some(socket) = &webrtc {
+        socket.set_nonblocking(true)?;
+        epoll
+            .add(
+                socket.as_fd(),
+                EpollEvent::new(EpollFlags::EPOLLIN, WEBRTC_TOKEN),
+            )
+            .map_err(std::io::Error::from)?;
+    }
     let (tx, rx) = mpsc::channel();
     let stats = Arc::new(ShardStats::default());
     let mut shard = Shard {
@@ -161,6 +178,8 @@ pub(crate) fn spawn(
         recorder,
         stats: stats.clone(),
         scratch: Vec::with_capacity(1500),
+        webrtc,
+        webrtc_routes: HashMap::new(),
     };
     let thread = std::thread::Builder::new()
         .name(format!("media-loop-{index}"))
@@ -184,6 +203,10 @@ struct Shard {
     recorder: mpsc::Sender<WriterCommand>,
     stats: Arc<ShardStats>,
     scratch: Vec<u8>,
+    /// The socket all WebRTC legs of this loop share, if it carries them.
+    webrtc: Option<UdpSocket>,
+    /// Which WebRTC leg a remote address belongs to, learned from str0m's `accepts`.
+    webrtc_routes: HashMap<SocketAddr, EndpointId>,
 }
 
 impl Shard {
@@ -211,6 +234,8 @@ impl Shard {
                     if !self.drain_commands(now) {
                         return;
                     }
+                } else if token == WEBRTC_TOKEN {
+                    packets += u64::from(self.on_webrtc_readable(&mut buf, now));
                 } else {
                     packets += u64::from(self.on_readable(EndpointId(token), &mut buf, now));
                 }
@@ -242,7 +267,10 @@ impl Shard {
         let Some(ep) = self.endpoints.get_mut(&id) else {
             return false;
         };
-        let (len, from) = match ep.socket.recv_from(buf) {
+        let Some((socket, _)) = ep.rtp_socket() else {
+            return false;
+        };
+        let (len, from) = match socket.recv_from(buf) {
             Ok(r) => r,
             Err(_) => return false,
         };
@@ -260,12 +288,118 @@ impl Shard {
             other.record_peer_audio(codec, &buf[header_len..len]);
         }
         other.relay(&mut buf[..len], header_len, &header, kind, now);
+        self.flush_webrtc_transmits(peer);
         true
+    }
+
+    /// Receives one datagram on the shared WebRTC socket and hands it to its leg.
+    fn on_webrtc_readable(&mut self, buf: &mut [u8], now: Instant) -> bool {
+        let Some(socket) = &self.webrtc else {
+            return false;
+        };
+        let (len, from) = match socket.recv_from(buf) {
+            Ok(r) => r,
+            Err(_) => return false,
+        };
+        let data = &buf[..len];
+        let id = match self.webrtc_routes.get(&from) {
+            Some(id) => *id,
+            None => {
+                let found = self.endpoints.iter_mut().find_map(|(id, ep)| {
+                    ep.webrtc()
+                        .is_some_and(|leg| leg.accepts(from, data, now))
+                        .then_some(*id)
+                });
+                let Some(id) = found else {
+                    tracing::trace!(%from, "WebRTC datagram for no leg");
+                    return true;
+                };
+                self.webrtc_routes.insert(from, id);
+                id
+            }
+        };
+        if let Some(ep) = self.endpoints.get_mut(&id) {
+            ep.on_webrtc_datagram(data, from, now, &mut self.pending);
+        }
+        self.flush_webrtc(id, now);
+        true
+    }
+
+    /// Sends what WebRTC leg `id` produced and relays its audio to the bridged peer.
+    fn flush_webrtc(&mut self, id: EndpointId, now: Instant) {
+        let Some(ep) = self.endpoints.get_mut(&id) else {
+            return;
+        };
+        let Some((out, first_seq)) = ep.take_webrtc_output() else {
+            return;
+        };
+        let (codec, ssrc, peer) = (ep.codec(), ep.out.ssrc() ^ 0x5EED, ep.bridge);
+        if let Some(socket) = &self.webrtc {
+            for (to, data) in &out.transmits {
+                if let Err(e) = socket.send_to(data, *to) {
+                    tracing::trace!(%to, error = %e, "WebRTC send failed");
+                }
+            }
+        }
+        let (Some(codec), Some(peer)) = (codec, peer) else {
+            return;
+        };
+        let mut packet = Vec::with_capacity(RTP_HEADER_LEN + 320);
+        for (i, (timestamp, payload)) in out.audio.iter().enumerate() {
+            // The browser's frames become RTP for the peer: our own numbering, its clock.
+            let header = RtpHeader {
+                marker: false,
+                payload_type: codec.payload_type(),
+                sequence: first_seq.wrapping_add(i as u16),
+                timestamp: *timestamp,
+                ssrc,
+            };
+            packet.clear();
+            if RtpBuilder::new(header)
+                .write_to_vec(payload, &mut packet)
+                .is_err()
+            {
+                continue;
+            }
+            if let Some(other) = self.endpoints.get_mut(&peer) {
+                other.record_peer_audio(codec, payload);
+                other.relay(
+                    &mut packet,
+                    RTP_HEADER_LEN,
+                    &header,
+                    Received::Audio(codec),
+                    now,
+                );
+            }
+        }
+        self.flush_webrtc_transmits(peer);
+    }
+
+    /// Sends the datagrams a WebRTC leg produced while something was relayed to it.
+    fn flush_webrtc_transmits(&mut self, id: EndpointId) {
+        let (Some(socket), Some(ep)) = (&self.webrtc, self.endpoints.get_mut(&id)) else {
+            return;
+        };
+        if let Some(datagrams) = ep.take_webrtc_transmits() {
+            for (to, data) in datagrams {
+                let _ = socket.send_to(&data, to);
+            }
+        }
     }
 
     fn tick(&mut self, now: Instant) {
         for ep in self.endpoints.values_mut() {
             ep.tick(now, &mut self.scratch, &mut self.pending);
+        }
+        if self.webrtc.is_some() {
+            let legs: Vec<EndpointId> = self
+                .endpoints
+                .iter_mut()
+                .filter_map(|(id, ep)| ep.webrtc().is_some().then_some(*id))
+                .collect();
+            for id in legs {
+                self.flush_webrtc(id, now);
+            }
         }
     }
 
@@ -397,7 +531,9 @@ impl Shard {
                 let _ = reply.send(r);
             }
             Command::Destroy { id, reply } => {
-                let r = self.remove(id).map(|ep| ep.port);
+                let r = self
+                    .remove(id)
+                    .map(|ep| ep.rtp_socket().map(|(_, port)| port));
                 let _ = reply.send(r);
             }
             Command::Detach { id, reply } => {
@@ -424,14 +560,20 @@ impl Shard {
         let local = match setup {
             Setup::Answer(offer) => ep.apply_remote(&offer, now)?,
             Setup::Offer => Some(ep.make_offer()?),
-            Setup::Moved => None,
+            Setup::Prepared => None,
         };
-        self.epoll
-            .add(
-                ep.socket.as_fd(),
-                EpollEvent::new(EpollFlags::EPOLLIN, ep.id.0),
-            )
-            .map_err(|e| MediaError::Io(e.into()))?;
+        if let Some((socket, _)) = ep.rtp_socket() {
+            self.epoll
+                .add(
+                    socket.as_fd(),
+                    EpollEvent::new(EpollFlags::EPOLLIN, ep.id.0),
+                )
+                .map_err(|e| MediaError::Io(e.into()))?;
+        } else if self.webrtc.is_none() {
+            return Err(MediaError::State(
+                "this socket loop carries no WebRTC legs".into(),
+            ));
+        }
         let negotiated = ep.negotiated.clone();
         self.endpoints.insert(ep.id, ep);
         self.stats.endpoints.fetch_add(1, Ordering::Relaxed);
@@ -447,7 +589,11 @@ impl Shard {
             self.unbridge(id)?;
         }
         let mut ep = self.endpoints.remove(&id).ok_or(MediaError::NotFound(id))?;
-        let _ = self.epoll.delete(ep.socket.as_fd());
+        if let Some((socket, _)) = ep.rtp_socket() {
+            let _ = self.epoll.delete(socket.as_fd());
+        } else {
+            self.webrtc_routes.retain(|_, leg| *leg != id);
+        }
         self.stats.endpoints.fetch_sub(1, Ordering::Relaxed);
         ep.stop_play(&mut self.pending);
         if let Some(rec) = ep.recorder.take() {
