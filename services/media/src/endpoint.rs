@@ -256,13 +256,13 @@ impl Endpoint {
             Some(addr) if addr != from => return (Received::Drop, None, 0),
             Some(_) => {}
             None => {
-                // RTP may only come from the address SDP named, or (behind NAT) from the
-                // same IP; a stray sender elsewhere cannot hijack the stream.
-                if from.ip() != n.remote.ip() && !n.remote.ip().is_unspecified() {
-                    let behind_nat = n.remote.ip().is_loopback() == from.ip().is_loopback();
-                    if !behind_nat {
-                        return (Received::Drop, None, 0);
-                    }
+                // Learn the source from the first packet, as Asterisk's strictrtp does: behind
+                // NAT the SDP names a private address the packets never come from. Only a
+                // first packet crossing between loopback and the network is refused. Once
+                // latched, nobody else can inject audio into the stream.
+                let crosses = from.ip().is_loopback() != n.remote.ip().is_loopback();
+                if crosses && !n.remote.ip().is_unspecified() {
+                    return (Received::Drop, None, 0);
                 }
                 self.latched = Some(from);
             }
@@ -634,7 +634,7 @@ impl Endpoint {
         header.payload_type = payload_type;
         if let (Received::Audio(from), Some(to_codec)) = (kind, self.codec())
             && from != to_codec
-            && let Some(payload) = packet.get_mut(header_len..)
+            && let Some(payload) = audio_payload(packet, header_len)
         {
             match to_codec {
                 G711::Pcma => cc_media_core::g711::transcode_ulaw_to_alaw(payload),
@@ -662,7 +662,7 @@ impl Endpoint {
         let Some(header) = self.out.relay(incoming, now) else {
             return;
         };
-        let Some(payload) = packet.get_mut(header_len..) else {
+        let Some(payload) = audio_payload(packet, header_len) else {
             return;
         };
         if from != to_codec {
@@ -693,10 +693,38 @@ impl Endpoint {
     }
 }
 
+/// The payload of an RTP packet without its padding (which must not be transcoded).
+fn audio_payload(packet: &mut [u8], header_len: usize) -> Option<&mut [u8]> {
+    let padded = packet.first().is_some_and(|b| b & 0x20 != 0);
+    let padding = if padded {
+        usize::from(packet.last().copied().unwrap_or(0))
+    } else {
+        0
+    };
+    let end = packet.len().checked_sub(padding)?;
+    packet.get_mut(header_len..end)
+}
+
 fn outcome_end(o: &CollectOutcome) -> CollectEnd {
     match o {
         CollectOutcome::MaxDigits(_) => CollectEnd::MaxDigits,
         CollectOutcome::Terminator(_) => CollectEnd::Terminator,
         CollectOutcome::Timeout(_) => CollectEnd::Timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_is_not_part_of_the_audio_payload() {
+        // V=2, P=1; 12-byte header, 4 bytes of audio, 3 bytes of padding (count 3).
+        let mut packet = vec![0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 0, 0, 3];
+        assert_eq!(audio_payload(&mut packet, 12).unwrap(), &[1, 2, 3, 4]);
+        packet[0] = 0x80;
+        assert_eq!(audio_payload(&mut packet, 12).unwrap().len(), 7);
+        let mut lying = vec![0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 200];
+        assert!(audio_payload(&mut lying, 12).is_none(), "padding longer than the payload");
     }
 }

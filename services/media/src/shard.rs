@@ -537,7 +537,7 @@ impl Shard {
                 let _ = reply.send(r);
             }
             Command::Detach { id, reply } => {
-                let r = self.remove(id).map(Box::new);
+                let r = self.take(id).map(Box::new);
                 let _ = reply.send(r);
             }
             Command::Shutdown => {
@@ -580,7 +580,18 @@ impl Shard {
         Ok((local, negotiated))
     }
 
+    /// Destroys an endpoint's activity and takes it out of the loop.
     fn remove(&mut self, id: EndpointId) -> Result<Endpoint, MediaError> {
+        let mut ep = self.take(id)?;
+        ep.stop_play(&mut self.pending);
+        if let Some(rec) = ep.recorder.take() {
+            rec.finish();
+        }
+        Ok(ep)
+    }
+
+    /// Takes an endpoint out of this loop as it is (its recording and prompt go with it).
+    fn take(&mut self, id: EndpointId) -> Result<Endpoint, MediaError> {
         if self
             .endpoints
             .get(&id)
@@ -588,17 +599,13 @@ impl Shard {
         {
             self.unbridge(id)?;
         }
-        let mut ep = self.endpoints.remove(&id).ok_or(MediaError::NotFound(id))?;
+        let ep = self.endpoints.remove(&id).ok_or(MediaError::NotFound(id))?;
         if let Some((socket, _)) = ep.rtp_socket() {
             let _ = self.epoll.delete(socket.as_fd());
         } else {
             self.webrtc_routes.retain(|_, leg| *leg != id);
         }
         self.stats.endpoints.fetch_sub(1, Ordering::Relaxed);
-        ep.stop_play(&mut self.pending);
-        if let Some(rec) = ep.recorder.take() {
-            rec.finish();
-        }
         Ok(ep)
     }
 
