@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 [[ "$secs" =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS_PER_TARGET] [TARGET...]" >&2; exit 2; }
 shift || true
-all=(sip_message sip_stream sdp digest_verify)
+all=(sip_message sip_stream sdp digest_verify media_packets)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 
@@ -47,7 +47,7 @@ if ! command -v cargo-fuzz >/dev/null; then
   locked cargo install --locked cargo-fuzz
 fi
 
-declare -A dict=([sip_message]=sip [sip_stream]=sip [sdp]=sdp [digest_verify]=digest)
+declare -A dict=([sip_message]=sip [sip_stream]=sip [sdp]=sdp [digest_verify]=digest [media_packets]=media)
 
 echo "== cargo fuzz build (sanitizer: $sanitizer)"
 for t in "${targets[@]}"; do

@@ -162,6 +162,17 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
         let engine =
             tokio::task::spawn_blocking(move || cc_media::MediaEngine::start(media_config, None))
                 .await??;
+        let published = engine.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => published.publish_metrics(),
+                    _ = stop.wait() => break,
+                }
+            }
+        });
         Some(engine)
     } else {
         None

@@ -725,6 +725,9 @@ mod tests {
         packet[0] = 0x80;
         assert_eq!(audio_payload(&mut packet, 12).unwrap().len(), 7);
         let mut lying = vec![0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 200];
-        assert!(audio_payload(&mut lying, 12).is_none(), "padding longer than the payload");
+        assert!(
+            audio_payload(&mut lying, 12).is_none(),
+            "padding longer than the payload"
+        );
     }
 }

@@ -85,7 +85,8 @@ struct Inner {
     events: broadcast::Sender<MediaEvent>,
     next_id: AtomicU64,
     next_shard: AtomicUsize,
-    load_sample: Mutex<(Instant, u64)>,
+    /// (window start, packets counted then, rate of the last full window).
+    load_sample: Mutex<(Instant, u64, f64)>,
 }
 
 /// Where an endpoint lives.
@@ -165,7 +166,7 @@ impl MediaEngine {
                 events,
                 next_id: AtomicU64::new(1),
                 next_shard: AtomicUsize::new(0),
-                load_sample: Mutex::new((Instant::now(), 0)),
+                load_sample: Mutex::new((Instant::now(), 0, 0.0)),
             }),
         })
     }
@@ -555,14 +556,27 @@ impl MediaEngine {
             load.bridges += s.stats.bridges.load(Ordering::Relaxed);
             packets += s.stats.packets_in.load(Ordering::Relaxed);
         }
+        // The rate over the last window of at least a second, whoever asks how often.
         let mut sample = lock(&self.inner.load_sample);
         let now = Instant::now();
         let secs = now.duration_since(sample.0).as_secs_f64();
-        if secs > 0.0 {
-            load.packets_per_second = packets.saturating_sub(sample.1) as f64 / secs;
+        if secs >= 1.0 {
+            sample.2 = packets.saturating_sub(sample.1) as f64 / secs;
+            sample.0 = now;
+            sample.1 = packets;
         }
-        *sample = (now, packets);
+        load.packets_per_second = sample.2;
         load
+    }
+
+    /// Publishes the load as Prometheus gauges (`media_endpoints`, `media_bridges`,
+    /// `media_packets_per_second`, `media_free_ports`); call it periodically.
+    pub fn publish_metrics(&self) {
+        let load = self.load();
+        metrics::gauge!("media_endpoints").set(f64::from(load.endpoints));
+        metrics::gauge!("media_bridges").set(f64::from(load.bridges));
+        metrics::gauge!("media_packets_per_second").set(load.packets_per_second);
+        metrics::gauge!("media_free_ports").set(lock(&self.inner.ports).available() as f64);
     }
 
     pub fn loops(&self) -> usize {

@@ -46,7 +46,6 @@ impl PortPool {
         self.free.push_back(port);
     }
 
-    #[cfg(test)]
     pub(crate) fn available(&self) -> usize {
         self.free.len()
     }
