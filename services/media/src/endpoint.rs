@@ -297,7 +297,7 @@ impl Endpoint {
         let Some(codec) = self.codec() else {
             return (Received::Drop, None, 0);
         };
-        self.on_audio(codec, packet.payload, now, events);
+        self.on_audio(codec, Some(&header), packet.payload, now, events);
         (Received::Audio(codec), Some(header), packet.header_len)
     }
 
@@ -346,7 +346,7 @@ impl Endpoint {
         if let (Some(codec), Net::WebRtc { out, .. }) = (self.codec(), &self.net) {
             let audio: Vec<Arc<[u8]>> = out.audio.iter().map(|(_, a)| a.clone()).collect();
             for a in audio {
-                self.on_audio(codec, &a, now, events);
+                self.on_audio(codec, None, &a, now, events);
             }
         }
     }
@@ -378,12 +378,16 @@ impl Endpoint {
     fn on_audio(
         &mut self,
         codec: G711,
+        header: Option<&RtpHeader>,
         payload: &[u8],
         now: Instant,
         events: &mut Vec<MediaEvent>,
     ) {
-        let wants_pcm = self.inband.is_some() || self.recorder.is_some();
-        if wants_pcm {
+        if let (Some(rec), Some(header)) = (self.recorder.as_mut(), header) {
+            rec.left_rtp(codec, header, payload, now);
+        }
+        let record_pcm = self.recorder.is_some() && header.is_none();
+        if self.inband.is_some() || record_pcm {
             let len = payload.len().min(self.pcm.len());
             let decoded = codec.decode(&payload[..len], &mut self.pcm);
             let mut heard = [None; 4];
@@ -397,18 +401,22 @@ impl Endpoint {
             for d in heard.into_iter().flatten() {
                 self.on_digit(d.digit.as_char(), 0, DigitSource::InBand, now, events);
             }
-            if let Some(rec) = self.recorder.as_mut() {
+            if record_pcm && let Some(rec) = self.recorder.as_mut() {
                 rec.push_left(&self.pcm[..decoded]);
             }
         }
     }
 
     /// Audio of the bridged peer, for this leg's recording (the right channel).
-    pub(crate) fn record_peer_audio(&mut self, codec: G711, payload: &[u8]) {
+    pub(crate) fn record_peer_audio(
+        &mut self,
+        codec: G711,
+        header: &RtpHeader,
+        payload: &[u8],
+        now: Instant,
+    ) {
         if let Some(rec) = self.recorder.as_mut() {
-            let len = payload.len().min(self.pcm.len());
-            let decoded = codec.decode(&payload[..len], &mut self.pcm);
-            rec.push_right(&self.pcm[..decoded]);
+            rec.right_rtp(codec, header, payload, now);
         }
     }
 
@@ -569,7 +577,7 @@ impl Endpoint {
             });
         }
         if let Some(rec) = self.recorder.as_mut() {
-            rec.tick();
+            rec.tick(now);
         }
         self.webrtc_tick(now, events);
     }
@@ -582,8 +590,9 @@ impl Endpoint {
         let payload_type = n.payload_type;
         let mut payload = [0u8; FRAME_SAMPLES];
         codec.encode(frame, &mut payload);
+        // What this leg hears goes to the right channel, prompts as much as its peer.
         if let Some(rec) = self.recorder.as_mut() {
-            rec.push_left(frame);
+            rec.push_right(frame);
         }
         if let Net::WebRtc { leg, out, .. } = &mut self.net {
             let header = self.out.next_frame(payload_type, FRAME_SAMPLES as u32, now);

@@ -1,8 +1,10 @@
 //! Call recording: a bridged call into one stereo WAV, the recorded leg on the left and its
 //! peer on the right, plus a JSON file of metadata beside it.
 //!
-//! The socket loop only queues decoded audio per channel and, on each 20 ms tick, moves one
-//! frame of each side into an interleaved buffer (silence for a side that sent nothing, so
+//! RTP audio goes through a small reorder buffer per channel first (a recording must not
+//! play packets in arrival order); a lost packet becomes silence of its length. The socket
+//! loop queues the decoded audio per channel and, on each 20 ms tick, moves one frame of
+//! each side into an interleaved buffer (silence for a side that sent nothing, so
 //! the channels stay aligned in time). Full buffers go to one writer thread per engine:
 //! file I/O never stalls a socket loop.
 
@@ -12,7 +14,14 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::mpsc;
 
+use std::time::Instant;
+
 use cc_media_core::FRAME_SAMPLES;
+use cc_media_core::g711::G711;
+use cc_media_core::reorder::{
+    DEFAULT_DEPTH, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WAIT, Popped, ReorderBuffer,
+};
+use cc_media_core::rtp::RtpHeader;
 use cc_media_core::wav::{StereoWavWriter, WAV_HEADER_LEN};
 use tokio::sync::broadcast;
 
@@ -24,28 +33,89 @@ const MAX_QUEUED_FRAMES: usize = 10;
 /// Interleaved bytes gathered before a hand-off to the writer: one second of audio.
 const FLUSH_BYTES: usize = 8000 * 4;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Side {
     frames: VecDeque<[i16; FRAME_SAMPLES]>,
     partial: Vec<i16>,
+    order: ReorderBuffer,
+    /// Samples per packet of this side's RTP, for the silence that replaces a lost one.
+    packet_samples: usize,
+    /// The law of the last RTP packet pushed (the two sides may differ).
+    codec: G711,
+    decoded: Vec<i16>,
 }
 
+impl Default for Side {
+    fn default() -> Self {
+        Side {
+            frames: VecDeque::new(),
+            partial: Vec::new(),
+            order: ReorderBuffer::new(DEFAULT_DEPTH, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WAIT),
+            packet_samples: FRAME_SAMPLES,
+            codec: G711::Pcmu,
+            decoded: vec![0; DEFAULT_MAX_PAYLOAD],
+        }
+    }
+}
+
+/// Appends samples to a side's frame queue, 160 at a time; a side running more than
+/// [`MAX_QUEUED_FRAMES`] ahead of the file loses its oldest audio, not memory.
+fn queue(frames: &mut VecDeque<[i16; FRAME_SAMPLES]>, partial: &mut Vec<i16>, mut samples: &[i16]) {
+    while !samples.is_empty() {
+        let take = (FRAME_SAMPLES - partial.len()).min(samples.len());
+        partial.extend_from_slice(&samples[..take]);
+        samples = &samples[take..];
+        if partial.len() == FRAME_SAMPLES {
+            let mut frame = [0i16; FRAME_SAMPLES];
+            frame.copy_from_slice(partial);
+            partial.clear();
+            if frames.len() == MAX_QUEUED_FRAMES {
+                frames.pop_front();
+            }
+            frames.push_back(frame);
+        }
+    }
+}
+
+/// Longest run of silence a gap may add (a second): a sequence jump is not minutes of audio.
+const MAX_GAP_SAMPLES: usize = 8000;
+
 impl Side {
-    fn push(&mut self, mut samples: &[i16]) {
-        while !samples.is_empty() {
-            let take = (FRAME_SAMPLES - self.partial.len()).min(samples.len());
-            self.partial.extend_from_slice(&samples[..take]);
-            samples = &samples[take..];
-            if self.partial.len() == FRAME_SAMPLES {
-                let mut frame = [0i16; FRAME_SAMPLES];
-                frame.copy_from_slice(&self.partial);
-                self.partial.clear();
-                if self.frames.len() == MAX_QUEUED_FRAMES {
-                    self.frames.pop_front();
+    /// One RTP packet of audio, through the reorder buffer.
+    fn push_rtp(&mut self, codec: G711, header: &RtpHeader, payload: &[u8], now: Instant) {
+        if !payload.is_empty() {
+            self.packet_samples = payload.len().min(DEFAULT_MAX_PAYLOAD);
+        }
+        self.codec = codec;
+        let _ = self.order.push(header, payload, now);
+        self.drain(now);
+    }
+
+    /// Releases what the reorder buffer can give: packets in order, gaps as silence.
+    fn drain(&mut self, now: Instant) {
+        let codec = self.codec;
+        loop {
+            match self.order.pop(now) {
+                None => return,
+                Some(Popped::Packet { payload, .. }) => {
+                    let n = codec.decode(payload, &mut self.decoded);
+                    queue(&mut self.frames, &mut self.partial, &self.decoded[..n]);
                 }
-                self.frames.push_back(frame);
+                Some(Popped::Gap { count, .. }) => {
+                    let mut left = (usize::from(count) * self.packet_samples).min(MAX_GAP_SAMPLES);
+                    const SILENCE: [i16; FRAME_SAMPLES] = [0; FRAME_SAMPLES];
+                    while left > 0 {
+                        let n = left.min(FRAME_SAMPLES);
+                        queue(&mut self.frames, &mut self.partial, &SILENCE[..n]);
+                        left -= n;
+                    }
+                }
             }
         }
+    }
+
+    fn push(&mut self, samples: &[i16]) {
+        queue(&mut self.frames, &mut self.partial, samples);
     }
 
     fn pop(&mut self) -> [i16; FRAME_SAMPLES] {
@@ -96,16 +166,43 @@ impl Recorder {
         }
     }
 
+    /// Audio the recorded leg sent us (the left channel), as RTP.
+    pub(crate) fn left_rtp(
+        &mut self,
+        codec: G711,
+        header: &RtpHeader,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        self.left.push_rtp(codec, header, payload, now);
+    }
+
+    /// Audio its peer sent (the right channel), as RTP.
+    pub(crate) fn right_rtp(
+        &mut self,
+        codec: G711,
+        header: &RtpHeader,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        self.right.push_rtp(codec, header, payload, now);
+    }
+
+    /// Audio already in order (WebRTC frames, which str0m reorders): the left channel.
     pub(crate) fn push_left(&mut self, samples: &[i16]) {
         self.left.push(samples);
     }
 
+    /// Audio already in order for the right channel (prompts played to the recorded leg).
     pub(crate) fn push_right(&mut self, samples: &[i16]) {
         self.right.push(samples);
     }
 
-    /// One 20 ms step: one frame per side into the file.
-    pub(crate) fn tick(&mut self) {
+    /// One 20 ms step: gaps whose wait is over are released, then one frame per side goes
+    /// into the file.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        self.left.drain(now);
+        self.right.drain(now);
         let (l, r) = (self.left.pop(), self.right.pop());
         self.wav.write_frames(&l, &r, &mut self.buf);
         self.frames += 1;
@@ -268,8 +365,9 @@ mod tests {
         let mut rec = Recorder::new(1, EndpointId(1), "/tmp/x.wav".into(), BTreeMap::new(), tx);
         rec.push_left(&[1000; 80]);
         rec.push_left(&[1000; 80]);
-        rec.tick();
-        rec.tick();
+        let now = Instant::now();
+        rec.tick(now);
+        rec.tick(now);
         let (_, seconds) = rec.finish();
         assert!((seconds - 0.04).abs() < 1e-9);
         let cmds: Vec<_> = rx.try_iter().collect();
@@ -295,6 +393,53 @@ mod tests {
             "second tick: nothing queued"
         );
         assert!(matches!(cmds.last(), Some(WriterCommand::Close { .. })));
+    }
+
+    fn header(sequence: u16) -> RtpHeader {
+        RtpHeader {
+            marker: false,
+            payload_type: 0,
+            sequence,
+            timestamp: u32::from(sequence) * 160,
+            ssrc: 7,
+        }
+    }
+
+    #[test]
+    fn reordered_rtp_is_recorded_in_sequence_and_a_loss_becomes_silence() {
+        let mut side = Side::default();
+        let now = Instant::now();
+        // Packets 1, 3, 2 arrive; 4 is lost; 5 and 6 arrive late enough to release the gap.
+        let code = |v: i16| cc_media_core::g711::linear_to_ulaw(v);
+        for seq in [1u16, 3, 2] {
+            side.push_rtp(
+                G711::Pcmu,
+                &header(seq),
+                &[code(seq as i16 * 1000); 160],
+                now,
+            );
+        }
+        for seq in [5u16, 6, 7] {
+            side.push_rtp(
+                G711::Pcmu,
+                &header(seq),
+                &[code(seq as i16 * 1000); 160],
+                now,
+            );
+        }
+        let firsts: Vec<i16> = (0..6).map(|_| side.pop()[0]).collect();
+        let level = |v: i16| cc_media_core::g711::ulaw_to_linear(code(v));
+        assert_eq!(
+            firsts,
+            vec![
+                level(1000),
+                level(2000),
+                level(3000),
+                0,
+                level(5000),
+                level(6000)
+            ]
+        );
     }
 
     #[test]

@@ -311,7 +311,7 @@ impl Shard {
             return true;
         };
         if let Received::Audio(codec) = kind {
-            other.record_peer_audio(codec, &buf[header_len..len]);
+            other.record_peer_audio(codec, &header, &buf[header_len..len], now);
         }
         other.relay(&mut buf[..len], header_len, &header, kind, now);
         self.flush_webrtc_transmits(peer);
@@ -388,7 +388,7 @@ impl Shard {
                 continue;
             }
             if let Some(other) = self.endpoints.get_mut(&peer) {
-                other.record_peer_audio(codec, payload);
+                other.record_peer_audio(codec, &header, payload, now);
                 other.relay(
                     &mut packet,
                     RTP_HEADER_LEN,
