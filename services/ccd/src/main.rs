@@ -28,10 +28,10 @@ enum Command {
         /// Override [sip] listen (e.g. 127.0.0.1:5080).
         #[arg(long)]
         sip_listen: Option<std::net::SocketAddr>,
-        /// Override [api] listen (the gRPC API).
+        /// Override [grpc] listen (the gRPC API).
         #[arg(long)]
         api_listen: Option<std::net::SocketAddr>,
-        /// Override [api] metrics_listen (the Prometheus scrape endpoint).
+        /// Override [grpc] metrics_listen (the Prometheus scrape endpoint).
         #[arg(long)]
         metrics_listen: Option<std::net::SocketAddr>,
     },
@@ -96,7 +96,14 @@ fn main() -> anyhow::Result<()> {
         Command::All { config: None, .. } => (Config::from_toml(DEMO_TOML)?, true),
         Command::CheckConfig { config } => {
             let c = load(config)?;
-            println!("{}: OK ({} employees)", config.display(), c.employees.len());
+            println!(
+                "{}: OK ({} employees, {} departments, {} numbers, {} trunks)",
+                config.display(),
+                c.employees.len(),
+                c.departments.len(),
+                c.numbers.len(),
+                c.trunks.len()
+            );
             return Ok(());
         }
     };

@@ -5,13 +5,19 @@
 //! names the field instead of a silently ignored setting.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 
 use serde::Deserialize;
 use thiserror::Error;
 
 use crate::ids::{EmployeeId, Extension};
+
+mod media;
+mod org;
+
+pub use media::{MediaConfig, PortRange};
+pub use org::{Department, Number, Organization, Route, Strategy, Trunk};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -37,121 +43,21 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub sip: SipConfig,
-    #[serde(default)]
+    /// `[grpc]` (also accepted as `[api]`, its first name).
+    #[serde(default, rename = "grpc", alias = "api")]
     pub api: ApiConfig,
     #[serde(default)]
     pub media: MediaConfig,
     #[serde(default)]
     pub employees: Vec<Employee>,
-}
-
-/// `[media]`: RTP endpoints, prompts and recordings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediaConfig {
-    /// Inclusive UDP port range for RTP, `"20000-29999"`. Each endpoint takes an even port
-    /// (RTP) and reserves the odd one above it (RTCP).
-    #[serde(default = "defaults::rtp_ports")]
-    pub rtp_ports: PortRange,
-    /// The address written into SDP: where peers send RTP.
-    #[serde(default = "defaults::public_ip")]
-    pub public_ip: IpAddr,
-    /// The address RTP sockets bind to; defaults to `public_ip`. Behind NAT or in a pod,
-    /// set it to `0.0.0.0` and `public_ip` to the outside address.
     #[serde(default)]
-    pub bind_ip: Option<IpAddr>,
-    /// Socket loops (threads) that carry RTP; 0 means one per CPU core.
+    pub organization: Organization,
     #[serde(default)]
-    pub loops: usize,
-    /// An endpoint that receives no RTP for this long raises an RTP timeout event
-    /// (dead-call cleanup). 0 disables the check.
-    #[serde(default = "defaults::rtp_timeout_secs")]
-    pub rtp_timeout_secs: u64,
-    /// Directory of prompt WAV files (8 kHz, 16-bit, mono); the file stem is the prompt id.
-    #[serde(default = "defaults::prompts_dir")]
-    pub prompts_dir: PathBuf,
-    /// Where call recordings (stereo WAV plus a JSON metadata file) are written.
-    #[serde(default = "defaults::recordings_dir")]
-    pub recordings_dir: PathBuf,
-    /// The one UDP port every WebRTC leg of this node shares (ICE-lite, DTLS-SRTP); 0
-    /// picks a free port at start (logged). Browsers must be able to reach it.
+    pub departments: Vec<Department>,
     #[serde(default)]
-    pub webrtc_port: u16,
-    /// Most endpoints one node holds; more are refused (the caller gets a busy signal
-    /// rather than the node running out of ports or memory).
-    #[serde(default = "defaults::max_endpoints")]
-    pub max_endpoints: usize,
-}
-
-impl Default for MediaConfig {
-    fn default() -> Self {
-        MediaConfig {
-            rtp_ports: defaults::rtp_ports(),
-            public_ip: defaults::public_ip(),
-            bind_ip: None,
-            loops: 0,
-            rtp_timeout_secs: defaults::rtp_timeout_secs(),
-            prompts_dir: defaults::prompts_dir(),
-            recordings_dir: defaults::recordings_dir(),
-            max_endpoints: defaults::max_endpoints(),
-            webrtc_port: 0,
-        }
-    }
-}
-
-impl MediaConfig {
-    pub fn bind_ip(&self) -> IpAddr {
-        self.bind_ip.unwrap_or(self.public_ip)
-    }
-}
-
-/// An inclusive port range written `"first-last"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRange {
-    pub first: u16,
-    pub last: u16,
-}
-
-impl PortRange {
-    /// Endpoints the range can hold: one per even port with its odd partner inside.
-    pub fn endpoint_capacity(&self) -> usize {
-        let first = self.first + self.first % 2;
-        if self.last <= first {
-            return 0;
-        }
-        usize::from(self.last - first).div_ceil(2)
-    }
-}
-
-impl std::str::FromStr for PortRange {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("{s:?} is not \"first-last\""))?;
-        let port = |p: &str| {
-            p.trim()
-                .parse::<u16>()
-                .map_err(|_| format!("{p:?} is not a port number"))
-        };
-        let (first, last) = (port(a)?, port(b)?);
-        if first == 0 || first >= last {
-            return Err(format!("{s:?}: need 0 < first < last"));
-        }
-        let range = PortRange { first, last };
-        if range.endpoint_capacity() == 0 {
-            return Err(format!("{s:?} holds no even/odd port pair"));
-        }
-        Ok(range)
-    }
-}
-
-impl<'de> Deserialize<'de> for PortRange {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+    pub trunks: Vec<Trunk>,
+    #[serde(default)]
+    pub numbers: Vec<Number>,
 }
 
 /// `[api]`: the gRPC API (integrators, admin console, health and reflection).
@@ -471,6 +377,13 @@ impl Config {
                 }
             }
         }
+        org::validate(
+            &self.organization,
+            &self.employees,
+            &self.departments,
+            &self.trunks,
+            &self.numbers,
+        )?;
         Ok(())
     }
 }
@@ -502,6 +415,31 @@ name = "Maria Wisniewska"
 extension = "203"
 sip_password = "maria-secret"
 role = "user"
+
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna", "piotr"]
+ring_seconds = 15
+wrap_up_seconds = 5
+
+[[departments]]
+id = "support"
+name = "Support"
+extension = "700"
+strategy = "longest-idle"
+members = ["piotr", "maria"]
+
+[[numbers]]
+number = "48221234567"
+route = { department = "sales" }
+greeting = "welcome"
 "#;
 
 #[cfg(test)]
@@ -555,6 +493,69 @@ mod tests {
         let err =
             Config::from_toml("[sip]\nlisten = \"nowhere\"\ndomain = \"cc.local\"\n").unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    const ORG_BASE: &str = "[sip]\nlisten = \"127.0.0.1:5060\"\ndomain = \"cc.local\"\n\
+        [[employees]]\nid='anna'\nname='A'\nextension='201'\nsip_password='secret'\nrole='user'\n\
+        [[employees]]\nid='piotr'\nname='P'\nextension='202'\nsip_password='secret'\nrole='user'\n";
+
+    #[test]
+    fn the_organisation_parses_with_routes_and_strategies() {
+        let c = Config::from_toml(DEMO_TOML).unwrap();
+        assert_eq!(c.organization.tz(), chrono_tz::Europe::Warsaw);
+        assert_eq!(c.departments[0].strategy, Strategy::Sequential);
+        assert_eq!(c.departments[1].strategy, Strategy::LongestIdle);
+        assert_eq!(c.numbers[0].route, Route::Department("sales".into()));
+        assert_eq!(c.numbers[0].greeting.as_deref(), Some("welcome"));
+        let c = Config::from_toml(&format!(
+            "{ORG_BASE}[[numbers]]\nnumber='+48600'\nroute={{ employee = 'anna' }}\n[grpc]\nlisten='127.0.0.1:50051'\n"
+        ))
+        .unwrap();
+        assert_eq!(c.numbers[0].normalized(), "48600");
+        assert_eq!(c.api.listen.port(), 50051, "[grpc] is the table's name");
+    }
+
+    #[test]
+    fn a_wrong_organisation_is_refused_naming_the_field() {
+        let dept = |extra: &str| {
+            format!(
+                "{ORG_BASE}[[departments]]\nid='sales'\nname='S'\nextension='600'\nstrategy='sequential'\nmembers=['anna']\n{extra}"
+            )
+        };
+        let cases = [
+            (
+                format!("{ORG_BASE}[organization]\nname='A'\ntimezone='Mars/Olympus'\n"),
+                "organization.timezone",
+            ),
+            (
+                dept("").replace("members=['anna']", "members=['nobody']"),
+                "departments[0].members",
+            ),
+            (
+                dept("").replace("extension='600'", "extension='201'"),
+                "departments[0].extension",
+            ),
+            (dept("").replace("'sequential'", "'lottery'"), "lottery"),
+            (dept("ring_seconds = 0\n"), "departments[0].ring_seconds"),
+            (
+                dept("[[numbers]]\nnumber='123'\nroute={ department = 'hr' }\n"),
+                "numbers[0].route",
+            ),
+            (
+                dept("[[numbers]]\nnumber='12a'\nroute={ department = 'sales' }\n"),
+                "numbers[0].number",
+            ),
+            (
+                dept(
+                    "[[numbers]]\nnumber='1'\nroute={ department = 'sales' }\n[[numbers]]\nnumber='+1'\nroute={ employee = 'anna' }\n",
+                ),
+                "numbers[1].number",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = Config::from_toml(&text).unwrap_err().to_string();
+            assert!(err.contains(field), "{field} not named in {err}");
+        }
     }
 
     #[test]

@@ -1,0 +1,238 @@
+//! The organisation: `[organization]`, `[[departments]]`, `[[trunks]]` and `[[numbers]]`.
+//! Cross-references (members, routes) are checked against the employees here, so a wrong
+//! id is refused when the node starts, naming the field, not found mid-call.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use super::{ConfigError, Employee, invalid};
+
+/// `[organization]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    pub name: String,
+    /// IANA time zone ("Europe/Warsaw"): greetings' time-of-day bands are in it.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+impl Default for Organization {
+    fn default() -> Self {
+        Organization {
+            name: "Organisation".into(),
+            timezone: default_timezone(),
+        }
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+impl Organization {
+    /// The parsed time zone (validated at load, so this cannot fail afterwards).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// How a department distributes its calls to members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Every available member rings at once; the first to answer takes the call.
+    RingAll,
+    /// Members in order, each for its ring time.
+    Sequential,
+    /// Members in order, each added every ring time while the earlier ones keep ringing.
+    Progressive,
+    /// The member idle the longest.
+    LongestIdle,
+    /// The member after the one offered last.
+    RoundRobin,
+    /// The member who took the fewest calls.
+    FewestCalls,
+    /// The member with the least talk time.
+    LeastTalkTime,
+    Random,
+}
+
+/// `[[departments]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    /// Internal extension that reaches the department's queue.
+    pub extension: String,
+    pub strategy: Strategy,
+    /// Employee ids, in the order sequential and progressive ring them.
+    pub members: Vec<String>,
+    #[serde(default = "default_ring_seconds")]
+    pub ring_seconds: u32,
+    #[serde(default)]
+    pub wrap_up_seconds: u32,
+}
+
+fn default_ring_seconds() -> u32 {
+    15
+}
+
+/// `[[trunks]]`: where outbound calls go (mobile forwarding, callbacks).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trunk {
+    pub id: String,
+    pub target: SocketAddr,
+}
+
+/// Where a number's calls go.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Route {
+    Department(String),
+    Employee(String),
+}
+
+/// `[[numbers]]`: a number callers dial.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Number {
+    /// The user part of the inbound Request-URI; a leading `+` is ignored.
+    pub number: String,
+    pub route: Route,
+    /// Prompt id played before routing.
+    #[serde(default)]
+    pub greeting: Option<String>,
+}
+
+impl Number {
+    /// The number as matched against Request-URIs: without a leading `+`.
+    pub fn normalized(&self) -> &str {
+        self.number.strip_prefix('+').unwrap_or(&self.number)
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Checks the organisation's tables against each other and the employees.
+pub(super) fn validate(
+    org: &Organization,
+    employees: &[Employee],
+    departments: &[Department],
+    trunks: &[Trunk],
+    numbers: &[Number],
+) -> Result<(), ConfigError> {
+    if org.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(invalid(
+            "organization.timezone",
+            format!(
+                "{:?} is not an IANA time zone (e.g. \"Europe/Warsaw\")",
+                org.timezone
+            ),
+        ));
+    }
+    let employee_ids: HashSet<&str> = employees.iter().map(|e| e.id.as_str()).collect();
+    let mut extensions: HashSet<&str> = employees.iter().map(|e| e.extension.as_str()).collect();
+    let mut department_ids = HashSet::new();
+    for (i, d) in departments.iter().enumerate() {
+        let field = |f: &str| format!("departments[{i}].{f}");
+        if !is_id(&d.id) {
+            return Err(invalid(
+                field("id"),
+                format!("{:?} must be 1-64 letters, digits, '-', '_' or '.'", d.id),
+            ));
+        }
+        if !department_ids.insert(d.id.as_str()) {
+            return Err(invalid(field("id"), format!("{:?} is used twice", d.id)));
+        }
+        if !is_id(&d.extension) || !extensions.insert(d.extension.as_str()) {
+            return Err(invalid(
+                field("extension"),
+                format!(
+                    "{:?} is not a valid extension or is already used by an employee or department",
+                    d.extension
+                ),
+            ));
+        }
+        if d.members.is_empty() {
+            return Err(invalid(field("members"), "a department needs members"));
+        }
+        let mut seen = HashSet::new();
+        for m in &d.members {
+            if !employee_ids.contains(m.as_str()) {
+                return Err(invalid(
+                    field("members"),
+                    format!("{m:?} is not an employee id"),
+                ));
+            }
+            if !seen.insert(m.as_str()) {
+                return Err(invalid(field("members"), format!("{m:?} is listed twice")));
+            }
+        }
+        if d.ring_seconds == 0 || d.ring_seconds > 600 {
+            return Err(invalid(field("ring_seconds"), "must be 1-600"));
+        }
+        if d.wrap_up_seconds > 3600 {
+            return Err(invalid(field("wrap_up_seconds"), "must be at most 3600"));
+        }
+    }
+    let mut trunk_ids = HashSet::new();
+    for (i, t) in trunks.iter().enumerate() {
+        if !is_id(&t.id) || !trunk_ids.insert(t.id.as_str()) {
+            return Err(invalid(
+                format!("trunks[{i}].id"),
+                format!("{:?} is not a valid id or is used twice", t.id),
+            ));
+        }
+    }
+    let mut seen_numbers = HashSet::new();
+    for (i, n) in numbers.iter().enumerate() {
+        let field = |f: &str| format!("numbers[{i}].{f}");
+        let digits = n.normalized();
+        if digits.is_empty() || digits.len() > 32 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                field("number"),
+                format!("{:?} must be digits with an optional leading +", n.number),
+            ));
+        }
+        if !seen_numbers.insert(digits) {
+            return Err(invalid(
+                field("number"),
+                format!("{:?} is used twice", n.number),
+            ));
+        }
+        match &n.route {
+            Route::Department(d) if !department_ids.contains(d.as_str()) => {
+                return Err(invalid(
+                    field("route"),
+                    format!("department {d:?} is not configured"),
+                ));
+            }
+            Route::Employee(e) if !employee_ids.contains(e.as_str()) => {
+                return Err(invalid(
+                    field("route"),
+                    format!("employee {e:?} is not configured"),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(g) = &n.greeting
+            && !is_id(g)
+        {
+            return Err(invalid(
+                field("greeting"),
+                format!("{g:?} is not a prompt id (a file stem in [media] prompts_dir)"),
+            ));
+        }
+    }
+    Ok(())
+}
