@@ -17,7 +17,7 @@ mod media;
 mod org;
 
 pub use media::{MediaConfig, PortRange};
-pub use org::{Department, Number, Organization, Route, Strategy, Trunk};
+pub use org::{Department, GreetingBand, Number, Organization, Route, Strategy, Trunk};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -440,6 +440,10 @@ members = ["piotr", "maria"]
 number = "48221234567"
 route = { department = "sales" }
 greeting = "welcome"
+
+[[numbers]]
+number = "48227654321"
+route = { employee = "anna" }
 "#;
 
 #[cfg(test)]
@@ -544,6 +548,18 @@ mod tests {
             (
                 dept("[[numbers]]\nnumber='12a'\nroute={ department = 'sales' }\n"),
                 "numbers[0].number",
+            ),
+            (
+                dept(
+                    "[[numbers]]\nnumber='12'\nroute={ department = 'sales' }\ngreetings=[{ from='12:00', greeting='a' }, { from='06:00', greeting='b' }]\n",
+                ),
+                "numbers[0].greetings[1].from",
+            ),
+            (
+                dept(
+                    "[[numbers]]\nnumber='12'\nroute={ department = 'sales' }\ngreetings=[{ from='25:00', greeting='a' }]\n",
+                ),
+                "numbers[0].greetings[0].from",
             ),
             (
                 dept(

@@ -17,6 +17,14 @@ pub struct Organization {
     /// IANA time zone ("Europe/Warsaw"): greetings' time-of-day bands are in it.
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// A direct call an employee does not answer within this many seconds also rings
+    /// their mobile through the first trunk; 0 turns forwarding off.
+    #[serde(default = "default_mobile_forward_seconds")]
+    pub mobile_forward_seconds: u32,
+}
+
+fn default_mobile_forward_seconds() -> u32 {
+    10
 }
 
 impl Default for Organization {
@@ -24,6 +32,7 @@ impl Default for Organization {
         Organization {
             name: "Organisation".into(),
             timezone: default_timezone(),
+            mobile_forward_seconds: default_mobile_forward_seconds(),
         }
     }
 }
@@ -104,9 +113,40 @@ pub struct Number {
     /// The user part of the inbound Request-URI; a leading `+` is ignored.
     pub number: String,
     pub route: Route,
-    /// Prompt id played before routing.
+    /// Prompt id played before routing (at any time of day without `greetings`).
     #[serde(default)]
     pub greeting: Option<String>,
+    /// Time-of-day greetings ("good morning / afternoon / evening"), in the organisation's
+    /// time zone: each applies from its `from` until the next band's; before the first
+    /// band of the day the last one (of the evening before) applies.
+    #[serde(default)]
+    pub greetings: Vec<GreetingBand>,
+}
+
+/// One time-of-day greeting band of a number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GreetingBand {
+    /// Local time `HH:MM` the band starts at.
+    pub from: String,
+    pub greeting: String,
+}
+
+impl GreetingBand {
+    /// Minutes after midnight of `from` (validated at load).
+    pub fn from_minute(&self) -> u16 {
+        parse_hhmm(&self.from).unwrap_or(0)
+    }
+}
+
+/// `HH:MM` (24-hour) -> minutes after midnight.
+fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 impl Number {
@@ -232,6 +272,29 @@ pub(super) fn validate(
                 field("greeting"),
                 format!("{g:?} is not a prompt id (a file stem in [media] prompts_dir)"),
             ));
+        }
+        let mut last = None;
+        for (k, band) in n.greetings.iter().enumerate() {
+            let band_field = |f: &str| format!("numbers[{i}].greetings[{k}].{f}");
+            let Some(minute) = parse_hhmm(&band.from) else {
+                return Err(invalid(
+                    band_field("from"),
+                    format!("{:?} is not a time HH:MM", band.from),
+                ));
+            };
+            if last.is_some_and(|l| minute <= l) {
+                return Err(invalid(
+                    band_field("from"),
+                    "bands must be in increasing order",
+                ));
+            }
+            last = Some(minute);
+            if !is_id(&band.greeting) {
+                return Err(invalid(
+                    band_field("greeting"),
+                    format!("{:?} is not a prompt id", band.greeting),
+                ));
+            }
         }
     }
     Ok(())

@@ -1,0 +1,223 @@
+use super::*;
+
+/// Acme in Warsaw: Sales (600, queue), Anna (201, mobile), Piotr (202, no mobile), a trunk,
+/// a sales number with morning/afternoon/evening greetings, Anna's direct number.
+fn table(extra: &str) -> RoutingTable {
+    let text = format!(
+        r#"
+[sip]
+listen = "127.0.0.1:5060"
+domain = "cc.local"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 8
+[[employees]]
+id = "anna"
+name = "Anna"
+extension = "201"
+sip_password = "secret"
+role = "user"
+mobile = "+48600100200"
+[[employees]]
+id = "piotr"
+name = "Piotr"
+extension = "202"
+sip_password = "secret"
+role = "user"
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna", "piotr"]
+[[trunks]]
+id = "pstn"
+target = "127.0.0.1:5099"
+[[numbers]]
+number = "+48221234567"
+route = {{ department = "sales" }}
+greetings = [
+  {{ from = "06:00", greeting = "good-morning" }},
+  {{ from = "12:00", greeting = "good-afternoon" }},
+  {{ from = "18:00", greeting = "good-evening" }},
+]
+[[numbers]]
+number = "48227654321"
+route = {{ employee = "anna" }}
+greeting = "welcome"
+{extra}"#
+    );
+    RoutingTable::new(&Config::from_toml(&text).expect("test configuration"))
+}
+
+/// 2026-01-15 (winter, Warsaw = UTC+1) at the given UTC hour and minute.
+fn winter_utc(hour: i64, minute: i64) -> i64 {
+    1_768_435_200 + hour * 3600 + minute * 60
+}
+
+fn external(dialed: &str) -> Call<'_> {
+    Call {
+        dialed,
+        caller_extension: None,
+    }
+}
+
+const GREETED: Facts = Facts {
+    greeted: true,
+    dial: None,
+};
+
+#[test]
+fn an_external_call_is_greeted_by_the_band_of_the_local_time_then_queued() {
+    let t = table("");
+    let call = external("48221234567");
+    let greeting = |utc_h, utc_m| match t.decide(&call, &Facts::default(), winter_utc(utc_h, utc_m))
+    {
+        Step::Play { prompt } => prompt,
+        other => panic!("expected a greeting, got {other:?}"),
+    };
+    // Local = UTC+1 in January.
+    assert_eq!(
+        greeting(4, 59),
+        "good-evening",
+        "05:59 local: still last evening's band"
+    );
+    assert_eq!(greeting(5, 0), "good-morning");
+    assert_eq!(greeting(10, 59), "good-morning");
+    assert_eq!(greeting(11, 0), "good-afternoon");
+    assert_eq!(greeting(17, 0), "good-evening");
+    assert_eq!(
+        greeting(23, 30),
+        "good-evening",
+        "after midnight local: still evening"
+    );
+    assert_eq!(
+        t.decide(&call, &GREETED, winter_utc(9, 0)),
+        Step::Queue {
+            department: "sales".into(),
+            priority: 0
+        }
+    );
+}
+
+#[test]
+fn the_bands_follow_summer_time() {
+    let t = table("");
+    // 04:30 UTC is 06:30 in Warsaw in July (UTC+2): morning; in January (UTC+1) it is
+    // 05:30: still the evening band.
+    let july_0430 = 1_784_089_800;
+    assert_eq!(
+        t.decide(&external("48221234567"), &Facts::default(), july_0430),
+        Step::Play {
+            prompt: "good-morning".into()
+        }
+    );
+    assert_eq!(
+        t.decide(
+            &external("48221234567"),
+            &Facts::default(),
+            winter_utc(4, 30)
+        ),
+        Step::Play {
+            prompt: "good-evening".into()
+        }
+    );
+}
+
+#[test]
+fn a_plus_prefix_is_ignored_and_unknown_numbers_are_not_found() {
+    let t = table("");
+    assert!(matches!(
+        t.decide(&external("+48221234567"), &Facts::default(), 0),
+        Step::Play { .. }
+    ));
+    assert_eq!(
+        t.decide(&external("999"), &Facts::default(), 0),
+        Step::NotFound
+    );
+    assert_eq!(
+        t.decide(&external("201"), &Facts::default(), 0),
+        Step::NotFound,
+        "outside callers cannot dial internal extensions"
+    );
+}
+
+#[test]
+fn a_direct_number_rings_the_employee_with_mobile_forwarding() {
+    let t = table("");
+    let call = external("48227654321");
+    assert_eq!(
+        t.decide(&call, &Facts::default(), 0),
+        Step::Play {
+            prompt: "welcome".into()
+        }
+    );
+    assert_eq!(
+        t.decide(&call, &GREETED, 0),
+        Step::Dial {
+            employee: "anna".into(),
+            forward: Some(Forward {
+                after: Duration::from_secs(8),
+                number: "+48600100200".into(),
+                trunk: "pstn".into(),
+            }),
+        }
+    );
+    let unanswered = Facts {
+        greeted: true,
+        dial: Some(DialOutcome::NoAnswer),
+    };
+    assert_eq!(
+        t.decide(&call, &unanswered, 0),
+        Step::Hangup {
+            prompt: Some("unavailable".into())
+        }
+    );
+}
+
+#[test]
+fn internal_calls_skip_the_greeting_and_reach_extensions() {
+    let t = table("");
+    let from_piotr = |dialed| Call {
+        dialed,
+        caller_extension: Some("202"),
+    };
+    assert_eq!(
+        t.decide(&from_piotr("600"), &Facts::default(), 0),
+        Step::Queue {
+            department: "sales".into(),
+            priority: 0
+        }
+    );
+    assert!(matches!(
+        t.decide(&from_piotr("201"), &Facts::default(), 0),
+        Step::Dial { ref employee, .. } if employee == "anna"
+    ));
+    assert_eq!(
+        t.decide(&from_piotr("299"), &Facts::default(), 0),
+        Step::NotFound
+    );
+}
+
+#[test]
+fn no_mobile_or_no_trunk_means_no_forwarding() {
+    let t = table("");
+    let from_anna = Call {
+        dialed: "202",
+        caller_extension: Some("201"),
+    };
+    assert_eq!(
+        t.decide(&from_anna, &Facts::default(), 0),
+        Step::Dial {
+            employee: "piotr".into(),
+            forward: None
+        }
+    );
+    let mut without_trunk = table("");
+    without_trunk.trunk = None;
+    assert!(matches!(
+        without_trunk.decide(&external("48227654321"), &GREETED, 0),
+        Step::Dial { forward: None, .. }
+    ));
+}
