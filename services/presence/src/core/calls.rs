@@ -1,0 +1,166 @@
+//! Inputs that tie an agent to a call: reserve, ringing, answer, release, end.
+//!
+//! Every input names the call. A message about another call (a late retry, a call that
+//! already expired or ended) is refused with [`PresenceError::StaleCall`] and changes
+//! nothing; a repeated message for the current phase is accepted as a no-op, because the
+//! network may deliver it twice.
+
+use std::time::{Duration, Instant};
+
+use super::error::CallInput;
+use super::event::Cause;
+use super::ids::{AgentId, CallId};
+use super::state::AgentState;
+use super::{Presence, PresenceError, Result};
+
+/// Proof of a successful [`Presence::reserve`]: the agent is held for the call until
+/// `until` unless [`Presence::confirm_ringing`] or [`Presence::answered`] comes first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The reserved agent.
+    pub agent: AgentId,
+    /// The call it is reserved for.
+    pub call: CallId,
+    /// When the reservation expires by itself.
+    pub until: Instant,
+}
+
+impl Presence {
+    /// Takes an `Available` agent for `call` for at most `ttl`.
+    ///
+    /// Succeeds for exactly one caller: afterwards the agent is `Reserved`, and every other
+    /// `reserve` (also a retry for the same call) fails with [`PresenceError::NotAvailable`]
+    /// naming the state, in which a retrying caller can recognise its own call.
+    pub fn reserve(
+        &mut self,
+        id: &AgentId,
+        call: CallId,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<Reservation> {
+        self.handle_timeout(now);
+        self.check_text("call id", call.as_str().len())?;
+        let max = self.config.max_reservation_ttl;
+        if ttl.is_zero() || ttl > max {
+            return Err(PresenceError::InvalidTtl { ttl, max });
+        }
+        let until = now
+            .checked_add(ttl)
+            .ok_or(PresenceError::InvalidTtl { ttl, max })?;
+        let state = self.state(id)?;
+        if !state.is_available() {
+            return Err(PresenceError::NotAvailable {
+                agent: id.clone(),
+                state: state.clone(),
+            });
+        }
+        let to = AgentState::Reserved {
+            call: call.clone(),
+            until,
+        };
+        self.set_state(id, to, Cause::Reserved, now);
+        Ok(Reservation {
+            agent: id.clone(),
+            call,
+            until,
+        })
+    }
+
+    /// The agent's devices ring for the reserved call: the reservation no longer expires.
+    pub fn confirm_ringing(&mut self, id: &AgentId, call: &CallId, now: Instant) -> Result<()> {
+        self.handle_timeout(now);
+        match self.call_state(id, call)? {
+            AgentState::Reserved { .. } => {
+                let to = AgentState::Ringing { call: call.clone() };
+                self.set_state(id, to, Cause::Ringing, now);
+                Ok(())
+            }
+            AgentState::Ringing { .. } => Ok(()),
+            state => Err(invalid(id, call, CallInput::ConfirmRinging, state)),
+        }
+    }
+
+    /// The agent answered. Accepted from `Reserved` too: the answer may overtake the
+    /// ringing confirmation.
+    pub fn answered(&mut self, id: &AgentId, call: &CallId, now: Instant) -> Result<()> {
+        self.handle_timeout(now);
+        match self.call_state(id, call)? {
+            AgentState::Reserved { .. } | AgentState::Ringing { .. } => {
+                let to = AgentState::OnCall { call: call.clone() };
+                self.set_state(id, to, Cause::Answered, now);
+                Ok(())
+            }
+            AgentState::OnCall { .. } => Ok(()),
+            state => Err(invalid(id, call, CallInput::Answered, state)),
+        }
+    }
+
+    /// The call was not answered by this agent (no answer, declined, cancelled, answered
+    /// elsewhere): the agent goes back to where they rest, usually `Available`.
+    pub fn released(&mut self, id: &AgentId, call: &CallId, now: Instant) -> Result<()> {
+        self.handle_timeout(now);
+        match self.call_state(id, call)? {
+            AgentState::Reserved { .. } | AgentState::Ringing { .. } => {
+                let to = self.agent(id)?.rest_state();
+                self.set_state(id, to, Cause::Released, now);
+                Ok(())
+            }
+            state => Err(invalid(id, call, CallInput::Released, state)),
+        }
+    }
+
+    /// The agent's call ended. From `OnCall` the agent goes to `WrapUp` for `wrap_up`
+    /// (shortened to the configured maximum), then `Available`; a zero wrap-up goes straight
+    /// on. If the agent asked to log out or pause, or lost their last device, during the
+    /// call, that takes effect now instead of wrap-up. Before an answer this is `released`.
+    pub fn call_ended(
+        &mut self,
+        id: &AgentId,
+        call: &CallId,
+        wrap_up: Duration,
+        now: Instant,
+    ) -> Result<()> {
+        self.handle_timeout(now);
+        let state = self.call_state(id, call)?;
+        let rest = self.agent(id)?.rest_state();
+        let to = match state {
+            AgentState::Reserved { .. } | AgentState::Ringing { .. } => rest,
+            AgentState::OnCall { .. } => {
+                let wrap_up = wrap_up.min(self.config.max_wrap_up);
+                match now.checked_add(wrap_up) {
+                    Some(until) if rest.is_available() && !wrap_up.is_zero() => {
+                        AgentState::WrapUp { until }
+                    }
+                    _ => rest,
+                }
+            }
+            state => return Err(invalid(id, call, CallInput::CallEnded, state)),
+        };
+        self.set_state(id, to, Cause::CallEnded, now);
+        Ok(())
+    }
+
+    /// The agent's state if it belongs to `call`; `StaleCall` otherwise.
+    fn call_state(&self, id: &AgentId, call: &CallId) -> Result<AgentState> {
+        let state = self.state(id)?;
+        if state.call() == Some(call) {
+            Ok(state.clone())
+        } else {
+            Err(PresenceError::StaleCall {
+                agent: id.clone(),
+                call: call.clone(),
+                state: state.clone(),
+            })
+        }
+    }
+}
+
+/// The error for a call input that names the agent's call but does not fit its phase.
+fn invalid(id: &AgentId, call: &CallId, input: CallInput, state: AgentState) -> PresenceError {
+    PresenceError::InvalidTransition {
+        agent: id.clone(),
+        call: call.clone(),
+        input,
+        state,
+    }
+}

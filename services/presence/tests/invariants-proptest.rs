@@ -1,0 +1,180 @@
+//! Random inputs and timeouts never leave an agent Reserved past its ttl or in WrapUp past
+//! its end, never put an agent in two calls, and the events always describe the state.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use cc_presence::core::{
+    AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind, PauseReason, Presence,
+    PresenceConfig, PresenceEvent,
+};
+use proptest::prelude::*;
+
+const AGENTS: u8 = 2;
+
+#[derive(Debug, Clone)]
+enum Input {
+    Add,
+    Remove,
+    Login,
+    Logout,
+    DeviceUp(u8),
+    DeviceDown(u8),
+    Pause(u8),
+    Resume,
+    Reserve { call: u8, ttl_ms: u64 },
+    Confirm(u8),
+    Answer(u8),
+    Release(u8),
+    End { call: u8, wrap_ms: u64 },
+    Timeout,
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    // Weighted towards the call path so that runs reach OnCall and WrapUp often.
+    prop_oneof![
+        1 => Just(Input::Add),
+        1 => Just(Input::Remove),
+        2 => Just(Input::Login),
+        1 => Just(Input::Logout),
+        2 => (0u8..3).prop_map(Input::DeviceUp),
+        1 => (0u8..3).prop_map(Input::DeviceDown),
+        1 => (0u8..3).prop_map(Input::Pause),
+        2 => Just(Input::Resume),
+        4 => (0u8..2, 0u64..130_000).prop_map(|(call, ttl_ms)| Input::Reserve { call, ttl_ms }),
+        3 => (0u8..2).prop_map(Input::Confirm),
+        3 => (0u8..2).prop_map(Input::Answer),
+        2 => (0u8..2).prop_map(Input::Release),
+        3 => (0u8..2, 0u64..300_000).prop_map(|(call, wrap_ms)| Input::End { call, wrap_ms }),
+        2 => Just(Input::Timeout),
+    ]
+}
+
+/// One step: move the clock, then apply an input to one agent.
+fn step() -> impl Strategy<Value = (u64, u8, Input)> {
+    let advance = prop_oneof![2 => Just(0u64), 2 => 0u64..5_000, 1 => 0u64..90_000];
+    (advance, 0..AGENTS, input())
+}
+
+/// Applies one input; refusals are expected (random inputs are mostly wrong) and must
+/// change nothing, which the event/state comparison in the test checks.
+fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
+    let c = |n: &u8| CallId::new(format!("call-{n}"));
+    let _refused_or_ok = match input {
+        Input::Add => p.add_agent(AgentConfig::new(agent.clone(), "x"), now),
+        Input::Remove => p.remove_agent(agent, now),
+        Input::Login => p.login(agent, now),
+        Input::Logout => p.logout(agent, now),
+        Input::DeviceUp(d) => {
+            let device = Device {
+                id: DeviceId::new(format!("d{d}")),
+                kind: DeviceKind::Browser,
+            };
+            p.device_registered(agent, device, now)
+        }
+        Input::DeviceDown(d) => p.device_gone(agent, &DeviceId::new(format!("d{d}")), now),
+        Input::Pause(r) => {
+            let reason = match r {
+                0 => PauseReason::NoAnswer,
+                1 => PauseReason::Break,
+                _ => PauseReason::Other("custom".into()),
+            };
+            p.pause(agent, reason, now)
+        }
+        Input::Resume => p.resume(agent, now),
+        Input::Reserve { call, ttl_ms } => p
+            .reserve(agent, c(call), Duration::from_millis(*ttl_ms), now)
+            .map(|_| ()),
+        Input::Confirm(call) => p.confirm_ringing(agent, &c(call), now),
+        Input::Answer(call) => p.answered(agent, &c(call), now),
+        Input::Release(call) => p.released(agent, &c(call), now),
+        Input::End { call, wrap_ms } => {
+            p.call_ended(agent, &c(call), Duration::from_millis(*wrap_ms), now)
+        }
+        Input::Timeout => {
+            p.handle_timeout(now);
+            Ok(())
+        }
+    };
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_inputs_keep_every_invariant(steps in proptest::collection::vec(step(), 1..120)) {
+        let config = PresenceConfig { max_reservation_ttl: Duration::from_secs(120), ..Default::default() };
+        let max_ttl = config.max_reservation_ttl;
+        let max_wrap = config.max_wrap_up;
+        let mut p = Presence::new(config);
+        let mut now = Instant::now();
+        // The state of each agent as told by events alone.
+        let mut shadow: BTreeMap<AgentId, AgentState> = BTreeMap::new();
+        let mut last_seq = 0u64;
+
+        for (advance_ms, who, input) in &steps {
+            now += Duration::from_millis(*advance_ms);
+            let agent = AgentId::new(format!("agent-{who}"));
+            apply(&mut p, now, &agent, input);
+
+            while let Some(event) = p.poll_event() {
+                prop_assert_eq!(event.seq(), last_seq + 1, "contiguous sequence");
+                last_seq = event.seq();
+                match event {
+                    PresenceEvent::AgentAdded { agent, state, .. } => {
+                        prop_assert!(shadow.insert(agent, state).is_none());
+                    }
+                    PresenceEvent::AgentRemoved { agent, last, .. } => {
+                        prop_assert_eq!(shadow.remove(&agent), Some(last));
+                    }
+                    PresenceEvent::AgentStateChanged { agent, from, to, at, .. } => {
+                        prop_assert_ne!(&from, &to);
+                        prop_assert_eq!(at, now);
+                        prop_assert_eq!(shadow.get(&agent), Some(&from));
+                        // Never straight from one call into another.
+                        if let (Some(a), Some(b)) = (from.call(), to.call()) {
+                            prop_assert_eq!(a, b);
+                        }
+                        // A call-bound state is only entered from Available (by reserve).
+                        if to.call().is_some() && from.call().is_none() {
+                            prop_assert_eq!(&from, &AgentState::Available);
+                        }
+                        shadow.insert(agent, to);
+                    }
+                }
+            }
+
+            let mut earliest: Option<Instant> = None;
+            for a in p.agents() {
+                prop_assert_eq!(shadow.get(a.id()), Some(a.state()), "events describe the state");
+                match a.state() {
+                    AgentState::Reserved { until, .. } => {
+                        prop_assert!(*until > now, "reserved past its ttl");
+                        prop_assert!(*until <= now + max_ttl);
+                    }
+                    AgentState::WrapUp { until } => {
+                        prop_assert!(*until > now, "in wrap-up past its end");
+                        prop_assert!(*until <= now + max_wrap);
+                    }
+                    AgentState::Available => {
+                        prop_assert!(a.logged_in());
+                        prop_assert!(a.devices().next().is_some());
+                        prop_assert!(a.pause_reason().is_none());
+                    }
+                    AgentState::Paused { .. } => {
+                        prop_assert!(a.logged_in() && a.devices().next().is_some());
+                    }
+                    _ => {}
+                }
+                if let Some(d) = a.state().deadline() {
+                    earliest = Some(earliest.map_or(d, |e| e.min(d)));
+                }
+            }
+            prop_assert_eq!(p.poll_timeout(), earliest, "poll_timeout is the earliest deadline");
+            prop_assert_eq!(shadow.len(), p.len());
+        }
+    }
+}
