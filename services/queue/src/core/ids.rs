@@ -1,0 +1,60 @@
+//! Typed identifiers and the call priority: the core never passes bare strings around.
+
+use std::fmt;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an identifier issued elsewhere (sip-edge, presence, configuration).
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The identifier as text, for logs and wire conversion.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self(id.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                Self(id)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A call waiting in (or offered from) a queue; the sip-edge call id.
+    CallId
+);
+string_id!(
+    /// An agent (employee) as known to presence.
+    AgentId
+);
+string_id!(
+    /// A department (agent group) that owns one queue.
+    DepartmentId
+);
+
+/// Urgency of a queued call: a higher value is served first (R-32: director calls and
+/// external calls outrank internal ones). Calls of equal priority are served in enqueue
+/// order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Priority(pub u8);

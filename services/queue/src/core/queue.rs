@@ -1,0 +1,104 @@
+//! One department: its member order, the index of its available members in strategy order,
+//! and its waiting calls in service order.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::agents::AgentIdx;
+use super::ids::{CallId, DepartmentId, Priority};
+use super::strategy::{AvailableKey, Strategy};
+
+/// Service order of waiting calls: higher priority first, then earlier enqueue time, then
+/// arrival at this core (two calls may carry the same enqueue time after a re-enqueue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct QueueKey {
+    pub urgency: Reverse<Priority>,
+    pub enqueued_at: Instant,
+    pub seq: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Department {
+    pub id: DepartmentId,
+    pub strategy: Strategy,
+    pub wrap_up: Duration,
+    pub max_plan_targets: Option<usize>,
+    /// Members by position.
+    pub members: Vec<AgentIdx>,
+    /// Available members in strategy order.
+    pub available: BTreeMap<AvailableKey, AgentIdx>,
+    /// Every call in the queue, offered or not: positions are counted here.
+    pub queued: BTreeMap<QueueKey, CallId>,
+    /// Calls waiting for a plan (queued and not currently offered).
+    pub pending: BTreeMap<QueueKey, CallId>,
+    /// Position of the member offered last, for round-robin.
+    pub last_offered: Option<u32>,
+    /// Moving average of handle (talk) time, for the expected-wait estimate.
+    pub average_handle: Option<Duration>,
+}
+
+impl Department {
+    pub fn new(
+        id: DepartmentId,
+        strategy: Strategy,
+        wrap_up: Duration,
+        max_plan_targets: Option<usize>,
+    ) -> Self {
+        Self {
+            id,
+            strategy,
+            wrap_up,
+            max_plan_targets,
+            members: Vec::new(),
+            available: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            last_offered: None,
+            average_handle: None,
+        }
+    }
+
+    /// Available members in the order the strategy offers them, at most the plan limit.
+    pub fn pick(&self, rng: &mut impl rand::Rng) -> Vec<AgentIdx> {
+        let limit = self.max_plan_targets.unwrap_or(usize::MAX);
+        match self.strategy {
+            Strategy::RoundRobin => {
+                let split =
+                    AvailableKey::Position(self.last_offered.map_or(0, |p| p.saturating_add(1)));
+                self.available
+                    .range(split..)
+                    .chain(self.available.range(..split))
+                    .map(|(_, a)| *a)
+                    .take(limit)
+                    .collect()
+            }
+            Strategy::Random => {
+                let mut all: Vec<AgentIdx> = self.available.values().copied().collect();
+                let take = limit.min(all.len());
+                // A partial Fisher-Yates: only the first `take` slots need to be drawn.
+                for i in 0..take {
+                    let j = rng.random_range(i..all.len());
+                    all.swap(i, j);
+                }
+                all.truncate(take);
+                all
+            }
+            Strategy::RingAll
+            | Strategy::Sequential
+            | Strategy::Progressive
+            | Strategy::LongestIdle
+            | Strategy::FewestCalls
+            | Strategy::LeastTalkTime => self.available.values().copied().take(limit).collect(),
+        }
+    }
+
+    /// Folds one handle time into the moving average (weight 1/8: recent calls dominate
+    /// without one long call swinging the estimate).
+    pub fn record_handle_time(&mut self, handle: Duration) {
+        self.average_handle = Some(match self.average_handle {
+            None => handle,
+            Some(avg) => avg.saturating_mul(7).saturating_add(handle) / 8,
+        });
+    }
+}
