@@ -121,6 +121,7 @@ impl Uas {
                                 remote_offer: offer,
                                 near_endpoint_id: String::new(),
                                 label: call_id.clone(),
+                                webrtc: false,
                             })
                             .await
                             .expect("the media engine answers the offer")

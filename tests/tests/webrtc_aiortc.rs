@@ -59,6 +59,22 @@ fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aiortc_peer_and_a_plain_rtp_peer_hear_each_other_over_pcmu() {
+    browser_and_phone_hear_each_other(Offerer::Browser).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ccd_offers_webrtc_to_a_browser_agent_and_bridges_it_to_a_phone() {
+    browser_and_phone_hear_each_other(Offerer::Ccd).await;
+}
+
+/// Who makes the WebRTC offer: a browser calling in, or ccd calling a browser agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offerer {
+    Browser,
+    Ccd,
+}
+
+async fn browser_and_phone_hear_each_other(offerer: Offerer) {
     let python = require("python3", "python3");
     let check = run_bounded(
         {
@@ -94,32 +110,79 @@ async fn an_aiortc_peer_and_a_plain_rtp_peer_hear_each_other_over_pcmu() {
         .arg(&browser_tone)
         .arg(&recorded)
         .arg("3")
+        .arg(match offerer {
+            Offerer::Browser => "offer",
+            Offerer::Ccd => "answer",
+        })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
-    let offer_line = lines.next().expect("an offer line").unwrap();
-    let offer: serde_like::Offer = serde_like::parse(&offer_line);
-    assert!(offer.sdp.contains("PCMU"), "{}", offer.sdp);
+    let send_line = |browser: &mut std::process::Child, sdp: &str| {
+        let line = format!("{{\"sdp\": {sdp:?}}}\n");
+        browser
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(line.as_bytes())
+            .unwrap();
+    };
 
-    // The browser's leg: ccd answers as ICE-lite on its WebRTC port.
-    let webrtc = media
-        .create_endpoint(pb::CreateEndpointRequest {
-            remote_offer: offer.sdp.clone(),
-            near_endpoint_id: String::new(),
-            label: "aiortc".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        webrtc.local_sdp.contains("a=ice-lite"),
-        "{}",
-        webrtc.local_sdp
-    );
-    assert_eq!(webrtc.negotiated.as_ref().unwrap().codec, "PCMU");
+    // The browser's leg, ICE-lite on ccd's WebRTC port.
+    let webrtc = match offerer {
+        Offerer::Browser => {
+            let offer = serde_like::parse(&lines.next().expect("an offer line").unwrap());
+            assert!(offer.sdp.contains("PCMU"), "{}", offer.sdp);
+            let created = media
+                .create_endpoint(pb::CreateEndpointRequest {
+                    remote_offer: offer.sdp.clone(),
+                    near_endpoint_id: String::new(),
+                    label: "aiortc".into(),
+                    webrtc: false,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(
+                created.local_sdp.contains("a=ice-lite"),
+                "{}",
+                created.local_sdp
+            );
+            assert_eq!(created.negotiated.as_ref().unwrap().codec, "PCMU");
+            send_line(&mut browser, &created.local_sdp);
+            created
+        }
+        Offerer::Ccd => {
+            let created = media
+                .create_endpoint(pb::CreateEndpointRequest {
+                    remote_offer: String::new(),
+                    near_endpoint_id: String::new(),
+                    label: "aiortc agent".into(),
+                    webrtc: true,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(
+                created.negotiated.is_none(),
+                "nothing is agreed before the answer"
+            );
+            send_line(&mut browser, &created.local_sdp);
+            let answer = serde_like::parse(&lines.next().expect("an answer line").unwrap());
+            let applied = media
+                .set_remote_description(pb::SetRemoteDescriptionRequest {
+                    endpoint_id: created.endpoint_id.clone(),
+                    sdp: answer.sdp,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(applied.negotiated.as_ref().unwrap().codec, "PCMU");
+            created
+        }
+    };
 
     // The phone's leg: plain RTP to a socket of the test.
     let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -136,6 +199,7 @@ async fn an_aiortc_peer_and_a_plain_rtp_peer_hear_each_other_over_pcmu() {
             remote_offer: sdp,
             near_endpoint_id: String::new(),
             label: "phone".into(),
+            webrtc: false,
         })
         .await
         .unwrap()
@@ -155,14 +219,6 @@ async fn an_aiortc_peer_and_a_plain_rtp_peer_hear_each_other_over_pcmu() {
         .find_map(|l| l.strip_prefix("m=audio "))
         .and_then(|m| m.split(' ').next())
         .and_then(|p| p.parse::<u16>().ok())
-        .unwrap();
-
-    let answer = format!("{{\"sdp\": {:?}}}\n", webrtc.local_sdp);
-    browser
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(answer.as_bytes())
         .unwrap();
 
     let connected = tokio::time::timeout(Duration::from_secs(10), async {

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A WebRTC peer for ccd's media tests, standing in for a browser agent (aiortc).
 
-Usage: aiortc_peer.py PLAY_WAV RECORD_WAV SECONDS
+Usage: aiortc_peer.py PLAY_WAV RECORD_WAV SECONDS [offer|answer]
 
-Offers one sendrecv audio stream restricted to PCMU, prints the offer as one JSON line
-({"sdp": ...}) on stdout, reads the answer as one JSON line on stdin, then plays PLAY_WAV
-and records what it receives into RECORD_WAV for SECONDS, and prints {"done": true}.
+offer (default): offers one sendrecv audio stream restricted to PCMU, prints the offer as
+one JSON line ({"sdp": ...}) on stdout and reads the answer as one JSON line on stdin.
+answer: reads ccd's offer as one JSON line on stdin and prints its answer.
+Then plays PLAY_WAV and records what it receives into RECORD_WAV for SECONDS, and prints
+{"done": true}.
 Only loopback is used: aioice's host addresses are limited to 127.0.0.1.
 """
 import asyncio
@@ -20,7 +22,12 @@ from aiortc.contrib.media import MediaPlayer, MediaRecorder
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
 
 
-async def main(play, record, seconds):
+async def read_json_line():
+    line = await asyncio.get_event_loop().run_in_executor(None, sys.stdin.readline)
+    return json.loads(line)
+
+
+async def main(play, record, seconds, role):
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     player = MediaPlayer(play)
     recorder = MediaRecorder(record)
@@ -36,15 +43,20 @@ async def main(play, record, seconds):
         if pc.connectionState == "connected":
             connected.set()
 
-    transceiver = pc.addTransceiver(player.audio, direction="sendrecv")
-    pcmu = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
-    transceiver.setCodecPreferences(pcmu)
-    await pc.setLocalDescription(await pc.createOffer())
-    print(json.dumps({"sdp": pc.localDescription.sdp}), flush=True)
-
-    line = await asyncio.get_event_loop().run_in_executor(None, sys.stdin.readline)
-    answer = json.loads(line)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    if role == "answer":
+        offer = await read_json_line()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        pc.addTrack(player.audio)
+        await pc.setLocalDescription(await pc.createAnswer())
+        print(json.dumps({"sdp": pc.localDescription.sdp}), flush=True)
+    else:
+        transceiver = pc.addTransceiver(player.audio, direction="sendrecv")
+        codecs = RTCRtpSender.getCapabilities("audio").codecs
+        transceiver.setCodecPreferences([c for c in codecs if c.mimeType == "audio/PCMU"])
+        await pc.setLocalDescription(await pc.createOffer())
+        print(json.dumps({"sdp": pc.localDescription.sdp}), flush=True)
+        answer = await read_json_line()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
     await recorder.start()
     await asyncio.wait_for(connected.wait(), timeout=10)
     await asyncio.sleep(seconds)
@@ -54,4 +66,5 @@ async def main(play, record, seconds):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    role = sys.argv[4] if len(sys.argv) > 4 else "offer"
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), role))

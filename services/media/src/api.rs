@@ -126,18 +126,26 @@ impl MediaControl for MediaControlService {
         request: Request<pb::CreateEndpointRequest>,
     ) -> Result<Response<pb::CreateEndpointResponse>, Status> {
         let r = request.into_inner();
-        if crate::webrtc::is_webrtc_sdp(&r.remote_offer) {
-            // A browser: ICE-lite DTLS-SRTP answered by str0m, on the shared WebRTC port.
+        let browser_offer = crate::webrtc::is_webrtc_sdp(&r.remote_offer);
+        if browser_offer || (r.webrtc && r.remote_offer.is_empty()) {
+            // A browser: ICE-lite DTLS-SRTP by str0m on the shared WebRTC port, answering
+            // its offer or offering to it.
+            let offer = browser_offer.then_some(r.remote_offer.as_str());
             let created = self
                 .engine
-                .create_webrtc_endpoint(&r.remote_offer, r.label)
+                .create_webrtc_endpoint(offer, r.label)
                 .await
                 .map_err(status)?;
             return Ok(Response::new(pb::CreateEndpointResponse {
                 endpoint_id: created.id.to_string(),
-                local_sdp: created.answer,
+                local_sdp: created.local_sdp,
                 negotiated: negotiated(created.negotiated),
             }));
+        }
+        if r.webrtc {
+            return Err(Status::invalid_argument(
+                "remote_offer: with webrtc set it must be a browser's WebRTC offer (or empty)",
+            ));
         }
         let offer = (!r.remote_offer.is_empty())
             .then(|| sdp("remote_offer", &r.remote_offer))
@@ -163,6 +171,17 @@ impl MediaControl for MediaControlService {
     ) -> Result<Response<pb::SetRemoteDescriptionResponse>, Status> {
         let r = request.into_inner();
         let id = endpoint_id("endpoint_id", &r.endpoint_id)?;
+        if crate::webrtc::is_webrtc_sdp(&r.sdp) {
+            let negotiated_audio = self
+                .engine
+                .set_webrtc_answer(id, r.sdp)
+                .await
+                .map_err(status)?;
+            return Ok(Response::new(pb::SetRemoteDescriptionResponse {
+                local_sdp: String::new(),
+                negotiated: negotiated(negotiated_audio),
+            }));
+        }
         let applied = self
             .engine
             .set_remote_description(id, sdp("sdp", &r.sdp)?)

@@ -97,12 +97,15 @@ struct Route {
     webrtc: bool,
 }
 
-/// The result of creating a WebRTC endpoint from a browser's offer.
+/// The result of creating a WebRTC endpoint.
 #[derive(Debug, Clone)]
 pub struct CreatedWebRtc {
     pub id: EndpointId,
-    /// Our SDP answer (ICE-lite, DTLS-SRTP, PCMU/PCMA only).
-    pub answer: String,
+    /// Our SDP answer to the browser's offer, or our offer (ICE-lite, DTLS-SRTP,
+    /// PCMU/PCMA only).
+    pub local_sdp: String,
+    /// Known once both sides spoke: at once for an answer, after the browser's answer to
+    /// our offer.
     pub negotiated: Option<Negotiated>,
 }
 
@@ -283,11 +286,12 @@ impl MediaEngine {
         }
     }
 
-    /// Creates a WebRTC endpoint answering a browser's offer. It lives in the loop that
-    /// owns the shared WebRTC socket; an RTP leg bridged to it is moved there.
+    /// Creates a WebRTC endpoint answering a browser's offer, or (`offer` = None) making
+    /// ours. It lives in the loop that owns the shared WebRTC socket; an RTP leg bridged
+    /// to it is moved there.
     pub async fn create_webrtc_endpoint(
         &self,
-        offer: &str,
+        offer: Option<&str>,
         label: String,
     ) -> Result<CreatedWebRtc, MediaError> {
         let max = self.inner.config.max_endpoints;
@@ -295,7 +299,10 @@ impl MediaEngine {
             return Err(MediaError::Capacity(max));
         }
         let now = Instant::now();
-        let (leg, answer) = WebRtcLeg::answer(offer, self.inner.webrtc_addr, now)?;
+        let (leg, local_sdp) = match offer {
+            Some(offer) => WebRtcLeg::answer(offer, self.inner.webrtc_addr, now)?,
+            None => WebRtcLeg::offer(self.inner.webrtc_addr, now)?,
+        };
         let codec = leg.codec();
         let id = EndpointId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
         let mut endpoint = Endpoint::new(
@@ -334,7 +341,7 @@ impl MediaEngine {
         match result {
             Ok((_, negotiated)) => Ok(CreatedWebRtc {
                 id,
-                answer,
+                local_sdp,
                 negotiated,
             }),
             Err(e) => {
@@ -369,6 +376,16 @@ impl MediaEngine {
             local_sdp,
             negotiated,
         })
+    }
+
+    /// Applies a browser's answer to the offer of WebRTC endpoint `id`.
+    pub async fn set_webrtc_answer(
+        &self,
+        id: EndpointId,
+        answer: String,
+    ) -> Result<Option<Negotiated>, MediaError> {
+        self.on(id, |reply| Command::WebRtcAnswer { id, answer, reply })
+            .await
     }
 
     /// Plays prompts; returns the playback id that its PlayDone event carries.

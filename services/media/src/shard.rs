@@ -78,6 +78,11 @@ pub(crate) enum Command {
         sdp: Box<SessionDescription>,
         reply: Reply<(Option<SessionDescription>, Option<Negotiated>)>,
     },
+    WebRtcAnswer {
+        id: EndpointId,
+        answer: String,
+        reply: Reply<Option<Negotiated>>,
+    },
     Play {
         id: EndpointId,
         playback: u64,
@@ -451,6 +456,19 @@ impl Shard {
                 reply,
             } => {
                 let _ = reply.send(self.attach(*endpoint, setup, now));
+            }
+            Command::WebRtcAnswer { id, answer, reply } => {
+                let r = self.get(id).and_then(|ep| {
+                    let leg = ep
+                        .webrtc()
+                        .ok_or_else(|| MediaError::State(format!("{id} is not a WebRTC leg")))?;
+                    leg.accept_answer(&answer)?;
+                    if let Some(codec) = leg.codec() {
+                        ep.set_webrtc_negotiated(codec, now);
+                    }
+                    Ok(ep.negotiated.clone())
+                });
+                let _ = reply.send(r);
             }
             Command::SetRemote { id, sdp, reply } => {
                 let r = self.get(id).and_then(|ep| {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cc_media_core::g711::G711;
-use str0m::change::SdpOffer;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -37,6 +37,8 @@ pub(crate) struct WebRtcLeg {
     local: SocketAddr,
     audio: Option<(Mid, Pt, G711)>,
     connected: bool,
+    /// Our offer awaiting the browser's answer, and the mid of its audio stream.
+    pending: Option<(SdpPendingOffer, Mid)>,
 }
 
 fn sdp_error(e: impl std::fmt::Display) -> MediaError {
@@ -70,21 +72,8 @@ impl WebRtcLeg {
         now: Instant,
     ) -> Result<(WebRtcLeg, String), MediaError> {
         let offer = SdpOffer::from_sdp_string(offer).map_err(sdp_error)?;
-        let mut rtc = RtcConfig::new()
-            .set_ice_lite(true)
-            .clear_codecs()
-            .enable_pcmu(true, false)
-            .enable_pcma(true, false)
-            .build(now);
-        let candidate = Candidate::host(local, Protocol::Udp).map_err(sdp_error)?;
-        rtc.add_local_candidate(candidate);
-        let answer = rtc.sdp_api().accept_offer(offer).map_err(sdp_error)?;
-        let mut leg = WebRtcLeg {
-            rtc,
-            local,
-            audio: None,
-            connected: false,
-        };
+        let mut leg = WebRtcLeg::new(local, now)?;
+        let answer = leg.rtc.sdp_api().accept_offer(offer).map_err(sdp_error)?;
         let answer = answer.to_sdp_string();
         for mid in audio_mids(&answer) {
             if leg.audio.is_none() {
@@ -95,6 +84,60 @@ impl WebRtcLeg {
             return Err(MediaError::Sdp(cc_sip::sdp::SdpError::NoCommonCodec));
         }
         Ok((leg, answer))
+    }
+
+    /// Makes our offer to a browser (an agent we call): one sendrecv audio stream, PCMU
+    /// and PCMA. The browser's answer comes through [`WebRtcLeg::accept_answer`].
+    pub(crate) fn offer(
+        local: SocketAddr,
+        now: Instant,
+    ) -> Result<(WebRtcLeg, String), MediaError> {
+        let mut leg = WebRtcLeg::new(local, now)?;
+        let mut api = leg.rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api
+            .apply()
+            .ok_or_else(|| MediaError::State("str0m made no offer".into()))?;
+        leg.pending = Some((pending, mid));
+        Ok((leg, offer.to_sdp_string()))
+    }
+
+    /// Applies the browser's answer to our offer.
+    pub(crate) fn accept_answer(&mut self, answer: &str) -> Result<(), MediaError> {
+        let Some((pending, mid)) = self.pending.take() else {
+            return Err(MediaError::State(
+                "this WebRTC leg has no offer waiting for an answer; re-negotiation is not supported"
+                    .into(),
+            ));
+        };
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(sdp_error)?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(sdp_error)?;
+        self.use_audio(mid);
+        if self.audio.is_none() {
+            return Err(MediaError::Sdp(cc_sip::sdp::SdpError::NoCommonCodec));
+        }
+        Ok(())
+    }
+
+    fn new(local: SocketAddr, now: Instant) -> Result<WebRtcLeg, MediaError> {
+        let mut rtc = RtcConfig::new()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_pcmu(true, false)
+            .enable_pcma(true, false)
+            .build(now);
+        let candidate = Candidate::host(local, Protocol::Udp).map_err(sdp_error)?;
+        rtc.add_local_candidate(candidate);
+        Ok(WebRtcLeg {
+            rtc,
+            local,
+            audio: None,
+            connected: false,
+            pending: None,
+        })
     }
 
     /// Takes `mid` as our audio stream when it negotiated PCMU or PCMA: its mid, the
@@ -388,6 +431,46 @@ mod tests {
             out.audio.iter().any(|(_, d)| d[..] == [0x22; 160]),
             "we got the browser's audio"
         );
+    }
+
+    #[test]
+    fn we_offer_a_browser_audio_and_its_answer_connects() {
+        let mut now = Instant::now();
+        let server: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let (mut leg, offer) = WebRtcLeg::offer(server, now).unwrap();
+        assert!(
+            offer.contains("PCMU/8000") && offer.contains("PCMA/8000"),
+            "{offer}"
+        );
+        assert!(
+            leg.accept_answer("v=0").is_err(),
+            "a broken answer is refused, not applied"
+        );
+        let (mut leg, offer) = WebRtcLeg::offer(server, now).unwrap();
+        let addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_pcma(true, false)
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(addr, Protocol::Udp).unwrap());
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+            .unwrap()
+            .to_sdp_string();
+        leg.accept_answer(&answer).unwrap();
+        assert_eq!(leg.codec(), Some(G711::Pcma), "the browser chose PCMA");
+        assert!(leg.accept_answer(&answer).is_err(), "one answer per offer");
+        let mut browser = Browser {
+            rtc,
+            addr,
+            mid: Mid::from("0"),
+            received: Vec::new(),
+            connected: false,
+        };
+        let mut out = WebRtcOutput::default();
+        run(&mut browser, &mut leg, server, &mut now, 300, &mut out);
+        assert!(browser.connected && leg.is_connected());
     }
 
     #[test]

@@ -235,6 +235,7 @@ async fn setup_ccd(
                         remote_offer: offer_sdp(2 * i, la.port()),
                         near_endpoint_id: String::new(),
                         label: format!("rtp-load-{i}-a"),
+                        webrtc: false,
                     })
                     .await
                     .map_err(|e| format!("CreateEndpoint a of call {i}: {e}"))?
@@ -244,6 +245,7 @@ async fn setup_ccd(
                         remote_offer: offer_sdp(2 * i + 1, lb.port()),
                         near_endpoint_id: a.endpoint_id.clone(),
                         label: format!("rtp-load-{i}-b"),
+                        webrtc: false,
                     })
                     .await
                     .map_err(|e| format!("CreateEndpoint b of call {i}: {e}"))?
