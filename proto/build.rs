@@ -4,6 +4,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "cc/sip/v1/registrations.proto",
         "cc/media/internal/v1/media.proto",
+        "cc/agents/v1/agents.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -8,6 +8,12 @@ pub mod sip {
     }
 }
 
+pub mod agents {
+    pub mod v1 {
+        tonic::include_proto!("cc.agents.v1");
+    }
+}
+
 pub mod media {
     pub mod internal {
         pub mod v1 {

@@ -33,7 +33,11 @@ fn grpcurl_lists_services_and_health_is_serving() {
     let node = Ccd::start_default();
     let list = grpcurl(&node, &["list"]);
     assert!(list.success(), "{}", list.describe());
-    for service in ["cc.sip.v1.Registrations", "grpc.health.v1.Health"] {
+    for service in [
+        "cc.sip.v1.Registrations",
+        "cc.agents.v1.Agents",
+        "grpc.health.v1.Health",
+    ] {
         assert!(
             list.stdout.contains(service),
             "{service} missing\n{}",

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use cc_common::Shutdown;
 use cc_media::MediaControlService;
+use cc_presence::PresenceHandle;
+use cc_presence::api::AgentsApi;
+use cc_proto::agents::v1::agents_server::AgentsServer;
 use cc_proto::media::internal::v1::media_control_server::MediaControlServer;
 use cc_sip_edge::SipEdge;
 use cc_sip_edge::api::RegistrationsApi;
@@ -16,6 +19,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub struct Apis<'a> {
     pub edge: Option<&'a SipEdge>,
     pub media: Option<cc_media::MediaEngine>,
+    pub presence: Option<PresenceHandle>,
 }
 
 /// Binds the API address and serves until shutdown. Returns the bound address.
@@ -42,6 +46,10 @@ pub async fn start(
             .set_serving::<MediaControlServer<MediaControlService>>()
             .await;
     }
+    let agents = apis.presence.map(AgentsApi::server);
+    if agents.is_some() {
+        health.set_serving::<AgentsServer<AgentsApi>>().await;
+    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cc_proto::FILE_DESCRIPTOR_SET)
@@ -54,7 +62,8 @@ pub async fn start(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_optional_service(registrations)
-        .add_optional_service(media);
+        .add_optional_service(media)
+        .add_optional_service(agents);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = server

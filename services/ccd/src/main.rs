@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod api;
+mod devices;
 
 use anyhow::Context;
 use cc_common::config::DEMO_TOML;
@@ -73,18 +74,22 @@ fn main() -> anyhow::Result<()> {
         Command::All { .. } => Services {
             sip_edge: true,
             media: true,
+            presence: true,
         },
         Command::SipEdge { .. } => Services {
             sip_edge: true,
             media: false,
+            presence: false,
         },
         Command::Media { .. } => Services {
             sip_edge: false,
             media: true,
+            presence: false,
         },
         Command::CheckConfig { .. } => Services {
             sip_edge: false,
             media: false,
+            presence: false,
         },
     };
     let (mut config, demo) = match &cli.command {
@@ -152,6 +157,7 @@ fn main() -> anyhow::Result<()> {
 struct Services {
     sip_edge: bool,
     media: bool,
+    presence: bool,
 }
 
 async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::Result<()> {
@@ -189,11 +195,22 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
     } else {
         None
     };
+    let presence = if services.presence {
+        Some(cc_presence::PresenceService::start(&config, shutdown.clone()).await?)
+    } else {
+        None
+    };
+    if let (Some(edge), Some(presence)) = (&edge, &presence) {
+        let extensions = cc_presence::adapters::Extensions::from_config(&config);
+        let sip_devices = cc_presence::adapters::SipDevices::new(presence.handle(), extensions);
+        devices::follow(edge, sip_devices, shutdown.clone());
+    }
     let (_, api_task) = api::start(
         config.api.listen,
         api::Apis {
             edge: edge.as_ref(),
             media: media.clone(),
+            presence: presence.as_ref().map(cc_presence::PresenceService::handle),
         },
         shutdown,
     )
@@ -210,6 +227,9 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
             edge.stopped().await;
         }
         let _ = api_task.await;
+        if let Some(presence) = presence {
+            presence.stopped().await;
+        }
         if let Some(media) = media {
             let _ = tokio::task::spawn_blocking(move || media.shutdown()).await;
         }

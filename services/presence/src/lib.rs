@@ -2,6 +2,21 @@
 //!
 //! Agents, their devices, login and pause, and the reservations through which queues take
 //! an agent for a call. The [`core`] module is pure (state + input + `now` -> events and the
-//! next deadline); the service around it (actor, gRPC) is thin glue added later.
+//! next deadline); around it, one actor owns the core ([`service`]), `cc.agents.v1.Agents`
+//! serves it over gRPC ([`api`]) and [`adapters`] turn other services' news (SIP
+//! registrations) into presence inputs.
 
+mod actor;
+pub mod adapters;
+pub mod api;
+mod convert;
 pub mod core;
+mod error;
+mod history;
+pub mod service;
+mod wall;
+
+pub use actor::Command;
+pub use error::ServiceError;
+pub use service::{EventStream, PresenceHandle, PresenceService, Settings, run};
+pub use wall::WallClock;

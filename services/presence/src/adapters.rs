@@ -1,0 +1,81 @@
+//! Inputs to presence from other services, kept free of their types: sip-edge's registrar
+//! events arrive in `ccd` as (extension, contact) pairs and become device inputs here.
+//! Neither crate depends on the other; `ccd` wires them (DESIGN.md section 2).
+
+use std::collections::HashMap;
+
+use cc_common::Config;
+
+use crate::core::{AgentId, Device, DeviceId, DeviceKind};
+use crate::error::ServiceError;
+use crate::service::PresenceHandle;
+
+/// Which agent a phone registering for an extension belongs to (from `[[employees]]`).
+#[derive(Debug, Clone, Default)]
+pub struct Extensions {
+    agents: HashMap<String, AgentId>,
+}
+
+impl Extensions {
+    /// The extension -> agent map of the configured employees.
+    pub fn from_config(config: &Config) -> Self {
+        let agents = config
+            .employees
+            .iter()
+            .map(|e| (e.extension.to_string(), AgentId::new(e.id.to_string())))
+            .collect();
+        Self { agents }
+    }
+
+    /// The agent whose extension this is.
+    pub fn agent(&self, extension: &str) -> Option<&AgentId> {
+        self.agents.get(extension)
+    }
+}
+
+/// Feeds SIP registrations of employees' phones into presence. Each contact is one device,
+/// so a second phone on the same extension is a second device.
+#[derive(Debug, Clone)]
+pub struct SipDevices {
+    presence: PresenceHandle,
+    extensions: Extensions,
+}
+
+impl SipDevices {
+    /// An adapter that sends to `presence`.
+    pub fn new(presence: PresenceHandle, extensions: Extensions) -> Self {
+        Self {
+            presence,
+            extensions,
+        }
+    }
+
+    /// A phone registered (or refreshed) `contact` for `extension`. An extension that is no
+    /// employee's is ignored (`Ok(false)`): the registrar only admits employees, so it can
+    /// only be a configuration changed in between.
+    pub async fn registered(&self, extension: &str, contact: &str) -> Result<bool, ServiceError> {
+        let Some(agent) = self.extensions.agent(extension) else {
+            return Ok(false);
+        };
+        let device = Device {
+            id: DeviceId::new(contact),
+            kind: DeviceKind::Sip {
+                extension: extension.to_owned(),
+                contact: contact.to_owned(),
+            },
+        };
+        self.presence.device_registered(agent, device).await?;
+        Ok(true)
+    }
+
+    /// A phone's registration of `contact` for `extension` ended (expired, removed, replaced).
+    pub async fn gone(&self, extension: &str, contact: &str) -> Result<bool, ServiceError> {
+        let Some(agent) = self.extensions.agent(extension) else {
+            return Ok(false);
+        };
+        self.presence
+            .device_gone(agent, DeviceId::new(contact))
+            .await?;
+        Ok(true)
+    }
+}

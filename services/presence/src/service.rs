@@ -1,0 +1,273 @@
+//! The presence service: starts the actor that owns the core and hands out
+//! [`PresenceHandle`]s, through which the gRPC API, the device adapter and (later) the queue
+//! talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
+
+use std::time::Duration;
+
+use cc_common::{Config, Shutdown};
+use ractor::{Actor, ActorRef, RactorErr, call_t};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::actor::{Args, Command, Msg, PresenceActor, Subscription};
+use crate::core::{
+    Agent, AgentConfig, AgentId, CallId, Device, DeviceId, PauseReason, PresenceConfig,
+    PresenceEvent,
+};
+use crate::error::ServiceError;
+use crate::wall::WallClock;
+
+/// Tunables of the service around the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The core's limits.
+    pub limits: PresenceConfig,
+    /// Recent events kept for watchers that resume from a sequence.
+    pub history: usize,
+    /// How far a live watcher may fall behind before it is re-fed from the history.
+    pub watcher_buffer: usize,
+    /// How long a caller waits for the actor before giving up.
+    pub call_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            limits: PresenceConfig::default(),
+            history: 4096,
+            watcher_buffer: 1024,
+            call_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A running presence service.
+#[derive(Debug)]
+pub struct PresenceService {
+    handle: PresenceHandle,
+    actor: JoinHandle<()>,
+}
+
+impl PresenceService {
+    /// Starts presence with every `[[employees]]` entry as an agent (agent id = employee id),
+    /// all `Offline` until they log in and register a device. Stops on `shutdown`.
+    pub async fn start(config: &Config, shutdown: Shutdown) -> Result<Self, ServiceError> {
+        let agents = config
+            .employees
+            .iter()
+            .map(|e| AgentConfig::new(e.id.as_str(), e.name.as_str()))
+            .collect();
+        Self::start_with(agents, Settings::default(), shutdown).await
+    }
+
+    /// Starts presence with the given agents and settings (tests use a small history).
+    pub async fn start_with(
+        agents: Vec<AgentConfig>,
+        settings: Settings,
+        mut shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        let args = Args {
+            agents,
+            limits: settings.limits,
+            history: settings.history,
+            broadcast: settings.watcher_buffer,
+        };
+        let wall = WallClock::now();
+        let (actor, join) = Actor::spawn(None, PresenceActor, args)
+            .await
+            .map_err(|e| ServiceError::Start(e.to_string()))?;
+        let stop = actor.clone();
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            stop.stop(Some("shutdown".into()));
+        });
+        let timeout_ms = u64::try_from(settings.call_timeout.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!("presence started");
+        Ok(Self {
+            handle: PresenceHandle {
+                actor,
+                wall,
+                timeout_ms,
+            },
+            actor: join,
+        })
+    }
+
+    /// A handle to talk to presence.
+    pub fn handle(&self) -> PresenceHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until the actor has stopped (after shutdown was triggered).
+    pub async fn stopped(self) {
+        let _ = self.actor.await;
+    }
+}
+
+/// Runs presence until `shutdown` (the `run(config, shutdown)` every service crate offers).
+pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), ServiceError> {
+    PresenceService::start(config, shutdown)
+        .await?
+        .stopped()
+        .await;
+    Ok(())
+}
+
+/// A cheap, cloneable way to send presence inputs and queries.
+#[derive(Debug, Clone)]
+pub struct PresenceHandle {
+    actor: ActorRef<Msg>,
+    wall: WallClock,
+    timeout_ms: u64,
+}
+
+/// Events for one watcher, in sequence order; ends with an error if the watcher fell out of
+/// the history, and without one when presence stops.
+pub type EventStream = mpsc::Receiver<Result<PresenceEvent, ServiceError>>;
+
+impl PresenceHandle {
+    /// Maps the core's instants to Unix time for the API.
+    pub fn wall_clock(&self) -> WallClock {
+        self.wall
+    }
+
+    /// Applies one input to one agent and returns the agent afterwards.
+    pub async fn apply(&self, agent: &AgentId, command: Command) -> Result<Agent, ServiceError> {
+        let reply = call_t!(
+            self.actor,
+            Msg::Apply,
+            self.timeout_ms,
+            agent.clone(),
+            command
+        );
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// Logs the agent in.
+    pub async fn login(&self, agent: &AgentId) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::Login).await
+    }
+
+    /// Logs the agent out.
+    pub async fn logout(&self, agent: &AgentId) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::Logout).await
+    }
+
+    /// Pauses the agent.
+    pub async fn pause(&self, agent: &AgentId, reason: PauseReason) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::Pause(reason)).await
+    }
+
+    /// Ends the agent's pause.
+    pub async fn resume(&self, agent: &AgentId) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::Resume).await
+    }
+
+    /// One of the agent's devices registered (or refreshed).
+    pub async fn device_registered(
+        &self,
+        agent: &AgentId,
+        device: Device,
+    ) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::DeviceRegistered(device)).await
+    }
+
+    /// One of the agent's devices went away.
+    pub async fn device_gone(
+        &self,
+        agent: &AgentId,
+        device: DeviceId,
+    ) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::DeviceGone(device)).await
+    }
+
+    /// Takes an available agent for `call` for at most `ttl`.
+    pub async fn reserve(
+        &self,
+        agent: &AgentId,
+        call: CallId,
+        ttl: Duration,
+    ) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::Reserve { call, ttl }).await
+    }
+
+    /// Every agent, ordered by id.
+    pub async fn agents(&self) -> Result<Vec<Agent>, ServiceError> {
+        call_t!(self.actor, Msg::List, self.timeout_ms).map_err(|e| self.failed(e))
+    }
+
+    /// One agent.
+    pub async fn agent(&self, agent: &AgentId) -> Result<Agent, ServiceError> {
+        let reply = call_t!(self.actor, Msg::Get, self.timeout_ms, agent.clone());
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// Events from sequence `from` on (0: only new ones). Refused at once when `from` is no
+    /// longer in the history. A watcher that falls behind the live channel is re-fed from
+    /// the history, so it sees every sequence exactly once or an error, never a silent gap.
+    pub async fn watch(&self, from: u64) -> Result<EventStream, ServiceError> {
+        let first = self.subscribe(from).await?;
+        let (tx, rx) = mpsc::channel(64);
+        let handle = self.clone();
+        tokio::spawn(async move { handle.feed(first, tx).await });
+        Ok(rx)
+    }
+
+    async fn subscribe(&self, from: u64) -> Result<Subscription, ServiceError> {
+        let reply = call_t!(self.actor, Msg::Watch, self.timeout_ms, from);
+        reply.map_err(|e| self.failed(e))?
+    }
+
+    /// Copies a subscription into a watcher's channel until the watcher leaves or presence
+    /// stops, resubscribing from the next expected sequence when the live channel lagged.
+    async fn feed(
+        &self,
+        mut sub: Subscription,
+        tx: mpsc::Sender<Result<PresenceEvent, ServiceError>>,
+    ) {
+        loop {
+            for event in sub.replay.drain(..) {
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            let mut next = sub.next;
+            let lagged = loop {
+                let received = tokio::select! {
+                    received = sub.live.recv() => received,
+                    () = tx.closed() => return,
+                };
+                match received {
+                    // Cannot happen (replay and live are split in one actor turn); kept so
+                    // that a watcher never sees a sequence twice whatever changes there.
+                    Ok(event) if event.seq() < next => {}
+                    Ok(event) => {
+                        next = event.seq().saturating_add(1);
+                        if tx.send(Ok(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => break true,
+                    Err(broadcast::error::RecvError::Closed) => break false,
+                }
+            };
+            if !lagged {
+                return;
+            }
+            match self.subscribe(next).await {
+                Ok(fresh) => sub = fresh,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn failed(&self, e: RactorErr<Msg>) -> ServiceError {
+        match e {
+            RactorErr::Timeout => ServiceError::Timeout(self.timeout_ms),
+            _ => ServiceError::Stopped,
+        }
+    }
+}
