@@ -392,3 +392,20 @@ impl Drop for Capture {
         let _ = self.child.wait();
     }
 }
+
+/// The RMS level in dB of a WAV file by `sox stats`: of one channel (1-based) when given,
+/// else the overall level.
+pub fn sox_rms_db(wav: &Path, channel: Option<u8>) -> f64 {
+    let mut cmd = Command::new(require("sox", "sox"));
+    cmd.arg(wav).arg("-n");
+    if let Some(c) = channel {
+        cmd.args(["remix", &c.to_string()]);
+    }
+    cmd.arg("stats");
+    let out = run_bounded(cmd, Duration::from_secs(10)).output();
+    out.lines()
+        .find_map(|l| l.strip_prefix("RMS lev dB"))
+        // The first column is the overall level (a stereo file has per-channel ones too).
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no RMS level in sox output:\n{out}"))
+}

@@ -12,7 +12,7 @@ use cc_proto::media::internal::v1::media_event::Event;
 use cc_tests::TempDir;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::sip::Transport;
-use cc_tests::tools::{Capture, Sipp, require, run_bounded};
+use cc_tests::tools::{Capture, Sipp, require, run_bounded, sox_rms_db};
 use cc_tests::uas::{Media, Uas, UasEvent, UasOptions, media_client};
 use tokio::sync::mpsc;
 
@@ -66,20 +66,6 @@ async fn answered(uas: &mut Uas) -> String {
         UasEvent::Answered { endpoint_id, .. } => endpoint_id,
         other => panic!("expected an answered call, got {other:?}"),
     }
-}
-
-/// RMS level in dB of one channel of a WAV file, by `sox stats`.
-fn channel_rms_db(wav: &std::path::Path, channel: u8) -> f64 {
-    let sox = require("sox", "sox");
-    let mut cmd = std::process::Command::new(sox);
-    cmd.arg(wav)
-        .args(["-n", "remix", &channel.to_string(), "stats"]);
-    let run = run_bounded(cmd, Duration::from_secs(10));
-    let out = run.output();
-    out.lines()
-        .find_map(|l| l.strip_prefix("RMS lev dB"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no RMS level in sox output:\n{out}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +190,7 @@ async fn two_sipp_callers_bridged_hear_each_others_audio_and_digits_and_are_reco
     .await;
     let path = std::path::PathBuf::from(path);
     for channel in [1, 2] {
-        let rms = channel_rms_db(&path, channel);
+        let rms = sox_rms_db(&path, Some(channel));
         assert!(rms > -40.0, "channel {channel} is silent: RMS {rms} dB");
     }
     let meta = std::fs::read_to_string(path.with_extension("json")).unwrap();

@@ -13,7 +13,7 @@ use cc_proto::media::internal::v1 as pb;
 use cc_proto::media::internal::v1::media_event::Event;
 use cc_tests::TempDir;
 use cc_tests::ccd::{Ccd, NodeConfig};
-use cc_tests::tools::{require, run_bounded};
+use cc_tests::tools::{require, run_bounded, sox_rms_db};
 use cc_tests::uas::media_client;
 
 /// Makes a tone file with sox: `-t ul` for raw mu-law, `.wav` for a WAV.
@@ -35,17 +35,6 @@ fn tone(path: &std::path::Path, freq: u32, seconds: f32, raw_ulaw: bool) {
     ]);
     let run = run_bounded(cmd, Duration::from_secs(10));
     assert!(run.success(), "{}", run.describe());
-}
-
-fn rms_db(wav: &std::path::Path) -> f64 {
-    let mut cmd = Command::new(require("sox", "sox"));
-    cmd.arg(wav).args(["-n", "stats"]);
-    let out = run_bounded(cmd, Duration::from_secs(10)).output();
-    out.lines()
-        .find_map(|l| l.strip_prefix("RMS lev dB"))
-        // The first column is the overall level (a stereo file has per-channel ones too).
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no RMS level in sox output:\n{out}"))
 }
 
 fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
@@ -289,7 +278,7 @@ async fn browser_and_phone_hear_each_other(offerer: Offerer) {
         heard > 100 && loud > 100,
         "the phone heard {heard} packets ({loud} with sound) of the browser's 4 s"
     );
-    let level = rms_db(&recorded);
+    let level = sox_rms_db(&recorded, None);
     assert!(
         level > -40.0,
         "the browser heard the phone at {level} dB RMS"
