@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cc/sip/v1/registrations.proto",
         "cc/media/internal/v1/media.proto",
         "cc/agents/v1/agents.proto",
+        "cc/queues/v1/queues.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

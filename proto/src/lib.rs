@@ -14,6 +14,12 @@ pub mod agents {
     }
 }
 
+pub mod queues {
+    pub mod v1 {
+        tonic::include_proto!("cc.queues.v1");
+    }
+}
+
 pub mod media {
     pub mod internal {
         pub mod v1 {

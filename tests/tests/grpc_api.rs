@@ -36,6 +36,7 @@ fn grpcurl_lists_services_and_health_is_serving() {
     for service in [
         "cc.sip.v1.Registrations",
         "cc.agents.v1.Agents",
+        "cc.queues.v1.Queues",
         "grpc.health.v1.Health",
     ] {
         assert!(

@@ -10,6 +10,9 @@ use cc_presence::PresenceHandle;
 use cc_presence::api::AgentsApi;
 use cc_proto::agents::v1::agents_server::AgentsServer;
 use cc_proto::media::internal::v1::media_control_server::MediaControlServer;
+use cc_proto::queues::v1::queues_server::QueuesServer;
+use cc_queue::QueueHandle;
+use cc_queue::api::QueuesApi;
 use cc_sip_edge::SipEdge;
 use cc_sip_edge::api::RegistrationsApi;
 use tokio::net::TcpListener;
@@ -20,6 +23,7 @@ pub struct Apis<'a> {
     pub edge: Option<&'a SipEdge>,
     pub media: Option<cc_media::MediaEngine>,
     pub presence: Option<PresenceHandle>,
+    pub queue: Option<QueueHandle>,
 }
 
 /// Binds the API address and serves until shutdown. Returns the bound address.
@@ -50,6 +54,10 @@ pub async fn start(
     if agents.is_some() {
         health.set_serving::<AgentsServer<AgentsApi>>().await;
     }
+    let queues = apis.queue.map(QueuesApi::server);
+    if queues.is_some() {
+        health.set_serving::<QueuesServer<QueuesApi>>().await;
+    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cc_proto::FILE_DESCRIPTOR_SET)
@@ -63,7 +71,8 @@ pub async fn start(
         .add_service(reflection_v1alpha)
         .add_optional_service(registrations)
         .add_optional_service(media)
-        .add_optional_service(agents);
+        .add_optional_service(agents)
+        .add_optional_service(queues);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = server

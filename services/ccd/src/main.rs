@@ -200,6 +200,13 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
     } else {
         None
     };
+    // The queue follows presence, so it starts after it and only where presence runs.
+    let queue = match &presence {
+        Some(presence) => {
+            Some(cc_queue::QueueService::start(&config, presence.handle(), shutdown.clone()).await?)
+        }
+        None => None,
+    };
     if let (Some(edge), Some(presence)) = (&edge, &presence) {
         let extensions = cc_presence::adapters::Extensions::from_config(&config);
         let sip_devices = cc_presence::adapters::SipDevices::new(presence.handle(), extensions);
@@ -211,6 +218,7 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
             edge: edge.as_ref(),
             media: media.clone(),
             presence: presence.as_ref().map(cc_presence::PresenceService::handle),
+            queue: queue.as_ref().map(cc_queue::QueueService::handle),
         },
         shutdown,
     )
@@ -227,6 +235,9 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
             edge.stopped().await;
         }
         let _ = api_task.await;
+        if let Some(queue) = queue {
+            queue.stopped().await;
+        }
         if let Some(presence) = presence {
             presence.stopped().await;
         }

@@ -2,7 +2,19 @@
 //! waiting calls ordered by priority and enqueue time, agents chosen by the department's
 //! strategy and offered as a [`core::RingPlan`].
 //!
-//! Only the pure [`core`] lives here so far: state + input + `now` -> outputs and the next
-//! deadline. The service (actor per department queue, gRPC, presence reservations) wraps it.
+//! The pure [`core`] is state + input + `now` -> outputs and the next deadline. Around it,
+//! one actor owns the core ([`service`]), follows presence (agents becoming available or
+//! not), reserves the agents of each plan there and publishes [`QueueEvent`]s for the call
+//! actors that execute the plans; `cc.queues.v1.Queues` serves it over gRPC ([`api`]).
 
+mod actor;
+pub mod api;
+mod convert;
 pub mod core;
+mod error;
+mod follow;
+pub mod service;
+
+pub use actor::Input;
+pub use error::ServiceError;
+pub use service::{QueueEvent, QueueHandle, QueueService, QueueStats, Settings, WaitingCall};

@@ -1,0 +1,431 @@
+//! The queue actor: the one owner of a [`QueueCore`] (DESIGN.md section 3).
+//!
+//! Every input goes through its mailbox, so the core needs no lock. After each message the
+//! actor acts on the core's outputs (reservations and pauses in presence, [`QueueEvent`]s
+//! for the call actors), then re-arms its single timer for the core's next deadline;
+//! re-arming after *every* message is what keeps it from sleeping past a deadline that an
+//! input has just made earlier.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use cc_presence::PresenceHandle;
+use cc_presence::core::PresenceError;
+use ractor::concurrency::JoinHandle;
+use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
+use tokio::sync::broadcast;
+
+use crate::core::{
+    AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, Output, PauseReason,
+    Priority, QueueCore, QueueError, RejectReason, RingPlan,
+};
+use crate::service::{QueueEvent, QueueStats, WaitingCall};
+
+/// An input about one call. Each maps to one core `handle_*` input of the same name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// [`QueueCore::handle_enqueue`]
+    Enqueue(Enqueue),
+    /// [`QueueCore::handle_abandon`]
+    Abandon(CallId),
+    /// [`QueueCore::handle_answer`]
+    Answered {
+        /// The call.
+        call: CallId,
+        /// The agent who answered.
+        agent: AgentId,
+    },
+    /// [`QueueCore::handle_reject`]
+    Rejected {
+        /// The call.
+        call: CallId,
+        /// The agent who did not take it.
+        agent: AgentId,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// [`QueueCore::handle_call_ended`]
+    CallEnded(CallId),
+}
+
+/// What presence says about an agent, reduced to what the queue needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Can be offered a call.
+    Available,
+    /// Busy with this call (reserved, ringing or talking).
+    OnCall(CallId),
+    /// Offline, paused, in wrap-up or removed.
+    Unavailable,
+}
+
+/// The actor's mailbox.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Apply(Input, RpcReplyPort<Result<(), QueueError>>),
+    Waiting(
+        DepartmentId,
+        RpcReplyPort<Result<Vec<WaitingCall>, QueueError>>,
+    ),
+    Stats(RpcReplyPort<Vec<QueueStats>>),
+    /// Presence news about one agent (from the follower task).
+    Presence(AgentId, Seen),
+    /// The timer armed for this deadline fired.
+    Timeout(Instant),
+}
+
+/// Start-up arguments.
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub(crate) core: CoreConfig,
+    pub(crate) departments: Vec<DepartmentConfig>,
+    pub(crate) presence: PresenceHandle,
+    pub(crate) events: broadcast::Sender<QueueEvent>,
+    pub(crate) reservation_grace: Duration,
+    pub(crate) max_reservation: Duration,
+}
+
+/// The actor itself is configuration-free; everything mutable is in [`State`].
+#[derive(Debug)]
+pub(crate) struct QueueActor;
+
+/// The armed timer and the deadline it is for.
+type Timer = (Instant, JoinHandle<Result<(), MessagingErr<Msg>>>);
+
+/// A call known to be in a queue: the core answers positions per call but does not list a
+/// department's calls, so the actor remembers them.
+#[derive(Debug, Clone)]
+struct Queued {
+    department: DepartmentId,
+    priority: Priority,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    core: QueueCore,
+    /// Members of each department in configured order, for the statistics.
+    members: Vec<(DepartmentId, Vec<AgentId>)>,
+    queued: HashMap<CallId, Queued>,
+    /// Agents this service reserved in presence, and for which call: presence news about
+    /// that call is our own doing and must not withdraw the agent from the plan.
+    reserved: HashMap<AgentId, CallId>,
+    /// Reservations to free once the current input is applied (a rejected offer).
+    pending_release: Vec<(AgentId, CallId)>,
+    presence: PresenceHandle,
+    events: broadcast::Sender<QueueEvent>,
+    reservation_grace: Duration,
+    max_reservation: Duration,
+    timer: Option<Timer>,
+}
+
+/// The current time on tokio's clock (so that `tokio::time::pause` drives the core too).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Actor for QueueActor {
+    type Msg = Msg;
+    type State = State;
+    type Arguments = Args;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Msg>,
+        args: Args,
+    ) -> Result<State, ActorProcessingErr> {
+        let members = args
+            .departments
+            .iter()
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    d.members.iter().map(|m| m.agent.clone()).collect(),
+                )
+            })
+            .collect();
+        let core = QueueCore::new(args.core, args.departments)?;
+        Ok(State {
+            core,
+            members,
+            queued: HashMap::new(),
+            reserved: HashMap::new(),
+            pending_release: Vec::new(),
+            presence: args.presence,
+            events: args.events,
+            reservation_grace: args.reservation_grace,
+            max_reservation: args.max_reservation,
+            timer: None,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Msg>,
+        state: &mut State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some((_, timer)) = state.timer.take() {
+            timer.abort();
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Msg>,
+        msg: Msg,
+        state: &mut State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            Msg::Apply(input, reply) => {
+                let result = state.apply(input, now());
+                state.after_input(&myself).await;
+                // The caller may have timed out; the change stands either way.
+                let _ = reply.send(result);
+            }
+            Msg::Waiting(department, reply) => {
+                let _ = reply.send(state.waiting(&department, now()));
+            }
+            Msg::Stats(reply) => {
+                let _ = reply.send(state.stats(now()));
+            }
+            Msg::Presence(agent, seen) => {
+                state.follow(&agent, seen, now());
+                state.after_input(&myself).await;
+            }
+            Msg::Timeout(at) => {
+                if state.timer.as_ref().is_some_and(|(armed, _)| *armed == at) {
+                    state.timer = None;
+                }
+                state.core.handle_timeout(now());
+                state.after_input(&myself).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    fn apply(&mut self, input: Input, now: Instant) -> Result<(), QueueError> {
+        let core = &mut self.core;
+        match input {
+            Input::Enqueue(request) => {
+                let queued = Queued {
+                    department: request.department.clone(),
+                    priority: request.priority,
+                };
+                let call = request.call.clone();
+                core.handle_enqueue(now, request)?;
+                self.queued.insert(call, queued);
+            }
+            Input::Abandon(call) => {
+                core.handle_abandon(now, &call)?;
+                self.queued.remove(&call);
+            }
+            Input::Answered { call, agent } => {
+                core.handle_answer(now, &call, &agent)?;
+                self.queued.remove(&call);
+            }
+            Input::Rejected {
+                call,
+                agent,
+                reason,
+            } => {
+                core.handle_reject(now, &call, &agent, reason)?;
+                // A miss emits no CancelOffer: the agent's reservation is freed here.
+                self.release_later(agent, call);
+            }
+            Input::CallEnded(call) => core.handle_call_ended(now, &call)?,
+        }
+        Ok(())
+    }
+
+    /// Presence is the truth about agents: available means offerable; anything else takes
+    /// the agent out of plans, except the reservation (and its ringing and talking) that
+    /// this service made itself.
+    fn follow(&mut self, agent: &AgentId, seen: Seen, now: Instant) {
+        match seen {
+            Seen::Available => self.core.handle_agent_available(now, agent),
+            Seen::OnCall(call) if self.reserved.get(agent) == Some(&call) => {}
+            Seen::OnCall(_) | Seen::Unavailable => self.core.handle_agent_unavailable(now, agent),
+        }
+    }
+
+    fn waiting(
+        &self,
+        department: &DepartmentId,
+        now: Instant,
+    ) -> Result<Vec<WaitingCall>, QueueError> {
+        // Refuses an unknown department rather than answering "nobody waits".
+        self.core.waiting(department)?;
+        let mut calls = self
+            .queued
+            .iter()
+            .filter(|(_, q)| &q.department == department)
+            .filter_map(|(call, q)| {
+                Some(WaitingCall {
+                    call: call.clone(),
+                    position: self.core.position(call).ok()?,
+                    wait: self.core.wait_time(call, now).ok()?,
+                    expected_wait: self.core.expected_wait(call).ok().flatten(),
+                    priority: q.priority,
+                })
+            })
+            .collect::<Vec<_>>();
+        calls.sort_by_key(|c| c.position);
+        Ok(calls)
+    }
+
+    fn stats(&self, now: Instant) -> Vec<QueueStats> {
+        self.members
+            .iter()
+            .map(|(department, members)| QueueStats {
+                department: department.clone(),
+                waiting: self.core.waiting(department).unwrap_or(0),
+                longest_wait: self
+                    .queued
+                    .iter()
+                    .filter(|(_, q)| &q.department == department)
+                    .filter_map(|(call, _)| self.core.wait_time(call, now).ok())
+                    .max()
+                    .unwrap_or(Duration::ZERO),
+                available_agents: members
+                    .iter()
+                    .filter(|a| self.core.agent(a).is_some_and(|f| f.available))
+                    .count(),
+                agents: members.len(),
+            })
+            .collect()
+    }
+
+    /// Acts on the core's outputs, then re-arms the timer for its next deadline.
+    async fn after_input(&mut self, myself: &ActorRef<Msg>) {
+        for (agent, call) in std::mem::take(&mut self.pending_release) {
+            self.release(&agent, &call).await;
+        }
+        while let Some(output) = self.core.poll_output() {
+            let event = match output {
+                Output::Offer { call, plan } => {
+                    self.reserve(&call, &plan).await;
+                    QueueEvent::Offer { call, plan }
+                }
+                Output::PlanChanged { call, plan } => QueueEvent::PlanChanged { call, plan },
+                Output::CancelOffer { call, agent } => {
+                    self.release(&agent, &call).await;
+                    QueueEvent::CancelOffer { call, agent }
+                }
+                Output::OfferFailed { call } => {
+                    let agents: Vec<AgentId> = self
+                        .reserved
+                        .iter()
+                        .filter(|(_, c)| **c == call)
+                        .map(|(a, _)| a.clone())
+                        .collect();
+                    for agent in agents {
+                        self.release(&agent, &call).await;
+                    }
+                    QueueEvent::OfferFailed { call }
+                }
+                Output::QueueChanged {
+                    department,
+                    waiting,
+                } => QueueEvent::QueueChanged {
+                    department,
+                    waiting,
+                },
+                Output::PauseAgent { agent, reason } => {
+                    self.pause(&agent, reason).await;
+                    continue;
+                }
+            };
+            // No receiver is not an error: no call actor listens right now.
+            let _ = self.events.send(event);
+        }
+        self.rearm(myself);
+    }
+
+    fn rearm(&mut self, myself: &ActorRef<Msg>) {
+        let next = self.core.poll_timeout();
+        if self.timer.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, timer)) = self.timer.take() {
+            timer.abort();
+        }
+        if let Some(at) = next {
+            let delay = tokio::time::Instant::from_std(at)
+                .saturating_duration_since(tokio::time::Instant::now());
+            let timer = myself.send_after(delay, move || Msg::Timeout(at));
+            self.timer = Some((at, timer));
+        }
+    }
+
+    /// Takes every target of a new plan in presence, each until its ring time is over plus a
+    /// grace, so that a reservation nobody confirms (a crashed edge) frees itself. An agent
+    /// presence refuses is out of the plan: presence saw it leave Available first, and the
+    /// news of that is still on its way to us.
+    async fn reserve(&mut self, call: &CallId, plan: &RingPlan) {
+        for target in &plan.targets {
+            let ttl = target
+                .stop
+                .saturating_add(self.reservation_grace)
+                .min(self.max_reservation);
+            self.reserved.insert(target.agent.clone(), call.clone());
+            let result = self
+                .presence
+                .reserve(&presence_agent(&target.agent), presence_call(call), ttl)
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(cc_presence::ServiceError::Presence(
+                    e @ (PresenceError::NotAvailable { .. }
+                    | PresenceError::UnknownAgent(_)
+                    | PresenceError::AgentEngaged { .. }),
+                )) => {
+                    tracing::info!(%call, agent = %target.agent, error = %e, "agent not reservable; withdrawn from the plan");
+                    self.reserved.remove(&target.agent);
+                    self.core.handle_agent_unavailable(now(), &target.agent);
+                }
+                Err(e) => {
+                    // Presence slow or gone: keep the plan; its own ring time ends it.
+                    tracing::warn!(%call, agent = %target.agent, error = %e, "cannot reserve agent");
+                }
+            }
+        }
+    }
+
+    /// Frees an agent this service reserved for `call`. Presence may have expired the
+    /// reservation by itself already, which is fine.
+    async fn release(&mut self, agent: &AgentId, call: &CallId) {
+        if self.reserved.get(agent) != Some(call) {
+            return;
+        }
+        self.reserved.remove(agent);
+        let command = cc_presence::Command::Released(presence_call(call));
+        if let Err(e) = self.presence.apply(&presence_agent(agent), command).await {
+            tracing::debug!(%call, %agent, error = %e, "reservation not released");
+        }
+    }
+
+    /// [`Self::release`] for an input handler, which does not await: the agent is released
+    /// with the other effects of the input in [`Self::after_input`].
+    fn release_later(&mut self, agent: AgentId, call: CallId) {
+        self.pending_release.push((agent, call));
+    }
+
+    async fn pause(&mut self, agent: &AgentId, reason: PauseReason) {
+        let reason = match reason {
+            PauseReason::NoAnswer => cc_presence::core::PauseReason::NoAnswer,
+        };
+        if let Err(e) = self.presence.pause(&presence_agent(agent), reason).await {
+            tracing::warn!(%agent, error = %e, "cannot pause agent in presence");
+        }
+    }
+}
+
+fn presence_agent(agent: &AgentId) -> cc_presence::core::AgentId {
+    cc_presence::core::AgentId::new(agent.as_str())
+}
+
+fn presence_call(call: &CallId) -> cc_presence::core::CallId {
+    cc_presence::core::CallId::new(call.as_str())
+}

@@ -1,0 +1,312 @@
+//! The queue service: starts the actor that owns the core, the task that follows presence
+//! into it, and hands out [`QueueHandle`]s through which the gRPC API and (later) sip-edge's
+//! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
+
+use std::time::Duration;
+
+use cc_common::{Config, Shutdown};
+use cc_presence::PresenceHandle;
+use ractor::{Actor, ActorRef, RactorErr, call_t};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::actor::{Args, Input, Msg, QueueActor};
+use crate::core::{
+    AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, MemberConfig, Priority,
+    RejectReason, RingPlan, Strategy,
+};
+use crate::error::ServiceError;
+use crate::follow;
+
+/// What the queue tells the call actors that execute its plans (the core's outputs minus
+/// the pauses, which the service applies to presence itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueEvent {
+    /// The plan's agents are reserved; ring them as scheduled.
+    Offer {
+        /// The queued call.
+        call: CallId,
+        /// Whom to ring, when.
+        plan: RingPlan,
+    },
+    /// Stop ringing (or never start) this agent for this call.
+    CancelOffer {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The running plan was brought forward; replaces it.
+    PlanChanged {
+        /// The queued call.
+        call: CallId,
+        /// The remaining schedule.
+        plan: RingPlan,
+    },
+    /// Nobody answered; the call waits again in its place.
+    OfferFailed {
+        /// The call.
+        call: CallId,
+    },
+    /// The number of calls in a department's queue changed.
+    QueueChanged {
+        /// The department.
+        department: DepartmentId,
+        /// Calls now in its queue, offered ones included.
+        waiting: usize,
+    },
+}
+
+/// One call in a department's queue, as callers and supervisors see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingCall {
+    /// The call.
+    pub call: CallId,
+    /// 1-based place in line (offered calls included).
+    pub position: usize,
+    /// Time since its original enqueue.
+    pub wait: Duration,
+    /// The core's rough estimate, when it has one.
+    pub expected_wait: Option<Duration>,
+    /// Its priority.
+    pub priority: Priority,
+}
+
+/// The state of one department's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStats {
+    /// The department.
+    pub department: DepartmentId,
+    /// Calls in its queue, offered ones included.
+    pub waiting: usize,
+    /// The wait of the call waiting longest (zero when none waits).
+    pub longest_wait: Duration,
+    /// Members that would be put into the next plan.
+    pub available_agents: usize,
+    /// Members configured.
+    pub agents: usize,
+}
+
+/// Tunables of the service around the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The core's knobs.
+    pub core: CoreConfig,
+    /// How long a caller waits for the actor before giving up.
+    pub call_timeout: Duration,
+    /// How far a [`QueueEvent`] subscriber may fall behind before it loses events.
+    pub event_buffer: usize,
+    /// How long a reservation outlives its target's ring time without a ringing confirmation.
+    pub reservation_grace: Duration,
+    /// Presence's upper bound on a reservation's time-to-live.
+    pub max_reservation: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            core: CoreConfig::default(),
+            call_timeout: Duration::from_secs(2),
+            event_buffer: 1024,
+            reservation_grace: Duration::from_secs(5),
+            max_reservation: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A running queue service.
+#[derive(Debug)]
+pub struct QueueService {
+    handle: QueueHandle,
+    actor: JoinHandle<()>,
+}
+
+impl QueueService {
+    /// Starts the queues of every `[[departments]]` entry (members are employee ids, which
+    /// are presence's agent ids), following `presence`. Stops on `shutdown`.
+    ///
+    /// Takes the concrete [`PresenceHandle`]: presence and queue run in one process for now;
+    /// a trait goes here when the queue runs on its own node and talks to presence over gRPC.
+    pub async fn start(
+        config: &Config,
+        presence: PresenceHandle,
+        shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        let departments = config.departments.iter().map(department).collect();
+        Self::start_with(departments, presence, Settings::default(), shutdown).await
+    }
+
+    /// Starts with the given departments and settings (tests use a small miss limit).
+    pub async fn start_with(
+        departments: Vec<DepartmentConfig>,
+        presence: PresenceHandle,
+        settings: Settings,
+        mut shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        let (events, _) = broadcast::channel(settings.event_buffer.max(1));
+        let args = Args {
+            core: settings.core,
+            departments,
+            presence: presence.clone(),
+            events: events.clone(),
+            reservation_grace: settings.reservation_grace,
+            max_reservation: settings.max_reservation,
+        };
+        let (actor, join) = Actor::spawn(None, QueueActor, args)
+            .await
+            .map_err(|e| ServiceError::Start(e.to_string()))?;
+        follow::spawn(presence, actor.clone());
+        let stop = actor.clone();
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            stop.stop(Some("shutdown".into()));
+        });
+        let timeout_ms = u64::try_from(settings.call_timeout.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!("queue started");
+        Ok(Self {
+            handle: QueueHandle {
+                actor,
+                events,
+                timeout_ms,
+            },
+            actor: join,
+        })
+    }
+
+    /// A handle to talk to the queues.
+    pub fn handle(&self) -> QueueHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until the actor has stopped (after shutdown was triggered).
+    pub async fn stopped(self) {
+        let _ = self.actor.await;
+    }
+}
+
+/// The core's view of one configured department.
+fn department(d: &cc_common::config::Department) -> DepartmentConfig {
+    DepartmentConfig {
+        id: DepartmentId::new(d.id.as_str()),
+        strategy: strategy(d.strategy),
+        ring_seconds: d.ring_seconds,
+        wrap_up_seconds: d.wrap_up_seconds,
+        members: d
+            .members
+            .iter()
+            .map(|m| MemberConfig {
+                agent: AgentId::new(m.as_str()),
+                ring_seconds: None,
+            })
+            .collect(),
+        max_plan_targets: None,
+    }
+}
+
+fn strategy(s: cc_common::config::Strategy) -> Strategy {
+    use cc_common::config::Strategy as S;
+    match s {
+        S::RingAll => Strategy::RingAll,
+        S::Sequential => Strategy::Sequential,
+        S::Progressive => Strategy::Progressive,
+        S::LongestIdle => Strategy::LongestIdle,
+        S::RoundRobin => Strategy::RoundRobin,
+        S::FewestCalls => Strategy::FewestCalls,
+        S::LeastTalkTime => Strategy::LeastTalkTime,
+        S::Random => Strategy::Random,
+    }
+}
+
+/// A cheap, cloneable way to send queue inputs and queries.
+#[derive(Debug, Clone)]
+pub struct QueueHandle {
+    actor: ActorRef<Msg>,
+    events: broadcast::Sender<QueueEvent>,
+    timeout_ms: u64,
+}
+
+impl QueueHandle {
+    /// Offers, cancellations and queue changes from now on. A subscriber that falls more than
+    /// [`Settings::event_buffer`] events behind gets `Lagged` and must re-read what it needs.
+    pub fn subscribe(&self) -> broadcast::Receiver<QueueEvent> {
+        self.events.subscribe()
+    }
+
+    /// Applies one input.
+    pub async fn apply(&self, input: Input) -> Result<(), ServiceError> {
+        let reply = call_t!(self.actor, Msg::Apply, self.timeout_ms, input);
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// A call joins a department's queue now.
+    pub async fn enqueue(
+        &self,
+        call: CallId,
+        department: DepartmentId,
+        priority: Priority,
+    ) -> Result<(), ServiceError> {
+        self.apply(Input::Enqueue(Enqueue {
+            call,
+            department,
+            priority,
+            enqueued_at: None,
+        }))
+        .await
+    }
+
+    /// The caller left the queue (hung up, voicemail, callback).
+    pub async fn abandon(&self, call: CallId) -> Result<(), ServiceError> {
+        self.apply(Input::Abandon(call)).await
+    }
+
+    /// The agent answered the call.
+    pub async fn answered(&self, call: CallId, agent: AgentId) -> Result<(), ServiceError> {
+        self.apply(Input::Answered { call, agent }).await
+    }
+
+    /// The agent declined or did not answer.
+    pub async fn rejected(
+        &self,
+        call: CallId,
+        agent: AgentId,
+        reason: RejectReason,
+    ) -> Result<(), ServiceError> {
+        self.apply(Input::Rejected {
+            call,
+            agent,
+            reason,
+        })
+        .await
+    }
+
+    /// An answered call ended.
+    pub async fn call_ended(&self, call: CallId) -> Result<(), ServiceError> {
+        self.apply(Input::CallEnded(call)).await
+    }
+
+    /// The calls in a department's queue, in line order.
+    pub async fn waiting(
+        &self,
+        department: &DepartmentId,
+    ) -> Result<Vec<WaitingCall>, ServiceError> {
+        let reply = call_t!(
+            self.actor,
+            Msg::Waiting,
+            self.timeout_ms,
+            department.clone()
+        );
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// Every department's queue, in configured order.
+    pub async fn stats(&self) -> Result<Vec<QueueStats>, ServiceError> {
+        call_t!(self.actor, Msg::Stats, self.timeout_ms).map_err(|e| self.failed(e))
+    }
+
+    fn failed(&self, e: RactorErr<Msg>) -> ServiceError {
+        match e {
+            RactorErr::Timeout => ServiceError::Timeout(self.timeout_ms),
+            _ => ServiceError::Stopped,
+        }
+    }
+}
