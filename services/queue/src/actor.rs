@@ -231,7 +231,7 @@ impl State {
                 reason,
             } => {
                 core.handle_reject(now, &call, &agent, reason)?;
-                // A miss emits no CancelOffer: the agent's reservation is freed here.
+                // A rejection emits no CancelOffer (the agent already stopped): free it here.
                 self.release_later(agent, call);
             }
             Input::CallEnded(call) => core.handle_call_ended(now, &call)?,

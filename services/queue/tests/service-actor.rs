@@ -185,6 +185,14 @@ async fn an_agent_who_misses_offers_is_paused_in_presence_with_no_answer() {
     tokio::time::advance(secs(16)).await;
     assert_eq!(
         next(&mut node.events).await,
+        QueueEvent::CancelOffer {
+            call: CallId::new("c1"),
+            agent: AgentId::new("anna")
+        },
+        "the ring-out is announced, so presence frees anna at once"
+    );
+    assert_eq!(
+        next(&mut node.events).await,
         QueueEvent::OfferFailed {
             call: CallId::new("c1")
         }

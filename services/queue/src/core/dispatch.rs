@@ -166,7 +166,8 @@ impl QueueCore {
         self.settle_offer(now, call);
     }
 
-    /// Targets whose ring time is over stop counting as misses; the plan goes on or fails.
+    /// Targets whose ring time is over count as misses and are cancelled; the plan goes on
+    /// or fails.
     pub(super) fn expire_targets(&mut self, now: Instant, call: &CallId, generation: u64) {
         let Some(offer) = self
             .calls
@@ -180,6 +181,12 @@ impl QueueCore {
             offer.targets.drain(..).partition(|t| t.stop <= now);
         offer.targets = remaining;
         for target in expired {
+            // Say so: the node executing the plan stops ringing, presence frees the agent
+            // now rather than when its reservation would lapse.
+            self.outputs.push_back(Output::CancelOffer {
+                call: call.clone(),
+                agent: self.agent_id(target.agent),
+            });
             self.count_miss(target.agent);
             self.release(target.agent);
         }

@@ -92,8 +92,16 @@ fn a_decline_moves_on_to_the_next_target_at_once() {
     // b rings out too: the call waits again and is re-offered to both.
     h.advance_to(13);
     let out = h.drain();
-    assert_eq!(out[0], Output::OfferFailed { call: "c1".into() });
-    let Some(Output::Offer { plan, .. }) = out.get(1) else {
+    assert_eq!(
+        out[0],
+        Output::CancelOffer {
+            call: "c1".into(),
+            agent: "b".into()
+        },
+        "a target that rang out is cancelled"
+    );
+    assert_eq!(out[1], Output::OfferFailed { call: "c1".into() });
+    let Some(Output::Offer { plan, .. }) = out.get(2) else {
         panic!("expected a new offer, got {out:?}");
     };
     assert_eq!(targets(plan), s(&[("a", 0, 10), ("b", 10, 20)]));
@@ -352,7 +360,18 @@ fn late_and_early_timeouts_are_harmless() {
     // One late wake-up covers both ring-outs.
     h.core.handle_timeout(h.at(25));
     let out = h.drain();
-    assert_eq!(out[0], Output::OfferFailed { call: "c1".into() });
+    let cancel = |agent: &str| Output::CancelOffer {
+        call: "c1".into(),
+        agent: agent.into(),
+    };
+    assert_eq!(
+        out[..3],
+        [
+            cancel("a"),
+            cancel("b"),
+            Output::OfferFailed { call: "c1".into() }
+        ]
+    );
     assert_eq!(h.facts("a").consecutive_no_answers, 1);
     assert_eq!(h.facts("b").consecutive_no_answers, 1);
 }

@@ -51,10 +51,17 @@ fn sequential_rings_a_then_b_after_the_ring_time() {
             .into_iter()
             .filter(|o| matches!(o, Output::CancelOffer { .. }))
             .collect::<Vec<_>>(),
-        vec![Output::CancelOffer {
-            call: "c1".into(),
-            agent: "c".into()
-        }]
+        vec![
+            Output::CancelOffer {
+                call: "c1".into(),
+                agent: "a".into()
+            },
+            Output::CancelOffer {
+                call: "c1".into(),
+                agent: "c".into()
+            }
+        ],
+        "a rang out (cancelled at 10 s), c is cancelled by b's answer"
     );
 }
 
