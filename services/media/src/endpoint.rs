@@ -206,6 +206,15 @@ impl Endpoint {
             self.latched = None;
             self.dtmf.reset();
         }
+        // Holding and resuming (a direction change) restarts the outgoing numbering's
+        // segment: packets not relayed meanwhile are not losses for the receiver.
+        if self
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| n.direction != audio.direction)
+        {
+            self.out.mark_discontinuity();
+        }
         self.negotiated = Some(Negotiated {
             codec: audio.codec,
             payload_type: audio.payload_type,
