@@ -372,7 +372,7 @@ impl State {
             self.reserved.insert(target.agent.clone(), call.clone());
             let result = self
                 .presence
-                .reserve(&presence_agent(&target.agent), presence_call(call), ttl)
+                .reserve(&target.agent, call.clone(), ttl)
                 .await;
             match result {
                 Ok(_) => {}
@@ -400,8 +400,8 @@ impl State {
             return;
         }
         self.reserved.remove(agent);
-        let command = cc_presence::Command::Released(presence_call(call));
-        if let Err(e) = self.presence.apply(&presence_agent(agent), command).await {
+        let command = cc_presence::Command::Released(call.clone());
+        if let Err(e) = self.presence.apply(agent, command).await {
             tracing::debug!(%call, %agent, error = %e, "reservation not released");
         }
     }
@@ -416,16 +416,8 @@ impl State {
         let reason = match reason {
             PauseReason::NoAnswer => cc_presence::core::PauseReason::NoAnswer,
         };
-        if let Err(e) = self.presence.pause(&presence_agent(agent), reason).await {
+        if let Err(e) = self.presence.pause(agent, reason).await {
             tracing::warn!(%agent, error = %e, "cannot pause agent in presence");
         }
     }
-}
-
-fn presence_agent(agent: &AgentId) -> cc_presence::core::AgentId {
-    cc_presence::core::AgentId::new(agent.as_str())
-}
-
-fn presence_call(call: &CallId) -> cc_presence::core::CallId {
-    cc_presence::core::CallId::new(call.as_str())
 }

@@ -7,7 +7,7 @@ use cc_presence::core::{AgentState, PresenceEvent};
 use ractor::ActorRef;
 
 use crate::actor::{Msg, Seen};
-use crate::core::{AgentId, CallId};
+use crate::core::AgentId;
 
 /// Spawns the follower; it ends when presence or the queue actor stops.
 pub(crate) fn spawn(presence: PresenceHandle, queue: ActorRef<Msg>) {
@@ -69,7 +69,7 @@ fn tell(queue: &ActorRef<Msg>, agent: &str, seen: Seen) -> Result<(), ()> {
 fn seen(state: &AgentState) -> Seen {
     match (state, state.call()) {
         (AgentState::Available, _) => Seen::Available,
-        (_, Some(call)) => Seen::OnCall(CallId::new(call.as_str())),
+        (_, Some(call)) => Seen::OnCall(call.clone()),
         (_, None) => Seen::Unavailable,
     }
 }

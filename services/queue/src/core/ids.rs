@@ -40,14 +40,10 @@ macro_rules! string_id {
     };
 }
 
-string_id!(
-    /// A call waiting in (or offered from) a queue; the sip-edge call id.
-    CallId
-);
-string_id!(
-    /// An agent (employee) as known to presence.
-    AgentId
-);
+/// Calls and agents are named as presence names them: the queue reserves presence's agents
+/// for sip-edge's calls, so one type each keeps the two from drifting apart.
+pub use cc_presence::core::{AgentId, CallId};
+
 string_id!(
     /// A department (agent group) that owns one queue.
     DepartmentId
