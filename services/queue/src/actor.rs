@@ -115,6 +115,10 @@ pub(crate) struct State {
     events: broadcast::Sender<QueueEvent>,
     reservation_grace: Duration,
     max_reservation: Duration,
+    /// Plan targets whose ring has not started: (start, agent, call, ring time). They are
+    /// taken in presence when their ring starts, so a long plan never needs a reservation
+    /// longer than one ring, and an agent presence gave away meanwhile leaves the plan then.
+    due: Vec<(Instant, AgentId, CallId, Duration)>,
     timer: Option<Timer>,
 }
 
@@ -154,6 +158,7 @@ impl Actor for QueueActor {
             events: args.events,
             reservation_grace: args.reservation_grace,
             max_reservation: args.max_reservation,
+            due: Vec::new(),
             timer: None,
         })
     }
@@ -197,6 +202,7 @@ impl Actor for QueueActor {
                     state.timer = None;
                 }
                 state.core.handle_timeout(now());
+                state.reserve_due(now()).await;
                 state.after_input(&myself).await;
             }
         }
@@ -308,7 +314,12 @@ impl State {
                     self.reserve(&call, &plan).await;
                     QueueEvent::Offer { call, plan }
                 }
-                Output::PlanChanged { call, plan } => QueueEvent::PlanChanged { call, plan },
+                Output::PlanChanged { call, plan } => {
+                    // The remaining targets were brought forward: their rings start earlier.
+                    self.due.retain(|(_, _, c, _)| *c != call);
+                    self.reserve(&call, &plan).await;
+                    QueueEvent::PlanChanged { call, plan }
+                }
                 Output::CancelOffer { call, agent } => {
                     self.release(&agent, &call).await;
                     QueueEvent::CancelOffer { call, agent }
@@ -344,7 +355,11 @@ impl State {
     }
 
     fn rearm(&mut self, myself: &ActorRef<Msg>) {
-        let next = self.core.poll_timeout();
+        let due = self.due.iter().map(|(at, ..)| *at).min();
+        let next = match (self.core.poll_timeout(), due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if self.timer.as_ref().map(|(at, _)| *at) == next {
             return;
         }
@@ -359,36 +374,59 @@ impl State {
         }
     }
 
-    /// Takes every target of a new plan in presence, each until its ring time is over plus a
-    /// grace, so that a reservation nobody confirms (a crashed edge) frees itself. An agent
-    /// presence refuses is out of the plan: presence saw it leave Available first, and the
-    /// news of that is still on its way to us.
+    /// Takes the targets of a (new or changed) plan in presence as their rings start: those
+    /// ringing now at once, the others when their turn comes ([`Self::reserve_due`]).
     async fn reserve(&mut self, call: &CallId, plan: &RingPlan) {
+        let now = now();
         for target in &plan.targets {
-            let ttl = target
-                .stop
-                .saturating_add(self.reservation_grace)
-                .min(self.max_reservation);
-            self.reserved.insert(target.agent.clone(), call.clone());
-            let result = self
-                .presence
-                .reserve(&target.agent, call.clone(), ttl)
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(cc_presence::ServiceError::Presence(
-                    e @ (PresenceError::NotAvailable { .. }
-                    | PresenceError::UnknownAgent(_)
-                    | PresenceError::AgentEngaged { .. }),
-                )) => {
-                    tracing::info!(%call, agent = %target.agent, error = %e, "agent not reservable; withdrawn from the plan");
-                    self.reserved.remove(&target.agent);
-                    self.core.handle_agent_unavailable(now(), &target.agent);
-                }
-                Err(e) => {
-                    // Presence slow or gone: keep the plan; its own ring time ends it.
-                    tracing::warn!(%call, agent = %target.agent, error = %e, "cannot reserve agent");
-                }
+            if self.reserved.get(&target.agent) == Some(call) {
+                continue;
+            }
+            let start = plan.created_at.checked_add(target.start).unwrap_or(now);
+            let ring = target.stop.saturating_sub(target.start);
+            if start <= now {
+                self.reserve_one(call, &target.agent, ring).await;
+            } else {
+                self.due
+                    .push((start, target.agent.clone(), call.clone(), ring));
+            }
+        }
+    }
+
+    /// Reserves the targets whose ring has started by `now`.
+    async fn reserve_due(&mut self, now: Instant) {
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.due)
+            .into_iter()
+            .partition(|(at, ..)| *at <= now);
+        self.due = later;
+        for (_, agent, call, ring) in ready {
+            self.reserve_one(&call, &agent, ring).await;
+        }
+    }
+
+    /// Takes one target in presence until its ring time is over plus a grace, so that a
+    /// reservation nobody confirms (a crashed edge) frees itself. An agent presence refuses
+    /// is out of the plan: presence saw it leave Available first, and the news of that is
+    /// still on its way to us.
+    async fn reserve_one(&mut self, call: &CallId, agent: &AgentId, ring: Duration) {
+        let ttl = ring
+            .saturating_add(self.reservation_grace)
+            .min(self.max_reservation);
+        self.reserved.insert(agent.clone(), call.clone());
+        match self.presence.reserve(agent, call.clone(), ttl).await {
+            Ok(_) => {}
+            Err(cc_presence::ServiceError::Presence(
+                e @ (PresenceError::NotAvailable { .. }
+                | PresenceError::UnknownAgent(_)
+                | PresenceError::AgentEngaged { .. }),
+            )) => {
+                tracing::info!(%call, %agent, error = %e, "agent not reservable; withdrawn from the plan");
+                self.reserved.remove(agent);
+                self.core.handle_agent_unavailable(now(), agent);
+            }
+            Err(e) => {
+                // Presence slow or gone: keep the plan; its own ring time ends it.
+                tracing::warn!(%call, %agent, error = %e, "cannot reserve agent");
             }
         }
     }
@@ -396,6 +434,7 @@ impl State {
     /// Frees an agent this service reserved for `call`. Presence may have expired the
     /// reservation by itself already, which is fine.
     async fn release(&mut self, agent: &AgentId, call: &CallId) {
+        self.due.retain(|(_, a, c, _)| !(a == agent && c == call));
         if self.reserved.get(agent) != Some(call) {
             return;
         }

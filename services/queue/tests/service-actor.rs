@@ -30,6 +30,10 @@ struct Node {
 }
 
 async fn start(max_no_answers: u32) -> Node {
+    start_ringing(max_no_answers, 15).await
+}
+
+async fn start_ringing(max_no_answers: u32, ring_seconds: u32) -> Node {
     let (trigger, shutdown) = Shutdown::new();
     let agents = vec![
         AgentConfig::new("anna", "Anna"),
@@ -40,7 +44,7 @@ async fn start(max_no_answers: u32) -> Node {
         .unwrap()
         .handle();
     let sales = DepartmentConfig::new("sales", Strategy::Sequential)
-        .ring_seconds(15)
+        .ring_seconds(ring_seconds)
         .member("anna")
         .member("piotr");
     let settings = Settings {
@@ -217,4 +221,53 @@ async fn an_agent_who_misses_offers_is_paused_in_presence_with_no_answer() {
         .unwrap();
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].position, 1);
+}
+
+/// Presence's reservations are capped (120 s by default): a sequential plan longer than that
+/// must take each member when their ring starts, not all of them at the start.
+#[tokio::test(start_paused = true)]
+async fn each_member_of_a_long_sequential_plan_is_reserved_when_their_ring_starts() {
+    let mut node = start_ringing(3, 100).await;
+    ready(&node.presence, "anna").await;
+    ready(&node.presence, "piotr").await;
+    settle().await;
+    enqueue(&node.queue, "c1").await;
+    assert!(matches!(
+        next(&mut node.events).await,
+        QueueEvent::Offer { .. }
+    ));
+    settle().await;
+    let state = |id: &'static str| {
+        let presence = node.presence.clone();
+        async move {
+            presence
+                .agent(&PresenceAgent::new(id))
+                .await
+                .unwrap()
+                .state()
+                .clone()
+        }
+    };
+    assert!(matches!(state("anna").await, AgentState::Reserved { .. }));
+    assert_eq!(
+        state("piotr").await,
+        AgentState::Available,
+        "his turn is at 100 s"
+    );
+    tokio::time::advance(secs(101)).await;
+    settle().await;
+    assert!(
+        matches!(state("piotr").await, AgentState::Reserved { .. }),
+        "piotr is taken when his ring starts"
+    );
+    tokio::time::advance(secs(60)).await;
+    settle().await;
+    assert!(
+        matches!(state("piotr").await, AgentState::Reserved { .. }),
+        "and still reserved at 161 s, past the 120 s a whole-plan reservation was capped at"
+    );
+    node.queue
+        .answered(CallId::new("c1"), AgentId::new("piotr"))
+        .await
+        .unwrap();
 }
