@@ -1,6 +1,7 @@
 //! Shared vocabulary of the ccd services: typed ids, the declarative configuration,
-//! tracing set-up and graceful shutdown.
+//! tracing set-up, graceful shutdown, and helpers for actors that own a core.
 
+pub mod actor;
 pub mod config;
 pub mod ids;
 pub mod shutdown;

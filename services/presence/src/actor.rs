@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use ractor::concurrency::JoinHandle;
-use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
+use cc_common::actor::{DeadlineTimer, now};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 
 use crate::core::{
@@ -89,20 +89,12 @@ pub(crate) struct Args {
 #[derive(Debug)]
 pub(crate) struct PresenceActor;
 
-/// The armed timer and the deadline it is for.
-type Timer = (Instant, JoinHandle<Result<(), MessagingErr<Msg>>>);
-
 #[derive(Debug)]
 pub(crate) struct State {
     core: Presence,
     history: History,
     events: broadcast::Sender<PresenceEvent>,
-    timer: Option<Timer>,
-}
-
-/// The current time on tokio's clock (so that `tokio::time::pause` drives the core too).
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+    timer: DeadlineTimer<Msg>,
 }
 
 impl Actor for PresenceActor {
@@ -125,7 +117,7 @@ impl Actor for PresenceActor {
             core,
             history: History::new(args.history),
             events,
-            timer: None,
+            timer: DeadlineTimer::default(),
         };
         state.after_input(&myself);
         Ok(state)
@@ -136,9 +128,7 @@ impl Actor for PresenceActor {
         _myself: ActorRef<Msg>,
         state: &mut State,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some((_, timer)) = state.timer.take() {
-            timer.abort();
-        }
+        state.timer.cancel();
         Ok(())
     }
 
@@ -173,9 +163,7 @@ impl Actor for PresenceActor {
                 let _ = reply.send(result);
             }
             Msg::Timeout(at) => {
-                if state.timer.as_ref().is_some_and(|(armed, _)| *armed == at) {
-                    state.timer = None;
-                }
+                state.timer.fired(at);
                 state.core.handle_timeout(now());
                 state.after_input(&myself);
             }
@@ -216,17 +204,6 @@ impl State {
             let _ = self.events.send(event);
         }
         let next = self.core.poll_timeout();
-        if self.timer.as_ref().map(|(at, _)| *at) == next {
-            return;
-        }
-        if let Some((_, timer)) = self.timer.take() {
-            timer.abort();
-        }
-        if let Some(at) = next {
-            let delay = tokio::time::Instant::from_std(at)
-                .saturating_duration_since(tokio::time::Instant::now());
-            let timer = myself.send_after(delay, move || Msg::Timeout(at));
-            self.timer = Some((at, timer));
-        }
+        self.timer.arm(myself, next, Msg::Timeout);
     }
 }

@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use cc_common::actor::{DeadlineTimer, now};
 use cc_presence::PresenceHandle;
 use cc_presence::core::PresenceError;
-use ractor::concurrency::JoinHandle;
-use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 
 use crate::core::{
@@ -89,9 +89,6 @@ pub(crate) struct Args {
 #[derive(Debug)]
 pub(crate) struct QueueActor;
 
-/// The armed timer and the deadline it is for.
-type Timer = (Instant, JoinHandle<Result<(), MessagingErr<Msg>>>);
-
 /// A call known to be in a queue: the core answers positions per call but does not list a
 /// department's calls, so the actor remembers them.
 #[derive(Debug, Clone)]
@@ -119,12 +116,7 @@ pub(crate) struct State {
     /// taken in presence when their ring starts, so a long plan never needs a reservation
     /// longer than one ring, and an agent presence gave away meanwhile leaves the plan then.
     due: Vec<(Instant, AgentId, CallId, Duration)>,
-    timer: Option<Timer>,
-}
-
-/// The current time on tokio's clock (so that `tokio::time::pause` drives the core too).
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+    timer: DeadlineTimer<Msg>,
 }
 
 impl Actor for QueueActor {
@@ -159,7 +151,7 @@ impl Actor for QueueActor {
             reservation_grace: args.reservation_grace,
             max_reservation: args.max_reservation,
             due: Vec::new(),
-            timer: None,
+            timer: DeadlineTimer::default(),
         })
     }
 
@@ -168,9 +160,7 @@ impl Actor for QueueActor {
         _myself: ActorRef<Msg>,
         state: &mut State,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some((_, timer)) = state.timer.take() {
-            timer.abort();
-        }
+        state.timer.cancel();
         Ok(())
     }
 
@@ -198,9 +188,7 @@ impl Actor for QueueActor {
                 state.after_input(&myself).await;
             }
             Msg::Timeout(at) => {
-                if state.timer.as_ref().is_some_and(|(armed, _)| *armed == at) {
-                    state.timer = None;
-                }
+                state.timer.fired(at);
                 state.core.handle_timeout(now());
                 state.reserve_due(now()).await;
                 state.after_input(&myself).await;
@@ -360,18 +348,7 @@ impl State {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if self.timer.as_ref().map(|(at, _)| *at) == next {
-            return;
-        }
-        if let Some((_, timer)) = self.timer.take() {
-            timer.abort();
-        }
-        if let Some(at) = next {
-            let delay = tokio::time::Instant::from_std(at)
-                .saturating_duration_since(tokio::time::Instant::now());
-            let timer = myself.send_after(delay, move || Msg::Timeout(at));
-            self.timer = Some((at, timer));
-        }
+        self.timer.arm(myself, next, Msg::Timeout);
     }
 
     /// Takes the targets of a (new or changed) plan in presence as their rings start: those
