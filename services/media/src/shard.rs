@@ -319,7 +319,11 @@ impl Shard {
             other.record_peer_audio(codec, &header, &buf[header_len..len], now);
         }
         other.relay(&mut buf[..len], header_len, &header, kind, now);
-        self.flush_webrtc_transmits(peer);
+        // Only a WebRTC peer leaves datagrams behind (str0m packetized them); an RTP peer
+        // sent its own, so the common RTP-to-RTP relay costs no second lookup.
+        if other.rtp_socket().is_none() {
+            self.flush_webrtc_transmits(peer);
+        }
         true
     }
 
@@ -375,7 +379,8 @@ impl Shard {
         let (Some(codec), Some(peer)) = (codec, peer) else {
             return;
         };
-        let mut packet = Vec::with_capacity(RTP_HEADER_LEN + 320);
+        // The loop's scratch buffer, not a new one per flush.
+        let mut packet = std::mem::take(&mut self.scratch);
         for (i, (timestamp, payload)) in out.audio.iter().enumerate() {
             // The browser's frames become RTP for the peer: our own numbering, its clock.
             let header = RtpHeader {
@@ -403,6 +408,7 @@ impl Shard {
                 );
             }
         }
+        self.scratch = packet;
         self.flush_webrtc_transmits(peer);
     }
 
