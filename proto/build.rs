@@ -6,6 +6,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cc/media/internal/v1/media.proto",
         "cc/agents/v1/agents.proto",
         "cc/queues/v1/queues.proto",
+        "cc/routing/internal/v1/routing.proto",
+        "cc/queue/internal/v1/queue.proto",
+        "cc/presence/internal/v1/presence.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

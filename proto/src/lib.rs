@@ -20,6 +20,30 @@ pub mod queues {
     }
 }
 
+pub mod routing {
+    pub mod internal {
+        pub mod v1 {
+            tonic::include_proto!("cc.routing.internal.v1");
+        }
+    }
+}
+
+pub mod queue {
+    pub mod internal {
+        pub mod v1 {
+            tonic::include_proto!("cc.queue.internal.v1");
+        }
+    }
+}
+
+pub mod presence {
+    pub mod internal {
+        pub mod v1 {
+            tonic::include_proto!("cc.presence.internal.v1");
+        }
+    }
+}
+
 pub mod media {
     pub mod internal {
         pub mod v1 {

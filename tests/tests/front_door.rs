@@ -55,7 +55,7 @@ fn invite_to_unknown_number_gets_404_over_udp_and_tcp() {
 }
 
 #[test]
-fn invite_to_an_employee_gets_480_for_now() {
+fn invite_to_an_employee_without_an_sdp_offer_gets_488() {
     let node = Ccd::start_default();
     for transport in Transport::BOTH {
         let mut client = SipClient::connect(transport, node.addr());
@@ -64,7 +64,7 @@ fn invite_to_an_employee_gets_480_for_now() {
         let r = client.exchange(&invite);
         assert_eq!(
             r.status,
-            480,
+            488,
             "over {transport}\n{}",
             client.transcript_text()
         );

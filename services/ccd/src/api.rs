@@ -3,16 +3,21 @@
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
-use cc_common::Shutdown;
+use cc_common::{Config, Shutdown};
 use cc_media::MediaControlService;
 use cc_presence::PresenceHandle;
 use cc_presence::api::AgentsApi;
+use cc_presence::control::PresenceControlApi;
 use cc_proto::agents::v1::agents_server::AgentsServer;
 use cc_proto::media::internal::v1::media_control_server::MediaControlServer;
+use cc_proto::presence::internal::v1::presence_control_server::PresenceControlServer;
+use cc_proto::queue::internal::v1::queue_control_server::QueueControlServer;
 use cc_proto::queues::v1::queues_server::QueuesServer;
+use cc_proto::routing::internal::v1::routing_server::RoutingServer;
 use cc_queue::QueueHandle;
 use cc_queue::api::QueuesApi;
+use cc_queue::control::QueueControlApi;
+use cc_routing::api::RoutingApi;
 use cc_sip_edge::SipEdge;
 use cc_sip_edge::api::RegistrationsApi;
 use tokio::net::TcpListener;
@@ -22,19 +27,21 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub struct Apis<'a> {
     pub edge: Option<&'a SipEdge>,
     pub media: Option<cc_media::MediaEngine>,
+    /// Also serves `PresenceControl` for the call actors.
     pub presence: Option<PresenceHandle>,
+    /// Also serves `QueueControl` for the call actors.
     pub queue: Option<QueueHandle>,
+    /// The configuration to route calls by, where routing runs.
+    pub routing: Option<&'a Config>,
 }
 
-/// Binds the API address and serves until shutdown. Returns the bound address.
+/// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
+/// pointed at it before it starts) until shutdown. Returns the bound address.
 pub async fn start(
-    addr: SocketAddr,
+    listener: TcpListener,
     apis: Apis<'_>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
     let local = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     let registrations = apis.edge.map(RegistrationsApi::server);
@@ -50,13 +57,29 @@ pub async fn start(
             .set_serving::<MediaControlServer<MediaControlService>>()
             .await;
     }
-    let agents = apis.presence.map(AgentsApi::server);
+    let agents = apis.presence.clone().map(AgentsApi::server);
     if agents.is_some() {
         health.set_serving::<AgentsServer<AgentsApi>>().await;
     }
-    let queues = apis.queue.map(QueuesApi::server);
+    let presence_control = apis.presence.map(PresenceControlApi::server);
+    if presence_control.is_some() {
+        health
+            .set_serving::<PresenceControlServer<PresenceControlApi>>()
+            .await;
+    }
+    let queues = apis.queue.clone().map(QueuesApi::server);
     if queues.is_some() {
         health.set_serving::<QueuesServer<QueuesApi>>().await;
+    }
+    let queue_control = apis.queue.map(QueueControlApi::server);
+    if queue_control.is_some() {
+        health
+            .set_serving::<QueueControlServer<QueueControlApi>>()
+            .await;
+    }
+    let routing = apis.routing.map(RoutingApi::server);
+    if routing.is_some() {
+        health.set_serving::<RoutingServer<RoutingApi>>().await;
     }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -72,7 +95,10 @@ pub async fn start(
         .add_optional_service(registrations)
         .add_optional_service(media)
         .add_optional_service(agents)
-        .add_optional_service(queues);
+        .add_optional_service(presence_control)
+        .add_optional_service(queues)
+        .add_optional_service(queue_control)
+        .add_optional_service(routing);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = server

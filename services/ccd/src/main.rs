@@ -190,8 +190,21 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
     } else {
         None
     };
+    // The API port is bound first: sip-edge's calls reach routing, queue, presence and
+    // media through it (in `ccd all` they are served by this very process).
+    let api_listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", config.api.listen))?;
+    let api_addr = api_listener.local_addr()?;
     let edge = if services.sip_edge {
-        Some(cc_sip_edge::SipEdge::start(config.clone(), shutdown.clone()).await?)
+        let calls = (services.media && services.presence).then(|| {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{api_addr}"))
+                .expect("a socket address is a valid URI")
+                .connect_timeout(Duration::from_secs(2))
+                .connect_lazy();
+            cc_sip_edge::calls::CallServices::at(channel)
+        });
+        Some(cc_sip_edge::SipEdge::start(config.clone(), calls, shutdown.clone()).await?)
     } else {
         None
     };
@@ -213,12 +226,13 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
         devices::follow(edge, sip_devices, shutdown.clone());
     }
     let (_, api_task) = api::start(
-        config.api.listen,
+        api_listener,
         api::Apis {
             edge: edge.as_ref(),
             media: media.clone(),
             presence: presence.as_ref().map(cc_presence::PresenceService::handle),
             queue: queue.as_ref().map(cc_queue::QueueService::handle),
+            routing: services.presence.then_some(&*config),
         },
         shutdown,
     )

@@ -182,6 +182,7 @@ fn presence_status(e: PresenceError) -> Status {
         PresenceError::Empty { field } | PresenceError::TooLong { field, .. } => {
             Status::invalid_argument(format!("{}: {e}", request_field(field)))
         }
+        e @ PresenceError::StaleCall { .. } => Status::failed_precondition(format!("call_id: {e}")),
         e @ PresenceError::TooManyDevices { .. } | e @ PresenceError::TooManyAgents { .. } => {
             Status::resource_exhausted(e.to_string())
         }

@@ -63,10 +63,13 @@ pub(crate) enum Seen {
 #[derive(Debug)]
 pub(crate) enum Msg {
     Apply(Input, RpcReplyPort<Result<(), QueueError>>),
+    /// An enqueue answered with the call's place in line, taken in the same turn.
+    Join(Enqueue, RpcReplyPort<Result<WaitingCall, QueueError>>),
     Waiting(
         DepartmentId,
         RpcReplyPort<Result<Vec<WaitingCall>, QueueError>>,
     ),
+    Position(CallId, RpcReplyPort<Result<WaitingCall, QueueError>>),
     Stats(RpcReplyPort<Vec<QueueStats>>),
     /// Presence news about one agent (from the follower task).
     Presence(AgentId, Seen),
@@ -177,8 +180,20 @@ impl Actor for QueueActor {
                 // The caller may have timed out; the change stands either way.
                 let _ = reply.send(result);
             }
+            Msg::Join(request, reply) => {
+                let call = request.call.clone();
+                let now = now();
+                let result = state
+                    .apply(Input::Enqueue(request), now)
+                    .and_then(|()| state.waiting_call(&call, now));
+                state.after_input(&myself).await;
+                let _ = reply.send(result);
+            }
             Msg::Waiting(department, reply) => {
                 let _ = reply.send(state.waiting(&department, now()));
+            }
+            Msg::Position(call, reply) => {
+                let _ = reply.send(state.waiting_call(&call, now()));
             }
             Msg::Stats(reply) => {
                 let _ = reply.send(state.stats(now()));
@@ -255,18 +270,25 @@ impl State {
             .queued
             .iter()
             .filter(|(_, q)| &q.department == department)
-            .filter_map(|(call, q)| {
-                Some(WaitingCall {
-                    call: call.clone(),
-                    position: self.core.position(call).ok()?,
-                    wait: self.core.wait_time(call, now).ok()?,
-                    expected_wait: self.core.expected_wait(call).ok().flatten(),
-                    priority: q.priority,
-                })
-            })
+            .filter_map(|(call, _)| self.waiting_call(call, now).ok())
             .collect::<Vec<_>>();
         calls.sort_by_key(|c| c.position);
         Ok(calls)
+    }
+
+    /// One queued call's place in line and waits.
+    fn waiting_call(&self, call: &CallId, now: Instant) -> Result<WaitingCall, QueueError> {
+        let queued = self
+            .queued
+            .get(call)
+            .ok_or_else(|| QueueError::UnknownCall(call.clone()))?;
+        Ok(WaitingCall {
+            call: call.clone(),
+            position: self.core.position(call)?,
+            wait: self.core.wait_time(call, now)?,
+            expected_wait: self.core.expected_wait(call)?,
+            priority: queued.priority,
+        })
     }
 
     fn stats(&self, now: Instant) -> Vec<QueueStats> {

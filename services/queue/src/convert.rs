@@ -36,7 +36,8 @@ pub(crate) fn waiting_call(c: &WaitingCall) -> pb::WaitingCall {
     }
 }
 
-fn count(n: usize) -> u32 {
+/// A count or 1-based position on the wire.
+pub(crate) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -47,8 +48,16 @@ pub(crate) fn status(e: ServiceError) -> Status {
             "department_id: {:?} is not a department",
             id.as_str()
         )),
-        ServiceError::Queue(QueueError::UnknownCall(id)) => {
-            Status::not_found(format!("call_id: {:?} is not queued", id.as_str()))
+        ServiceError::Queue(QueueError::UnknownCall(id)) => Status::not_found(format!(
+            "call_id: {:?} is neither queued nor answered",
+            id.as_str()
+        )),
+        ServiceError::Queue(QueueError::DuplicateCall(id)) => Status::already_exists(format!(
+            "call_id: {:?} is already queued or answered",
+            id.as_str()
+        )),
+        ServiceError::Queue(e @ QueueError::NotOffered { .. }) => {
+            Status::failed_precondition(format!("agent_id: {e}"))
         }
         ServiceError::Queue(e) => Status::failed_precondition(e.to_string()),
         e @ (ServiceError::Stopped | ServiceError::Timeout(_) | ServiceError::Start(_)) => {

@@ -5,10 +5,12 @@
 //! The pure [`core`] is state + input + `now` -> outputs and the next deadline. Around it,
 //! one actor owns the core ([`service`]), follows presence (agents becoming available or
 //! not), reserves the agents of each plan there and publishes [`QueueEvent`]s for the call
-//! actors that execute the plans; `cc.queues.v1.Queues` serves it over gRPC ([`api`]).
+//! actors that execute the plans; `cc.queues.v1.Queues` serves it over gRPC ([`api`]), and
+//! `cc.queue.internal.v1.QueueControl` connects it to sip-edge's call actors ([`control`]).
 
 mod actor;
 pub mod api;
+pub mod control;
 mod convert;
 pub mod core;
 mod error;

@@ -144,11 +144,14 @@ impl QueueService {
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let (events, _) = broadcast::channel(settings.event_buffer.max(1));
+        // Handles keep only a weak sender: once the actor (the one strong sender) stops,
+        // every subscription ends instead of waiting forever.
+        let weak_events = events.downgrade();
         let args = Args {
             core: settings.core,
             departments,
             presence: presence.clone(),
-            events: events.clone(),
+            events,
             reservation_grace: settings.reservation_grace,
             max_reservation: settings.max_reservation,
         };
@@ -166,7 +169,7 @@ impl QueueService {
         Ok(Self {
             handle: QueueHandle {
                 actor,
-                events,
+                events: weak_events,
                 timeout_ms,
             },
             actor: join,
@@ -221,15 +224,19 @@ fn strategy(s: cc_common::config::Strategy) -> Strategy {
 #[derive(Debug, Clone)]
 pub struct QueueHandle {
     actor: ActorRef<Msg>,
-    events: broadcast::Sender<QueueEvent>,
+    events: broadcast::WeakSender<QueueEvent>,
     timeout_ms: u64,
 }
 
 impl QueueHandle {
     /// Offers, cancellations and queue changes from now on. A subscriber that falls more than
     /// [`Settings::event_buffer`] events behind gets `Lagged` and must re-read what it needs.
+    /// The receiver is closed once the queue has stopped.
     pub fn subscribe(&self) -> broadcast::Receiver<QueueEvent> {
-        self.events.subscribe()
+        match self.events.upgrade() {
+            Some(events) => events.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
 
     /// Applies one input.
@@ -252,6 +259,13 @@ impl QueueHandle {
             enqueued_at: None,
         }))
         .await
+    }
+
+    /// A call joins a department's queue (at its original time when `enqueued_at` is set)
+    /// and gets its place in line right after joining, in one step.
+    pub async fn join(&self, request: Enqueue) -> Result<WaitingCall, ServiceError> {
+        let reply = call_t!(self.actor, Msg::Join, self.timeout_ms, request);
+        Ok(reply.map_err(|e| self.failed(e))??)
     }
 
     /// The caller left the queue (hung up, voicemail, callback).
@@ -295,6 +309,12 @@ impl QueueHandle {
             self.timeout_ms,
             department.clone()
         );
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// A queued call's place in line and its waits.
+    pub async fn position(&self, call: &CallId) -> Result<WaitingCall, ServiceError> {
+        let reply = call_t!(self.actor, Msg::Position, self.timeout_ms, call.clone());
         Ok(reply.map_err(|e| self.failed(e))??)
     }
 

@@ -3,6 +3,7 @@
 //! under bounded queues and a throttle for password guessers.
 
 pub mod api;
+pub mod calls;
 pub mod core;
 pub mod metrics;
 pub mod registrar;
@@ -18,7 +19,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::core::{CoreError, EdgeCore};
+use crate::calls::{CallContext, CallServices, CallTimings, Local};
+use crate::core::{CoreError, EdgeCore, FromCall};
 use crate::metrics::Counters;
 use crate::registrar::{Binding, RegistrarEvent};
 use crate::transport::{Inbound, TransportConfig};
@@ -74,8 +76,14 @@ impl EdgeHandle {
 }
 
 impl SipEdge {
-    /// Binds the SIP address and starts the transport and core tasks.
-    pub async fn start(config: Arc<Config>, shutdown: Shutdown) -> Result<SipEdge, EdgeError> {
+    /// Binds the SIP address and starts the transport and core tasks. With `services`, calls
+    /// are taken (routed, queued, connected through those services' gRPC APIs); without, an
+    /// INVITE to a reachable number is answered 503.
+    pub async fn start(
+        config: Arc<Config>,
+        services: Option<CallServices>,
+        shutdown: Shutdown,
+    ) -> Result<SipEdge, EdgeError> {
         let addr = config.sip.listen;
         let bound = transport::bind(addr)
             .await
@@ -100,10 +108,31 @@ impl SipEdge {
         );
         let (events, _) = broadcast::channel(1024);
         let (queries, query_rx) = mpsc::channel(64);
+        let (to_core, commands) = mpsc::unbounded_channel();
+        let calls = services.map(|services| {
+            let ctx = Arc::new(CallContext {
+                local: Local {
+                    addr: advertised(local_addr, &config),
+                    domain: config.sip.domain.clone(),
+                },
+                config: config.clone(),
+                services,
+                timings: CallTimings::default(),
+                node: format!("{:08x}", rand::random::<u32>()),
+                core: to_core,
+                registry: Default::default(),
+            });
+            calls::spawn_dispatchers(ctx.clone(), shutdown.clone());
+            ctx
+        });
         let core_task = tokio::spawn(core_loop(
             core,
-            from_transport,
-            query_rx,
+            Channels {
+                inbound: from_transport,
+                queries: query_rx,
+                commands,
+            },
+            calls,
             sender,
             events.clone(),
             shutdown,
@@ -133,8 +162,15 @@ impl SipEdge {
 }
 
 /// Runs a sip-edge node until `shutdown`.
-pub async fn run(config: Arc<Config>, shutdown: Shutdown) -> Result<(), EdgeError> {
-    SipEdge::start(config, shutdown).await?.stopped().await;
+pub async fn run(
+    config: Arc<Config>,
+    services: Option<CallServices>,
+    shutdown: Shutdown,
+) -> Result<(), EdgeError> {
+    SipEdge::start(config, services, shutdown)
+        .await?
+        .stopped()
+        .await;
     Ok(())
 }
 
@@ -148,14 +184,36 @@ fn unix_secs() -> u64 {
 /// At most this many queued messages are handled before outputs are flushed.
 const BATCH: usize = 256;
 
+/// Where the core's inputs come from.
+struct Channels {
+    inbound: mpsc::Receiver<Inbound>,
+    queries: mpsc::Receiver<Query>,
+    commands: mpsc::UnboundedReceiver<FromCall>,
+}
+
+/// The address peers reach this node at: the bound one, or the media public IP with the
+/// bound port when bound to a wildcard address.
+fn advertised(bound: SocketAddr, config: &Config) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        SocketAddr::new(config.media.public_ip, bound.port())
+    } else {
+        bound
+    }
+}
+
 async fn core_loop(
     mut core: EdgeCore,
-    mut inbound: mpsc::Receiver<Inbound>,
-    mut queries: mpsc::Receiver<Query>,
+    channels: Channels,
+    calls: Option<Arc<CallContext>>,
     sender: transport::Sender,
     events: broadcast::Sender<RegistrarEvent>,
     mut shutdown: Shutdown,
 ) {
+    let Channels {
+        mut inbound,
+        mut queries,
+        mut commands,
+    } = channels;
     let mut publish = tokio::time::interval(std::time::Duration::from_secs(1));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -182,6 +240,23 @@ async fn core_loop(
                 }
                 None => {}
             },
+            Some(command) = commands.recv() => {
+                let now = Instant::now();
+                let mut next = Some(command);
+                let mut n = 0;
+                while let Some(command) = next.take() {
+                    match command {
+                        FromCall::Contacts { extension, reply } => {
+                            let _ = reply.send(core.contacts(&extension, now));
+                        }
+                        command => core.handle_command(command, now),
+                    }
+                    n += 1;
+                    if n < BATCH {
+                        next = commands.try_recv().ok();
+                    }
+                }
+            }
             _ = sleep_until(deadline), if deadline.is_some() => core.handle_timeout(Instant::now()),
         }
         while let Some(out) = core.poll_outgoing() {
@@ -189,6 +264,15 @@ async fn core_loop(
         }
         while let Some(e) = core.poll_event() {
             let _ = events.send(e);
+        }
+        while let Some((call, event)) = core.poll_call_event() {
+            match &calls {
+                Some(ctx) => calls::deliver(ctx, call, event).await,
+                None => refuse(&mut core, call, event),
+            }
+        }
+        while let Some(out) = core.poll_outgoing() {
+            sender.send(out.peer, out.bytes);
         }
     }
 }
@@ -202,6 +286,16 @@ fn publish_metrics(core: &EdgeCore, sender: &transport::Sender) {
     ::metrics::gauge!("sip_registered_devices").set(core.registrar().binding_count() as f64);
     ::metrics::gauge!("sip_transactions").set(core.transaction_count() as f64);
     ::metrics::gauge!("sip_tcp_connections").set(sender.tcp_connections() as f64);
+}
+
+/// Without the other services no call can be taken: the caller hears 503 at once.
+fn refuse(core: &mut EdgeCore, call: core::CallNo, event: core::ToCall) {
+    if let core::ToCall::New { tx, request, .. } = event {
+        let mut response = cc_sip::Response::to_request(&request, 503, Some("unavailable"));
+        response.reason = "Service Unavailable (no call handling on this node)".into();
+        core.handle_command(core::FromCall::Respond { tx, response }, Instant::now());
+    }
+    core.handle_command(core::FromCall::Ended { call }, Instant::now());
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -132,6 +132,9 @@ pub struct SipConfig {
     /// Live SIP server transactions (each lives up to 32 s on UDP); beyond this, 503.
     #[serde(default = "defaults::max_transactions")]
     pub max_transactions: usize,
+    /// Calls this node carries at once; a new call beyond this gets 503 with Retry-After.
+    #[serde(default = "defaults::max_calls")]
+    pub max_calls: usize,
 }
 
 mod defaults {
@@ -204,6 +207,9 @@ mod defaults {
     pub fn max_transactions() -> usize {
         50_000
     }
+    pub fn max_calls() -> usize {
+        10_000
+    }
     pub fn max_tcp_connections() -> usize {
         10_000
     }
@@ -251,6 +257,23 @@ impl Config {
 
     pub fn employee_by_extension(&self, ext: &str) -> Option<&Employee> {
         self.employees.iter().find(|e| e.extension.as_str() == ext)
+    }
+
+    /// Whether a Request-URI user names something a call can reach: a company number (a
+    /// leading `+` ignored), an employee's or a department's extension.
+    pub fn is_dialable(&self, user: &str) -> bool {
+        let number = user.strip_prefix('+').unwrap_or(user);
+        self.numbers.iter().any(|n| n.normalized() == number)
+            || self.employee_by_extension(user).is_some()
+            || self.departments.iter().any(|d| d.extension == user)
+    }
+
+    pub fn employee(&self, id: &str) -> Option<&Employee> {
+        self.employees.iter().find(|e| e.id.as_str() == id)
+    }
+
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -306,10 +329,11 @@ impl Config {
             || sip.max_contacts_per_aor == 0
             || sip.max_tcp_connections == 0
             || sip.max_transactions == 0
+            || sip.max_calls == 0
         {
             return Err(invalid(
                 "sip",
-                "queue_depth, max_contacts_per_aor, max_tcp_connections and max_transactions must be positive",
+                "queue_depth, max_contacts_per_aor, max_tcp_connections, max_transactions and max_calls must be positive",
             ));
         }
         let media = &self.media;

@@ -4,6 +4,8 @@
 //! Deterministic: messages, `now` and the wall-clock seconds (for nonces) go in; messages to
 //! send, device events and the next deadline come out. The tokio driver in `lib.rs` feeds it.
 
+mod calls;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use cc_common::Config;
 use cc_sip::digest::{Algorithm, DigestConfig, DigestError, DigestServer, UserSecret};
-use cc_sip::transaction::{RequestOutcome, TimerConfig, TransactionTable, TxHandle};
+use cc_sip::transaction::{
+    RequestOutcome, ResponseOutcome, TimerConfig, TransactionEvent, TransactionTable, TxHandle,
+};
 use cc_sip::{Contact, Header, Host, Message, Method, Request, Response, Uri};
 use tracing::{debug, info, warn};
 
@@ -19,6 +23,9 @@ use crate::metrics::Counters;
 use crate::registrar::{RegisterError, Registrar, RegistrarConfig, RegistrarEvent};
 use crate::throttle::{AuthThrottle, ThrottleConfig};
 use crate::transport::{Inbound, Peer};
+
+use calls::CallTable;
+pub use calls::{CallNo, Contact as DeviceContact, FromCall, ToCall};
 
 /// Methods this node implements (advertised in Allow).
 const ALLOW: &[Method] = &[
@@ -76,6 +83,10 @@ pub struct EdgeCore {
     counters: Arc<Counters>,
     out: VecDeque<Outgoing>,
     events: VecDeque<RegistrarEvent>,
+    calls: CallTable,
+    /// The connection each TCP-registered device registered over, to ring it on.
+    tcp_conns: std::collections::HashMap<std::net::SocketAddr, crate::transport::ConnId>,
+    call_events: VecDeque<(CallNo, ToCall)>,
     next_tag: u64,
 }
 
@@ -126,6 +137,9 @@ impl EdgeCore {
             counters,
             out: VecDeque::new(),
             events: VecDeque::new(),
+            calls: CallTable::default(),
+            tcp_conns: Default::default(),
+            call_events: VecDeque::new(),
             next_tag: seed,
             config,
         })
@@ -191,24 +205,39 @@ impl EdgeCore {
                         request,
                         invite,
                     }) => {
-                        // No call is ever left pending here yet (INVITEs are answered at once),
-                        // so a CANCEL finds nothing to stop once the INVITE was answered.
                         let status = if invite.is_some() { 200 } else { 481 };
                         self.respond(Reply::Tx(handle), &request, status, |_| {}, now);
+                        if let (Some(invite), Some(call)) = (invite, self.call_of(&request)) {
+                            self.call_events
+                                .push_back((call, ToCall::Cancelled { invite }));
+                        }
                     }
-                    Ok(
-                        RequestOutcome::Retransmission(_)
-                        | RequestOutcome::AckAbsorbed(_)
-                        | RequestOutcome::Ack(_),
-                    ) => {}
+                    Ok(RequestOutcome::Ack(request)) => {
+                        if let Some(call) = self.call_of(&request) {
+                            self.call_events.push_back((call, ToCall::Ack { request }));
+                        }
+                    }
+                    Ok(RequestOutcome::Retransmission(_) | RequestOutcome::AckAbsorbed(_)) => {}
                     Err(e) => {
                         debug!(peer = %peer.addr(), error = %e, "request not accepted by the transaction layer")
                     }
                 }
             }
             Message::Response(resp) => {
-                // This node sends no requests yet; anything here is a stray.
-                let _ = self.transactions.handle_response(resp, now);
+                if let ResponseOutcome::Unmatched(response) =
+                    self.transactions.handle_response(resp, now)
+                {
+                    // A 2xx retransmitted after its INVITE transaction ended still belongs
+                    // to the call (it is ACKed again); anything else is a stray.
+                    if let Some(call) = response
+                        .headers
+                        .call_id()
+                        .and_then(|id| self.calls.by_leg(id))
+                    {
+                        self.call_events
+                            .push_back((call, ToCall::Response { response }));
+                    }
+                }
             }
         }
         self.drain_transactions();
@@ -246,7 +275,114 @@ impl EdgeCore {
                 bytes: t.message.to_bytes(),
             });
         }
-        while self.transactions.poll_event().is_some() {}
+        while let Some(event) = self.transactions.poll_event() {
+            match event {
+                TransactionEvent::Response { handle, response } => {
+                    if let Some(&(call, _, _)) = self.calls.client(handle) {
+                        self.call_events
+                            .push_back((call, ToCall::Response { response }));
+                    }
+                }
+                TransactionEvent::Timeout { handle, .. } => {
+                    if let Some((call, call_id, method)) = self.calls.client(handle).cloned() {
+                        self.call_events
+                            .push_back((call, ToCall::Timeout { call_id, method }));
+                    }
+                }
+                TransactionEvent::Terminated { handle } => self.calls.client_done(handle),
+            }
+        }
+    }
+
+    /// What a call actor wants done. [`FromCall::Contacts`] is answered by the driver,
+    /// which owns the reply channel; here it is ignored.
+    pub fn handle_command(&mut self, command: FromCall, now: Instant) {
+        match command {
+            FromCall::Respond { tx, response } => self.send(Reply::Tx(tx), response, now),
+            FromCall::Request {
+                call,
+                request,
+                dest,
+            } => {
+                let call_id = request.headers.call_id().unwrap_or_default().to_owned();
+                let method = request.method.clone();
+                self.calls.add_leg(call, &call_id);
+                match self
+                    .transactions
+                    .send_request(request, dest.is_reliable(), dest, now)
+                {
+                    Ok(tx) => self.calls.add_client(tx, call, &call_id, method),
+                    Err(e) => {
+                        warn!(call, error = %e, "request not sent");
+                        self.call_events
+                            .push_back((call, ToCall::Timeout { call_id, method }));
+                    }
+                }
+                self.drain_transactions();
+            }
+            FromCall::Stateless { message, dest } => {
+                self.out.push_back(Outgoing {
+                    peer: dest,
+                    bytes: message.to_bytes(),
+                });
+            }
+            FromCall::Contacts { .. } => {}
+            FromCall::Ended { call } => self.calls.remove(call),
+        }
+    }
+
+    /// Events for call actors, each tagged with its call.
+    pub fn poll_call_event(&mut self) -> Option<(CallNo, ToCall)> {
+        self.call_events.pop_front()
+    }
+
+    /// Calls with live legs on this node.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The devices an extension can be rung on: every live binding, freshest first.
+    pub fn contacts(&self, extension: &str, now: Instant) -> Vec<DeviceContact> {
+        let mut bindings = self.registrar.bindings(extension, now);
+        bindings.sort_by_key(|b| std::cmp::Reverse(b.expires_at));
+        bindings
+            .into_iter()
+            .map(|b| DeviceContact {
+                uri: b.contact.uri.clone(),
+                dest: match b.transport {
+                    cc_sip::Transport::Tcp => match self.tcp_conns.get(&b.source) {
+                        Some(&conn) => Peer::Tcp {
+                            conn,
+                            addr: b.source,
+                        },
+                        None => Peer::Udp(b.source),
+                    },
+                    _ => Peer::Udp(b.source),
+                },
+            })
+            .collect()
+    }
+
+    fn remember_tcp(
+        &mut self,
+        addr: std::net::SocketAddr,
+        conn: crate::transport::ConnId,
+        now: Instant,
+    ) {
+        self.tcp_conns.insert(addr, conn);
+        if self.tcp_conns.len() > 2 * self.config.sip.max_tcp_connections {
+            let live: std::collections::HashSet<_> = self
+                .registrar
+                .all(now)
+                .into_iter()
+                .flat_map(|(_, b)| b.into_iter().map(|b| b.source))
+                .collect();
+            self.tcp_conns.retain(|a, _| live.contains(a));
+        }
+    }
+
+    fn call_of(&self, request: &Request) -> Option<CallNo> {
+        self.calls.by_leg(request.headers.call_id()?)
     }
 
     fn drain_registrar(&mut self) {
@@ -297,8 +433,18 @@ impl EdgeCore {
         match &req.method {
             Method::Register => self.on_register(reply, req, peer, now, unix_secs),
             Method::Options => self.respond(reply, req, 200, capabilities, now),
-            Method::Invite => self.on_invite(reply, req, now),
-            Method::Bye => self.respond(reply, req, 481, |_| {}, now),
+            Method::Invite => self.on_invite(reply, req, peer, now),
+            Method::Bye => match (reply, self.call_of(req)) {
+                (Reply::Tx(tx), Some(call)) => self.call_events.push_back((
+                    call,
+                    ToCall::Request {
+                        tx,
+                        request: req.clone(),
+                        peer,
+                    },
+                )),
+                _ => self.respond(reply, req, 481, |_| {}, now),
+            },
             Method::Info
             | Method::Update
             | Method::Prack
@@ -316,15 +462,86 @@ impl EdgeCore {
         }
     }
 
-    fn on_invite(&mut self, reply: Reply, req: &Request, now: Instant) {
-        let target = req.uri.user().unwrap_or_default();
-        if self.config.employee_by_extension(target).is_some() {
-            // Calls to employees are connected once call handling lands; until then the
-            // truthful answer is that the callee cannot be reached.
-            self.respond(reply, req, 480, |_| {}, now);
-        } else {
-            self.respond(reply, req, 404, |_| {}, now);
+    fn on_invite(&mut self, reply: Reply, req: &Request, peer: Peer, now: Instant) {
+        let Reply::Tx(tx) = reply else {
+            return self.respond(reply, req, 500, |_| {}, now);
+        };
+        let existing = self.call_of(req);
+        if req.headers.to().and_then(|t| t.tag()).is_some() {
+            // A re-INVITE: it belongs to a dialog of a live call, or to nothing.
+            return match existing {
+                Some(call) => self.call_events.push_back((
+                    call,
+                    ToCall::Request {
+                        tx,
+                        request: req.clone(),
+                        peer,
+                    },
+                )),
+                None => self.respond(reply, req, 481, |_| {}, now),
+            };
         }
+        if existing.is_some() {
+            // RFC 3261 8.2.2.2: the same request forked back to us by another path.
+            return self.respond(reply, req, 482, |_| {}, now);
+        }
+        let dialed = req.uri.user().unwrap_or_default();
+        if !self.config.is_dialable(dialed) {
+            return self.respond(reply, req, 404, |_| {}, now);
+        }
+        if req
+            .headers
+            .content_type()
+            .is_none_or(|t| !t.is("application", "sdp"))
+            || req.body.is_empty()
+        {
+            // Offerless INVITEs (the offer in the ACK) are not supported: every caller here
+            // offers audio.
+            let mut r = Response::to_request(req, 488, Some(&self.tag()));
+            r.reason = "Not Acceptable Here (an SDP offer is required)".into();
+            return self.send(reply, r, now);
+        }
+        if self.calls.len() >= self.config.sip.max_calls {
+            self.counters
+                .overload_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            return self.respond(
+                reply,
+                req,
+                503,
+                |r| {
+                    r.headers.push(Header::Other {
+                        name: "Retry-After".into(),
+                        value: "5".into(),
+                    })
+                },
+                now,
+            );
+        }
+        let caller_extension = self.caller_extension(req, peer, now);
+        let call_id = req.headers.call_id().unwrap_or_default();
+        let call = self.calls.create(call_id);
+        self.call_events.push_back((
+            call,
+            ToCall::New {
+                tx,
+                request: req.clone(),
+                peer,
+                caller_extension,
+            },
+        ));
+    }
+
+    /// The caller's extension when the INVITE comes from the address one of that
+    /// extension's devices registered from (its From names the extension).
+    fn caller_extension(&self, req: &Request, peer: Peer, now: Instant) -> Option<String> {
+        let user = req.headers.from()?.uri.user()?;
+        self.config.employee_by_extension(user)?;
+        self.registrar
+            .bindings(user, now)
+            .iter()
+            .any(|b| b.source == peer.addr())
+            .then(|| user.to_owned())
     }
 
     fn on_register(
@@ -397,6 +614,9 @@ impl EdgeCore {
         {
             Ok(bindings) => {
                 self.counters.registrations.fetch_add(1, Ordering::Relaxed);
+                if let Peer::Tcp { conn, addr } = peer {
+                    self.remember_tcp(addr, conn, now);
+                }
                 self.respond(
                     reply,
                     req,

@@ -8,7 +8,7 @@ use cc_common::Config;
 use cc_sip::digest::{ClientCredentials, authorize};
 use cc_sip::{Header, Message, Method, Request, Response, parse_message};
 
-use super::EdgeCore;
+use super::{EdgeCore, FromCall, ToCall};
 use crate::metrics::Counters;
 use crate::registrar::{GoneReason, RegistrarEvent};
 use crate::transport::{ConnId, Inbound, Peer};
@@ -225,7 +225,8 @@ fn options_invite_bye_and_other_methods_get_their_answers() {
             .replace("INVITE1", "INVITE2")
             .replace("c-INVITE", "c-i2"),
     );
-    assert_eq!(r.last().unwrap().status, 480);
+    // Every caller must offer audio: an INVITE without SDP is refused.
+    assert_eq!(r.last().unwrap().status, 488);
     assert_eq!(
         h.send(&request("BYE", "sip:201@cc.local", ""))[0].status,
         481
@@ -359,5 +360,142 @@ fn requests_build_without_panicking_for_tel_and_ipv6_uris() {
     let _ = Request::new(
         Method::Options,
         cc_sip::Uri::parse("sip:[::1]:5060").unwrap(),
+    );
+}
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+                   m=audio 4000 RTP/AVP 0\r\n";
+
+fn invite_with_sdp(uri: &str, call_id: &str) -> String {
+    format!(
+        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK{call_id}\r\n\
+         From: <sip:201@cc.local>;tag=x\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:201@192.0.2.10:5062>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    )
+}
+
+#[test]
+fn an_invite_to_a_reachable_extension_becomes_a_call_with_its_cancel_and_bye() {
+    let mut h = Harness::new();
+    let r = h.send(&invite_with_sdp("sip:202@cc.local", "call-1"));
+    assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
+    let (call, event) = h.core.poll_call_event().unwrap();
+    let ToCall::New {
+        tx,
+        caller_extension,
+        ..
+    } = event
+    else {
+        panic!("not a new call: {event:?}")
+    };
+    // Not registered from this address: an outside caller, whatever its From says.
+    assert_eq!(caller_extension, None);
+    assert_eq!(h.core.call_count(), 1);
+
+    // The same INVITE by another path is a merged request.
+    let merged = invite_with_sdp("sip:202@cc.local", "call-1")
+        .replace("branch=z9hG4bKcall-1", "branch=z9hG4bKother");
+    assert_eq!(h.send(&merged).last().unwrap().status, 482);
+
+    let cancel = "CANCEL sip:202@cc.local SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKcall-1\r\n\
+                  From: <sip:201@cc.local>;tag=x\r\nTo: <sip:202@cc.local>\r\nCall-ID: call-1\r\n\
+                  CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(h.send(cancel)[0].status, 200);
+    assert!(
+        matches!(h.core.poll_call_event(), Some((c, ToCall::Cancelled { invite })) if c == call && invite == tx)
+    );
+
+    // The actor answers 487 through its transaction; then the call is forgotten.
+    let request =
+        match parse_message(invite_with_sdp("sip:202@cc.local", "call-1").as_bytes()).unwrap() {
+            Message::Request(r) => r,
+            _ => unreachable!(),
+        };
+    let response = Response::to_request(&request, 487, Some("t"));
+    h.core
+        .handle_command(FromCall::Respond { tx, response }, h.t0);
+    let out = h.core.poll_outgoing().unwrap();
+    assert!(String::from_utf8_lossy(&out.bytes).starts_with("SIP/2.0 487"));
+    h.core.handle_command(FromCall::Ended { call }, h.t0);
+    assert_eq!(h.core.call_count(), 0);
+    let bye = request_in_dialog("BYE", "call-1");
+    assert_eq!(h.send(&bye)[0].status, 481);
+}
+
+fn request_in_dialog(method: &str, call_id: &str) -> String {
+    format!(
+        "{method} sip:ccd@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK{method}{call_id}\r\n\
+         From: <sip:201@cc.local>;tag=x\r\nTo: <sip:202@cc.local>;tag=t\r\nCall-ID: {call_id}\r\n\
+         CSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_call_from_a_registered_device_knows_its_extension_and_its_legs_get_their_responses() {
+    let mut h = Harness::new();
+    assert_eq!(h.register_with("201", "anna-secret", "").status, 200);
+    h.send(&invite_with_sdp("sip:202@cc.local", "call-2"));
+    let (call, event) = h.core.poll_call_event().unwrap();
+    assert!(matches!(event, ToCall::New { caller_extension: Some(ref e), .. } if e == "201"));
+
+    // The actor rings a device: the INVITE goes out, its Call-ID is now one of the call's.
+    let contacts = h.core.contacts("201", h.t0);
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].dest, peer());
+    let leg = match parse_message(invite_with_sdp("sip:201@192.0.2.10:5062", "leg-1").as_bytes())
+        .unwrap()
+    {
+        Message::Request(r) => r,
+        _ => unreachable!(),
+    };
+    h.core.handle_command(
+        FromCall::Request {
+            call,
+            request: leg.clone(),
+            dest: contacts[0].dest,
+        },
+        h.t0,
+    );
+    assert!(h.core.poll_outgoing().is_some());
+    let ringing = Response::to_request(&leg, 180, Some("dev"));
+    h.core.handle_inbound(
+        Inbound {
+            message: Message::Response(ringing),
+            peer: peer(),
+        },
+        h.t0,
+        UNIX,
+    );
+    assert!(
+        matches!(h.core.poll_call_event(), Some((c, ToCall::Response { response })) if c == call && response.status == 180)
+    );
+
+    // A BYE in the leg's dialog reaches the call; so does one in the caller's.
+    h.send(&request_in_dialog("BYE", "leg-1"));
+    assert!(matches!(h.core.poll_call_event(), Some((c, ToCall::Request { .. })) if c == call));
+
+    // A leg with no response at all times out (timer B) into the call.
+    let silent = match parse_message(invite_with_sdp("sip:201@192.0.2.10:5062", "leg-2").as_bytes())
+        .unwrap()
+    {
+        Message::Request(r) => r,
+        _ => unreachable!(),
+    };
+    h.core.handle_command(
+        FromCall::Request {
+            call,
+            request: silent,
+            dest: peer(),
+        },
+        h.t0,
+    );
+    h.core.handle_timeout(h.t0 + Duration::from_secs(40));
+    let events: Vec<_> = std::iter::from_fn(|| h.core.poll_call_event()).collect();
+    assert!(
+        events.iter().any(|(c, e)| *c == call
+            && matches!(e, ToCall::Timeout { call_id, .. } if call_id == "leg-2")),
+        "{events:?}"
     );
 }

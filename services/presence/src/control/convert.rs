@@ -1,0 +1,97 @@
+//! proto -> domain for `cc.presence.internal.v1`: each request becomes the agent and the
+//! [`Command`] it applies. Refusals of the core go through presence's one mapping,
+//! [`crate::convert::status`].
+
+use std::time::Duration;
+
+use cc_proto::presence::internal::v1 as pb;
+use tonic::Status;
+
+use crate::actor::Command;
+use crate::convert::agent_id;
+use crate::core::{AgentId, CallId};
+
+/// The `call_id` of a request.
+fn call_id(id: String) -> Result<CallId, Status> {
+    if id.is_empty() {
+        return Err(Status::invalid_argument("call_id: must not be empty"));
+    }
+    Ok(CallId::new(id))
+}
+
+/// The agent and call of a call-phase report.
+pub(super) fn agent_call(request: pb::AgentCall) -> Result<(AgentId, CallId), Status> {
+    Ok((agent_id(request.agent_id)?, call_id(request.call_id)?))
+}
+
+/// The agent and the `CallEnded` command, with its wrap-up (presence caps it).
+pub(super) fn call_ended(request: pb::CallEndedRequest) -> Result<(AgentId, Command), Status> {
+    let agent = agent_id(request.agent_id)?;
+    let call = call_id(request.call_id)?;
+    let wrap_up = Duration::from_secs(u64::from(request.wrap_up_seconds));
+    Ok((agent, Command::CallEnded { call, wrap_up }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tonic::Code;
+
+    use super::*;
+
+    fn field(status: &Status) -> &str {
+        status.message().split(':').next().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_report_names_its_agent_and_call() {
+        let request = pb::AgentCall {
+            agent_id: "anna".into(),
+            call_id: "c1".into(),
+        };
+        assert_eq!(
+            agent_call(request).unwrap(),
+            (AgentId::new("anna"), CallId::new("c1"))
+        );
+    }
+
+    #[test]
+    fn a_call_end_carries_its_wrap_up_in_seconds() {
+        let request = pb::CallEndedRequest {
+            agent_id: "anna".into(),
+            call_id: "c1".into(),
+            wrap_up_seconds: 30,
+        };
+        assert_eq!(
+            call_ended(request).unwrap(),
+            (
+                AgentId::new("anna"),
+                Command::CallEnded {
+                    call: CallId::new("c1"),
+                    wrap_up: Duration::from_secs(30),
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn empty_ids_are_refused_naming_the_field() {
+        let cases = [("", "c1", "agent_id"), ("anna", "", "call_id")];
+        for (agent, call, name) in cases {
+            let e = agent_call(pb::AgentCall {
+                agent_id: agent.into(),
+                call_id: call.into(),
+            })
+            .unwrap_err();
+            assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
+            let e = call_ended(pb::CallEndedRequest {
+                agent_id: agent.into(),
+                call_id: call.into(),
+                wrap_up_seconds: 0,
+            })
+            .unwrap_err();
+            assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
+        }
+    }
+}

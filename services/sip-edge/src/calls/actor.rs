@@ -1,0 +1,1333 @@
+//! The call actor: owns one call from the caller's INVITE to the last BYE. It answers the
+//! caller, plays what routing says, queues the call, rings the agents of the queue's plans
+//! (or an employee's phones, then their mobile), connects the first to answer and cancels
+//! the rest, and on any end (CANCEL, BYE from either side, failure) releases everything it
+//! took: legs, media endpoints, the queue entry and the agent.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cc_proto::media::internal::v1 as media;
+use cc_proto::presence::internal::v1 as presence;
+use cc_proto::queue::internal::v1 as queue;
+use cc_proto::routing::internal::v1 as routing;
+use cc_sip::dialog::Dialog;
+use cc_sip::transaction::{TxHandle, cancel_for};
+use cc_sip::{Message, Method, Request, Response};
+use media::media_event::Event as MediaEv;
+use queue::offer_event::Event as OfferEv;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use routing::decide_response::Step;
+use tracing::{debug, info, warn};
+
+use super::CallContext;
+use super::sip::{self, OutboundInvite};
+use crate::core::{CallNo, DeviceContact, FromCall, ToCall};
+use crate::transport::Peer;
+
+/// What a call actor is told.
+#[derive(Debug)]
+pub enum CallMsg {
+    Sip(ToCall),
+    Media(media::MediaEvent),
+    Offer(queue::OfferEvent),
+    Timer(Timer),
+    /// End the call now (API hang-up, node shutdown).
+    Hangup,
+}
+
+/// The actor's own timers; a generation tells a stale one from the current.
+#[derive(Debug, Clone)]
+pub enum Timer {
+    RingStart { agent: String, generation: u64 },
+    RingStop { agent: String, generation: u64 },
+    Forward { generation: u64 },
+    DialGiveUp { generation: u64 },
+    Position,
+    Resend2xx { attempt: u32 },
+    Linger,
+}
+
+pub struct CallActor;
+
+pub struct CallArgs {
+    pub no: CallNo,
+    pub id: String,
+    pub ctx: Arc<CallContext>,
+}
+
+impl Actor for CallActor {
+    type Msg = CallMsg;
+    type State = Call;
+    type Arguments = CallArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<CallMsg>,
+        args: CallArgs,
+    ) -> Result<Call, ActorProcessingErr> {
+        Ok(Call::new(args))
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<CallMsg>,
+        msg: CallMsg,
+        call: &mut Call,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            CallMsg::Sip(event) => call.on_sip(&myself, event).await,
+            CallMsg::Media(event) => call.on_media(&myself, event).await,
+            CallMsg::Offer(event) => call.on_offer(&myself, event).await,
+            CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
+            CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Routing,
+    Queued,
+    Dialing,
+    Talking,
+    Ending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Greeting,
+    Music,
+    Position,
+    Goodbye,
+}
+
+/// Who ended the call (that side needs no BYE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Caller,
+    Leg(usize),
+    Nobody,
+}
+
+#[derive(Debug)]
+struct Caller {
+    tx: TxHandle,
+    invite: Request,
+    peer: Peer,
+    tag: String,
+    extension: Option<String>,
+    final_sent: bool,
+    cancelled: bool,
+    dialog: Option<Dialog>,
+    /// Our 2xx, retransmitted over UDP until the ACK.
+    ok: Option<Response>,
+    acked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LegKind {
+    /// An agent rung for the queue's plan.
+    Queue(String),
+    /// An employee's phone on a direct call.
+    Direct,
+    /// The employee's mobile through a trunk.
+    Mobile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cancel {
+    No,
+    /// Wanted, but no provisional response yet (RFC 3261 9.1: wait for one).
+    Wanted,
+    Sent,
+}
+
+#[derive(Debug)]
+struct Leg {
+    kind: LegKind,
+    call_id: String,
+    invite: Request,
+    dest: Peer,
+    provisional: bool,
+    cancel: Cancel,
+    dialog: Option<Dialog>,
+    /// The INVITE has its final response (or timed out).
+    done: bool,
+    status: Option<u16>,
+    bye_received: bool,
+}
+
+impl Leg {
+    fn pending(&self) -> bool {
+        !self.done
+    }
+}
+
+#[derive(Debug)]
+struct Target {
+    started: bool,
+    start_generation: u64,
+    stop_generation: u64,
+}
+
+#[derive(Debug)]
+struct DialState {
+    forward: Option<routing::Forward>,
+    forwarded: bool,
+    ringing_sent: bool,
+}
+
+/// The state of one call.
+pub struct Call {
+    no: CallNo,
+    id: String,
+    ctx: Arc<CallContext>,
+    phase: Phase,
+    caller: Option<Caller>,
+    /// The caller's media endpoint.
+    a: Option<String>,
+    /// The endpoint facing agents, and its SDP offer.
+    b: Option<(String, String)>,
+    legs: Vec<Leg>,
+    facts: routing::Facts,
+    playback: Option<(u64, Purpose)>,
+    /// Department and wrap-up seconds while the call is (or was) queued.
+    queued: Option<(String, u32)>,
+    targets: HashMap<String, Target>,
+    dial: Option<DialState>,
+    winner: Option<usize>,
+    generation: u64,
+    lingering: bool,
+}
+
+async fn rpc<T>(
+    timeout: Duration,
+    fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r.map(tonic::Response::into_inner),
+        Err(_) => Err(tonic::Status::deadline_exceeded("no answer in time")),
+    }
+}
+
+fn random_token() -> String {
+    format!("{:x}", rand::random::<u64>())
+}
+
+impl Call {
+    fn new(args: CallArgs) -> Self {
+        Call {
+            no: args.no,
+            id: args.id,
+            ctx: args.ctx,
+            phase: Phase::Routing,
+            caller: None,
+            a: None,
+            b: None,
+            legs: Vec::new(),
+            facts: routing::Facts::default(),
+            playback: None,
+            queued: None,
+            targets: HashMap::new(),
+            dial: None,
+            winner: None,
+            generation: 0,
+            lingering: false,
+        }
+    }
+
+    fn send(&self, command: FromCall) {
+        let _ = self.ctx.core.send(command);
+    }
+
+    fn timeout(&self) -> Duration {
+        self.ctx.timings.rpc_timeout
+    }
+
+    fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    // ----- SIP events -----
+
+    async fn on_sip(&mut self, myself: &ActorRef<CallMsg>, event: ToCall) {
+        match event {
+            ToCall::New {
+                tx,
+                request,
+                peer,
+                caller_extension,
+            } => {
+                info!(call = %self.id, dialed = request.uri.user().unwrap_or(""), from = %peer.addr(), "new call");
+                self.caller = Some(Caller {
+                    tx,
+                    invite: request,
+                    peer,
+                    tag: random_token(),
+                    extension: caller_extension,
+                    final_sent: false,
+                    cancelled: false,
+                    dialog: None,
+                    ok: None,
+                    acked: false,
+                });
+                self.decide(myself).await;
+            }
+            ToCall::Request { tx, request, peer } => {
+                self.on_request(myself, tx, request, peer).await
+            }
+            ToCall::Ack { request } => {
+                if let Some(c) = self.caller.as_mut()
+                    && request.headers.call_id() == c.invite.headers.call_id()
+                {
+                    c.acked = true;
+                }
+            }
+            ToCall::Cancelled { invite } => {
+                if let Some(c) = self.caller.as_mut()
+                    && c.tx == invite
+                    && !c.final_sent
+                {
+                    c.cancelled = true;
+                    self.respond_caller(487, None);
+                    self.end(myself, Side::Caller, "caller cancelled").await;
+                }
+            }
+            ToCall::Response { response } => self.on_response(myself, response).await,
+            ToCall::Timeout { call_id, method } => {
+                if method == Method::Invite
+                    && let Some(i) = self.leg_index(&call_id)
+                    && self.legs[i].pending()
+                {
+                    self.leg_failed(myself, i, 408).await;
+                }
+            }
+        }
+    }
+
+    fn leg_index(&self, call_id: &str) -> Option<usize> {
+        self.legs.iter().position(|l| l.call_id == call_id)
+    }
+
+    async fn on_request(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        tx: TxHandle,
+        request: Request,
+        peer: Peer,
+    ) {
+        let call_id = request.headers.call_id().unwrap_or_default().to_owned();
+        let local = self.ctx.local.clone();
+        let is_caller = self
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.invite.headers.call_id() == Some(call_id.as_str()));
+        let (dialog, side, endpoint) = if is_caller {
+            let c = self.caller.as_mut().expect("checked above");
+            (c.dialog.as_mut(), Side::Caller, self.a.clone())
+        } else if let Some(i) = self.leg_index(&call_id) {
+            (
+                self.legs[i].dialog.as_mut(),
+                Side::Leg(i),
+                self.b.as_ref().map(|(e, _)| e.clone()),
+            )
+        } else {
+            (None, Side::Nobody, None)
+        };
+        let Some(dialog) = dialog else {
+            let r = sip::response(&request, 481, "x", &local, peer, None);
+            return self.send(FromCall::Respond { tx, response: r });
+        };
+        let tag = dialog.local_uri().tag().unwrap_or_default().to_owned();
+        if let Some(status) = dialog.handle_request(&request).reject_status() {
+            let r = sip::response(&request, status, &tag, &local, peer, None);
+            return self.send(FromCall::Respond { tx, response: r });
+        }
+        match request.method {
+            Method::Bye => {
+                let r = sip::response(&request, 200, &tag, &local, peer, None);
+                self.send(FromCall::Respond { tx, response: r });
+                match side {
+                    Side::Caller => self.end(myself, Side::Caller, "caller hung up").await,
+                    Side::Leg(i) => {
+                        self.legs[i].bye_received = true;
+                        if self.winner == Some(i) {
+                            self.end(myself, side, "agent hung up").await;
+                        }
+                    }
+                    Side::Nobody => {}
+                }
+            }
+            Method::Invite => {
+                // Hold, resume or a session refresh: the media node answers the new offer.
+                let answer = match (endpoint, sip::sdp_of(&request.headers, &request.body)) {
+                    (Some(endpoint), Some(sdp)) => {
+                        let mut m = self.ctx.services.media.clone();
+                        let req = media::SetRemoteDescriptionRequest {
+                            endpoint_id: endpoint,
+                            sdp,
+                        };
+                        rpc(self.timeout(), m.set_remote_description(req)).await
+                    }
+                    _ => Err(tonic::Status::invalid_argument("no SDP offer")),
+                };
+                let r = match answer {
+                    Ok(a) if !a.local_sdp.is_empty() => {
+                        sip::response(&request, 200, &tag, &local, peer, Some(&a.local_sdp))
+                    }
+                    Ok(_) | Err(_) => sip::response(&request, 488, &tag, &local, peer, None),
+                };
+                self.send(FromCall::Respond { tx, response: r });
+            }
+            _ => {
+                let r = sip::response(&request, 405, &tag, &local, peer, None);
+                self.send(FromCall::Respond { tx, response: r });
+            }
+        }
+    }
+
+    async fn on_response(&mut self, myself: &ActorRef<CallMsg>, response: Response) {
+        let Some(i) = response.headers.call_id().and_then(|id| self.leg_index(id)) else {
+            return;
+        };
+        if response.headers.cseq().map(|c| &c.method) != Some(&Method::Invite) {
+            return;
+        }
+        match response.status {
+            100..=199 => self.leg_provisional(i, &response),
+            200..=299 => self.leg_answered(myself, i, response).await,
+            status => {
+                if self.legs[i].pending() {
+                    self.leg_failed(myself, i, status).await;
+                }
+            }
+        }
+    }
+
+    // ----- routing -----
+
+    async fn decide(&mut self, myself: &ActorRef<CallMsg>) {
+        let Some(caller) = &self.caller else { return };
+        let request = routing::DecideRequest {
+            dialed: caller.invite.uri.user().unwrap_or_default().to_owned(),
+            caller_extension: caller.extension.clone().unwrap_or_default(),
+            facts: Some(self.facts),
+        };
+        let mut r = self.ctx.services.routing.clone();
+        let step = match rpc(self.timeout(), r.decide(request)).await {
+            Ok(response) => response.step,
+            Err(e) => {
+                warn!(call = %self.id, error = %e, "routing unavailable");
+                self.respond_caller(503, None);
+                return self.end(myself, Side::Nobody, "routing unavailable").await;
+            }
+        };
+        debug!(call = %self.id, ?step, "routing step");
+        match step {
+            Some(Step::Play(p)) => {
+                if self.answer(myself, None).await {
+                    self.play(vec![p.prompt], false, Purpose::Greeting).await;
+                }
+            }
+            Some(Step::Queue(q)) => self.enqueue(myself, q).await,
+            Some(Step::Dial(d)) => self.dial(myself, d).await,
+            Some(Step::Hangup(h)) if !h.prompt.is_empty() => {
+                if self.answer(myself, None).await {
+                    self.play(vec![h.prompt], false, Purpose::Goodbye).await;
+                }
+            }
+            Some(Step::Hangup(_)) => {
+                self.respond_caller(480, None);
+                self.end(myself, Side::Nobody, "nobody to take the call")
+                    .await;
+            }
+            Some(Step::NotFound(_)) | None => {
+                self.respond_caller(404, None);
+                self.end(myself, Side::Nobody, "nothing configured").await;
+            }
+        }
+    }
+
+    // ----- the caller's leg -----
+
+    /// A final (or provisional) response to the caller's INVITE, once.
+    fn respond_caller(&mut self, status: u16, sdp: Option<&str>) {
+        let local = self.ctx.local.clone();
+        let Some(c) = self.caller.as_mut() else {
+            return;
+        };
+        if c.final_sent {
+            return;
+        }
+        let r = sip::response(&c.invite, status, &c.tag, &local, c.peer, sdp);
+        if status >= 200 {
+            c.final_sent = true;
+        }
+        if (200..300).contains(&status) {
+            c.dialog = Dialog::uas(&c.invite, &r).ok();
+            c.ok = Some(r.clone());
+        }
+        let tx = c.tx;
+        self.send(FromCall::Respond { tx, response: r });
+    }
+
+    /// Answers the caller with a media endpoint (placed near `near`, the leg it will be
+    /// bridged to). False when the call cannot be answered (and has been ended).
+    async fn answer(&mut self, myself: &ActorRef<CallMsg>, near: Option<&str>) -> bool {
+        if self.a.is_some() {
+            return true;
+        }
+        let Some(c) = &self.caller else { return false };
+        let offer = sip::sdp_of(&c.invite.headers, &c.invite.body).unwrap_or_default();
+        let request = media::CreateEndpointRequest {
+            remote_offer: offer,
+            near_endpoint_id: near.unwrap_or_default().to_owned(),
+            label: format!("{} caller", self.id),
+            webrtc: false,
+        };
+        let mut m = self.ctx.services.media.clone();
+        match rpc(self.timeout(), m.create_endpoint(request)).await {
+            Ok(ep) => {
+                self.ctx.registry.add_endpoint(&ep.endpoint_id, self.no);
+                self.a = Some(ep.endpoint_id);
+                self.respond_caller(200, Some(&ep.local_sdp));
+                if !self.caller.as_ref().is_some_and(|c| c.peer.is_reliable()) {
+                    self.arm(
+                        myself,
+                        self.ctx.config.sip.t1_ms,
+                        Timer::Resend2xx { attempt: 1 },
+                    );
+                }
+                true
+            }
+            Err(e) => {
+                let status = if e.code() == tonic::Code::InvalidArgument {
+                    488
+                } else {
+                    503
+                };
+                warn!(call = %self.id, error = %e, "cannot answer the caller");
+                self.respond_caller(status, None);
+                self.end(myself, Side::Nobody, "no media").await;
+                false
+            }
+        }
+    }
+
+    fn arm(&self, myself: &ActorRef<CallMsg>, after_ms: u64, timer: Timer) {
+        myself.send_after(Duration::from_millis(after_ms), move || {
+            CallMsg::Timer(timer)
+        });
+    }
+
+    async fn play(&mut self, prompts: Vec<String>, repeat: bool, purpose: Purpose) {
+        let Some(a) = self.a.clone() else { return };
+        let request = media::PlayRequest {
+            endpoint_id: a,
+            prompts,
+            r#loop: repeat,
+            barge_in: false,
+        };
+        let mut m = self.ctx.services.media.clone();
+        match rpc(self.timeout(), m.play(request)).await {
+            Ok(p) => self.playback = Some((p.playback_id, purpose)),
+            Err(e) => warn!(call = %self.id, error = %e, "cannot play"),
+        }
+    }
+
+    async fn on_media(&mut self, myself: &ActorRef<CallMsg>, event: media::MediaEvent) {
+        match event.event {
+            Some(MediaEv::PlayDone(done)) => {
+                let Some((id, purpose)) = self.playback else {
+                    return;
+                };
+                if id != done.playback_id {
+                    return;
+                }
+                self.playback = None;
+                match purpose {
+                    Purpose::Greeting if self.phase == Phase::Routing => {
+                        self.facts.greeted = true;
+                        self.decide(myself).await;
+                    }
+                    Purpose::Position if self.phase == Phase::Queued => self.music().await,
+                    Purpose::Goodbye => self.end(myself, Side::Nobody, "said goodbye").await,
+                    _ => {}
+                }
+            }
+            Some(MediaEv::RtpTimeout(t)) => {
+                info!(call = %self.id, silent = t.silent_seconds, "no RTP: ending the call");
+                self.end(myself, Side::Nobody, "media timeout").await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn music(&mut self) {
+        self.play(vec!["music-on-hold".into()], true, Purpose::Music)
+            .await;
+    }
+
+    // ----- the queue -----
+
+    async fn enqueue(&mut self, myself: &ActorRef<CallMsg>, q: routing::Queue) {
+        if !self.answer(myself, None).await {
+            return;
+        }
+        let wrap_up = self
+            .ctx
+            .config
+            .department(&q.department_id)
+            .map_or(0, |d| d.wrap_up_seconds);
+        let request = queue::EnqueueRequest {
+            call_id: self.id.clone(),
+            department_id: q.department_id.clone(),
+            priority: q.priority,
+            enqueued_at_unix_ms: 0,
+        };
+        self.phase = Phase::Queued;
+        self.queued = Some((q.department_id.clone(), wrap_up));
+        let mut client = self.ctx.services.queue.clone();
+        match rpc(self.timeout(), client.enqueue(request)).await {
+            Ok(e) => {
+                info!(call = %self.id, department = %q.department_id, position = e.position, "queued");
+                if e.position > 1 {
+                    self.announce(e.position).await;
+                } else {
+                    self.music().await;
+                }
+                let every = self.ctx.timings.position_every.as_millis() as u64;
+                self.arm(myself, every, Timer::Position);
+            }
+            Err(e) => {
+                warn!(call = %self.id, error = %e, "cannot queue the call");
+                self.queued = None;
+                self.phase = Phase::Routing;
+                self.play(vec!["unavailable".into()], false, Purpose::Goodbye)
+                    .await;
+            }
+        }
+    }
+
+    async fn announce(&mut self, position: u32) {
+        let mut prompts = vec!["position-you-are".to_owned()];
+        prompts.extend(position.to_string().chars().map(|d| format!("digit-{d}")));
+        prompts.push("position-in-line".into());
+        self.play(prompts, false, Purpose::Position).await;
+    }
+
+    async fn on_offer(&mut self, myself: &ActorRef<CallMsg>, event: queue::OfferEvent) {
+        if self.phase != Phase::Queued {
+            return;
+        }
+        match event.event {
+            Some(OfferEv::Offer(plan) | OfferEv::PlanChanged(plan)) => {
+                for t in plan.targets {
+                    let start = self.next_generation();
+                    let stop = self.next_generation();
+                    let target = self.targets.entry(t.agent_id.clone()).or_insert(Target {
+                        started: false,
+                        start_generation: 0,
+                        stop_generation: 0,
+                    });
+                    if !target.started {
+                        target.start_generation = start;
+                        self.arm(
+                            myself,
+                            t.start_ms,
+                            Timer::RingStart {
+                                agent: t.agent_id.clone(),
+                                generation: start,
+                            },
+                        );
+                    }
+                    let target = self.targets.get_mut(&t.agent_id).expect("inserted above");
+                    target.stop_generation = stop;
+                    // The queue times targets out itself (CancelOffer); this is the safety
+                    // net for when its events do not reach us.
+                    self.arm(
+                        myself,
+                        t.stop_ms + SAFETY_MARGIN_MS,
+                        Timer::RingStop {
+                            agent: t.agent_id,
+                            generation: stop,
+                        },
+                    );
+                }
+            }
+            Some(OfferEv::CancelAgentId(agent)) => self.stop_agent(&agent),
+            Some(OfferEv::OfferFailed(_)) => {
+                let agents: Vec<String> = self.targets.keys().cloned().collect();
+                for agent in agents {
+                    self.stop_agent(&agent);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Stops ringing an agent (the queue already knows).
+    fn stop_agent(&mut self, agent: &str) {
+        self.targets.remove(agent);
+        for i in 0..self.legs.len() {
+            if self.legs[i].kind == LegKind::Queue(agent.to_owned()) {
+                self.cancel_leg(i);
+            }
+        }
+    }
+
+    async fn ring_agent(&mut self, myself: &ActorRef<CallMsg>, agent: String) {
+        let Some(extension) = self
+            .ctx
+            .config
+            .employee(&agent)
+            .map(|e| e.extension.as_str().to_owned())
+        else {
+            return self
+                .reject_agent(&agent, queue::rejected_request::Reason::Declined)
+                .await;
+        };
+        let contacts = self.contacts(&extension).await;
+        if contacts.is_empty() || !self.ensure_b(myself).await {
+            return self
+                .reject_agent(&agent, queue::rejected_request::Reason::Declined)
+                .await;
+        }
+        let mut p = self.ctx.services.presence.clone();
+        let confirm = presence::AgentCall {
+            agent_id: agent.clone(),
+            call_id: self.id.clone(),
+        };
+        if let Err(e) = rpc(self.timeout(), p.confirm_ringing(confirm)).await {
+            debug!(call = %self.id, %agent, error = %e, "ringing not confirmed");
+        }
+        let to = sip::user_uri(&extension, &self.ctx.config.sip.domain);
+        for c in contacts {
+            self.start_leg(LegKind::Queue(agent.clone()), c, to.clone());
+        }
+    }
+
+    async fn reject_agent(&mut self, agent: &str, reason: queue::rejected_request::Reason) {
+        self.targets.remove(agent);
+        let mut q = self.ctx.services.queue.clone();
+        let request = queue::RejectedRequest {
+            call_id: self.id.clone(),
+            agent_id: agent.to_owned(),
+            reason: reason as i32,
+        };
+        if let Err(e) = rpc(self.timeout(), q.rejected(request)).await {
+            debug!(call = %self.id, %agent, error = %e, "rejection not taken");
+        }
+    }
+
+    async fn contacts(&self, extension: &str) -> Vec<DeviceContact> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(FromCall::Contacts {
+            extension: extension.to_owned(),
+            reply,
+        });
+        tokio::time::timeout(self.timeout(), rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    }
+
+    /// The endpoint that faces agents (or the mobile), created with our offer.
+    async fn ensure_b(&mut self, _myself: &ActorRef<CallMsg>) -> bool {
+        if self.b.is_some() {
+            return true;
+        }
+        let request = media::CreateEndpointRequest {
+            remote_offer: String::new(),
+            near_endpoint_id: self.a.clone().unwrap_or_default(),
+            label: format!("{} callee", self.id),
+            webrtc: false,
+        };
+        let mut m = self.ctx.services.media.clone();
+        match rpc(self.timeout(), m.create_endpoint(request)).await {
+            Ok(ep) => {
+                self.ctx.registry.add_endpoint(&ep.endpoint_id, self.no);
+                self.b = Some((ep.endpoint_id, ep.local_sdp));
+                true
+            }
+            Err(e) => {
+                warn!(call = %self.id, error = %e, "no media endpoint for the callee");
+                false
+            }
+        }
+    }
+
+    fn start_leg(&mut self, kind: LegKind, contact: DeviceContact, to: cc_sip::Uri) {
+        let (Some(caller), Some((_, offer))) = (&self.caller, &self.b) else {
+            return;
+        };
+        let local = &self.ctx.local;
+        let call_id = format!("{}@{}", random_token(), local.addr.ip());
+        let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
+        let from = sip::presented_caller(&caller.invite, &local.domain, &random_token());
+        let invite = sip::invite(
+            local,
+            OutboundInvite {
+                target: contact.uri,
+                to,
+                from,
+                call_id: &call_id,
+                branch: &branch,
+                sdp: offer,
+                dest: contact.dest,
+            },
+        );
+        debug!(call = %self.id, leg = %call_id, ?kind, dest = %contact.dest.addr(), "ringing");
+        self.send(FromCall::Request {
+            call: self.no,
+            request: invite.clone(),
+            dest: contact.dest,
+        });
+        self.legs.push(Leg {
+            kind,
+            call_id,
+            invite,
+            dest: contact.dest,
+            provisional: false,
+            cancel: Cancel::No,
+            dialog: None,
+            done: false,
+            status: None,
+            bye_received: false,
+        });
+    }
+
+    fn leg_provisional(&mut self, i: usize, response: &Response) {
+        let leg = &mut self.legs[i];
+        leg.provisional = true;
+        if leg.cancel == Cancel::Wanted && leg.pending() {
+            self.send_cancel(i);
+            return;
+        }
+        let relay = response.status == 180 || response.status == 183;
+        if relay
+            && matches!(self.legs[i].kind, LegKind::Direct | LegKind::Mobile)
+            && let Some(d) = self.dial.as_mut()
+            && !d.ringing_sent
+        {
+            d.ringing_sent = true;
+            self.respond_caller(180, None);
+        }
+    }
+
+    fn cancel_leg(&mut self, i: usize) {
+        let leg = &mut self.legs[i];
+        if !leg.pending() || leg.cancel != Cancel::No {
+            return;
+        }
+        if leg.provisional {
+            self.send_cancel(i);
+        } else {
+            leg.cancel = Cancel::Wanted;
+        }
+    }
+
+    fn send_cancel(&mut self, i: usize) {
+        let leg = &mut self.legs[i];
+        leg.cancel = Cancel::Sent;
+        let request = cancel_for(&leg.invite);
+        let dest = leg.dest;
+        self.send(FromCall::Request {
+            call: self.no,
+            request,
+            dest,
+        });
+    }
+
+    fn send_in_dialog(&mut self, i: usize, method: Method) {
+        let local = self.ctx.local.clone();
+        let leg = &mut self.legs[i];
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return;
+        };
+        let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
+        let request = sip::with_via(
+            dialog.request(method),
+            &local,
+            leg.dest.transport(),
+            &branch,
+        );
+        let dest = leg.dest;
+        self.send(FromCall::Request {
+            call: self.no,
+            request,
+            dest,
+        });
+    }
+
+    fn ack_leg(&self, i: usize) {
+        let leg = &self.legs[i];
+        let Some(dialog) = &leg.dialog else { return };
+        let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
+        let ack = sip::with_via(
+            dialog.ack(1),
+            &self.ctx.local,
+            leg.dest.transport(),
+            &branch,
+        );
+        self.send(FromCall::Stateless {
+            message: Message::Request(ack),
+            dest: leg.dest,
+        });
+    }
+
+    async fn leg_answered(&mut self, myself: &ActorRef<CallMsg>, i: usize, response: Response) {
+        if self.legs[i].dialog.is_some() {
+            // A retransmitted 2xx: our ACK was lost.
+            return self.ack_leg(i);
+        }
+        let dialog = match Dialog::uac(&self.legs[i].invite, &response) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(call = %self.id, error = %e, "unusable 2xx from a callee");
+                self.legs[i].done = true;
+                return;
+            }
+        };
+        let leg = &mut self.legs[i];
+        leg.done = true;
+        leg.status = Some(response.status);
+        leg.dialog = Some(dialog);
+        self.ack_leg(i);
+        let wanted = self.legs[i].cancel == Cancel::No
+            && self.winner.is_none()
+            && matches!(self.phase, Phase::Queued | Phase::Dialing);
+        let sdp = sip::sdp_of(&response.headers, &response.body);
+        let (Some(sdp), true) = (sdp, wanted) else {
+            // Answered too late (another leg won, or we had cancelled): hang it up.
+            self.send_in_dialog(i, Method::Bye);
+            return self.maybe_finish(myself);
+        };
+        if self.connect(myself, i, sdp).await {
+            return;
+        }
+        self.send_in_dialog(i, Method::Bye);
+        self.end(myself, Side::Nobody, "cannot connect the callee")
+            .await;
+    }
+
+    /// Connects the caller to the leg that answered: media bridged, the others cancelled,
+    /// queue and presence told.
+    async fn connect(&mut self, myself: &ActorRef<CallMsg>, i: usize, sdp: String) -> bool {
+        let Some((b, _)) = self.b.clone() else {
+            return false;
+        };
+        let mut m = self.ctx.services.media.clone();
+        let set = media::SetRemoteDescriptionRequest {
+            endpoint_id: b.clone(),
+            sdp,
+        };
+        if let Err(e) = rpc(self.timeout(), m.set_remote_description(set)).await {
+            warn!(call = %self.id, error = %e, "the callee's answer was refused");
+            return false;
+        }
+        if !self.answer(myself, Some(&b)).await {
+            return false;
+        }
+        let Some(a) = self.a.clone() else {
+            return false;
+        };
+        let bridge = media::BridgeRequest {
+            endpoint_id: a,
+            other_endpoint_id: b,
+        };
+        if let Err(e) = rpc(self.timeout(), m.bridge(bridge)).await {
+            warn!(call = %self.id, error = %e, "cannot bridge");
+            return false;
+        }
+        self.winner = Some(i);
+        self.phase = Phase::Talking;
+        self.playback = None;
+        for j in 0..self.legs.len() {
+            if j != i {
+                self.cancel_leg(j);
+            }
+        }
+        if let LegKind::Queue(agent) = self.legs[i].kind.clone() {
+            info!(call = %self.id, %agent, "answered by agent");
+            self.targets.clear();
+            let mut q = self.ctx.services.queue.clone();
+            let answered = queue::AgentCallRequest {
+                call_id: self.id.clone(),
+                agent_id: agent.clone(),
+            };
+            if let Err(e) = rpc(self.timeout(), q.answered(answered)).await {
+                warn!(call = %self.id, error = %e, "queue not told of the answer");
+            }
+            let mut p = self.ctx.services.presence.clone();
+            let on_call = presence::AgentCall {
+                agent_id: agent,
+                call_id: self.id.clone(),
+            };
+            if let Err(e) = rpc(self.timeout(), p.answered(on_call)).await {
+                warn!(call = %self.id, error = %e, "presence not told of the answer");
+            }
+        } else {
+            info!(call = %self.id, kind = ?self.legs[i].kind, "answered");
+        }
+        true
+    }
+
+    async fn leg_failed(&mut self, myself: &ActorRef<CallMsg>, i: usize, status: u16) {
+        let leg = &mut self.legs[i];
+        leg.done = true;
+        leg.status = Some(status);
+        let cancelled = leg.cancel != Cancel::No;
+        let kind = leg.kind.clone();
+        if self.phase == Phase::Ending {
+            return self.maybe_finish(myself);
+        }
+        if cancelled {
+            return;
+        }
+        match kind {
+            LegKind::Queue(agent) => {
+                let still_ringing = self.legs.iter().any(|l| {
+                    l.kind == LegKind::Queue(agent.clone()) && l.pending() && l.cancel == Cancel::No
+                });
+                if !still_ringing && self.targets.contains_key(&agent) {
+                    let reason = match status {
+                        486 | 600 | 603 => queue::rejected_request::Reason::Declined,
+                        _ => queue::rejected_request::Reason::NoAnswer,
+                    };
+                    info!(call = %self.id, %agent, status, "agent did not take the call");
+                    self.reject_agent(&agent, reason).await;
+                }
+            }
+            LegKind::Direct | LegKind::Mobile => {
+                let ringing = self
+                    .legs
+                    .iter()
+                    .any(|l| l.pending() && l.cancel == Cancel::No);
+                if ringing || self.phase != Phase::Dialing {
+                    return;
+                }
+                let forward = self
+                    .dial
+                    .as_ref()
+                    .filter(|d| !d.forwarded)
+                    .and_then(|d| d.forward.clone());
+                if kind == LegKind::Direct
+                    && let Some(f) = forward
+                {
+                    return self.forward(myself, f).await;
+                }
+                let outcome = if self.legs.iter().any(|l| l.status == Some(486)) {
+                    routing::DialOutcome::Busy
+                } else {
+                    routing::DialOutcome::NoAnswer
+                };
+                self.dial_finished(myself, outcome).await;
+            }
+        }
+    }
+
+    // ----- direct calls -----
+
+    async fn dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
+        self.phase = Phase::Dialing;
+        self.dial = Some(DialState {
+            forward: d.forward.clone(),
+            forwarded: false,
+            ringing_sent: false,
+        });
+        let extension = self
+            .ctx
+            .config
+            .employee(&d.employee_id)
+            .map(|e| e.extension.as_str().to_owned())
+            .unwrap_or_default();
+        let contacts = self.contacts(&extension).await;
+        if contacts.is_empty() {
+            return match d.forward {
+                Some(f) => self.forward(myself, f).await,
+                None => {
+                    self.dial_finished(myself, routing::DialOutcome::Unreachable)
+                        .await
+                }
+            };
+        }
+        if !self.ensure_b(myself).await {
+            return self.end(myself, Side::Nobody, "no media").await;
+        }
+        let to = sip::user_uri(&extension, &self.ctx.config.sip.domain);
+        for c in contacts {
+            self.start_leg(LegKind::Direct, c, to.clone());
+        }
+        let generation = self.next_generation();
+        match &d.forward {
+            Some(f) => self.arm(myself, u64::from(f.after_ms), Timer::Forward { generation }),
+            None => {
+                let ring = self.ctx.timings.dial_ring.as_millis() as u64;
+                self.arm(myself, ring, Timer::DialGiveUp { generation });
+            }
+        }
+    }
+
+    /// Stops the desk phones and rings the mobile through the trunk.
+    async fn forward(&mut self, myself: &ActorRef<CallMsg>, f: routing::Forward) {
+        if let Some(d) = self.dial.as_mut() {
+            d.forwarded = true;
+        }
+        for i in 0..self.legs.len() {
+            if self.legs[i].kind == LegKind::Direct {
+                self.cancel_leg(i);
+            }
+        }
+        let trunk = self
+            .ctx
+            .config
+            .trunks
+            .iter()
+            .find(|t| t.id == f.trunk_id)
+            .map(|t| t.target);
+        let generation = self.next_generation();
+        let ring = self.ctx.timings.dial_ring.as_millis() as u64;
+        self.arm(myself, ring, Timer::DialGiveUp { generation });
+        let Some(target) = trunk else {
+            warn!(call = %self.id, trunk = %f.trunk_id, "no such trunk for mobile forwarding");
+            return;
+        };
+        info!(call = %self.id, number = %f.number, %target, "forwarding to mobile");
+        let contact = DeviceContact {
+            uri: sip::addr_uri(&f.number, target),
+            dest: Peer::Udp(target),
+        };
+        let to = sip::addr_uri(&f.number, target);
+        if self.ensure_b(myself).await {
+            self.start_leg(LegKind::Mobile, contact, to);
+        }
+    }
+
+    async fn dial_finished(&mut self, myself: &ActorRef<CallMsg>, outcome: routing::DialOutcome) {
+        for i in 0..self.legs.len() {
+            self.cancel_leg(i);
+        }
+        self.phase = Phase::Routing;
+        self.facts.dial_outcome = outcome as i32;
+        // Routing may dial again, which may finish here again: the cycle is boxed.
+        Box::pin(self.decide(myself)).await;
+    }
+
+    // ----- timers -----
+
+    async fn on_timer(&mut self, myself: &ActorRef<CallMsg>, timer: Timer) {
+        match timer {
+            Timer::RingStart { agent, generation } => {
+                let current = self
+                    .targets
+                    .get_mut(&agent)
+                    .filter(|t| t.start_generation == generation && !t.started);
+                if self.phase == Phase::Queued
+                    && let Some(t) = current
+                {
+                    t.started = true;
+                    self.ring_agent(myself, agent).await;
+                }
+            }
+            Timer::RingStop { agent, generation } => {
+                if self
+                    .targets
+                    .get(&agent)
+                    .is_some_and(|t| t.stop_generation == generation)
+                {
+                    debug!(call = %self.id, %agent, "ring time over without word from the queue");
+                    self.stop_agent(&agent);
+                }
+            }
+            Timer::Forward { generation } => {
+                if generation == self.generation
+                    && self.phase == Phase::Dialing
+                    && let Some(f) = self.dial.as_ref().and_then(|d| d.forward.clone())
+                {
+                    self.forward(myself, f).await;
+                }
+            }
+            Timer::DialGiveUp { generation } => {
+                if generation == self.generation && self.phase == Phase::Dialing {
+                    self.dial_finished(myself, routing::DialOutcome::NoAnswer)
+                        .await;
+                }
+            }
+            Timer::Position => {
+                if self.phase != Phase::Queued {
+                    return;
+                }
+                let mut q = self.ctx.services.queue.clone();
+                let request = queue::CallRequest {
+                    call_id: self.id.clone(),
+                };
+                if let Ok(p) = rpc(self.timeout(), q.get_position(request)).await
+                    && matches!(self.playback, Some((_, Purpose::Music)) | None)
+                {
+                    self.announce(p.position).await;
+                }
+                let every = self.ctx.timings.position_every.as_millis() as u64;
+                self.arm(myself, every, Timer::Position);
+            }
+            Timer::Resend2xx { attempt } => {
+                let Some(c) = &self.caller else { return };
+                if c.acked || self.phase == Phase::Ending {
+                    return;
+                }
+                if attempt >= RESEND_2XX_ATTEMPTS {
+                    // RFC 3261 13.3.1.4: no ACK in 64*T1, the session is ended with BYE.
+                    return self
+                        .end(myself, Side::Nobody, "no ACK from the caller")
+                        .await;
+                }
+                if let Some(ok) = c.ok.clone() {
+                    let tx = c.tx;
+                    self.send(FromCall::Respond { tx, response: ok });
+                }
+                let sip = &self.ctx.config.sip;
+                let delay = (sip.t1_ms << attempt.min(16)).min(sip.t2_ms);
+                self.arm(
+                    myself,
+                    delay,
+                    Timer::Resend2xx {
+                        attempt: attempt + 1,
+                    },
+                );
+            }
+            Timer::Linger => self.finish(myself),
+        }
+    }
+
+    // ----- the end -----
+
+    /// Ends the call: every leg but `by` is hung up or cancelled, the queue entry, the
+    /// agent and the media endpoints are released. The actor stays until its outbound
+    /// INVITEs have their final responses (a late 2xx is then hung up), at most `linger`.
+    async fn end(&mut self, myself: &ActorRef<CallMsg>, by: Side, why: &str) {
+        if self.phase == Phase::Ending {
+            return;
+        }
+        let was = self.phase;
+        self.phase = Phase::Ending;
+        info!(call = %self.id, reason = why, "call ended");
+        if by != Side::Caller {
+            if self.caller.as_ref().is_some_and(|c| !c.final_sent) {
+                self.respond_caller(480, None);
+            } else {
+                self.bye_caller();
+            }
+        }
+        for i in 0..self.legs.len() {
+            if self.winner == Some(i) {
+                if by != Side::Leg(i) && !self.legs[i].bye_received {
+                    self.send_in_dialog(i, Method::Bye);
+                }
+            } else {
+                self.cancel_leg(i);
+            }
+        }
+        let id = self.id.clone();
+        if let Some((_, wrap_up)) = self.queued.clone() {
+            let mut q = self.ctx.services.queue.clone();
+            let agent = self.winner.and_then(|i| match &self.legs[i].kind {
+                LegKind::Queue(a) => Some(a.clone()),
+                _ => None,
+            });
+            match agent {
+                Some(agent) => {
+                    let ended = queue::CallRequest {
+                        call_id: id.clone(),
+                    };
+                    if let Err(e) = rpc(self.timeout(), q.call_ended(ended)).await {
+                        warn!(call = %id, error = %e, "queue not told of the end");
+                    }
+                    let mut p = self.ctx.services.presence.clone();
+                    let ended = presence::CallEndedRequest {
+                        agent_id: agent,
+                        call_id: id.clone(),
+                        wrap_up_seconds: wrap_up,
+                    };
+                    if let Err(e) = rpc(self.timeout(), p.call_ended(ended)).await {
+                        warn!(call = %id, error = %e, "presence not told of the end");
+                    }
+                }
+                None if was == Phase::Queued => {
+                    let left = queue::CallRequest {
+                        call_id: id.clone(),
+                    };
+                    if let Err(e) = rpc(self.timeout(), q.abandon(left)).await {
+                        debug!(call = %id, error = %e, "abandon not taken");
+                    }
+                }
+                None => {}
+            }
+        }
+        let mut m = self.ctx.services.media.clone();
+        for endpoint in [self.a.take(), self.b.take().map(|(e, _)| e)]
+            .into_iter()
+            .flatten()
+        {
+            let r = media::EndpointRef {
+                endpoint_id: endpoint,
+            };
+            if let Err(e) = rpc(self.timeout(), m.destroy_endpoint(r)).await {
+                debug!(call = %id, error = %e, "endpoint not destroyed");
+            }
+        }
+        self.maybe_finish(myself);
+    }
+
+    fn bye_caller(&mut self) {
+        let local = self.ctx.local.clone();
+        let Some(c) = self.caller.as_mut() else {
+            return;
+        };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
+        let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
+        let request = sip::with_via(
+            dialog.request(Method::Bye),
+            &local,
+            c.peer.transport(),
+            &branch,
+        );
+        let dest = c.peer;
+        self.send(FromCall::Request {
+            call: self.no,
+            request,
+            dest,
+        });
+    }
+
+    fn maybe_finish(&mut self, myself: &ActorRef<CallMsg>) {
+        if self.phase != Phase::Ending {
+            return;
+        }
+        if self.legs.iter().all(|l| !l.pending()) {
+            return self.finish(myself);
+        }
+        if !self.lingering {
+            self.lingering = true;
+            let linger = self.ctx.timings.linger.as_millis() as u64;
+            self.arm(myself, linger, Timer::Linger);
+        }
+    }
+
+    fn finish(&mut self, myself: &ActorRef<CallMsg>) {
+        self.ctx.registry.remove(self.no);
+        self.send(FromCall::Ended { call: self.no });
+        myself.stop(None);
+    }
+}
+
+/// How long after the queue's ring stop the call stops ringing an agent by itself.
+const SAFETY_MARGIN_MS: u64 = 3000;
+/// 2xx retransmissions before giving up on the caller's ACK (T1 doubling to T2: ~32 s).
+const RESEND_2XX_ATTEMPTS: u32 = 11;

@@ -1,0 +1,170 @@
+//! Calls: one actor per call (a B2BUA), driven by the SIP core's [`ToCall`] events, the
+//! media node's events and the queue's ring plans, acting through [`FromCall`] commands and
+//! the other services' gRPC APIs (routing, queue, presence, media).
+
+mod actor;
+mod dispatch;
+pub mod sip;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cc_common::Config;
+use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
+use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
+use cc_proto::queue::internal::v1::queue_control_client::QueueControlClient;
+use cc_proto::routing::internal::v1::routing_client::RoutingClient;
+use ractor::{Actor, ActorRef};
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+use crate::core::{CallNo, FromCall, ToCall};
+pub use actor::CallMsg;
+use actor::{CallActor, CallArgs};
+pub use dispatch::spawn_dispatchers;
+pub use sip::Local;
+
+/// The services a call talks to, each over its gRPC API (in `ccd all` they are served by
+/// this same process, and still reached through gRPC).
+#[derive(Debug, Clone)]
+pub struct CallServices {
+    pub routing: RoutingClient<Channel>,
+    pub queue: QueueControlClient<Channel>,
+    pub presence: PresenceControlClient<Channel>,
+    pub media: MediaControlClient<Channel>,
+}
+
+impl CallServices {
+    /// Every service at one gRPC address (a `ccd all` node).
+    pub fn at(channel: Channel) -> Self {
+        CallServices {
+            routing: RoutingClient::new(channel.clone()),
+            queue: QueueControlClient::new(channel.clone()),
+            presence: PresenceControlClient::new(channel.clone()),
+            media: MediaControlClient::new(channel),
+        }
+    }
+}
+
+/// Timings of call handling.
+#[derive(Debug, Clone)]
+pub struct CallTimings {
+    /// Longest wait for one gRPC request to another service.
+    pub rpc_timeout: Duration,
+    /// How often a waiting caller hears their position at most.
+    pub position_every: Duration,
+    /// How long an employee's phones ring on a direct call (without mobile forwarding).
+    pub dial_ring: Duration,
+    /// How long a call lingers after it ended for late answers of its outbound legs.
+    pub linger: Duration,
+}
+
+impl Default for CallTimings {
+    fn default() -> Self {
+        CallTimings {
+            rpc_timeout: Duration::from_secs(2),
+            position_every: Duration::from_secs(40),
+            dial_ring: Duration::from_secs(30),
+            linger: Duration::from_secs(32),
+        }
+    }
+}
+
+/// What every call actor of a node shares.
+#[derive(Debug)]
+pub struct CallContext {
+    pub config: Arc<Config>,
+    pub services: CallServices,
+    pub local: Local,
+    pub timings: CallTimings,
+    /// This node's prefix for call ids (unique per process start).
+    pub node: String,
+    pub core: mpsc::UnboundedSender<FromCall>,
+    pub registry: Registry,
+}
+
+/// Which actor owns which call, media endpoint and queue call id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    calls: Mutex<HashMap<CallNo, ActorRef<CallMsg>>>,
+    endpoints: Mutex<HashMap<String, CallNo>>,
+    ids: Mutex<HashMap<String, CallNo>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    pub fn actor(&self, call: CallNo) -> Option<ActorRef<CallMsg>> {
+        locked(&self.calls).get(&call).cloned()
+    }
+
+    pub fn by_endpoint(&self, endpoint: &str) -> Option<ActorRef<CallMsg>> {
+        let call = *locked(&self.endpoints).get(endpoint)?;
+        self.actor(call)
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<ActorRef<CallMsg>> {
+        let call = *locked(&self.ids).get(id)?;
+        self.actor(call)
+    }
+
+    pub fn add_endpoint(&self, endpoint: &str, call: CallNo) {
+        locked(&self.endpoints).insert(endpoint.to_owned(), call);
+    }
+
+    /// Live calls.
+    pub fn len(&self) -> usize {
+        locked(&self.calls).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn insert(&self, call: CallNo, id: &str, actor: ActorRef<CallMsg>) {
+        locked(&self.calls).insert(call, actor);
+        locked(&self.ids).insert(id.to_owned(), call);
+    }
+
+    fn remove(&self, call: CallNo) {
+        locked(&self.calls).remove(&call);
+        locked(&self.endpoints).retain(|_, c| *c != call);
+        locked(&self.ids).retain(|_, c| *c != call);
+    }
+}
+
+/// Hands a core event to its call's actor, creating the actor for a new call.
+pub async fn deliver(ctx: &Arc<CallContext>, call: CallNo, event: ToCall) {
+    if let ToCall::New { .. } = &event {
+        let id = format!("{}-{call}", ctx.node);
+        let args = CallArgs {
+            no: call,
+            id: id.clone(),
+            ctx: ctx.clone(),
+        };
+        match Actor::spawn(None, CallActor, args).await {
+            Ok((actor, _)) => {
+                ctx.registry.insert(call, &id, actor.clone());
+                let _ = actor.cast(CallMsg::Sip(event));
+            }
+            Err(e) => {
+                tracing::error!(call, error = %e, "cannot start a call actor");
+                if let ToCall::New { tx, request, .. } = event {
+                    let response = cc_sip::Response::to_request(&request, 500, Some("failed"));
+                    let _ = ctx.core.send(FromCall::Respond { tx, response });
+                }
+                let _ = ctx.core.send(FromCall::Ended { call });
+            }
+        }
+        return;
+    }
+    match ctx.registry.actor(call) {
+        Some(actor) => {
+            let _ = actor.cast(CallMsg::Sip(event));
+        }
+        None => tracing::debug!(call, "event for a call that has ended"),
+    }
+}

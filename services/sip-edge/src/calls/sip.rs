@@ -1,0 +1,238 @@
+//! The SIP messages a call actor builds for its legs. Pure functions of their inputs, so
+//! the shape of every request and response is tested without sockets.
+
+use std::net::SocketAddr;
+
+use cc_sip::{
+    CSeq, Contact, Header, Host, MediaType, Method, NameAddr, Request, Response, SipUri, Transport,
+    Uri, Via,
+};
+
+use crate::transport::Peer;
+
+/// How this node names itself in Via and Contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    /// The address peers reach this node's SIP port at.
+    pub addr: SocketAddr,
+    /// The SIP domain of the organisation (From/To of calls to agents).
+    pub domain: String,
+}
+
+impl Local {
+    /// Our Contact for a leg over `transport`.
+    pub fn contact(&self, transport: Transport) -> NameAddr {
+        let mut uri = SipUri::new(
+            Some("ccd"),
+            Host::Ip(self.addr.ip()),
+            Some(self.addr.port()),
+        );
+        if transport == Transport::Tcp {
+            uri.params.set("transport", Some("tcp"));
+        }
+        NameAddr::new(Uri::Sip(uri))
+    }
+
+    /// A top Via for a new request over `transport`.
+    pub fn via(&self, transport: Transport, branch: &str) -> Via {
+        let mut via = Via::new(
+            transport,
+            Host::Ip(self.addr.ip()),
+            Some(self.addr.port()),
+            branch,
+        );
+        via.params.set("rport", None);
+        via
+    }
+}
+
+/// A response to `req` carrying our tag and, for INVITE 1xx/2xx, our Contact; `sdp` as body.
+pub fn response(
+    req: &Request,
+    status: u16,
+    tag: &str,
+    local: &Local,
+    peer: Peer,
+    sdp: Option<&str>,
+) -> Response {
+    let mut r = Response::to_request(req, status, Some(tag));
+    if req.method == Method::Invite && (101..300).contains(&status) {
+        r.headers.push(Header::Contact(Contact::Addr(
+            local.contact(peer.transport()),
+        )));
+    }
+    if let Some(sdp) = sdp {
+        set_sdp(&mut r.headers, &mut r.body, sdp);
+    }
+    r
+}
+
+/// Who an outbound INVITE rings and as whom it presents the caller.
+#[derive(Debug, Clone)]
+pub struct OutboundInvite<'a> {
+    /// The device's Contact URI (Request-URI).
+    pub target: Uri,
+    /// The To URI (the extension or number being called).
+    pub to: Uri,
+    /// The caller as the callee sees them.
+    pub from: NameAddr,
+    pub call_id: &'a str,
+    pub branch: &'a str,
+    pub sdp: &'a str,
+    pub dest: Peer,
+}
+
+/// The INVITE for a new outbound leg.
+pub fn invite(local: &Local, o: OutboundInvite<'_>) -> Request {
+    let mut req = Request::new(Method::Invite, o.target);
+    let transport = o.dest.transport();
+    let h = &mut req.headers;
+    h.push(Header::Via(local.via(transport.clone(), o.branch)));
+    h.push(Header::MaxForwards(70));
+    h.push(Header::From(o.from));
+    h.push(Header::To(NameAddr::new(o.to)));
+    h.push(Header::CallId(o.call_id.into()));
+    h.push(Header::CSeq(CSeq {
+        seq: 1,
+        method: Method::Invite,
+    }));
+    h.push(Header::Contact(Contact::Addr(local.contact(transport))));
+    h.push(Header::Allow(vec![
+        Method::Invite,
+        Method::Ack,
+        Method::Cancel,
+        Method::Bye,
+        Method::Options,
+    ]));
+    set_sdp(&mut req.headers, &mut req.body, o.sdp);
+    req
+}
+
+/// The caller as an agent's phone shows them: their display name and user at our domain.
+pub fn presented_caller(caller_invite: &Request, domain: &str, tag: &str) -> NameAddr {
+    let from = caller_invite.headers.from();
+    let user = from.and_then(|f| f.uri.user()).unwrap_or("anonymous");
+    let uri = SipUri::new(Some(user), Host::Domain(domain.into()), None);
+    let mut name = NameAddr::new(Uri::Sip(uri)).with_tag(tag);
+    name.display = from.and_then(|f| f.display.clone());
+    name
+}
+
+/// A SIP URI `sip:user@domain`.
+pub fn user_uri(user: &str, host: &str) -> Uri {
+    let host = Host::parse(host).unwrap_or_else(|| Host::Domain(host.into()));
+    Uri::Sip(SipUri::new(Some(user), host, None))
+}
+
+/// A SIP URI `sip:user@ip:port`.
+pub fn addr_uri(user: &str, addr: SocketAddr) -> Uri {
+    Uri::Sip(SipUri::new(
+        Some(user),
+        Host::Ip(addr.ip()),
+        Some(addr.port()),
+    ))
+}
+
+/// Gives an in-dialog request (from [`cc_sip::dialog::Dialog::request`] or `ack`) its Via.
+pub fn with_via(mut req: Request, local: &Local, transport: Transport, branch: &str) -> Request {
+    req.headers.push_top_via(local.via(transport, branch));
+    req
+}
+
+/// The SDP body of a message, when it has one.
+pub fn sdp_of(headers: &cc_sip::Headers, body: &[u8]) -> Option<String> {
+    let sdp = headers
+        .content_type()
+        .is_some_and(|t| t.is("application", "sdp"));
+    (sdp && !body.is_empty())
+        .then(|| String::from_utf8_lossy(body).into_owned())
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn set_sdp(headers: &mut cc_sip::Headers, body: &mut Vec<u8>, sdp: &str) {
+    headers.set(Header::ContentType(MediaType::sdp()));
+    *body = sdp.as_bytes().to_vec();
+}
+
+#[cfg(test)]
+mod tests {
+    use cc_sip::parse_message;
+
+    use super::*;
+
+    fn local() -> Local {
+        Local {
+            addr: "127.0.0.1:5060".parse().unwrap(),
+            domain: "cc.local".into(),
+        }
+    }
+
+    fn caller_invite() -> Request {
+        let raw = "INVITE sip:48221234567@127.0.0.1 SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
+                   From: \"Jan\" <sip:600100200@pstn.example>;tag=abc\r\n\
+                   To: <sip:48221234567@127.0.0.1>\r\n\
+                   Call-ID: in-1\r\nCSeq: 1 INVITE\r\nContact: <sip:jan@127.0.0.1:5070>\r\n\
+                   Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n";
+        match parse_message(raw.as_bytes()).unwrap() {
+            cc_sip::Message::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn an_outbound_invite_presents_the_caller_and_carries_our_offer() {
+        let from = presented_caller(&caller_invite(), "cc.local", "t1");
+        let dest = Peer::Udp("127.0.0.1:5080".parse().unwrap());
+        let req = invite(
+            &local(),
+            OutboundInvite {
+                target: addr_uri("201", "127.0.0.1:5080".parse().unwrap()),
+                to: user_uri("201", "cc.local"),
+                from,
+                call_id: "out-1",
+                branch: "z9hG4bKo1",
+                sdp: "v=0\r\n",
+                dest,
+            },
+        );
+        let text = String::from_utf8(req.to_bytes()).unwrap();
+        assert!(
+            text.starts_with("INVITE sip:201@127.0.0.1:5080 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo1;rport\r\n"));
+        assert!(
+            text.contains("From: \"Jan\" <sip:600100200@cc.local>;tag=t1\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("To: <sip:201@cc.local>\r\n"));
+        assert!(text.contains("Contact: <sip:ccd@127.0.0.1:5060>\r\n"));
+        assert!(text.contains("Content-Type: application/sdp\r\n"));
+        assert!(text.ends_with("\r\n\r\nv=0\r\n"));
+        // It parses back: the peer can read it.
+        parse_message(&req.to_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_2xx_to_an_invite_has_our_contact_and_tag_and_a_4xx_no_contact() {
+        let req = caller_invite();
+        let peer = Peer::Udp("127.0.0.1:5070".parse().unwrap());
+        let ok = response(&req, 200, "me", &local(), peer, Some("v=0\r\n"));
+        assert_eq!(ok.headers.to().and_then(|t| t.tag()), Some("me"));
+        assert_eq!(ok.headers.contacts().count(), 1);
+        assert_eq!(sdp_of(&ok.headers, &ok.body).as_deref(), Some("v=0\r\n"));
+        let busy = response(&req, 486, "me", &local(), peer, None);
+        assert_eq!(busy.headers.contacts().count(), 0);
+        assert!(sdp_of(&busy.headers, &busy.body).is_none());
+    }
+
+    #[test]
+    fn a_tcp_leg_gets_a_tcp_contact() {
+        let contact = local().contact(Transport::Tcp);
+        assert_eq!(
+            contact.to_string(),
+            "<sip:ccd@127.0.0.1:5060;transport=tcp>"
+        );
+    }
+}
