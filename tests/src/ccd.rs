@@ -27,6 +27,8 @@ pub struct Employee {
     pub extension: String,
     pub password: String,
     pub role: String,
+    /// The mobile number calls are forwarded to when the desk phone is not answered.
+    pub mobile: Option<String>,
 }
 
 impl Employee {
@@ -37,6 +39,7 @@ impl Employee {
             extension: extension.into(),
             password: password.into(),
             role: role.into(),
+            mobile: None,
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct NodeConfig {
     /// `[media]` settings, likewise; [`Ccd::start`] adds prompts, recordings and an RTP
     /// port range of its own where these leave them out.
     pub media_settings: Vec<(String, String)>,
+    /// Further TOML (organisation, departments, numbers, trunks), appended verbatim.
+    pub extra: String,
 }
 
 impl Default for NodeConfig {
@@ -64,6 +69,7 @@ impl Default for NodeConfig {
             ],
             sip_settings: Vec::new(),
             media_settings: Vec::new(),
+            extra: String::new(),
         }
     }
 }
@@ -78,6 +84,14 @@ impl NodeConfig {
     /// Adds a `[media]` setting, e.g. `.media("rtp_timeout_secs", "1")`.
     pub fn media(mut self, key: &str, toml_value: &str) -> Self {
         self.media_settings.push((key.into(), toml_value.into()));
+        self
+    }
+
+    /// Appends TOML tables, e.g. `[[departments]]` and `[[numbers]]` entries.
+    pub fn toml(mut self, text: &str) -> Self {
+        self.extra.push('\n');
+        self.extra.push_str(text);
+        self.extra.push('\n');
         self
     }
 
@@ -114,7 +128,11 @@ impl NodeConfig {
                 "\n[[employees]]\nid = {:?}\nname = {:?}\nextension = {:?}\nsip_password = {:?}\nrole = {:?}\n",
                 e.id, e.name, e.extension, e.password, e.role
             ));
+            if let Some(m) = &e.mobile {
+                t.push_str(&format!("mobile = {m:?}\n"));
+            }
         }
+        t.push_str(&self.extra);
         t
     }
 }
@@ -128,7 +146,7 @@ fn config_path_salt() -> usize {
 
 /// The default prompts shipped in the repository.
 pub fn prompts_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../prompts")
+    crate::manifest_dir().join("../prompts")
 }
 
 /// Where the ccd binary is: `$CCD_BIN`, else the debug build in `$CARGO_TARGET_DIR`, else in
@@ -151,7 +169,7 @@ pub fn ccd_binary() -> PathBuf {
         candidates.push(PathBuf::from(home).join(".cache/ccd-target/debug/ccd"));
     }
     candidates.push(PathBuf::from("/root/.cache/ccd-target/debug/ccd"));
-    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ccd"));
+    candidates.push(crate::manifest_dir().join("../target/debug/ccd"));
     match candidates.iter().find(|p| p.is_file()) {
         Some(p) => p.clone(),
         None => panic!(
@@ -284,7 +302,10 @@ impl Ccd {
             cmd.arg("--metrics-listen").arg(metrics_addr.to_string());
             let mut child = cmd
                 .env("NO_COLOR", "1")
-                .env("RUST_LOG", "debug")
+                .env(
+                    "RUST_LOG",
+                    "debug,h2=info,hyper=info,hyper_util=info,tower=info,tonic=info",
+                )
                 .env_remove("CCD_CONFIG")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -8,6 +8,7 @@
 pub mod ccd;
 pub mod digest;
 pub mod net;
+pub mod phones;
 pub mod register;
 pub mod sip;
 pub mod tools;
@@ -15,11 +16,19 @@ pub mod uas;
 
 use std::path::PathBuf;
 
+/// This crate's directory: as cargo or nextest says when the test runs, else where it was
+/// compiled. (The build directory is shared between checkouts, so a binary compiled in one
+/// may run in another, whose files are the ones wanted.)
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// A SIPp scenario shipped with the load tests (`loadtest/sipp/NAME`).
 pub fn sipp_scenario(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../loadtest/sipp")
-        .join(name);
+    let path = manifest_dir().join("../loadtest/sipp").join(name);
     assert!(
         path.is_file(),
         "SIPp scenario {} is missing",

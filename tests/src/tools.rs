@@ -140,6 +140,7 @@ pub struct Sipp {
     /// play `pcap/...` or stream a raw audio file.
     files: Vec<(String, PathBuf)>,
     timeout: Duration,
+    media_port: Option<u16>,
 }
 
 /// A SIPp run with its message trace and error log.
@@ -177,6 +178,7 @@ impl Sipp {
             args: Vec::new(),
             files: Vec::new(),
             timeout: SIPP_TIMEOUT,
+            media_port: None,
         }
     }
 
@@ -195,6 +197,12 @@ impl Sipp {
     /// How long the call may take (default [`SIPP_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The local RTP port (`-mp`), to tell this call's audio apart in a capture.
+    pub fn media_port(mut self, port: u16) -> Self {
+        self.media_port = Some(port);
         self
     }
 
@@ -238,7 +246,7 @@ impl Sipp {
                 "-p",
                 &free_port().to_string(),
                 "-mp",
-                &free_media_port().to_string(),
+                &self.media_port.unwrap_or_else(free_media_port).to_string(),
             ])
             .args([
                 "-t",

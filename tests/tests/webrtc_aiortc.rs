@@ -93,7 +93,7 @@ async fn browser_and_phone_hear_each_other(offerer: Offerer) {
     tone(&phone_tone, 1000, 4.0, true);
     let recorded = dir.path().join("heard-by-browser.wav");
 
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("webrtc/aiortc_peer.py");
+    let script = cc_tests::manifest_dir().join("webrtc/aiortc_peer.py");
     let mut browser = Command::new(&python)
         .arg(&script)
         .arg(&browser_tone)

@@ -17,7 +17,7 @@ mod semantics;
 use std::collections::BTreeMap;
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use cc_sip::{Header, Message, ParseError, error_response_from_raw, parse_message};
@@ -51,7 +51,13 @@ struct Entry {
 }
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torture")
+    // The directory cargo names when the test runs: the build directory is shared between
+    // checkouts, so this binary may have been compiled in another one.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("tests/torture")
 }
 
 /// Reads the manifest: `[name]` tables of `key = "basic string"` lines, `#` comments.

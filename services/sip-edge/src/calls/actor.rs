@@ -617,6 +617,7 @@ impl Call {
         let mut prompts = vec!["position-you-are".to_owned()];
         prompts.extend(position.to_string().chars().map(|d| format!("digit-{d}")));
         prompts.push("position-in-line".into());
+        info!(call = %self.id, position, "announcing the position in line");
         self.play(prompts, false, Purpose::Position).await;
     }
 

@@ -1,0 +1,764 @@
+//! Complete calls through a real `ccd all`, with SIPp on both sides: agents' phones register
+//! with digest and answer (echoing RTP), refuse or let it ring; a SIPp caller dials a company
+//! number, hears the greeting, waits in the department's queue and is connected by the
+//! department's strategy. What each phone was sent, and when, comes from its SIP log.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cc_proto::agents::v1 as pb;
+use cc_proto::agents::v1::agents_client::AgentsClient;
+use cc_tests::ccd::{Ccd, NodeConfig};
+use cc_tests::net::free_media_port;
+use cc_tests::phones::{Behaviour, Logged, Phone};
+use cc_tests::sip::Transport;
+use cc_tests::tools::{Capture, Sipp, SippRun};
+use tonic::transport::Channel;
+
+/// The number that greets, and one that goes straight to the queue.
+const GREETED: &str = "48221234567";
+const DIRECT_TO_QUEUE: &str = "48220000001";
+
+/// The test organisation with a `sales` department of the given strategy (anna, piotr).
+fn center(strategy: &str, ring_seconds: u32, wrap_up_seconds: u32) -> NodeConfig {
+    NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 2
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "{strategy}"
+members = ["anna", "piotr"]
+ring_seconds = {ring_seconds}
+wrap_up_seconds = {wrap_up_seconds}
+
+[[numbers]]
+number = "{GREETED}"
+route = {{ department = "sales" }}
+greeting = "welcome"
+
+[[numbers]]
+number = "{DIRECT_TO_QUEUE}"
+route = {{ department = "sales" }}
+"#
+    ))
+}
+
+async fn agents(api: SocketAddr) -> AgentsClient<Channel> {
+    let url = format!("http://{api}");
+    for _ in 0..50 {
+        if let Ok(c) = AgentsClient::connect(url.clone()).await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot connect to the Agents API at {url}");
+}
+
+async fn login(node: &Ccd, ids: &[&str]) {
+    let mut client = agents(node.api_addr()).await;
+    for id in ids {
+        client
+            .login(pb::LoginRequest {
+                agent_id: (*id).into(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn state(node: &Ccd, id: &str) -> i32 {
+    let mut client = agents(node.api_addr()).await;
+    client
+        .get_agent(pb::GetAgentRequest {
+            agent_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+}
+
+/// Waits until the agent is in `wanted`, failing with its last state.
+async fn wait_state(node: &Ccd, id: &str, wanted: pb::AgentState, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let now = state(node, id).await;
+        if now == wanted as i32 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} is {:?}, not {wanted:?}, after {within:?}",
+            pb::AgentState::try_from(now)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The phone of an employee of the default test organisation.
+fn phone(node: &Ccd, extension: &str, behaviour: Behaviour) -> Phone {
+    let e = node.config().employee(extension).clone();
+    Phone::register(
+        node.addr(),
+        &node.config().domain,
+        &e.extension,
+        &e.password,
+        behaviour,
+    )
+}
+
+/// A caller dialling `number`, talking for `talk_ms` after being answered, then hanging up.
+fn caller(node: &Ccd, number: &str, scenario: &str, talk_ms: u64) -> Sipp {
+    Sipp::new(scenario, node.addr(), Transport::Udp)
+        .service(number)
+        .with_pcaps()
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+        .timeout(Duration::from_secs(40))
+}
+
+async fn run(sipp: Sipp) -> SippRun {
+    tokio::task::spawn_blocking(move || sipp.run())
+        .await
+        .unwrap()
+}
+
+fn first(log: &[Logged], method: &str) -> f64 {
+    log.iter()
+        .find(|m| m.received && m.is_request(method))
+        .unwrap_or_else(|| panic!("no {method} in {log:#?}"))
+        .at
+}
+
+fn describe(run: &SippRun, node: &Ccd, phones: &[&Phone]) -> String {
+    let mut s = format!("{}\n--- ccd log ---\n{}", run.describe(), node.log_text());
+    for p in phones {
+        s.push('\n');
+        s.push_str(&p.describe());
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways() {
+    let node = Ccd::start(center("sequential", 5, 1));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let caller_port = free_media_port();
+    let capture = Capture::start(&format!(
+        "udp and (port {caller_port} or port {})",
+        anna.media_port
+    ));
+    let run = run(caller(&node, GREETED, "caller.xml", 6000).media_port(caller_port)).await;
+    let packets = capture.stop();
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+
+    // The agent's phone rang once, was connected, and got the caller's BYE.
+    for method in ["INVITE", "ACK", "BYE"] {
+        assert_eq!(
+            anna.received(method).len(),
+            1,
+            "{method}\n{}",
+            anna.describe()
+        );
+    }
+    // The greeting was played before anyone was rung.
+    assert!(node.log_text().contains("queued"), "{}", node.log_text());
+
+    let to = |port: u16| packets.iter().filter(|(_, d)| *d == port).count();
+    let from = |port: u16| packets.iter().filter(|(s, _)| *s == port).count();
+    // 50 packets a second: greeting and the echoed voice to the caller; the caller's voice
+    // relayed to the agent, and the agent's echo back.
+    assert!(to(caller_port) > 150, "to the caller: {}", to(caller_port));
+    assert!(
+        from(caller_port) > 150,
+        "from the caller: {}",
+        from(caller_port)
+    );
+    assert!(
+        to(anna.media_port) > 50,
+        "to the agent: {}",
+        to(anna.media_port)
+    );
+    assert!(
+        from(anna.media_port) > 50,
+        "from the agent: {}",
+        from(anna.media_port)
+    );
+
+    // After the call: wrap-up, then available again.
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_hanging_up_ends_the_call_for_the_caller() {
+    let node = Ccd::start(center("sequential", 5, 0));
+    login(&node, &["anna"]).await;
+    let anna = phone(
+        &node,
+        "201",
+        Behaviour::AnswerThenHangUp {
+            ring_ms: 200,
+            talk_ms: 1500,
+        },
+    );
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_until_bye.xml", 0)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+    assert!(node.log_text().contains("agent hung up"));
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_rings_the_first_member_then_the_next_after_ring_seconds() {
+    let node = Ccd::start(center("sequential", 2, 0));
+    login(&node, &["anna", "piotr"]).await;
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 300 });
+    wait_state(
+        &node,
+        "piotr",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+    let (a, p) = (anna.log(), piotr.log());
+    let anna_rang = first(&a, "INVITE");
+    let anna_stopped = first(&a, "CANCEL");
+    let piotr_rang = first(&p, "INVITE");
+    assert!(
+        (anna_stopped - anna_rang - 2.0).abs() < 0.7,
+        "anna rang {anna_rang}, cancelled {anna_stopped}"
+    );
+    assert!(
+        piotr_rang >= anna_rang + 1.7 && (piotr_rang - anna_stopped).abs() < 0.7,
+        "piotr rang at {piotr_rang}; anna {anna_rang}..{anna_stopped}"
+    );
+    assert_eq!(piotr.received("BYE").len(), 1, "{}", piotr.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_all_rings_everyone_and_cancels_the_losers() {
+    let node = Ccd::start(center("ring-all", 10, 0));
+    login(&node, &["anna", "piotr"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 1000 });
+    let piotr = phone(&node, "202", Behaviour::NoAnswer);
+    wait_state(
+        &node,
+        "piotr",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 3000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+    let (a, p) = (anna.log(), piotr.log());
+    let (anna_rang, piotr_rang) = (first(&a, "INVITE"), first(&p, "INVITE"));
+    assert!(
+        (anna_rang - piotr_rang).abs() < 0.5,
+        "anna {anna_rang}, piotr {piotr_rang}"
+    );
+    // Anna answered after a second; Piotr's phone stopped then, not at ring_seconds.
+    let piotr_stopped = first(&p, "CANCEL");
+    assert!(
+        piotr_stopped - piotr_rang < 2.5,
+        "piotr rang {piotr_rang}, cancelled {piotr_stopped}"
+    );
+    assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
+    wait_state(
+        &node,
+        "piotr",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progressive_keeps_the_first_ringing_while_the_next_is_added() {
+    let node = Ccd::start(center("progressive", 2, 0));
+    login(&node, &["anna", "piotr"]).await;
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 1000 });
+    wait_state(
+        &node,
+        "piotr",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 6000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+    let (a, p) = (anna.log(), piotr.log());
+    let anna_rang = first(&a, "INVITE");
+    let piotr_rang = first(&p, "INVITE");
+    let anna_stopped = first(&a, "CANCEL");
+    assert!(
+        (piotr_rang - anna_rang - 2.0).abs() < 0.7,
+        "piotr added at {piotr_rang}, anna rang {anna_rang}"
+    );
+    // Anna kept ringing with Piotr until he answered, a second later.
+    assert!(
+        anna_stopped > piotr_rang + 0.7,
+        "anna cancelled {anna_stopped}, piotr rang {piotr_rang}"
+    );
+    assert_eq!(
+        piotr.received("BYE").len(),
+        1,
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_agent_passes_the_call_to_the_next_at_once() {
+    let node = Ccd::start(center("sequential", 10, 0));
+    login(&node, &["anna", "piotr"]).await;
+    let anna = phone(&node, "201", Behaviour::Busy);
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
+    wait_state(
+        &node,
+        "piotr",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 2000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+    let anna_rang = first(&anna.log(), "INVITE");
+    let piotr_rang = first(&piotr.log(), "INVITE");
+    assert!(
+        piotr_rang - anna_rang < 1.5,
+        "piotr rang {piotr_rang}, anna declined at {anna_rang}"
+    );
+    // The decline was acknowledged and nothing else went to Anna's phone.
+    assert_eq!(anna.received("ACK").len(), 1, "{}", anna.describe());
+    assert!(anna.received("CANCEL").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_hanging_up_while_an_agent_rings_cancels_the_phone_and_frees_the_agent() {
+    let node = Ccd::start(center("sequential", 20, 0));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 2000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+    assert!(
+        anna.wait_for("CANCEL", 1, Duration::from_secs(3)),
+        "{}",
+        anna.describe()
+    );
+    assert!(
+        anna.wait_for("ACK", 1, Duration::from_secs(3)),
+        "{}",
+        anna.describe()
+    );
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nobody_free_callers_wait_with_music_and_hear_their_position() {
+    let node = Ccd::start(center("sequential", 5, 0));
+    // Nobody is logged in: both callers wait.
+    let first_caller = caller(&node, DIRECT_TO_QUEUE, "caller.xml", 4000);
+    let second_port = free_media_port();
+    let second = caller(&node, DIRECT_TO_QUEUE, "caller.xml", 3000).media_port(second_port);
+    let one = tokio::spawn(run(first_caller));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let capture = Capture::start(&format!("udp and dst port {second_port}"));
+    let two = run(second).await;
+    let packets = capture.stop();
+    let one = one.await.unwrap();
+    assert!(one.all_calls_succeeded(), "{}", describe(&one, &node, &[]));
+    assert!(two.all_calls_succeeded(), "{}", describe(&two, &node, &[]));
+    let log = node.log_text();
+    assert!(log.contains("position=2"), "{log}");
+    assert!(log.contains("announcing the position in line"), "{log}");
+    // Never silence: about 50 packets a second of announcement and music for 3 s.
+    assert!(
+        packets.len() > 120,
+        "{} packets to the second caller",
+        packets.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrap_up_keeps_the_next_call_from_the_agent_until_it_ends() {
+    let node = Ccd::start(center("sequential", 10, 3));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let one = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1000)).await;
+    assert!(
+        one.all_calls_succeeded(),
+        "{}",
+        describe(&one, &node, &[&anna])
+    );
+    // The second caller waits (wrap-up) and talks a little once connected.
+    let two = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)).await;
+    assert!(
+        two.all_calls_succeeded(),
+        "{}",
+        describe(&two, &node, &[&anna])
+    );
+    let log = anna.log();
+    let first_bye = first(&log, "BYE");
+    let second_invite = log
+        .iter()
+        .filter(|m| m.received && m.is_request("INVITE"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no second INVITE\n{}", describe(&two, &node, &[&anna])))
+        .at;
+    assert!(
+        second_invite - first_bye >= 2.7,
+        "offered again {:.2} s after the first call ended (wrap-up 3 s)",
+        second_invite - first_bye
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_in_two_departments_is_never_offered_two_calls_at_once() {
+    let config = NodeConfig::default().toml(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "ring-all"
+members = ["anna"]
+ring_seconds = 2
+
+[[departments]]
+id = "support"
+name = "Support"
+extension = "700"
+strategy = "ring-all"
+members = ["anna"]
+ring_seconds = 2
+
+[[numbers]]
+number = "48221000001"
+route = { department = "sales" }
+
+[[numbers]]
+number = "48221000002"
+route = { department = "support" }
+"#,
+    );
+    let node = Ccd::start(config);
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let sales = tokio::spawn(run(caller(&node, "48221000001", "caller.xml", 5000)));
+    let support = run(caller(&node, "48221000002", "caller.xml", 5000)).await;
+    let sales = sales.await.unwrap();
+    assert!(
+        sales.all_calls_succeeded(),
+        "{}",
+        describe(&sales, &node, &[&anna])
+    );
+    assert!(
+        support.all_calls_succeeded(),
+        "{}",
+        describe(&support, &node, &[&anna])
+    );
+    // Each INVITE to Anna's phone is cancelled before the next one arrives.
+    let mut ringing: Option<String> = None;
+    let mut offers = 0;
+    for m in anna.log().into_iter().filter(|m| m.received) {
+        if m.is_request("INVITE") {
+            assert!(ringing.is_none(), "two calls at once\n{}", anna.describe());
+            ringing = Some(m.call_id.clone());
+            offers += 1;
+        } else if m.is_request("CANCEL") && ringing.as_deref() == Some(m.call_id.as_str()) {
+            ringing = None;
+        }
+    }
+    assert!(
+        offers >= 2,
+        "both calls were offered in turn\n{}",
+        anna.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_call_rings_the_employee_then_their_mobile_through_the_trunk() {
+    let mobile = Phone::unregistered("mobile", Behaviour::Answer { ring_ms: 300 });
+    let config = NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 2
+
+[[trunks]]
+id = "pstn"
+target = "{}"
+
+[[numbers]]
+number = "48227654321"
+route = {{ employee = "anna" }}
+"#,
+        mobile.addr()
+    ));
+    let mut config = config;
+    config.employees[0].mobile = Some("+48600100200".into());
+    let node = Ccd::start(config);
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    let run = run(caller(&node, "48227654321", "caller.xml", 2000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &mobile])
+    );
+    let anna_rang = first(&anna.log(), "INVITE");
+    let anna_stopped = first(&anna.log(), "CANCEL");
+    let forwarded = mobile
+        .log()
+        .into_iter()
+        .find(|m| m.received && m.is_request("INVITE"))
+        .unwrap_or_else(|| panic!("the mobile never rang\n{}", mobile.describe()));
+    assert!(
+        forwarded.start_line.contains("+48600100200@"),
+        "{}",
+        forwarded.start_line
+    );
+    assert!(
+        (forwarded.at - anna_rang - 2.0).abs() < 0.7
+            && (anna_stopped - anna_rang - 2.0).abs() < 0.7,
+        "desk phone {anna_rang}..{anna_stopped}, mobile {}",
+        forwarded.at
+    );
+    assert!(
+        mobile.wait_for("BYE", 1, Duration::from_secs(3)),
+        "{}",
+        mobile.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cancelling_a_direct_call_cancels_the_ringing_phone() {
+    let config = NodeConfig::default().toml(
+        r#"
+[[numbers]]
+number = "48227654321"
+route = { employee = "anna" }
+"#,
+    );
+    let node = Ccd::start(config);
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    let run = run(caller(&node, "48227654321", "caller_cancel.xml", 1000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+    assert!(
+        anna.wait_for("CANCEL", 1, Duration::from_secs(3)),
+        "{}",
+        anna.describe()
+    );
+    assert!(
+        anna.wait_for("ACK", 1, Duration::from_secs(3)),
+        "{}",
+        anna.describe()
+    );
+}
+
+/// Places `talks.len()` calls one after the other (each talking `talks[i]` ms once
+/// connected) to a department of the given strategy where anna and piotr both answer, and
+/// says who took each. `first` registers its phone first (so it has been idle longest).
+async fn who_takes_the_calls(strategy: &str, first: &str, talks: &[u64]) -> Vec<String> {
+    let node = Ccd::start(center(strategy, 5, 0));
+    login(&node, &["anna", "piotr"]).await;
+    let answer = Behaviour::Answer { ring_ms: 200 };
+    let (first_ext, second_ext) = if first == "anna" {
+        ("201", "202")
+    } else {
+        ("202", "201")
+    };
+    let early = phone(&node, first_ext, answer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = phone(&node, second_ext, answer);
+    for agent in ["anna", "piotr"] {
+        wait_state(
+            &node,
+            agent,
+            pb::AgentState::Available,
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+    let phones = [&early, &late];
+    let mut taken = Vec::new();
+    for talk in talks {
+        let before: Vec<usize> = phones.iter().map(|p| p.received("INVITE").len()).collect();
+        let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", *talk)).await;
+        assert!(
+            run.all_calls_succeeded(),
+            "{}",
+            describe(&run, &node, &phones)
+        );
+        let rang: Vec<&Phone> = phones
+            .iter()
+            .zip(&before)
+            .filter(|(p, n)| p.received("INVITE").len() > **n)
+            .map(|(p, _)| *p)
+            .collect();
+        assert_eq!(
+            rang.len(),
+            1,
+            "one phone per call\n{}",
+            describe(&run, &node, &phones)
+        );
+        let extension = &rang[0].extension;
+        taken.push(node.config().employee(extension).id.clone());
+        for agent in ["anna", "piotr"] {
+            wait_state(
+                &node,
+                agent,
+                pb::AgentState::Available,
+                Duration::from_secs(5),
+            )
+            .await;
+        }
+    }
+    taken
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn longest_idle_offers_the_agent_waiting_longest() {
+    let taken = who_takes_the_calls("longest-idle", "piotr", &[500, 500, 500]).await;
+    assert_eq!(taken, ["piotr", "anna", "piotr"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_remembers_who_was_offered_last() {
+    let taken = who_takes_the_calls("round-robin", "piotr", &[500, 500, 500]).await;
+    assert_eq!(taken, ["anna", "piotr", "anna"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fewest_calls_offers_the_agent_who_took_fewer() {
+    let taken = who_takes_the_calls("fewest-calls", "anna", &[500, 500, 500]).await;
+    assert_eq!(taken, ["anna", "piotr", "anna"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_talk_time_offers_the_agent_who_talked_least() {
+    // Anna talks 3 s, Piotr 0.5 s: Piotr stays the one with less talk time.
+    let taken = who_takes_the_calls("least-talk-time", "anna", &[3000, 500, 500]).await;
+    assert_eq!(taken, ["anna", "piotr", "piotr"]);
+}
