@@ -14,6 +14,24 @@ pub mod agents {
     }
 }
 
+pub mod calls {
+    pub mod v1 {
+        tonic::include_proto!("cc.calls.v1");
+    }
+}
+
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("cc.events.v1");
+    }
+}
+
+pub mod config {
+    pub mod v1 {
+        tonic::include_proto!("cc.config.v1");
+    }
+}
+
 pub mod queues {
     pub mod v1 {
         tonic::include_proto!("cc.queues.v1");

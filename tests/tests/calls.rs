@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use cc_proto::agents::v1 as pb;
 use cc_proto::agents::v1::agents_client::AgentsClient;
+use cc_proto::calls::v1 as calls_pb;
+use cc_proto::calls::v1::calls_client::CallsClient;
+use cc_proto::events::v1 as events_pb;
+use cc_proto::events::v1::events_client::EventsClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::free_media_port;
 use cc_tests::phones::{Behaviour, Logged, Phone};
@@ -761,4 +765,319 @@ async fn least_talk_time_offers_the_agent_who_talked_least() {
     // Anna talks 3 s, Piotr 0.5 s: Piotr stays the one with less talk time.
     let taken = who_takes_the_calls("least-talk-time", "anna", &[3000, 500, 500]).await;
     assert_eq!(taken, ["anna", "piotr", "piotr"]);
+}
+
+async fn calls_api(node: &Ccd) -> CallsClient<Channel> {
+    CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap()
+}
+
+/// Waits until exactly one call is in progress in `state`, and returns it.
+async fn wait_call(node: &Ccd, state: calls_pb::CallState) -> calls_pb::Call {
+    let mut client = calls_api(node).await;
+    for _ in 0..100 {
+        let calls = client
+            .list_calls(calls_pb::ListCallsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .calls;
+        if let [call] = calls.as_slice()
+            && call.state == state as i32
+        {
+            return call.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no single call in {state:?}\n{}", node.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calls_api_lists_a_connected_call_and_hangs_it_up() {
+    let node = Ccd::start(center("sequential", 5, 0));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let caller = tokio::spawn(run(caller(
+        &node,
+        DIRECT_TO_QUEUE,
+        "caller_until_bye.xml",
+        0,
+    )));
+    let call = wait_call(&node, calls_pb::CallState::Talking).await;
+    assert_eq!(call.dialed, DIRECT_TO_QUEUE);
+    assert_eq!(call.caller, "600100200");
+    assert_eq!(call.department_id, "sales");
+    assert_eq!(call.agent_id, "anna");
+    assert!(call.connected_unix_ms >= call.started_unix_ms && call.started_unix_ms > 0);
+
+    let mut client = calls_api(&node).await;
+    client
+        .hangup_call(calls_pb::HangupCallRequest {
+            call_id: call.call_id.clone(),
+        })
+        .await
+        .unwrap();
+    let run = caller.await.unwrap();
+    // The caller was hung up on (it waits for the BYE), and so was the agent.
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(3)),
+        "{}",
+        anna.describe()
+    );
+    // Torn down (media released) moments later, then gone from the list.
+    let mut gone = None;
+    for _ in 0..30 {
+        let r = client
+            .get_call(calls_pb::GetCallRequest {
+                call_id: call.call_id.clone(),
+            })
+            .await;
+        if let Err(e) = r {
+            gone = Some(e.code());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(gone, Some(tonic::Code::NotFound), "{}", node.log_text());
+    let unknown = client
+        .transfer_call(calls_pb::TransferCallRequest {
+            call_id: "nope".into(),
+            target: "202".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    assert!(
+        unknown.message().contains("call_id"),
+        "{}",
+        unknown.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_connects_the_caller_to_another_employee() {
+    let node = Ccd::start(center("sequential", 5, 0));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 500 });
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let caller = tokio::spawn(run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)));
+    let call = wait_call(&node, calls_pb::CallState::Talking).await;
+    assert_eq!(call.agent_id, "anna");
+    let mut client = calls_api(&node).await;
+    let bad = client
+        .transfer_call(calls_pb::TransferCallRequest {
+            call_id: call.call_id.clone(),
+            target: "nowhere".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(bad.message().contains("target"), "{}", bad.message());
+    client
+        .transfer_call(calls_pb::TransferCallRequest {
+            call_id: call.call_id.clone(),
+            target: "202".into(),
+        })
+        .await
+        .unwrap();
+    // Anna is hung up on at once; Piotr's phone rings and is connected.
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(2)),
+        "{}",
+        anna.describe()
+    );
+    let run = caller.await.unwrap();
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+    assert!(
+        piotr.wait_for("BYE", 1, Duration::from_secs(3)),
+        "{}",
+        piotr.describe()
+    );
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_events_tells_a_call_from_start_to_end_and_resumes_from_a_sequence() {
+    let node = Ccd::start(center("sequential", 5, 0));
+    let mut events = EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let mut stream = events
+        .watch_events(events_pb::WatchEventsRequest { from_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+
+    use events_pb::event::Event as E;
+    let mut seen = Vec::new();
+    let mut last = 0;
+    while !seen.iter().any(|e| matches!(e, E::CallEnded(_))) {
+        let e = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        assert!(
+            e.sequence > last,
+            "sequences increase: {} after {last}",
+            e.sequence
+        );
+        last = e.sequence;
+        seen.push(e.event.unwrap());
+    }
+    let kinds: Vec<&str> = seen
+        .iter()
+        .filter_map(|e| match e {
+            E::CallStarted(_) => Some("started"),
+            E::CallQueued(q) if q.department_id == "sales" => Some("queued"),
+            E::CallOffered(o) if o.agent_id == "anna" => Some("offered"),
+            E::CallAnswered(a) if a.agent_id == "anna" => Some("answered"),
+            E::CallEnded(_) => Some("ended"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["started", "queued", "offered", "answered", "ended"]);
+    assert!(seen.iter().any(|e| matches!(e, E::AgentStateChanged(a) if a.agent_id == "anna" && a.state == pb::AgentState::OnCall as i32)));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, E::QueueChanged(q) if q.department_id == "sales"))
+    );
+
+    // A second watcher resumes from the third event and sees the same ones.
+    let mut again = events
+        .watch_events(events_pb::WatchEventsRequest { from_sequence: 3 })
+        .await
+        .unwrap()
+        .into_inner();
+    let third = again.message().await.unwrap().unwrap();
+    assert_eq!(third.sequence, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_department_and_number_created_through_the_api_take_calls_at_once() {
+    use cc_proto::config::v1 as cfg;
+    use cc_proto::config::v1::configuration_client::ConfigurationClient;
+    let node = Ccd::start(NodeConfig::default());
+    let mut config = ConfigurationClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    config
+        .create_employee(cfg::CreateEmployeeRequest {
+            employee: Some(cfg::Employee {
+                id: "maria".into(),
+                name: "Maria Wisniewska".into(),
+                extension: "203".into(),
+                sip_password: "maria-secret".into(),
+                role: cfg::Role::User.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let department = config
+        .create_department(cfg::CreateDepartmentRequest {
+            department: Some(cfg::Department {
+                id: "billing".into(),
+                name: "Billing".into(),
+                extension: "800".into(),
+                strategy: cfg::Strategy::RingAll.into(),
+                members: vec!["maria".into()],
+                ring_seconds: Some(10),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Another admin's stale edit is refused, naming the etags.
+    let stale = config
+        .update_department(cfg::UpdateDepartmentRequest {
+            department: Some(cfg::Department {
+                etag: "r1".into(),
+                ..department.clone()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::Aborted, "{}", stale.message());
+    config
+        .create_number(cfg::CreateNumberRequest {
+            number: Some(cfg::Number {
+                number: "48229999999".into(),
+                route: Some(cfg::number::Route::Department("billing".into())),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+
+    // Maria's phone registers with the password given through the API; she logs in.
+    let maria = Phone::register(
+        node.addr(),
+        &node.config().domain,
+        "203",
+        "maria-secret",
+        Behaviour::Answer { ring_ms: 200 },
+    );
+    login(&node, &["maria"]).await;
+    wait_state(
+        &node,
+        "maria",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, "48229999999", "caller.xml", 1500)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&maria])
+    );
+    assert_eq!(maria.received("BYE").len(), 1, "{}", maria.describe());
 }

@@ -2,13 +2,18 @@
 //! (v1 and v1alpha, since grpcurl 1.8 only speaks v1alpha).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use cc_common::{Config, Shutdown};
+use cc_common::Shutdown;
+use cc_common::config::ConfigWatch;
+use cc_config::ConfigStore;
+use cc_config::api::ConfigApi;
 use cc_media::MediaControlService;
 use cc_presence::PresenceHandle;
 use cc_presence::api::AgentsApi;
 use cc_presence::control::PresenceControlApi;
 use cc_proto::agents::v1::agents_server::AgentsServer;
+use cc_proto::config::v1::configuration_server::ConfigurationServer;
 use cc_proto::media::internal::v1::media_control_server::MediaControlServer;
 use cc_proto::presence::internal::v1::presence_control_server::PresenceControlServer;
 use cc_proto::queue::internal::v1::queue_control_server::QueueControlServer;
@@ -31,8 +36,12 @@ pub struct Apis<'a> {
     pub presence: Option<PresenceHandle>,
     /// Also serves `QueueControl` for the call actors.
     pub queue: Option<QueueHandle>,
-    /// The configuration to route calls by, where routing runs.
-    pub routing: Option<&'a Config>,
+    /// The configuration to route calls by (followed as it changes), where routing runs.
+    pub routing: Option<ConfigWatch>,
+    /// The configuration store the Configuration API edits, where it is served.
+    pub config: Option<Arc<ConfigStore>>,
+    /// The node's event stream.
+    pub events: crate::events::EventHub,
 }
 
 /// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
@@ -67,6 +76,20 @@ pub async fn start(
             .set_serving::<PresenceControlServer<PresenceControlApi>>()
             .await;
     }
+    let calls = apis
+        .edge
+        .and_then(|e| e.handle().calls())
+        .map(cc_sip_edge::calls::CallsApi::server);
+    if calls.is_some() {
+        health
+            .set_serving::<cc_proto::calls::v1::calls_server::CallsServer<cc_sip_edge::calls::CallsApi>>()
+            .await;
+    }
+    let events = crate::events::EventsApi::server(apis.events);
+    health
+        .set_serving::<cc_proto::events::v1::events_server::EventsServer<crate::events::EventsApi>>(
+        )
+        .await;
     let queues = apis.queue.clone().map(QueuesApi::server);
     if queues.is_some() {
         health.set_serving::<QueuesServer<QueuesApi>>().await;
@@ -80,6 +103,10 @@ pub async fn start(
     let routing = apis.routing.map(RoutingApi::server);
     if routing.is_some() {
         health.set_serving::<RoutingServer<RoutingApi>>().await;
+    }
+    let config = apis.config.map(ConfigApi::server);
+    if config.is_some() {
+        health.set_serving::<ConfigurationServer<ConfigApi>>().await;
     }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -98,7 +125,10 @@ pub async fn start(
         .add_optional_service(presence_control)
         .add_optional_service(queues)
         .add_optional_service(queue_control)
-        .add_optional_service(routing);
+        .add_optional_service(routing)
+        .add_optional_service(config)
+        .add_optional_service(calls)
+        .add_service(events);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = server

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod api;
 mod devices;
+mod events;
 
 use anyhow::Context;
 use cc_common::config::DEMO_TOML;
@@ -75,21 +76,25 @@ fn main() -> anyhow::Result<()> {
             sip_edge: true,
             media: true,
             presence: true,
+            config: true,
         },
         Command::SipEdge { .. } => Services {
             sip_edge: true,
             media: false,
             presence: false,
+            config: false,
         },
         Command::Media { .. } => Services {
             sip_edge: false,
             media: true,
             presence: false,
+            config: false,
         },
         Command::CheckConfig { .. } => Services {
             sip_edge: false,
             media: false,
             presence: false,
+            config: false,
         },
     };
     let (mut config, demo) = match &cli.command {
@@ -158,12 +163,17 @@ struct Services {
     sip_edge: bool,
     media: bool,
     presence: bool,
+    /// The configuration API (where the organisation is edited at run time).
+    config: bool,
 }
 
 async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
     let signal = termination_signal()?;
+    // The node's configuration store: the Configuration API edits it, and every service
+    // that derives state from the organisation follows `store.subscribe()`.
+    let store = Arc::new(cc_config::ConfigStore::new(Config::clone(&config))?);
     let metrics_addr = config.api.metrics_listen;
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(metrics_addr)
@@ -204,27 +214,36 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
                 .connect_lazy();
             cc_sip_edge::calls::CallServices::at(channel)
         });
-        Some(cc_sip_edge::SipEdge::start(config.clone(), calls, shutdown.clone()).await?)
+        let organization = store.subscribe();
+        Some(cc_sip_edge::SipEdge::start(organization, calls, shutdown.clone()).await?)
     } else {
         None
     };
     let presence = if services.presence {
-        Some(cc_presence::PresenceService::start(&config, shutdown.clone()).await?)
+        Some(cc_presence::PresenceService::start(store.subscribe(), shutdown.clone()).await?)
     } else {
         None
     };
     // The queue follows presence, so it starts after it and only where presence runs.
     let queue = match &presence {
-        Some(presence) => {
-            Some(cc_queue::QueueService::start(&config, presence.handle(), shutdown.clone()).await?)
-        }
+        Some(presence) => Some(
+            cc_queue::QueueService::start(store.subscribe(), presence.handle(), shutdown.clone())
+                .await?,
+        ),
         None => None,
     };
     if let (Some(edge), Some(presence)) = (&edge, &presence) {
-        let extensions = cc_presence::adapters::Extensions::from_config(&config);
+        let extensions = cc_presence::adapters::Extensions::following(store.subscribe());
         let sip_devices = cc_presence::adapters::SipDevices::new(presence.handle(), extensions);
         devices::follow(edge, sip_devices, shutdown.clone());
     }
+    let events = events::EventHub::default();
+    events.follow(
+        edge.as_ref().map(|e| e.handle()).as_ref(),
+        presence.as_ref().map(cc_presence::PresenceService::handle),
+        queue.as_ref().map(cc_queue::QueueService::handle),
+        shutdown.clone(),
+    );
     let (_, api_task) = api::start(
         api_listener,
         api::Apis {
@@ -232,7 +251,9 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
             media: media.clone(),
             presence: presence.as_ref().map(cc_presence::PresenceService::handle),
             queue: queue.as_ref().map(cc_queue::QueueService::handle),
-            routing: services.presence.then_some(&*config),
+            routing: services.presence.then(|| store.subscribe()),
+            config: services.config.then(|| store.clone()),
+            events: events.clone(),
         },
         shutdown,
     )

@@ -12,8 +12,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 
 use crate::core::{
-    Agent, AgentConfig, AgentId, CallId, Device, DeviceId, PauseReason, Presence, PresenceConfig,
-    PresenceError, PresenceEvent,
+    Agent, AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, PauseReason, Presence,
+    PresenceConfig, PresenceError, PresenceEvent, Reconfigured,
 };
 use crate::error::ServiceError;
 use crate::history::History;
@@ -72,6 +72,11 @@ pub(crate) enum Msg {
     List(RpcReplyPort<Vec<Agent>>),
     Get(AgentId, RpcReplyPort<Result<Agent, PresenceError>>),
     Watch(u64, RpcReplyPort<Result<Subscription, ServiceError>>),
+    /// The configured set of agents changed ([`Presence::configure`]).
+    Configure(
+        Vec<AgentConfig>,
+        RpcReplyPort<Result<Reconfigured, PresenceError>>,
+    ),
     /// The timer armed for this deadline fired.
     Timeout(Instant),
 }
@@ -162,6 +167,11 @@ impl Actor for PresenceActor {
                     });
                 let _ = reply.send(result);
             }
+            Msg::Configure(agents, reply) => {
+                let result = state.core.configure(agents, now());
+                state.after_input(&myself);
+                let _ = reply.send(result);
+            }
             Msg::Timeout(at) => {
                 state.timer.fired(at);
                 state.core.handle_timeout(now());
@@ -180,6 +190,9 @@ impl State {
         now: Instant,
     ) -> Result<Agent, PresenceError> {
         let core = &mut self.core;
+        // A retiring agent leaves presence when its call lets go of it; the caller is still
+        // answered with the agent as it left.
+        let retiring = core.agent(id).ok().filter(|a| a.retiring()).cloned();
         match command {
             Command::Login => core.login(id, now),
             Command::Logout => core.logout(id, now),
@@ -193,7 +206,14 @@ impl State {
             Command::Released(call) => core.released(id, &call, now),
             Command::CallEnded { call, wrap_up } => core.call_ended(id, &call, wrap_up, now),
         }?;
-        core.agent(id).cloned()
+        match (core.agent(id), retiring) {
+            (Ok(agent), _) => Ok(agent.clone()),
+            (Err(_), Some(mut gone)) => {
+                gone.state = AgentState::Offline;
+                Ok(gone)
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Publishes the core's new events and re-arms the timer for its next deadline.

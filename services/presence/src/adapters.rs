@@ -5,15 +5,31 @@
 use std::collections::HashMap;
 
 use cc_common::Config;
+use cc_common::config::ConfigWatch;
 
 use crate::core::{AgentId, Device, DeviceId, DeviceKind};
 use crate::error::ServiceError;
 use crate::service::PresenceHandle;
 
 /// Which agent a phone registering for an extension belongs to (from `[[employees]]`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extensions {
-    agents: HashMap<String, AgentId>,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Fixed(HashMap<String, AgentId>),
+    /// The latest configuration: an employee added at run time registers at once.
+    Live(ConfigWatch),
+}
+
+impl Default for Extensions {
+    fn default() -> Self {
+        Self {
+            source: Source::Fixed(HashMap::new()),
+        }
+    }
 }
 
 impl Extensions {
@@ -24,12 +40,27 @@ impl Extensions {
             .iter()
             .map(|e| (e.extension.to_string(), AgentId::new(e.id.to_string())))
             .collect();
-        Self { agents }
+        Self {
+            source: Source::Fixed(agents),
+        }
+    }
+
+    /// The extensions of the latest configuration snapshot, whenever asked.
+    pub fn following(config: ConfigWatch) -> Self {
+        Self {
+            source: Source::Live(config),
+        }
     }
 
     /// The agent whose extension this is.
-    pub fn agent(&self, extension: &str) -> Option<&AgentId> {
-        self.agents.get(extension)
+    pub fn agent(&self, extension: &str) -> Option<AgentId> {
+        match &self.source {
+            Source::Fixed(agents) => agents.get(extension).cloned(),
+            Source::Live(config) => config
+                .borrow()
+                .employee_by_extension(extension)
+                .map(|e| AgentId::new(e.id.to_string())),
+        }
     }
 }
 
@@ -64,7 +95,7 @@ impl SipDevices {
                 contact: contact.to_owned(),
             },
         };
-        self.presence.device_registered(agent, device).await?;
+        self.presence.device_registered(&agent, device).await?;
         Ok(true)
     }
 
@@ -74,7 +105,7 @@ impl SipDevices {
             return Ok(false);
         };
         self.presence
-            .device_gone(agent, DeviceId::new(contact))
+            .device_gone(&agent, DeviceId::new(contact))
             .await?;
         Ok(true)
     }

@@ -116,3 +116,8 @@ impl Agents for AgentsApi {
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+/// An agent's state as the public API names it (for other APIs that report agents).
+pub fn proto_state(state: &crate::core::AgentState) -> pb::AgentState {
+    convert::state(state)
+}

@@ -2,8 +2,10 @@
 //! [`PresenceHandle`]s, through which the gRPC API, the device adapter and (later) the queue
 //! talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
 use ractor::{Actor, ActorRef, RactorErr, call_t};
 use tokio::sync::{broadcast, mpsc};
@@ -12,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::actor::{Args, Command, Msg, PresenceActor, Subscription};
 use crate::core::{
     Agent, AgentConfig, AgentId, CallId, Device, DeviceId, PauseReason, PresenceConfig,
-    PresenceEvent,
+    PresenceEvent, Reconfigured,
 };
 use crate::error::ServiceError;
 use crate::wall::WallClock;
@@ -50,14 +52,22 @@ pub struct PresenceService {
 
 impl PresenceService {
     /// Starts presence with every `[[employees]]` entry as an agent (agent id = employee id),
-    /// all `Offline` until they log in and register a device. Stops on `shutdown`.
-    pub async fn start(config: &Config, shutdown: Shutdown) -> Result<Self, ServiceError> {
-        let agents = config
-            .employees
-            .iter()
-            .map(|e| AgentConfig::new(e.id.as_str(), e.name.as_str()))
-            .collect();
-        Self::start_with(agents, Settings::default(), shutdown).await
+    /// all `Offline` until they log in and register a device, and follows `config`:
+    /// employees added later become agents, employees removed stop being agents (after their
+    /// call, if in one; see [`crate::core::Presence::configure`]). Stops on `shutdown`.
+    pub async fn start(config: ConfigWatch, shutdown: Shutdown) -> Result<Self, ServiceError> {
+        let agents = agents_of(&config.borrow());
+        let service = Self::start_with(agents, Settings::default(), shutdown.clone()).await?;
+        let presence = service.handle();
+        tokio::spawn(cc_common::config::follow(
+            config,
+            shutdown,
+            move |config: Arc<Config>| {
+                let presence = presence.clone();
+                async move { presence.follow_config(&config).await }
+            },
+        ));
+        Ok(service)
     }
 
     /// Starts presence with the given agents and settings (tests use a small history).
@@ -104,8 +114,17 @@ impl PresenceService {
     }
 }
 
+/// The agents of a configuration: its employees (agent id = employee id).
+fn agents_of(config: &Config) -> Vec<AgentConfig> {
+    config
+        .employees
+        .iter()
+        .map(|e| AgentConfig::new(e.id.as_str(), e.name.as_str()))
+        .collect()
+}
+
 /// Runs presence until `shutdown` (the `run(config, shutdown)` every service crate offers).
-pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), ServiceError> {
+pub async fn run(config: ConfigWatch, shutdown: Shutdown) -> Result<(), ServiceError> {
     PresenceService::start(config, shutdown)
         .await?
         .stopped()
@@ -189,6 +208,43 @@ impl PresenceHandle {
         ttl: Duration,
     ) -> Result<Agent, ServiceError> {
         self.apply(agent, Command::Reserve { call, ttl }).await
+    }
+
+    /// Makes the configured set of agents `agents` ([`crate::core::Presence::configure`]).
+    pub async fn configure(&self, agents: Vec<AgentConfig>) -> Result<Reconfigured, ServiceError> {
+        let reply = call_t!(self.actor, Msg::Configure, self.timeout_ms, agents);
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// Applies a new configuration snapshot, for [`cc_common::config::follow`].
+    async fn follow_config(&self, config: &Config) -> Applied {
+        match self.configure(agents_of(config)).await {
+            Ok(done) if done == Reconfigured::default() => {
+                tracing::debug!("presence follows: nothing to change");
+                Applied::Done
+            }
+            Ok(done) => {
+                tracing::info!(
+                    added = done.added.len(),
+                    updated = done.updated.len(),
+                    removed = done.removed.len(),
+                    retiring = done.retiring.len(),
+                    "presence follows the new configuration"
+                );
+                Applied::Done
+            }
+            Err(ServiceError::Stopped) => Applied::Stop,
+            Err(e @ ServiceError::Timeout(_)) => {
+                tracing::warn!(error = %e, "presence busy; the configuration is retried");
+                Applied::Retry
+            }
+            Err(e) => {
+                // Refused as a whole (e.g. beyond the agent limit): the same snapshot would
+                // be refused again, so wait for the next one.
+                tracing::error!(error = %e, "presence refused the new configuration");
+                Applied::Done
+            }
+        }
     }
 
     /// Every agent, ordered by id.

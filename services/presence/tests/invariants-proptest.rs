@@ -1,5 +1,6 @@
 //! Random inputs and timeouts never leave an agent Reserved past its ttl or in WrapUp past
-//! its end, never put an agent in two calls, and the events always describe the state.
+//! its end, never put an agent in two calls, never keep a retired agent beyond its call,
+//! and the events always describe the state.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -25,12 +26,20 @@ enum Input {
     DeviceDown(u8),
     Pause(u8),
     Resume,
-    Reserve { call: u8, ttl_ms: u64 },
+    Reserve {
+        call: u8,
+        ttl_ms: u64,
+    },
     Confirm(u8),
     Answer(u8),
     Release(u8),
-    End { call: u8, wrap_ms: u64 },
+    End {
+        call: u8,
+        wrap_ms: u64,
+    },
     Timeout,
+    /// The configured set becomes the agents whose bit is set.
+    Configure(u8),
 }
 
 fn input() -> impl Strategy<Value = Input> {
@@ -50,6 +59,7 @@ fn input() -> impl Strategy<Value = Input> {
         2 => (0u8..2).prop_map(Input::Release),
         3 => (0u8..2, 0u64..300_000).prop_map(|(call, wrap_ms)| Input::End { call, wrap_ms }),
         2 => Just(Input::Timeout),
+        1 => (0u8..(1 << AGENTS)).prop_map(Input::Configure),
     ]
 }
 
@@ -97,6 +107,13 @@ fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
         Input::Timeout => {
             p.handle_timeout(now);
             Ok(())
+        }
+        Input::Configure(mask) => {
+            let agents = (0..AGENTS)
+                .filter(|n| mask & (1 << n) != 0)
+                .map(|n| AgentConfig::new(format!("agent-{n}"), "x"))
+                .collect();
+            p.configure(agents, now).map(|_| ())
         }
     };
 }
@@ -150,6 +167,10 @@ proptest! {
             let mut earliest: Option<Instant> = None;
             for a in p.agents() {
                 prop_assert_eq!(shadow.get(a.id()), Some(a.state()), "events describe the state");
+                prop_assert!(
+                    !a.retiring() || a.state().is_call_bound(),
+                    "a retired agent stays only for its call"
+                );
                 match a.state() {
                     AgentState::Reserved { until, .. } => {
                         prop_assert!(*until > now, "reserved past its ttl");

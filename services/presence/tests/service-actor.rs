@@ -238,7 +238,9 @@ async fn unknown_agents_and_bad_inputs_change_nothing() {
 async fn employees_become_agents_and_shutdown_ends_watchers() {
     let config = cc_common::Config::from_toml(DEMO_TOML).unwrap();
     let (trigger, shutdown) = Shutdown::new();
-    let service = PresenceService::start(&config, shutdown).await.unwrap();
+    let service = PresenceService::start(cc_common::config::fixed(config.clone()), shutdown)
+        .await
+        .unwrap();
     let p = service.handle();
     let agents = p.agents().await.unwrap();
     let ids: Vec<&str> = agents.iter().map(|a| a.id().as_str()).collect();
@@ -255,4 +257,92 @@ async fn employees_become_agents_and_shutdown_ends_watchers() {
         "the stream ends with presence"
     );
     assert_eq!(p.agents().await.err(), Some(ServiceError::Stopped));
+}
+
+#[tokio::test(start_paused = true)]
+async fn employees_added_and_removed_at_run_time_follow_into_presence() {
+    use cc_common::Config;
+    use cc_presence::adapters::{Extensions, SipDevices};
+
+    let demo = Config::from_toml(DEMO_TOML).unwrap();
+    let (publish, watch) = tokio::sync::watch::channel(std::sync::Arc::new(demo.clone()));
+    let (_trigger, shutdown) = Shutdown::new();
+    let service = PresenceService::start(watch.clone(), shutdown)
+        .await
+        .unwrap();
+    let p = service.handle();
+    let devices = SipDevices::new(p.clone(), Extensions::following(watch));
+    assert!(
+        !devices
+            .registered("204", "sip:204@127.0.0.1")
+            .await
+            .unwrap()
+    );
+
+    // Ewa joins; Maria leaves while on a call.
+    let maria = AgentId::new("maria");
+    p.login(&maria).await.unwrap();
+    p.device_registered(&maria, phone("sip:203@127.0.0.1"))
+        .await
+        .unwrap();
+    let call = CallId::new("c1");
+    p.reserve(&maria, call.clone(), secs(10)).await.unwrap();
+    p.apply(&maria, cc_presence::Command::Answered(call.clone()))
+        .await
+        .unwrap();
+    let mut next = demo.clone();
+    next.employees.retain(|e| e.id.as_str() != "maria");
+    next.departments[1].members.retain(|m| m != "maria");
+    let mut ewa = next.employees[0].clone();
+    ewa.id = "ewa".into();
+    ewa.name = "Ewa".into();
+    ewa.extension = "204".into();
+    next.employees.push(ewa);
+    next.check().unwrap();
+    publish.send_replace(std::sync::Arc::new(next));
+    tokio::time::sleep(secs(1)).await;
+
+    let ids: Vec<String> = p
+        .agents()
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id().to_string())
+        .collect();
+    assert_eq!(ids, ["anna", "ewa", "maria", "piotr"]);
+    assert!(p.agent(&maria).await.unwrap().retiring());
+    // Ewa's phone is hers at once.
+    assert!(
+        devices
+            .registered("204", "sip:204@127.0.0.1")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        p.agent(&AgentId::new("ewa"))
+            .await
+            .unwrap()
+            .devices()
+            .count(),
+        1
+    );
+
+    // Maria's call ends: she leaves presence, and the call's owner hears it went well.
+    let last = p
+        .apply(
+            &maria,
+            cc_presence::Command::CallEnded {
+                call,
+                wrap_up: secs(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(last.state(), &AgentState::Offline);
+    assert!(matches!(
+        p.agent(&maria).await,
+        Err(ServiceError::Presence(
+            cc_presence::core::PresenceError::UnknownAgent(_)
+        ))
+    ));
 }

@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 
 use crate::core::{
     AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, Output, PauseReason,
-    Priority, QueueCore, QueueError, RejectReason, RingPlan,
+    Priority, QueueCore, QueueError, Reconfigured, RejectReason, RingPlan,
 };
 use crate::service::{QueueEvent, QueueStats, WaitingCall};
 
@@ -71,6 +71,11 @@ pub(crate) enum Msg {
     ),
     Position(CallId, RpcReplyPort<Result<WaitingCall, QueueError>>),
     Stats(RpcReplyPort<Vec<QueueStats>>),
+    /// The departments changed ([`QueueCore::handle_configure`]).
+    Configure(
+        Vec<DepartmentConfig>,
+        RpcReplyPort<Result<Reconfigured, QueueError>>,
+    ),
     /// Presence news about one agent (from the follower task).
     Presence(AgentId, Seen),
     /// The timer armed for this deadline fired.
@@ -103,8 +108,6 @@ struct Queued {
 #[derive(Debug)]
 pub(crate) struct State {
     core: QueueCore,
-    /// Members of each department in configured order, for the statistics.
-    members: Vec<(DepartmentId, Vec<AgentId>)>,
     queued: HashMap<CallId, Queued>,
     /// Agents this service reserved in presence, and for which call: presence news about
     /// that call is our own doing and must not withdraw the agent from the plan.
@@ -132,20 +135,9 @@ impl Actor for QueueActor {
         _myself: ActorRef<Msg>,
         args: Args,
     ) -> Result<State, ActorProcessingErr> {
-        let members = args
-            .departments
-            .iter()
-            .map(|d| {
-                (
-                    d.id.clone(),
-                    d.members.iter().map(|m| m.agent.clone()).collect(),
-                )
-            })
-            .collect();
         let core = QueueCore::new(args.core, args.departments)?;
         Ok(State {
             core,
-            members,
             queued: HashMap::new(),
             reserved: HashMap::new(),
             pending_release: Vec::new(),
@@ -197,6 +189,11 @@ impl Actor for QueueActor {
             }
             Msg::Stats(reply) => {
                 let _ = reply.send(state.stats(now()));
+            }
+            Msg::Configure(departments, reply) => {
+                let result = state.core.handle_configure(now(), departments);
+                state.after_input(&myself).await;
+                let _ = reply.send(result);
             }
             Msg::Presence(agent, seen) => {
                 state.follow(&agent, seen, now());
@@ -292,23 +289,27 @@ impl State {
     }
 
     fn stats(&self, now: Instant) -> Vec<QueueStats> {
-        self.members
-            .iter()
-            .map(|(department, members)| QueueStats {
-                department: department.clone(),
-                waiting: self.core.waiting(department).unwrap_or(0),
-                longest_wait: self
-                    .queued
-                    .iter()
-                    .filter(|(_, q)| &q.department == department)
-                    .filter_map(|(call, _)| self.core.wait_time(call, now).ok())
-                    .max()
-                    .unwrap_or(Duration::ZERO),
-                available_agents: members
-                    .iter()
-                    .filter(|a| self.core.agent(a).is_some_and(|f| f.available))
-                    .count(),
-                agents: members.len(),
+        self.core
+            .departments()
+            .into_iter()
+            .map(|department| {
+                let members = self.core.members(&department).unwrap_or_default();
+                QueueStats {
+                    waiting: self.core.waiting(&department).unwrap_or(0),
+                    longest_wait: self
+                        .queued
+                        .iter()
+                        .filter(|(_, q)| q.department == department)
+                        .filter_map(|(call, _)| self.core.wait_time(call, now).ok())
+                        .max()
+                        .unwrap_or(Duration::ZERO),
+                    available_agents: members
+                        .iter()
+                        .filter(|a| self.core.agent(a).is_some_and(|f| f.available))
+                        .count(),
+                    agents: members.len(),
+                    department,
+                }
             })
             .collect()
     }

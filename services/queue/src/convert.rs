@@ -56,6 +56,9 @@ pub(crate) fn status(e: ServiceError) -> Status {
             "call_id: {:?} is already queued or answered",
             id.as_str()
         )),
+        ServiceError::Queue(e @ QueueError::DepartmentClosing(_)) => {
+            Status::failed_precondition(format!("department_id: {e}"))
+        }
         ServiceError::Queue(e @ QueueError::NotOffered { .. }) => {
             Status::failed_precondition(format!("agent_id: {e}"))
         }

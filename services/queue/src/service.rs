@@ -2,8 +2,10 @@
 //! into it, and hands out [`QueueHandle`]s through which the gRPC API and (later) sip-edge's
 //! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
 use cc_presence::PresenceHandle;
 use ractor::{Actor, ActorRef, RactorErr, call_t};
@@ -13,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::actor::{Args, Input, Msg, QueueActor};
 use crate::core::{
     AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, MemberConfig, Priority,
-    RejectReason, RingPlan, Strategy,
+    Reconfigured, RejectReason, RingPlan, Strategy,
 };
 use crate::error::ServiceError;
 use crate::follow;
@@ -123,17 +125,31 @@ pub struct QueueService {
 
 impl QueueService {
     /// Starts the queues of every `[[departments]]` entry (members are employee ids, which
-    /// are presence's agent ids), following `presence`. Stops on `shutdown`.
+    /// are presence's agent ids), following `presence`, and follows `config`: departments
+    /// added, changed or removed later take effect from the next plan on; a removed
+    /// department with waiting calls closes and goes when they have left (see
+    /// [`crate::core::QueueCore::handle_configure`]). Stops on `shutdown`.
     ///
     /// Takes the concrete [`PresenceHandle`]: presence and queue run in one process for now;
     /// a trait goes here when the queue runs on its own node and talks to presence over gRPC.
     pub async fn start(
-        config: &Config,
+        config: ConfigWatch,
         presence: PresenceHandle,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
-        let departments = config.departments.iter().map(department).collect();
-        Self::start_with(departments, presence, Settings::default(), shutdown).await
+        let departments = departments_of(&config.borrow());
+        let service =
+            Self::start_with(departments, presence, Settings::default(), shutdown.clone()).await?;
+        let queue = service.handle();
+        tokio::spawn(cc_common::config::follow(
+            config,
+            shutdown,
+            move |config: Arc<Config>| {
+                let queue = queue.clone();
+                async move { queue.follow_config(&config).await }
+            },
+        ));
+        Ok(service)
     }
 
     /// Starts with the given departments and settings (tests use a small miss limit).
@@ -185,6 +201,11 @@ impl QueueService {
     pub async fn stopped(self) {
         let _ = self.actor.await;
     }
+}
+
+/// The core's view of a configuration's departments.
+fn departments_of(config: &Config) -> Vec<DepartmentConfig> {
+    config.departments.iter().map(department).collect()
 }
 
 /// The core's view of one configured department.
@@ -316,6 +337,46 @@ impl QueueHandle {
     pub async fn position(&self, call: &CallId) -> Result<WaitingCall, ServiceError> {
         let reply = call_t!(self.actor, Msg::Position, self.timeout_ms, call.clone());
         Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// Makes the served departments `departments`
+    /// ([`crate::core::QueueCore::handle_configure`]).
+    pub async fn configure(
+        &self,
+        departments: Vec<DepartmentConfig>,
+    ) -> Result<Reconfigured, ServiceError> {
+        let reply = call_t!(self.actor, Msg::Configure, self.timeout_ms, departments);
+        Ok(reply.map_err(|e| self.failed(e))??)
+    }
+
+    /// Applies a new configuration snapshot, for [`cc_common::config::follow`].
+    async fn follow_config(&self, config: &Config) -> Applied {
+        match self.configure(departments_of(config)).await {
+            Ok(done) if done == Reconfigured::default() => {
+                tracing::debug!("queues follow: nothing to change");
+                Applied::Done
+            }
+            Ok(done) => {
+                tracing::info!(
+                    added = ?done.added,
+                    updated = ?done.updated,
+                    removed = ?done.removed,
+                    closing = ?done.closing,
+                    "queues follow the new configuration"
+                );
+                Applied::Done
+            }
+            Err(ServiceError::Stopped) => Applied::Stop,
+            Err(e @ ServiceError::Timeout(_)) => {
+                tracing::warn!(error = %e, "queue busy; the configuration is retried");
+                Applied::Retry
+            }
+            Err(e) => {
+                // Refused as a whole: the same snapshot would be refused again.
+                tracing::error!(error = %e, "queue refused the new configuration");
+                Applied::Done
+            }
+        }
     }
 
     /// Every department's queue, in configured order.

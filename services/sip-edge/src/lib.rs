@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use cc_common::{Config, Shutdown};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
@@ -56,6 +56,7 @@ pub struct SipEdge {
 pub struct EdgeHandle {
     events: broadcast::Sender<RegistrarEvent>,
     queries: mpsc::Sender<Query>,
+    calls: Option<Arc<CallContext>>,
 }
 
 /// The SIP core has stopped.
@@ -64,6 +65,16 @@ pub struct EdgeHandle {
 pub struct Stopped;
 
 impl EdgeHandle {
+    /// The node's calls, when it takes calls.
+    pub fn calls(&self) -> Option<Arc<CallContext>> {
+        self.calls.clone()
+    }
+
+    /// What happens to calls from now on (nothing when the node takes no calls).
+    pub fn call_events(&self) -> Option<broadcast::Receiver<calls::CallEvent>> {
+        self.calls.as_ref().map(|c| c.events.subscribe())
+    }
+
     /// The current registrations, per extension.
     pub async fn registrations(&self) -> Result<Vec<(String, Vec<Binding>)>, Stopped> {
         let (tx, rx) = oneshot::channel();
@@ -78,12 +89,14 @@ impl EdgeHandle {
 impl SipEdge {
     /// Binds the SIP address and starts the transport and core tasks. With `services`, calls
     /// are taken (routed, queued, connected through those services' gRPC APIs); without, an
-    /// INVITE to a reachable number is answered 503.
+    /// INVITE to a reachable number is answered 503. `organization` follows configuration
+    /// changes; the `[sip]` settings of its first value are the node's for its lifetime.
     pub async fn start(
-        config: Arc<Config>,
+        organization: watch::Receiver<Arc<Config>>,
         services: Option<CallServices>,
         shutdown: Shutdown,
     ) -> Result<SipEdge, EdgeError> {
+        let config = organization.borrow().clone();
         let addr = config.sip.listen;
         let bound = transport::bind(addr)
             .await
@@ -115,12 +128,13 @@ impl SipEdge {
                     addr: advertised(local_addr, &config),
                     domain: config.sip.domain.clone(),
                 },
-                config: config.clone(),
+                config: organization.clone(),
                 services,
                 timings: CallTimings::default(),
                 node: format!("{:08x}", rand::random::<u32>()),
                 core: to_core,
                 registry: Default::default(),
+                events: broadcast::channel(4096).0,
             });
             calls::spawn_dispatchers(ctx.clone(), shutdown.clone());
             ctx
@@ -132,7 +146,8 @@ impl SipEdge {
                 queries: query_rx,
                 commands,
             },
-            calls,
+            calls.clone(),
+            organization,
             sender,
             events.clone(),
             shutdown,
@@ -141,7 +156,11 @@ impl SipEdge {
         Ok(SipEdge {
             local_addr,
             counters,
-            handle: EdgeHandle { events, queries },
+            handle: EdgeHandle {
+                events,
+                queries,
+                calls,
+            },
             core_task,
         })
     }
@@ -163,11 +182,11 @@ impl SipEdge {
 
 /// Runs a sip-edge node until `shutdown`.
 pub async fn run(
-    config: Arc<Config>,
+    organization: watch::Receiver<Arc<Config>>,
     services: Option<CallServices>,
     shutdown: Shutdown,
 ) -> Result<(), EdgeError> {
-    SipEdge::start(config, services, shutdown)
+    SipEdge::start(organization, services, shutdown)
         .await?
         .stopped()
         .await;
@@ -205,6 +224,7 @@ async fn core_loop(
     mut core: EdgeCore,
     channels: Channels,
     calls: Option<Arc<CallContext>>,
+    mut organization: watch::Receiver<Arc<Config>>,
     sender: transport::Sender,
     events: broadcast::Sender<RegistrarEvent>,
     mut shutdown: Shutdown,
@@ -256,6 +276,10 @@ async fn core_loop(
                         next = commands.try_recv().ok();
                     }
                 }
+            }
+            Ok(()) = organization.changed() => {
+                let latest = organization.borrow_and_update().clone();
+                core.set_config(latest);
             }
             _ = sleep_until(deadline), if deadline.is_some() => core.handle_timeout(Instant::now()),
         }

@@ -15,9 +15,11 @@ use crate::ids::{EmployeeId, Extension};
 
 mod media;
 mod org;
+mod watch;
 
 pub use media::{MediaConfig, PortRange};
 pub use org::{Department, GreetingBand, Number, Organization, Route, Strategy, Trunk};
+pub use watch::{Applied, ConfigWatch, RETRY_AFTER, fixed, follow};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -239,7 +241,7 @@ pub struct Employee {
 impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text)?;
-        config.validate()?;
+        config.check()?;
         Ok(config)
     }
 
@@ -276,7 +278,11 @@ impl Config {
         self.departments.iter().find(|d| d.id == id)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the whole configuration: values in range and cross-references (members,
+    /// routes, unique ids and extensions) consistent. The error names the first bad field
+    /// by its path (`employees[1].extension`). Loading runs it; so does every change made
+    /// through the configuration API, on the candidate configuration as a whole.
+    pub fn check(&self) -> Result<(), ConfigError> {
         let sip = &self.sip;
         if sip.domain.is_empty()
             || !sip

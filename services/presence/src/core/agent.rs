@@ -36,6 +36,9 @@ pub struct Agent {
     pub(crate) pause: Option<PauseReason>,
     pub(crate) state: AgentState,
     pub(crate) since: Instant,
+    /// Gone from the configuration while in a call: never Available again, removed when the
+    /// call lets go of the agent (see [`super::Presence::configure`]).
+    pub(crate) retiring: bool,
 }
 
 impl Agent {
@@ -47,6 +50,7 @@ impl Agent {
             pause: None,
             state: AgentState::Offline,
             since: now,
+            retiring: false,
         }
     }
 
@@ -76,6 +80,12 @@ impl Agent {
         self.logged_in
     }
 
+    /// Whether the agent was removed from the configuration during a call and leaves presence
+    /// when the call ends.
+    pub fn retiring(&self) -> bool {
+        self.retiring
+    }
+
     /// The agent's devices, by id.
     pub fn devices(&self) -> impl Iterator<Item = &Device> {
         self.devices.values()
@@ -89,11 +99,12 @@ impl Agent {
 
     /// The state the agent rests in when no call holds them: the availability rule.
     ///
-    /// Offline unless logged in *and* at least one device; then Paused if a pause was asked
-    /// for, else Available. Login and devices are kept apart because they come from
-    /// different places (the API and the registrar) and either can be lost on its own.
+    /// Offline unless logged in *and* at least one device (and still configured); then
+    /// Paused if a pause was asked for, else Available. Login and devices are kept apart
+    /// because they come from different places (the API and the registrar) and either can
+    /// be lost on its own.
     pub(crate) fn rest_state(&self) -> AgentState {
-        if !self.logged_in || self.devices.is_empty() {
+        if self.retiring || !self.logged_in || self.devices.is_empty() {
             AgentState::Offline
         } else if let Some(reason) = &self.pause {
             AgentState::Paused {

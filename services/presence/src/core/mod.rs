@@ -27,6 +27,7 @@ mod calls;
 mod error;
 mod event;
 mod ids;
+mod roster;
 mod session;
 mod state;
 mod timers;
@@ -39,6 +40,7 @@ pub use calls::Reservation;
 pub use error::{CallInput, PresenceError};
 pub use event::{Cause, PresenceEvent};
 pub use ids::{AgentId, CallId, Device, DeviceId, DeviceKind};
+pub use roster::Reconfigured;
 pub use state::{AgentState, PauseReason};
 
 use event::EventQueue;
@@ -188,7 +190,8 @@ impl Presence {
     // ----- machinery shared by the input modules -----
 
     /// Moves an agent to `to`, keeping the timer table and emitting one event; a no-op when
-    /// the state does not change, so callers may settle freely.
+    /// the state does not change, so callers may settle freely. A retiring agent whose call
+    /// let go of it is removed right after (a second event).
     fn set_state(&mut self, id: &AgentId, to: AgentState, cause: Cause, now: Instant) {
         let Some(agent) = self.agents.get_mut(id) else {
             return;
@@ -198,6 +201,7 @@ impl Presence {
         }
         let from = std::mem::replace(&mut agent.state, to.clone());
         agent.since = now;
+        let retired = agent.retiring && !to.is_call_bound();
         self.timers.replace(id, from.deadline(), to.deadline());
         let seq = self.events.next_seq();
         self.events.push(PresenceEvent::AgentStateChanged {
@@ -206,6 +210,24 @@ impl Presence {
             from,
             to,
             cause,
+            at: now,
+        });
+        if retired {
+            self.remove_now(id, now);
+        }
+    }
+
+    /// Takes an agent out of presence, with its timers, emitting `AgentRemoved`.
+    fn remove_now(&mut self, id: &AgentId, now: Instant) {
+        let Some(agent) = self.agents.remove(id) else {
+            return;
+        };
+        self.timers.replace(id, agent.state.deadline(), None);
+        let seq = self.events.next_seq();
+        self.events.push(PresenceEvent::AgentRemoved {
+            seq,
+            agent: id.clone(),
+            last: agent.state,
             at: now,
         });
     }

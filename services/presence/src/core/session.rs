@@ -54,17 +54,7 @@ impl Presence {
                 state: agent.state.clone(),
             });
         }
-        let Some(agent) = self.agents.remove(id) else {
-            return Err(PresenceError::UnknownAgent(id.clone()));
-        };
-        self.timers.replace(id, agent.state.deadline(), None);
-        let seq = self.events.next_seq();
-        self.events.push(PresenceEvent::AgentRemoved {
-            seq,
-            agent: id.clone(),
-            last: agent.state,
-            at: now,
-        });
+        self.remove_now(id, now);
         Ok(())
     }
 
@@ -159,7 +149,7 @@ impl Presence {
         Ok(())
     }
 
-    fn check_display_name(&self, config: &AgentConfig) -> Result<()> {
+    pub(super) fn check_display_name(&self, config: &AgentConfig) -> Result<()> {
         let len = config.display_name.len();
         if len > self.config.max_text_len {
             return Err(PresenceError::TooLong {

@@ -133,6 +133,12 @@ impl Agents {
         idx
     }
 
+    /// Every agent, by index (for the invariant checks).
+    #[cfg(test)]
+    pub fn list_for_tests(&self) -> &[Agent] {
+        &self.list
+    }
+
     pub fn get(&self, idx: AgentIdx) -> Option<&Agent> {
         self.list.get(idx)
     }

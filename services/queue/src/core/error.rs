@@ -9,6 +9,10 @@ pub enum QueueError {
     /// The department is not configured in this core.
     #[error("unknown department {0}")]
     UnknownDepartment(DepartmentId),
+    /// The department was removed from the configuration and only serves the calls that
+    /// already wait in it.
+    #[error("department {0} is closing and takes no new calls")]
+    DepartmentClosing(DepartmentId),
     /// Two departments share an id.
     #[error("department {0} configured twice")]
     DuplicateDepartment(DepartmentId),

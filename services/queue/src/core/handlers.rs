@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::time::Instant;
 
 use super::agents::Activity;
-use super::queue::QueueKey;
+use super::queue::{Lifecycle, QueueKey};
 use super::timer::Timer;
 use super::{AgentId, CallId, Enqueue, Output, QueueCore, QueueError, QueuedCall, RejectReason};
 
@@ -46,7 +46,7 @@ impl QueueCore {
         self.dispatch(now);
     }
 
-    /// A call joins a department's queue.
+    /// A call joins a department's queue; refused for a closing department.
     pub fn handle_enqueue(&mut self, now: Instant, request: Enqueue) -> Result<(), QueueError> {
         let d = self.department_idx(&request.department)?;
         if self.calls.contains_key(&request.call) || self.talking.contains_key(&request.call) {
@@ -60,6 +60,9 @@ impl QueueCore {
         let Some(department) = self.departments.get_mut(d) else {
             return Err(QueueError::UnknownDepartment(request.department));
         };
+        if department.lifecycle != Lifecycle::Open {
+            return Err(QueueError::DepartmentClosing(request.department));
+        }
         department.queued.insert(key, request.call.clone());
         department.pending.insert(key, request.call.clone());
         self.calls.insert(
@@ -93,6 +96,7 @@ impl QueueCore {
             }
         }
         self.queue_changed(entry.department);
+        self.remove_if_drained(entry.department);
         self.dispatch(now);
         Ok(())
     }
@@ -141,6 +145,7 @@ impl QueueCore {
         self.talking.insert(call.clone(), a);
         self.sync_agent(a);
         self.queue_changed(d);
+        self.remove_if_drained(d);
         self.dispatch(now);
         Ok(())
     }

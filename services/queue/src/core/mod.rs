@@ -8,6 +8,7 @@
 
 mod agents;
 mod config;
+mod configure;
 mod dispatch;
 mod error;
 mod handlers;
@@ -29,13 +30,14 @@ use rand::rngs::SmallRng;
 
 pub use agents::AgentFacts;
 pub use config::{CoreConfig, DepartmentConfig, MemberConfig};
+pub use configure::Reconfigured;
 pub use error::QueueError;
 pub use ids::{AgentId, CallId, DepartmentId, Priority};
 pub use output::{Output, PauseReason};
 pub use plan::{RingPlan, RingTarget};
 pub use strategy::Strategy;
 
-use agents::{Agents, Membership};
+use agents::Agents;
 use plan::Offer;
 use queue::{Department, QueueKey};
 use timer::{Timer, Timers};
@@ -82,6 +84,10 @@ struct QueuedCall {
 ///
 /// Errors are returned only for misuse (unknown department or call, an answer from an agent
 /// that was not offered the call); the state is unchanged when an input is refused.
+///
+/// The departments can change while calls wait ([`QueueCore::handle_configure`]): a
+/// change applies from the next plan on; a removed department whose queue is not empty
+/// closes (no new calls) and is removed when its last waiting call leaves.
 #[derive(Debug)]
 pub struct QueueCore {
     config: CoreConfig,
@@ -116,53 +122,11 @@ impl QueueCore {
             dirty: BTreeSet::new(),
             next_seq: 0,
         };
+        core.check_departments(&departments)?;
         for department in departments {
-            core.add_department(department)?;
+            core.add_department(department);
         }
         Ok(core)
-    }
-
-    fn add_department(&mut self, config: DepartmentConfig) -> Result<(), QueueError> {
-        if self.department_index.contains_key(&config.id) {
-            return Err(QueueError::DuplicateDepartment(config.id));
-        }
-        let mut seen = BTreeSet::new();
-        for member in &config.members {
-            if !seen.insert(&member.agent) {
-                return Err(QueueError::DuplicateMember {
-                    department: config.id.clone(),
-                    agent: member.agent.clone(),
-                });
-            }
-            if config.ring_of(member).is_zero() {
-                return Err(QueueError::ZeroRingTime {
-                    department: config.id.clone(),
-                    agent: member.agent.clone(),
-                });
-            }
-        }
-        let idx = self.departments.len();
-        let mut department = Department::new(
-            config.id.clone(),
-            config.strategy,
-            Duration::from_secs(u64::from(config.wrap_up_seconds)),
-            config.max_plan_targets,
-        );
-        for (position, member) in config.members.iter().enumerate() {
-            let agent = self.agents.find_or_insert(&member.agent);
-            department.members.push(agent);
-            if let Some(a) = self.agents.get_mut(agent) {
-                a.memberships.push(Membership {
-                    department: idx,
-                    position: u32::try_from(position).unwrap_or(u32::MAX),
-                    ring: config.ring_of(member),
-                    indexed: None,
-                });
-            }
-        }
-        self.department_index.insert(config.id, idx);
-        self.departments.push(department);
-        Ok(())
     }
 
     /// The next instruction or event, if any.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::agents::AgentIdx;
+use super::config::DepartmentConfig;
 use super::ids::{CallId, DepartmentId, Priority};
 use super::strategy::{AvailableKey, Strategy};
 
@@ -18,9 +19,26 @@ pub(crate) struct QueueKey {
     pub seq: u64,
 }
 
+/// Where a department is in its life: configuration changes close and remove departments
+/// without dropping a caller who already waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Takes new calls.
+    Open,
+    /// Removed from the configuration while calls waited: takes no new calls, serves those
+    /// waiting, and is removed when the last one leaves.
+    Closing,
+    /// Gone. The slot stays (indices into `departments` are never reused) but holds no
+    /// members and no calls.
+    Removed,
+}
+
 #[derive(Debug)]
 pub(crate) struct Department {
     pub id: DepartmentId,
+    /// The configuration it was built from, to tell a real change from a repeated one.
+    pub config: DepartmentConfig,
+    pub lifecycle: Lifecycle,
     pub strategy: Strategy,
     pub wrap_up: Duration,
     pub max_plan_targets: Option<usize>,
@@ -39,17 +57,15 @@ pub(crate) struct Department {
 }
 
 impl Department {
-    pub fn new(
-        id: DepartmentId,
-        strategy: Strategy,
-        wrap_up: Duration,
-        max_plan_targets: Option<usize>,
-    ) -> Self {
+    /// An open department of `config`, without members yet.
+    pub fn new(config: &DepartmentConfig) -> Self {
         Self {
-            id,
-            strategy,
-            wrap_up,
-            max_plan_targets,
+            id: config.id.clone(),
+            config: config.clone(),
+            lifecycle: Lifecycle::Open,
+            strategy: config.strategy,
+            wrap_up: Duration::from_secs(u64::from(config.wrap_up_seconds)),
+            max_plan_targets: config.max_plan_targets,
             members: Vec::new(),
             available: BTreeMap::new(),
             queued: BTreeMap::new(),
@@ -57,6 +73,19 @@ impl Department {
             last_offered: None,
             average_handle: None,
         }
+    }
+
+    /// Takes the knobs of a new configuration of the same department (members apart).
+    pub fn apply(&mut self, config: &DepartmentConfig) {
+        if config.strategy != self.strategy || config.members != self.config.members {
+            // Round-robin's memory is a member position; it means nothing in a new order.
+            self.last_offered = None;
+        }
+        self.strategy = config.strategy;
+        self.wrap_up = Duration::from_secs(u64::from(config.wrap_up_seconds));
+        self.max_plan_targets = config.max_plan_targets;
+        self.config = config.clone();
+        self.lifecycle = Lifecycle::Open;
     }
 
     /// Available members in the order the strategy offers them, at most the plan limit.

@@ -21,8 +21,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use routing::decide_response::Step;
 use tracing::{debug, info, warn};
 
-use super::CallContext;
 use super::sip::{self, OutboundInvite};
+use super::{CallContext, CallEvent, CallInfo, CallState, TransferError, unix_ms};
 use crate::core::{CallNo, DeviceContact, FromCall, ToCall};
 use crate::transport::Peer;
 
@@ -35,6 +35,11 @@ pub enum CallMsg {
     Timer(Timer),
     /// End the call now (API hang-up, node shutdown).
     Hangup,
+    /// Blind transfer of the connected call to an extension or outside number.
+    Transfer {
+        target: String,
+        reply: ractor::RpcReplyPort<Result<(), TransferError>>,
+    },
 }
 
 /// The actor's own timers; a generation tells a stale one from the current.
@@ -70,6 +75,20 @@ impl Actor for CallActor {
         Ok(Call::new(args))
     }
 
+    /// However the actor stops (a panic included), the core forgets the call's legs.
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<CallMsg>,
+        call: &mut Call,
+    ) -> Result<(), ActorProcessingErr> {
+        if call.ctx.registry.actor(call.no).is_some() {
+            warn!(call = %call.id, "call actor stopped before the call ended");
+            call.ctx.registry.remove(call.no);
+            call.send(FromCall::Ended { call: call.no });
+        }
+        Ok(())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<CallMsg>,
@@ -82,6 +101,10 @@ impl Actor for CallActor {
             CallMsg::Offer(event) => call.on_offer(&myself, event).await,
             CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
+            CallMsg::Transfer { target, reply } => {
+                let result = call.transfer(&myself, target).await;
+                let _ = reply.send(result);
+            }
         }
         Ok(())
     }
@@ -132,9 +155,9 @@ enum LegKind {
     /// An agent rung for the queue's plan.
     Queue(String),
     /// An employee's phone on a direct call.
-    Direct,
-    /// The employee's mobile through a trunk.
-    Mobile,
+    Direct(String),
+    /// An outside number through a trunk (an employee's mobile, a transfer target).
+    Trunk,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +262,22 @@ impl Call {
         }
     }
 
+    fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        let state = match phase {
+            Phase::Routing => CallState::Routing,
+            Phase::Queued => CallState::Queued,
+            Phase::Dialing => CallState::Dialing,
+            Phase::Talking => CallState::Talking,
+            Phase::Ending => CallState::Ending,
+        };
+        self.ctx.registry.update(self.no, |i| i.state = state);
+    }
+
+    fn emit(&self, event: CallEvent) {
+        let _ = self.ctx.events.send(event);
+    }
+
     fn send(&self, command: FromCall) {
         let _ = self.ctx.core.send(command);
     }
@@ -263,6 +302,31 @@ impl Call {
                 caller_extension,
             } => {
                 info!(call = %self.id, dialed = request.uri.user().unwrap_or(""), from = %peer.addr(), "new call");
+                let dialed = request.uri.user().unwrap_or_default().to_owned();
+                let caller = request
+                    .headers
+                    .from()
+                    .and_then(|f| f.uri.user())
+                    .unwrap_or_default()
+                    .to_owned();
+                self.ctx.registry.set_info(
+                    self.no,
+                    CallInfo {
+                        id: self.id.clone(),
+                        dialed: dialed.clone(),
+                        caller: caller.clone(),
+                        state: CallState::Routing,
+                        department: None,
+                        agent: None,
+                        started_unix_ms: unix_ms(),
+                        connected_unix_ms: None,
+                    },
+                );
+                self.emit(CallEvent::Started {
+                    id: self.id.clone(),
+                    dialed,
+                    caller,
+                });
                 self.caller = Some(Caller {
                     tx,
                     invite: request,
@@ -498,7 +562,7 @@ impl Call {
                 if !self.caller.as_ref().is_some_and(|c| c.peer.is_reliable()) {
                     self.arm(
                         myself,
-                        self.ctx.config.sip.t1_ms,
+                        self.ctx.config().sip.t1_ms,
                         Timer::Resend2xx { attempt: 1 },
                     );
                 }
@@ -580,7 +644,7 @@ impl Call {
         }
         let wrap_up = self
             .ctx
-            .config
+            .config()
             .department(&q.department_id)
             .map_or(0, |d| d.wrap_up_seconds);
         let request = queue::EnqueueRequest {
@@ -589,12 +653,21 @@ impl Call {
             priority: q.priority,
             enqueued_at_unix_ms: 0,
         };
-        self.phase = Phase::Queued;
+        self.set_phase(Phase::Queued);
         self.queued = Some((q.department_id.clone(), wrap_up));
         let mut client = self.ctx.services.queue.clone();
         match rpc(self.timeout(), client.enqueue(request)).await {
             Ok(e) => {
                 info!(call = %self.id, department = %q.department_id, position = e.position, "queued");
+                let department = q.department_id.clone();
+                self.ctx
+                    .registry
+                    .update(self.no, |i| i.department = Some(department));
+                self.emit(CallEvent::Queued {
+                    id: self.id.clone(),
+                    department: q.department_id.clone(),
+                    position: e.position,
+                });
                 if e.position > 1 {
                     self.announce(e.position).await;
                 } else {
@@ -606,7 +679,7 @@ impl Call {
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot queue the call");
                 self.queued = None;
-                self.phase = Phase::Routing;
+                self.set_phase(Phase::Routing);
                 self.play(vec!["unavailable".into()], false, Purpose::Goodbye)
                     .await;
             }
@@ -684,7 +757,7 @@ impl Call {
     async fn ring_agent(&mut self, myself: &ActorRef<CallMsg>, agent: String) {
         let Some(extension) = self
             .ctx
-            .config
+            .config()
             .employee(&agent)
             .map(|e| e.extension.as_str().to_owned())
         else {
@@ -706,7 +779,11 @@ impl Call {
         if let Err(e) = rpc(self.timeout(), p.confirm_ringing(confirm)).await {
             debug!(call = %self.id, %agent, error = %e, "ringing not confirmed");
         }
-        let to = sip::user_uri(&extension, &self.ctx.config.sip.domain);
+        self.emit(CallEvent::Offered {
+            id: self.id.clone(),
+            agent: agent.clone(),
+        });
+        let to = sip::user_uri(&extension, &self.ctx.config().sip.domain);
         for c in contacts {
             self.start_leg(LegKind::Queue(agent.clone()), c, to.clone());
         }
@@ -812,7 +889,7 @@ impl Call {
         }
         let relay = response.status == 180 || response.status == 183;
         if relay
-            && matches!(self.legs[i].kind, LegKind::Direct | LegKind::Mobile)
+            && matches!(self.legs[i].kind, LegKind::Direct(_) | LegKind::Trunk)
             && let Some(d) = self.dial.as_mut()
             && !d.ringing_sent
         {
@@ -947,8 +1024,22 @@ impl Call {
             return false;
         }
         self.winner = Some(i);
-        self.phase = Phase::Talking;
+        self.set_phase(Phase::Talking);
         self.playback = None;
+        let agent = match &self.legs[i].kind {
+            LegKind::Queue(agent) => Some(agent.clone()),
+            LegKind::Direct(employee) => Some(employee.clone()),
+            LegKind::Trunk => None,
+        };
+        let shown = agent.clone();
+        self.ctx.registry.update(self.no, |info| {
+            info.agent = shown;
+            info.connected_unix_ms = Some(unix_ms());
+        });
+        self.emit(CallEvent::Answered {
+            id: self.id.clone(),
+            agent,
+        });
         for j in 0..self.legs.len() {
             if j != i {
                 self.cancel_leg(j);
@@ -1005,7 +1096,7 @@ impl Call {
                     self.reject_agent(&agent, reason).await;
                 }
             }
-            LegKind::Direct | LegKind::Mobile => {
+            LegKind::Direct(_) | LegKind::Trunk => {
                 let ringing = self
                     .legs
                     .iter()
@@ -1018,7 +1109,7 @@ impl Call {
                     .as_ref()
                     .filter(|d| !d.forwarded)
                     .and_then(|d| d.forward.clone());
-                if kind == LegKind::Direct
+                if matches!(kind, LegKind::Direct(_))
                     && let Some(f) = forward
                 {
                     return self.forward(myself, f).await;
@@ -1036,7 +1127,7 @@ impl Call {
     // ----- direct calls -----
 
     async fn dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
-        self.phase = Phase::Dialing;
+        self.set_phase(Phase::Dialing);
         self.dial = Some(DialState {
             forward: d.forward.clone(),
             forwarded: false,
@@ -1044,7 +1135,7 @@ impl Call {
         });
         let extension = self
             .ctx
-            .config
+            .config()
             .employee(&d.employee_id)
             .map(|e| e.extension.as_str().to_owned())
             .unwrap_or_default();
@@ -1061,9 +1152,9 @@ impl Call {
         if !self.ensure_b(myself).await {
             return self.end(myself, Side::Nobody, "no media").await;
         }
-        let to = sip::user_uri(&extension, &self.ctx.config.sip.domain);
+        let to = sip::user_uri(&extension, &self.ctx.config().sip.domain);
         for c in contacts {
-            self.start_leg(LegKind::Direct, c, to.clone());
+            self.start_leg(LegKind::Direct(d.employee_id.clone()), c, to.clone());
         }
         let generation = self.next_generation();
         match &d.forward {
@@ -1081,43 +1172,182 @@ impl Call {
             d.forwarded = true;
         }
         for i in 0..self.legs.len() {
-            if self.legs[i].kind == LegKind::Direct {
+            if matches!(self.legs[i].kind, LegKind::Direct(_)) {
                 self.cancel_leg(i);
             }
         }
-        let trunk = self
-            .ctx
-            .config
+        info!(call = %self.id, number = %f.number, "forwarding to mobile");
+        self.dial_outside(myself, &f.number, Some(&f.trunk_id))
+            .await;
+    }
+
+    /// Rings an outside number through the trunk `trunk` (the first one when `None`); the
+    /// ring gives up after `dial_ring`. False when there is no such trunk.
+    async fn dial_outside(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        number: &str,
+        trunk: Option<&str>,
+    ) -> bool {
+        let config = self.ctx.config();
+        let target = config
             .trunks
             .iter()
-            .find(|t| t.id == f.trunk_id)
+            .find(|t| trunk.is_none_or(|id| t.id == id))
             .map(|t| t.target);
         let generation = self.next_generation();
         let ring = self.ctx.timings.dial_ring.as_millis() as u64;
         self.arm(myself, ring, Timer::DialGiveUp { generation });
-        let Some(target) = trunk else {
-            warn!(call = %self.id, trunk = %f.trunk_id, "no such trunk for mobile forwarding");
-            return;
+        let Some(target) = target else {
+            warn!(call = %self.id, trunk = ?trunk, "no trunk to dial an outside number");
+            return false;
         };
-        info!(call = %self.id, number = %f.number, %target, "forwarding to mobile");
         let contact = DeviceContact {
-            uri: sip::addr_uri(&f.number, target),
+            uri: sip::addr_uri(number, target),
             dest: Peer::Udp(target),
         };
-        let to = sip::addr_uri(&f.number, target);
+        let to = sip::addr_uri(number, target);
         if self.ensure_b(myself).await {
-            self.start_leg(LegKind::Mobile, contact, to);
+            self.start_leg(LegKind::Trunk, contact, to);
         }
+        true
     }
 
     async fn dial_finished(&mut self, myself: &ActorRef<CallMsg>, outcome: routing::DialOutcome) {
         for i in 0..self.legs.len() {
             self.cancel_leg(i);
         }
-        self.phase = Phase::Routing;
+        self.set_phase(Phase::Routing);
         self.facts.dial_outcome = outcome as i32;
         // Routing may dial again, which may finish here again: the cycle is boxed.
         Box::pin(self.decide(myself)).await;
+    }
+
+    // ----- transfer -----
+
+    /// Blind transfer: hangs up the connected leg and sends the caller to `target` (a
+    /// department's or an employee's extension, or an outside number), with music meanwhile.
+    async fn transfer(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        target: String,
+    ) -> Result<(), TransferError> {
+        if self.phase == Phase::Ending {
+            return Err(TransferError::Gone);
+        }
+        let (Phase::Talking, Some(i)) = (self.phase, self.winner) else {
+            return Err(TransferError::NotConnected);
+        };
+        let config = self.ctx.config();
+        enum Goal {
+            Queue(String),
+            Employee(String),
+            Outside,
+        }
+        let goal = if let Some(d) = config.departments.iter().find(|d| d.extension == target) {
+            Goal::Queue(d.id.clone())
+        } else if let Some(e) = config.employee_by_extension(&target) {
+            Goal::Employee(e.id.as_str().to_owned())
+        } else if !config.trunks.is_empty()
+            && !target.is_empty()
+            && target
+                .trim_start_matches('+')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            Goal::Outside
+        } else {
+            return Err(TransferError::Unreachable(target));
+        };
+        info!(call = %self.id, %target, "blind transfer");
+        self.release_connected(i).await;
+        self.send_in_dialog(i, Method::Bye);
+        self.winner = None;
+        self.queued = None;
+        self.dial = None;
+        if let Some(a) = self.a.clone() {
+            let mut m = self.ctx.services.media.clone();
+            let r = media::EndpointRef { endpoint_id: a };
+            if let Err(e) = rpc(self.timeout(), m.unbridge(r)).await {
+                debug!(call = %self.id, error = %e, "unbridge failed");
+            }
+        }
+        if let Some((b, _)) = self.b.take() {
+            self.destroy_endpoint(b).await;
+        }
+        self.ctx.registry.update(self.no, |info| {
+            info.agent = None;
+            info.connected_unix_ms = None;
+        });
+        self.emit(CallEvent::Transferred {
+            id: self.id.clone(),
+            target: target.clone(),
+        });
+        self.music().await;
+        match goal {
+            Goal::Queue(department_id) => {
+                let q = routing::Queue {
+                    department_id,
+                    priority: 0,
+                };
+                self.enqueue(myself, q).await;
+            }
+            Goal::Employee(employee_id) => {
+                let d = routing::Dial {
+                    employee_id,
+                    forward: None,
+                };
+                self.dial(myself, d).await;
+            }
+            Goal::Outside => {
+                self.set_phase(Phase::Dialing);
+                self.dial = Some(DialState {
+                    forward: None,
+                    forwarded: true,
+                    ringing_sent: true,
+                });
+                self.dial_outside(myself, &target, None).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells queue and presence that the connected agent (if the call came from a queue) is
+    /// done with it: the agent goes to wrap-up.
+    async fn release_connected(&mut self, i: usize) {
+        let LegKind::Queue(agent) = self.legs[i].kind.clone() else {
+            return;
+        };
+        let Some((_, wrap_up)) = self.queued.clone() else {
+            return;
+        };
+        let id = self.id.clone();
+        let mut q = self.ctx.services.queue.clone();
+        let ended = queue::CallRequest {
+            call_id: id.clone(),
+        };
+        if let Err(e) = rpc(self.timeout(), q.call_ended(ended)).await {
+            warn!(call = %id, error = %e, "queue not told of the end");
+        }
+        let mut p = self.ctx.services.presence.clone();
+        let ended = presence::CallEndedRequest {
+            agent_id: agent,
+            call_id: id.clone(),
+            wrap_up_seconds: wrap_up,
+        };
+        if let Err(e) = rpc(self.timeout(), p.call_ended(ended)).await {
+            warn!(call = %id, error = %e, "presence not told of the end");
+        }
+    }
+
+    async fn destroy_endpoint(&mut self, endpoint: String) {
+        let mut m = self.ctx.services.media.clone();
+        let r = media::EndpointRef {
+            endpoint_id: endpoint,
+        };
+        if let Err(e) = rpc(self.timeout(), m.destroy_endpoint(r)).await {
+            debug!(call = %self.id, error = %e, "endpoint not destroyed");
+        }
     }
 
     // ----- timers -----
@@ -1191,7 +1421,8 @@ impl Call {
                     let tx = c.tx;
                     self.send(FromCall::Respond { tx, response: ok });
                 }
-                let sip = &self.ctx.config.sip;
+                let config = self.ctx.config();
+                let sip = &config.sip;
                 let delay = (sip.t1_ms << attempt.min(16)).min(sip.t2_ms);
                 self.arm(
                     myself,
@@ -1215,8 +1446,12 @@ impl Call {
             return;
         }
         let was = self.phase;
-        self.phase = Phase::Ending;
+        self.set_phase(Phase::Ending);
         info!(call = %self.id, reason = why, "call ended");
+        self.emit(CallEvent::Ended {
+            id: self.id.clone(),
+            reason: why.to_owned(),
+        });
         if by != Side::Caller {
             if self.caller.as_ref().is_some_and(|c| !c.final_sent) {
                 self.respond_caller(480, None);
@@ -1233,53 +1468,24 @@ impl Call {
                 self.cancel_leg(i);
             }
         }
-        let id = self.id.clone();
-        if let Some((_, wrap_up)) = self.queued.clone() {
-            let mut q = self.ctx.services.queue.clone();
-            let agent = self.winner.and_then(|i| match &self.legs[i].kind {
-                LegKind::Queue(a) => Some(a.clone()),
-                _ => None,
-            });
-            match agent {
-                Some(agent) => {
-                    let ended = queue::CallRequest {
-                        call_id: id.clone(),
-                    };
-                    if let Err(e) = rpc(self.timeout(), q.call_ended(ended)).await {
-                        warn!(call = %id, error = %e, "queue not told of the end");
-                    }
-                    let mut p = self.ctx.services.presence.clone();
-                    let ended = presence::CallEndedRequest {
-                        agent_id: agent,
-                        call_id: id.clone(),
-                        wrap_up_seconds: wrap_up,
-                    };
-                    if let Err(e) = rpc(self.timeout(), p.call_ended(ended)).await {
-                        warn!(call = %id, error = %e, "presence not told of the end");
-                    }
+        match self.winner {
+            Some(i) => self.release_connected(i).await,
+            None if was == Phase::Queued => {
+                let mut q = self.ctx.services.queue.clone();
+                let left = queue::CallRequest {
+                    call_id: self.id.clone(),
+                };
+                if let Err(e) = rpc(self.timeout(), q.abandon(left)).await {
+                    debug!(call = %self.id, error = %e, "abandon not taken");
                 }
-                None if was == Phase::Queued => {
-                    let left = queue::CallRequest {
-                        call_id: id.clone(),
-                    };
-                    if let Err(e) = rpc(self.timeout(), q.abandon(left)).await {
-                        debug!(call = %id, error = %e, "abandon not taken");
-                    }
-                }
-                None => {}
             }
+            None => {}
         }
-        let mut m = self.ctx.services.media.clone();
         for endpoint in [self.a.take(), self.b.take().map(|(e, _)| e)]
             .into_iter()
             .flatten()
         {
-            let r = media::EndpointRef {
-                endpoint_id: endpoint,
-            };
-            if let Err(e) = rpc(self.timeout(), m.destroy_endpoint(r)).await {
-                debug!(call = %id, error = %e, "endpoint not destroyed");
-            }
+            self.destroy_endpoint(endpoint).await;
         }
         self.maybe_finish(myself);
     }

@@ -3,6 +3,7 @@
 //! the other services' gRPC APIs (routing, queue, presence, media).
 
 mod actor;
+mod api;
 mod dispatch;
 pub mod sip;
 
@@ -22,6 +23,7 @@ use tonic::transport::Channel;
 use crate::core::{CallNo, FromCall, ToCall};
 pub use actor::CallMsg;
 use actor::{CallActor, CallArgs};
+pub use api::CallsApi;
 pub use dispatch::spawn_dispatchers;
 pub use sip::Local;
 
@@ -74,7 +76,8 @@ impl Default for CallTimings {
 /// What every call actor of a node shares.
 #[derive(Debug)]
 pub struct CallContext {
-    pub config: Arc<Config>,
+    /// The organisation as configured now.
+    pub config: tokio::sync::watch::Receiver<Arc<Config>>,
     pub services: CallServices,
     pub local: Local,
     pub timings: CallTimings,
@@ -82,6 +85,87 @@ pub struct CallContext {
     pub node: String,
     pub core: mpsc::UnboundedSender<FromCall>,
     pub registry: Registry,
+    /// What happens to calls, for the events API.
+    pub events: tokio::sync::broadcast::Sender<CallEvent>,
+}
+
+/// Where a call is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    Routing,
+    Queued,
+    Dialing,
+    Talking,
+    Ending,
+}
+
+/// A call as the calls API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo {
+    pub id: String,
+    pub dialed: String,
+    pub caller: String,
+    pub state: CallState,
+    pub department: Option<String>,
+    pub agent: Option<String>,
+    pub started_unix_ms: u64,
+    pub connected_unix_ms: Option<u64>,
+}
+
+/// What happens to calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    Started {
+        id: String,
+        dialed: String,
+        caller: String,
+    },
+    Queued {
+        id: String,
+        department: String,
+        position: u32,
+    },
+    Offered {
+        id: String,
+        agent: String,
+    },
+    Answered {
+        id: String,
+        agent: Option<String>,
+    },
+    Transferred {
+        id: String,
+        target: String,
+    },
+    Ended {
+        id: String,
+        reason: String,
+    },
+}
+
+/// Why a transfer was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error("the call is not connected")]
+    NotConnected,
+    #[error("target: {0:?} is no extension, and no trunk is configured for outside numbers")]
+    Unreachable(String),
+    #[error("the call has ended")]
+    Gone,
+}
+
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl CallContext {
+    /// The latest configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
 }
 
 /// Which actor owns which call, media endpoint and queue call id.
@@ -90,6 +174,7 @@ pub struct Registry {
     calls: Mutex<HashMap<CallNo, ActorRef<CallMsg>>>,
     endpoints: Mutex<HashMap<String, CallNo>>,
     ids: Mutex<HashMap<String, CallNo>>,
+    infos: Mutex<HashMap<CallNo, CallInfo>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -115,6 +200,30 @@ impl Registry {
         locked(&self.endpoints).insert(endpoint.to_owned(), call);
     }
 
+    /// Every call in progress, oldest first.
+    pub fn list(&self) -> Vec<CallInfo> {
+        let infos = locked(&self.infos);
+        let mut calls: Vec<(CallNo, CallInfo)> =
+            infos.iter().map(|(n, i)| (*n, i.clone())).collect();
+        calls.sort_by_key(|(n, _)| *n);
+        calls.into_iter().map(|(_, i)| i).collect()
+    }
+
+    pub fn info(&self, id: &str) -> Option<CallInfo> {
+        let call = *locked(&self.ids).get(id)?;
+        locked(&self.infos).get(&call).cloned()
+    }
+
+    pub(crate) fn update(&self, call: CallNo, change: impl FnOnce(&mut CallInfo)) {
+        if let Some(info) = locked(&self.infos).get_mut(&call) {
+            change(info);
+        }
+    }
+
+    pub(crate) fn set_info(&self, call: CallNo, info: CallInfo) {
+        locked(&self.infos).insert(call, info);
+    }
+
     /// Live calls.
     pub fn len(&self) -> usize {
         locked(&self.calls).len()
@@ -133,6 +242,7 @@ impl Registry {
         locked(&self.calls).remove(&call);
         locked(&self.endpoints).retain(|_, c| *c != call);
         locked(&self.ids).retain(|_, c| *c != call);
+        locked(&self.infos).remove(&call);
     }
 }
 

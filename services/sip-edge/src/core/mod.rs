@@ -145,6 +145,14 @@ impl EdgeCore {
         })
     }
 
+    /// A new organisation configuration (employees, numbers, departments changed through
+    /// the API). Node settings (`[sip]`) keep the values the node started with.
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        let mut c = (*config).clone();
+        c.sip = self.config.sip.clone();
+        self.config = Arc::new(c);
+    }
+
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
     }

@@ -1,13 +1,16 @@
 //! Random input sequences (seeded, so reproducible) never panic and keep the core's
 //! bookkeeping consistent: an agent is in at most one plan, exactly the reserved agents are
-//! in plans, and the available indexes hold exactly the available agents.
+//! in plans, the available indexes hold exactly the available agents, and memberships match
+//! the departments' member lists while departments are added, changed, closed and removed.
 
 use std::collections::HashMap;
 
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::super::agents::Activity;
+use super::super::queue::Lifecycle;
 use super::*;
 
 fn check(core: &QueueCore) {
@@ -40,7 +43,60 @@ fn check(core: &QueueCore) {
         }
         // Nothing is left that could be offered.
         assert!(department.pending.is_empty() || department.available.is_empty());
+        match department.lifecycle {
+            Lifecycle::Removed => {
+                assert!(department.members.is_empty() && department.available.is_empty());
+                assert!(department.queued.is_empty() && department.pending.is_empty());
+                assert_ne!(core.department_index.get(&department.id), Some(&d));
+            }
+            Lifecycle::Closing => {
+                assert!(
+                    !department.queued.is_empty(),
+                    "an empty closing department is removed"
+                );
+                assert_eq!(core.department_index.get(&department.id), Some(&d));
+            }
+            Lifecycle::Open => assert_eq!(core.department_index.get(&department.id), Some(&d)),
+        }
     }
+    // Every membership is one of a live department's members, and only once.
+    for (a, agent) in core.agents.list_for_tests().iter().enumerate() {
+        for m in &agent.memberships {
+            let department = &core.departments[m.department];
+            assert_ne!(department.lifecycle, Lifecycle::Removed);
+            assert_eq!(department.members.get(m.position as usize), Some(&a));
+        }
+        let mut seen: Vec<usize> = agent.memberships.iter().map(|m| m.department).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            agent.memberships.len(),
+            "one membership per department"
+        );
+    }
+}
+
+/// A random configuration of departments x and y (each may be left out, to be removed).
+fn random_departments(rng: &mut SmallRng, strategies: &[Strategy]) -> Vec<DepartmentConfig> {
+    let mut departments = Vec::new();
+    for id in ["x", "y"] {
+        if rng.random_bool(0.2) {
+            continue;
+        }
+        let mut members = vec!["a", "b", "c", "d", "e"];
+        members.shuffle(rng);
+        members.truncate(rng.random_range(0..=5));
+        let strategy = strategies[rng.random_range(0..strategies.len())];
+        let config = members.iter().fold(
+            DepartmentConfig::new(id, strategy)
+                .ring_seconds(rng.random_range(1..8))
+                .wrap_up_seconds(rng.random_range(0..4)),
+            |d, m| d.member(*m),
+        );
+        departments.push(config);
+    }
+    departments
 }
 
 #[test]
@@ -85,7 +141,7 @@ fn random_inputs_keep_the_core_consistent() {
             let agent = AgentId::from(agents[rng.random_range(0..agents.len())]);
             let call = CallId::from(calls[rng.random_range(0..calls.len())].as_str());
             // Errors are expected here (random calls and agents); panics are not.
-            let _ = match rng.random_range(0..9) {
+            let _ = match rng.random_range(0..10) {
                 0 => {
                     h.core.handle_agent_available(now, &agent);
                     Ok(())
@@ -120,6 +176,10 @@ fn random_inputs_keep_the_core_consistent() {
                     .core
                     .handle_reject(now, &call, &agent, RejectReason::NoAnswer),
                 7 => h.core.handle_call_ended(now, &call),
+                8 if rng.random_bool(0.3) => h
+                    .core
+                    .handle_configure(now, random_departments(&mut rng, &strategies))
+                    .map(|_| ()),
                 _ => {
                     h.core.handle_timeout(now);
                     Ok(())

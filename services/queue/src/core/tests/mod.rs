@@ -4,6 +4,7 @@
 
 mod invariants;
 mod lifecycle;
+mod reconfigure;
 mod strategies;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,302 @@
+//! `cc.events.v1.Events`: one numbered stream of what happens on this node (calls from
+//! sip-edge, agent states from presence, queue sizes from the queue), kept for a while so
+//! a watcher can resume from the sequence after its last one.
+//!
+//! In `ccd all` the sources are in-process subscriptions; each event gets the hub's own
+//! sequence, so the stream has one order whatever the sources.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cc_common::Shutdown;
+use cc_proto::events::v1 as pb;
+use cc_proto::events::v1::events_server::{Events, EventsServer};
+use cc_sip_edge::calls::CallEvent;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+/// How many events are kept for resuming watchers.
+const HISTORY: usize = 16_384;
+
+#[derive(Debug)]
+struct State {
+    next: u64,
+    history: VecDeque<pb::Event>,
+}
+
+/// The node's event stream.
+#[derive(Debug, Clone)]
+pub struct EventHub {
+    state: Arc<Mutex<State>>,
+    live: broadcast::Sender<pb::Event>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        EventHub {
+            state: Arc::new(Mutex::new(State {
+                next: 1,
+                history: VecDeque::new(),
+            })),
+            live: broadcast::channel(4096).0,
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl EventHub {
+    /// Numbers the event, keeps it, and hands it to the watchers.
+    pub fn publish(&self, event: pb::event::Event) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let e = pb::Event {
+            sequence: s.next,
+            unix_ms: unix_ms(),
+            event: Some(event),
+        };
+        s.next += 1;
+        if s.history.len() >= HISTORY {
+            s.history.pop_front();
+        }
+        s.history.push_back(e.clone());
+        // Sent under the lock: watchers see the events in sequence order.
+        let _ = self.live.send(e);
+    }
+
+    /// The kept events from `from` on, and the live ones after them.
+    #[allow(clippy::result_large_err)]
+    fn watch(&self, from: u64) -> Result<(Vec<pb::Event>, broadcast::Receiver<pb::Event>), Status> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.live.subscribe();
+        if from == 0 {
+            return Ok((Vec::new(), live));
+        }
+        if from > s.next {
+            return Err(Status::invalid_argument(format!(
+                "from_sequence: {from} is beyond the next sequence {}",
+                s.next
+            )));
+        }
+        let oldest = s.history.front().map_or(s.next, |e| e.sequence);
+        if from < oldest {
+            return Err(Status::out_of_range(format!(
+                "from_sequence: {from} is no longer kept (oldest {oldest}); re-read the state and watch from 0"
+            )));
+        }
+        let replay = s
+            .history
+            .iter()
+            .filter(|e| e.sequence >= from)
+            .cloned()
+            .collect();
+        Ok((replay, live))
+    }
+
+    /// Follows the sources until `shutdown`.
+    pub fn follow(
+        &self,
+        edge: Option<&cc_sip_edge::EdgeHandle>,
+        presence: Option<cc_presence::PresenceHandle>,
+        queue: Option<cc_queue::QueueHandle>,
+        shutdown: Shutdown,
+    ) {
+        if let Some(mut calls) = edge.and_then(|e| e.call_events()) {
+            let hub = self.clone();
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.wait() => return,
+                        e = calls.recv() => match e {
+                            Ok(e) => hub.publish(call_event(e)),
+                            Err(broadcast::error::RecvError::Lagged(n)) => {
+                                tracing::warn!(missed = n, "events: fell behind the call events");
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                }
+            });
+        }
+        if let Some(presence) = presence {
+            let hub = self.clone();
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                let mut agents = match presence.watch(0).await {
+                    Ok(s) => s,
+                    Err(e) => return tracing::warn!(error = %e, "events: no agent events"),
+                };
+                loop {
+                    tokio::select! {
+                        _ = stop.wait() => return,
+                        e = agents.recv() => match e {
+                            Some(Ok(cc_presence::core::PresenceEvent::AgentStateChanged { agent, to, .. })) => {
+                                hub.publish(pb::event::Event::AgentStateChanged(pb::AgentStateChanged {
+                                    agent_id: agent.as_str().to_owned(),
+                                    state: cc_presence::api::proto_state(&to).into(),
+                                }));
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => return tracing::warn!(error = %e, "events: agent events ended"),
+                            None => return,
+                        }
+                    }
+                }
+            });
+        }
+        if let Some(queue) = queue {
+            let hub = self.clone();
+            let mut stop = shutdown;
+            let mut queues = queue.subscribe();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.wait() => return,
+                        e = queues.recv() => match e {
+                            Ok(cc_queue::QueueEvent::QueueChanged { department, waiting }) => {
+                                hub.publish(pb::event::Event::QueueChanged(pb::QueueChanged {
+                                    department_id: department.as_str().to_owned(),
+                                    waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
+                                }));
+                            }
+                            Ok(_) => {}
+                            Err(broadcast::error::RecvError::Lagged(n)) => {
+                                tracing::warn!(missed = n, "events: fell behind the queue events");
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn call_event(e: CallEvent) -> pb::event::Event {
+    use pb::event::Event as E;
+    match e {
+        CallEvent::Started { id, dialed, caller } => E::CallStarted(pb::CallStarted {
+            call_id: id,
+            dialed,
+            caller,
+        }),
+        CallEvent::Queued {
+            id,
+            department,
+            position,
+        } => E::CallQueued(pb::CallQueued {
+            call_id: id,
+            department_id: department,
+            position,
+        }),
+        CallEvent::Offered { id, agent } => E::CallOffered(pb::CallOffered {
+            call_id: id,
+            agent_id: agent,
+        }),
+        CallEvent::Answered { id, agent } => E::CallAnswered(pb::CallAnswered {
+            call_id: id,
+            agent_id: agent.unwrap_or_default(),
+        }),
+        CallEvent::Transferred { id, target } => E::CallTransferred(pb::CallTransferred {
+            call_id: id,
+            target,
+        }),
+        CallEvent::Ended { id, reason } => E::CallEnded(pb::CallEnded {
+            call_id: id,
+            reason,
+        }),
+    }
+}
+
+/// The gRPC face of the hub.
+#[derive(Debug, Clone)]
+pub struct EventsApi {
+    hub: EventHub,
+}
+
+impl EventsApi {
+    pub fn server(hub: EventHub) -> EventsServer<EventsApi> {
+        EventsServer::new(EventsApi { hub })
+    }
+}
+
+type Watch = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Events for EventsApi {
+    type WatchEventsStream = Watch;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Watch>, Status> {
+        let from = request.into_inner().from_sequence;
+        let (replay, live) = self.hub.watch(from)?;
+        let last = replay.last().map(|e| e.sequence);
+        let replayed = tokio_stream::iter(replay.into_iter().map(Ok));
+        let live = BroadcastStream::new(live)
+            // Events published between the replay and the subscription come twice: skip them.
+            .filter(move |e| !matches!((e, last), (Ok(e), Some(l)) if e.sequence <= l))
+            .map(|e| match e {
+                Ok(e) => Ok(e),
+                Err(BroadcastStreamRecvError::Lagged(n)) => Err(Status::data_loss(format!(
+                    "the watcher fell {n} events behind; resume from its last sequence + 1"
+                ))),
+            });
+        Ok(Response::new(Box::pin(replayed.chain(live)) as Watch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_changed(waiting: u32) -> pb::event::Event {
+        pb::event::Event::QueueChanged(pb::QueueChanged {
+            department_id: "sales".into(),
+            waiting,
+        })
+    }
+
+    #[test]
+    fn events_are_numbered_and_a_watcher_resumes_from_a_kept_sequence() {
+        let hub = EventHub::default();
+        for w in 0..5 {
+            hub.publish(queue_changed(w));
+        }
+        let (replay, _) = hub.watch(3).unwrap();
+        assert_eq!(
+            replay.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        let (replay, mut live) = hub.watch(6).unwrap();
+        assert!(replay.is_empty());
+        hub.publish(queue_changed(9));
+        assert_eq!(live.try_recv().unwrap().sequence, 6);
+        assert_eq!(
+            hub.watch(8).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn a_sequence_no_longer_kept_is_out_of_range() {
+        let hub = EventHub::default();
+        for w in 0..(HISTORY as u32 + 10) {
+            hub.publish(queue_changed(w));
+        }
+        let e = hub.watch(2).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::OutOfRange);
+        assert!(e.message().contains("from_sequence"), "{}", e.message());
+    }
+}

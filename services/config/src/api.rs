@@ -1,0 +1,259 @@
+//! `cc.config.v1.Configuration`: the store seen from gRPC. Handlers only convert (see
+//! [`crate::convert`]); every rule (validation, etags, references) is the store's.
+
+use std::sync::Arc;
+
+use cc_common::config::{Department, Employee, Number, Trunk};
+use cc_proto::config::v1 as pb;
+use cc_proto::config::v1::configuration_server::{Configuration, ConfigurationServer};
+use tonic::{Request, Response, Status};
+
+use crate::convert::{self, etag, key, required, status};
+use crate::store::ConfigStore;
+
+/// The Configuration service over one store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ConfigApi {
+    store: Arc<ConfigStore>,
+}
+
+impl ConfigApi {
+    /// The service over `store` (without the tonic wrapper, e.g. for tests).
+    pub fn new(store: Arc<ConfigStore>) -> Self {
+        Self { store }
+    }
+
+    /// The tonic server for `store`.
+    pub fn server(store: Arc<ConfigStore>) -> ConfigurationServer<ConfigApi> {
+        ConfigurationServer::new(Self::new(store))
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl Configuration for ConfigApi {
+    // ----- employees -----
+
+    async fn list_employees(
+        &self,
+        _request: Request<pb::ListEmployeesRequest>,
+    ) -> Reply<pb::ListEmployeesResponse> {
+        let (list, revision) = self.store.list::<Employee>();
+        Ok(Response::new(pb::ListEmployeesResponse {
+            employees: list.iter().map(convert::employee_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_employee(&self, request: Request<pb::GetEmployeeRequest>) -> Reply<pb::Employee> {
+        let id = request.into_inner().id;
+        key(&id, "id")?;
+        let found = self.store.get::<Employee>(&id).map_err(status)?;
+        Ok(Response::new(convert::employee_pb(&found)))
+    }
+
+    async fn create_employee(
+        &self,
+        request: Request<pb::CreateEmployeeRequest>,
+    ) -> Reply<pb::Employee> {
+        let employee = required(request.into_inner().employee, "employee")?;
+        let created = self
+            .store
+            .create(convert::employee(employee)?)
+            .map_err(status)?;
+        Ok(Response::new(convert::employee_pb(&created)))
+    }
+
+    async fn update_employee(
+        &self,
+        request: Request<pb::UpdateEmployeeRequest>,
+    ) -> Reply<pb::Employee> {
+        let employee = required(request.into_inner().employee, "employee")?;
+        key(&employee.id, "employee.id")?;
+        let etag = etag(&employee.etag, "employee.etag")?;
+        let updated = self
+            .store
+            .update(convert::employee(employee)?, etag)
+            .map_err(status)?;
+        Ok(Response::new(convert::employee_pb(&updated)))
+    }
+
+    async fn delete_employee(
+        &self,
+        request: Request<pb::DeleteEmployeeRequest>,
+    ) -> Reply<pb::DeleteEmployeeResponse> {
+        let request = request.into_inner();
+        key(&request.id, "id")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Employee>(&request.id, etag)
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteEmployeeResponse {}))
+    }
+
+    // ----- departments -----
+
+    async fn list_departments(
+        &self,
+        _request: Request<pb::ListDepartmentsRequest>,
+    ) -> Reply<pb::ListDepartmentsResponse> {
+        let (list, revision) = self.store.list::<Department>();
+        Ok(Response::new(pb::ListDepartmentsResponse {
+            departments: list.iter().map(convert::department_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_department(
+        &self,
+        request: Request<pb::GetDepartmentRequest>,
+    ) -> Reply<pb::Department> {
+        let id = request.into_inner().id;
+        key(&id, "id")?;
+        let found = self.store.get::<Department>(&id).map_err(status)?;
+        Ok(Response::new(convert::department_pb(&found)))
+    }
+
+    async fn create_department(
+        &self,
+        request: Request<pb::CreateDepartmentRequest>,
+    ) -> Reply<pb::Department> {
+        let department = required(request.into_inner().department, "department")?;
+        let created = self
+            .store
+            .create(convert::department(department)?)
+            .map_err(status)?;
+        Ok(Response::new(convert::department_pb(&created)))
+    }
+
+    async fn update_department(
+        &self,
+        request: Request<pb::UpdateDepartmentRequest>,
+    ) -> Reply<pb::Department> {
+        let department = required(request.into_inner().department, "department")?;
+        key(&department.id, "department.id")?;
+        let etag = etag(&department.etag, "department.etag")?;
+        let updated = self
+            .store
+            .update(convert::department(department)?, etag)
+            .map_err(status)?;
+        Ok(Response::new(convert::department_pb(&updated)))
+    }
+
+    async fn delete_department(
+        &self,
+        request: Request<pb::DeleteDepartmentRequest>,
+    ) -> Reply<pb::DeleteDepartmentResponse> {
+        let request = request.into_inner();
+        key(&request.id, "id")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Department>(&request.id, etag)
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteDepartmentResponse {}))
+    }
+
+    // ----- numbers -----
+
+    async fn list_numbers(
+        &self,
+        _request: Request<pb::ListNumbersRequest>,
+    ) -> Reply<pb::ListNumbersResponse> {
+        let (list, revision) = self.store.list::<Number>();
+        Ok(Response::new(pb::ListNumbersResponse {
+            numbers: list.iter().map(convert::number_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_number(&self, request: Request<pb::GetNumberRequest>) -> Reply<pb::Number> {
+        let number = request.into_inner().number;
+        key(&number, "number")?;
+        let found = self.store.get::<Number>(&number).map_err(status)?;
+        Ok(Response::new(convert::number_pb(&found)))
+    }
+
+    async fn create_number(&self, request: Request<pb::CreateNumberRequest>) -> Reply<pb::Number> {
+        let number = required(request.into_inner().number, "number")?;
+        let created = self
+            .store
+            .create(convert::number(number)?)
+            .map_err(status)?;
+        Ok(Response::new(convert::number_pb(&created)))
+    }
+
+    async fn update_number(&self, request: Request<pb::UpdateNumberRequest>) -> Reply<pb::Number> {
+        let number = required(request.into_inner().number, "number")?;
+        key(&number.number, "number.number")?;
+        let etag = etag(&number.etag, "number.etag")?;
+        let updated = self
+            .store
+            .update(convert::number(number)?, etag)
+            .map_err(status)?;
+        Ok(Response::new(convert::number_pb(&updated)))
+    }
+
+    async fn delete_number(
+        &self,
+        request: Request<pb::DeleteNumberRequest>,
+    ) -> Reply<pb::DeleteNumberResponse> {
+        let request = request.into_inner();
+        key(&request.number, "number")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Number>(&request.number, etag)
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteNumberResponse {}))
+    }
+
+    // ----- trunks -----
+
+    async fn list_trunks(
+        &self,
+        _request: Request<pb::ListTrunksRequest>,
+    ) -> Reply<pb::ListTrunksResponse> {
+        let (list, revision) = self.store.list::<Trunk>();
+        Ok(Response::new(pb::ListTrunksResponse {
+            trunks: list.iter().map(convert::trunk_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_trunk(&self, request: Request<pb::GetTrunkRequest>) -> Reply<pb::Trunk> {
+        let id = request.into_inner().id;
+        key(&id, "id")?;
+        let found = self.store.get::<Trunk>(&id).map_err(status)?;
+        Ok(Response::new(convert::trunk_pb(&found)))
+    }
+
+    async fn create_trunk(&self, request: Request<pb::CreateTrunkRequest>) -> Reply<pb::Trunk> {
+        let trunk = required(request.into_inner().trunk, "trunk")?;
+        let created = self.store.create(convert::trunk(trunk)?).map_err(status)?;
+        Ok(Response::new(convert::trunk_pb(&created)))
+    }
+
+    async fn update_trunk(&self, request: Request<pb::UpdateTrunkRequest>) -> Reply<pb::Trunk> {
+        let trunk = required(request.into_inner().trunk, "trunk")?;
+        key(&trunk.id, "trunk.id")?;
+        let etag = etag(&trunk.etag, "trunk.etag")?;
+        let updated = self
+            .store
+            .update(convert::trunk(trunk)?, etag)
+            .map_err(status)?;
+        Ok(Response::new(convert::trunk_pb(&updated)))
+    }
+
+    async fn delete_trunk(
+        &self,
+        request: Request<pb::DeleteTrunkRequest>,
+    ) -> Reply<pb::DeleteTrunkResponse> {
+        let request = request.into_inner();
+        key(&request.id, "id")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Trunk>(&request.id, etag)
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteTrunkResponse {}))
+    }
+}

@@ -1,0 +1,237 @@
+//! proto <-> domain for `cc.config.v1`, in one place. What the proto cannot say by itself
+//! (a required message, an enum left unspecified, a target that is not `ip:port`) is refused
+//! here naming the request field; everything else is the configuration's own check, run by
+//! the store on the whole candidate.
+
+use cc_common::config::{Department, Employee, GreetingBand, Number, Role, Route, Strategy, Trunk};
+use cc_common::ids::{EmployeeId, Extension};
+use cc_proto::config::v1 as pb;
+use tonic::Status;
+
+use crate::error::StoreError;
+use crate::resource::{Etag, Versioned};
+
+/// The ring time of a department that does not give one (as in the configuration file).
+const DEFAULT_RING_SECONDS: u32 = 15;
+
+// ----- requests -----
+
+/// A required message field.
+pub(crate) fn required<T>(value: Option<T>, field: &str) -> Result<T, Status> {
+    value.ok_or_else(|| Status::invalid_argument(format!("{field}: required")))
+}
+
+/// A key (id or number) naming the resource a request is about.
+pub(crate) fn key(value: &str, field: &str) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "{field}: must not be empty"
+        )));
+    }
+    Ok(())
+}
+
+/// The etag an update or delete must carry.
+pub(crate) fn etag(value: &str, field: &str) -> Result<Etag, Status> {
+    if value.is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "{field}: etag is required"
+        )));
+    }
+    Etag::parse(value).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "{field}: {value:?} is not an etag of this service (they look like \"r17\")"
+        ))
+    })
+}
+
+pub(crate) fn employee(e: pb::Employee) -> Result<Employee, Status> {
+    let role = match pb::Role::try_from(e.role) {
+        Ok(pb::Role::Admin) => Role::Admin,
+        Ok(pb::Role::User) => Role::User,
+        Ok(pb::Role::Unspecified) => {
+            return Err(Status::invalid_argument(
+                "employee.role: required (ROLE_ADMIN or ROLE_USER)",
+            ));
+        }
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "employee.role: {} is not a Role",
+                e.role
+            )));
+        }
+    };
+    Ok(Employee {
+        id: EmployeeId(e.id),
+        name: e.name,
+        extension: Extension(e.extension),
+        sip_password: e.sip_password,
+        role,
+        mobile: non_empty(e.mobile),
+    })
+}
+
+pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
+    use pb::Strategy as P;
+    let strategy = match P::try_from(d.strategy) {
+        Ok(P::RingAll) => Strategy::RingAll,
+        Ok(P::Sequential) => Strategy::Sequential,
+        Ok(P::Progressive) => Strategy::Progressive,
+        Ok(P::LongestIdle) => Strategy::LongestIdle,
+        Ok(P::RoundRobin) => Strategy::RoundRobin,
+        Ok(P::FewestCalls) => Strategy::FewestCalls,
+        Ok(P::LeastTalkTime) => Strategy::LeastTalkTime,
+        Ok(P::Random) => Strategy::Random,
+        Ok(P::Unspecified) => {
+            return Err(Status::invalid_argument(
+                "department.strategy: required (e.g. STRATEGY_SEQUENTIAL)",
+            ));
+        }
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "department.strategy: {} is not a Strategy",
+                d.strategy
+            )));
+        }
+    };
+    Ok(Department {
+        id: d.id,
+        name: d.name,
+        extension: d.extension,
+        strategy,
+        members: d.members,
+        ring_seconds: d.ring_seconds.unwrap_or(DEFAULT_RING_SECONDS),
+        wrap_up_seconds: d.wrap_up_seconds,
+    })
+}
+
+pub(crate) fn number(n: pb::Number) -> Result<Number, Status> {
+    let route = match n.route {
+        Some(pb::number::Route::Department(d)) => Route::Department(d),
+        Some(pb::number::Route::Employee(e)) => Route::Employee(e),
+        None => {
+            return Err(Status::invalid_argument(
+                "number.route: required (a department or an employee)",
+            ));
+        }
+    };
+    Ok(Number {
+        number: n.number,
+        route,
+        greeting: non_empty(n.greeting),
+        greetings: n
+            .greetings
+            .into_iter()
+            .map(|b| GreetingBand {
+                from: b.from,
+                greeting: b.greeting,
+            })
+            .collect(),
+    })
+}
+
+pub(crate) fn trunk(t: pb::Trunk) -> Result<Trunk, Status> {
+    let target = t.target.parse().map_err(|_| {
+        Status::invalid_argument(format!(
+            "trunk.target: {:?} is not an address ip:port",
+            t.target
+        ))
+    })?;
+    Ok(Trunk { id: t.id, target })
+}
+
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+// ----- responses -----
+
+/// An employee as the API shows it: never with its SIP password.
+pub(crate) fn employee_pb(v: &Versioned<Employee>) -> pb::Employee {
+    let e = &v.resource;
+    let role = match e.role {
+        Role::Admin => pb::Role::Admin,
+        Role::User => pb::Role::User,
+    };
+    pb::Employee {
+        id: e.id.to_string(),
+        name: e.name.clone(),
+        extension: e.extension.to_string(),
+        sip_password: String::new(),
+        role: role.into(),
+        mobile: e.mobile.clone().unwrap_or_default(),
+        etag: v.etag.to_string(),
+    }
+}
+
+pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
+    use pb::Strategy as P;
+    let d = &v.resource;
+    let strategy = match d.strategy {
+        Strategy::RingAll => P::RingAll,
+        Strategy::Sequential => P::Sequential,
+        Strategy::Progressive => P::Progressive,
+        Strategy::LongestIdle => P::LongestIdle,
+        Strategy::RoundRobin => P::RoundRobin,
+        Strategy::FewestCalls => P::FewestCalls,
+        Strategy::LeastTalkTime => P::LeastTalkTime,
+        Strategy::Random => P::Random,
+    };
+    pb::Department {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        extension: d.extension.clone(),
+        strategy: strategy.into(),
+        members: d.members.clone(),
+        ring_seconds: Some(d.ring_seconds),
+        wrap_up_seconds: d.wrap_up_seconds,
+        etag: v.etag.to_string(),
+    }
+}
+
+pub(crate) fn number_pb(v: &Versioned<Number>) -> pb::Number {
+    let n = &v.resource;
+    let route = match &n.route {
+        Route::Department(d) => pb::number::Route::Department(d.clone()),
+        Route::Employee(e) => pb::number::Route::Employee(e.clone()),
+    };
+    pb::Number {
+        number: n.number.clone(),
+        route: Some(route),
+        greeting: n.greeting.clone().unwrap_or_default(),
+        greetings: n
+            .greetings
+            .iter()
+            .map(|b| pb::GreetingBand {
+                from: b.from.clone(),
+                greeting: b.greeting.clone(),
+            })
+            .collect(),
+        etag: v.etag.to_string(),
+    }
+}
+
+pub(crate) fn trunk_pb(v: &Versioned<Trunk>) -> pb::Trunk {
+    pb::Trunk {
+        id: v.resource.id.clone(),
+        target: v.resource.target.to_string(),
+        etag: v.etag.to_string(),
+    }
+}
+
+// ----- errors -----
+
+/// The gRPC status of a refused change: see the service comment in `config.proto`.
+pub(crate) fn status(e: StoreError) -> Status {
+    let message = e.to_string();
+    match e {
+        StoreError::Invalid { .. } => Status::invalid_argument(message),
+        StoreError::NotFound { .. } => Status::not_found(message),
+        StoreError::AlreadyExists { .. } => Status::already_exists(message),
+        StoreError::Conflict { .. } => Status::aborted(message),
+        StoreError::Referenced { .. } => Status::failed_precondition(message),
+    }
+}
+
+#[cfg(test)]
+mod tests;

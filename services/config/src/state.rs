@@ -1,0 +1,250 @@
+//! The pure core of the store: the configuration as a revisioned snapshot, and the
+//! resource operations that produce the next one. No locks, no channels: [`ConfigStore`]
+//! (crate::ConfigStore) wraps one of these and publishes each new snapshot.
+//!
+//! Every write builds the whole candidate configuration, checks it with
+//! [`Config::check`] (the same check as the file at start) and only then commits it, with
+//! the global revision plus one; the written resource's etag becomes that revision. A
+//! refused write changes nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cc_common::config::{Config, ConfigError, Route};
+
+use crate::error::StoreError;
+use crate::resource::{Etag, Kind, Resource, Versioned, key_at};
+
+/// One organisation's configuration, revisioned.
+#[derive(Debug, Clone)]
+pub struct ConfigState {
+    config: Arc<Config>,
+    /// +1 per accepted change; the loaded configuration is revision 1.
+    revision: u64,
+    /// The revision of each resource's last change: its etag.
+    changed_at: HashMap<(Kind, String), u64>,
+}
+
+impl ConfigState {
+    /// Revision 1 of `config`, after checking it; every resource starts with etag `r1`.
+    pub fn new(config: Config) -> Result<Self, StoreError> {
+        config.check().map_err(|e| invalid(e, &config, None))?;
+        let mut changed_at = HashMap::new();
+        for kind in Kind::ALL {
+            let mut index = 0;
+            while let Some(key) = key_at(&config, kind, index) {
+                changed_at.insert((kind, key.to_owned()), 1);
+                index += 1;
+            }
+        }
+        Ok(Self {
+            config: Arc::new(config),
+            revision: 1,
+            changed_at,
+        })
+    }
+
+    /// The current snapshot.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The revision of the current snapshot.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Every resource of a kind with its etag, in configured order.
+    pub fn list<R: Resource>(&self) -> Vec<Versioned<R>> {
+        R::all(&self.config)
+            .iter()
+            .map(|r| Versioned {
+                etag: self.etag(R::KIND, r.key()),
+                resource: r.clone(),
+            })
+            .collect()
+    }
+
+    /// One resource with its etag.
+    pub fn get<R: Resource>(&self, key: &str) -> Result<Versioned<R>, StoreError> {
+        let key = R::normalize_key(key);
+        let resource = R::all(&self.config)
+            .iter()
+            .find(|r| r.key() == key)
+            .ok_or_else(|| not_found(R::KIND, key))?;
+        Ok(Versioned {
+            resource: resource.clone(),
+            etag: self.etag(R::KIND, key),
+        })
+    }
+
+    /// Adds a resource whose key is not taken.
+    pub fn create<R: Resource>(&mut self, resource: R) -> Result<Versioned<R>, StoreError> {
+        let key = resource.key().to_owned();
+        if R::all(&self.config).iter().any(|r| r.key() == key) {
+            return Err(StoreError::AlreadyExists { kind: R::KIND, key });
+        }
+        let mut candidate = Config::clone(&self.config);
+        let table = R::all_mut(&mut candidate);
+        table.push(resource.clone());
+        let index = table.len() - 1;
+        let etag = self.commit(candidate, Some((R::KIND, index)), R::KIND, key)?;
+        Ok(Versioned { resource, etag })
+    }
+
+    /// Replaces the resource with the same key, if `etag` is still its current etag.
+    pub fn update<R: Resource>(
+        &mut self,
+        mut resource: R,
+        etag: Etag,
+    ) -> Result<Versioned<R>, StoreError> {
+        let key = resource.key().to_owned();
+        let index = self.index_of::<R>(&key)?;
+        self.check_etag(R::KIND, &key, etag)?;
+        let mut candidate = Config::clone(&self.config);
+        let table = R::all_mut(&mut candidate);
+        if let Some(current) = table.get_mut(index) {
+            resource.keep_write_only(current);
+            *current = resource.clone();
+        }
+        let etag = self.commit(candidate, Some((R::KIND, index)), R::KIND, key)?;
+        Ok(Versioned { resource, etag })
+    }
+
+    /// Removes a resource nothing refers to, if `etag` is still its current etag.
+    pub fn delete<R: Resource>(&mut self, key: &str, etag: Etag) -> Result<(), StoreError> {
+        let key = R::normalize_key(key).to_owned();
+        let index = self.index_of::<R>(&key)?;
+        self.check_etag(R::KIND, &key, etag)?;
+        if let Some(by) = reference_to(&self.config, R::KIND, &key) {
+            return Err(StoreError::Referenced {
+                kind: R::KIND,
+                key,
+                by,
+            });
+        }
+        let mut candidate = Config::clone(&self.config);
+        R::all_mut(&mut candidate).remove(index);
+        self.commit(candidate, None, R::KIND, key.clone())?;
+        self.changed_at.remove(&(R::KIND, key));
+        Ok(())
+    }
+
+    fn index_of<R: Resource>(&self, key: &str) -> Result<usize, StoreError> {
+        R::all(&self.config)
+            .iter()
+            .position(|r| r.key() == key)
+            .ok_or_else(|| not_found(R::KIND, key))
+    }
+
+    fn etag(&self, kind: Kind, key: &str) -> Etag {
+        // Every resource has an entry; the fallback only guards against a bug.
+        let revision = self
+            .changed_at
+            .get(&(kind, key.to_owned()))
+            .copied()
+            .unwrap_or(self.revision);
+        Etag(revision)
+    }
+
+    fn check_etag(&self, kind: Kind, key: &str, given: Etag) -> Result<(), StoreError> {
+        let current = self.etag(kind, key);
+        if given == current {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                kind,
+                key: key.to_owned(),
+                given,
+                current,
+            })
+        }
+    }
+
+    /// Checks the candidate and makes it the current snapshot at the next revision, which
+    /// becomes the etag of the written resource.
+    fn commit(
+        &mut self,
+        candidate: Config,
+        written: Option<(Kind, usize)>,
+        kind: Kind,
+        key: String,
+    ) -> Result<Etag, StoreError> {
+        candidate
+            .check()
+            .map_err(|e| invalid(e, &candidate, written))?;
+        self.revision += 1;
+        self.config = Arc::new(candidate);
+        self.changed_at.insert((kind, key), self.revision);
+        Ok(Etag(self.revision))
+    }
+}
+
+fn not_found(kind: Kind, key: &str) -> StoreError {
+    StoreError::NotFound {
+        kind,
+        key: key.to_owned(),
+    }
+}
+
+/// The first entry of `config` that refers to the resource, described for the caller.
+fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
+    let routes_to = |wanted: &dyn Fn(&Route) -> bool| {
+        config
+            .numbers
+            .iter()
+            .find(|n| wanted(&n.route))
+            .map(|n| format!("number {:?} routes to it", n.number))
+    };
+    match kind {
+        Kind::Employee => config
+            .departments
+            .iter()
+            .find(|d| d.members.iter().any(|m| m == key))
+            .map(|d| format!("department {:?} lists it in members", d.id))
+            .or_else(|| routes_to(&|r| matches!(r, Route::Employee(e) if e == key))),
+        Kind::Department => routes_to(&|r| matches!(r, Route::Department(d) if d == key)),
+        // Mobile forwarding takes whichever trunk is first: no entry names a trunk.
+        Kind::Number | Kind::Trunk => None,
+    }
+}
+
+/// A validation error with its field named for an API caller: the written resource as the
+/// request field (`employee.extension`), other entries by key (`departments["sales"]`).
+fn invalid(error: ConfigError, config: &Config, written: Option<(Kind, usize)>) -> StoreError {
+    match error {
+        ConfigError::Invalid { field, reason } => StoreError::Invalid {
+            field: rename_field(&field, config, written),
+            reason,
+        },
+        other => StoreError::Invalid {
+            field: "config".into(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn rename_field(field: &str, config: &Config, written: Option<(Kind, usize)>) -> String {
+    let Some((table, rest)) = field.split_once('[') else {
+        return field.to_owned();
+    };
+    let Some(kind) = Kind::ALL.into_iter().find(|k| k.table() == table) else {
+        return field.to_owned();
+    };
+    let Some((index, tail)) = rest.split_once(']') else {
+        return field.to_owned();
+    };
+    let Ok(index) = index.parse::<usize>() else {
+        return field.to_owned();
+    };
+    if written == Some((kind, index)) {
+        return format!("{}{tail}", kind.name());
+    }
+    match key_at(config, kind, index) {
+        Some(key) => format!("{table}[{key:?}]{tail}"),
+        None => field.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

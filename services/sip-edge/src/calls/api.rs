@@ -1,0 +1,125 @@
+//! `cc.calls.v1.Calls`: the calls in progress on this node, seen and steered from gRPC.
+//! Handlers only convert and forward to the call actors.
+
+use std::sync::Arc;
+
+use cc_proto::calls::v1 as pb;
+use cc_proto::calls::v1::calls_server::{Calls, CallsServer};
+use ractor::{RactorErr, call_t};
+use tonic::{Request, Response, Status};
+
+use super::{CallContext, CallInfo, CallMsg, CallState, TransferError};
+
+#[derive(Debug, Clone)]
+pub struct CallsApi {
+    ctx: Arc<CallContext>,
+}
+
+impl CallsApi {
+    pub fn server(ctx: Arc<CallContext>) -> CallsServer<CallsApi> {
+        CallsServer::new(CallsApi { ctx })
+    }
+
+    fn actor(&self, call_id: &str) -> Result<ractor::ActorRef<CallMsg>, Status> {
+        if call_id.is_empty() {
+            return Err(Status::invalid_argument("call_id is required"));
+        }
+        self.ctx
+            .registry
+            .by_id(call_id)
+            .ok_or_else(|| Status::not_found(format!("call_id: no call {call_id:?} in progress")))
+    }
+}
+
+fn call(info: CallInfo) -> pb::Call {
+    let state = match info.state {
+        CallState::Routing => pb::CallState::Routing,
+        CallState::Queued => pb::CallState::Queued,
+        CallState::Dialing => pb::CallState::Dialing,
+        CallState::Talking => pb::CallState::Talking,
+        CallState::Ending => pb::CallState::Ending,
+    };
+    pb::Call {
+        call_id: info.id,
+        dialed: info.dialed,
+        caller: info.caller,
+        state: state.into(),
+        department_id: info.department.unwrap_or_default(),
+        agent_id: info.agent.unwrap_or_default(),
+        started_unix_ms: info.started_unix_ms,
+        connected_unix_ms: info.connected_unix_ms.unwrap_or(0),
+    }
+}
+
+#[tonic::async_trait]
+impl Calls for CallsApi {
+    async fn list_calls(
+        &self,
+        _: Request<pb::ListCallsRequest>,
+    ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        let calls = self.ctx.registry.list().into_iter().map(call).collect();
+        Ok(Response::new(pb::ListCallsResponse { calls }))
+    }
+
+    async fn get_call(
+        &self,
+        request: Request<pb::GetCallRequest>,
+    ) -> Result<Response<pb::Call>, Status> {
+        let id = request.into_inner().call_id;
+        if id.is_empty() {
+            return Err(Status::invalid_argument("call_id is required"));
+        }
+        self.ctx
+            .registry
+            .info(&id)
+            .map(|i| Response::new(call(i)))
+            .ok_or_else(|| Status::not_found(format!("call_id: no call {id:?} in progress")))
+    }
+
+    async fn hangup_call(
+        &self,
+        request: Request<pb::HangupCallRequest>,
+    ) -> Result<Response<pb::HangupCallResponse>, Status> {
+        let actor = self.actor(&request.into_inner().call_id)?;
+        actor
+            .cast(CallMsg::Hangup)
+            .map_err(|_| Status::not_found("call_id: the call has just ended"))?;
+        Ok(Response::new(pb::HangupCallResponse {}))
+    }
+
+    async fn transfer_call(
+        &self,
+        request: Request<pb::TransferCallRequest>,
+    ) -> Result<Response<pb::TransferCallResponse>, Status> {
+        let r = request.into_inner();
+        if r.target.is_empty() {
+            return Err(Status::invalid_argument("target is required"));
+        }
+        let actor = self.actor(&r.call_id)?;
+        let timeout_ms = self.ctx.timings.rpc_timeout.as_millis() as u64 * 4;
+        let result = call_t!(
+            actor,
+            |reply| CallMsg::Transfer {
+                target: r.target,
+                reply
+            },
+            timeout_ms
+        );
+        match result {
+            Ok(Ok(())) => Ok(Response::new(pb::TransferCallResponse {})),
+            Ok(Err(e @ TransferError::NotConnected)) => {
+                Err(Status::failed_precondition(e.to_string()))
+            }
+            Ok(Err(e @ TransferError::Unreachable(_))) => {
+                Err(Status::invalid_argument(e.to_string()))
+            }
+            Ok(Err(TransferError::Gone))
+            | Err(RactorErr::Actor(_) | RactorErr::Messaging(_) | RactorErr::Spawn(_)) => {
+                Err(Status::not_found("call_id: the call has ended"))
+            }
+            Err(RactorErr::Timeout) => {
+                Err(Status::deadline_exceeded("the call did not answer in time"))
+            }
+        }
+    }
+}
