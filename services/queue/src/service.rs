@@ -109,7 +109,7 @@ impl Default for Settings {
         Self {
             core: CoreConfig::default(),
             call_timeout: Duration::from_secs(2),
-            event_buffer: 1024,
+            event_buffer: 16_384,
             reservation_grace: Duration::from_secs(5),
             max_reservation: Duration::from_secs(120),
         }
@@ -209,10 +209,25 @@ fn departments_of(config: &Config) -> Vec<DepartmentConfig> {
 }
 
 /// The core's view of one configured department.
+///
+/// Strategies that ring one member at a time get plans of one target: the next member is
+/// chosen when that ring ends (passing over members who already missed the call), so the
+/// other free members stay free for the calls behind it. Ring-all and progressive ring
+/// several members at once, so their plans hold every available member.
 fn department(d: &cc_common::config::Department) -> DepartmentConfig {
+    let strategy = strategy(d.strategy);
+    let max_plan_targets = match strategy {
+        Strategy::RingAll | Strategy::Progressive => None,
+        Strategy::Sequential
+        | Strategy::LongestIdle
+        | Strategy::RoundRobin
+        | Strategy::FewestCalls
+        | Strategy::LeastTalkTime
+        | Strategy::Random => Some(1),
+    };
     DepartmentConfig {
         id: DepartmentId::new(d.id.as_str()),
-        strategy: strategy(d.strategy),
+        strategy,
         ring_seconds: d.ring_seconds,
         wrap_up_seconds: d.wrap_up_seconds,
         members: d
@@ -223,7 +238,7 @@ fn department(d: &cc_common::config::Department) -> DepartmentConfig {
                 ring_seconds: None,
             })
             .collect(),
-        max_plan_targets: None,
+        max_plan_targets,
     }
 }
 

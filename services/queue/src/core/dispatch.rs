@@ -81,7 +81,18 @@ impl QueueCore {
         let Some(department) = self.departments.get_mut(d) else {
             return false;
         };
-        let picked = department.pick(&mut self.rng);
+        let Some((_, head)) = department.pending.first_key_value() else {
+            return false;
+        };
+        let tried = self.calls.get(head).map_or(&[][..], |c| &c.tried[..]);
+        let picked = department.pick(&mut self.rng, tried);
+        if let Some(entry) = self.calls.get_mut(head)
+            && !picked.is_empty()
+            && picked.iter().all(|a| entry.tried.contains(a))
+        {
+            // Everyone available has missed this call once: a new round.
+            entry.tried.clear();
+        }
         let Some((key, call)) = department.pending.pop_first() else {
             return false;
         };
@@ -156,6 +167,7 @@ impl QueueCore {
         }
         if missed {
             self.count_miss(a);
+            self.mark_tried(call, a);
         } else {
             self.outputs.push_back(Output::CancelOffer {
                 call: call.clone(),
@@ -188,9 +200,18 @@ impl QueueCore {
                 agent: self.agent_id(target.agent),
             });
             self.count_miss(target.agent);
+            self.mark_tried(call, target.agent);
             self.release(target.agent);
         }
         self.settle_offer(now, call);
+    }
+
+    fn mark_tried(&mut self, call: &CallId, a: AgentIdx) {
+        if let Some(entry) = self.calls.get_mut(call)
+            && !entry.tried.contains(&a)
+        {
+            entry.tried.push(a);
+        }
     }
 
     /// After targets left a plan: fail it if none remain (the call waits again in its place),

@@ -71,6 +71,7 @@ impl QueueCore {
                 department: d,
                 key,
                 offer: None,
+                tried: Vec::new(),
             },
         );
         self.queue_changed(d);

@@ -37,7 +37,7 @@ pub use output::{Output, PauseReason};
 pub use plan::{RingPlan, RingTarget};
 pub use strategy::Strategy;
 
-use agents::Agents;
+use agents::{AgentIdx, Agents};
 use plan::Offer;
 use queue::{Department, QueueKey};
 use timer::{Timer, Timers};
@@ -71,6 +71,9 @@ struct QueuedCall {
     department: usize,
     key: QueueKey,
     offer: Option<Offer>,
+    /// Agents who missed this call in the current round: the next plans pass them over
+    /// until every available member has had a turn (then the round starts again).
+    tried: Vec<AgentIdx>,
 }
 
 /// The ACD state machine of one queue owner.

@@ -88,8 +88,24 @@ impl Department {
         self.lifecycle = Lifecycle::Open;
     }
 
-    /// Available members in the order the strategy offers them, at most the plan limit.
-    pub fn pick(&self, rng: &mut impl rand::Rng) -> Vec<AgentIdx> {
+    /// Available members in the order the strategy offers them, at most the plan limit,
+    /// passing over `tried` (members who missed this call in the current round) unless
+    /// nobody else is available.
+    pub fn pick(&self, rng: &mut impl rand::Rng, tried: &[AgentIdx]) -> Vec<AgentIdx> {
+        if !tried.is_empty() {
+            let fresh = self.pick_from(rng, |a| !tried.contains(&a));
+            if !fresh.is_empty() {
+                return fresh;
+            }
+        }
+        self.pick_from(rng, |_| true)
+    }
+
+    fn pick_from(
+        &self,
+        rng: &mut impl rand::Rng,
+        eligible: impl Fn(AgentIdx) -> bool,
+    ) -> Vec<AgentIdx> {
         let limit = self.max_plan_targets.unwrap_or(usize::MAX);
         match self.strategy {
             Strategy::RoundRobin => {
@@ -99,11 +115,17 @@ impl Department {
                     .range(split..)
                     .chain(self.available.range(..split))
                     .map(|(_, a)| *a)
+                    .filter(|a| eligible(*a))
                     .take(limit)
                     .collect()
             }
             Strategy::Random => {
-                let mut all: Vec<AgentIdx> = self.available.values().copied().collect();
+                let mut all: Vec<AgentIdx> = self
+                    .available
+                    .values()
+                    .copied()
+                    .filter(|a| eligible(*a))
+                    .collect();
                 let take = limit.min(all.len());
                 // A partial Fisher-Yates: only the first `take` slots need to be drawn.
                 for i in 0..take {
@@ -118,7 +140,13 @@ impl Department {
             | Strategy::Progressive
             | Strategy::LongestIdle
             | Strategy::FewestCalls
-            | Strategy::LeastTalkTime => self.available.values().copied().take(limit).collect(),
+            | Strategy::LeastTalkTime => self
+                .available
+                .values()
+                .copied()
+                .filter(|a| eligible(*a))
+                .take(limit)
+                .collect(),
         }
     }
 

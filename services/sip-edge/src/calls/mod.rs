@@ -175,6 +175,8 @@ pub struct Registry {
     endpoints: Mutex<HashMap<String, CallNo>>,
     ids: Mutex<HashMap<String, CallNo>>,
     infos: Mutex<HashMap<CallNo, CallInfo>>,
+    /// Each call's id and endpoints, so that forgetting a call touches only its own entries.
+    owned: Mutex<HashMap<CallNo, (String, Vec<String>)>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -198,6 +200,9 @@ impl Registry {
 
     pub fn add_endpoint(&self, endpoint: &str, call: CallNo) {
         locked(&self.endpoints).insert(endpoint.to_owned(), call);
+        if let Some((_, endpoints)) = locked(&self.owned).get_mut(&call) {
+            endpoints.push(endpoint.to_owned());
+        }
     }
 
     /// Every call in progress, oldest first.
@@ -236,13 +241,20 @@ impl Registry {
     fn insert(&self, call: CallNo, id: &str, actor: ActorRef<CallMsg>) {
         locked(&self.calls).insert(call, actor);
         locked(&self.ids).insert(id.to_owned(), call);
+        locked(&self.owned).insert(call, (id.to_owned(), Vec::new()));
     }
 
     fn remove(&self, call: CallNo) {
         locked(&self.calls).remove(&call);
-        locked(&self.endpoints).retain(|_, c| *c != call);
-        locked(&self.ids).retain(|_, c| *c != call);
         locked(&self.infos).remove(&call);
+        let Some((id, endpoints)) = locked(&self.owned).remove(&call) else {
+            return;
+        };
+        locked(&self.ids).remove(&id);
+        let mut all = locked(&self.endpoints);
+        for e in endpoints {
+            all.remove(&e);
+        }
     }
 }
 

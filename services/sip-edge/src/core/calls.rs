@@ -82,6 +82,8 @@ pub(crate) struct CallTable {
     legs: HashMap<String, CallNo>,
     per_call: HashMap<CallNo, Vec<String>>,
     clients: HashMap<TxHandle, (CallNo, String, Method)>,
+    /// Each call's client transactions, so that forgetting a call is O(its own legs).
+    client_handles: HashMap<CallNo, Vec<TxHandle>>,
 }
 
 impl CallTable {
@@ -112,6 +114,7 @@ impl CallTable {
 
     pub fn add_client(&mut self, tx: TxHandle, call: CallNo, call_id: &str, method: Method) {
         self.clients.insert(tx, (call, call_id.to_owned(), method));
+        self.client_handles.entry(call).or_default().push(tx);
     }
 
     pub fn client(&self, tx: TxHandle) -> Option<&(CallNo, String, Method)> {
@@ -119,13 +122,19 @@ impl CallTable {
     }
 
     pub fn client_done(&mut self, tx: TxHandle) {
-        self.clients.remove(&tx);
+        if let Some((call, _, _)) = self.clients.remove(&tx)
+            && let Some(handles) = self.client_handles.get_mut(&call)
+        {
+            handles.retain(|h| *h != tx);
+        }
     }
 
     pub fn remove(&mut self, call: CallNo) {
         for leg in self.per_call.remove(&call).unwrap_or_default() {
             self.legs.remove(&leg);
         }
-        self.clients.retain(|_, (c, _, _)| *c != call);
+        for tx in self.client_handles.remove(&call).unwrap_or_default() {
+            self.clients.remove(&tx);
+        }
     }
 }

@@ -375,3 +375,22 @@ fn late_and_early_timeouts_are_harmless() {
     assert_eq!(h.facts("a").consecutive_no_answers, 1);
     assert_eq!(h.facts("b").consecutive_no_answers, 1);
 }
+
+#[test]
+fn with_one_target_per_plan_a_call_passes_over_agents_who_missed_it_then_starts_over() {
+    let mut h = Harness::new(vec![
+        dept(Strategy::Sequential, &["a", "b", "c"]).max_plan_targets(1),
+    ]);
+    h.available(&["a", "b", "c"]);
+    h.enqueue("c1", "d", 0);
+    let first = h.offers();
+    assert_eq!(order(&first[0].1), ["a"]);
+    // a rings out and is free again, first in order, but c1 goes to b, then c.
+    h.advance_to(10);
+    assert_eq!(order(&h.offers()[0].1), ["b"]);
+    h.advance_to(20);
+    assert_eq!(order(&h.offers()[0].1), ["c"]);
+    // Everyone has had a turn: the round starts again with the strategy's first choice.
+    h.advance_to(30);
+    assert_eq!(order(&h.offers()[0].1), ["a"]);
+}
