@@ -21,8 +21,26 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use routing::decide_response::Step;
 use tracing::{debug, info, warn};
 
+use super::outbox::Outbox;
 use super::sip::{self, OutboundInvite};
 use super::{CallContext, CallEvent, CallInfo, CallState, TransferError, unix_ms};
+
+/// Queues a notification to another service in the call's outbox (ordered, retried, not
+/// awaited): `notify!(self, "what", client_field, method, request)`.
+macro_rules! notify {
+    ($call:expr, $what:expr, $client:ident, $method:ident, $request:expr) => {{
+        let client = $call.ctx.services.$client.clone();
+        let request = $request;
+        $call.outbox.push(
+            $what,
+            Box::new(move || {
+                let mut client = client.clone();
+                let request = request.clone();
+                Box::pin(async move { client.$method(request).await.map(|_| ()) })
+            }),
+        );
+    }};
+}
 use crate::core::{CallNo, DeviceContact, FromCall, ToCall};
 use crate::transport::Peer;
 
@@ -208,6 +226,7 @@ pub struct Call {
     no: CallNo,
     id: String,
     ctx: Arc<CallContext>,
+    outbox: Outbox,
     phase: Phase,
     caller: Option<Caller>,
     /// The caller's media endpoint.
@@ -244,6 +263,7 @@ impl Call {
     fn new(args: CallArgs) -> Self {
         Call {
             no: args.no,
+            outbox: Outbox::start(args.id.clone(), args.ctx.timings.rpc_timeout),
             id: args.id,
             ctx: args.ctx,
             phase: Phase::Routing,
@@ -771,14 +791,17 @@ impl Call {
                 .reject_agent(&agent, queue::rejected_request::Reason::Declined)
                 .await;
         }
-        let mut p = self.ctx.services.presence.clone();
         let confirm = presence::AgentCall {
             agent_id: agent.clone(),
             call_id: self.id.clone(),
         };
-        if let Err(e) = rpc(self.timeout(), p.confirm_ringing(confirm)).await {
-            debug!(call = %self.id, %agent, error = %e, "ringing not confirmed");
-        }
+        notify!(
+            self,
+            "presence: ringing",
+            presence,
+            confirm_ringing,
+            confirm
+        );
         self.emit(CallEvent::Offered {
             id: self.id.clone(),
             agent: agent.clone(),
@@ -791,15 +814,12 @@ impl Call {
 
     async fn reject_agent(&mut self, agent: &str, reason: queue::rejected_request::Reason) {
         self.targets.remove(agent);
-        let mut q = self.ctx.services.queue.clone();
         let request = queue::RejectedRequest {
             call_id: self.id.clone(),
             agent_id: agent.to_owned(),
             reason: reason as i32,
         };
-        if let Err(e) = rpc(self.timeout(), q.rejected(request)).await {
-            debug!(call = %self.id, %agent, error = %e, "rejection not taken");
-        }
+        notify!(self, "queue: rejected", queue, rejected, request);
     }
 
     async fn contacts(&self, extension: &str) -> Vec<DeviceContact> {
@@ -1048,22 +1068,16 @@ impl Call {
         if let LegKind::Queue(agent) = self.legs[i].kind.clone() {
             info!(call = %self.id, %agent, "answered by agent");
             self.targets.clear();
-            let mut q = self.ctx.services.queue.clone();
             let answered = queue::AgentCallRequest {
                 call_id: self.id.clone(),
                 agent_id: agent.clone(),
             };
-            if let Err(e) = rpc(self.timeout(), q.answered(answered)).await {
-                warn!(call = %self.id, error = %e, "queue not told of the answer");
-            }
-            let mut p = self.ctx.services.presence.clone();
+            notify!(self, "queue: answered", queue, answered, answered);
             let on_call = presence::AgentCall {
                 agent_id: agent,
                 call_id: self.id.clone(),
             };
-            if let Err(e) = rpc(self.timeout(), p.answered(on_call)).await {
-                warn!(call = %self.id, error = %e, "presence not told of the answer");
-            }
+            notify!(self, "presence: answered", presence, answered, on_call);
         } else {
             info!(call = %self.id, kind = ?self.legs[i].kind, "answered");
         }
@@ -1321,33 +1335,23 @@ impl Call {
         let Some((_, wrap_up)) = self.queued.clone() else {
             return;
         };
-        let id = self.id.clone();
-        let mut q = self.ctx.services.queue.clone();
         let ended = queue::CallRequest {
-            call_id: id.clone(),
+            call_id: self.id.clone(),
         };
-        if let Err(e) = rpc(self.timeout(), q.call_ended(ended)).await {
-            warn!(call = %id, error = %e, "queue not told of the end");
-        }
-        let mut p = self.ctx.services.presence.clone();
+        notify!(self, "queue: call ended", queue, call_ended, ended);
         let ended = presence::CallEndedRequest {
             agent_id: agent,
-            call_id: id.clone(),
+            call_id: self.id.clone(),
             wrap_up_seconds: wrap_up,
         };
-        if let Err(e) = rpc(self.timeout(), p.call_ended(ended)).await {
-            warn!(call = %id, error = %e, "presence not told of the end");
-        }
+        notify!(self, "presence: call ended", presence, call_ended, ended);
     }
 
     async fn destroy_endpoint(&mut self, endpoint: String) {
-        let mut m = self.ctx.services.media.clone();
         let r = media::EndpointRef {
             endpoint_id: endpoint,
         };
-        if let Err(e) = rpc(self.timeout(), m.destroy_endpoint(r)).await {
-            debug!(call = %self.id, error = %e, "endpoint not destroyed");
-        }
+        notify!(self, "media: destroy endpoint", media, destroy_endpoint, r);
     }
 
     // ----- timers -----
@@ -1471,13 +1475,10 @@ impl Call {
         match self.winner {
             Some(i) => self.release_connected(i).await,
             None if was == Phase::Queued => {
-                let mut q = self.ctx.services.queue.clone();
                 let left = queue::CallRequest {
                     call_id: self.id.clone(),
                 };
-                if let Err(e) = rpc(self.timeout(), q.abandon(left)).await {
-                    debug!(call = %self.id, error = %e, "abandon not taken");
-                }
+                notify!(self, "queue: abandoned", queue, abandon, left);
             }
             None => {}
         }

@@ -5,6 +5,7 @@
 mod actor;
 mod api;
 mod dispatch;
+mod outbox;
 pub mod sip;
 
 use std::collections::HashMap;
