@@ -39,6 +39,22 @@ def free_port(kind=socket.SOCK_DGRAM):
         return s.getsockname()[1]
 
 
+def high_port():
+    """A free UDP port above the kernel's ephemeral range and ccd's RTP range, so that
+    neither can take it between our check and SIPp's bind."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(61000, 65500)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    sys.exit("no free UDP port in 61000-65500")
+
+
 def config(args, sip_port, api_port, metrics_port):
     lines = [
         "[sip]",
@@ -183,7 +199,7 @@ def main():
     args.work = tempfile.mkdtemp(prefix="full-flow-")
     work = Path(args.work)
     sip_port, api_port, metrics_port = free_port(), free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
-    agent_port, agent_media = free_port(), free_port()
+    agent_port, agent_media = high_port(), high_port()
     (work / "ccd.toml").write_text(config(args, sip_port, api_port, metrics_port))
     log = open(work / "ccd.log", "w")
     ccd = subprocess.Popen(
@@ -233,7 +249,7 @@ def main():
         if not wait_idle(api_port, args.agents, 30):
             sys.exit("the agents are not all available")
 
-        caller_media = free_port()
+        caller_media = high_port()
         children.append(subprocess.Popen([sys.executable, "-c", SINK, str(caller_media)]))
         trials = []
 
@@ -245,7 +261,7 @@ def main():
             stay = args.talk_ms + args.greeting_ms
             run = subprocess.run(
                 ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "caller_silent.xml"), "-s", "48221234567",
-                 "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_port()), "-mp", str(caller_media),
+                 "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(high_port()), "-mp", str(caller_media),
                  "-t", "u1", "-r", str(rate), "-m", str(calls), "-d", str(stay), "-nostdin",
                  "-trace_stat", "-stf", str(stats), "-fd", "1", "-max_socket", "65000",
                  "-timeout", f"{args.trial_calls_secs + stay // 1000 + 60}s", "-timeout_error"],

@@ -698,6 +698,14 @@ impl Call {
             }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot queue the call");
+                if e.code() != tonic::Code::InvalidArgument && e.code() != tonic::Code::NotFound {
+                    // A timeout may hide an enqueue that was applied: take it back, or the
+                    // queue would offer a call nobody carries.
+                    let left = queue::CallRequest {
+                        call_id: self.id.clone(),
+                    };
+                    notify!(self, "queue: abandoned", queue, abandon, left);
+                }
                 self.queued = None;
                 self.set_phase(Phase::Routing);
                 self.play(vec!["unavailable".into()], false, Purpose::Goodbye)
@@ -1449,7 +1457,6 @@ impl Call {
         if self.phase == Phase::Ending {
             return;
         }
-        let was = self.phase;
         self.set_phase(Phase::Ending);
         info!(call = %self.id, reason = why, "call ended");
         self.emit(CallEvent::Ended {
@@ -1472,15 +1479,17 @@ impl Call {
                 self.cancel_leg(i);
             }
         }
-        match self.winner {
-            Some(i) => self.release_connected(i).await,
-            None if was == Phase::Queued => {
-                let left = queue::CallRequest {
-                    call_id: self.id.clone(),
-                };
-                notify!(self, "queue: abandoned", queue, abandon, left);
-            }
-            None => {}
+        if let Some(i) = self.winner {
+            self.release_connected(i).await;
+        }
+        if self.queued.is_some() {
+            // Also after an answer: if the queue missed the answer (it was slow and the plan
+            // ran out meanwhile), it would otherwise keep offering a call that has ended. On
+            // a call it no longer holds this is refused, harmlessly.
+            let left = queue::CallRequest {
+                call_id: self.id.clone(),
+            };
+            notify!(self, "queue: abandoned", queue, abandon, left);
         }
         for endpoint in [self.a.take(), self.b.take().map(|(e, _)| e)]
             .into_iter()
