@@ -144,20 +144,6 @@ def grpcurl_binary():
 
 GRPCURL = grpcurl_binary()
 
-# Callers' audio goes to one port (SIPp gives every call the same [media_port]); a sink
-# process reads it, as a caller's phone would, instead of the kernel answering every packet
-# with ICMP port unreachable.
-SINK = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-buf = bytearray(2048)
-while True:
-    s.recv_into(buf)
-"""
-
-
 def grpc(api, method, body):
     out = subprocess.run(
         [GRPCURL, "-plaintext", "-d", json.dumps(body), f"127.0.0.1:{api}", method],
@@ -249,8 +235,6 @@ def main():
         if not wait_idle(api_port, args.agents, 30):
             sys.exit("the agents are not all available")
 
-        caller_media = high_port()
-        children.append(subprocess.Popen([sys.executable, "-c", SINK, str(caller_media)]))
         trials = []
 
         def trial(rate):
@@ -261,7 +245,7 @@ def main():
             stay = args.talk_ms + args.greeting_ms
             run = subprocess.run(
                 ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "caller_silent.xml"), "-s", "48221234567",
-                 "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(high_port()), "-mp", str(caller_media),
+                 "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(high_port()), "-mp", str(high_port()),
                  "-t", "u1", "-r", str(rate), "-m", str(calls), "-d", str(stay), "-nostdin",
                  "-trace_stat", "-stf", str(stats), "-fd", "1", "-max_socket", "65000",
                  "-timeout", f"{args.trial_calls_secs + stay // 1000 + 60}s", "-timeout_error"],
@@ -269,6 +253,8 @@ def main():
                 timeout=args.trial_calls_secs + stay // 1000 + 120,
             )
             elapsed = time.time() - t_start
+            if run.returncode not in (0, 1) and elapsed < 5:
+                sys.exit(f"the callers' SIPp did not run ({run.returncode}):\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
             cpu = cpu_seconds(ccd.pid) - cpu0
             idle = wait_idle(api_port, args.agents)
             time.sleep(1.5)  # the agents' SIPp writes its statistics every second
