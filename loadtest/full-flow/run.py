@@ -176,7 +176,6 @@ def main():
     p.add_argument("--agents", type=int, default=6000)
     p.add_argument("--trial-calls-secs", type=int, default=20, help="seconds of arrivals per trial")
     p.add_argument("--talk-ms", type=int, default=10000)
-    p.add_argument("--greeting-ms", type=int, default=3000, help="added to the caller's stay: the greeting and the ring")
     p.add_argument("--start-rate", type=int, default=50)
     p.add_argument("--max-rate", type=int, default=1000)
     p.add_argument("--precision", type=float, default=0.1)
@@ -242,7 +241,9 @@ def main():
             stats = work / f"caller-{rate}.csv"
             agents_before = counter(sipp_stats(agent_stats), "SuccessfulCall(C)")
             cpu0, t_start = cpu_seconds(ccd.pid), time.time()
-            stay = args.talk_ms + args.greeting_ms
+            # The caller is answered (200) when the agent answers: the greeting and the wait
+            # are early media before it.
+            stay = args.talk_ms
             run = subprocess.run(
                 ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "caller_silent.xml"), "-s", "48221234567",
                  "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(high_port()), "-mp", str(high_port()),
@@ -315,10 +316,11 @@ def report(args, trials, good, bad):
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine "
         f"({os.cpu_count()} cores shared by ccd, the callers' SIPp and the agents' SIPp).",
         "",
-        "Each call: INVITE to a company number, answered with the greeting (`welcome`, 2.7 s), "
-        "queued in a longest-idle department of "
+        "Each call: INVITE to a company number, the greeting (`welcome`, 2.7 s) as early media "
+        "(183), queued in a longest-idle department of "
         f"{args.agents} agents, offered to an agent whose phone (SIPp UAS) rings 200 ms and "
-        f"answers, bridged, {args.talk_ms / 1000:.0f} s connected, BYE from the caller. "
+        f"answers, caller answered (200) and bridged, {args.talk_ms / 1000:.0f} s connected, "
+        "BYE from the caller. "
         "Callers send no audio (the RTP relay has its own benchmark, media-relay.md); ccd "
         "still plays the greeting and creates, bridges and destroys two media endpoints per call.",
         "",

@@ -13,6 +13,8 @@ use cc_proto::calls::v1 as calls_pb;
 use cc_proto::calls::v1::calls_client::CallsClient;
 use cc_proto::events::v1 as events_pb;
 use cc_proto::events::v1::events_client::EventsClient;
+use cc_proto::queues::v1 as queues_pb;
+use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::free_media_port;
 use cc_tests::phones::{Behaviour, Logged, Phone};
@@ -186,6 +188,10 @@ async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways(
     }
     // The greeting was played before anyone was rung.
     assert!(node.log_text().contains("queued"), "{}", node.log_text());
+    // The greeting and the wait were early media (183); the 200 came with the agent.
+    let early = run.messages.find("SIP/2.0 183").expect("a 183 with SDP");
+    let answered = run.messages.find("SIP/2.0 200").expect("a 200");
+    assert!(early < answered, "183 before 200\n{}", run.messages);
 
     let to = |port: u16| packets.iter().filter(|(_, d)| *d == port).count();
     let from = |port: u16| packets.iter().filter(|(s, _)| *s == port).count();
@@ -420,7 +426,7 @@ async fn a_busy_agent_passes_the_call_to_the_next_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_caller_hanging_up_while_an_agent_rings_cancels_the_phone_and_frees_the_agent() {
+async fn a_caller_cancelling_while_an_agent_rings_cancels_the_phone_and_frees_the_agent() {
     let node = Ccd::start(center("sequential", 20, 0));
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::NoAnswer);
@@ -431,7 +437,8 @@ async fn a_caller_hanging_up_while_an_agent_rings_cancels_the_phone_and_frees_th
         Duration::from_secs(5),
     )
     .await;
-    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 2000)).await;
+    // The caller hears music as early media (183) and gives up with CANCEL.
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_give_up.xml", 2000)).await;
     assert!(
         run.all_calls_succeeded(),
         "{}",
@@ -457,12 +464,12 @@ async fn a_caller_hanging_up_while_an_agent_rings_cancels_the_phone_and_frees_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_nobody_free_callers_wait_with_music_and_hear_their_position() {
+async fn with_nobody_free_callers_wait_with_music_hear_their_position_and_may_give_up() {
     let node = Ccd::start(center("sequential", 5, 0));
-    // Nobody is logged in: both callers wait.
-    let first_caller = caller(&node, DIRECT_TO_QUEUE, "caller.xml", 4000);
+    // Nobody is logged in: both callers wait (early media, never answered), then CANCEL.
+    let first_caller = caller(&node, DIRECT_TO_QUEUE, "caller_give_up.xml", 4000);
     let second_port = free_media_port();
-    let second = caller(&node, DIRECT_TO_QUEUE, "caller.xml", 3000).media_port(second_port);
+    let second = caller(&node, DIRECT_TO_QUEUE, "caller_give_up.xml", 3000).media_port(second_port);
     let one = tokio::spawn(run(first_caller));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let capture = Capture::start(&format!("udp and dst port {second_port}"));
@@ -480,6 +487,39 @@ async fn with_nobody_free_callers_wait_with_music_and_hear_their_position() {
         "{} packets to the second caller",
         packets.len()
     );
+    // Both left the queue when they cancelled.
+    let mut queues = QueuesClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let mut waiting = u32::MAX;
+    for _ in 0..30 {
+        waiting = queues
+            .list_queues(queues_pb::ListQueuesRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .queues[0]
+            .waiting_calls;
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting, 0, "{}", node.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_answer_before_queue_the_caller_is_answered_before_anyone_takes_the_call() {
+    let config = center("sequential", 5, 0);
+    let extra = config.extra.replace(
+        "mobile_forward_seconds = 2",
+        "mobile_forward_seconds = 2\nanswer_before_queue = true",
+    );
+    let node = Ccd::start(NodeConfig { extra, ..config });
+    // Nobody is logged in, yet the caller is answered (200), waits 1.5 s and hangs up.
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1500)).await;
+    assert!(run.all_calls_succeeded(), "{}", describe(&run, &node, &[]));
+    assert!(!run.messages.contains("SIP/2.0 183"), "{}", run.messages);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,8 +605,13 @@ route = { department = "support" }
         Duration::from_secs(5),
     )
     .await;
-    let sales = tokio::spawn(run(caller(&node, "48221000001", "caller.xml", 5000)));
-    let support = run(caller(&node, "48221000002", "caller.xml", 5000)).await;
+    let sales = tokio::spawn(run(caller(
+        &node,
+        "48221000001",
+        "caller_give_up.xml",
+        5000,
+    )));
+    let support = run(caller(&node, "48221000002", "caller_give_up.xml", 5000)).await;
     let sales = sales.await.unwrap();
     assert!(
         sales.all_calls_succeeded(),

@@ -21,6 +21,12 @@ pub struct Organization {
     /// their mobile through the first trunk; 0 turns forwarding off.
     #[serde(default = "default_mobile_forward_seconds")]
     pub mobile_forward_seconds: u32,
+    /// Answer (200 OK) callers before their greeting and queue. By default they hear the
+    /// greeting, music and announcements as early media (183 with SDP) and are answered
+    /// when someone takes the call: the caller pays nothing for waiting and may give up with
+    /// CANCEL. Turn on for trunks that cut early media short.
+    #[serde(default)]
+    pub answer_before_queue: bool,
 }
 
 fn default_mobile_forward_seconds() -> u32 {
@@ -33,6 +39,7 @@ impl Default for Organization {
             name: "Organisation".into(),
             timezone: default_timezone(),
             mobile_forward_seconds: default_mobile_forward_seconds(),
+            answer_before_queue: false,
         }
     }
 }

@@ -229,8 +229,11 @@ pub struct Call {
     outbox: Outbox,
     phase: Phase,
     caller: Option<Caller>,
-    /// The caller's media endpoint.
+    /// The caller's media endpoint and our SDP for it.
     a: Option<String>,
+    a_sdp: Option<String>,
+    /// A 183 with our SDP went to the caller.
+    early_sent: bool,
     /// The endpoint facing agents, and its SDP offer.
     b: Option<(String, String)>,
     legs: Vec<Leg>,
@@ -269,6 +272,8 @@ impl Call {
             phase: Phase::Routing,
             caller: None,
             a: None,
+            a_sdp: None,
+            early_sent: false,
             b: None,
             legs: Vec::new(),
             facts: routing::Facts::default(),
@@ -513,14 +518,14 @@ impl Call {
         debug!(call = %self.id, ?step, "routing step");
         match step {
             Some(Step::Play(p)) => {
-                if self.answer(myself, None).await {
+                if self.early_media(myself).await {
                     self.play(vec![p.prompt], false, Purpose::Greeting).await;
                 }
             }
             Some(Step::Queue(q)) => self.enqueue(myself, q).await,
             Some(Step::Dial(d)) => self.dial(myself, d).await,
             Some(Step::Hangup(h)) if !h.prompt.is_empty() => {
-                if self.answer(myself, None).await {
+                if self.early_media(myself).await {
                     self.play(vec![h.prompt], false, Purpose::Goodbye).await;
                 }
             }
@@ -559,13 +564,53 @@ impl Call {
         self.send(FromCall::Respond { tx, response: r });
     }
 
-    /// Answers the caller with a media endpoint (placed near `near`, the leg it will be
-    /// bridged to). False when the call cannot be answered (and has been ended).
-    async fn answer(&mut self, myself: &ActorRef<CallMsg>, near: Option<&str>) -> bool {
-        if self.a.is_some() {
-            return true;
+    /// Gives the caller media before anyone takes the call: the endpoint, and its SDP in a
+    /// 183 (early media: the caller pays nothing for waiting and can still CANCEL), or a
+    /// 200 when the organisation answers waiting callers. False when the call has ended.
+    async fn early_media(&mut self, myself: &ActorRef<CallMsg>) -> bool {
+        if self.ctx.config().organization.answer_before_queue {
+            return self.answer(myself, None).await;
         }
-        let Some(c) = &self.caller else { return false };
+        let Some(sdp) = self.caller_endpoint(myself, None).await else {
+            return false;
+        };
+        if !self.early_sent {
+            self.early_sent = true;
+            self.respond_caller(183, Some(&sdp));
+        }
+        true
+    }
+
+    /// Answers the caller (200 with the endpoint's SDP, retransmitted until the ACK). The
+    /// endpoint is made, placed near `near` (the leg it will be bridged to), if the caller
+    /// has none yet. False when the call cannot be answered (and has been ended).
+    async fn answer(&mut self, myself: &ActorRef<CallMsg>, near: Option<&str>) -> bool {
+        let Some(sdp) = self.caller_endpoint(myself, near).await else {
+            return false;
+        };
+        if self.caller.as_ref().is_some_and(|c| !c.final_sent) {
+            self.respond_caller(200, Some(&sdp));
+            if !self.caller.as_ref().is_some_and(|c| c.peer.is_reliable()) {
+                self.arm(
+                    myself,
+                    self.ctx.config().sip.t1_ms,
+                    Timer::Resend2xx { attempt: 1 },
+                );
+            }
+        }
+        true
+    }
+
+    /// The caller's media endpoint (made on first use) and our SDP answer for it.
+    async fn caller_endpoint(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        near: Option<&str>,
+    ) -> Option<String> {
+        if let (Some(_), Some(sdp)) = (&self.a, &self.a_sdp) {
+            return Some(sdp.clone());
+        }
+        let c = self.caller.as_ref()?;
         let offer = sip::sdp_of(&c.invite.headers, &c.invite.body).unwrap_or_default();
         let request = media::CreateEndpointRequest {
             remote_offer: offer,
@@ -578,15 +623,8 @@ impl Call {
             Ok(ep) => {
                 self.ctx.registry.add_endpoint(&ep.endpoint_id, self.no);
                 self.a = Some(ep.endpoint_id);
-                self.respond_caller(200, Some(&ep.local_sdp));
-                if !self.caller.as_ref().is_some_and(|c| c.peer.is_reliable()) {
-                    self.arm(
-                        myself,
-                        self.ctx.config().sip.t1_ms,
-                        Timer::Resend2xx { attempt: 1 },
-                    );
-                }
-                true
+                self.a_sdp = Some(ep.local_sdp.clone());
+                Some(ep.local_sdp)
             }
             Err(e) => {
                 let status = if e.code() == tonic::Code::InvalidArgument {
@@ -594,10 +632,10 @@ impl Call {
                 } else {
                     503
                 };
-                warn!(call = %self.id, error = %e, "cannot answer the caller");
+                warn!(call = %self.id, error = %e, "cannot give the caller media");
                 self.respond_caller(status, None);
                 self.end(myself, Side::Nobody, "no media").await;
-                false
+                None
             }
         }
     }
@@ -643,6 +681,9 @@ impl Call {
                     _ => {}
                 }
             }
+            // Many phones send nothing while they only hear early media.
+            Some(MediaEv::RtpTimeout(_)) if self.caller.as_ref().is_some_and(|c| !c.final_sent) => {
+            }
             Some(MediaEv::RtpTimeout(t)) => {
                 info!(call = %self.id, silent = t.silent_seconds, "no RTP: ending the call");
                 self.end(myself, Side::Nobody, "media timeout").await;
@@ -659,7 +700,7 @@ impl Call {
     // ----- the queue -----
 
     async fn enqueue(&mut self, myself: &ActorRef<CallMsg>, q: routing::Queue) {
-        if !self.answer(myself, None).await {
+        if !self.early_media(myself).await {
             return;
         }
         let wrap_up = self
