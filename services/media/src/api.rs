@@ -199,7 +199,7 @@ impl MediaControl for MediaControlService {
     ) -> Result<Response<pb::PlayResponse>, Status> {
         let r = request.into_inner();
         let id = endpoint_id("endpoint_id", &r.endpoint_id)?;
-        let playback_id = self
+        let (playback_id, duration_ms) = self
             .engine
             .play(
                 id,
@@ -211,7 +211,10 @@ impl MediaControl for MediaControlService {
             )
             .await
             .map_err(status)?;
-        Ok(Response::new(pb::PlayResponse { playback_id }))
+        Ok(Response::new(pb::PlayResponse {
+            playback_id,
+            duration_ms,
+        }))
     }
 
     async fn stop_play(

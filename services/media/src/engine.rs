@@ -23,7 +23,7 @@ use crate::webrtc::WebRtcLeg;
 use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
 
 /// Events buffered per subscriber before a slow one starts losing the oldest.
-const EVENT_BUFFER: usize = 8192;
+const EVENT_BUFFER: usize = 65_536;
 
 /// The result of creating an endpoint.
 #[derive(Debug, Clone)]
@@ -389,7 +389,8 @@ impl MediaEngine {
     }
 
     /// Plays prompts; returns the playback id that its PlayDone event carries.
-    pub async fn play(&self, id: EndpointId, req: PlayRequest) -> Result<u64, MediaError> {
+    /// Starts a playback; returns its id and how long the prompts last (zero when looped).
+    pub async fn play(&self, id: EndpointId, req: PlayRequest) -> Result<(u64, u64), MediaError> {
         if req.prompts.is_empty() {
             return Err(MediaError::InvalidArgument(
                 "prompts: give at least one".into(),
@@ -406,6 +407,9 @@ impl MediaEngine {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let playback = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let samples: usize = prompts.iter().map(|p| p.len()).sum();
+        // 8 kHz prompts: 8 samples a millisecond.
+        let duration_ms = if req.looped { 0 } else { (samples / 8) as u64 };
         self.on(id, |reply| Command::Play {
             id,
             playback,
@@ -415,7 +419,7 @@ impl MediaEngine {
             reply,
         })
         .await?;
-        Ok(playback)
+        Ok((playback, duration_ms))
     }
 
     pub async fn stop_play(&self, id: EndpointId) -> Result<(), MediaError> {

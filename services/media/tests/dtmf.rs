@@ -191,7 +191,7 @@ async fn inband_detection_runs_only_while_collecting_or_barging_in() {
 
     // A barge-in prompt listens while it plays, not after.
     engine.unbridge(a.id).await.unwrap();
-    let playback = engine
+    let (playback, _) = engine
         .play(
             a.id,
             PlayRequest {
@@ -222,7 +222,7 @@ async fn an_rfc4733_digit_barges_in_on_a_prompt() {
     let (engine, _dir) = engine_with_prompts(1, long_prompt());
     let mut events = engine.subscribe();
     let leg = Leg::create(&engine, 0).await;
-    let playback = engine
+    let (playback, _) = engine
         .play(
             leg.id,
             PlayRequest {
@@ -253,7 +253,7 @@ async fn an_inband_tone_barges_in_on_a_prompt() {
     let (engine, _dir) = engine_with_prompts(1, long_prompt());
     let mut events = engine.subscribe();
     let leg = Leg::create(&engine, 0).await;
-    let playback = engine
+    let (playback, _) = engine
         .play(
             leg.id,
             PlayRequest {

@@ -54,7 +54,8 @@ async fn a_played_prompt_arrives_as_its_exact_encoding_then_play_done() {
     let (engine, _dir) = engine_with_prompts(1, store());
     let mut events = engine.subscribe();
     let leg = Leg::create(&engine, 0).await;
-    let playback = engine.play(leg.id, play("ramp", false)).await.unwrap();
+    let (playback, duration_ms) = engine.play(leg.id, play("ramp", false)).await.unwrap();
+    assert!(duration_ms > 0);
 
     let want = ulaw_frames(&ramp(RAMP_SAMPLES));
     assert_eq!(want.len(), RAMP_SAMPLES.div_ceil(FRAME_SAMPLES));
@@ -82,7 +83,7 @@ async fn a_played_prompt_arrives_as_its_exact_encoding_then_play_done() {
     );
 
     // The next packet is the next prompt's first frame: nothing was sent past the end.
-    let playback = engine.play(leg.id, play("level", false)).await.unwrap();
+    let (playback, _) = engine.play(leg.id, play("level", false)).await.unwrap();
     let (h, got) = leg.recv();
     assert_eq!(got, ulaw_frames(&[4000; FRAME_SAMPLES])[0]);
     assert_follows(headers.last().unwrap(), &h, false);
@@ -104,7 +105,8 @@ async fn a_looped_prompt_repeats_until_stopped() {
     let (engine, _dir) = engine_with_prompts(1, store());
     let mut events = engine.subscribe();
     let leg = Leg::create(&engine, 0).await;
-    let playback = engine.play(leg.id, play("ramp", true)).await.unwrap();
+    let (playback, duration_ms) = engine.play(leg.id, play("ramp", true)).await.unwrap();
+    assert_eq!(duration_ms, 0, "a looped playback has no end");
 
     let frames = ulaw_frames(&ramp(RAMP_SAMPLES));
     let mut prev: Option<RtpHeader> = None;

@@ -63,13 +63,29 @@ pub enum CallMsg {
 /// The actor's own timers; a generation tells a stale one from the current.
 #[derive(Debug, Clone)]
 pub enum Timer {
-    RingStart { agent: String, generation: u64 },
-    RingStop { agent: String, generation: u64 },
-    Forward { generation: u64 },
-    DialGiveUp { generation: u64 },
+    RingStart {
+        agent: String,
+        generation: u64,
+    },
+    RingStop {
+        agent: String,
+        generation: u64,
+    },
+    Forward {
+        generation: u64,
+    },
+    DialGiveUp {
+        generation: u64,
+    },
     Position,
-    Resend2xx { attempt: u32 },
+    Resend2xx {
+        attempt: u32,
+    },
     Linger,
+    /// A playback should have ended by now (its PlayDone may have been lost).
+    PlayDeadline {
+        playback: u64,
+    },
 }
 
 pub struct CallActor;
@@ -519,14 +535,16 @@ impl Call {
         match step {
             Some(Step::Play(p)) => {
                 if self.early_media(myself).await {
-                    self.play(vec![p.prompt], false, Purpose::Greeting).await;
+                    self.play(myself, vec![p.prompt], false, Purpose::Greeting)
+                        .await;
                 }
             }
             Some(Step::Queue(q)) => self.enqueue(myself, q).await,
             Some(Step::Dial(d)) => self.dial(myself, d).await,
             Some(Step::Hangup(h)) if !h.prompt.is_empty() => {
                 if self.early_media(myself).await {
-                    self.play(vec![h.prompt], false, Purpose::Goodbye).await;
+                    self.play(myself, vec![h.prompt], false, Purpose::Goodbye)
+                        .await;
                 }
             }
             Some(Step::Hangup(_)) => {
@@ -646,7 +664,13 @@ impl Call {
         });
     }
 
-    async fn play(&mut self, prompts: Vec<String>, repeat: bool, purpose: Purpose) {
+    async fn play(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        prompts: Vec<String>,
+        repeat: bool,
+        purpose: Purpose,
+    ) {
         let Some(a) = self.a.clone() else { return };
         let request = media::PlayRequest {
             endpoint_id: a,
@@ -656,8 +680,27 @@ impl Call {
         };
         let mut m = self.ctx.services.media.clone();
         match rpc(self.timeout(), m.play(request)).await {
-            Ok(p) => self.playback = Some((p.playback_id, purpose)),
-            Err(e) => warn!(call = %self.id, error = %e, "cannot play"),
+            Ok(p) => {
+                self.playback = Some((p.playback_id, purpose));
+                if p.duration_ms > 0 {
+                    // The call goes on even if the end of the playback is never reported.
+                    self.arm(
+                        myself,
+                        p.duration_ms + PLAY_MARGIN_MS,
+                        Timer::PlayDeadline {
+                            playback: p.playback_id,
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                warn!(call = %self.id, error = %e, "cannot play");
+                // Nothing plays: carry on as if it had been heard.
+                if purpose != Purpose::Music {
+                    let _ = myself.cast(CallMsg::Timer(Timer::PlayDeadline { playback: 0 }));
+                    self.playback = Some((0, purpose));
+                }
+            }
         }
     }
 
@@ -676,7 +719,7 @@ impl Call {
                         self.facts.greeted = true;
                         self.decide(myself).await;
                     }
-                    Purpose::Position if self.phase == Phase::Queued => self.music().await,
+                    Purpose::Position if self.phase == Phase::Queued => self.music(myself).await,
                     Purpose::Goodbye => self.end(myself, Side::Nobody, "said goodbye").await,
                     _ => {}
                 }
@@ -692,8 +735,8 @@ impl Call {
         }
     }
 
-    async fn music(&mut self) {
-        self.play(vec!["music-on-hold".into()], true, Purpose::Music)
+    async fn music(&mut self, myself: &ActorRef<CallMsg>) {
+        self.play(myself, vec!["music-on-hold".into()], true, Purpose::Music)
             .await;
     }
 
@@ -730,9 +773,9 @@ impl Call {
                     position: e.position,
                 });
                 if e.position > 1 {
-                    self.announce(e.position).await;
+                    self.announce(myself, e.position).await;
                 } else {
-                    self.music().await;
+                    self.music(myself).await;
                 }
                 let every = self.ctx.timings.position_every.as_millis() as u64;
                 self.arm(myself, every, Timer::Position);
@@ -749,18 +792,18 @@ impl Call {
                 }
                 self.queued = None;
                 self.set_phase(Phase::Routing);
-                self.play(vec!["unavailable".into()], false, Purpose::Goodbye)
+                self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
                     .await;
             }
         }
     }
 
-    async fn announce(&mut self, position: u32) {
+    async fn announce(&mut self, myself: &ActorRef<CallMsg>, position: u32) {
         let mut prompts = vec!["position-you-are".to_owned()];
         prompts.extend(position.to_string().chars().map(|d| format!("digit-{d}")));
         prompts.push("position-in-line".into());
         info!(call = %self.id, position, "announcing the position in line");
-        self.play(prompts, false, Purpose::Position).await;
+        self.play(myself, prompts, false, Purpose::Position).await;
     }
 
     async fn on_offer(&mut self, myself: &ActorRef<CallMsg>, event: queue::OfferEvent) {
@@ -1346,7 +1389,7 @@ impl Call {
             id: self.id.clone(),
             target: target.clone(),
         });
-        self.music().await;
+        self.music(myself).await;
         match goal {
             Goal::Queue(department_id) => {
                 let q = routing::Queue {
@@ -1454,7 +1497,7 @@ impl Call {
                 if let Ok(p) = rpc(self.timeout(), q.get_position(request)).await
                     && matches!(self.playback, Some((_, Purpose::Music)) | None)
                 {
-                    self.announce(p.position).await;
+                    self.announce(myself, p.position).await;
                 }
                 let every = self.ctx.timings.position_every.as_millis() as u64;
                 self.arm(myself, every, Timer::Position);
@@ -1486,6 +1529,19 @@ impl Call {
                 );
             }
             Timer::Linger => self.finish(myself),
+            Timer::PlayDeadline { playback } => {
+                if self.playback.is_some_and(|(id, _)| id == playback) {
+                    debug!(call = %self.id, playback, "playback end not reported: going on");
+                    let done = media::MediaEvent {
+                        endpoint_id: self.a.clone().unwrap_or_default(),
+                        event: Some(MediaEv::PlayDone(media::PlayDone {
+                            playback_id: playback,
+                            stopped: false,
+                        })),
+                    };
+                    Box::pin(self.on_media(myself, done)).await;
+                }
+            }
         }
     }
 
@@ -1585,6 +1641,8 @@ impl Call {
     }
 }
 
+/// How long after a playback's length the call stops waiting for its end to be reported.
+const PLAY_MARGIN_MS: u64 = 3000;
 /// How long after the queue's ring stop the call stops ringing an agent by itself.
 const SAFETY_MARGIN_MS: u64 = 3000;
 /// 2xx retransmissions before giving up on the caller's ACK (T1 doubling to T2: ~32 s).
