@@ -1174,3 +1174,20 @@ async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
     );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_nobody_takes_within_max_wait_is_told_so_and_leaves_the_queue() {
+    let config = center("sequential", 5, 0);
+    let extra = config.extra.replace(
+        "mobile_forward_seconds = 2",
+        "mobile_forward_seconds = 2\nmax_wait_seconds = 2",
+    );
+    let node = Ccd::start(NodeConfig { extra, ..config });
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_wait.xml", 0)).await;
+    assert!(run.all_calls_succeeded(), "{}", describe(&run, &node, &[]));
+    assert!(
+        node.log_text().contains("waited the longest allowed"),
+        "{}",
+        node.log_text()
+    );
+}

@@ -27,6 +27,15 @@ pub struct Organization {
     /// CANCEL. Turn on for trunks that cut early media short.
     #[serde(default)]
     pub answer_before_queue: bool,
+    /// Longest wait in a department's queue: then the caller hears that nobody can take
+    /// the call and the call ends (it also bounds a caller who vanished without a CANCEL).
+    /// 0 waits for ever.
+    #[serde(default = "default_max_wait_seconds")]
+    pub max_wait_seconds: u32,
+}
+
+fn default_max_wait_seconds() -> u32 {
+    1800
 }
 
 fn default_mobile_forward_seconds() -> u32 {
@@ -40,6 +49,7 @@ impl Default for Organization {
             timezone: default_timezone(),
             mobile_forward_seconds: default_mobile_forward_seconds(),
             answer_before_queue: false,
+            max_wait_seconds: default_max_wait_seconds(),
         }
     }
 }

@@ -86,6 +86,10 @@ pub enum Timer {
     PlayDeadline {
         playback: u64,
     },
+    /// The call has waited `max_wait_seconds` in the queue it joined at `generation`.
+    MaxWait {
+        generation: u64,
+    },
 }
 
 pub struct CallActor;
@@ -261,6 +265,8 @@ pub struct Call {
     dial: Option<DialState>,
     winner: Option<usize>,
     generation: u64,
+    /// The generation of the current stay in a queue (for its maximum wait).
+    queue_generation: u64,
     lingering: bool,
 }
 
@@ -299,6 +305,7 @@ impl Call {
             dial: None,
             winner: None,
             generation: 0,
+            queue_generation: 0,
             lingering: false,
         }
     }
@@ -779,6 +786,16 @@ impl Call {
                 }
                 let every = self.ctx.timings.position_every.as_millis() as u64;
                 self.arm(myself, every, Timer::Position);
+                let max_wait = self.ctx.config().organization.max_wait_seconds;
+                if max_wait > 0 {
+                    let generation = self.next_generation();
+                    self.queue_generation = generation;
+                    self.arm(
+                        myself,
+                        u64::from(max_wait) * 1000,
+                        Timer::MaxWait { generation },
+                    );
+                }
             }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot queue the call");
@@ -846,13 +863,16 @@ impl Call {
                 }
             }
             Some(OfferEv::CancelAgentId(agent)) => self.stop_agent(&agent),
-            Some(OfferEv::OfferFailed(_)) => {
-                let agents: Vec<String> = self.targets.keys().cloned().collect();
-                for agent in agents {
-                    self.stop_agent(&agent);
-                }
-            }
+            Some(OfferEv::OfferFailed(_)) => self.stop_waiting(),
             None => {}
+        }
+    }
+
+    /// Stops ringing every planned agent (the call left the queue).
+    fn stop_waiting(&mut self) {
+        let agents: Vec<String> = self.targets.keys().cloned().collect();
+        for agent in agents {
+            self.stop_agent(&agent);
         }
     }
 
@@ -1529,6 +1549,20 @@ impl Call {
                 );
             }
             Timer::Linger => self.finish(myself),
+            Timer::MaxWait { generation } => {
+                if self.phase == Phase::Queued && generation == self.queue_generation {
+                    info!(call = %self.id, "waited the longest allowed: leaving the queue");
+                    let left = queue::CallRequest {
+                        call_id: self.id.clone(),
+                    };
+                    notify!(self, "queue: abandoned", queue, abandon, left);
+                    self.queued = None;
+                    self.stop_waiting();
+                    self.set_phase(Phase::Routing);
+                    self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
+                        .await;
+                }
+            }
             Timer::PlayDeadline { playback } => {
                 if self.playback.is_some_and(|(id, _)| id == playback) {
                     debug!(call = %self.id, playback, "playback end not reported: going on");
