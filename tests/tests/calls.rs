@@ -108,6 +108,11 @@ async fn wait_state(node: &Ccd, id: &str, wanted: pb::AgentState, within: Durati
     }
 }
 
+/// Waits (at most 5 s) until the agent is offered calls again.
+async fn available(node: &Ccd, id: &str) {
+    wait_state(node, id, pb::AgentState::Available, Duration::from_secs(5)).await;
+}
+
 /// The phone of an employee of the default test organisation.
 fn phone(node: &Ccd, extension: &str, behaviour: Behaviour) -> Phone {
     let e = node.config().employee(extension).clone();
@@ -157,13 +162,7 @@ async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways(
     let node = Ccd::start(center("sequential", 5, 1));
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let caller_port = free_media_port();
     let capture = Capture::start(&format!(
         "udp and (port {caller_port} or port {})",
@@ -215,13 +214,7 @@ async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways(
     );
 
     // After the call: wrap-up, then available again.
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,13 +229,7 @@ async fn the_agent_hanging_up_ends_the_call_for_the_caller() {
             talk_ms: 1500,
         },
     );
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_until_bye.xml", 0)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -250,13 +237,7 @@ async fn the_agent_hanging_up_ends_the_call_for_the_caller() {
         describe(&run, &node, &[&anna])
     );
     assert!(node.log_text().contains("agent hung up"));
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,13 +246,7 @@ async fn sequential_rings_the_first_member_then_the_next_after_ring_seconds() {
     login(&node, &["anna", "piotr"]).await;
     let anna = phone(&node, "201", Behaviour::NoAnswer);
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 300 });
-    wait_state(
-        &node,
-        "piotr",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "piotr").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -299,20 +274,8 @@ async fn ring_all_rings_everyone_and_cancels_the_losers() {
     login(&node, &["anna", "piotr"]).await;
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 1000 });
     let piotr = phone(&node, "202", Behaviour::NoAnswer);
-    wait_state(
-        &node,
-        "piotr",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "piotr").await;
+    available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 3000)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -332,13 +295,7 @@ async fn ring_all_rings_everyone_and_cancels_the_losers() {
         "piotr rang {piotr_rang}, cancelled {piotr_stopped}"
     );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
-    wait_state(
-        &node,
-        "piotr",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "piotr").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,20 +304,8 @@ async fn progressive_keeps_the_first_ringing_while_the_next_is_added() {
     login(&node, &["anna", "piotr"]).await;
     let anna = phone(&node, "201", Behaviour::NoAnswer);
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 1000 });
-    wait_state(
-        &node,
-        "piotr",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "piotr").await;
+    available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 6000)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -394,20 +339,8 @@ async fn a_busy_agent_passes_the_call_to_the_next_at_once() {
     login(&node, &["anna", "piotr"]).await;
     let anna = phone(&node, "201", Behaviour::Busy);
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
-    wait_state(
-        &node,
-        "piotr",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "piotr").await;
+    available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 2000)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -430,13 +363,7 @@ async fn a_caller_cancelling_while_an_agent_rings_cancels_the_phone_and_frees_th
     let node = Ccd::start(center("sequential", 20, 0));
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::NoAnswer);
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     // The caller hears music as early media (183) and gives up with CANCEL.
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_give_up.xml", 2000)).await;
     assert!(
@@ -454,13 +381,7 @@ async fn a_caller_cancelling_while_an_agent_rings_cancels_the_phone_and_frees_th
         "{}",
         anna.describe()
     );
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,13 +448,7 @@ async fn wrap_up_keeps_the_next_call_from_the_agent_until_it_ends() {
     let node = Ccd::start(center("sequential", 10, 3));
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let one = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1000)).await;
     assert!(
         one.all_calls_succeeded(),
@@ -598,13 +513,7 @@ route = { department = "support" }
     let node = Ccd::start(config);
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::NoAnswer);
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let sales = tokio::spawn(run(caller(
         &node,
         "48221000001",
@@ -742,13 +651,7 @@ async fn who_takes_the_calls(strategy: &str, first: &str, talks: &[u64]) -> Vec<
     tokio::time::sleep(Duration::from_millis(300)).await;
     let late = phone(&node, second_ext, answer);
     for agent in ["anna", "piotr"] {
-        wait_state(
-            &node,
-            agent,
-            pb::AgentState::Available,
-            Duration::from_secs(5),
-        )
-        .await;
+        available(&node, agent).await;
     }
     let phones = [&early, &late];
     let mut taken = Vec::new();
@@ -775,13 +678,7 @@ async fn who_takes_the_calls(strategy: &str, first: &str, talks: &[u64]) -> Vec<
         let extension = &rang[0].extension;
         taken.push(node.config().employee(extension).id.clone());
         for agent in ["anna", "piotr"] {
-            wait_state(
-                &node,
-                agent,
-                pb::AgentState::Available,
-                Duration::from_secs(5),
-            )
-            .await;
+            available(&node, agent).await;
         }
     }
     taken
@@ -843,13 +740,7 @@ async fn the_calls_api_lists_a_connected_call_and_hangs_it_up() {
     let node = Ccd::start(center("sequential", 5, 0));
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let caller = tokio::spawn(run(caller(
         &node,
         DIRECT_TO_QUEUE,
@@ -918,13 +809,7 @@ async fn a_blind_transfer_connects_the_caller_to_another_employee() {
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 500 });
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let caller = tokio::spawn(run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)));
     let call = wait_call(&node, calls_pb::CallState::Talking).await;
     assert_eq!(call.agent_id, "anna");
@@ -963,13 +848,7 @@ async fn a_blind_transfer_connects_the_caller_to_another_employee() {
         "{}",
         piotr.describe()
     );
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -985,13 +864,7 @@ async fn watch_events_tells_a_call_from_start_to_end_and_resumes_from_a_sequence
         .into_inner();
     login(&node, &["anna"]).await;
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1000)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -1111,13 +984,7 @@ async fn an_employee_department_and_number_created_through_the_api_take_calls_at
         Behaviour::Answer { ring_ms: 200 },
     );
     login(&node, &["maria"]).await;
-    wait_state(
-        &node,
-        "maria",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "maria").await;
     let run = run(caller(&node, "48229999999", "caller.xml", 1500)).await;
     assert!(
         run.all_calls_succeeded(),
@@ -1139,13 +1006,7 @@ async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
             hold_ms: 800,
         },
     );
-    wait_state(
-        &node,
-        "anna",
-        pb::AgentState::Available,
-        Duration::from_secs(5),
-    )
-    .await;
+    available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 4000)).await;
     assert!(
         run.all_calls_succeeded(),
