@@ -283,9 +283,11 @@ impl Ccd {
             }
             if !config.has_media("rtp_ports") {
                 // A range of its own per node, so parallel nodes rarely meet; a port that
-                // is taken anyway is skipped by the engine.
+                // is taken anyway is skipped by the engine. Below the kernel's ephemeral
+                // range (32768 up): the free ports the tests hand to SIPp and friends come
+                // from there, and a node must not take one between the check and the bind.
                 let spread = std::process::id() as usize + config_path_salt();
-                let base = 20000 + 200 * (spread % 200) as u16;
+                let base = 10000 + 200 * (spread % 110) as u16;
                 config = config.media("rtp_ports", &format!("\"{base}-{}\"", base + 199));
             }
             let config_path = dir.write("ccd.toml", &config.to_toml());
