@@ -108,6 +108,21 @@ async fn wait_state(node: &Ccd, id: &str, wanted: pb::AgentState, within: Durati
     }
 }
 
+/// A sequential sales department where only Anna is logged in, her phone registered and
+/// behaving as given, and she is available.
+async fn anna_alone(wrap_up_seconds: u32, behaviour: Behaviour) -> (Ccd, Phone) {
+    let node = Ccd::start(center("sequential", 5, wrap_up_seconds));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", behaviour);
+    available(&node, "anna").await;
+    (node, anna)
+}
+
+/// Fails with both sides' logs unless every call of the run succeeded.
+fn assert_ok(run: &SippRun, node: &Ccd, phones: &[&Phone]) {
+    assert!(run.all_calls_succeeded(), "{}", describe(run, node, phones));
+}
+
 /// Waits (at most 5 s) until the agent is offered calls again.
 async fn available(node: &Ccd, id: &str) {
     wait_state(node, id, pb::AgentState::Available, Duration::from_secs(5)).await;
@@ -159,10 +174,7 @@ fn describe(run: &SippRun, node: &Ccd, phones: &[&Phone]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways() {
-    let node = Ccd::start(center("sequential", 5, 1));
-    login(&node, &["anna"]).await;
-    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    available(&node, "anna").await;
+    let (node, anna) = anna_alone(1, Behaviour::Answer { ring_ms: 300 }).await;
     let caller_port = free_media_port();
     let capture = Capture::start(&format!(
         "udp and (port {caller_port} or port {})",
@@ -170,11 +182,7 @@ async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways(
     ));
     let run = run(caller(&node, GREETED, "caller.xml", 6000).media_port(caller_port)).await;
     let packets = capture.stop();
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
 
     // The agent's phone rang once, was connected, and got the caller's BYE.
     for method in ["INVITE", "ACK", "BYE"] {
@@ -219,23 +227,16 @@ async fn a_caller_hears_the_greeting_reaches_an_agent_and_audio_flows_both_ways(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_hanging_up_ends_the_call_for_the_caller() {
-    let node = Ccd::start(center("sequential", 5, 0));
-    login(&node, &["anna"]).await;
-    let anna = phone(
-        &node,
-        "201",
+    let (node, anna) = anna_alone(
+        0,
         Behaviour::AnswerThenHangUp {
             ring_ms: 200,
             talk_ms: 1500,
         },
-    );
-    available(&node, "anna").await;
+    )
+    .await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_until_bye.xml", 0)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
     assert!(node.log_text().contains("agent hung up"));
     available(&node, "anna").await;
 }
@@ -248,11 +249,7 @@ async fn sequential_rings_the_first_member_then_the_next_after_ring_seconds() {
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 300 });
     available(&node, "piotr").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna, &piotr])
-    );
+    assert_ok(&run, &node, &[&anna, &piotr]);
     let (a, p) = (anna.log(), piotr.log());
     let anna_rang = first(&a, "INVITE");
     let anna_stopped = first(&a, "CANCEL");
@@ -277,11 +274,7 @@ async fn ring_all_rings_everyone_and_cancels_the_losers() {
     available(&node, "piotr").await;
     available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 3000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna, &piotr])
-    );
+    assert_ok(&run, &node, &[&anna, &piotr]);
     let (a, p) = (anna.log(), piotr.log());
     let (anna_rang, piotr_rang) = (first(&a, "INVITE"), first(&p, "INVITE"));
     assert!(
@@ -307,11 +300,7 @@ async fn progressive_keeps_the_first_ringing_while_the_next_is_added() {
     available(&node, "piotr").await;
     available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 6000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna, &piotr])
-    );
+    assert_ok(&run, &node, &[&anna, &piotr]);
     let (a, p) = (anna.log(), piotr.log());
     let anna_rang = first(&a, "INVITE");
     let piotr_rang = first(&p, "INVITE");
@@ -342,11 +331,7 @@ async fn a_busy_agent_passes_the_call_to_the_next_at_once() {
     available(&node, "piotr").await;
     available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 2000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna, &piotr])
-    );
+    assert_ok(&run, &node, &[&anna, &piotr]);
     let anna_rang = first(&anna.log(), "INVITE");
     let piotr_rang = first(&piotr.log(), "INVITE");
     assert!(
@@ -366,11 +351,7 @@ async fn a_caller_cancelling_while_an_agent_rings_cancels_the_phone_and_frees_th
     available(&node, "anna").await;
     // The caller hears music as early media (183) and gives up with CANCEL.
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_give_up.xml", 2000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
     assert!(
         anna.wait_for("CANCEL", 1, Duration::from_secs(3)),
         "{}",
@@ -397,8 +378,8 @@ async fn with_nobody_free_callers_wait_with_music_hear_their_position_and_may_gi
     let two = run(second).await;
     let packets = capture.stop();
     let one = one.await.unwrap();
-    assert!(one.all_calls_succeeded(), "{}", describe(&one, &node, &[]));
-    assert!(two.all_calls_succeeded(), "{}", describe(&two, &node, &[]));
+    assert_ok(&one, &node, &[]);
+    assert_ok(&two, &node, &[]);
     let log = node.log_text();
     assert!(log.contains("position=2"), "{log}");
     assert!(log.contains("announcing the position in line"), "{log}");
@@ -439,7 +420,7 @@ async fn with_answer_before_queue_the_caller_is_answered_before_anyone_takes_the
     let node = Ccd::start(NodeConfig { extra, ..config });
     // Nobody is logged in, yet the caller is answered (200), waits 1.5 s and hangs up.
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1500)).await;
-    assert!(run.all_calls_succeeded(), "{}", describe(&run, &node, &[]));
+    assert_ok(&run, &node, &[]);
     assert!(!run.messages.contains("SIP/2.0 183"), "{}", run.messages);
 }
 
@@ -450,18 +431,10 @@ async fn wrap_up_keeps_the_next_call_from_the_agent_until_it_ends() {
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
     available(&node, "anna").await;
     let one = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1000)).await;
-    assert!(
-        one.all_calls_succeeded(),
-        "{}",
-        describe(&one, &node, &[&anna])
-    );
+    assert_ok(&one, &node, &[&anna]);
     // The second caller waits (wrap-up) and talks a little once connected.
     let two = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)).await;
-    assert!(
-        two.all_calls_succeeded(),
-        "{}",
-        describe(&two, &node, &[&anna])
-    );
+    assert_ok(&two, &node, &[&anna]);
     let log = anna.log();
     let first_bye = first(&log, "BYE");
     let second_invite = log
@@ -522,16 +495,8 @@ route = { department = "support" }
     )));
     let support = run(caller(&node, "48221000002", "caller_give_up.xml", 5000)).await;
     let sales = sales.await.unwrap();
-    assert!(
-        sales.all_calls_succeeded(),
-        "{}",
-        describe(&sales, &node, &[&anna])
-    );
-    assert!(
-        support.all_calls_succeeded(),
-        "{}",
-        describe(&support, &node, &[&anna])
-    );
+    assert_ok(&sales, &node, &[&anna]);
+    assert_ok(&support, &node, &[&anna]);
     // Each INVITE to Anna's phone is cancelled before the next one arrives.
     let mut ringing: Option<String> = None;
     let mut offers = 0;
@@ -576,11 +541,7 @@ route = {{ employee = "anna" }}
     let node = Ccd::start(config);
     let anna = phone(&node, "201", Behaviour::NoAnswer);
     let run = run(caller(&node, "48227654321", "caller.xml", 2000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna, &mobile])
-    );
+    assert_ok(&run, &node, &[&anna, &mobile]);
     let anna_rang = first(&anna.log(), "INVITE");
     let anna_stopped = first(&anna.log(), "CANCEL");
     let forwarded = mobile
@@ -618,11 +579,7 @@ route = { employee = "anna" }
     let node = Ccd::start(config);
     let anna = phone(&node, "201", Behaviour::NoAnswer);
     let run = run(caller(&node, "48227654321", "caller_cancel.xml", 1000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
     assert!(
         anna.wait_for("CANCEL", 1, Duration::from_secs(3)),
         "{}",
@@ -737,10 +694,7 @@ async fn wait_call(node: &Ccd, state: calls_pb::CallState) -> calls_pb::Call {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calls_api_lists_a_connected_call_and_hangs_it_up() {
-    let node = Ccd::start(center("sequential", 5, 0));
-    login(&node, &["anna"]).await;
-    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
-    available(&node, "anna").await;
+    let (node, anna) = anna_alone(0, Behaviour::Answer { ring_ms: 200 }).await;
     let caller = tokio::spawn(run(caller(
         &node,
         DIRECT_TO_QUEUE,
@@ -763,11 +717,7 @@ async fn the_calls_api_lists_a_connected_call_and_hangs_it_up() {
         .unwrap();
     let run = caller.await.unwrap();
     // The caller was hung up on (it waits for the BYE), and so was the agent.
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
     assert!(
         anna.wait_for("BYE", 1, Duration::from_secs(3)),
         "{}",
@@ -837,11 +787,7 @@ async fn a_blind_transfer_connects_the_caller_to_another_employee() {
         anna.describe()
     );
     let run = caller.await.unwrap();
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna, &piotr])
-    );
+    assert_ok(&run, &node, &[&anna, &piotr]);
     assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
     assert!(
         piotr.wait_for("BYE", 1, Duration::from_secs(3)),
@@ -866,11 +812,7 @@ async fn watch_events_tells_a_call_from_start_to_end_and_resumes_from_a_sequence
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
     available(&node, "anna").await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 1000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
 
     use events_pb::event::Event as E;
     let mut seen = Vec::new();
@@ -986,33 +928,22 @@ async fn an_employee_department_and_number_created_through_the_api_take_calls_at
     login(&node, &["maria"]).await;
     available(&node, "maria").await;
     let run = run(caller(&node, "48229999999", "caller.xml", 1500)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&maria])
-    );
+    assert_ok(&run, &node, &[&maria]);
     assert_eq!(maria.received("BYE").len(), 1, "{}", maria.describe());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
-    let node = Ccd::start(center("sequential", 5, 0));
-    login(&node, &["anna"]).await;
-    let anna = phone(
-        &node,
-        "201",
+    let (node, anna) = anna_alone(
+        0,
         Behaviour::AnswerThenHold {
             ring_ms: 200,
             hold_ms: 800,
         },
-    );
-    available(&node, "anna").await;
+    )
+    .await;
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 4000)).await;
-    assert!(
-        run.all_calls_succeeded(),
-        "{}",
-        describe(&run, &node, &[&anna])
-    );
+    assert_ok(&run, &node, &[&anna]);
     // Both re-INVITEs were answered by the media node with the matching direction.
     let answers: Vec<String> = anna
         .log()
@@ -1045,7 +976,7 @@ async fn a_caller_nobody_takes_within_max_wait_is_told_so_and_leaves_the_queue()
     );
     let node = Ccd::start(NodeConfig { extra, ..config });
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller_wait.xml", 0)).await;
-    assert!(run.all_calls_succeeded(), "{}", describe(&run, &node, &[]));
+    assert_ok(&run, &node, &[]);
     assert!(
         node.log_text().contains("waited the longest allowed"),
         "{}",
