@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   protobuf-compiler   # protoc: cc-proto and etcd-client build scripts
+  libprotobuf-dev     # the well-known .proto files etcd-client imports
   sip-tester          # sipp: SIP conformance and load tests
   sipsak              # OPTIONS pings
   sipvicious          # svmap/svwar/svcrack: the scanner attackers use
@@ -15,7 +16,7 @@ packages=(
   tshark              # counting RTP on the wire in media tests
 )
 if [ "${1:-}" = "--build-only" ]; then
-  packages=(protobuf-compiler)
+  packages=(protobuf-compiler libprotobuf-dev)
 fi
 
 missing=()

@@ -1,0 +1,211 @@
+//! Coordination between nodes (DESIGN.md section 4).
+//!
+//! One [`Coordinator`] trait with two backends that pass the same conformance suite:
+//! [`EtcdCoordinator`] (a real etcd v3 cluster) and [`MemoryCoordinator`] (in-process, for
+//! `ccd all` on one machine with no etcd). On top of the trait, and therefore identical for
+//! both backends:
+//!
+//! - [`NodeLease`]: one lease per node, kept alive, granted again when it is lost (an etcd
+//!   restart after the TTL ran out, a partition), with a generation number so that whatever
+//!   hung off the old lease is put back;
+//! - [`Follower`]: a prefix listed and then watched, resumed from the last revision seen after
+//!   a broken stream and listed again after compaction;
+//! - [`Ownership`]: a key owned by one node at a time, bound to its lease, with the key's
+//!   create revision as a fencing token (elections are ownership of a well-known key).
+//!
+//! Keys are UTF-8 paths (`/cc/nodes/<service>/<node>` ...); values are bytes. Nothing per
+//! call or per packet ever goes through here.
+
+mod etcd;
+mod follow;
+mod lease;
+mod memory;
+mod ownership;
+pub mod testing;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use etcd::EtcdCoordinator;
+pub use follow::{Follower, Update};
+pub use lease::{LeaseState, NodeLease};
+pub use memory::MemoryCoordinator;
+pub use ownership::{Owned, Ownership};
+
+/// A store revision: increases by one with every change anywhere in the key space.
+pub type Revision = i64;
+
+/// A lease handed out by [`Coordinator::grant`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeaseId(pub i64);
+
+impl fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}", self.0)
+    }
+}
+
+/// One key with its value and revisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// The revision that created the key (it changes when the key is deleted and created
+    /// again, so it identifies one incarnation: a fencing token for ownership keys).
+    pub create_revision: Revision,
+    /// The revision of the last change to the key.
+    pub mod_revision: Revision,
+    /// The lease the key is bound to, if any.
+    pub lease: Option<LeaseId>,
+}
+
+/// The keys under a prefix at one revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The store revision the listing was read at: watch from `revision + 1` to see every
+    /// change after it.
+    pub revision: Revision,
+    /// The keys, in key order.
+    pub kvs: Vec<KeyValue>,
+}
+
+/// What a compare-and-swap expects the key to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The key does not exist.
+    Absent,
+    /// The key exists and was last changed at this revision.
+    ModRevision(Revision),
+}
+
+/// What a compare-and-swap does when the expectation holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Put {
+        value: Vec<u8>,
+        lease: Option<LeaseId>,
+    },
+    Delete,
+}
+
+/// The outcome of a compare-and-swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swap {
+    /// Written; the store is now at this revision.
+    Done(Revision),
+    /// The expectation did not hold: nothing was written. The key as it is now.
+    Conflict(Option<KeyValue>),
+}
+
+/// One change seen by a watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Put(KeyValue),
+    Delete { key: String, mod_revision: Revision },
+}
+
+impl Event {
+    pub fn key(&self) -> &str {
+        match self {
+            Event::Put(kv) => &kv.key,
+            Event::Delete { key, .. } => key,
+        }
+    }
+
+    /// The revision of the change.
+    pub fn revision(&self) -> Revision {
+        match self {
+            Event::Put(kv) => kv.mod_revision,
+            Event::Delete { mod_revision, .. } => *mod_revision,
+        }
+    }
+}
+
+/// Changes under a watched prefix, in revision order, in batches (one batch holds every
+/// change of one revision or more). The stream ends with an error (the coordinator went
+/// away, or the start revision was compacted) or when the coordinator is dropped; either
+/// way the watcher resumes with a new [`Coordinator::watch`] from the revision after the
+/// last one it saw ([`Follower`] does exactly that).
+#[derive(Debug)]
+pub struct WatchStream {
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<Event>, Error>>,
+}
+
+impl WatchStream {
+    pub(crate) fn new(rx: tokio::sync::mpsc::Receiver<Result<Vec<Event>, Error>>) -> Self {
+        Self { rx }
+    }
+
+    /// The next batch; `None` when the stream ended without an error.
+    pub async fn next(&mut self) -> Option<Result<Vec<Event>, Error>> {
+        self.rx.recv().await
+    }
+}
+
+/// Errors of the coordinator. Every one is a reason to retry later, except [`Error::Invalid`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The coordinator cannot be reached or did not answer in time.
+    #[error("coordinator unavailable: {0}")]
+    Unavailable(String),
+    /// A watch asked for history that was compacted away: list again, then watch.
+    #[error("revision {requested} is compacted (the oldest kept is {oldest})")]
+    Compacted {
+        requested: Revision,
+        oldest: Revision,
+    },
+    /// The lease expired or was revoked; keys bound to it are gone.
+    #[error("lease {0} not found (expired or revoked)")]
+    LeaseNotFound(LeaseId),
+    /// A request the coordinator refuses as such (an empty key, a zero TTL ...).
+    #[error("invalid coordinator request: {0}")]
+    Invalid(String),
+}
+
+/// The coordination primitives both backends implement (DESIGN.md section 4).
+#[async_trait::async_trait]
+pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
+    /// One key.
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error>;
+
+    /// Every key starting with `prefix`, with the revision they were read at.
+    async fn list(&self, prefix: &str) -> Result<Listing, Error>;
+
+    /// Writes a key unconditionally (bound to `lease` when given); returns the new revision.
+    async fn put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        lease: Option<LeaseId>,
+    ) -> Result<Revision, Error>;
+
+    /// Deletes a key; true when it existed.
+    async fn delete(&self, key: &str) -> Result<bool, Error>;
+
+    /// Writes only if the key is as expected, atomically.
+    async fn swap(&self, key: &str, expect: Expect, write: Write) -> Result<Swap, Error>;
+
+    /// A new lease that expires `ttl` after its last keep-alive (rounded up to seconds).
+    async fn grant(&self, ttl: Duration) -> Result<LeaseId, Error>;
+
+    /// Refreshes a lease to its full TTL; [`Error::LeaseNotFound`] when it is gone.
+    async fn keep_alive(&self, lease: LeaseId) -> Result<(), Error>;
+
+    /// Ends a lease now, deleting its keys. Revoking a lease that is gone is not an error.
+    async fn revoke(&self, lease: LeaseId) -> Result<(), Error>;
+
+    /// Changes under `prefix` from revision `from` on (history first, then live).
+    /// `from` older than the compacted history fails with [`Error::Compacted`], either here
+    /// or as the first item of the stream.
+    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, Error>;
+
+    /// Forgets history before `revision` (operators and tests; etcd compacts by itself
+    /// when configured to).
+    async fn compact(&self, revision: Revision) -> Result<(), Error>;
+}
+
+/// Rounds a TTL up to whole seconds, at least one (what etcd grants).
+pub(crate) fn ttl_seconds(ttl: Duration) -> i64 {
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    i64::try_from(secs.max(1)).unwrap_or(i64::MAX)
+}
