@@ -11,7 +11,9 @@
 //! - [`Follower`]: a prefix listed and then watched, resumed from the last revision seen after
 //!   a broken stream and listed again after compaction;
 //! - [`Ownership`]: a key owned by one node at a time, bound to its lease, with the key's
-//!   create revision as a fencing token (elections are ownership of a well-known key).
+//!   create revision as a fencing token (elections are ownership of a well-known key);
+//! - [`Registration`] and [`Members`]: nodes registered under their lease with address and
+//!   load, followed by the clients that pick one.
 //!
 //! Keys are UTF-8 paths (`/cc/nodes/<service>/<node>` ...); values are bytes. Nothing per
 //! call or per packet ever goes through here.
@@ -19,6 +21,7 @@
 mod etcd;
 mod follow;
 mod lease;
+mod membership;
 mod memory;
 mod ownership;
 pub mod testing;
@@ -29,6 +32,7 @@ use std::time::Duration;
 pub use etcd::EtcdCoordinator;
 pub use follow::{Follower, Update};
 pub use lease::{LeaseState, NodeLease};
+pub use membership::{Members, NODES, NodeInfo, Registration};
 pub use memory::MemoryCoordinator;
 pub use ownership::{Owned, Ownership};
 

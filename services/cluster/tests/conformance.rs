@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use cc_cluster::testing::EtcdServer;
 use cc_cluster::{
-    Coordinator, Error, Event, Expect, Follower, MemoryCoordinator, NodeLease, Ownership, Swap,
-    Update, Write,
+    Coordinator, Error, Event, Expect, Follower, Members, MemoryCoordinator, NodeInfo, NodeLease,
+    Ownership, Registration, Swap, Update, Write,
 };
 use tokio::time::timeout;
 
@@ -71,6 +71,7 @@ conformance!(
     ownership_has_one_holder_and_passes_on_when_the_lease_ends,
     ownership_is_lost_when_the_key_is_deleted,
     node_lease_is_replaced_when_it_is_revoked,
+    nodes_register_with_their_load_and_vanish_with_their_lease,
 );
 
 async fn keys_have_revisions_and_list_by_prefix(b: Backend) {
@@ -380,6 +381,80 @@ async fn node_lease_is_replaced_when_it_is_revoked(b: Backend) {
         .unwrap();
     lease.revoke().await.unwrap();
     assert_eq!(c.get("/n/k").await.unwrap(), None);
+}
+
+async fn nodes_register_with_their_load_and_vanish_with_their_lease(b: Backend) {
+    let c = &b.coordinator;
+    let members = Members::follow(c.clone(), "media");
+    let changes = members.subscribe();
+    let node = |name: &str, load| NodeInfo {
+        service: "media".into(),
+        node: name.into(),
+        address: format!("{name}:50051"),
+        load,
+    };
+    let one = NodeLease::start(c.clone(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let two = NodeLease::start(c.clone(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let busy = Registration::start(c.clone(), &one, node("m1", 10));
+    let _idle = Registration::start(c.clone(), &two, node("m2", 3));
+    let wait_for = |want: &'static [(&'static str, u64)]| {
+        let mut changes = changes.clone();
+        async move {
+            timeout(
+                SOON,
+                changes.wait_for(|nodes| {
+                    nodes
+                        .iter()
+                        .map(|n| (n.node.as_str(), n.load))
+                        .collect::<Vec<_>>()
+                        == want
+                }),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("members never became {want:?}"))
+            .unwrap();
+        }
+    };
+    wait_for(&[("m1", 10), ("m2", 3)]).await;
+    assert_eq!(members.least_loaded().unwrap().node, "m2");
+
+    busy.set_load(1);
+    wait_for(&[("m1", 1), ("m2", 3)]).await;
+    assert_eq!(members.least_loaded().unwrap().address, "m1:50051");
+
+    // m2's node dies: its registration goes with its lease.
+    two.revoke().await.unwrap();
+    wait_for(&[("m1", 1)]).await;
+
+    // m1's lease is replaced: it registers again under the new one.
+    let old = one.current().unwrap().lease;
+    let mut lease = one.subscribe();
+    c.revoke(old).await.unwrap();
+    let new = timeout(SOON, lease.wait_for(|s| s.is_some_and(|s| s.lease != old)))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .lease;
+    let mut m1 = members.subscribe();
+    timeout(SOON, async {
+        while c
+            .get("/cc/nodes/media/m1")
+            .await
+            .unwrap()
+            .and_then(|kv| kv.lease)
+            != Some(new)
+        {
+            m1.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("m1 registered again under its new lease");
+    wait_for(&[("m1", 1)]).await;
 }
 
 // ---- etcd only: what a real server does when it crashes and comes back ----
