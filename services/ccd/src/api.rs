@@ -9,7 +9,7 @@ use cc_common::config::ConfigWatch;
 use cc_config::ConfigStore;
 use cc_config::api::ConfigApi;
 use cc_media::MediaControlService;
-use cc_presence::PresenceHandle;
+use cc_presence::PresenceService;
 use cc_presence::api::AgentsApi;
 use cc_presence::control::PresenceControlApi;
 use cc_proto::agents::v1::agents_server::AgentsServer;
@@ -32,8 +32,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub struct Apis<'a> {
     pub edge: Option<&'a SipEdge>,
     pub media: Option<cc_media::MediaEngine>,
-    /// Also serves `PresenceControl` for the call actors.
-    pub presence: Option<PresenceHandle>,
+    /// Also serves `PresenceControl` for the queue and sip-edge (reservations, call reports,
+    /// phones).
+    pub presence: Option<&'a PresenceService>,
     /// Also serves `QueueControl` for the call actors.
     pub queue: Option<QueueHandle>,
     /// The configuration to route calls by (followed as it changes), where routing runs.
@@ -66,11 +67,13 @@ pub async fn start(
             .set_serving::<MediaControlServer<MediaControlService>>()
             .await;
     }
-    let agents = apis.presence.clone().map(AgentsApi::server);
+    let agents = apis.presence.map(|p| AgentsApi::server(p.handle()));
     if agents.is_some() {
         health.set_serving::<AgentsServer<AgentsApi>>().await;
     }
-    let presence_control = apis.presence.map(PresenceControlApi::server);
+    let presence_control = apis
+        .presence
+        .map(|p| PresenceControlApi::server(p.handle(), p.extensions()));
     if presence_control.is_some() {
         health
             .set_serving::<PresenceControlServer<PresenceControlApi>>()

@@ -1,6 +1,6 @@
 //! Inputs to presence from other services, kept free of their types: sip-edge's registrar
-//! events arrive in `ccd` as (extension, contact) pairs and become device inputs here.
-//! Neither crate depends on the other; `ccd` wires them (DESIGN.md section 2).
+//! reports phones as (extension, contact) pairs over `PresenceControl` ([`crate::control`]),
+//! and they become device inputs here. Neither crate depends on the other.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,7 @@
-//! `cc.presence.internal.v1.PresenceControl`: what sip-edge's call actors report about the
-//! agents a queue reserved for their calls. Handlers only convert (see `convert`); the core
+//! `cc.presence.internal.v1.PresenceControl`: what the other services tell presence. The
+//! queue reserves agents for calls; sip-edge's call actors report about the agents reserved
+//! for their calls, and its registrar about employees' phones (mapped to agents by
+//! extension here, see [`crate::adapters`]). Handlers only convert (see `convert`); the core
 //! decides, and refuses a call the agent is not engaged in (FAILED_PRECONDITION).
 
 mod convert;
@@ -11,6 +13,7 @@ use cc_proto::presence::internal::v1::presence_control_server::{
 use tonic::{Request, Response, Status};
 
 use crate::actor::Command;
+use crate::adapters::{Extensions, SipDevices};
 use crate::convert::status;
 use crate::core::CallId;
 use crate::service::PresenceHandle;
@@ -19,17 +22,23 @@ use crate::service::PresenceHandle;
 #[derive(Debug, Clone)]
 pub struct PresenceControlApi {
     presence: PresenceHandle,
+    devices: SipDevices,
 }
 
 impl PresenceControlApi {
-    /// The service over `presence` (without the tonic wrapper, e.g. for tests).
-    pub fn new(presence: PresenceHandle) -> Self {
-        Self { presence }
+    /// The service over `presence`, taking phones' extensions to agents by `extensions`
+    /// (without the tonic wrapper, e.g. for tests).
+    pub fn new(presence: PresenceHandle, extensions: Extensions) -> Self {
+        let devices = SipDevices::new(presence.clone(), extensions);
+        Self { presence, devices }
     }
 
     /// The tonic server for `presence`.
-    pub fn server(presence: PresenceHandle) -> PresenceControlServer<PresenceControlApi> {
-        PresenceControlServer::new(Self::new(presence))
+    pub fn server(
+        presence: PresenceHandle,
+        extensions: Extensions,
+    ) -> PresenceControlServer<PresenceControlApi> {
+        PresenceControlServer::new(Self::new(presence, extensions))
     }
 
     /// Applies a call-phase report to the agent it names.
@@ -49,6 +58,15 @@ impl PresenceControlApi {
 
 #[tonic::async_trait]
 impl PresenceControl for PresenceControlApi {
+    async fn reserve(
+        &self,
+        request: Request<pb::ReserveRequest>,
+    ) -> Result<Response<pb::Done>, Status> {
+        let (agent, command) = convert::reserve(request.into_inner())?;
+        self.presence.apply(&agent, command).await.map_err(status)?;
+        Ok(Response::new(pb::Done {}))
+    }
+
     async fn confirm_ringing(
         &self,
         request: Request<pb::AgentCall>,
@@ -78,5 +96,31 @@ impl PresenceControl for PresenceControlApi {
         request: Request<pb::AgentCall>,
     ) -> Result<Response<pb::Done>, Status> {
         self.report(request.into_inner(), Command::Released).await
+    }
+
+    async fn device_registered(
+        &self,
+        request: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::DeviceResponse>, Status> {
+        let (extension, contact) = convert::device(request.into_inner())?;
+        let agent = self
+            .devices
+            .registered(&extension, &contact)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeviceResponse { agent }))
+    }
+
+    async fn device_gone(
+        &self,
+        request: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::DeviceResponse>, Status> {
+        let (extension, contact) = convert::device(request.into_inner())?;
+        let agent = self
+            .devices
+            .gone(&extension, &contact)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeviceResponse { agent }))
     }
 }

@@ -183,6 +183,8 @@ fn presence_status(e: PresenceError) -> Status {
             Status::invalid_argument(format!("{}: {e}", request_field(field)))
         }
         e @ PresenceError::StaleCall { .. } => Status::failed_precondition(format!("call_id: {e}")),
+        // Only a reservation carries a ttl; a queue must not take it for "agent not free".
+        e @ PresenceError::InvalidTtl { .. } => Status::invalid_argument(format!("ttl_ms: {e}")),
         e @ PresenceError::TooManyDevices { .. } | e @ PresenceError::TooManyAgents { .. } => {
             Status::resource_exhausted(e.to_string())
         }
@@ -195,6 +197,9 @@ fn request_field(core_field: &'static str) -> &'static str {
     match core_field {
         "pause reason" => "text",
         "agent id" => "agent_id",
+        "call id" => "call_id",
+        // A SIP device's id is its contact.
+        "device id" => "contact",
         other => other,
     }
 }

@@ -3,9 +3,10 @@
 //! Agents, their devices, login and pause, and the reservations through which queues take
 //! an agent for a call. The [`core`] module is pure (state + input + `now` -> events and the
 //! next deadline); around it, one actor owns the core ([`service`]), `cc.agents.v1.Agents`
-//! serves it over gRPC ([`api`]), `cc.presence.internal.v1.PresenceControl` takes the call
-//! actors' reports about reserved agents ([`control`]) and [`adapters`] turn other
-//! services' news (SIP registrations) into presence inputs.
+//! serves it over gRPC ([`api`]), `cc.presence.internal.v1.PresenceControl` takes the
+//! queue's reservations, the call actors' reports about reserved agents and sip-edge's
+//! registered phones ([`control`]; [`adapters`] map a phone's extension to its agent).
+//! Other services reach presence only through these two APIs.
 
 mod actor;
 pub mod adapters;

@@ -1,5 +1,5 @@
 //! The presence service: starts the actor that owns the core and hands out
-//! [`PresenceHandle`]s, through which the gRPC API, the device adapter and (later) the queue
+//! [`PresenceHandle`]s, through which its gRPC APIs (the only way other services reach it)
 //! talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::actor::{Args, Command, Msg, PresenceActor, Subscription};
+use crate::adapters::Extensions;
 use crate::core::{
     Agent, AgentConfig, AgentId, CallId, Device, DeviceId, PauseReason, PresenceConfig,
     PresenceEvent, Reconfigured,
@@ -47,6 +48,7 @@ impl Default for Settings {
 #[derive(Debug)]
 pub struct PresenceService {
     handle: PresenceHandle,
+    extensions: Extensions,
     actor: JoinHandle<()>,
 }
 
@@ -57,7 +59,8 @@ impl PresenceService {
     /// call, if in one; see [`crate::core::Presence::configure`]). Stops on `shutdown`.
     pub async fn start(config: ConfigWatch, shutdown: Shutdown) -> Result<Self, ServiceError> {
         let agents = agents_of(&config.borrow());
-        let service = Self::start_with(agents, Settings::default(), shutdown.clone()).await?;
+        let mut service = Self::start_with(agents, Settings::default(), shutdown.clone()).await?;
+        service.extensions = Extensions::following(config.clone());
         let presence = service.handle();
         tokio::spawn(cc_common::config::follow(
             config,
@@ -70,7 +73,8 @@ impl PresenceService {
         Ok(service)
     }
 
-    /// Starts presence with the given agents and settings (tests use a small history).
+    /// Starts presence with the given agents and settings (tests use a small history). No
+    /// extension is an agent's ([`Self::extensions`]).
     pub async fn start_with(
         agents: Vec<AgentConfig>,
         settings: Settings,
@@ -99,6 +103,7 @@ impl PresenceService {
                 wall,
                 timeout_ms,
             },
+            extensions: Extensions::default(),
             actor: join,
         })
     }
@@ -106,6 +111,12 @@ impl PresenceService {
     /// A handle to talk to presence.
     pub fn handle(&self) -> PresenceHandle {
         self.handle.clone()
+    }
+
+    /// Which agent a phone registering for an extension belongs to: the employees of the
+    /// configuration followed (for `PresenceControl`'s device reports).
+    pub fn extensions(&self) -> Extensions {
+        self.extensions.clone()
     }
 
     /// Waits until the actor has stopped (after shutdown was triggered).

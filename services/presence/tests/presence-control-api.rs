@@ -1,11 +1,16 @@
 //! `cc.presence.internal.v1.PresenceControl` in process, as a call actor reports a queued
 //! call: ringing, answer, end with wrap-up, or release; a call the agent is not engaged in
-//! is refused and changes nothing.
+//! is refused and changes nothing. The queue reserves through it (a refusal says whether
+//! the agent is taken or unknown), and sip-edge reports phones by extension.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
-use cc_common::Shutdown;
+use std::sync::Arc;
+
+use cc_common::config::DEMO_TOML;
+use cc_common::{Config, Shutdown};
+use cc_presence::adapters::Extensions;
 use cc_presence::control::PresenceControlApi;
 use cc_presence::core::{AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind};
 use cc_presence::{PresenceHandle, PresenceService};
@@ -51,7 +56,7 @@ async fn a_reserved_agent_rings_answers_and_wraps_up_or_is_released() {
         },
     };
     presence.device_registered(&anna, phone).await.unwrap();
-    let api = PresenceControlApi::new(presence.clone());
+    let api = PresenceControlApi::new(presence.clone(), Extensions::default());
     let c1 = CallId::new("c1");
 
     presence.reserve(&anna, c1.clone(), secs(20)).await.unwrap();
@@ -112,4 +117,125 @@ async fn a_reserved_agent_rings_answers_and_wraps_up_or_is_released() {
     api.confirm_ringing(report("anna", "c2")).await.unwrap();
     api.released(report("anna", "c2")).await.unwrap();
     assert_eq!(state(&presence).await, AgentState::Available);
+}
+
+fn reserve(agent: &str, call: &str, ttl_ms: u64) -> Request<pb::ReserveRequest> {
+    Request::new(pb::ReserveRequest {
+        agent_id: agent.into(),
+        call_id: call.into(),
+        ttl_ms,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reservation_succeeds_once_and_a_refusal_says_why() {
+    let (_trigger, shutdown) = Shutdown::new();
+    let agents = vec![AgentConfig::new("anna", "Anna")];
+    let presence = PresenceService::start_with(agents, Default::default(), shutdown)
+        .await
+        .unwrap()
+        .handle();
+    let api = PresenceControlApi::new(presence.clone(), Extensions::default());
+    let offline = api
+        .reserve(reserve("anna", "c1", 20_000))
+        .await
+        .unwrap_err();
+    assert_eq!(offline.code(), Code::FailedPrecondition, "{offline:?}");
+
+    let anna = AgentId::new("anna");
+    presence.login(&anna).await.unwrap();
+    let phone = Device {
+        id: DeviceId::new("sip:201@127.0.0.1:5070"),
+        kind: DeviceKind::Sip {
+            extension: "201".into(),
+            contact: "sip:201@127.0.0.1:5070".into(),
+        },
+    };
+    presence.device_registered(&anna, phone).await.unwrap();
+    for bad in [0, 121_000] {
+        let ttl = api.reserve(reserve("anna", "c1", bad)).await.unwrap_err();
+        assert_eq!(ttl.code(), Code::InvalidArgument, "{ttl:?}");
+        assert!(ttl.message().starts_with("ttl_ms:"), "{}", ttl.message());
+    }
+    api.reserve(reserve("anna", "c1", 20_000)).await.unwrap();
+    assert!(matches!(
+        state(&presence).await,
+        AgentState::Reserved { call, .. } if call == CallId::new("c1")
+    ));
+    let taken = api
+        .reserve(reserve("anna", "c2", 20_000))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::FailedPrecondition, "{taken:?}");
+    let unknown = api.reserve(reserve("zoe", "c2", 20_000)).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+
+    // Unconfirmed, the reservation frees the agent by itself.
+    tokio::time::sleep(secs(21)).await;
+    assert_eq!(state(&presence).await, AgentState::Available);
+}
+
+#[tokio::test(start_paused = true)]
+async fn phones_are_reported_by_extension_and_presence_finds_the_agent() {
+    let demo = Config::from_toml(DEMO_TOML).unwrap();
+    let anna_extension = demo
+        .employees
+        .iter()
+        .find(|e| e.id.as_str() == "anna")
+        .unwrap()
+        .extension
+        .to_string();
+    let (_publish, config) = tokio::sync::watch::channel(Arc::new(demo));
+    let (_trigger, shutdown) = Shutdown::new();
+    let service = PresenceService::start(config, shutdown).await.unwrap();
+    let presence = service.handle();
+    let api = PresenceControlApi::new(presence.clone(), service.extensions());
+    let device = |extension: &str, contact: &str| {
+        Request::new(pb::DeviceRequest {
+            extension: extension.into(),
+            contact: contact.into(),
+        })
+    };
+    let anna = AgentId::new("anna");
+    presence.login(&anna).await.unwrap();
+
+    let desk = format!("sip:{anna_extension}@10.0.0.5:5060");
+    let registered = api
+        .device_registered(device(&anna_extension, &desk))
+        .await
+        .unwrap();
+    assert!(registered.into_inner().agent);
+    assert_eq!(state(&presence).await, AgentState::Available);
+    api.device_registered(device(&anna_extension, &desk))
+        .await
+        .expect("a refresh is accepted");
+    let soft = format!("sip:{anna_extension}@10.0.0.6:5060");
+    api.device_registered(device(&anna_extension, &soft))
+        .await
+        .unwrap();
+    let agent = presence.agent(&anna).await.unwrap();
+    assert_eq!(agent.devices().count(), 2, "one device per contact");
+
+    let nobody = api
+        .device_registered(device("999", "sip:999@10.0.0.7"))
+        .await
+        .unwrap();
+    assert!(!nobody.into_inner().agent, "not an agent's extension");
+    let empty = api.device_gone(device("", &desk)).await.unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    assert!(empty.message().starts_with("extension:"));
+
+    api.device_gone(device(&anna_extension, &desk))
+        .await
+        .unwrap();
+    assert_eq!(state(&presence).await, AgentState::Available, "one left");
+    let gone = api
+        .device_gone(device(&anna_extension, &soft))
+        .await
+        .unwrap();
+    assert!(gone.into_inner().agent);
+    assert_eq!(state(&presence).await, AgentState::Offline);
+    api.device_gone(device(&anna_extension, &soft))
+        .await
+        .expect("gone again is accepted: expiry and unregister race");
 }

@@ -1,8 +1,9 @@
 //! The queue actor: the one owner of a [`QueueCore`] (DESIGN.md section 3).
 //!
 //! Every input goes through its mailbox, so the core needs no lock. After each message the
-//! actor acts on the core's outputs (reservations and pauses in presence, [`QueueEvent`]s
-//! for the call actors), then re-arms its single timer for the core's next deadline;
+//! actor acts on the core's outputs (reservations and pauses in presence, over its gRPC API;
+//! [`QueueEvent`]s for the call actors), then re-arms its single timer for the core's next
+//! deadline;
 //! re-arming after *every* message is what keeps it from sleeping past a deadline that an
 //! input has just made earlier.
 
@@ -10,8 +11,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cc_common::actor::{DeadlineTimer, now};
-use cc_presence::PresenceHandle;
-use cc_presence::core::PresenceError;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 
@@ -19,6 +18,7 @@ use crate::core::{
     AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, Output, PauseReason,
     Priority, QueueCore, QueueError, Reconfigured, RejectReason, RingPlan,
 };
+use crate::presence_link::{PresenceLink, Reservation};
 use crate::service::{QueueEvent, QueueStats, WaitingCall};
 
 /// An input about one call. Each maps to one core `handle_*` input of the same name.
@@ -57,6 +57,10 @@ pub(crate) enum Seen {
     OnCall(CallId),
     /// Offline, paused, in wrap-up or removed.
     Unavailable,
+    /// Presence cannot be followed right now (unreachable, or the stream of its news broke):
+    /// the last state known is no longer fresh, so the agent is not offered calls until
+    /// presence is followed again.
+    Unknown,
 }
 
 /// The actor's mailbox.
@@ -87,7 +91,7 @@ pub(crate) enum Msg {
 pub(crate) struct Args {
     pub(crate) core: CoreConfig,
     pub(crate) departments: Vec<DepartmentConfig>,
-    pub(crate) presence: PresenceHandle,
+    pub(crate) presence: PresenceLink,
     pub(crate) events: broadcast::Sender<QueueEvent>,
     pub(crate) reservation_grace: Duration,
     pub(crate) max_reservation: Duration,
@@ -114,7 +118,7 @@ pub(crate) struct State {
     reserved: HashMap<AgentId, CallId>,
     /// Reservations to free once the current input is applied (a rejected offer).
     pending_release: Vec<(AgentId, CallId)>,
-    presence: PresenceHandle,
+    presence: PresenceLink,
     events: broadcast::Sender<QueueEvent>,
     reservation_grace: Duration,
     max_reservation: Duration,
@@ -247,12 +251,16 @@ impl State {
 
     /// Presence is the truth about agents: available means offerable; anything else takes
     /// the agent out of plans, except the reservation (and its ringing and talking) that
-    /// this service made itself.
+    /// this service made itself. Losing sight of presence keeps those too: the reservation
+    /// protects the agent if presence still has it, and the plan's ring time ends it if not.
     fn follow(&mut self, agent: &AgentId, seen: Seen, now: Instant) {
         match seen {
             Seen::Available => self.core.handle_agent_available(now, agent),
             Seen::OnCall(call) if self.reserved.get(agent) == Some(&call) => {}
-            Seen::OnCall(_) | Seen::Unavailable => self.core.handle_agent_unavailable(now, agent),
+            Seen::Unknown if self.reserved.contains_key(agent) => {}
+            Seen::OnCall(_) | Seen::Unavailable | Seen::Unknown => {
+                self.core.handle_agent_unavailable(now, agent)
+            }
         }
     }
 
@@ -413,19 +421,16 @@ impl State {
             .saturating_add(self.reservation_grace)
             .min(self.max_reservation);
         self.reserved.insert(agent.clone(), call.clone());
-        match self.presence.reserve(agent, call.clone(), ttl).await {
-            Ok(_) => {}
-            Err(cc_presence::ServiceError::Presence(
-                e @ (PresenceError::NotAvailable { .. }
-                | PresenceError::UnknownAgent(_)
-                | PresenceError::AgentEngaged { .. }),
-            )) => {
-                tracing::info!(%call, %agent, error = %e, "agent not reservable; withdrawn from the plan");
+        match self.presence.reserve(agent, call, ttl).await {
+            Ok(Reservation::Taken) => {}
+            Ok(Reservation::Refused(why)) => {
+                tracing::info!(%call, %agent, why, "agent not reservable; withdrawn from the plan");
                 self.reserved.remove(agent);
                 self.core.handle_agent_unavailable(now(), agent);
             }
             Err(e) => {
-                // Presence slow or gone: keep the plan; its own ring time ends it.
+                // Presence slow or gone: keep the plan; its own ring time ends it. (If presence
+                // is gone, the follower has lost it too and offers no one until it is back.)
                 tracing::warn!(%call, %agent, error = %e, "cannot reserve agent");
             }
         }
@@ -439,8 +444,7 @@ impl State {
             return;
         }
         self.reserved.remove(agent);
-        let command = cc_presence::Command::Released(call.clone());
-        if let Err(e) = self.presence.apply(agent, command).await {
+        if let Err(e) = self.presence.release(agent, call).await {
             tracing::debug!(%call, %agent, error = %e, "reservation not released");
         }
     }
@@ -452,9 +456,6 @@ impl State {
     }
 
     async fn pause(&mut self, agent: &AgentId, reason: PauseReason) {
-        let reason = match reason {
-            PauseReason::NoAnswer => cc_presence::core::PauseReason::NoAnswer,
-        };
         if let Err(e) = self.presence.pause(agent, reason).await {
             tracing::warn!(%agent, error = %e, "cannot pause agent in presence");
         }

@@ -4,8 +4,9 @@
 //!
 //! The pure [`core`] is state + input + `now` -> outputs and the next deadline. Around it,
 //! one actor owns the core ([`service`]), follows presence (agents becoming available or
-//! not), reserves the agents of each plan there and publishes [`QueueEvent`]s for the call
-//! actors that execute the plans; `cc.queues.v1.Queues` serves it over gRPC ([`api`]), and
+//! not), reserves the agents of each plan there (both through presence's gRPC API, also in
+//! one process) and publishes [`QueueEvent`]s for the call actors that execute the plans;
+//! `cc.queues.v1.Queues` serves it over gRPC ([`api`]), and
 //! `cc.queue.internal.v1.QueueControl` connects it to sip-edge's call actors ([`control`]).
 
 mod actor;
@@ -15,6 +16,7 @@ mod convert;
 pub mod core;
 mod error;
 mod follow;
+mod presence_link;
 pub mod service;
 
 pub use actor::Input;

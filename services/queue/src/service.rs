@@ -1,16 +1,18 @@
 //! The queue service: starts the actor that owns the core, the task that follows presence
 //! into it, and hands out [`QueueHandle`]s through which the gRPC API and (later) sip-edge's
-//! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
+//! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`), and
+//! so is every request to presence, which the queue reaches only through presence's gRPC
+//! API (`presence_link`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
-use cc_presence::PresenceHandle;
 use ractor::{Actor, ActorRef, RactorErr, call_t};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
+use tonic::transport::Channel;
 
 use crate::actor::{Args, Input, Msg, QueueActor};
 use crate::core::{
@@ -19,6 +21,7 @@ use crate::core::{
 };
 use crate::error::ServiceError;
 use crate::follow;
+use crate::presence_link::PresenceLink;
 
 /// What the queue tells the call actors that execute its plans (the core's outputs minus
 /// the pauses, which the service applies to presence itself).
@@ -102,6 +105,9 @@ pub struct Settings {
     pub reservation_grace: Duration,
     /// Presence's upper bound on a reservation's time-to-live.
     pub max_reservation: Duration,
+    /// How long one request to presence (reserve, release, pause, list, opening the watch)
+    /// may take before presence counts as slow or unreachable.
+    pub presence_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -112,6 +118,7 @@ impl Default for Settings {
             event_buffer: 16_384,
             reservation_grace: Duration::from_secs(5),
             max_reservation: Duration::from_secs(120),
+            presence_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -125,16 +132,15 @@ pub struct QueueService {
 
 impl QueueService {
     /// Starts the queues of every `[[departments]]` entry (members are employee ids, which
-    /// are presence's agent ids), following `presence`, and follows `config`: departments
-    /// added, changed or removed later take effect from the next plan on; a removed
-    /// department with waiting calls closes and goes when they have left (see
+    /// are presence's agent ids), following presence at `presence` (a channel to a node
+    /// serving `cc.agents.v1.Agents` and `cc.presence.internal.v1.PresenceControl`; it may
+    /// be lazy, and presence may come and go), and follows `config`: departments added,
+    /// changed or removed later take effect from the next plan on; a removed department with
+    /// waiting calls closes and goes when they have left (see
     /// [`crate::core::QueueCore::handle_configure`]). Stops on `shutdown`.
-    ///
-    /// Takes the concrete [`PresenceHandle`]: presence and queue run in one process for now;
-    /// a trait goes here when the queue runs on its own node and talks to presence over gRPC.
     pub async fn start(
         config: ConfigWatch,
-        presence: PresenceHandle,
+        presence: Channel,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let departments = departments_of(&config.borrow());
@@ -155,7 +161,7 @@ impl QueueService {
     /// Starts with the given departments and settings (tests use a small miss limit).
     pub async fn start_with(
         departments: Vec<DepartmentConfig>,
-        presence: PresenceHandle,
+        presence: Channel,
         settings: Settings,
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
@@ -163,6 +169,7 @@ impl QueueService {
         // Handles keep only a weak sender: once the actor (the one strong sender) stops,
         // every subscription ends instead of waiting forever.
         let weak_events = events.downgrade();
+        let presence = PresenceLink::new(presence, settings.presence_timeout);
         let args = Args {
             core: settings.core,
             departments,
@@ -174,7 +181,7 @@ impl QueueService {
         let (actor, join) = Actor::spawn(None, QueueActor, args)
             .await
             .map_err(|e| ServiceError::Start(e.to_string()))?;
-        follow::spawn(presence, actor.clone());
+        follow::spawn(presence, actor.clone(), shutdown.clone());
         let stop = actor.clone();
         tokio::spawn(async move {
             shutdown.wait().await;

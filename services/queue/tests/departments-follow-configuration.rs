@@ -3,20 +3,17 @@
 //! closes to new calls and goes when that caller has left.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use cc_common::config::{DEMO_TOML, Department, Strategy as ConfigStrategy};
 use cc_common::{Config, Shutdown};
 use cc_presence::PresenceService;
 use cc_queue::core::{CallId, DepartmentId, Priority, QueueError};
 use cc_queue::{QueueEvent, QueueHandle, QueueService, ServiceError};
+use common::{PresenceNode, until};
 use tokio::sync::watch;
-
-/// Lets the follower tasks and the actors handle what was published.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(100)).await;
-}
 
 async fn departments(queue: &QueueHandle) -> Vec<String> {
     queue
@@ -28,16 +25,16 @@ async fn departments(queue: &QueueHandle) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
     let demo = Config::from_toml(DEMO_TOML).unwrap();
     let (publish, config) = watch::channel(Arc::new(demo.clone()));
-    let (_trigger, shutdown) = Shutdown::new();
+    let (trigger, shutdown) = Shutdown::new();
     let presence = PresenceService::start(config.clone(), shutdown.clone())
         .await
-        .unwrap()
-        .handle();
-    let queue = QueueService::start(config, presence, shutdown)
+        .unwrap();
+    let presence = PresenceNode::serve(presence, trigger, shutdown.clone()).await;
+    let queue = QueueService::start(config, presence.channel(), shutdown)
         .await
         .unwrap()
         .handle();
@@ -64,7 +61,10 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
     });
     next.check().unwrap();
     publish.send_replace(Arc::new(next));
-    settle().await;
+    until("the queue follows the new departments", || async {
+        departments(&queue).await.contains(&"hr".to_owned())
+    })
+    .await;
 
     assert_eq!(
         departments(&queue).await,

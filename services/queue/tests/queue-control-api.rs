@@ -3,37 +3,26 @@
 //! contract's codes; the watch ends when the queue stops.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cc_common::Shutdown;
-use cc_presence::core::{AgentConfig, AgentId, Device, DeviceId, DeviceKind};
-use cc_presence::{PresenceHandle, PresenceService};
+use cc_presence::core::AgentConfig;
 use cc_proto::queue::internal::v1 as pb;
 use cc_proto::queue::internal::v1::offer_event::Event;
 use cc_proto::queue::internal::v1::queue_control_server::QueueControl;
 use cc_queue::control::{OfferStream, QueueControlApi};
 use cc_queue::core::{DepartmentConfig, Strategy};
 use cc_queue::{QueueService, Settings};
+use common::{PresenceNode, ready};
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Status};
 
-async fn ready(p: &PresenceHandle, id: &str) {
-    let agent = AgentId::new(id);
-    p.login(&agent).await.unwrap();
-    let device = Device {
-        id: DeviceId::new(format!("sip:{id}@127.0.0.1")),
-        kind: DeviceKind::Sip {
-            extension: "201".into(),
-            contact: format!("sip:{id}@127.0.0.1"),
-        },
-    };
-    p.device_registered(&agent, device).await.unwrap();
-}
-
 async fn next(offers: &mut OfferStream) -> Option<Result<pb::OfferEvent, Status>> {
-    tokio::time::timeout(Duration::from_secs(1), offers.next())
+    tokio::time::timeout(Duration::from_secs(5), offers.next())
         .await
-        .expect("an event or the end within a second")
+        .expect("an event or the end within 5 s")
 }
 
 fn unix_ms_now() -> u64 {
@@ -66,21 +55,19 @@ fn agent_call(call: &str, agent: &str) -> Request<pb::AgentCallRequest> {
     })
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_call_actor_enqueues_watches_its_plan_and_answers() {
     let (trigger, shutdown) = Shutdown::new();
     let agents = vec![AgentConfig::new("anna", "Anna")];
-    let presence = PresenceService::start_with(agents, Default::default(), shutdown.clone())
-        .await
-        .unwrap()
-        .handle();
+    let node = PresenceNode::start(agents).await;
+    let presence = node.handle.clone();
     let departments = vec![
         DepartmentConfig::new("sales", Strategy::Sequential)
             .ring_seconds(15)
             .member("anna"),
     ];
     let queue =
-        QueueService::start_with(departments, presence.clone(), Settings::default(), shutdown)
+        QueueService::start_with(departments, node.channel(), Settings::default(), shutdown)
             .await
             .unwrap()
             .handle();
@@ -131,16 +118,18 @@ async fn a_call_actor_enqueues_watches_its_plan_and_answers() {
     ready(&presence, "anna").await;
     let offer = next(&mut offers).await.unwrap().unwrap();
     assert_eq!(offer.call_id, "c0");
-    assert_eq!(
-        offer.event,
-        Some(Event::Offer(pb::RingPlan {
-            department_id: "sales".into(),
-            targets: vec![pb::RingTarget {
-                agent_id: "anna".into(),
-                start_ms: 0,
-                stop_ms: 15_000,
-            }],
-        }))
+    let Some(Event::Offer(plan)) = offer.event else {
+        panic!("expected an offer: {offer:?}");
+    };
+    assert_eq!(plan.department_id, "sales");
+    let [anna] = plan.targets.as_slice() else {
+        panic!("one target: {plan:?}");
+    };
+    assert_eq!((anna.agent_id.as_str(), anna.start_ms), ("anna", 0));
+    // Offsets count from when the plan is sent, after anna was reserved in presence.
+    assert!(
+        (14_000..=15_000).contains(&anna.stop_ms),
+        "rings 15 s from the plan's start: {plan:?}"
     );
     let not_her = api.answered(agent_call("c1", "anna")).await.unwrap_err();
     assert_eq!(not_her.code(), Code::FailedPrecondition);

@@ -2,40 +2,44 @@
 //! and errors that name the field.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use cc_common::Shutdown;
-use cc_presence::PresenceService;
 use cc_presence::core::AgentConfig;
 use cc_proto::queues::v1 as pb;
 use cc_proto::queues::v1::queues_server::Queues;
 use cc_queue::api::QueuesApi;
 use cc_queue::core::{CallId, DepartmentConfig, DepartmentId, Priority, Strategy};
 use cc_queue::{QueueService, Settings};
+use common::{PresenceNode, jump};
 use tonic::{Code, Request};
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn queues_and_waiting_calls_are_listed_and_unknown_departments_refused() {
     let (_trigger, shutdown) = Shutdown::new();
     let agents = vec![AgentConfig::new("anna", "Anna")];
-    let presence = PresenceService::start_with(agents, Default::default(), shutdown.clone())
-        .await
-        .unwrap()
-        .handle();
+    let presence = PresenceNode::start(agents).await;
     let departments = vec![
         DepartmentConfig::new("sales", Strategy::RingAll).member("anna"),
         DepartmentConfig::new("support", Strategy::LongestIdle),
     ];
-    let queue = QueueService::start_with(departments, presence, Settings::default(), shutdown)
-        .await
-        .unwrap()
-        .handle();
+    let queue = QueueService::start_with(
+        departments,
+        presence.channel(),
+        Settings::default(),
+        shutdown,
+    )
+    .await
+    .unwrap()
+    .handle();
     let sales = DepartmentId::new("sales");
     queue
         .enqueue(CallId::new("c1"), sales.clone(), Priority(0))
         .await
         .unwrap();
-    tokio::time::advance(Duration::from_secs(10)).await;
+    jump(Duration::from_secs(10)).await;
     queue
         .enqueue(CallId::new("vip"), sales.clone(), Priority(5))
         .await

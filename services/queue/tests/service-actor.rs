@@ -1,21 +1,22 @@
-//! The queue actor on a paused tokio clock, following a real presence service: an agent who
-//! becomes available is offered a waiting call, a sequential plan moves on after the ring
-//! time, and a NoAnswer pause reaches presence.
+//! The queue actor following a real presence service through its gRPC API, with the clock
+//! moved forward in jumps: an agent who becomes available is offered a waiting call, a
+//! sequential plan moves on after the ring time, and a NoAnswer pause reaches presence.
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::time::Duration;
 
 use cc_common::Shutdown;
 use cc_common::shutdown::ShutdownTrigger;
-use cc_presence::core::{
-    AgentConfig, AgentId as PresenceAgent, AgentState, Device, DeviceId, DeviceKind, PauseReason,
-};
-use cc_presence::{PresenceHandle, PresenceService};
+use cc_presence::PresenceHandle;
+use cc_presence::core::{AgentConfig, AgentState, PauseReason};
 use cc_queue::core::{
     AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Priority, QueueError, RingTarget,
     Strategy,
 };
 use cc_queue::{QueueEvent, QueueHandle, QueueService, ServiceError, Settings};
+use common::{PresenceNode, jump, ready, state, until};
 use tokio::sync::broadcast;
 
 fn secs(s: u64) -> Duration {
@@ -26,6 +27,7 @@ struct Node {
     presence: PresenceHandle,
     queue: QueueHandle,
     events: broadcast::Receiver<QueueEvent>,
+    _presence: PresenceNode,
     _trigger: ShutdownTrigger,
 }
 
@@ -39,10 +41,7 @@ async fn start_ringing(max_no_answers: u32, ring_seconds: u32) -> Node {
         AgentConfig::new("anna", "Anna"),
         AgentConfig::new("piotr", "Piotr"),
     ];
-    let presence = PresenceService::start_with(agents, Default::default(), shutdown.clone())
-        .await
-        .unwrap()
-        .handle();
+    let node = PresenceNode::start(agents).await;
     let sales = DepartmentConfig::new("sales", Strategy::Sequential)
         .ring_seconds(ring_seconds)
         .member("anna")
@@ -54,38 +53,26 @@ async fn start_ringing(max_no_answers: u32, ring_seconds: u32) -> Node {
         },
         ..Settings::default()
     };
-    let queue = QueueService::start_with(vec![sales], presence.clone(), settings, shutdown)
+    let queue = QueueService::start_with(vec![sales], node.channel(), settings, shutdown)
         .await
         .unwrap()
         .handle();
     let events = queue.subscribe();
     Node {
-        presence,
+        presence: node.handle.clone(),
         queue,
         events,
+        _presence: node,
         _trigger: trigger,
     }
-}
-
-async fn ready(p: &PresenceHandle, id: &str) {
-    let agent = PresenceAgent::new(id);
-    p.login(&agent).await.unwrap();
-    let device = Device {
-        id: DeviceId::new(format!("sip:{id}@127.0.0.1")),
-        kind: DeviceKind::Sip {
-            extension: "201".into(),
-            contact: format!("sip:{id}@127.0.0.1"),
-        },
-    };
-    p.device_registered(&agent, device).await.unwrap();
 }
 
 /// The next event other than a queue-length change.
 async fn next(events: &mut broadcast::Receiver<QueueEvent>) -> QueueEvent {
     loop {
-        let event = tokio::time::timeout(secs(1), events.recv())
+        let event = tokio::time::timeout(secs(5), events.recv())
             .await
-            .expect("an event within a second")
+            .expect("an event within 5 s")
             .unwrap();
         if !matches!(event, QueueEvent::QueueChanged { .. }) {
             return event;
@@ -93,11 +80,29 @@ async fn next(events: &mut broadcast::Receiver<QueueEvent>) -> QueueEvent {
     }
 }
 
-/// Lets the actors and the follower task drain their mailboxes.
-async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
+/// Waits until the queue has followed presence to `n` available members of sales.
+async fn available(queue: &QueueHandle, n: usize) {
+    until(&format!("{n} available in the queue"), || async {
+        queue.stats().await.unwrap()[0].available_agents == n
+    })
+    .await;
+}
+
+/// Waits until presence holds the agent in a state that `expected` accepts.
+async fn presence_shows(
+    presence: &PresenceHandle,
+    id: &str,
+    what: &str,
+    expected: impl Fn(&AgentState) -> bool,
+) {
+    until(&format!("{id} {what} in presence"), || async {
+        expected(&state(presence, id).await)
+    })
+    .await;
+}
+
+fn reserved(state: &AgentState) -> bool {
+    matches!(state, AgentState::Reserved { .. })
 }
 
 async fn enqueue(queue: &QueueHandle, call: &str) {
@@ -107,7 +112,7 @@ async fn enqueue(queue: &QueueHandle, call: &str) {
         .unwrap();
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn an_agent_becoming_available_in_presence_gets_an_offer_for_a_waiting_call() {
     let mut node = start(3).await;
     enqueue(&node.queue, "c1").await;
@@ -124,26 +129,21 @@ async fn an_agent_becoming_available_in_presence_gets_an_offer_for_a_waiting_cal
             stop: secs(15),
         }]
     );
-    settle().await;
-    // The service reserved her in presence, and that did not withdraw her from the plan.
-    let anna = node
-        .presence
-        .agent(&PresenceAgent::new("anna"))
-        .await
-        .unwrap();
-    assert!(matches!(anna.state(), AgentState::Reserved { .. }));
+    // The service reserved her in presence (before offering), and that did not withdraw
+    // her from the plan.
+    assert!(reserved(&state(&node.presence, "anna").await));
     node.queue
         .answered(CallId::new("c1"), AgentId::new("anna"))
         .await
         .unwrap();
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_sequential_plan_moves_to_the_next_agent_after_ring_seconds() {
     let mut node = start(3).await;
     ready(&node.presence, "anna").await;
     ready(&node.presence, "piotr").await;
-    settle().await;
+    available(&node.queue, 2).await;
     enqueue(&node.queue, "c1").await;
     let QueueEvent::Offer { plan, .. } = next(&mut node.events).await else {
         panic!("expected an offer");
@@ -160,8 +160,8 @@ async fn a_sequential_plan_moves_to_the_next_agent_after_ring_seconds() {
             ("piotr".to_owned(), secs(15), secs(30)),
         ]
     );
-    tokio::time::advance(secs(16)).await;
-    settle().await;
+    jump(secs(16)).await;
+    presence_shows(&node.presence, "piotr", "reserved", reserved).await;
     let late = node
         .queue
         .answered(CallId::new("c1"), AgentId::new("anna"))
@@ -176,17 +176,17 @@ async fn a_sequential_plan_moves_to_the_next_agent_after_ring_seconds() {
         .unwrap();
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn an_agent_who_misses_offers_is_paused_in_presence_with_no_answer() {
     let mut node = start(1).await;
     ready(&node.presence, "anna").await;
-    settle().await;
+    available(&node.queue, 1).await;
     enqueue(&node.queue, "c1").await;
     assert!(matches!(
         next(&mut node.events).await,
         QueueEvent::Offer { .. }
     ));
-    tokio::time::advance(secs(16)).await;
+    jump(secs(16)).await;
     assert_eq!(
         next(&mut node.events).await,
         QueueEvent::CancelOffer {
@@ -201,18 +201,13 @@ async fn an_agent_who_misses_offers_is_paused_in_presence_with_no_answer() {
             call: CallId::new("c1")
         }
     );
-    settle().await;
-    let anna = node
-        .presence
-        .agent(&PresenceAgent::new("anna"))
-        .await
-        .unwrap();
-    assert_eq!(
-        anna.state(),
-        &AgentState::Paused {
-            reason: PauseReason::NoAnswer
-        }
-    );
+    let no_answer = AgentState::Paused {
+        reason: PauseReason::NoAnswer,
+    };
+    presence_shows(&node.presence, "anna", "paused (no answer)", |s| {
+        *s == no_answer
+    })
+    .await;
     // The call still waits, first in line.
     let waiting = node
         .queue
@@ -225,45 +220,28 @@ async fn an_agent_who_misses_offers_is_paused_in_presence_with_no_answer() {
 
 /// Presence's reservations are capped (120 s by default): a sequential plan longer than that
 /// must take each member when their ring starts, not all of them at the start.
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn each_member_of_a_long_sequential_plan_is_reserved_when_their_ring_starts() {
     let mut node = start_ringing(3, 100).await;
     ready(&node.presence, "anna").await;
     ready(&node.presence, "piotr").await;
-    settle().await;
+    available(&node.queue, 2).await;
     enqueue(&node.queue, "c1").await;
     assert!(matches!(
         next(&mut node.events).await,
         QueueEvent::Offer { .. }
     ));
-    settle().await;
-    let state = |id: &'static str| {
-        let presence = node.presence.clone();
-        async move {
-            presence
-                .agent(&PresenceAgent::new(id))
-                .await
-                .unwrap()
-                .state()
-                .clone()
-        }
-    };
-    assert!(matches!(state("anna").await, AgentState::Reserved { .. }));
+    assert!(reserved(&state(&node.presence, "anna").await));
     assert_eq!(
-        state("piotr").await,
+        state(&node.presence, "piotr").await,
         AgentState::Available,
         "his turn is at 100 s"
     );
-    tokio::time::advance(secs(101)).await;
-    settle().await;
+    jump(secs(101)).await;
+    presence_shows(&node.presence, "piotr", "reserved", reserved).await;
+    jump(secs(60)).await;
     assert!(
-        matches!(state("piotr").await, AgentState::Reserved { .. }),
-        "piotr is taken when his ring starts"
-    );
-    tokio::time::advance(secs(60)).await;
-    settle().await;
-    assert!(
-        matches!(state("piotr").await, AgentState::Reserved { .. }),
+        reserved(&state(&node.presence, "piotr").await),
         "and still reserved at 161 s, past the 120 s a whole-plan reservation was capped at"
     );
     node.queue

@@ -1,10 +1,12 @@
 //! cc-sip-edge: where every call enters. UDP and TCP transports feed one SIP core that runs
 //! the transaction layer, the registrar for employees' phones and digest authentication,
-//! under bounded queues and a throttle for password guessers.
+//! under bounded queues and a throttle for password guessers. With the other services at
+//! hand ([`CallServices`]), it takes calls and tells presence which phones are registered.
 
 pub mod api;
 pub mod calls;
 pub mod core;
+mod devices;
 pub mod metrics;
 pub mod registrar;
 pub mod throttle;
@@ -88,8 +90,9 @@ impl EdgeHandle {
 
 impl SipEdge {
     /// Binds the SIP address and starts the transport and core tasks. With `services`, calls
-    /// are taken (routed, queued, connected through those services' gRPC APIs); without, an
-    /// INVITE to a reachable number is answered 503. `organization` follows configuration
+    /// are taken (routed, queued, connected through those services' gRPC APIs) and the
+    /// registered phones are reported to presence (`PresenceControl`); without, an INVITE to
+    /// a reachable number is answered 503. `organization` follows configuration
     /// changes; the `[sip]` settings of its first value are the node's for its lifetime.
     pub async fn start(
         organization: watch::Receiver<Arc<Config>>,
@@ -139,6 +142,21 @@ impl SipEdge {
             calls::spawn_dispatchers(ctx.clone(), shutdown.clone());
             ctx
         });
+        let handle = EdgeHandle {
+            events: events.clone(),
+            queries,
+            calls: calls.clone(),
+        };
+        if let Some(ctx) = &calls {
+            // Subscribed before the core runs: no registration can come before it.
+            devices::spawn(
+                handle.clone(),
+                events.subscribe(),
+                ctx.services.presence.clone(),
+                ctx.timings.rpc_timeout,
+                shutdown.clone(),
+            );
+        }
         let core_task = tokio::spawn(core_loop(
             core,
             Channels {
@@ -146,21 +164,17 @@ impl SipEdge {
                 queries: query_rx,
                 commands,
             },
-            calls.clone(),
+            calls,
             organization,
             sender,
-            events.clone(),
+            events,
             shutdown,
         ));
         info!(%local_addr, domain = %config.sip.domain, "sip-edge listening on UDP and TCP");
         Ok(SipEdge {
             local_addr,
             counters,
-            handle: EdgeHandle {
-                events,
-                queries,
-                calls,
-            },
+            handle,
             core_task,
         })
     }

@@ -1,6 +1,6 @@
 //! proto -> domain for `cc.presence.internal.v1`: each request becomes the agent and the
-//! [`Command`] it applies. Refusals of the core go through presence's one mapping,
-//! [`crate::convert::status`].
+//! [`Command`] it applies (or, for a device report, the extension and contact). Refusals of
+//! the core go through presence's one mapping, [`crate::convert::status`].
 
 use std::time::Duration;
 
@@ -22,6 +22,26 @@ fn call_id(id: String) -> Result<CallId, Status> {
 /// The agent and call of a call-phase report.
 pub(super) fn agent_call(request: pb::AgentCall) -> Result<(AgentId, CallId), Status> {
     Ok((agent_id(request.agent_id)?, call_id(request.call_id)?))
+}
+
+/// The agent and the `Reserve` command. A ttl of 0 or above the maximum is the core's to
+/// refuse, naming the field.
+pub(super) fn reserve(request: pb::ReserveRequest) -> Result<(AgentId, Command), Status> {
+    let agent = agent_id(request.agent_id)?;
+    let call = call_id(request.call_id)?;
+    let ttl = Duration::from_millis(request.ttl_ms);
+    Ok((agent, Command::Reserve { call, ttl }))
+}
+
+/// The extension and contact of a device report.
+pub(super) fn device(request: pb::DeviceRequest) -> Result<(String, String), Status> {
+    if request.extension.is_empty() {
+        return Err(Status::invalid_argument("extension: must not be empty"));
+    }
+    if request.contact.is_empty() {
+        return Err(Status::invalid_argument("contact: must not be empty"));
+    }
+    Ok((request.extension, request.contact))
 }
 
 /// The agent and the `CallEnded` command, with its wrap-up (presence caps it).
@@ -76,6 +96,41 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_carries_its_ttl_in_milliseconds() {
+        let request = pb::ReserveRequest {
+            agent_id: "anna".into(),
+            call_id: "c1".into(),
+            ttl_ms: 20_500,
+        };
+        assert_eq!(
+            reserve(request).unwrap(),
+            (
+                AgentId::new("anna"),
+                Command::Reserve {
+                    call: CallId::new("c1"),
+                    ttl: Duration::from_millis(20_500),
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn a_device_report_needs_extension_and_contact() {
+        let request = |extension: &str, contact: &str| pb::DeviceRequest {
+            extension: extension.into(),
+            contact: contact.into(),
+        };
+        assert_eq!(
+            device(request("201", "sip:201@10.0.0.5:5060")).unwrap(),
+            ("201".to_owned(), "sip:201@10.0.0.5:5060".to_owned())
+        );
+        for (extension, contact, name) in [("", "sip:x", "extension"), ("201", "", "contact")] {
+            let e = device(request(extension, contact)).unwrap_err();
+            assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
+        }
+    }
+
+    #[test]
     fn empty_ids_are_refused_naming_the_field() {
         let cases = [("", "c1", "agent_id"), ("anna", "", "call_id")];
         for (agent, call, name) in cases {
@@ -89,6 +144,13 @@ mod tests {
                 agent_id: agent.into(),
                 call_id: call.into(),
                 wrap_up_seconds: 0,
+            })
+            .unwrap_err();
+            assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
+            let e = reserve(pb::ReserveRequest {
+                agent_id: agent.into(),
+                call_id: call.into(),
+                ttl_ms: 1000,
             })
             .unwrap_err();
             assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));

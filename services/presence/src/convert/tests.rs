@@ -172,3 +172,32 @@ fn refusals_become_statuses_naming_the_field() {
     );
     assert_eq!(status(ServiceError::Stopped).code(), Code::Unavailable);
 }
+
+/// A queue withdraws an agent from its plan on FAILED_PRECONDITION or NOT_FOUND only, and
+/// keeps the plan on anything else: a ttl it got wrong must not read as "agent not free".
+#[test]
+fn a_refused_reservation_says_whether_the_agent_is_free() {
+    let taken = status(ServiceError::Presence(PresenceError::NotAvailable {
+        agent: AgentId::new("anna"),
+        state: AgentState::Ringing {
+            call: CallId::new("c1"),
+        },
+    }));
+    assert_eq!(taken.code(), Code::FailedPrecondition);
+    let ttl = status(ServiceError::Presence(PresenceError::InvalidTtl {
+        ttl: Duration::ZERO,
+        max: Duration::from_secs(120),
+    }));
+    assert_eq!(ttl.code(), Code::InvalidArgument);
+    assert!(ttl.message().starts_with("ttl_ms:"), "{}", ttl.message());
+    let long_call = status(ServiceError::Presence(PresenceError::TooLong {
+        field: "call id",
+        len: 300,
+        max: 256,
+    }));
+    assert!(
+        long_call.message().starts_with("call_id:"),
+        "{}",
+        long_call.message()
+    );
+}

@@ -40,9 +40,16 @@ macro_rules! string_id {
     };
 }
 
-/// Calls and agents are named as presence names them: the queue reserves presence's agents
-/// for sip-edge's calls, so one type each keeps the two from drifting apart.
-pub use cc_presence::core::{AgentId, CallId};
+string_id!(
+    /// An agent (an employee who takes calls), named as presence and the configuration name
+    /// it; the queue reaches presence over gRPC, so the id crosses as text.
+    AgentId
+);
+
+string_id!(
+    /// A call, named by the sip-edge node that owns it.
+    CallId
+);
 
 string_id!(
     /// A department (agent group) that owns one queue.

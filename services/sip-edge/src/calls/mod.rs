@@ -29,7 +29,8 @@ pub use dispatch::spawn_dispatchers;
 pub use sip::Local;
 
 /// The services a call talks to, each over its gRPC API (in `ccd all` they are served by
-/// this same process, and still reached through gRPC).
+/// this same process, and still reached through gRPC). The node's registered phones are
+/// reported to `presence` too.
 #[derive(Debug, Clone)]
 pub struct CallServices {
     pub routing: RoutingClient<Channel>,

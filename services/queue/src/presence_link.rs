@@ -1,0 +1,268 @@
+//! The queue's one way to presence: its gRPC APIs, also when both run in one process
+//! (DESIGN.md section 1). `cc.agents.v1.Agents` to follow agents and pause the ones who miss
+//! offers, `cc.presence.internal.v1.PresenceControl` to reserve and release them. Every
+//! request is bounded by a timeout; the agent stream is opened within one and then read for
+//! as long as it lasts. The wire types stop here: the rest of the crate sees [`Seen`] news,
+//! a [`Reservation`] outcome and a [`tonic::Status`] for "presence slow or unreachable".
+
+use std::future::Future;
+use std::time::Duration;
+
+use cc_proto::agents::v1 as agents;
+use cc_proto::agents::v1::agents_client::AgentsClient;
+use cc_proto::presence::internal::v1 as control;
+use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
+use tonic::transport::Channel;
+use tonic::{Code, Status, Streaming};
+
+use crate::actor::Seen;
+use crate::core::{AgentId, CallId, PauseReason};
+
+/// What presence answered a reservation with, when it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// The agent is ours for the call until the ttl, unless rung.
+    Taken,
+    /// Presence refused: the agent is not available (taken, offline, paused, busy) or not an
+    /// agent at all. An expected outcome of racing other news, not a failure.
+    Refused(String),
+}
+
+/// Presence's gRPC APIs behind one channel.
+#[derive(Debug, Clone)]
+pub(crate) struct PresenceLink {
+    agents: AgentsClient<Channel>,
+    control: PresenceControlClient<Channel>,
+    timeout: Duration,
+}
+
+impl PresenceLink {
+    /// Presence at `channel`; each request gives up after `timeout`.
+    pub(crate) fn new(channel: Channel, timeout: Duration) -> Self {
+        Self {
+            agents: AgentsClient::new(channel.clone()),
+            control: PresenceControlClient::new(channel),
+            timeout,
+        }
+    }
+
+    /// Takes `agent` for `call` for at most `ttl`. `Err` means presence did not answer
+    /// (slow, unreachable) or refused the request itself (a ttl beyond its maximum): the
+    /// reservation may or may not exist.
+    pub(crate) async fn reserve(
+        &self,
+        agent: &AgentId,
+        call: &CallId,
+        ttl: Duration,
+    ) -> Result<Reservation, Status> {
+        let request = control::ReserveRequest {
+            agent_id: agent.to_string(),
+            call_id: call.to_string(),
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        };
+        let mut client = self.control.clone();
+        match self.bounded(client.reserve(request)).await {
+            Ok(_) => Ok(Reservation::Taken),
+            Err(status) => reservation_refused(status).map(Reservation::Refused),
+        }
+    }
+
+    /// Frees `agent` from `call` (ring stopped, the call went elsewhere).
+    pub(crate) async fn release(&self, agent: &AgentId, call: &CallId) -> Result<(), Status> {
+        let request = control::AgentCall {
+            agent_id: agent.to_string(),
+            call_id: call.to_string(),
+        };
+        let mut client = self.control.clone();
+        self.bounded(client.released(request)).await.map(drop)
+    }
+
+    /// Pauses `agent` for `reason` (through the public Agents API, as a supervisor would).
+    pub(crate) async fn pause(&self, agent: &AgentId, reason: PauseReason) -> Result<(), Status> {
+        let reason = match reason {
+            PauseReason::NoAnswer => agents::PauseReason::NoAnswer,
+        };
+        let request = agents::PauseRequest {
+            agent_id: agent.to_string(),
+            reason: reason.into(),
+            text: String::new(),
+        };
+        let mut client = self.agents.clone();
+        self.bounded(client.pause(request)).await.map(drop)
+    }
+
+    /// Agent news from now on. Open it before [`Self::agents`]: a change between the two is
+    /// then applied after the snapshot that already holds it, which is harmless.
+    pub(crate) async fn watch(&self) -> Result<AgentNews, Status> {
+        let request = agents::WatchAgentEventsRequest { from_sequence: 0 };
+        let mut client = self.agents.clone();
+        let stream = self
+            .bounded(client.watch_agent_events(request))
+            .await?
+            .into_inner();
+        Ok(AgentNews { stream })
+    }
+
+    /// Every agent as presence sees it now.
+    pub(crate) async fn agents(&self) -> Result<Vec<(AgentId, Seen)>, Status> {
+        let mut client = self.agents.clone();
+        let listed = self
+            .bounded(client.list_agents(agents::ListAgentsRequest {}))
+            .await?;
+        Ok(listed
+            .into_inner()
+            .agents
+            .into_iter()
+            .map(|a| {
+                let seen = seen(a.state(), a.call_id);
+                (AgentId::new(a.agent_id), seen)
+            })
+            .collect())
+    }
+
+    async fn bounded<T>(
+        &self,
+        request: impl Future<Output = Result<tonic::Response<T>, Status>>,
+    ) -> Result<tonic::Response<T>, Status> {
+        match tokio::time::timeout(self.timeout, request).await {
+            Ok(answered) => answered,
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "presence did not answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+}
+
+/// Presence's stream of agent changes, as [`Seen`] news.
+#[derive(Debug)]
+pub(crate) struct AgentNews {
+    stream: Streaming<agents::AgentEvent>,
+}
+
+impl AgentNews {
+    /// The next change; `None` when presence ended the stream (it stopped), `Some(Err)` when
+    /// the stream broke (connection lost, or this watcher fell out of presence's history).
+    pub(crate) async fn next(&mut self) -> Option<Result<(AgentId, Seen), Status>> {
+        match self.stream.message().await {
+            Ok(Some(event)) => Some(Ok(news(event))),
+            Ok(None) => None,
+            Err(status) => Some(Err(status)),
+        }
+    }
+}
+
+/// Whether a failed reservation is presence's "no" (`Ok`, with its reason) rather than
+/// presence being slow, unreachable or refusing the request itself (`Err`).
+fn reservation_refused(status: Status) -> Result<String, Status> {
+    match status.code() {
+        Code::FailedPrecondition | Code::NotFound => Ok(status.message().to_owned()),
+        _ => Err(status),
+    }
+}
+
+fn news(event: agents::AgentEvent) -> (AgentId, Seen) {
+    use agents::agent_event::Kind;
+    let seen = match event.kind() {
+        Kind::Removed => Seen::Unavailable,
+        Kind::Added | Kind::StateChanged | Kind::Unspecified => seen(event.to(), event.call_id),
+    };
+    (AgentId::new(event.agent_id), seen)
+}
+
+/// An agent's state reduced to what the queue needs. `call_id` is the call of the state
+/// when it is call-bound (an event names the call of the state left otherwise, which is
+/// why the state decides).
+fn seen(state: agents::AgentState, call_id: String) -> Seen {
+    use agents::AgentState as S;
+    match state {
+        S::Available => Seen::Available,
+        S::Reserved | S::Ringing | S::OnCall if !call_id.is_empty() => {
+            Seen::OnCall(CallId::new(call_id))
+        }
+        S::Reserved
+        | S::Ringing
+        | S::OnCall
+        | S::Offline
+        | S::WrapUp
+        | S::Paused
+        | S::Unspecified => Seen::Unavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn only_presences_no_withdraws_an_agent() {
+        let refused = [
+            Status::failed_precondition("agent anna cannot be reserved: paused (break)"),
+            Status::not_found("agent_id: \"zed\" is not an agent"),
+        ];
+        for status in refused {
+            assert_eq!(
+                reservation_refused(status.clone()).unwrap(),
+                status.message()
+            );
+        }
+        let not_an_answer = [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::Cancelled,
+            Code::Unknown,
+            Code::Internal,
+            Code::InvalidArgument,
+            Code::ResourceExhausted,
+        ];
+        for code in not_an_answer {
+            let e = reservation_refused(Status::new(code, "no")).unwrap_err();
+            assert_eq!(e.code(), code);
+        }
+    }
+
+    #[test]
+    fn the_new_state_decides_what_the_queue_sees() {
+        let event = |kind: agents::agent_event::Kind, to: agents::AgentState, call: &str| {
+            agents::AgentEvent {
+                agent_id: "anna".into(),
+                kind: kind.into(),
+                to: to.into(),
+                call_id: call.into(),
+                ..Default::default()
+            }
+        };
+        use agents::AgentState as S;
+        use agents::agent_event::Kind as K;
+        let anna = AgentId::new("anna");
+        let cases = [
+            (K::Added, S::Offline, "", Seen::Unavailable),
+            (K::StateChanged, S::Available, "", Seen::Available),
+            (
+                K::StateChanged,
+                S::Reserved,
+                "c1",
+                Seen::OnCall(CallId::new("c1")),
+            ),
+            (
+                K::StateChanged,
+                S::OnCall,
+                "c1",
+                Seen::OnCall(CallId::new("c1")),
+            ),
+            // Wrap-up after c1: the event names c1 (the call left), the agent is not on it.
+            (K::StateChanged, S::WrapUp, "c1", Seen::Unavailable),
+            (K::StateChanged, S::Paused, "", Seen::Unavailable),
+            (K::Removed, S::Unspecified, "c1", Seen::Unavailable),
+        ];
+        for (kind, to, call, expected) in cases {
+            assert_eq!(
+                news(event(kind, to, call)),
+                (anna.clone(), expected),
+                "{kind:?} to {to:?}"
+            );
+        }
+    }
+}

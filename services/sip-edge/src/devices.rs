@@ -1,0 +1,236 @@
+//! Tells presence which phones are registered: follows this node's registrar events and
+//! reports each one over `cc.presence.internal.v1.PresenceControl` (DeviceRegistered /
+//! DeviceGone with the extension and the contact; presence finds the agent). Presence may be
+//! another process that is slow, down or restarted, so a report is retried until it goes
+//! through, and the node's registrations are re-sent in full ("seeded") at start, after
+//! this task missed events, and after presence was unreachable (a restarted presence has
+//! forgotten every device).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use cc_common::Shutdown;
+use cc_proto::presence::internal::v1 as pb;
+use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::EdgeHandle;
+use crate::registrar::RegistrarEvent;
+
+/// The first retry comes this soon after a failure; each further one waits twice as long,
+/// up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(2);
+
+/// One registered phone: the extension it registered for and its contact (the registrar's
+/// binding key, which presence uses as the device id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Phone {
+    pub(crate) extension: String,
+    pub(crate) contact: String,
+}
+
+/// Starts the reporter; it ends on shutdown or when the SIP core stops. `events` must be
+/// subscribed before the first registration can happen (or the seed misses it).
+pub(crate) fn spawn(
+    edge: EdgeHandle,
+    events: broadcast::Receiver<RegistrarEvent>,
+    presence: PresenceControlClient<Channel>,
+    timeout: Duration,
+    mut shutdown: Shutdown,
+) {
+    let registrations = move || {
+        let edge = edge.clone();
+        async move {
+            let all = edge.registrations().await.ok()?;
+            Some(
+                all.into_iter()
+                    .flat_map(|(extension, bindings)| {
+                        bindings.into_iter().map(move |b| Phone {
+                            extension: extension.clone(),
+                            contact: b.key,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+    };
+    let mut reporter = Reporter {
+        presence,
+        timeout,
+        told: HashSet::new(),
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown.wait() => {}
+            () = reporter.run(registrations, events) => {}
+        }
+    });
+}
+
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Report {
+    Registered,
+    Gone,
+}
+
+/// How a report went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Presence took it at the first attempt (or refused it for good).
+    Delivered,
+    /// Presence took it after being unreachable or slow: it may have restarted meanwhile.
+    AfterOutage,
+}
+
+pub(crate) struct Reporter {
+    presence: PresenceControlClient<Channel>,
+    timeout: Duration,
+    /// The phones presence was told are registered (what a seed must take back if gone).
+    told: HashSet<Phone>,
+}
+
+impl Reporter {
+    /// Seeds, then reports every event; seeds again when events were missed or presence was
+    /// out of reach. Returns when the SIP core stops.
+    pub(crate) async fn run<R, F>(
+        &mut self,
+        registrations: R,
+        mut events: broadcast::Receiver<RegistrarEvent>,
+    ) where
+        R: Fn() -> F,
+        F: Future<Output = Option<HashSet<Phone>>>,
+    {
+        let mut seed = true;
+        loop {
+            while seed {
+                let Some(now) = registrations().await else {
+                    return;
+                };
+                // A seed interrupted by an outage may have reached a presence that then
+                // restarted: until one goes through cleanly, seed again.
+                seed = self.seed(now).await == Outcome::AfterOutage;
+            }
+            let outcome = match events.recv().await {
+                Ok(RegistrarEvent::DeviceRegistered { aor, contact, .. }) => {
+                    let phone = Phone {
+                        extension: aor,
+                        contact,
+                    };
+                    self.told.insert(phone.clone());
+                    self.report(Report::Registered, &phone).await
+                }
+                Ok(RegistrarEvent::DeviceGone { aor, contact, .. }) => {
+                    let phone = Phone {
+                        extension: aor,
+                        contact,
+                    };
+                    self.told.remove(&phone);
+                    self.report(Report::Gone, &phone).await
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "presence missed device events; re-sending the registrations"
+                    );
+                    seed = true;
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            if outcome == Outcome::AfterOutage {
+                tracing::info!("presence is back; re-sending the registrations");
+                seed = true;
+            }
+        }
+    }
+
+    /// Makes presence's view of this node's phones `now`: the ones it was told about that
+    /// are gone (their events were missed) are reported gone, every current one registered.
+    async fn seed(&mut self, now: HashSet<Phone>) -> Outcome {
+        let mut outcome = Outcome::Delivered;
+        let gone: Vec<Phone> = self.told.difference(&now).cloned().collect();
+        for phone in &gone {
+            if self.report(Report::Gone, phone).await == Outcome::AfterOutage {
+                outcome = Outcome::AfterOutage;
+            }
+        }
+        for phone in &now {
+            if self.report(Report::Registered, phone).await == Outcome::AfterOutage {
+                outcome = Outcome::AfterOutage;
+            }
+        }
+        tracing::debug!(phones = now.len(), "registrations sent to presence");
+        self.told = now;
+        outcome
+    }
+
+    /// Sends one report until presence takes it or refuses it for good.
+    async fn report(&self, report: Report, phone: &Phone) -> Outcome {
+        let mut retry = FIRST_RETRY;
+        let mut outcome = Outcome::Delivered;
+        loop {
+            let error = match self.attempt(report, phone).await {
+                Ok(true) => {
+                    tracing::debug!(extension = phone.extension, ?report, "presence: device");
+                    return outcome;
+                }
+                Ok(false) => {
+                    tracing::debug!(
+                        extension = phone.extension,
+                        ?report,
+                        "presence: not an agent's extension"
+                    );
+                    return outcome;
+                }
+                Err(e) if !transient(e.code()) => {
+                    tracing::warn!(extension = phone.extension, ?report, error = %e, "presence refused a device");
+                    return outcome;
+                }
+                Err(e) => e,
+            };
+            if outcome == Outcome::Delivered {
+                tracing::warn!(extension = phone.extension, ?report, error = %error, "presence unreachable; retrying");
+            }
+            outcome = Outcome::AfterOutage;
+            tokio::time::sleep(retry).await;
+            retry = retry.saturating_mul(2).min(MAX_RETRY);
+        }
+    }
+
+    /// One attempt: whether the extension is an agent's.
+    async fn attempt(&self, report: Report, phone: &Phone) -> Result<bool, Status> {
+        let request = pb::DeviceRequest {
+            extension: phone.extension.clone(),
+            contact: phone.contact.clone(),
+        };
+        let mut presence = self.presence.clone();
+        let answer = async move {
+            match report {
+                Report::Registered => presence.device_registered(request).await,
+                Report::Gone => presence.device_gone(request).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(answered) => Ok(answered?.into_inner().agent),
+            Err(_) => Err(Status::deadline_exceeded("presence did not answer in time")),
+        }
+    }
+}
+
+/// Whether a failure may go away by itself (presence restarting, overloaded or slow). Any
+/// other refusal would be refused again: retrying it would only hold up the reports behind.
+fn transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted
+    )
+}
+
+#[cfg(test)]
+mod tests;
