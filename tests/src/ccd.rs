@@ -56,6 +56,8 @@ pub struct NodeConfig {
     pub media_settings: Vec<(String, String)>,
     /// Further TOML (organisation, departments, numbers, trunks), appended verbatim.
     pub extra: String,
+    /// etcd endpoints for `--etcd` (none: the node coordinates with itself).
+    pub etcd: Vec<String>,
 }
 
 impl Default for NodeConfig {
@@ -70,6 +72,7 @@ impl Default for NodeConfig {
             sip_settings: Vec::new(),
             media_settings: Vec::new(),
             extra: String::new(),
+            etcd: Vec::new(),
         }
     }
 }
@@ -84,6 +87,12 @@ impl NodeConfig {
     /// Adds a `[media]` setting, e.g. `.media("rtp_timeout_secs", "1")`.
     pub fn media(mut self, key: &str, toml_value: &str) -> Self {
         self.media_settings.push((key.into(), toml_value.into()));
+        self
+    }
+
+    /// Coordinates through the etcd member at `endpoint` (`ccd all --etcd`).
+    pub fn etcd(mut self, endpoint: &str) -> Self {
+        self.etcd.push(endpoint.into());
         self
     }
 
@@ -302,6 +311,9 @@ impl Ccd {
             cmd.arg("--api-listen").arg(api_addr.to_string());
             let metrics_addr = loopback(free_port());
             cmd.arg("--metrics-listen").arg(metrics_addr.to_string());
+            if !config.etcd.is_empty() {
+                cmd.arg("--etcd").arg(config.etcd.join(","));
+            }
             let mut child = cmd
                 .env("NO_COLOR", "1")
                 .env(
@@ -309,6 +321,7 @@ impl Ccd {
                     "debug,h2=info,hyper=info,hyper_util=info,tower=info,tonic=info",
                 )
                 .env_remove("CCD_CONFIG")
+                .env_remove("CCD_ETCD")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod api;
-mod devices;
 mod events;
 
 use anyhow::Context;
@@ -36,6 +35,10 @@ enum Command {
         /// Override [grpc] metrics_listen (the Prometheus scrape endpoint).
         #[arg(long)]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// etcd endpoints (comma-separated URLs) that keep the shared configuration. Without
+        /// it, the node coordinates with itself in memory.
+        #[arg(long, env = "CCD_ETCD", value_delimiter = ',')]
+        etcd: Vec<String>,
     },
     /// Only the SIP edge.
     SipEdge {
@@ -151,10 +154,14 @@ fn main() -> anyhow::Result<()> {
             config.api.listen = a;
         }
     }
+    let etcd = match cli.command {
+        Command::All { etcd, .. } => etcd,
+        _ => Vec::new(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(Arc::new(config), services, demo))
+    runtime.block_on(serve(Arc::new(config), services, demo, etcd))
 }
 
 /// Which services this process runs.
@@ -167,13 +174,33 @@ struct Services {
     config: bool,
 }
 
-async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::Result<()> {
+/// The coordinator: etcd when endpoints are given, otherwise one in this process.
+async fn coordinator(etcd: &[String]) -> anyhow::Result<Arc<dyn cc_cluster::Coordinator>> {
+    if etcd.is_empty() {
+        return Ok(Arc::new(cc_cluster::MemoryCoordinator::default()));
+    }
+    let coordinator = cc_cluster::EtcdCoordinator::connect(etcd, Duration::from_secs(5))
+        .await
+        .with_context(|| format!("cannot reach etcd at {}", etcd.join(",")))?;
+    tracing::info!(endpoints = %etcd.join(","), "coordinating through etcd");
+    Ok(Arc::new(coordinator))
+}
+
+async fn serve(
+    config: Arc<Config>,
+    services: Services,
+    demo: bool,
+    etcd: Vec<String>,
+) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
     let signal = termination_signal()?;
     // The node's configuration store: the Configuration API edits it, and every service
     // that derives state from the organisation follows `store.subscribe()`.
-    let store = Arc::new(cc_config::ConfigStore::new(Config::clone(&config))?);
+    let coordinator = coordinator(&etcd).await?;
+    let store = cc_config::ConfigStore::open(coordinator, Config::clone(&config), shutdown.clone())
+        .await
+        .context("configuration store")?;
     let metrics_addr = config.api.metrics_listen;
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(metrics_addr)
@@ -200,20 +227,20 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
     } else {
         None
     };
-    // The API port is bound first: sip-edge's calls reach routing, queue, presence and
-    // media through it (in `ccd all` they are served by this very process).
+    // The API port is bound first: sip-edge (its calls and its registrar's phones) and the
+    // queue reach routing, queue, presence and media through it, over gRPC even where this
+    // very process serves them (DESIGN.md section 1). The channel connects on first use.
     let api_listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("cannot listen for gRPC on {}", config.api.listen))?;
     let api_addr = api_listener.local_addr()?;
+    let node_api = tonic::transport::Endpoint::from_shared(format!("http://{api_addr}"))
+        .expect("a socket address is a valid URI")
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
     let edge = if services.sip_edge {
-        let calls = (services.media && services.presence).then(|| {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{api_addr}"))
-                .expect("a socket address is a valid URI")
-                .connect_timeout(Duration::from_secs(2))
-                .connect_lazy();
-            cc_sip_edge::calls::CallServices::at(channel)
-        });
+        let calls = (services.media && services.presence)
+            .then(|| cc_sip_edge::calls::CallServices::at(node_api.clone()));
         let organization = store.subscribe();
         Some(cc_sip_edge::SipEdge::start(organization, calls, shutdown.clone()).await?)
     } else {
@@ -224,19 +251,13 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
     } else {
         None
     };
-    // The queue follows presence, so it starts after it and only where presence runs.
-    let queue = match &presence {
-        Some(presence) => Some(
-            cc_queue::QueueService::start(store.subscribe(), presence.handle(), shutdown.clone())
-                .await?,
-        ),
-        None => None,
+    // The queue follows presence (through this node's API), so it runs only where presence
+    // does.
+    let queue = if services.presence {
+        Some(cc_queue::QueueService::start(store.subscribe(), node_api, shutdown.clone()).await?)
+    } else {
+        None
     };
-    if let (Some(edge), Some(presence)) = (&edge, &presence) {
-        let extensions = cc_presence::adapters::Extensions::following(store.subscribe());
-        let sip_devices = cc_presence::adapters::SipDevices::new(presence.handle(), extensions);
-        devices::follow(edge, sip_devices, shutdown.clone());
-    }
     let events = events::EventHub::default();
     events.follow(
         edge.as_ref().map(|e| e.handle()).as_ref(),
@@ -249,7 +270,7 @@ async fn serve(config: Arc<Config>, services: Services, demo: bool) -> anyhow::R
         api::Apis {
             edge: edge.as_ref(),
             media: media.clone(),
-            presence: presence.as_ref().map(cc_presence::PresenceService::handle),
+            presence: presence.as_ref(),
             queue: queue.as_ref().map(cc_queue::QueueService::handle),
             routing: services.presence.then(|| store.subscribe()),
             config: services.config.then(|| store.clone()),

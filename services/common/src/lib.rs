@@ -8,4 +8,4 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError};
-pub use shutdown::Shutdown;
+pub use shutdown::{Shutdown, ShutdownTrigger};

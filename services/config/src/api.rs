@@ -61,6 +61,7 @@ impl Configuration for ConfigApi {
         let created = self
             .store
             .create(convert::employee(employee)?)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::employee_pb(&created)))
     }
@@ -75,6 +76,7 @@ impl Configuration for ConfigApi {
         let updated = self
             .store
             .update(convert::employee(employee)?, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::employee_pb(&updated)))
     }
@@ -88,6 +90,7 @@ impl Configuration for ConfigApi {
         let etag = etag(&request.etag, "etag")?;
         self.store
             .delete::<Employee>(&request.id, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteEmployeeResponse {}))
     }
@@ -123,6 +126,7 @@ impl Configuration for ConfigApi {
         let created = self
             .store
             .create(convert::department(department)?)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::department_pb(&created)))
     }
@@ -137,6 +141,7 @@ impl Configuration for ConfigApi {
         let updated = self
             .store
             .update(convert::department(department)?, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::department_pb(&updated)))
     }
@@ -150,6 +155,7 @@ impl Configuration for ConfigApi {
         let etag = etag(&request.etag, "etag")?;
         self.store
             .delete::<Department>(&request.id, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteDepartmentResponse {}))
     }
@@ -179,6 +185,7 @@ impl Configuration for ConfigApi {
         let created = self
             .store
             .create(convert::number(number)?)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::number_pb(&created)))
     }
@@ -190,6 +197,7 @@ impl Configuration for ConfigApi {
         let updated = self
             .store
             .update(convert::number(number)?, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::number_pb(&updated)))
     }
@@ -203,6 +211,7 @@ impl Configuration for ConfigApi {
         let etag = etag(&request.etag, "etag")?;
         self.store
             .delete::<Number>(&request.number, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteNumberResponse {}))
     }
@@ -229,7 +238,11 @@ impl Configuration for ConfigApi {
 
     async fn create_trunk(&self, request: Request<pb::CreateTrunkRequest>) -> Reply<pb::Trunk> {
         let trunk = required(request.into_inner().trunk, "trunk")?;
-        let created = self.store.create(convert::trunk(trunk)?).map_err(status)?;
+        let created = self
+            .store
+            .create(convert::trunk(trunk)?)
+            .await
+            .map_err(status)?;
         Ok(Response::new(convert::trunk_pb(&created)))
     }
 
@@ -240,6 +253,7 @@ impl Configuration for ConfigApi {
         let updated = self
             .store
             .update(convert::trunk(trunk)?, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(convert::trunk_pb(&updated)))
     }
@@ -253,6 +267,7 @@ impl Configuration for ConfigApi {
         let etag = etag(&request.etag, "etag")?;
         self.store
             .delete::<Trunk>(&request.id, etag)
+            .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteTrunkResponse {}))
     }

@@ -230,6 +230,8 @@ pub(crate) fn status(e: StoreError) -> Status {
         StoreError::AlreadyExists { .. } => Status::already_exists(message),
         StoreError::Conflict { .. } => Status::aborted(message),
         StoreError::Referenced { .. } => Status::failed_precondition(message),
+        StoreError::Unavailable(_) => Status::unavailable(message),
+        StoreError::Corrupt(_) => Status::internal(message),
     }
 }
 

@@ -36,4 +36,11 @@ pub enum StoreError {
         /// The first reference found, e.g. `department "sales" lists it in members`.
         by: String,
     },
+    /// The coordinator that keeps the configuration (etcd) cannot take the change now;
+    /// nothing was written.
+    #[error("the configuration store is unavailable: {0}; try again")]
+    Unavailable(String),
+    /// The configuration kept in the coordinator cannot be read by this node.
+    #[error("the stored configuration is unreadable: {0}")]
+    Corrupt(String),
 }

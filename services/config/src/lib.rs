@@ -11,7 +11,7 @@ mod convert;
 mod error;
 mod resource;
 mod state;
-mod store;
+pub mod store;
 
 pub use error::StoreError;
 pub use resource::{Etag, Kind, Resource, Versioned};

@@ -7,7 +7,10 @@ use cc_common::Config;
 use cc_common::config::{Department, Employee, Number, Trunk};
 
 /// A kind of resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Employee,
     Department,

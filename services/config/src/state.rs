@@ -10,7 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cc_common::config::{Config, ConfigError, Route};
+use cc_common::config::{
+    Config, ConfigError, Department, Employee, Number, Organization, Route, Trunk,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::resource::{Etag, Kind, Resource, Versioned, key_at};
@@ -40,6 +43,61 @@ impl ConfigState {
         Ok(Self {
             config: Arc::new(config),
             revision: 1,
+            changed_at,
+        })
+    }
+
+    /// The organisation part (what all nodes share) with its revision and etags, as the
+    /// coordinator keeps it.
+    pub fn to_stored(&self) -> Vec<u8> {
+        let config = &self.config;
+        let mut etags: Vec<StoredEtag> = self
+            .changed_at
+            .iter()
+            .map(|((kind, key), revision)| StoredEtag {
+                kind: *kind,
+                key: key.clone(),
+                revision: *revision,
+            })
+            .collect();
+        etags.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+        let stored = Stored {
+            revision: self.revision,
+            organization: config.organization.clone(),
+            employees: config.employees.clone(),
+            departments: config.departments.clone(),
+            numbers: config.numbers.clone(),
+            trunks: config.trunks.clone(),
+            etags,
+        };
+        // Plain data with string keys: serialising it cannot fail.
+        serde_json::to_vec(&stored).unwrap_or_default()
+    }
+
+    /// The state [`Self::to_stored`] wrote, with this node's own settings (`[sip]`,
+    /// `[grpc]`, `[media]`) taken from `node`. The whole is checked like a file at start.
+    pub fn from_stored(bytes: &[u8], node: &Config) -> Result<Self, StoreError> {
+        let stored: Stored =
+            serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let config = Config {
+            organization: stored.organization,
+            employees: stored.employees,
+            departments: stored.departments,
+            numbers: stored.numbers,
+            trunks: stored.trunks,
+            ..node.clone()
+        };
+        config
+            .check()
+            .map_err(|e| StoreError::Corrupt(format!("it does not pass the checks: {e}")))?;
+        let changed_at = stored
+            .etags
+            .into_iter()
+            .map(|e| ((e.kind, e.key), e.revision))
+            .collect();
+        Ok(Self {
+            config: Arc::new(config),
+            revision: stored.revision,
             changed_at,
         })
     }
@@ -178,6 +236,25 @@ impl ConfigState {
         self.changed_at.insert((kind, key), self.revision);
         Ok(Etag(self.revision))
     }
+}
+
+/// The stored form: the organisation's tables, the revision and every resource's etag.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    revision: u64,
+    organization: Organization,
+    employees: Vec<Employee>,
+    departments: Vec<Department>,
+    numbers: Vec<Number>,
+    trunks: Vec<Trunk>,
+    etags: Vec<StoredEtag>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredEtag {
+    kind: Kind,
+    key: String,
+    revision: u64,
 }
 
 fn not_found(kind: Kind, key: &str) -> StoreError {

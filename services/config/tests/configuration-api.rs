@@ -16,8 +16,10 @@ use cc_proto::routing::internal::v1::routing_server::Routing;
 use cc_routing::api::RoutingApi;
 use tonic::{Code, Request};
 
-fn api() -> (ConfigApi, Arc<ConfigStore>) {
-    let store = Arc::new(ConfigStore::new(Config::from_toml(DEMO_TOML).unwrap()).unwrap());
+async fn api() -> (ConfigApi, Arc<ConfigStore>) {
+    let store = ConfigStore::in_memory(Config::from_toml(DEMO_TOML).unwrap())
+        .await
+        .unwrap();
     (ConfigApi::new(store.clone()), store)
 }
 
@@ -37,7 +39,7 @@ async fn update_employee(api: &ConfigApi, e: pb::Employee) -> Result<pb::Employe
 
 #[tokio::test]
 async fn resources_are_listed_and_read_with_etags_and_never_with_passwords() {
-    let (api, _) = api();
+    let (api, _) = api().await;
     let list = api
         .list_employees(Request::new(pb::ListEmployeesRequest {}))
         .await
@@ -81,7 +83,7 @@ async fn resources_are_listed_and_read_with_etags_and_never_with_passwords() {
 
 #[tokio::test]
 async fn the_second_of_two_concurrent_edits_is_aborted_and_nothing_is_lost() {
-    let (api, store) = api();
+    let (api, store) = api().await;
     let admin_one = get_employee(&api, "piotr").await.unwrap();
     let admin_two = get_employee(&api, "piotr").await.unwrap();
 
@@ -139,7 +141,7 @@ async fn the_second_of_two_concurrent_edits_is_aborted_and_nothing_is_lost() {
 
 #[tokio::test]
 async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
-    let (api, store) = api();
+    let (api, store) = api().await;
     let ewa = pb::Employee {
         id: "ewa".into(),
         name: "Ewa".into(),
@@ -231,7 +233,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
 
 #[tokio::test]
 async fn a_referenced_resource_cannot_be_deleted_and_an_unreferenced_one_can() {
-    let (api, _) = api();
+    let (api, _) = api().await;
     let err = api
         .delete_department(Request::new(pb::DeleteDepartmentRequest {
             id: "sales".into(),
@@ -271,7 +273,7 @@ async fn a_referenced_resource_cannot_be_deleted_and_an_unreferenced_one_can() {
 
 #[tokio::test]
 async fn a_number_and_department_created_through_the_api_route_at_once() {
-    let (api, store) = api();
+    let (api, store) = api().await;
     let routing = RoutingApi::new(store.subscribe());
     let decide = |dialed: &str| {
         let request = routing::DecideRequest {

@@ -5,12 +5,12 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Employee, invalid};
 
 /// `[organization]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
     pub name: String,
@@ -66,7 +66,7 @@ impl Organization {
 }
 
 /// How a department distributes its calls to members.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Every available member rings at once; the first to answer takes the call.
@@ -87,7 +87,7 @@ pub enum Strategy {
 }
 
 /// `[[departments]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Department {
     pub id: String,
@@ -108,7 +108,7 @@ fn default_ring_seconds() -> u32 {
 }
 
 /// `[[trunks]]`: where outbound calls go (mobile forwarding, callbacks).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trunk {
     pub id: String,
@@ -116,7 +116,7 @@ pub struct Trunk {
 }
 
 /// Where a number's calls go.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Route {
     Department(String),
@@ -124,7 +124,7 @@ pub enum Route {
 }
 
 /// `[[numbers]]`: a number callers dial.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Number {
     /// The user part of the inbound Request-URI; a leading `+` is ignored.
@@ -141,7 +141,7 @@ pub struct Number {
 }
 
 /// One time-of-day greeting band of a number.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GreetingBand {
     /// Local time `HH:MM` the band starts at.

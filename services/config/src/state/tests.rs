@@ -333,19 +333,21 @@ fn the_sip_password_is_kept_when_an_update_leaves_it_empty() {
     );
 }
 
-#[test]
-fn the_store_publishes_every_accepted_snapshot_and_nothing_else() {
-    let store = ConfigStore::new(Config::from_toml(DEMO_TOML).unwrap()).unwrap();
+#[tokio::test]
+async fn the_store_publishes_every_accepted_snapshot_and_nothing_else() {
+    let store = ConfigStore::in_memory(Config::from_toml(DEMO_TOML).unwrap())
+        .await
+        .unwrap();
     let mut rx = store.subscribe();
     assert_eq!(rx.borrow_and_update().employees.len(), 3);
 
-    assert!(store.create(employee("ewa", "201")).is_err());
+    assert!(store.create(employee("ewa", "201")).await.is_err());
     assert!(
         !rx.has_changed().unwrap(),
         "a refused change publishes nothing"
     );
 
-    store.create(employee("ewa", "204")).unwrap();
+    store.create(employee("ewa", "204")).await.unwrap();
     assert!(rx.has_changed().unwrap());
     assert!(rx.borrow_and_update().employee("ewa").is_some());
     assert_eq!(store.revision(), 2);
