@@ -237,6 +237,11 @@ async fn serve(
     let node_api = tonic::transport::Endpoint::from_shared(format!("http://{api_addr}"))
         .expect("a socket address is a valid URI")
         .connect_timeout(Duration::from_secs(2))
+        // A peer that dies without closing the connection (a killed node, a cut link) ends
+        // the long-lived watch streams within seconds instead of leaving them hanging.
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
         .connect_lazy();
     let edge = if services.sip_edge {
         let calls = (services.media && services.presence)
