@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use cc_cluster::Coordinator;
 use cc_cluster::testing::EtcdServer;
 use cc_proto::config::v1 as cfg;
 use cc_proto::config::v1::configuration_client::ConfigurationClient;
@@ -63,6 +64,25 @@ async fn nodes_on_one_etcd_share_configuration_changes_and_keep_them_across_rest
     let second = Ccd::start(only_anna);
     let (mut a, mut b) = (config_api(&first).await, config_api(&second).await);
     assert_eq!(employee_ids(&mut b).await, ["anna", "piotr"]);
+    // Both nodes registered their services under their leases.
+    let coordinator = etcd.connect().await;
+    let registered = |listing: cc_cluster::Listing| -> Vec<String> {
+        listing.kvs.into_iter().map(|kv| kv.key).collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let nodes = loop {
+        let nodes = registered(coordinator.list("/cc/nodes/sip-edge/").await.unwrap());
+        if nodes.len() == 2 || tokio::time::Instant::now() > deadline {
+            break nodes;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    let first_port = first.api_addr().port().to_string();
+    assert!(
+        nodes.iter().any(|k| k.ends_with(&format!("-{first_port}"))),
+        "{nodes:?}"
+    );
 
     a.create_employee(cfg::CreateEmployeeRequest {
         employee: Some(maria()),
@@ -111,10 +131,21 @@ async fn nodes_on_one_etcd_share_configuration_changes_and_keep_them_across_rest
         .unwrap_err();
     assert_eq!(stale.code(), tonic::Code::Aborted, "{stale:?}");
 
-    // Both nodes go; a new node finds Maria in etcd although no file names her.
+    // Both nodes go, the first gracefully: it deregisters before it exits.
     drop((a, b));
-    drop(first);
+    let mut first = first;
+    assert!(first.terminate(Duration::from_secs(10)).is_some());
+    let left = registered(coordinator.list("/cc/nodes/").await.unwrap());
+    assert!(
+        !left.iter().any(|k| k.ends_with(&format!("-{first_port}"))),
+        "{left:?}"
+    );
+    assert!(
+        left.iter().any(|k| k.starts_with("/cc/nodes/queue/")),
+        "{left:?}"
+    );
     drop(second);
+    // A new node finds Maria in etcd although no file names her.
     let third = Ccd::start(NodeConfig::default().etcd(&etcd.endpoint()));
     let mut c = config_api(&third).await;
     let maria = c

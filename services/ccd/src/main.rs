@@ -174,6 +174,40 @@ struct Services {
     config: bool,
 }
 
+impl Services {
+    /// The services this process registers in the cluster (routing and the queue run
+    /// where presence runs).
+    fn names(self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.sip_edge {
+            names.push("sip-edge");
+        }
+        if self.media {
+            names.push("media");
+        }
+        if self.presence {
+            names.extend(["presence", "queue", "routing"]);
+        }
+        names
+    }
+}
+
+/// A node's lease lives this long after its last keep-alive: a dead node's registrations
+/// and ownerships are gone after at most this.
+const NODE_LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// The node's name in the cluster: the host name (the pod name on Kubernetes) and the API
+/// port, so several nodes on one machine differ.
+fn node_name(api_addr: std::net::SocketAddr) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ccd".into());
+    format!("{host}-{}", api_addr.port())
+}
+
 /// The coordinator: etcd when endpoints are given, otherwise one in this process.
 async fn coordinator(etcd: &[String]) -> anyhow::Result<Arc<dyn cc_cluster::Coordinator>> {
     if etcd.is_empty() {
@@ -198,9 +232,13 @@ async fn serve(
     // The node's configuration store: the Configuration API edits it, and every service
     // that derives state from the organisation follows `store.subscribe()`.
     let coordinator = coordinator(&etcd).await?;
-    let store = cc_config::ConfigStore::open(coordinator, Config::clone(&config), shutdown.clone())
-        .await
-        .context("configuration store")?;
+    let store = cc_config::ConfigStore::open(
+        coordinator.clone(),
+        Config::clone(&config),
+        shutdown.clone(),
+    )
+    .await
+    .context("configuration store")?;
     let metrics_addr = config.api.metrics_listen;
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(metrics_addr)
@@ -287,9 +325,36 @@ async fn serve(
     if demo && let Some(edge) = &edge {
         print_demo_help(&config, edge.local_addr);
     }
-    tracing::info!("ccd ready");
+    // The node announces its services under its lease: they vanish when it dies, and at
+    // once when it stops gracefully.
+    let lease = cc_cluster::NodeLease::start(coordinator.clone(), NODE_LEASE_TTL)
+        .await
+        .context("cannot take a node lease from the coordinator")?;
+    let node = node_name(api_addr);
+    let registrations: Vec<_> = services
+        .names()
+        .into_iter()
+        .map(|service| {
+            let info = cc_cluster::NodeInfo {
+                service: service.into(),
+                node: node.clone(),
+                address: api_addr.to_string(),
+                load: 0,
+            };
+            cc_cluster::Registration::start(coordinator.clone(), &lease, info)
+        })
+        .collect();
+    tracing::info!(%node, "ccd ready");
     signal.await;
     tracing::info!("shutting down");
+    for registration in registrations {
+        if let Err(e) = registration.deregister().await {
+            tracing::warn!(error = %e, "cannot deregister the node");
+        }
+    }
+    if let Err(e) = lease.revoke().await {
+        tracing::warn!(error = %e, "cannot revoke the node lease; it expires by itself");
+    }
     trigger.trigger();
     let drained = async {
         if let Some(edge) = edge {
