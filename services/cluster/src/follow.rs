@@ -7,10 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::{Coordinator, Error, Event, KeyValue, Revision, WatchStream};
-
-const FIRST_RETRY: Duration = Duration::from_millis(50);
-const LAST_RETRY: Duration = Duration::from_secs(2);
 
 /// What changed since the previous [`Follower::next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +29,7 @@ pub struct Follower {
     kvs: BTreeMap<String, KeyValue>,
     stream: Option<WatchStream>,
     listed: bool,
-    retry: Duration,
+    retry: Backoff,
 }
 
 impl Follower {
@@ -44,7 +42,7 @@ impl Follower {
             kvs: BTreeMap::new(),
             stream: None,
             listed: false,
-            retry: FIRST_RETRY,
+            retry: Backoff::from(Duration::from_millis(50)),
         }
     }
 
@@ -73,7 +71,7 @@ impl Follower {
                             .collect();
                         self.listed = true;
                         self.stream = None;
-                        self.retry = FIRST_RETRY;
+                        self.retry.reset();
                         return Update::Reset;
                     }
                     Err(e) => {
@@ -98,7 +96,7 @@ impl Follower {
             };
             match stream.next().await {
                 Some(Ok(events)) => {
-                    self.retry = FIRST_RETRY;
+                    self.retry.reset();
                     for event in &events {
                         self.revision = self.revision.max(event.revision());
                         match event {
@@ -131,8 +129,7 @@ impl Follower {
     }
 
     async fn wait(&mut self, e: &Error) {
-        tracing::warn!(prefix = %self.prefix, error = %e, retry_in = ?self.retry, "cannot follow the coordinator");
-        tokio::time::sleep(self.retry).await;
-        self.retry = (self.retry * 2).min(LAST_RETRY);
+        tracing::warn!(prefix = %self.prefix, error = %e, retry_in = ?self.retry.peek(), "cannot follow the coordinator");
+        tokio::time::sleep(self.retry.take()).await;
     }
 }

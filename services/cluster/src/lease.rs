@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::backoff::Backoff;
 use crate::{Coordinator, Error, LeaseId};
 
 /// The node's lease while it is valid.
@@ -156,17 +157,18 @@ async fn grant(
     ttl: Duration,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<(LeaseId, Instant)> {
-    let mut retry = Duration::from_millis(100);
+    let mut retry = Backoff::from(Duration::from_millis(100));
     loop {
         let asked = Instant::now();
         match coordinator.grant(ttl).await {
             Ok(lease) => return Some((lease, asked)),
-            Err(e) => tracing::warn!(error = %e, ?retry, "cannot grant a node lease"),
+            Err(e) => {
+                tracing::warn!(error = %e, retry = ?retry.peek(), "cannot grant a node lease")
+            }
         }
         tokio::select! {
-            () = tokio::time::sleep(retry) => {}
+            () = tokio::time::sleep(retry.take()) => {}
             _ = stop.changed() => return None,
         }
-        retry = (retry * 2).min(Duration::from_secs(2));
     }
 }

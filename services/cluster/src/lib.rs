@@ -18,6 +18,7 @@
 //! Keys are UTF-8 paths (`/cc/nodes/<service>/<node>` ...); values are bytes. Nothing per
 //! call or per packet ever goes through here.
 
+mod backoff;
 mod etcd;
 mod follow;
 mod lease;

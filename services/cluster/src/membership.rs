@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::backoff::Backoff;
 use crate::{Coordinator, Follower, LeaseState, NodeLease};
 
 /// Where nodes register.
@@ -96,7 +97,7 @@ async fn keep_registered(
 ) {
     let key = info.key();
     let mut written: Option<(LeaseState, u64)> = None;
-    let mut retry = Duration::from_millis(100);
+    let mut retry = Backoff::from(Duration::from_millis(100));
     loop {
         let current = *lease.borrow_and_update();
         info.load = *loads.borrow_and_update();
@@ -110,12 +111,11 @@ async fn keep_registered(
                         tracing::info!(%key, lease = %state.lease, "node registered");
                     }
                     written = Some((state, info.load));
-                    retry = Duration::from_millis(100);
+                    retry.reset();
                 }
                 Err(e) => {
-                    tracing::warn!(%key, error = %e, ?retry, "cannot register the node");
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(Duration::from_secs(2));
+                    tracing::warn!(%key, error = %e, retry = ?retry.peek(), "cannot register the node");
+                    tokio::time::sleep(retry.take()).await;
                     continue;
                 }
             }

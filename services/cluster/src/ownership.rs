@@ -4,9 +4,11 @@
 //! fencing token: a new owner always has a higher one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::backoff::Backoff;
 use crate::{
     Coordinator, Error, Event, Expect, KeyValue, LeaseId, LeaseState, Revision, Swap, Write,
 };
@@ -71,7 +73,7 @@ impl Ownership {
     /// Waits until this node owns the key under its current lease. Retries while the
     /// coordinator is unavailable or the node has no lease; never fails.
     pub async fn acquire(&self, lease: &mut watch::Receiver<Option<LeaseState>>) -> Owned {
-        let mut retry = std::time::Duration::from_millis(50);
+        let mut retry = Backoff::from(Duration::from_millis(50));
         loop {
             let Some(current) = *lease.borrow_and_update() else {
                 // No lease: wait for the next one.
@@ -91,17 +93,16 @@ impl Ownership {
                         result = self.gone(holder.mod_revision + 1) => {
                             if let Err(e) = result {
                                 tracing::debug!(key = %self.key, error = %e, "waiting for the owner failed");
-                                tokio::time::sleep(retry).await;
+                                tokio::time::sleep(retry.take()).await;
                             }
                         }
                         _ = lease.changed() => {}
                     }
-                    retry = std::time::Duration::from_millis(50);
+                    retry.reset();
                 }
                 Err(e) => {
-                    tracing::warn!(key = %self.key, error = %e, ?retry, "cannot acquire ownership");
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(std::time::Duration::from_secs(2));
+                    tracing::warn!(key = %self.key, error = %e, retry = ?retry.peek(), "cannot acquire ownership");
+                    tokio::time::sleep(retry.take()).await;
                 }
             }
         }
@@ -133,7 +134,7 @@ impl Ownership {
             }
         };
         let key_gone = async {
-            let mut retry = std::time::Duration::from_millis(50);
+            let mut retry = Backoff::from(Duration::from_millis(50));
             loop {
                 match self.coordinator.watch(&self.key, owned.token).await {
                     Ok(mut stream) => {
@@ -158,8 +159,7 @@ impl Ownership {
                     },
                     Err(_) => {}
                 }
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(std::time::Duration::from_secs(2));
+                tokio::time::sleep(retry.take()).await;
             }
         };
         tokio::select! {
