@@ -13,12 +13,15 @@
 //! - [`Ownership`]: a key owned by one node at a time, bound to its lease, with the key's
 //!   create revision as a fencing token (elections are ownership of a well-known key);
 //! - [`Registration`] and [`Members`]: nodes registered under their lease with address and
-//!   load, followed by the clients that pick one.
+//!   load, followed by the clients that pick one;
+//! - [`Owners`], [`routed`] and [`Peers`]: gRPC channels that follow the nodes of a service
+//!   or the owner of a key as they change.
 //!
 //! Keys are UTF-8 paths (`/cc/nodes/<service>/<node>` ...); values are bytes. Nothing per
 //! call or per packet ever goes through here.
 
 mod backoff;
+mod discovery;
 mod etcd;
 mod follow;
 mod lease;
@@ -30,12 +33,40 @@ pub mod testing;
 use std::fmt;
 use std::time::Duration;
 
+pub use discovery::{Owner, Owners, Peers, endpoint, routed};
 pub use etcd::EtcdCoordinator;
 pub use follow::{Follower, Update};
 pub use lease::{LeaseState, NodeLease};
 pub use membership::{Members, NODES, NodeInfo, Registration};
 pub use memory::MemoryCoordinator;
 pub use ownership::{Owned, Ownership};
+
+/// The key space (DESIGN.md section 4).
+pub mod keys {
+    /// Where nodes register: `/cc/nodes/<service>/<node>`.
+    pub use crate::membership::NODES;
+
+    /// Where the owner of each department's queue is written, its value the owner's
+    /// [`crate::NodeInfo`] as JSON.
+    pub const QUEUE_OWNERS: &str = "/cc/own/queue/";
+
+    /// Where the owner of each presence shard is written (value as for queues).
+    pub const PRESENCE_OWNERS: &str = "/cc/own/presence/";
+
+    /// Presence's one shard: every agent's state is owned by one presence node at a time,
+    /// the others stand by to take over.
+    pub const PRESENCE_SHARD: &str = "0";
+
+    /// The ownership key of a department's queue.
+    pub fn queue_owner(department: &str) -> String {
+        format!("{QUEUE_OWNERS}{department}")
+    }
+
+    /// The ownership key of a presence shard.
+    pub fn presence_owner(shard: &str) -> String {
+        format!("{PRESENCE_OWNERS}{shard}")
+    }
+}
 
 /// A store revision: increases by one with every change anywhere in the key space.
 pub type Revision = i64;

@@ -76,6 +76,19 @@ impl Registration {
         });
     }
 
+    /// A function that publishes the load like [`Self::set_load`], for a task that measures
+    /// it while the registration stays with its owner.
+    pub fn load_reporter(&self) -> impl Fn(u64) + Send + Sync + 'static {
+        let load = self.load.clone();
+        move |value| {
+            load.send_if_modified(|current| {
+                let changed = *current != value;
+                *current = value;
+                changed
+            });
+        }
+    }
+
     /// Removes the registration now (a graceful drain), rather than with the lease.
     pub async fn deregister(self) -> Result<(), crate::Error> {
         self.task.abort();

@@ -6,8 +6,13 @@
 //! deadline;
 //! re-arming after *every* message is what keeps it from sleeping past a deadline that an
 //! input has just made earlier.
+//!
+//! With [`crate::Ownership`] the actor serves only the configured departments this node owns
+//! (`owners`): the core is configured with configured ∩ owned, and before it handles any
+//! message the actor applies the ownership changes the claims reported, so a department
+//! whose ownership was lost is dropped before anything else happens.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use cc_common::actor::{DeadlineTimer, now};
@@ -18,6 +23,8 @@ use crate::core::{
     AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, Output, PauseReason,
     Priority, QueueCore, QueueError, Reconfigured, RejectReason, RingPlan,
 };
+use crate::error::ServiceError;
+use crate::owners::{Change, Claims};
 use crate::presence_link::{PresenceLink, Reservation};
 use crate::service::{QueueEvent, QueueStats, WaitingCall};
 
@@ -66,12 +73,12 @@ pub(crate) enum Seen {
 /// The actor's mailbox.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    Apply(Input, RpcReplyPort<Result<(), QueueError>>),
+    Apply(Input, RpcReplyPort<Result<(), ServiceError>>),
     /// An enqueue answered with the call's place in line, taken in the same turn.
-    Join(Enqueue, RpcReplyPort<Result<WaitingCall, QueueError>>),
+    Join(Enqueue, RpcReplyPort<Result<WaitingCall, ServiceError>>),
     Waiting(
         DepartmentId,
-        RpcReplyPort<Result<Vec<WaitingCall>, QueueError>>,
+        RpcReplyPort<Result<Vec<WaitingCall>, ServiceError>>,
     ),
     Position(CallId, RpcReplyPort<Result<WaitingCall, QueueError>>),
     Stats(RpcReplyPort<Vec<QueueStats>>),
@@ -82,6 +89,9 @@ pub(crate) enum Msg {
     ),
     /// Presence news about one agent (from the follower task).
     Presence(AgentId, Seen),
+    /// A claim reported an ownership change (applied before every message; this one only
+    /// makes sure the actor gets to it).
+    Claims,
     /// The timer armed for this deadline fired.
     Timeout(Instant),
 }
@@ -91,6 +101,8 @@ pub(crate) enum Msg {
 pub(crate) struct Args {
     pub(crate) core: CoreConfig,
     pub(crate) departments: Vec<DepartmentConfig>,
+    /// `None`: serve every configured department.
+    pub(crate) claims: Option<Claims>,
     pub(crate) presence: PresenceLink,
     pub(crate) events: broadcast::Sender<QueueEvent>,
     pub(crate) reservation_grace: Duration,
@@ -112,6 +124,11 @@ struct Queued {
 #[derive(Debug)]
 pub(crate) struct State {
     core: QueueCore,
+    /// The departments configured; the core serves those this node owns (all of them
+    /// without `claims`).
+    configured: Vec<DepartmentConfig>,
+    /// The claims of the configured departments, in ownership mode.
+    claims: Option<Claims>,
     queued: HashMap<CallId, Queued>,
     /// Agents this service reserved in presence, and for which call: presence news about
     /// that call is our own doing and must not withdraw the agent from the plan.
@@ -136,12 +153,25 @@ impl Actor for QueueActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Msg>,
+        myself: ActorRef<Msg>,
         args: Args,
     ) -> Result<State, ActorProcessingErr> {
-        let core = QueueCore::new(args.core, args.departments)?;
+        let mut claims = args.claims;
+        // In ownership mode nothing is owned yet: the core starts empty and fills as the
+        // claims succeed.
+        let served = match claims {
+            Some(_) => Vec::new(),
+            None => args.departments.clone(),
+        };
+        let core = QueueCore::new(args.core, served)?;
+        if let Some(claims) = &mut claims {
+            core.check_departments(&args.departments)?;
+            claims.follow(&args.departments, &myself);
+        }
         Ok(State {
             core,
+            configured: args.departments,
+            claims,
             queued: HashMap::new(),
             reserved: HashMap::new(),
             pending_release: Vec::new(),
@@ -160,6 +190,10 @@ impl Actor for QueueActor {
         state: &mut State,
     ) -> Result<(), ActorProcessingErr> {
         state.timer.cancel();
+        // No more offers from here on: now hand every department over.
+        if let Some(claims) = &mut state.claims {
+            claims.release_all().await;
+        }
         Ok(())
     }
 
@@ -169,6 +203,9 @@ impl Actor for QueueActor {
         msg: Msg,
         state: &mut State,
     ) -> Result<(), ActorProcessingErr> {
+        if state.follow_claims(now()) {
+            state.after_input(&myself).await;
+        }
         match msg {
             Msg::Apply(input, reply) => {
                 let result = state.apply(input, now());
@@ -181,7 +218,7 @@ impl Actor for QueueActor {
                 let now = now();
                 let result = state
                     .apply(Input::Enqueue(request), now)
-                    .and_then(|()| state.waiting_call(&call, now));
+                    .and_then(|()| state.waiting_call(&call, now).map_err(ServiceError::from));
                 state.after_input(&myself).await;
                 let _ = reply.send(result);
             }
@@ -195,7 +232,7 @@ impl Actor for QueueActor {
                 let _ = reply.send(state.stats(now()));
             }
             Msg::Configure(departments, reply) => {
-                let result = state.core.handle_configure(now(), departments);
+                let result = state.configure(departments, now(), &myself);
                 state.after_input(&myself).await;
                 let _ = reply.send(result);
             }
@@ -203,6 +240,8 @@ impl Actor for QueueActor {
                 state.follow(&agent, seen, now());
                 state.after_input(&myself).await;
             }
+            // Applied above, before anything else.
+            Msg::Claims => {}
             Msg::Timeout(at) => {
                 state.timer.fired(at);
                 state.core.handle_timeout(now());
@@ -215,7 +254,95 @@ impl Actor for QueueActor {
 }
 
 impl State {
-    fn apply(&mut self, input: Input, now: Instant) -> Result<(), QueueError> {
+    /// The departments the core should serve: the configured ones this node owns.
+    fn served(&self) -> Vec<DepartmentConfig> {
+        self.configured
+            .iter()
+            .filter(|d| self.claims.as_ref().is_none_or(|c| c.owns(&d.id)))
+            .cloned()
+            .collect()
+    }
+
+    /// New configured departments: checked as a whole, claimed (in ownership mode), and
+    /// the owned ones served.
+    fn configure(
+        &mut self,
+        departments: Vec<DepartmentConfig>,
+        now: Instant,
+        myself: &ActorRef<Msg>,
+    ) -> Result<Reconfigured, QueueError> {
+        self.core.check_departments(&departments)?;
+        if let Some(claims) = &mut self.claims {
+            claims.follow(&departments, myself);
+        }
+        self.configured = departments;
+        self.core.handle_configure(now, self.served())
+    }
+
+    /// Applies the ownership changes the claims reported, in order; true if any.
+    fn follow_claims(&mut self, now: Instant) -> bool {
+        let mut changed = false;
+        while let Some(change) = self.claims.as_mut().and_then(Claims::next_change) {
+            changed = true;
+            match change {
+                Change::Lost(department) => self.disown(&department, now),
+                Change::Owned(department) => {
+                    match self.core.handle_configure(now, self.served()) {
+                        Ok(_) => {
+                            tracing::info!(%department, "queue ownership taken: serving the department")
+                        }
+                        // Checked when configured; refused only if that check is broken.
+                        Err(e) => {
+                            tracing::error!(%department, error = %e, "cannot serve an owned department")
+                        }
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// This node lost the department: it goes at once with its waiting and offered calls,
+    /// which their sip-edge nodes enqueue again at the new owner. Agents reserved for them
+    /// are not released in presence: those reservations lapse by themselves.
+    fn disown(&mut self, department: &DepartmentId, now: Instant) {
+        match self.core.handle_disown(now, department) {
+            Ok(calls) => {
+                let gone: HashSet<&CallId> = calls.iter().collect();
+                self.queued.retain(|call, _| !gone.contains(call));
+                self.reserved.retain(|_, call| !gone.contains(call));
+                self.due.retain(|(_, _, call, _)| !gone.contains(call));
+                self.pending_release
+                    .retain(|(_, call)| !gone.contains(call));
+                tracing::warn!(
+                    %department,
+                    calls = calls.len(),
+                    "queue ownership lost: department dropped here with its waiting calls"
+                );
+            }
+            // Not served (a configuration took it away meanwhile): nothing to drop.
+            Err(e) => tracing::debug!(%department, error = %e, "lost department was not served"),
+        }
+    }
+
+    /// A refusal as callers see it: a department configured but not served here is served
+    /// by another queue node.
+    fn refusal(&self, e: QueueError) -> ServiceError {
+        match e {
+            QueueError::UnknownDepartment(department)
+                if self.configured.iter().any(|d| d.id == department) =>
+            {
+                ServiceError::NotOwned(department)
+            }
+            e => e.into(),
+        }
+    }
+
+    fn apply(&mut self, input: Input, now: Instant) -> Result<(), ServiceError> {
+        self.apply_core(input, now).map_err(|e| self.refusal(e))
+    }
+
+    fn apply_core(&mut self, input: Input, now: Instant) -> Result<(), QueueError> {
         let core = &mut self.core;
         match input {
             Input::Enqueue(request) => {
@@ -268,9 +395,9 @@ impl State {
         &self,
         department: &DepartmentId,
         now: Instant,
-    ) -> Result<Vec<WaitingCall>, QueueError> {
+    ) -> Result<Vec<WaitingCall>, ServiceError> {
         // Refuses an unknown department rather than answering "nobody waits".
-        self.core.waiting(department)?;
+        self.core.waiting(department).map_err(|e| self.refusal(e))?;
         let mut calls = self
             .queued
             .iter()

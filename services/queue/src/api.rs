@@ -1,5 +1,9 @@
 //! `cc.queues.v1.Queues`: the queues seen from gRPC. Handlers only convert (see
 //! [`crate::convert`]); every decision is the core's.
+//!
+//! In a cluster ([`crate::Ownership`]) a node answers for the departments it owns only:
+//! `ListQueues` lists those, and `ListWaitingCalls` for a department another node owns is
+//! `UNAVAILABLE` ("served by another queue node"). A complete view asks every queue node.
 
 use cc_proto::queues::v1 as pb;
 use cc_proto::queues::v1::queues_server::{Queues, QueuesServer};
@@ -8,7 +12,7 @@ use tonic::{Request, Response, Status};
 use crate::convert;
 use crate::service::QueueHandle;
 
-/// The Queues service over one queue handle.
+/// The Queues service over one queue handle (in a cluster: the departments this node owns).
 #[derive(Debug, Clone)]
 pub struct QueuesApi {
     queue: QueueHandle,

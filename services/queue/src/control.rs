@@ -1,6 +1,12 @@
 //! `cc.queue.internal.v1.QueueControl`: what sip-edge's call actors tell the queues, and
 //! the ring plans they get back. Handlers only convert (see `convert`); every decision is
 //! the core's, and refusals map to gRPC codes through the queue's one mapping.
+//!
+//! In a cluster ([`crate::Ownership`]) an enqueue for a department configured but owned by
+//! another queue node is `UNAVAILABLE` ("department sales is served by another queue node":
+//! enqueue at the owner); an unknown department stays `NOT_FOUND`. Calls are known only on
+//! the node they were enqueued at, so the per-call requests for any other call are
+//! `NOT_FOUND`, and `WatchOffers` carries only this node's offers.
 
 mod convert;
 mod offers;

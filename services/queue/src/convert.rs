@@ -63,6 +63,8 @@ pub(crate) fn status(e: ServiceError) -> Status {
             Status::failed_precondition(format!("agent_id: {e}"))
         }
         ServiceError::Queue(e) => Status::failed_precondition(e.to_string()),
+        // Retry at the owner: this node may own it again later, another node does now.
+        e @ ServiceError::NotOwned(_) => Status::unavailable(format!("department_id: {e}")),
         e @ (ServiceError::Stopped | ServiceError::Timeout(_) | ServiceError::Start(_)) => {
             Status::unavailable(e.to_string())
         }

@@ -1,7 +1,7 @@
 //! Why the queue service refused a request: the core's own refusals plus what can go wrong
 //! around it (the actor gone or slow, a configuration the core does not accept).
 
-use crate::core::QueueError;
+use crate::core::{DepartmentId, QueueError};
 
 /// Errors of the queue service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,6 +10,10 @@ pub enum ServiceError {
     /// was not offered the call); nothing changed.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The department is configured, but this node does not own its queue: another queue
+    /// node serves it (or will, once one has taken it over). Ask the owner.
+    #[error("department {0} is served by another queue node")]
+    NotOwned(DepartmentId),
     /// The queue actor has stopped (shutdown) or could not be started.
     #[error("the queue service is not running")]
     Stopped,

@@ -8,6 +8,10 @@
 //! one process) and publishes [`QueueEvent`]s for the call actors that execute the plans;
 //! `cc.queues.v1.Queues` serves it over gRPC ([`api`]), and
 //! `cc.queue.internal.v1.QueueControl` connects it to sip-edge's call actors ([`control`]).
+//!
+//! In a cluster ([`Ownership`]) each department's queue is served by the one queue node that
+//! owns it; the other nodes refuse its calls with [`ServiceError::NotOwned`] so that callers
+//! go to the owner.
 
 mod actor;
 pub mod api;
@@ -16,9 +20,11 @@ mod convert;
 pub mod core;
 mod error;
 mod follow;
+mod owners;
 mod presence_link;
 pub mod service;
 
 pub use actor::Input;
 pub use error::ServiceError;
+pub use owners::Ownership;
 pub use service::{QueueEvent, QueueHandle, QueueService, QueueStats, Settings, WaitingCall};

@@ -2,7 +2,8 @@
 //! into it, and hands out [`QueueHandle`]s through which the gRPC API and (later) sip-edge's
 //! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`), and
 //! so is every request to presence, which the queue reaches only through presence's gRPC
-//! API (`presence_link`).
+//! API (`presence_link`). In a cluster it serves only the departments this node owns
+//! ([`Ownership`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::core::{
 };
 use crate::error::ServiceError;
 use crate::follow;
+use crate::owners::{Claims, Ownership};
 use crate::presence_link::PresenceLink;
 
 /// What the queue tells the call actors that execute its plans (the core's outputs minus
@@ -108,6 +110,9 @@ pub struct Settings {
     /// How long one request to presence (reserve, release, pause, list, opening the watch)
     /// may take before presence counts as slow or unreachable.
     pub presence_timeout: Duration,
+    /// How long releasing one ownership key may take when the queue stops or a department
+    /// leaves the configuration (ownership mode); past it the key goes with the node lease.
+    pub release_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -119,6 +124,7 @@ impl Default for Settings {
             reservation_grace: Duration::from_secs(5),
             max_reservation: Duration::from_secs(120),
             presence_timeout: Duration::from_secs(3),
+            release_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -138,14 +144,25 @@ impl QueueService {
     /// changed or removed later take effect from the next plan on; a removed department with
     /// waiting calls closes and goes when they have left (see
     /// [`crate::core::QueueCore::handle_configure`]). Stops on `shutdown`.
+    ///
+    /// With `ownership`, serves only the configured departments this node owns in the
+    /// cluster, and claims every configured department (see [`Self::start_with_ownership`]);
+    /// without, serves every configured department.
     pub async fn start(
         config: ConfigWatch,
         presence: Channel,
+        ownership: Option<Ownership>,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let departments = departments_of(&config.borrow());
-        let service =
-            Self::start_with(departments, presence, Settings::default(), shutdown.clone()).await?;
+        let service = Self::start_with_ownership(
+            departments,
+            presence,
+            Settings::default(),
+            ownership,
+            shutdown.clone(),
+        )
+        .await?;
         let queue = service.handle();
         tokio::spawn(cc_common::config::follow(
             config,
@@ -158,13 +175,43 @@ impl QueueService {
         Ok(service)
     }
 
-    /// Starts with the given departments and settings (tests use a small miss limit).
+    /// Starts with the given departments and settings (tests use a small miss limit),
+    /// serving every one of them.
     pub async fn start_with(
         departments: Vec<DepartmentConfig>,
         presence: Channel,
         settings: Settings,
+        shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        Self::start_with_ownership(departments, presence, settings, None, shutdown).await
+    }
+
+    /// Starts with the given departments and settings; with `ownership`, serves only those
+    /// this node owns in the cluster (`None` serves them all, as [`Self::start_with`]).
+    ///
+    /// In ownership mode every configured department is claimed: its key
+    /// `/cc/own/queue/<department>` ([`cc_cluster::keys::queue_owner`]) is acquired under the
+    /// node's lease with `ownership.node` as JSON for its value, and the department is served
+    /// from then on. When the ownership is lost (lease lost or replaced, key deleted or
+    /// taken), the department is dropped before anything else — waiting and offered calls
+    /// included, without events about them ([`crate::core::QueueCore::handle_disown`]): the
+    /// calls' sip-edge nodes enqueue them again at the new owner — and claimed again.
+    /// Departments configured later are claimed too; departments removed have their key
+    /// released. A department configured but not owned refuses calls with
+    /// [`ServiceError::NotOwned`]. On `shutdown` the queue stops offering, then releases every
+    /// key it holds (a graceful hand-over: another node takes over at once instead of when
+    /// the lease expires), and only then reports [`Self::stopped`].
+    pub async fn start_with_ownership(
+        departments: Vec<DepartmentConfig>,
+        presence: Channel,
+        settings: Settings,
+        ownership: Option<Ownership>,
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
+        let claims = ownership
+            .map(|o| Claims::new(o, settings.release_timeout))
+            .transpose()
+            .map_err(|e| ServiceError::Start(format!("node info not serialisable: {e}")))?;
         let (events, _) = broadcast::channel(settings.event_buffer.max(1));
         // Handles keep only a weak sender: once the actor (the one strong sender) stops,
         // every subscription ends instead of waiting forever.
@@ -173,6 +220,7 @@ impl QueueService {
         let args = Args {
             core: settings.core,
             departments,
+            claims,
             presence: presence.clone(),
             events,
             reservation_grace: settings.reservation_grace,
@@ -204,7 +252,8 @@ impl QueueService {
         self.handle.clone()
     }
 
-    /// Waits until the actor has stopped (after shutdown was triggered).
+    /// Waits until the actor has stopped (after shutdown was triggered) and, in ownership
+    /// mode, has released the departments it owned.
     pub async fn stopped(self) {
         let _ = self.actor.await;
     }
@@ -285,10 +334,11 @@ impl QueueHandle {
     /// Applies one input.
     pub async fn apply(&self, input: Input) -> Result<(), ServiceError> {
         let reply = call_t!(self.actor, Msg::Apply, self.timeout_ms, input);
-        Ok(reply.map_err(|e| self.failed(e))??)
+        reply.map_err(|e| self.failed(e))?
     }
 
-    /// A call joins a department's queue now.
+    /// A call joins a department's queue now. In ownership mode a department configured but
+    /// not owned here is refused with [`ServiceError::NotOwned`].
     pub async fn enqueue(
         &self,
         call: CallId,
@@ -305,10 +355,11 @@ impl QueueHandle {
     }
 
     /// A call joins a department's queue (at its original time when `enqueued_at` is set)
-    /// and gets its place in line right after joining, in one step.
+    /// and gets its place in line right after joining, in one step. Refused as
+    /// [`Self::enqueue`].
     pub async fn join(&self, request: Enqueue) -> Result<WaitingCall, ServiceError> {
         let reply = call_t!(self.actor, Msg::Join, self.timeout_ms, request);
-        Ok(reply.map_err(|e| self.failed(e))??)
+        reply.map_err(|e| self.failed(e))?
     }
 
     /// The caller left the queue (hung up, voicemail, callback).
@@ -341,7 +392,9 @@ impl QueueHandle {
         self.apply(Input::CallEnded(call)).await
     }
 
-    /// The calls in a department's queue, in line order.
+    /// The calls in a department's queue, in line order. In ownership mode only an owned
+    /// department answers; one configured but owned by another node is refused with
+    /// [`ServiceError::NotOwned`].
     pub async fn waiting(
         &self,
         department: &DepartmentId,
@@ -352,17 +405,20 @@ impl QueueHandle {
             self.timeout_ms,
             department.clone()
         );
-        Ok(reply.map_err(|e| self.failed(e))??)
+        reply.map_err(|e| self.failed(e))?
     }
 
-    /// A queued call's place in line and its waits.
+    /// A queued call's place in line and its waits. Only calls queued at this node are known
+    /// (in a cluster, those of the departments it owns).
     pub async fn position(&self, call: &CallId) -> Result<WaitingCall, ServiceError> {
         let reply = call_t!(self.actor, Msg::Position, self.timeout_ms, call.clone());
         Ok(reply.map_err(|e| self.failed(e))??)
     }
 
-    /// Makes the served departments `departments`
-    /// ([`crate::core::QueueCore::handle_configure`]).
+    /// Makes the configured departments `departments`
+    /// ([`crate::core::QueueCore::handle_configure`]). In ownership mode the new ones are
+    /// claimed and served once owned, the removed ones released, and the result lists only
+    /// changes to the departments served here.
     pub async fn configure(
         &self,
         departments: Vec<DepartmentConfig>,
@@ -401,7 +457,8 @@ impl QueueHandle {
         }
     }
 
-    /// Every department's queue, in configured order.
+    /// Every department's queue, in configured order: in ownership mode only the departments
+    /// this node owns (plus closing ones it still drains); the others are on their owners.
     pub async fn stats(&self) -> Result<Vec<QueueStats>, ServiceError> {
         call_t!(self.actor, Msg::Stats, self.timeout_ms).map_err(|e| self.failed(e))
     }

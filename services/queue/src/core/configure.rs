@@ -10,13 +10,17 @@
 //!   has calls **closes**: it refuses new calls ([`QueueError::DepartmentClosing`]) but keeps
 //!   its members and serves the calls already waiting, and is removed when the last one is
 //!   answered or leaves. Configuring it again before that reopens it, queue intact.
+//! - A department whose ownership this node lost ([`QueueCore::handle_disown`]) goes at
+//!   once, waiting and offered calls with it, without a word about them: another queue node
+//!   serves it now, and the calls' sip-edge nodes enqueue them there again. Configuring it
+//!   again later starts it empty.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::agents::Membership;
 use super::queue::{Department, Lifecycle};
-use super::{DepartmentConfig, DepartmentId, QueueCore, QueueError};
+use super::{CallId, DepartmentConfig, DepartmentId, QueueCore, QueueError};
 
 /// What [`QueueCore::handle_configure`] changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,6 +89,47 @@ impl QueueCore {
         Ok(done)
     }
 
+    /// This node no longer owns the department (its queue moved to another node): the
+    /// department is removed at once with every call waiting or being offered in it, and no
+    /// output says so — no [`super::Output::CancelOffer`], `OfferFailed` or `QueueChanged` for
+    /// those calls, because their sip-edge nodes enqueue them again at the new owner with their
+    /// original enqueue time and priority, and ringing stops there. The agents reserved for
+    /// them are free again in this core (presence lets its own reservations lapse, so nothing
+    /// asks to release them there) and may be offered other departments' calls at once.
+    ///
+    /// Calls already answered stay in conversation until [`QueueCore::handle_call_ended`]:
+    /// their agents really are busy, and their wrap-up follows as usual.
+    ///
+    /// Returns the calls removed, in line order. Configuring the department again
+    /// ([`QueueCore::handle_configure`]) adds it afresh, with an empty queue. Refused with
+    /// [`QueueError::UnknownDepartment`] for a department not served (nothing changes).
+    pub fn handle_disown(
+        &mut self,
+        now: Instant,
+        department: &DepartmentId,
+    ) -> Result<Vec<CallId>, QueueError> {
+        let d = self.department_idx(department)?;
+        let queued = match self.departments.get_mut(d) {
+            Some(department) => {
+                department.pending.clear();
+                std::mem::take(&mut department.queued)
+            }
+            None => Default::default(),
+        };
+        let mut removed = Vec::with_capacity(queued.len());
+        for call in queued.into_values() {
+            if let Some(entry) = self.calls.remove(&call) {
+                for target in entry.offer.into_iter().flat_map(|o| o.targets) {
+                    self.release(target.agent);
+                }
+            }
+            removed.push(call);
+        }
+        self.remove_department(d);
+        self.dispatch(now);
+        Ok(removed)
+    }
+
     /// Departments served, in the order they were first configured (closing ones included).
     pub fn departments(&self) -> Vec<DepartmentId> {
         self.departments
@@ -107,7 +152,7 @@ impl QueueCore {
 
     /// Refuses departments the core cannot serve: a repeated id, a member listed twice, a
     /// zero ring time.
-    pub(super) fn check_departments(
+    pub(crate) fn check_departments(
         &self,
         departments: &[DepartmentConfig],
     ) -> Result<(), QueueError> {

@@ -270,7 +270,7 @@ impl QueueCore {
     }
 
     /// Frees an agent reserved for a call.
-    fn release(&mut self, a: AgentIdx) {
+    pub(super) fn release(&mut self, a: AgentIdx) {
         if let Some(agent) = self.agents.get_mut(a)
             && matches!(agent.activity, Activity::Reserved { .. })
         {

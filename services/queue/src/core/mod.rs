@@ -90,7 +90,9 @@ struct QueuedCall {
 ///
 /// The departments can change while calls wait ([`QueueCore::handle_configure`]): a
 /// change applies from the next plan on; a removed department whose queue is not empty
-/// closes (no new calls) and is removed when its last waiting call leaves.
+/// closes (no new calls) and is removed when its last waiting call leaves. A department
+/// whose ownership moved to another queue node goes at once, calls and all, without outputs
+/// about them ([`QueueCore::handle_disown`]).
 #[derive(Debug)]
 pub struct QueueCore {
     config: CoreConfig,

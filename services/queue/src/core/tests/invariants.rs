@@ -1,7 +1,8 @@
 //! Random input sequences (seeded, so reproducible) never panic and keep the core's
 //! bookkeeping consistent: an agent is in at most one plan, exactly the reserved agents are
 //! in plans, the available indexes hold exactly the available agents, and memberships match
-//! the departments' member lists while departments are added, changed, closed and removed.
+//! the departments' member lists while departments are added, changed, closed, removed and
+//! lost to another node.
 
 use std::collections::HashMap;
 
@@ -179,6 +180,11 @@ fn random_inputs_keep_the_core_consistent() {
                 8 if rng.random_bool(0.3) => h
                     .core
                     .handle_configure(now, random_departments(&mut rng, &strategies))
+                    .map(|_| ()),
+                // Ownership moving away, then coming back with the next configuration.
+                8 if rng.random_bool(0.1) => h
+                    .core
+                    .handle_disown(now, &if rng.random() { "x" } else { "y" }.into())
                     .map(|_| ()),
                 _ => {
                     h.core.handle_timeout(now);

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod disown;
 mod invariants;
 mod lifecycle;
 mod reconfigure;
