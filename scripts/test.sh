@@ -25,5 +25,8 @@ echo "== build ccd for the end-to-end tests"
 cargo build --locked -p ccd
 export CCD_BIN="$CARGO_TARGET_DIR/debug/ccd"
 
+echo "== deploy manifests"
+bash scripts/check-deploy.sh
+
 echo "== cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -58,6 +58,8 @@ pub struct NodeConfig {
     pub extra: String,
     /// etcd endpoints for `--etcd` (none: the node coordinates with itself).
     pub etcd: Vec<String>,
+    /// The `ccd` subcommand: `all` (default), or one service (`sip-edge`, `queue` ...).
+    pub command: String,
 }
 
 impl Default for NodeConfig {
@@ -73,6 +75,7 @@ impl Default for NodeConfig {
             media_settings: Vec::new(),
             extra: String::new(),
             etcd: Vec::new(),
+            command: "all".into(),
         }
     }
 }
@@ -94,6 +97,16 @@ impl NodeConfig {
     pub fn etcd(mut self, endpoint: &str) -> Self {
         self.etcd.push(endpoint.into());
         self
+    }
+
+    /// Runs only `service` (`ccd <service>`) instead of `ccd all`.
+    pub fn service(mut self, service: &str) -> Self {
+        self.command = service.into();
+        self
+    }
+
+    fn runs_sip_edge(&self) -> bool {
+        self.command == "all" || self.command == "sip-edge"
     }
 
     /// Appends TOML tables, e.g. `[[departments]]` and `[[numbers]]` entries.
@@ -275,7 +288,8 @@ pub struct Ccd {
 }
 
 impl Ccd {
-    /// Starts `ccd all` with `config` on a free loopback port and waits until it listens.
+    /// Starts `ccd all` (or the one service `config.command` names) with `config` on free
+    /// loopback ports and waits until it is ready.
     pub fn start(config: NodeConfig) -> Ccd {
         let bin = ccd_binary();
         let mut failures = Vec::new();
@@ -302,7 +316,7 @@ impl Ccd {
             let config_path = dir.write("ccd.toml", &config.to_toml());
             let addr = loopback(free_port());
             let mut cmd = Command::new(&bin);
-            cmd.args(["all", "--config"])
+            cmd.args([config.command.as_str(), "--config"])
                 .arg(&config_path)
                 .arg("--sip-listen")
                 .arg(addr.to_string());
@@ -351,9 +365,11 @@ impl Ccd {
             let wanted = format!("local_addr={addr}");
             let deadline = Instant::now() + READY_TIMEOUT;
             // The SIP address first (it names the port), then the whole process is ready.
-            let ready = node.log.wait_for(deadline, |l| {
-                l.contains(READY_MESSAGE) && l.contains(&wanted)
-            }) && node.log.wait_for(deadline, |l| l.contains(PROCESS_READY));
+            let ready = (!config.runs_sip_edge()
+                || node.log.wait_for(deadline, |l| {
+                    l.contains(READY_MESSAGE) && l.contains(&wanted)
+                }))
+                && node.log.wait_for(deadline, |l| l.contains(PROCESS_READY));
             if ready {
                 return node;
             }

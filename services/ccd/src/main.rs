@@ -20,46 +20,45 @@ struct Cli {
     command: Command,
 }
 
+/// What every node command takes.
+#[derive(Debug, Clone, clap::Args)]
+struct NodeArgs {
+    /// The TOML configuration (`ccd all` without it runs a small demo organisation).
+    #[arg(long, env = "CCD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override [sip] listen (e.g. 127.0.0.1:5080), where sip-edge runs.
+    #[arg(long)]
+    sip_listen: Option<std::net::SocketAddr>,
+    /// Override [grpc] listen (the gRPC API).
+    #[arg(long)]
+    api_listen: Option<std::net::SocketAddr>,
+    /// Override [grpc] metrics_listen (the Prometheus scrape endpoint).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// etcd endpoints (comma-separated URLs) that coordinate the cluster. Without it, the
+    /// node coordinates with itself in memory (only useful for `ccd all`).
+    #[arg(long, env = "CCD_ETCD", value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// The `host:port` other nodes reach this node's gRPC API at (in a pod: its IP and the
+    /// API port). Defaults to the API's bound address, which must then not be a wildcard.
+    #[arg(long, env = "CCD_ADVERTISE")]
+    advertise: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Every service in one process. Without --config, a small demo organisation.
-    All {
-        #[arg(long, env = "CCD_CONFIG")]
-        config: Option<PathBuf>,
-        /// Override [sip] listen (e.g. 127.0.0.1:5080).
-        #[arg(long)]
-        sip_listen: Option<std::net::SocketAddr>,
-        /// Override [grpc] listen (the gRPC API).
-        #[arg(long)]
-        api_listen: Option<std::net::SocketAddr>,
-        /// Override [grpc] metrics_listen (the Prometheus scrape endpoint).
-        #[arg(long)]
-        metrics_listen: Option<std::net::SocketAddr>,
-        /// etcd endpoints (comma-separated URLs) that keep the shared configuration. Without
-        /// it, the node coordinates with itself in memory.
-        #[arg(long, env = "CCD_ETCD", value_delimiter = ',')]
-        etcd: Vec<String>,
-    },
-    /// Only the SIP edge.
-    SipEdge {
-        #[arg(long, env = "CCD_CONFIG")]
-        config: PathBuf,
-        #[arg(long)]
-        sip_listen: Option<std::net::SocketAddr>,
-        #[arg(long)]
-        api_listen: Option<std::net::SocketAddr>,
-        #[arg(long)]
-        metrics_listen: Option<std::net::SocketAddr>,
-    },
+    All(NodeArgs),
+    /// Only the SIP edge (calls and registrations); finds the other services through etcd.
+    SipEdge(NodeArgs),
     /// Only the media engine (RTP endpoints, prompts, recording) and its control API.
-    Media {
-        #[arg(long, env = "CCD_CONFIG")]
-        config: PathBuf,
-        #[arg(long)]
-        api_listen: Option<std::net::SocketAddr>,
-        #[arg(long)]
-        metrics_listen: Option<std::net::SocketAddr>,
-    },
+    Media(NodeArgs),
+    /// Only routing (stateless: any number of nodes share the work).
+    Routing(NodeArgs),
+    /// Only presence (agent state); one node owns it, the others stand by.
+    Presence(NodeArgs),
+    /// Only the department queues; each department is owned by one queue node at a time.
+    Queue(NodeArgs),
     /// Validate a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -74,41 +73,15 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cc_common::telemetry::init_tracing("info");
-    let services = match &cli.command {
-        Command::All { .. } => Services {
-            sip_edge: true,
-            media: true,
-            presence: true,
-            config: true,
-        },
-        Command::SipEdge { .. } => Services {
-            sip_edge: true,
-            media: false,
-            presence: false,
-            config: false,
-        },
-        Command::Media { .. } => Services {
-            sip_edge: false,
-            media: true,
-            presence: false,
-            config: false,
-        },
-        Command::CheckConfig { .. } => Services {
-            sip_edge: false,
-            media: false,
-            presence: false,
-            config: false,
-        },
-    };
-    let (mut config, demo) = match &cli.command {
-        Command::All {
-            config: Some(path), ..
-        }
-        | Command::SipEdge { config: path, .. }
-        | Command::Media { config: path, .. } => (load(path)?, false),
-        Command::All { config: None, .. } => (Config::from_toml(DEMO_TOML)?, true),
+    let (services, args) = match cli.command {
+        Command::All(args) => (Services::ALL, args),
+        Command::SipEdge(args) => (Services::only(Service::SipEdge), args),
+        Command::Media(args) => (Services::only(Service::Media), args),
+        Command::Routing(args) => (Services::only(Service::Routing), args),
+        Command::Presence(args) => (Services::only(Service::Presence), args),
+        Command::Queue(args) => (Services::only(Service::Queue), args),
         Command::CheckConfig { config } => {
-            let c = load(config)?;
+            let c = load(&config)?;
             println!(
                 "{}: OK ({} employees, {} departments, {} numbers, {} trunks)",
                 config.display(),
@@ -120,81 +93,124 @@ fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    if let Command::All {
-        sip_listen: Some(a),
-        ..
+    let (mut config, demo) = match &args.config {
+        Some(path) => (load(path)?, false),
+        None if services == Services::ALL => (Config::from_toml(DEMO_TOML)?, true),
+        None => anyhow::bail!(
+            "--config FILE (or CCD_CONFIG) is required for a node that runs only {}",
+            services.names().join(", ")
+        ),
+    };
+    if services != Services::ALL && args.etcd.is_empty() {
+        tracing::warn!(
+            "no --etcd: this node coordinates only with itself and will not find the other services"
+        );
     }
-    | Command::SipEdge {
-        sip_listen: Some(a),
-        ..
-    } = cli.command
-    {
+    if let Some(a) = args.sip_listen {
         config.sip.listen = a;
     }
-    if let Command::All {
-        api_listen,
-        metrics_listen,
-        ..
+    if let Some(a) = args.metrics_listen {
+        config.api.metrics_listen = a;
     }
-    | Command::SipEdge {
-        api_listen,
-        metrics_listen,
-        ..
+    if let Some(a) = args.api_listen {
+        config.api.listen = a;
     }
-    | Command::Media {
-        api_listen,
-        metrics_listen,
-        ..
-    } = cli.command
-    {
-        if let Some(a) = metrics_listen {
-            config.api.metrics_listen = a;
-        }
-        if let Some(a) = api_listen {
-            config.api.listen = a;
-        }
-    }
-    let etcd = match cli.command {
-        Command::All { etcd, .. } => etcd,
-        _ => Vec::new(),
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(Arc::new(config), services, demo, etcd))
+    runtime.block_on(serve(
+        Arc::new(config),
+        services,
+        demo,
+        args.etcd,
+        args.advertise,
+    ))
+}
+
+/// One of the services a node can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    SipEdge,
+    Media,
+    Routing,
+    Presence,
+    Queue,
+}
+
+impl Service {
+    /// Its name in the cluster (`/cc/nodes/<name>/...`).
+    fn name(self) -> &'static str {
+        match self {
+            Service::SipEdge => "sip-edge",
+            Service::Media => "media",
+            Service::Routing => "routing",
+            Service::Presence => "presence",
+            Service::Queue => "queue",
+        }
+    }
 }
 
 /// Which services this process runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Services {
     sip_edge: bool,
     media: bool,
+    routing: bool,
     presence: bool,
-    /// The configuration API (where the organisation is edited at run time).
-    config: bool,
+    queue: bool,
 }
 
 impl Services {
-    /// The services this process registers in the cluster (routing and the queue run
-    /// where presence runs).
+    const ALL: Services = Services {
+        sip_edge: true,
+        media: true,
+        routing: true,
+        presence: true,
+        queue: true,
+    };
+
+    fn only(service: Service) -> Services {
+        Services {
+            sip_edge: service == Service::SipEdge,
+            media: service == Service::Media,
+            routing: service == Service::Routing,
+            presence: service == Service::Presence,
+            queue: service == Service::Queue,
+        }
+    }
+
+    fn runs(self, service: Service) -> bool {
+        match service {
+            Service::SipEdge => self.sip_edge,
+            Service::Media => self.media,
+            Service::Routing => self.routing,
+            Service::Presence => self.presence,
+            Service::Queue => self.queue,
+        }
+    }
+
+    /// The services this process runs, as registered in the cluster.
     fn names(self) -> Vec<&'static str> {
-        let mut names = Vec::new();
-        if self.sip_edge {
-            names.push("sip-edge");
-        }
-        if self.media {
-            names.push("media");
-        }
-        if self.presence {
-            names.extend(["presence", "queue", "routing"]);
-        }
-        names
+        [
+            Service::SipEdge,
+            Service::Media,
+            Service::Routing,
+            Service::Presence,
+            Service::Queue,
+        ]
+        .into_iter()
+        .filter(|s| self.runs(*s))
+        .map(Service::name)
+        .collect()
     }
 }
 
 /// A node's lease lives this long after its last keep-alive: a dead node's registrations
-/// and ownerships are gone after at most this.
-const NODE_LEASE_TTL: Duration = Duration::from_secs(10);
+/// and ownerships are gone after at most this, which bounds how long a department's queue
+/// or presence is without an owner (the target is callers offered again within 5 s). The
+/// node itself gives its ownerships up after a third less without a keep-alive, so an owner
+/// cut off from etcd has stopped before anyone else can take over.
+const NODE_LEASE_TTL: Duration = Duration::from_secs(4);
 
 /// The node's name in the cluster: the host name (the pod name on Kubernetes) and the API
 /// port, so several nodes on one machine differ.
@@ -225,10 +241,12 @@ async fn serve(
     services: Services,
     demo: bool,
     etcd: Vec<String>,
+    advertise: Option<String>,
 ) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
     let signal = termination_signal()?;
+    let clustered = !etcd.is_empty();
     // The node's configuration store: the Configuration API edits it, and every service
     // that derives state from the organisation follows `store.subscribe()`.
     let coordinator = coordinator(&etcd).await?;
@@ -245,59 +263,85 @@ async fn serve(
         .install()
         .with_context(|| format!("cannot serve Prometheus metrics on {metrics_addr}"))?;
     tracing::info!(%metrics_addr, "Prometheus metrics listening");
+    // The API port is bound first: it is the node's address in the cluster, where the
+    // other services reach this one (and where this one's own services reach each other,
+    // over gRPC even within one process: DESIGN.md section 1).
+    let api_listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", config.api.listen))?;
+    let api_addr = api_listener.local_addr()?;
+    let node = node_name(api_addr);
+    let address = match advertise {
+        Some(a) => a,
+        None if api_addr.ip().is_unspecified() && clustered => anyhow::bail!(
+            "the gRPC API listens on {api_addr}, which other nodes cannot dial: give the \
+             address they reach this node at with --advertise HOST:PORT (or CCD_ADVERTISE)"
+        ),
+        None if api_addr.ip().is_unspecified() => format!("127.0.0.1:{}", api_addr.port()),
+        None => api_addr.to_string(),
+    };
+    let info = |service: &str| cc_cluster::NodeInfo {
+        service: service.into(),
+        node: node.clone(),
+        address: address.clone(),
+        load: 0,
+    };
+    // The node's lease: its registrations and ownerships hang off it, vanish when it dies,
+    // and at once when it stops gracefully.
+    let lease = cc_cluster::NodeLease::start(coordinator.clone(), NODE_LEASE_TTL)
+        .await
+        .context("cannot take a node lease from the coordinator")?;
     let media = if services.media {
         let media_config = config.media.clone();
         let engine =
             tokio::task::spawn_blocking(move || cc_media::MediaEngine::start(media_config, None))
                 .await??;
-        let published = engine.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = every.tick() => published.publish_metrics(),
-                    _ = stop.wait() => break,
-                }
-            }
-        });
         Some(engine)
     } else {
         None
     };
-    // The API port is bound first: sip-edge (its calls and its registrar's phones) and the
-    // queue reach routing, queue, presence and media through it, over gRPC even where this
-    // very process serves them (DESIGN.md section 1). The channel connects on first use.
-    let api_listener = tokio::net::TcpListener::bind(config.api.listen)
-        .await
-        .with_context(|| format!("cannot listen for gRPC on {}", config.api.listen))?;
-    let api_addr = api_listener.local_addr()?;
-    let node_api = tonic::transport::Endpoint::from_shared(format!("http://{api_addr}"))
-        .expect("a socket address is a valid URI")
-        .connect_timeout(Duration::from_secs(2))
-        // A peer that dies without closing the connection (a killed node, a cut link) ends
-        // the long-lived watch streams within seconds instead of leaving them hanging.
-        .http2_keep_alive_interval(Duration::from_secs(5))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .keep_alive_while_idle(true)
-        .connect_lazy();
     let edge = if services.sip_edge {
-        let calls = (services.media && services.presence)
-            .then(|| cc_sip_edge::calls::CallServices::at(node_api.clone()));
+        // Calls need the other services: found through the coordinator (in `ccd all`, this
+        // node's own). A lone sip-edge with no etcd takes registrations only.
+        let calls = (clustered || services == Services::ALL)
+            .then(|| cc_sip_edge::calls::CallServices::discover(coordinator.clone()));
         let organization = store.subscribe();
         Some(cc_sip_edge::SipEdge::start(organization, calls, shutdown.clone()).await?)
     } else {
         None
     };
     let presence = if services.presence {
-        Some(cc_presence::PresenceService::start(store.subscribe(), shutdown.clone()).await?)
+        let presence =
+            cc_presence::PresenceService::start(store.subscribe(), shutdown.clone()).await?;
+        own_presence(
+            coordinator.clone(),
+            lease.subscribe(),
+            info(Service::Presence.name()),
+            shutdown.clone(),
+        );
+        Some(presence)
     } else {
         None
     };
-    // The queue follows presence (through this node's API), so it runs only where presence
-    // does.
-    let queue = if services.presence {
-        Some(cc_queue::QueueService::start(store.subscribe(), node_api, shutdown.clone()).await?)
+    let queue = if services.queue {
+        // Presence wherever its owner is now.
+        let presence =
+            cc_cluster::Owners::follow(coordinator.clone(), cc_cluster::keys::PRESENCE_OWNERS)
+                .route(cc_cluster::keys::PRESENCE_SHARD);
+        let ownership = cc_queue::Ownership {
+            coordinator: coordinator.clone(),
+            lease: lease.subscribe(),
+            node: info(Service::Queue.name()),
+        };
+        Some(
+            cc_queue::QueueService::start(
+                store.subscribe(),
+                presence,
+                Some(ownership),
+                shutdown.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -315,39 +359,55 @@ async fn serve(
             media: media.clone(),
             presence: presence.as_ref(),
             queue: queue.as_ref().map(cc_queue::QueueService::handle),
-            routing: services.presence.then(|| store.subscribe()),
-            config: services.config.then(|| store.clone()),
+            routing: services.routing.then(|| store.subscribe()),
+            // Every node serves the Configuration API: the store is the cluster's.
+            config: Some(store.clone()),
             events: events.clone(),
         },
-        shutdown,
+        shutdown.clone(),
     )
     .await?;
     if demo && let Some(edge) = &edge {
         print_demo_help(&config, edge.local_addr);
     }
-    // The node announces its services under its lease: they vanish when it dies, and at
-    // once when it stops gracefully.
-    let lease = cc_cluster::NodeLease::start(coordinator.clone(), NODE_LEASE_TTL)
-        .await
-        .context("cannot take a node lease from the coordinator")?;
-    let node = node_name(api_addr);
-    let registrations: Vec<_> = services
+    let registrations: Vec<(&str, cc_cluster::Registration)> = services
         .names()
         .into_iter()
         .map(|service| {
-            let info = cc_cluster::NodeInfo {
-                service: service.into(),
-                node: node.clone(),
-                address: api_addr.to_string(),
-                load: 0,
-            };
-            cc_cluster::Registration::start(coordinator.clone(), &lease, info)
+            let registration =
+                cc_cluster::Registration::start(coordinator.clone(), &lease, info(service));
+            (service, registration)
         })
         .collect();
-    tracing::info!(%node, "ccd ready");
+    if let Some(engine) = media.clone() {
+        // The media load (endpoints in use) is what sip-edge picks a node for a call by.
+        let registration = registrations
+            .iter()
+            .find(|(s, _)| *s == Service::Media.name())
+            .map(|(_, r)| r.load_reporter());
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {
+                        engine.publish_metrics();
+                        if let Some(report) = &registration {
+                            report(u64::from(engine.load().endpoints));
+                        }
+                    }
+                    _ = stop.wait() => break,
+                }
+            }
+        });
+    }
+    tracing::info!(%node, services = %services.names().join(","), "ccd ready");
     signal.await;
     tracing::info!("shutting down");
-    for registration in registrations {
+    // The node leaves the cluster first: clients stop picking it, and revoking its lease
+    // deletes its ownerships at once, so other nodes take its queues and presence now
+    // rather than when the lease would have expired.
+    for (_, registration) in registrations {
         if let Err(e) = registration.deregister().await {
             tracing::warn!(error = %e, "cannot deregister the node");
         }
@@ -378,6 +438,40 @@ async fn serve(
         tracing::warn!("services did not stop within 5 s");
     }
     Ok(())
+}
+
+/// Presence is owned by one node at a time (`/cc/own/presence/0`); clients follow the
+/// owner. A standby node takes over when the owner's lease expires (sip-edge nodes then
+/// send it their registered phones). On shutdown the ownership is handed over at once.
+fn own_presence(
+    coordinator: Arc<dyn cc_cluster::Coordinator>,
+    mut lease: tokio::sync::watch::Receiver<Option<cc_cluster::LeaseState>>,
+    me: cc_cluster::NodeInfo,
+    mut shutdown: Shutdown,
+) {
+    let key = cc_cluster::keys::presence_owner(cc_cluster::keys::PRESENCE_SHARD);
+    let value = serde_json::to_vec(&me).expect("a NodeInfo serialises");
+    let ownership = cc_cluster::Ownership::new(coordinator, key, value);
+    tokio::spawn(async move {
+        loop {
+            let owned = tokio::select! {
+                owned = ownership.acquire(&mut lease) => owned,
+                _ = shutdown.wait() => return,
+            };
+            tracing::info!(token = owned.token, "this node owns presence");
+            tokio::select! {
+                () = ownership.lost(&owned, &mut lease) => {
+                    tracing::warn!("presence ownership lost; standing by to take it again");
+                }
+                _ = shutdown.wait() => {
+                    if let Err(e) = ownership.release(&owned).await {
+                        tracing::warn!(error = %e, "cannot hand presence over; it moves when the lease expires");
+                    }
+                    return;
+                }
+            }
+        }
+    });
 }
 
 fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {

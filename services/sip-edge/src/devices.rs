@@ -3,18 +3,19 @@
 //! DeviceGone with the extension and the contact; presence finds the agent). Presence may be
 //! another process that is slow, down or restarted, so a report is retried until it goes
 //! through, and the node's registrations are re-sent in full ("seeded") at start, after
-//! this task missed events, and after presence was unreachable (a restarted presence has
-//! forgotten every device).
+//! this task missed events, after presence was unreachable (a restarted presence has
+//! forgotten every device) and when presence got a new owner node.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
+use cc_cluster::Owner;
 use cc_common::Shutdown;
 use cc_proto::presence::internal::v1 as pb;
 use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -40,6 +41,7 @@ pub(crate) fn spawn(
     edge: EdgeHandle,
     events: broadcast::Receiver<RegistrarEvent>,
     presence: PresenceControlClient<Channel>,
+    moved: watch::Receiver<BTreeMap<String, Owner>>,
     timeout: Duration,
     mut shutdown: Shutdown,
 ) {
@@ -63,6 +65,7 @@ pub(crate) fn spawn(
         presence,
         timeout,
         told: HashSet::new(),
+        moved: Some(moved),
     };
     tokio::spawn(async move {
         tokio::select! {
@@ -92,7 +95,9 @@ pub(crate) struct Reporter {
     presence: PresenceControlClient<Channel>,
     timeout: Duration,
     /// The phones presence was told are registered (what a seed must take back if gone).
-    told: HashSet<Phone>,
+    pub(crate) told: HashSet<Phone>,
+    /// Who owns presence: a new owner starts knowing no phones, so it gets a seed.
+    pub(crate) moved: Option<watch::Receiver<BTreeMap<String, Owner>>>,
 }
 
 impl Reporter {
@@ -116,7 +121,22 @@ impl Reporter {
                 // restarted: until one goes through cleanly, seed again.
                 seed = self.seed(now).await == Outcome::AfterOutage;
             }
-            let outcome = match events.recv().await {
+            let event = match self.moved.as_mut() {
+                Some(moved) => tokio::select! {
+                    event = events.recv() => event,
+                    changed = moved.changed() => {
+                        if changed.is_ok() {
+                            tracing::info!("presence has a new owner; sending it the registrations");
+                            seed = true;
+                        } else {
+                            self.moved = None;
+                        }
+                        continue;
+                    }
+                },
+                None => events.recv().await,
+            };
+            let outcome = match event {
                 Ok(RegistrarEvent::DeviceRegistered { aor, contact, .. }) => {
                     let phone = Phone {
                         extension: aor,

@@ -153,6 +153,7 @@ impl SipEdge {
                 handle.clone(),
                 events.subscribe(),
                 ctx.services.presence.clone(),
+                ctx.services.presence_owners(),
                 ctx.timings.rpc_timeout,
                 shutdown.clone(),
             );

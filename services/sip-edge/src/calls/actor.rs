@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cc_proto::media::internal::v1 as media;
+use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
 use cc_proto::presence::internal::v1 as presence;
 use cc_proto::queue::internal::v1 as queue;
+use cc_proto::queue::internal::v1::queue_control_client::QueueControlClient;
 use cc_proto::routing::internal::v1 as routing;
 use cc_sip::dialog::Dialog;
 use cc_sip::transaction::{TxHandle, cancel_for};
@@ -19,6 +21,7 @@ use media::media_event::Event as MediaEv;
 use queue::offer_event::Event as OfferEv;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use routing::decide_response::Step;
+use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
 use super::outbox::Outbox;
@@ -28,8 +31,17 @@ use super::{CallContext, CallEvent, CallInfo, CallState, TransferError, unix_ms}
 /// Queues a notification to another service in the call's outbox (ordered, retried, not
 /// awaited): `notify!(self, "what", client_field, method, request)`.
 macro_rules! notify {
-    ($call:expr, $what:expr, $client:ident, $method:ident, $request:expr) => {{
-        let client = $call.ctx.services.$client.clone();
+    ($call:expr, $what:expr, queue, $method:ident, $request:expr) => {
+        notify!(@ $call, $what, $call.queue_client(), $method, $request)
+    };
+    ($call:expr, $what:expr, presence, $method:ident, $request:expr) => {
+        notify!(@ $call, $what, $call.ctx.services.presence.clone(), $method, $request)
+    };
+    ($call:expr, $what:expr, media, $method:ident, $request:expr) => {
+        notify!(@ $call, $what, $call.media_client(), $method, $request)
+    };
+    (@ $call:expr, $what:expr, $client:expr, $method:ident, $request:expr) => {{
+        let client = $client;
         let request = $request;
         $call.outbox.push(
             $what,
@@ -50,6 +62,8 @@ pub enum CallMsg {
     Sip(ToCall),
     Media(media::MediaEvent),
     Offer(queue::OfferEvent),
+    /// The department's queue has a new owner: join it again, keeping the place in line.
+    Requeue,
     Timer(Timer),
     /// End the call now (API hang-up, node shutdown).
     Hangup,
@@ -90,6 +104,8 @@ pub enum Timer {
     MaxWait {
         generation: u64,
     },
+    /// Try joining the department's queue again (its owner was unreachable or moving).
+    Requeue,
 }
 
 pub struct CallActor;
@@ -137,6 +153,7 @@ impl Actor for CallActor {
             CallMsg::Sip(event) => call.on_sip(&myself, event).await,
             CallMsg::Media(event) => call.on_media(&myself, event).await,
             CallMsg::Offer(event) => call.on_offer(&myself, event).await,
+            CallMsg::Requeue => call.requeue(&myself).await,
             CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
             CallMsg::Transfer { target, reply } => {
@@ -259,8 +276,10 @@ pub struct Call {
     legs: Vec<Leg>,
     facts: routing::Facts,
     playback: Option<(u64, Purpose)>,
-    /// Department and wrap-up seconds while the call is (or was) queued.
-    queued: Option<(String, u32)>,
+    /// The queue the call is (or was) in.
+    queued: Option<Queued>,
+    /// The media node holding the call's endpoints (picked with the first one).
+    media: Option<MediaControlClient<Channel>>,
     targets: HashMap<String, Target>,
     dial: Option<DialState>,
     winner: Option<usize>,
@@ -268,6 +287,29 @@ pub struct Call {
     /// The generation of the current stay in a queue (for its maximum wait).
     queue_generation: u64,
     lingering: bool,
+}
+
+/// The queue the call joined.
+#[derive(Debug, Clone)]
+struct Queued {
+    department: String,
+    /// The agent's wrap-up after the call.
+    wrap_up: u32,
+    priority: u32,
+    /// When it first joined (its place in line wherever the queue moves).
+    enqueued_at_unix_ms: u64,
+}
+
+/// How soon a call whose queue is out of reach tries again.
+const REQUEUE_RETRY_MS: u64 = 1000;
+
+/// Whether an enqueue failed because the department's queue is between owners or out of
+/// reach for a moment (as opposed to refused).
+fn moving(e: &tonic::Status) -> bool {
+    matches!(
+        e.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+    )
 }
 
 async fn rpc<T>(
@@ -301,6 +343,7 @@ impl Call {
             facts: routing::Facts::default(),
             playback: None,
             queued: None,
+            media: None,
             targets: HashMap::new(),
             dial: None,
             winner: None,
@@ -478,7 +521,7 @@ impl Call {
                 // Hold, resume or a session refresh: the media node answers the new offer.
                 let answer = match (endpoint, sip::sdp_of(&request.headers, &request.body)) {
                     (Some(endpoint), Some(sdp)) => {
-                        let mut m = self.ctx.services.media.clone();
+                        let mut m = self.media_client();
                         let req = media::SetRemoteDescriptionRequest {
                             endpoint_id: endpoint,
                             sdp,
@@ -643,7 +686,7 @@ impl Call {
             label: format!("{} caller", self.id),
             webrtc: false,
         };
-        let mut m = self.ctx.services.media.clone();
+        let mut m = self.media_client();
         match rpc(self.timeout(), m.create_endpoint(request)).await {
             Ok(ep) => {
                 self.ctx.registry.add_endpoint(&ep.endpoint_id, self.no);
@@ -685,7 +728,7 @@ impl Call {
             r#loop: repeat,
             barge_in: false,
         };
-        let mut m = self.ctx.services.media.clone();
+        let mut m = self.media_client();
         match rpc(self.timeout(), m.play(request)).await {
             Ok(p) => {
                 self.playback = Some((p.playback_id, purpose));
@@ -765,15 +808,21 @@ impl Call {
             enqueued_at_unix_ms: 0,
         };
         self.set_phase(Phase::Queued);
-        self.queued = Some((q.department_id.clone(), wrap_up));
-        let mut client = self.ctx.services.queue.clone();
-        match rpc(self.timeout(), client.enqueue(request)).await {
+        self.queued = Some(Queued {
+            department: q.department_id.clone(),
+            wrap_up,
+            priority: q.priority,
+            enqueued_at_unix_ms: unix_ms(),
+        });
+        let department = q.department_id.clone();
+        self.ctx
+            .registry
+            .update(self.no, |i| i.department = Some(department));
+        let mut client = self.queue_client();
+        let joined = rpc(self.timeout(), client.enqueue(request)).await;
+        match joined {
             Ok(e) => {
                 info!(call = %self.id, department = %q.department_id, position = e.position, "queued");
-                let department = q.department_id.clone();
-                self.ctx
-                    .registry
-                    .update(self.no, |i| i.department = Some(department));
                 self.emit(CallEvent::Queued {
                     id: self.id.clone(),
                     department: q.department_id.clone(),
@@ -784,35 +833,93 @@ impl Call {
                 } else {
                     self.music(myself).await;
                 }
-                let every = self.ctx.timings.position_every.as_millis() as u64;
-                self.arm(myself, every, Timer::Position);
-                let max_wait = self.ctx.config().organization.max_wait_seconds;
-                if max_wait > 0 {
-                    let generation = self.next_generation();
-                    self.queue_generation = generation;
-                    self.arm(
-                        myself,
-                        u64::from(max_wait) * 1000,
-                        Timer::MaxWait { generation },
-                    );
-                }
+            }
+            Err(e) if moving(&e) => {
+                // The department's queue is between owners (one died, the next takes over
+                // when its lease expires): the caller waits with music, and joins when the
+                // new owner is there (its place is its enqueue time, kept above).
+                warn!(call = %self.id, department = %q.department_id, error = %e, "the department's queue is out of reach; waiting for its owner");
+                self.music(myself).await;
+                self.arm(myself, REQUEUE_RETRY_MS, Timer::Requeue);
             }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot queue the call");
-                if e.code() != tonic::Code::InvalidArgument && e.code() != tonic::Code::NotFound {
-                    // A timeout may hide an enqueue that was applied: take it back, or the
-                    // queue would offer a call nobody carries.
-                    let left = queue::CallRequest {
-                        call_id: self.id.clone(),
-                    };
-                    notify!(self, "queue: abandoned", queue, abandon, left);
-                }
-                self.queued = None;
-                self.set_phase(Phase::Routing);
-                self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
-                    .await;
+                self.leave_queue_unavailable(myself, &e).await;
+                return;
             }
         }
+        let every = self.ctx.timings.position_every.as_millis() as u64;
+        self.arm(myself, every, Timer::Position);
+        let max_wait = self.ctx.config().organization.max_wait_seconds;
+        if max_wait > 0 {
+            let generation = self.next_generation();
+            self.queue_generation = generation;
+            self.arm(
+                myself,
+                u64::from(max_wait) * 1000,
+                Timer::MaxWait { generation },
+            );
+        }
+    }
+
+    /// Joins the department's queue again with the call's original enqueue time and
+    /// priority: its owner moved (the new one starts empty) or was out of reach.
+    async fn requeue(&mut self, myself: &ActorRef<CallMsg>) {
+        let Some(q) = self.queued.clone() else { return };
+        if self.phase != Phase::Queued {
+            return;
+        }
+        let request = queue::EnqueueRequest {
+            call_id: self.id.clone(),
+            department_id: q.department.clone(),
+            priority: q.priority,
+            enqueued_at_unix_ms: q.enqueued_at_unix_ms,
+        };
+        let mut client = self.queue_client();
+        match rpc(self.timeout(), client.enqueue(request)).await {
+            Ok(e) => {
+                info!(call = %self.id, department = %q.department, position = e.position, "queued at the department's owner, in its original place");
+            }
+            Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+            Err(e) if moving(&e) => {
+                debug!(call = %self.id, department = %q.department, error = %e, "the department's queue is still out of reach");
+                self.arm(myself, REQUEUE_RETRY_MS, Timer::Requeue);
+            }
+            Err(e) => {
+                warn!(call = %self.id, error = %e, "cannot queue the call again");
+                self.leave_queue_unavailable(myself, &e).await;
+            }
+        }
+    }
+
+    /// The queue refused the call for good: the caller hears that nobody can take it.
+    async fn leave_queue_unavailable(&mut self, myself: &ActorRef<CallMsg>, e: &tonic::Status) {
+        if e.code() != tonic::Code::InvalidArgument && e.code() != tonic::Code::NotFound {
+            // A timeout may hide an enqueue that was applied: take it back, or the
+            // queue would offer a call nobody carries.
+            let left = queue::CallRequest {
+                call_id: self.id.clone(),
+            };
+            notify!(self, "queue: abandoned", queue, abandon, left);
+        }
+        self.queued = None;
+        self.stop_waiting();
+        self.set_phase(Phase::Routing);
+        self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
+            .await;
+    }
+
+    /// The queue of the department the call is (or was) in, at its owner now.
+    fn queue_client(&self) -> QueueControlClient<Channel> {
+        let department = self.queued.as_ref().map_or("", |q| q.department.as_str());
+        self.ctx.services.queue(department)
+    }
+
+    /// The media node of the call's endpoints, picked with the first one.
+    fn media_client(&mut self) -> MediaControlClient<Channel> {
+        self.media
+            .get_or_insert_with(|| self.ctx.services.pick_media())
+            .clone()
     }
 
     async fn announce(&mut self, myself: &ActorRef<CallMsg>, position: u32) {
@@ -958,7 +1065,7 @@ impl Call {
             label: format!("{} callee", self.id),
             webrtc: false,
         };
-        let mut m = self.ctx.services.media.clone();
+        let mut m = self.media_client();
         match rpc(self.timeout(), m.create_endpoint(request)).await {
             Ok(ep) => {
                 self.ctx.registry.add_endpoint(&ep.endpoint_id, self.no);
@@ -1132,7 +1239,7 @@ impl Call {
         let Some((b, _)) = self.b.clone() else {
             return false;
         };
-        let mut m = self.ctx.services.media.clone();
+        let mut m = self.media_client();
         let set = media::SetRemoteDescriptionRequest {
             endpoint_id: b.clone(),
             sdp,
@@ -1392,7 +1499,7 @@ impl Call {
         self.queued = None;
         self.dial = None;
         if let Some(a) = self.a.clone() {
-            let mut m = self.ctx.services.media.clone();
+            let mut m = self.media_client();
             let r = media::EndpointRef { endpoint_id: a };
             if let Err(e) = rpc(self.timeout(), m.unbridge(r)).await {
                 debug!(call = %self.id, error = %e, "unbridge failed");
@@ -1444,7 +1551,7 @@ impl Call {
         let LegKind::Queue(agent) = self.legs[i].kind.clone() else {
             return;
         };
-        let Some((_, wrap_up)) = self.queued.clone() else {
+        let Some(Queued { wrap_up, .. }) = self.queued.clone() else {
             return;
         };
         let ended = queue::CallRequest {
@@ -1510,7 +1617,7 @@ impl Call {
                 if self.phase != Phase::Queued {
                     return;
                 }
-                let mut q = self.ctx.services.queue.clone();
+                let mut q = self.queue_client();
                 let request = queue::CallRequest {
                     call_id: self.id.clone(),
                 };
@@ -1549,6 +1656,7 @@ impl Call {
                 );
             }
             Timer::Linger => self.finish(myself),
+            Timer::Requeue => self.requeue(myself).await,
             Timer::MaxWait { generation } => {
                 if self.phase == Phase::Queued && generation == self.queue_generation {
                     info!(call = %self.id, "waited the longest allowed: leaving the queue");

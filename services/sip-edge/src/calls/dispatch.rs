@@ -1,51 +1,172 @@
-//! The two streams every call needs but no call owns: media events (by endpoint) and the
-//! queue's ring plans (by call id). One subscription each per node, re-opened after a
-//! failure, fanned out to the call actors through the registry.
+//! The streams every call needs but no call owns: media events (by endpoint) from every
+//! media node, and the queues' ring plans (by call id) from every queue node, each re-opened
+//! after a failure and followed as nodes come and go, fanned out to the call actors through
+//! the registry. And the queue owners: when a department's queue moves to another node
+//! (or its owner starts afresh), this node's calls waiting in it join it again.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cc_cluster::{NodeInfo, Owner};
 use cc_common::Shutdown;
+use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
 use cc_proto::media::internal::v1::{MediaEvent, WatchEventsRequest};
+use cc_proto::queue::internal::v1::queue_control_client::QueueControlClient;
 use cc_proto::queue::internal::v1::{OfferEvent, WatchOffersRequest};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
+use tonic::transport::Channel;
 
-use super::{CallContext, CallMsg};
+use super::{CallContext, CallMsg, CallState};
 
-/// Starts the media and queue subscriptions; both end on `shutdown`.
+/// Starts the media and queue subscriptions and the re-enqueueing; all end on `shutdown`.
 pub fn spawn_dispatchers(ctx: Arc<CallContext>, shutdown: Shutdown) {
-    tokio::spawn(media_events(ctx.clone(), shutdown.clone()));
-    tokio::spawn(queue_offers(ctx, shutdown));
+    let media = ctx.clone();
+    tokio::spawn(each_node(
+        "media events",
+        ctx.services.media_nodes(),
+        ctx.clone(),
+        shutdown.clone(),
+        move |channel: Channel| {
+            let ctx = media.clone();
+            let open = move || {
+                let mut client = MediaControlClient::new(channel.clone());
+                async move { client.watch_events(WatchEventsRequest {}).await }
+            };
+            let route = move |event: MediaEvent| {
+                if let Some(actor) = ctx.registry.by_endpoint(&event.endpoint_id) {
+                    let _ = actor.cast(CallMsg::Media(event));
+                }
+            };
+            (open, route)
+        },
+    ));
+    let queue = ctx.clone();
+    tokio::spawn(each_node(
+        "queue offers",
+        ctx.services.queue_nodes(),
+        ctx.clone(),
+        shutdown.clone(),
+        move |channel: Channel| {
+            let ctx = queue.clone();
+            let open = move || {
+                let mut client = QueueControlClient::new(channel.clone());
+                async move { client.watch_offers(WatchOffersRequest {}).await }
+            };
+            // Offers lost while the stream was down are recovered by the calls' ring-stop
+            // timers and the queue's reservation expiry.
+            let route = move |event: OfferEvent| {
+                if let Some(actor) = ctx.registry.by_id(&event.call_id) {
+                    let _ = actor.cast(CallMsg::Offer(event));
+                }
+            };
+            (open, route)
+        },
+    ));
+    tokio::spawn(requeue_on_move(ctx, shutdown));
 }
 
 const RETRY: Duration = Duration::from_millis(500);
 
-async fn media_events(ctx: Arc<CallContext>, shutdown: Shutdown) {
-    let open = || {
-        let mut media = ctx.services.media.clone();
-        async move { media.watch_events(WatchEventsRequest {}).await }
-    };
-    follow("media events", shutdown, open, |event: MediaEvent| {
-        if let Some(actor) = ctx.registry.by_endpoint(&event.endpoint_id) {
-            let _ = actor.cast(CallMsg::Media(event));
+/// Follows one stream from each node in `nodes`: a node that joins gets a subscription, one
+/// that leaves has its subscription ended.
+async fn each_node<T, F, O, R>(
+    what: &'static str,
+    mut nodes: watch::Receiver<Vec<NodeInfo>>,
+    ctx: Arc<CallContext>,
+    mut shutdown: Shutdown,
+    stream_of: impl Fn(Channel) -> (O, R),
+) where
+    T: Send + 'static,
+    F: Future<Output = Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>>
+        + Send
+        + 'static,
+    O: Fn() -> F + Send + 'static,
+    R: Fn(T) + Send + 'static,
+{
+    let mut following: HashMap<String, JoinHandle<()>> = HashMap::new();
+    loop {
+        let addresses: Vec<String> = nodes
+            .borrow_and_update()
+            .iter()
+            .map(|n| n.address.clone())
+            .collect();
+        following.retain(|address, task| {
+            let keep = addresses.contains(address);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for address in addresses {
+            if following.contains_key(&address) {
+                continue;
+            }
+            let channel = match ctx.services.peer(&address) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(%address, error = %e, "{what}: unusable node address");
+                    continue;
+                }
+            };
+            let (open, route) = stream_of(channel);
+            tracing::debug!(%address, "{what}: following a new node");
+            following.insert(
+                address,
+                tokio::spawn(follow(what, shutdown.clone(), open, route)),
+            );
         }
-    })
-    .await
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            changed = nodes.changed() => if changed.is_err() { break },
+        }
+    }
+    for task in following.into_values() {
+        task.abort();
+    }
 }
 
-async fn queue_offers(ctx: Arc<CallContext>, shutdown: Shutdown) {
-    let open = || {
-        let mut queue = ctx.services.queue.clone();
-        async move { queue.watch_offers(WatchOffersRequest {}).await }
-    };
-    // Offers lost while the stream was down are recovered by the calls' ring-stop timers
-    // and the queue's reservation expiry.
-    follow("queue offers", shutdown, open, |event: OfferEvent| {
-        if let Some(actor) = ctx.registry.by_id(&event.call_id) {
-            let _ = actor.cast(CallMsg::Offer(event));
+/// When a department's queue gets a new owner (a node took over, or the owner starts anew
+/// under a new lease), every call of this node waiting in it joins again, keeping its
+/// original enqueue time and priority.
+async fn requeue_on_move(ctx: Arc<CallContext>, mut shutdown: Shutdown) {
+    let mut owners = ctx.services.queue_owners();
+    let mut known: BTreeMap<String, Owner> = owners.borrow_and_update().clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            changed = owners.changed() => if changed.is_err() { return },
         }
-    })
-    .await
+        let now = owners.borrow_and_update().clone();
+        for (department, owner) in &now {
+            if known
+                .get(department)
+                .is_some_and(|o| o.token == owner.token)
+            {
+                continue;
+            }
+            let waiting: Vec<String> = ctx
+                .registry
+                .list()
+                .into_iter()
+                .filter(|c| {
+                    c.state == CallState::Queued && c.department.as_deref() == Some(department)
+                })
+                .map(|c| c.id)
+                .collect();
+            if !waiting.is_empty() {
+                tracing::info!(%department, owner = %owner.node.node, calls = waiting.len(), "the department's queue moved; its waiting calls join the new owner");
+            }
+            for id in waiting {
+                if let Some(actor) = ctx.registry.by_id(&id) {
+                    let _ = actor.cast(CallMsg::Requeue);
+                }
+            }
+        }
+        known = now;
+    }
 }
 
 /// Reads a server stream, handing each item to `route`, and opens it again after a failure

@@ -12,13 +12,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use cc_cluster::{Coordinator, Members, NodeInfo, Owner, Owners, Peers, keys};
 use cc_common::Config;
 use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
 use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
 use cc_proto::queue::internal::v1::queue_control_client::QueueControlClient;
 use cc_proto::routing::internal::v1::routing_client::RoutingClient;
 use ractor::{Actor, ActorRef};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
 
 use crate::core::{CallNo, FromCall, ToCall};
@@ -28,26 +31,95 @@ pub use api::CallsApi;
 pub use dispatch::spawn_dispatchers;
 pub use sip::Local;
 
-/// The services a call talks to, each over its gRPC API (in `ccd all` they are served by
-/// this same process, and still reached through gRPC). The node's registered phones are
+/// The services a call talks to, each over its gRPC API, found in the cluster (in `ccd all`
+/// served by this same process, and still reached through gRPC): routing balanced over its
+/// nodes, presence at the owner of its shard, each department's queue at its owner, and
+/// media on the least loaded node when a call makes its first endpoint (its endpoints then
+/// stay on that node, so both legs of a bridge share one). The registered phones are
 /// reported to `presence` too.
 #[derive(Debug, Clone)]
 pub struct CallServices {
     pub routing: RoutingClient<Channel>,
-    pub queue: QueueControlClient<Channel>,
     pub presence: PresenceControlClient<Channel>,
-    pub media: MediaControlClient<Channel>,
+    presence_owners: Owners,
+    queue_owners: Owners,
+    queues: Arc<Mutex<HashMap<String, QueueControlClient<Channel>>>>,
+    queue_nodes: Members,
+    media_nodes: Members,
+    /// Balanced over every media node: used only while no node is known to pick.
+    any_media: MediaControlClient<Channel>,
+    peers: Peers,
 }
 
 impl CallServices {
-    /// Every service at one gRPC address (a `ccd all` node).
-    pub fn at(channel: Channel) -> Self {
+    /// Finds the services through `coordinator` and follows them as nodes come and go.
+    pub fn discover(coordinator: Arc<dyn Coordinator>) -> Self {
+        let presence_owners = Owners::follow(coordinator.clone(), keys::PRESENCE_OWNERS);
+        let media_nodes = Members::follow(coordinator.clone(), "media");
         CallServices {
-            routing: RoutingClient::new(channel.clone()),
-            queue: QueueControlClient::new(channel.clone()),
-            presence: PresenceControlClient::new(channel.clone()),
-            media: MediaControlClient::new(channel),
+            routing: RoutingClient::new(Members::follow(coordinator.clone(), "routing").route()),
+            presence: PresenceControlClient::new(presence_owners.route(keys::PRESENCE_SHARD)),
+            presence_owners,
+            queue_owners: Owners::follow(coordinator.clone(), keys::QUEUE_OWNERS),
+            queues: Arc::default(),
+            queue_nodes: Members::follow(coordinator, "queue"),
+            any_media: MediaControlClient::new(media_nodes.route()),
+            media_nodes,
+            peers: Peers::default(),
         }
+    }
+
+    /// The queue of `department`, at whichever node owns it now.
+    pub fn queue(&self, department: &str) -> QueueControlClient<Channel> {
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        queues
+            .entry(department.to_owned())
+            .or_insert_with(|| QueueControlClient::new(self.queue_owners.route(department)))
+            .clone()
+    }
+
+    /// Who owns each department's queue, followed live.
+    pub fn queue_owners(&self) -> watch::Receiver<BTreeMap<String, Owner>> {
+        self.queue_owners.subscribe()
+    }
+
+    /// Who owns presence, followed live.
+    pub fn presence_owners(&self) -> watch::Receiver<BTreeMap<String, Owner>> {
+        self.presence_owners.subscribe()
+    }
+
+    /// The queue nodes (each streams the ring plans of the departments it owns).
+    pub fn queue_nodes(&self) -> watch::Receiver<Vec<NodeInfo>> {
+        self.queue_nodes.subscribe()
+    }
+
+    /// The media nodes (each streams the events of its endpoints).
+    pub fn media_nodes(&self) -> watch::Receiver<Vec<NodeInfo>> {
+        self.media_nodes.subscribe()
+    }
+
+    /// The media node for a new call: one of the least loaded, at random among equals (so a
+    /// burst between two load reports spreads).
+    pub fn pick_media(&self) -> MediaControlClient<Channel> {
+        let nodes = self.media_nodes.current();
+        let least = nodes.iter().map(|n| n.load).min();
+        let candidates: Vec<&NodeInfo> = nodes.iter().filter(|n| Some(n.load) == least).collect();
+        if candidates.is_empty() {
+            return self.any_media.clone();
+        }
+        let node = candidates[rand::random_range(0..candidates.len())];
+        match self.peers.channel(&node.address) {
+            Ok(channel) => MediaControlClient::new(channel),
+            Err(e) => {
+                tracing::warn!(node = %node.node, address = %node.address, error = %e, "unusable media node address");
+                self.any_media.clone()
+            }
+        }
+    }
+
+    /// The channel to the node at `address` (for the streams every node serves).
+    pub fn peer(&self, address: &str) -> Result<Channel, tonic::transport::Error> {
+        self.peers.channel(address)
     }
 }
 

@@ -126,6 +126,7 @@ impl Setup {
             presence: PresenceControlClient::new(channel),
             timeout: Duration::from_secs(2),
             told: HashSet::new(),
+            moved: None,
         };
         let now = registered.clone();
         tokio::spawn(async move {

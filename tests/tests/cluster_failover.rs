@@ -1,0 +1,227 @@
+//! Every service in its own `ccd` process, coordinated by a real etcd: a department's queue
+//! is owned by one queue node, and when that node is killed (SIGKILL, no goodbye) another
+//! takes the department over once the dead node's lease expires; the sip-edge node puts its
+//! waiting callers back in line with their original enqueue time, so every caller is still
+//! answered, in the order they called.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use cc_cluster::Coordinator;
+use cc_cluster::testing::EtcdServer;
+use cc_proto::agents::v1 as pb;
+use cc_proto::agents::v1::agents_client::AgentsClient;
+use cc_proto::events::v1 as events_pb;
+use cc_proto::events::v1::event::Event as E;
+use cc_proto::events::v1::events_client::EventsClient;
+use cc_tests::ccd::{Ccd, NodeConfig};
+use cc_tests::phones::{Behaviour, Phone};
+use cc_tests::sip::Transport;
+use cc_tests::tools::{Sipp, SippRun};
+use tonic::Streaming;
+
+const NUMBER: &str = "48220000001";
+
+/// Sales, answered by Anna alone (one call at a time, so the order of answers is the order
+/// of the line).
+fn center(etcd: &str) -> NodeConfig {
+    NodeConfig::default().etcd(etcd).toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+ring_seconds = 10
+wrap_up_seconds = 0
+
+[[numbers]]
+number = "{NUMBER}"
+route = {{ department = "sales" }}
+"#
+    ))
+}
+
+/// The node (by API address) that owns `department`'s queue now, if any.
+async fn queue_owner(etcd: &dyn Coordinator, department: &str) -> Option<String> {
+    let kv = etcd
+        .get(&cc_cluster::keys::queue_owner(department))
+        .await
+        .unwrap()?;
+    let node: cc_cluster::NodeInfo = serde_json::from_slice(&kv.value).unwrap();
+    Some(node.address)
+}
+
+/// Waits (bounded) until `department` is owned by the node at `address`.
+async fn until_owner(etcd: &dyn Coordinator, department: &str, address: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let owner = queue_owner(etcd, department).await;
+        if owner.as_deref() == Some(address) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{department} is owned by {owner:?}, not {address}, after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next call event of the edge's stream (bounded).
+async fn next_call_event(events: &mut Streaming<events_pb::Event>) -> E {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.message())
+            .await
+            .expect("a call event within 30 s")
+            .unwrap()
+            .expect("the event stream stays open")
+            .event
+            .unwrap();
+        if matches!(
+            event,
+            E::CallStarted(_) | E::CallQueued(_) | E::CallAnswered(_) | E::CallEnded(_)
+        ) {
+            return event;
+        }
+    }
+}
+
+fn caller(edge: &Ccd, talk_ms: u64) -> Sipp {
+    Sipp::new("caller.xml", edge.addr(), Transport::Udp)
+        .service(NUMBER)
+        .with_pcaps()
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+        .timeout(Duration::from_secs(60))
+}
+
+async fn run(sipp: Sipp) -> SippRun {
+    tokio::task::spawn_blocking(move || sipp.run())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_queue_owner_loses_no_waiting_caller_and_keeps_their_order() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let endpoint = etcd.endpoint();
+    let coordinator = etcd.connect().await;
+    let config = center(&endpoint);
+    let presence = Ccd::start(config.clone().service("presence"));
+    let _routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    let first_queue = Ccd::start(config.clone().service("queue"));
+    until_owner(
+        &coordinator,
+        "sales",
+        &first_queue.api_addr().to_string(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let second_queue = Ccd::start(config.clone().service("queue"));
+    let edge = Ccd::start(config.clone().service("sip-edge"));
+
+    let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest { from_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut agents = AgentsClient::connect(format!("http://{}", presence.api_addr()))
+        .await
+        .unwrap();
+    agents
+        .login(pb::LoginRequest {
+            agent_id: "anna".into(),
+        })
+        .await
+        .unwrap();
+    let anna = Phone::register(
+        edge.addr(),
+        "cc.local",
+        "201",
+        "anna-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = agents
+            .get_agent(pb::GetAgentRequest {
+                agent_id: "anna".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .state;
+        if state == pb::AgentState::Available as i32 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "anna never became available");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The first caller talks to Anna long enough for the others to queue behind and for
+    // the owner to die and be replaced meanwhile.
+    let mut runs = vec![tokio::spawn(run(caller(&edge, 12_000)))];
+    let mut started = Vec::new();
+    while started.is_empty() {
+        if let E::CallAnswered(a) = next_call_event(&mut events).await {
+            started.push(a.call_id);
+        }
+    }
+    for _ in 0..3 {
+        runs.push(tokio::spawn(run(caller(&edge, 500))));
+        loop {
+            if let E::CallQueued(q) = next_call_event(&mut events).await {
+                started.push(q.call_id);
+                break;
+            }
+        }
+    }
+
+    let killed = Instant::now();
+    drop(first_queue); // SIGKILL
+    until_owner(
+        &coordinator,
+        "sales",
+        &second_queue.api_addr().to_string(),
+        Duration::from_secs(15),
+    )
+    .await;
+    eprintln!("sales taken over {:?} after the kill", killed.elapsed());
+
+    let mut answered = vec![started[0].clone()];
+    while answered.len() < started.len() {
+        if let E::CallAnswered(a) = next_call_event(&mut events).await {
+            answered.push(a.call_id);
+        }
+    }
+    for r in runs {
+        let r = r.await.unwrap();
+        assert!(
+            r.all_calls_succeeded(),
+            "{}\n--- edge ---\n{}\n--- new owner ---\n{}\n{}",
+            r.describe(),
+            edge.log_text(),
+            second_queue.log_text(),
+            anna.describe()
+        );
+    }
+    assert_eq!(
+        answered, started,
+        "callers are answered in the order they called"
+    );
+    assert!(
+        edge.log_text()
+            .contains("queued at the department's owner, in its original place"),
+        "{}",
+        edge.log_text()
+    );
+}
