@@ -2,7 +2,9 @@
 //! is owned by one queue node, and when that node is killed (SIGKILL, no goodbye) another
 //! takes the department over once the dead node's lease expires; the sip-edge node puts its
 //! waiting callers back in line with their original enqueue time, so every caller is still
-//! answered, in the order they called.
+//! answered, in the order they called. And a sip-edge node stopped with SIGTERM drains:
+//! new calls are refused with 503 (and its health says NOT_SERVING) so they go to another
+//! edge, while its calls in progress run to their end before it exits.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use cc_proto::events::v1::event::Event as E;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::phones::{Behaviour, Phone};
-use cc_tests::sip::Transport;
+use cc_tests::sip::{Request, Transport};
 use cc_tests::tools::{Sipp, SippRun};
 use tonic::Streaming;
 
@@ -25,6 +27,15 @@ const NUMBER: &str = "48220000001";
 /// Sales, answered by Anna alone (one call at a time, so the order of answers is the order
 /// of the line).
 fn center(etcd: &str) -> NodeConfig {
+    center_with(etcd, &["anna"])
+}
+
+fn center_with(etcd: &str, members: &[&str]) -> NodeConfig {
+    let members = members
+        .iter()
+        .map(|m| format!("{m:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     NodeConfig::default().etcd(etcd).toml(&format!(
         r#"
 [organization]
@@ -36,7 +47,7 @@ id = "sales"
 name = "Sales"
 extension = "600"
 strategy = "sequential"
-members = ["anna"]
+members = [{members}]
 ring_seconds = 10
 wrap_up_seconds = 0
 
@@ -224,4 +235,147 @@ async fn killing_the_queue_owner_loses_no_waiting_caller_and_keeps_their_order()
         "{}",
         edge.log_text()
     );
+}
+
+/// Logs the agent in through presence and waits until they can take calls.
+async fn login_available(presence: &Ccd, agent: &str) {
+    let mut agents = AgentsClient::connect(format!("http://{}", presence.api_addr()))
+        .await
+        .unwrap();
+    agents
+        .login(pb::LoginRequest {
+            agent_id: agent.into(),
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = agents
+            .get_agent(pb::GetAgentRequest {
+                agent_id: agent.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .state;
+        if state == pb::AgentState::Available as i32 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{agent} never became available");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn health(node: &Ccd) -> i32 {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", node.api_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_another_edge_takes_them()
+{
+    let etcd = EtcdServer::start().await.unwrap();
+    let config = center_with(&etcd.endpoint(), &["anna", "piotr"]);
+    let presence = Ccd::start(config.clone().service("presence"));
+    let _routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    let _queue = Ccd::start(config.clone().service("queue"));
+    let mut draining = Ccd::start(config.clone().service("sip-edge"));
+    let other = Ccd::start(config.clone().service("sip-edge"));
+    let anna = Phone::register(
+        draining.addr(),
+        "cc.local",
+        "201",
+        "anna-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    login_available(&presence, "anna").await;
+    let mut events = EventsClient::connect(format!("http://{}", draining.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest { from_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    // Anna takes a call on the edge that will drain.
+    let in_progress = tokio::spawn(run(caller(&draining, 6_000)));
+    while !matches!(next_call_event(&mut events).await, E::CallAnswered(_)) {}
+
+    draining.send_sigterm();
+    assert!(
+        draining.wait_for_log("draining: new calls are refused", Duration::from_secs(5)),
+        "{}",
+        draining.log_text()
+    );
+    assert_eq!(
+        health(&draining).await,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+    // A new call to the draining edge is refused, and told to come back later.
+    let mut client = cc_tests::sip::SipClient::connect(Transport::Udp, draining.addr());
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let invite = Request::new("INVITE", &client.server_uri(Some(NUMBER)))
+        .header("Contact", &format!("<sip:e2e@{}>", client.local_addr()))
+        .header("Content-Type", "application/sdp")
+        .body(sdp.as_bytes());
+    let refused = client.exchange(&invite);
+    assert_eq!(refused.status, 503, "{}", client.transcript_text());
+    assert!(
+        refused.header("Retry-After").is_some(),
+        "{}",
+        client.transcript_text()
+    );
+
+    // The other edge takes new calls: Piotr, registered there, answers.
+    let piotr = Phone::register(
+        other.addr(),
+        "cc.local",
+        "202",
+        "piotr-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    login_available(&presence, "piotr").await;
+    let elsewhere = run(caller(&other, 500)).await;
+    assert!(
+        elsewhere.all_calls_succeeded(),
+        "{}\n{}\n{}",
+        elsewhere.describe(),
+        other.log_text(),
+        piotr.describe()
+    );
+
+    // The call in progress ran to its end, then the edge stopped by itself.
+    let in_progress = in_progress.await.unwrap();
+    assert!(
+        in_progress.all_calls_succeeded(),
+        "{}\n{}\n{}",
+        in_progress.describe(),
+        draining.log_text(),
+        anna.describe()
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let status = draining.wait_exit(Duration::from_secs(15));
+        (status, draining)
+    })
+    .await
+    .unwrap();
+    let (status, draining) = status;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        draining.log_text()
+    );
+    assert!(draining.log_text().contains("drained: no call in progress"));
 }

@@ -1,7 +1,6 @@
 //! The node's gRPC server: the services' APIs plus health (grpc.health.v1) and reflection
 //! (v1 and v1alpha, since grpcurl 1.8 only speaks v1alpha).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cc_common::Shutdown;
@@ -46,12 +45,16 @@ pub struct Apis<'a> {
 }
 
 /// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
-/// pointed at it before it starts) until shutdown. Returns the bound address.
+/// pointed at it before it starts) until shutdown. Returns the health reporter (a draining
+/// node reports NOT_SERVING through it) and the server's task.
 pub async fn start(
     listener: TcpListener,
     apis: Apis<'_>,
     mut shutdown: Shutdown,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(
+    tonic_health::server::HealthReporter,
+    tokio::task::JoinHandle<()>,
+)> {
     let local = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     let registrations = apis.edge.map(RegistrationsApi::server);
@@ -142,7 +145,7 @@ pub async fn start(
         }
     });
     tracing::info!(%local, "gRPC API listening");
-    Ok((local, task))
+    Ok((health, task))
 }
 
 /// This node's name in load reports: `$HOSTNAME` (the pod name on Kubernetes), else "ccd".

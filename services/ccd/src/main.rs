@@ -43,6 +43,10 @@ struct NodeArgs {
     /// API port). Defaults to the API's bound address, which must then not be a wildcard.
     #[arg(long, env = "CCD_ADVERTISE")]
     advertise: Option<String>,
+    /// On SIGTERM a sip-edge node refuses new calls and waits this long at most for its
+    /// calls in progress to end before it stops (a second SIGTERM stops it at once).
+    #[arg(long, env = "CCD_DRAIN_SECS", default_value_t = 60)]
+    drain_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,8 +126,11 @@ fn main() -> anyhow::Result<()> {
         Arc::new(config),
         services,
         demo,
-        args.etcd,
-        args.advertise,
+        NodeOptions {
+            etcd: args.etcd,
+            advertise: args.advertise,
+            drain: Duration::from_secs(args.drain_secs),
+        },
     ))
 }
 
@@ -212,6 +219,12 @@ impl Services {
 /// cut off from etcd has stopped before anyone else can take over.
 const NODE_LEASE_TTL: Duration = Duration::from_secs(4);
 
+/// How long a queue node that has just taken a department over waits before its first
+/// offer, while the sip-edge nodes put the calls that waited at the previous owner back in
+/// line (a round trip each, milliseconds on a LAN): the first caller is served first, not
+/// the first to come back.
+const QUEUE_TAKEOVER_HOLD: Duration = Duration::from_secs(1);
+
 /// The node's name in the cluster: the host name (the pod name on Kubernetes) and the API
 /// port, so several nodes on one machine differ.
 fn node_name(api_addr: std::net::SocketAddr) -> String {
@@ -240,9 +253,13 @@ async fn serve(
     config: Arc<Config>,
     services: Services,
     demo: bool,
-    etcd: Vec<String>,
-    advertise: Option<String>,
+    options: NodeOptions,
 ) -> anyhow::Result<()> {
+    let NodeOptions {
+        etcd,
+        advertise,
+        drain,
+    } = options;
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
     let signal = termination_signal()?;
@@ -332,6 +349,12 @@ async fn serve(
             coordinator: coordinator.clone(),
             lease: lease.subscribe(),
             node: info(Service::Queue.name()),
+            // Alone (no etcd) nobody else can have owned a department before.
+            takeover_hold: if clustered {
+                QUEUE_TAKEOVER_HOLD
+            } else {
+                Duration::ZERO
+            },
         };
         Some(
             cc_queue::QueueService::start(
@@ -352,7 +375,7 @@ async fn serve(
         queue.as_ref().map(cc_queue::QueueService::handle),
         shutdown.clone(),
     );
-    let (_, api_task) = api::start(
+    let (health, api_task) = api::start(
         api_listener,
         api::Apis {
             edge: edge.as_ref(),
@@ -403,6 +426,48 @@ async fn serve(
     }
     tracing::info!(%node, services = %services.names().join(","), "ccd ready");
     signal.await;
+    let mut registrations = registrations;
+    if let Some(edge) = &edge {
+        // A sip-edge node drains: no new calls, NOT_SERVING (so a load balancer sends new
+        // traffic elsewhere), out of the cluster's sip-edge list, and its calls in progress
+        // run to their end or to the deadline.
+        let handle = edge.handle();
+        let calls = handle.drain().await.unwrap_or(0);
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        if let Some(i) = registrations
+            .iter()
+            .position(|(s, _)| *s == Service::SipEdge.name())
+        {
+            let (_, registration) = registrations.swap_remove(i);
+            if let Err(e) = registration.deregister().await {
+                tracing::warn!(error = %e, "cannot deregister the sip-edge node");
+            }
+        }
+        tracing::info!(calls, deadline = ?drain, "draining: waiting for the calls in progress to end");
+        let again = termination_signal()?;
+        tokio::pin!(again);
+        let deadline = tokio::time::Instant::now() + drain;
+        loop {
+            let active = handle.active_calls();
+            if active == 0 {
+                tracing::info!("drained: no call in progress");
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = &mut again => {
+                    tracing::warn!(calls = active, "stopping now (second signal)");
+                    break;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(calls = active, "drain deadline reached; ending the calls still in progress");
+                    break;
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
     // The node leaves the cluster first: clients stop picking it, and revoking its lease
     // deletes its ownerships at once, so other nodes take its queues and presence now
@@ -438,6 +503,16 @@ async fn serve(
         tracing::warn!("services did not stop within 5 s");
     }
     Ok(())
+}
+
+/// How a node takes part in the cluster.
+struct NodeOptions {
+    /// etcd endpoints; none: coordinate in memory.
+    etcd: Vec<String>,
+    /// The address other nodes reach the API at.
+    advertise: Option<String>,
+    /// The longest a sip-edge node waits for its calls on SIGTERM.
+    drain: Duration,
 }
 
 /// Presence is owned by one node at a time (`/cc/own/presence/0`); clients follow the

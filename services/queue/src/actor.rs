@@ -289,7 +289,16 @@ impl State {
                 Change::Owned(department) => {
                     match self.core.handle_configure(now, self.served()) {
                         Ok(_) => {
-                            tracing::info!(%department, "queue ownership taken: serving the department")
+                            let hold = self
+                                .claims
+                                .as_ref()
+                                .map_or(Duration::ZERO, Claims::takeover_hold);
+                            if !hold.is_zero()
+                                && let Err(e) = self.core.handle_hold(now, &department, now + hold)
+                            {
+                                tracing::error!(%department, error = %e, "cannot hold a department just taken");
+                            }
+                            tracing::info!(%department, ?hold, "queue ownership taken: serving the department")
                         }
                         // Checked when configured; refused only if that check is broken.
                         Err(e) => {

@@ -35,6 +35,11 @@ pub struct Ownership {
     /// Who this node is: the value of every ownership key it holds, as JSON, so that other
     /// nodes find the owner's address there.
     pub node: NodeInfo,
+    /// How long a department just taken makes no offers, so that the calls waiting at the
+    /// previous owner are back in line (with their original times) before the first is
+    /// offered ([`crate::core::QueueCore::handle_hold`]). Zero where no other node can have
+    /// owned it (a single node).
+    pub takeover_hold: Duration,
 }
 
 /// A change of ownership, as a claim reports it.
@@ -83,6 +88,11 @@ pub(crate) struct Claims {
 
 impl Claims {
     /// No claims yet ([`Self::follow`] starts them).
+    /// How long a department just taken makes no offers.
+    pub(crate) fn takeover_hold(&self) -> Duration {
+        self.ownership.takeover_hold
+    }
+
     pub(crate) fn new(ownership: Ownership, release_within: Duration) -> serde_json::Result<Self> {
         let value = serde_json::to_vec(&ownership.node)?;
         let (news_tx, news) = mpsc::unbounded_channel();

@@ -67,6 +67,7 @@ async fn start_node_with(
             address: format!("{name}:50051"),
             load: 0,
         },
+        takeover_hold: Duration::ZERO,
     };
     let (trigger, shutdown) = Shutdown::new();
     let service = QueueService::start_with_ownership(

@@ -42,6 +42,8 @@ pub enum EdgeError {
 #[derive(Debug)]
 enum Query {
     Registrations(oneshot::Sender<Vec<(String, Vec<Binding>)>>),
+    /// Refuse new calls from now on; answers the calls in progress.
+    Drain(oneshot::Sender<usize>),
 }
 
 /// A running sip-edge node.
@@ -85,6 +87,29 @@ impl EdgeHandle {
             .await
             .map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
+    }
+
+    /// Starts a graceful drain: new INVITEs are answered 503 (with Retry-After, so callers
+    /// and trunks try another node) while calls in progress go on. Returns how many there
+    /// are.
+    pub async fn drain(&self) -> Result<usize, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.queries
+            .send(Query::Drain(tx))
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// The calls in progress, not counting ended ones that linger for late responses.
+    pub fn active_calls(&self) -> usize {
+        self.calls.as_ref().map_or(0, |c| {
+            c.registry
+                .list()
+                .iter()
+                .filter(|i| i.state != calls::CallState::Ending)
+                .count()
+        })
     }
 }
 
@@ -273,6 +298,12 @@ async fn core_loop(
                 Some(Query::Registrations(reply)) => {
                     let _ = reply.send(core.registrar().all(Instant::now()));
                 }
+                Some(Query::Drain(reply)) => {
+                    core.drain();
+                    info!(calls = core.active_calls(), "draining: new calls are refused, calls in progress go on");
+                    let _ = reply.send(core.active_calls());
+                }
+
                 None => {}
             },
             Some(command) = commands.recv() => {

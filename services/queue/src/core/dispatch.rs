@@ -56,6 +56,10 @@ impl QueueCore {
                 let Some(department) = departments.get(*d) else {
                     return false;
                 };
+                if department.held_until.is_some_and(|until| until > now) {
+                    // Stays dirty: offered when the hold ends.
+                    return true;
+                }
                 let head = department.pending.first_key_value().map(|(k, _)| *k);
                 match head {
                     Some(key) if !department.available.is_empty() => {

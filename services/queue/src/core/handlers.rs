@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::time::Instant;
 
 use super::agents::Activity;
+use super::ids::DepartmentId;
 use super::queue::{Lifecycle, QueueKey};
 use super::timer::Timer;
 use super::{AgentId, CallId, Enqueue, Output, QueueCore, QueueError, QueuedCall, RejectReason};
@@ -207,6 +208,30 @@ impl QueueCore {
         Ok(())
     }
 
+    /// Makes no offers in `department` until `until` (calls still join its queue in their
+    /// places). A queue owner that has just taken a department over holds it for a moment,
+    /// so the calls that waited at the previous owner are all back in line before the first
+    /// is offered: otherwise the first to come back would be served first, not the first
+    /// to have called.
+    pub fn handle_hold(
+        &mut self,
+        now: Instant,
+        department: &DepartmentId,
+        until: Instant,
+    ) -> Result<(), QueueError> {
+        let d = self.department_idx(department)?;
+        if let Some(dep) = self.departments.get_mut(d) {
+            dep.held_until = (until > now).then_some(until);
+        }
+        if until > now {
+            self.timers.arm(until, Timer::HoldEnd { department: d });
+        } else {
+            self.dirty.insert(d);
+            self.dispatch(now);
+        }
+        Ok(())
+    }
+
     /// Runs every deadline due at `now`: targets ring out, wrap-ups end.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((_, timer)) = self.timers.pop_due(now) {
@@ -222,6 +247,14 @@ impl QueueCore {
                         a.activity = Activity::Idle;
                         a.idle_since = Some(until);
                         self.sync_agent(agent);
+                    }
+                }
+                Timer::HoldEnd { department } => {
+                    if let Some(d) = self.departments.get_mut(department)
+                        && d.held_until.is_some_and(|until| until <= now)
+                    {
+                        d.held_until = None;
+                        self.dirty.insert(department);
                     }
                 }
             }

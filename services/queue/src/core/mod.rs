@@ -161,6 +161,10 @@ impl QueueCore {
                 .agents
                 .get(*agent)
                 .is_some_and(|a| matches!(a.activity, agents::Activity::WrapUp { .. })),
+            Timer::HoldEnd { department } => self
+                .departments
+                .get(*department)
+                .is_some_and(|d| d.held_until.is_some()),
         }
     }
 

@@ -54,6 +54,9 @@ pub(crate) struct Department {
     pub last_offered: Option<u32>,
     /// Moving average of handle (talk) time, for the expected-wait estimate.
     pub average_handle: Option<Duration>,
+    /// No offers before this (a department just taken over, while the calls waiting in it
+    /// come back from their sip-edge nodes).
+    pub held_until: Option<Instant>,
 }
 
 impl Department {
@@ -72,6 +75,7 @@ impl Department {
             pending: BTreeMap::new(),
             last_offered: None,
             average_handle: None,
+            held_until: None,
         }
     }
 

@@ -16,6 +16,8 @@ pub(crate) enum Timer {
     OfferStop { call: CallId, generation: u64 },
     /// The agent's wrap-up ends.
     WrapUpEnd { agent: AgentIdx },
+    /// A department's hold on offers ends (by index).
+    HoldEnd { department: usize },
 }
 
 #[derive(Debug, Default)]

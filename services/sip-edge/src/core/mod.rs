@@ -88,6 +88,8 @@ pub struct EdgeCore {
     tcp_conns: std::collections::HashMap<std::net::SocketAddr, crate::transport::ConnId>,
     call_events: VecDeque<(CallNo, ToCall)>,
     next_tag: u64,
+    /// The node is draining: new calls are refused (503), calls in progress go on.
+    draining: bool,
 }
 
 /// Errors that prevent the core from starting.
@@ -98,6 +100,17 @@ pub enum CoreError {
 }
 
 impl EdgeCore {
+    /// Stops taking new calls (answered 503 with Retry-After, so callers and trunks try
+    /// another node) while the calls in progress go on: a graceful drain.
+    pub fn drain(&mut self) {
+        self.draining = true;
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
     /// `secret` keys the stateless nonces; `seed` makes this node's nonces and tags unique.
     pub fn new(
         config: Arc<Config>,
@@ -141,6 +154,7 @@ impl EdgeCore {
             tcp_conns: Default::default(),
             call_events: VecDeque::new(),
             next_tag: seed,
+            draining: false,
             config,
         })
     }
@@ -509,10 +523,12 @@ impl EdgeCore {
             r.reason = "Not Acceptable Here (an SDP offer is required)".into();
             return self.send(reply, r, now);
         }
-        if self.calls.len() >= self.config.sip.max_calls {
-            self.counters
-                .overload_rejected
-                .fetch_add(1, Ordering::Relaxed);
+        if self.draining || self.calls.len() >= self.config.sip.max_calls {
+            if !self.draining {
+                self.counters
+                    .overload_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             return self.respond(
                 reply,
                 req,

@@ -173,3 +173,59 @@ fn losing_a_department_not_served_is_refused_and_changes_nothing() {
     assert!(h.drain().is_empty());
     assert_eq!(h.core.waiting(&"d".into()), Ok(1));
 }
+
+#[test]
+fn a_department_just_taken_over_offers_nothing_until_its_calls_are_back_in_line() {
+    let mut h = Harness::new(vec![
+        DepartmentConfig::new("d", Strategy::Sequential)
+            .ring_seconds(10)
+            .member("a"),
+    ]);
+    h.available(&["a"]);
+    h.now = h.at(100);
+    h.core.handle_hold(h.now, &"d".into(), h.at(101)).unwrap();
+    // The calls come back from their edges in any order, with their original times.
+    for (call, called_at) in [("late", 60), ("early", 10), ("middle", 30)] {
+        h.core
+            .handle_enqueue(
+                h.now,
+                Enqueue {
+                    call: call.into(),
+                    department: "d".into(),
+                    priority: Priority(0),
+                    enqueued_at: Some(h.at(called_at)),
+                },
+            )
+            .unwrap();
+    }
+    assert!(h.offers().is_empty(), "nothing is offered during the hold");
+    assert_eq!(h.core.position(&"early".into()), Ok(1));
+    h.advance_to(101);
+    let offers = h.offers();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(
+        offers[0].0.as_str(),
+        "early",
+        "the first caller is served first"
+    );
+}
+
+#[test]
+fn a_hold_in_the_past_offers_at_once_and_an_unknown_department_is_refused() {
+    let mut h = Harness::new(vec![
+        DepartmentConfig::new("d", Strategy::Sequential)
+            .ring_seconds(10)
+            .member("a"),
+    ]);
+    h.core.handle_hold(h.now, &"d".into(), h.at(5)).unwrap();
+    h.enqueue("c1", "d", 0);
+    h.available(&["a"]);
+    assert!(h.offers().is_empty());
+    // Lifting it early (a hold ending now) offers at once.
+    h.core.handle_hold(h.now, &"d".into(), h.now).unwrap();
+    assert_eq!(h.offers().len(), 1);
+    assert_eq!(
+        h.core.handle_hold(h.now, &"x".into(), h.at(1)),
+        Err(QueueError::UnknownDepartment("x".into()))
+    );
+}
