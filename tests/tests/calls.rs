@@ -804,7 +804,10 @@ async fn watch_events_tells_a_call_from_start_to_end_and_resumes_from_a_sequence
         .await
         .unwrap();
     let mut stream = events
-        .watch_events(events_pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -851,7 +854,10 @@ async fn watch_events_tells_a_call_from_start_to_end_and_resumes_from_a_sequence
 
     // A second watcher resumes from the third event and sees the same ones.
     let mut again = events
-        .watch_events(events_pb::WatchEventsRequest { from_sequence: 3 })
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 3,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -141,7 +141,10 @@ async fn killing_the_queue_owner_loses_no_waiting_caller_and_keeps_their_order()
     let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
         .await
         .unwrap()
-        .watch_events(events_pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -305,7 +308,10 @@ async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_anoth
     let mut events = EventsClient::connect(format!("http://{}", draining.api_addr()))
         .await
         .unwrap()
-        .watch_events(events_pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -378,4 +384,174 @@ async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_anoth
         draining.log_text()
     );
     assert!(draining.log_text().contains("drained: no call in progress"));
+}
+
+/// The agent's state as the presence node at `presence` sees it.
+async fn agent_state(presence: &Ccd, agent: &str) -> i32 {
+    let mut agents = AgentsClient::connect(format!("http://{}", presence.api_addr()))
+        .await
+        .unwrap();
+    agents
+        .get_agent(pb::GetAgentRequest {
+            agent_id: agent.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+}
+
+/// Waits (bounded) until the presence node at `presence` has the agent in `wanted`.
+async fn until_state(presence: &Ccd, agent: &str, wanted: pb::AgentState) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let state = agent_state(presence, agent).await;
+        if state == wanted as i32 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{agent} is {:?}, not {wanted:?}\n{}",
+            pb::AgentState::try_from(state),
+            presence.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_presence_owner_keeps_agents_logged_in_and_never_offers_a_busy_agent_again() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let coordinator = etcd.connect().await;
+    let config = center_with(&etcd.endpoint(), &["anna", "piotr"]);
+    let first = Ccd::start(config.clone().service("presence"));
+    let second = Ccd::start(config.clone().service("presence"));
+    let routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    let _queue = Ccd::start(config.clone().service("queue"));
+    let edge = Ccd::start(config.clone().service("sip-edge"));
+    let presence_owner = || async {
+        let kv = coordinator
+            .get(&cc_cluster::keys::presence_owner(
+                cc_cluster::keys::PRESENCE_SHARD,
+            ))
+            .await
+            .unwrap()?;
+        let node: cc_cluster::NodeInfo = serde_json::from_slice(&kv.value).unwrap();
+        Some(node.address)
+    };
+    assert_eq!(
+        presence_owner().await,
+        Some(first.api_addr().to_string()),
+        "the first presence node owns presence"
+    );
+    let anna = Phone::register(
+        edge.addr(),
+        "cc.local",
+        "201",
+        "anna-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    let piotr = Phone::register(
+        edge.addr(),
+        "cc.local",
+        "202",
+        "piotr-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    login_available(&first, "anna").await;
+    login_available(&first, "piotr").await;
+    let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Any node serves the whole cluster's events: the routing node, which has none of its
+    // own, tells the calls of the edge and the agents of whichever presence node owns them.
+    let mut cluster_events = EventsClient::connect(format!("http://{}", routing.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Anna (first in the sequential order) takes a long call.
+    let long = tokio::spawn(run(caller(&edge, 10_000)));
+    loop {
+        if let E::CallAnswered(a) = next_call_event(&mut events).await {
+            assert_eq!(a.agent_id, "anna");
+            break;
+        }
+    }
+
+    drop(first); // SIGKILL
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while presence_owner().await != Some(second.api_addr().to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "the standby never took presence over"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The new owner knows Anna is on her call and Piotr is logged in and free.
+    until_state(&second, "anna", pb::AgentState::OnCall).await;
+    until_state(&second, "piotr", pb::AgentState::Available).await;
+
+    // The next caller goes to Piotr, never to busy Anna.
+    let next = run(caller(&edge, 500)).await;
+    assert!(
+        next.all_calls_succeeded(),
+        "{}\n{}\n{}",
+        next.describe(),
+        edge.log_text(),
+        piotr.describe()
+    );
+    loop {
+        if let E::CallAnswered(a) = next_call_event(&mut events).await {
+            assert_eq!(a.agent_id, "piotr", "{}", edge.log_text());
+            break;
+        }
+    }
+    let long = long.await.unwrap();
+    assert!(
+        long.all_calls_succeeded(),
+        "{}\n{}\n{}",
+        long.describe(),
+        edge.log_text(),
+        anna.describe()
+    );
+    // Nothing stays stuck: Anna is free again once her call ended.
+    until_state(&second, "anna", pb::AgentState::Available).await;
+
+    let mut answered = Vec::new();
+    let mut anna_free_again = false;
+    while answered.len() < 2 || !anna_free_again {
+        let event = tokio::time::timeout(Duration::from_secs(10), cluster_events.message())
+            .await
+            .expect("the cluster's events reach the routing node")
+            .unwrap()
+            .unwrap()
+            .event
+            .unwrap();
+        match event {
+            E::CallAnswered(a) => answered.push(a.agent_id),
+            E::AgentStateChanged(a)
+                if a.agent_id == "anna"
+                    && a.state == pb::AgentState::Available as i32
+                    && answered.len() == 2 =>
+            {
+                anna_free_again = true;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(answered, ["anna", "piotr"]);
 }

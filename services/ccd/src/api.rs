@@ -41,7 +41,8 @@ pub struct Apis<'a> {
     /// The configuration store the Configuration API edits, where it is served.
     pub config: Option<Arc<ConfigStore>>,
     /// The node's event stream.
-    pub events: crate::events::EventHub,
+    /// The cluster's event stream, and this node's own (what other nodes gather).
+    pub events: (crate::events::EventHub, crate::events::EventHub),
 }
 
 /// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
@@ -91,7 +92,7 @@ pub async fn start(
             .set_serving::<cc_proto::calls::v1::calls_server::CallsServer<cc_sip_edge::calls::CallsApi>>()
             .await;
     }
-    let events = crate::events::EventsApi::server(apis.events);
+    let events = crate::events::EventsApi::server(apis.events.0, apis.events.1);
     health
         .set_serving::<cc_proto::events::v1::events_server::EventsServer<crate::events::EventsApi>>(
         )

@@ -1,20 +1,27 @@
-//! `cc.events.v1.Events`: one numbered stream of what happens on this node (calls from
-//! sip-edge, agent states from presence, queue sizes from the queue), kept for a while so
+//! `cc.events.v1.Events`: one numbered stream of what happens in the cluster (calls from
+//! sip-edge, agent states from presence, queue sizes from the queues), kept for a while so
 //! a watcher can resume from the sequence after its last one.
 //!
-//! In `ccd all` the sources are in-process subscriptions; each event gets the hub's own
-//! sequence, so the stream has one order whatever the sources.
+//! Each node has two hubs. The *local* one numbers what this node's own services do (its
+//! in-process subscriptions; agent states only while this node owns presence, so a standby
+//! says nothing). The *cluster* one gathers the local hubs of every sip-edge, presence and
+//! queue node (its own in process, the others over `WatchEvents { local_only }`, resumed
+//! after a broken stream) and numbers them again, so whichever node a watcher picks it sees
+//! everything, in one order.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cc_cluster::{Coordinator, Members, Peers};
 use cc_common::Shutdown;
 use cc_proto::events::v1 as pb;
+use cc_proto::events::v1::events_client::EventsClient;
 use cc_proto::events::v1::events_server::{Events, EventsServer};
 use cc_sip_edge::calls::CallEvent;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
@@ -102,11 +109,12 @@ impl EventHub {
         Ok((replay, live))
     }
 
-    /// Follows the sources until `shutdown`.
+    /// Follows this node's services until `shutdown`; presence's agent states only while
+    /// `owning` says this node owns presence.
     pub fn follow(
         &self,
         edge: Option<&cc_sip_edge::EdgeHandle>,
-        presence: Option<cc_presence::PresenceHandle>,
+        presence: Option<(cc_presence::PresenceHandle, watch::Receiver<bool>)>,
         queue: Option<cc_queue::QueueHandle>,
         shutdown: Shutdown,
     ) {
@@ -128,7 +136,7 @@ impl EventHub {
                 }
             });
         }
-        if let Some(presence) = presence {
+        if let Some((presence, owning)) = presence {
             let hub = self.clone();
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
@@ -140,7 +148,7 @@ impl EventHub {
                     tokio::select! {
                         _ = stop.wait() => return,
                         e = agents.recv() => match e {
-                            Some(Ok(cc_presence::core::PresenceEvent::AgentStateChanged { agent, to, .. })) => {
+                            Some(Ok(cc_presence::core::PresenceEvent::AgentStateChanged { agent, to, .. })) if *owning.borrow() => {
                                 hub.publish(pb::event::Event::AgentStateChanged(pb::AgentStateChanged {
                                     agent_id: agent.as_str().to_owned(),
                                     state: cc_presence::api::proto_state(&to).into(),
@@ -182,6 +190,139 @@ impl EventHub {
     }
 }
 
+/// How soon a broken stream from another node is opened again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The services whose nodes have events to gather.
+const SOURCES: [&str; 3] = ["sip-edge", "presence", "queue"];
+
+/// Feeds `cluster` with `local` (in process) and with the local hubs of every other
+/// sip-edge, presence and queue node (`me` is this node's advertised address), following
+/// nodes as they come and go, until `shutdown`.
+pub fn gather(
+    cluster: &EventHub,
+    local: &EventHub,
+    coordinator: Arc<dyn Coordinator>,
+    me: String,
+    shutdown: Shutdown,
+) {
+    let mut own = local.live.subscribe();
+    let into = cluster.clone();
+    let mut stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.wait() => return,
+                e = own.recv() => match e {
+                    Ok(e) => if let Some(event) = e.event { into.publish(event) },
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "events: fell behind this node's events");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    let cluster = cluster.clone();
+    let mut stop = shutdown;
+    tokio::spawn(async move {
+        let members: Vec<Members> = SOURCES
+            .iter()
+            .map(|s| Members::follow(coordinator.clone(), s))
+            .collect();
+        // One wake-up channel for a change in any of the services' node lists.
+        let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
+        for m in &members {
+            let mut nodes = m.subscribe();
+            let tx = changed_tx.clone();
+            tokio::spawn(async move {
+                while nodes.changed().await.is_ok() {
+                    let _ = tx.try_send(());
+                }
+            });
+        }
+        drop(changed_tx);
+        let peers = Peers::default();
+        let mut following: HashMap<String, JoinHandle<()>> = HashMap::new();
+        loop {
+            let mut wanted: Vec<String> = members
+                .iter()
+                .flat_map(Members::current)
+                .map(|n| n.address)
+                .filter(|a| *a != me)
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            following.retain(|address, task| {
+                let keep = wanted.contains(address);
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+            for address in wanted {
+                if following.contains_key(&address) {
+                    continue;
+                }
+                match peers.channel(&address) {
+                    Ok(channel) => {
+                        let task =
+                            tokio::spawn(follow_node(cluster.clone(), address.clone(), channel));
+                        following.insert(address, task);
+                    }
+                    Err(e) => tracing::warn!(%address, error = %e, "events: unusable node address"),
+                }
+            }
+            tokio::select! {
+                _ = stop.wait() => break,
+                alive = changed.recv() => if alive.is_none() { break },
+            }
+        }
+        for task in following.into_values() {
+            task.abort();
+        }
+    });
+}
+
+/// Follows one node's local events into `cluster`, resuming after its last one.
+async fn follow_node(cluster: EventHub, address: String, channel: tonic::transport::Channel) {
+    let mut client = EventsClient::new(channel);
+    let mut next = 0;
+    loop {
+        let request = pb::WatchEventsRequest {
+            from_sequence: next,
+            local_only: true,
+        };
+        match client.watch_events(request).await {
+            Ok(stream) => {
+                let mut stream = stream.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(e)) => {
+                            next = e.sequence + 1;
+                            if let Some(event) = e.event {
+                                cluster.publish(event);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::debug!(%address, error = %e, "events: a node's stream broke");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) if e.code() == tonic::Code::OutOfRange => {
+                tracing::warn!(%address, error = %e, "events: a node's events were missed; following it from now on");
+                next = 0;
+                continue;
+            }
+            Err(e) => tracing::debug!(%address, error = %e, "events: node not reachable yet"),
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
 fn call_event(e: CallEvent) -> pb::event::Event {
     use pb::event::Event as E;
     match e {
@@ -218,15 +359,16 @@ fn call_event(e: CallEvent) -> pb::event::Event {
     }
 }
 
-/// The gRPC face of the hub.
+/// The gRPC face of the hubs.
 #[derive(Debug, Clone)]
 pub struct EventsApi {
-    hub: EventHub,
+    cluster: EventHub,
+    local: EventHub,
 }
 
 impl EventsApi {
-    pub fn server(hub: EventHub) -> EventsServer<EventsApi> {
-        EventsServer::new(EventsApi { hub })
+    pub fn server(cluster: EventHub, local: EventHub) -> EventsServer<EventsApi> {
+        EventsServer::new(EventsApi { cluster, local })
     }
 }
 
@@ -240,8 +382,13 @@ impl Events for EventsApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Watch>, Status> {
-        let from = request.into_inner().from_sequence;
-        let (replay, live) = self.hub.watch(from)?;
+        let request = request.into_inner();
+        let hub = if request.local_only {
+            &self.local
+        } else {
+            &self.cluster
+        };
+        let (replay, live) = hub.watch(request.from_sequence)?;
         let last = replay.last().map(|e| e.sequence);
         let replayed = tokio_stream::iter(replay.into_iter().map(Ok));
         let live = BroadcastStream::new(live)

@@ -328,15 +328,22 @@ async fn serve(
         None
     };
     let presence = if services.presence {
-        let presence =
-            cc_presence::PresenceService::start(store.subscribe(), shutdown.clone()).await?;
-        own_presence(
+        // Logins and pauses are kept in the coordinator, so that a standby taking over knows
+        // who was working.
+        let presence = cc_presence::PresenceService::start(
+            store.subscribe(),
+            Some(coordinator.clone()),
+            shutdown.clone(),
+        )
+        .await?;
+        let owning = own_presence(
             coordinator.clone(),
             lease.subscribe(),
             info(Service::Presence.name()),
+            presence.handle(),
             shutdown.clone(),
         );
-        Some(presence)
+        Some((presence, owning))
     } else {
         None
     };
@@ -368,11 +375,23 @@ async fn serve(
     } else {
         None
     };
-    let events = events::EventHub::default();
-    events.follow(
+    let (presence, presence_owned) = presence.unzip();
+    let local_events = events::EventHub::default();
+    local_events.follow(
         edge.as_ref().map(|e| e.handle()).as_ref(),
-        presence.as_ref().map(cc_presence::PresenceService::handle),
+        presence
+            .as_ref()
+            .map(cc_presence::PresenceService::handle)
+            .zip(presence_owned),
         queue.as_ref().map(cc_queue::QueueService::handle),
+        shutdown.clone(),
+    );
+    let cluster_events = events::EventHub::default();
+    events::gather(
+        &cluster_events,
+        &local_events,
+        coordinator.clone(),
+        address.clone(),
         shutdown.clone(),
     );
     let (health, api_task) = api::start(
@@ -385,7 +404,7 @@ async fn serve(
             routing: services.routing.then(|| store.subscribe()),
             // Every node serves the Configuration API: the store is the cluster's.
             config: Some(store.clone()),
-            events: events.clone(),
+            events: (cluster_events, local_events),
         },
         shutdown.clone(),
     )
@@ -518,12 +537,15 @@ struct NodeOptions {
 /// Presence is owned by one node at a time (`/cc/own/presence/0`); clients follow the
 /// owner. A standby node takes over when the owner's lease expires (sip-edge nodes then
 /// send it their registered phones). On shutdown the ownership is handed over at once.
+/// Returns whether this node owns presence now.
 fn own_presence(
     coordinator: Arc<dyn cc_cluster::Coordinator>,
     mut lease: tokio::sync::watch::Receiver<Option<cc_cluster::LeaseState>>,
     me: cc_cluster::NodeInfo,
+    presence: cc_presence::PresenceHandle,
     mut shutdown: Shutdown,
-) {
+) -> tokio::sync::watch::Receiver<bool> {
+    let (owning, owned) = tokio::sync::watch::channel(false);
     let key = cc_cluster::keys::presence_owner(cc_cluster::keys::PRESENCE_SHARD);
     let value = serde_json::to_vec(&me).expect("a NodeInfo serialises");
     let ownership = cc_cluster::Ownership::new(coordinator, key, value);
@@ -534,8 +556,16 @@ fn own_presence(
                 _ = shutdown.wait() => return,
             };
             tracing::info!(token = owned.token, "this node owns presence");
+            // Who was logged in (and paused) when the previous owner stopped; their phones
+            // and calls come from the sip-edge nodes, which see the new owner too.
+            match presence.restore_sessions().await {
+                Ok(n) => tracing::info!(sessions = n, "agents' sessions restored"),
+                Err(e) => tracing::error!(error = %e, "cannot restore the agents' sessions"),
+            }
+            owning.send_replace(true);
             tokio::select! {
                 () = ownership.lost(&owned, &mut lease) => {
+                    owning.send_replace(false);
                     tracing::warn!("presence ownership lost; standing by to take it again");
                 }
                 _ = shutdown.wait() => {
@@ -547,6 +577,7 @@ fn own_presence(
             }
         }
     });
+    owned
 }
 
 fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {

@@ -4,6 +4,10 @@
 //! actor drains the core's events into the history ring and the broadcast channel, then
 //! re-arms its single timer for the core's next deadline; re-arming after *every* message
 //! is what keeps it from sleeping past a deadline that an input has just made earlier.
+//!
+//! With a coordinator, the actor also records every session change an API input made
+//! (login, logout, pause, resume) for the sessions writer, in the order it applied them;
+//! sessions restored from the coordinator are applied without being recorded again.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,7 @@ use crate::core::{
 };
 use crate::error::ServiceError;
 use crate::history::History;
+use crate::sessions::{Restore, Session, Sessions};
 
 /// An input that changes one agent. Each maps to one core input of the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +58,23 @@ pub enum Command {
         /// The wrap-up the agent gets.
         wrap_up: Duration,
     },
+    /// [`Presence::call_in_progress`]
+    CallInProgress {
+        /// The call ringing or talking with the agent.
+        call: CallId,
+        /// Whether the agent talks on it (otherwise the agent's phone rings).
+        answered: bool,
+    },
+}
+
+impl Command {
+    /// Whether the command changes the agent's session (what the coordinator keeps).
+    fn is_session(&self) -> bool {
+        matches!(
+            self,
+            Self::Login | Self::Logout | Self::Pause(_) | Self::Resume
+        )
+    }
 }
 
 /// What a new watcher gets, taken in one actor turn so that nothing falls between the
@@ -77,6 +99,9 @@ pub(crate) enum Msg {
         Vec<AgentConfig>,
         RpcReplyPort<Result<Reconfigured, PresenceError>>,
     ),
+    /// Sessions read from the coordinator after `mark` ([`Sessions::mark`]), to apply to the
+    /// agents whose session did not change since; answers how many were applied.
+    Restore(Vec<(AgentId, Restore)>, u64, RpcReplyPort<usize>),
     /// The timer armed for this deadline fired.
     Timeout(Instant),
 }
@@ -88,6 +113,7 @@ pub(crate) struct Args {
     pub(crate) limits: PresenceConfig,
     pub(crate) history: usize,
     pub(crate) broadcast: usize,
+    pub(crate) sessions: Option<Sessions>,
 }
 
 /// The actor itself is configuration-free; everything mutable is in [`State`].
@@ -100,6 +126,7 @@ pub(crate) struct State {
     history: History,
     events: broadcast::Sender<PresenceEvent>,
     timer: DeadlineTimer<Msg>,
+    sessions: Option<Sessions>,
 }
 
 impl Actor for PresenceActor {
@@ -123,6 +150,7 @@ impl Actor for PresenceActor {
             history: History::new(args.history),
             events,
             timer: DeadlineTimer::default(),
+            sessions: args.sessions,
         };
         state.after_input(&myself);
         Ok(state)
@@ -145,7 +173,11 @@ impl Actor for PresenceActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             Msg::Apply(agent, command, reply) => {
+                let session = command.is_session();
                 let result = state.apply(&agent, command, now());
+                if let (true, Ok(changed), Some(sessions)) = (session, &result, &state.sessions) {
+                    sessions.record(&agent, Session::of(changed));
+                }
                 state.after_input(&myself);
                 // The caller may have timed out; the change stands either way.
                 let _ = reply.send(result);
@@ -171,6 +203,11 @@ impl Actor for PresenceActor {
                 let result = state.core.configure(agents, now());
                 state.after_input(&myself);
                 let _ = reply.send(result);
+            }
+            Msg::Restore(sessions, mark, reply) => {
+                let applied = state.restore(sessions, mark, now());
+                state.after_input(&myself);
+                let _ = reply.send(applied);
             }
             Msg::Timeout(at) => {
                 state.timer.fired(at);
@@ -205,6 +242,9 @@ impl State {
             Command::Answered(call) => core.answered(id, &call, now),
             Command::Released(call) => core.released(id, &call, now),
             Command::CallEnded { call, wrap_up } => core.call_ended(id, &call, wrap_up, now),
+            Command::CallInProgress { call, answered } => {
+                core.call_in_progress(id, call, answered, now)
+            }
         }?;
         match (core.agent(id), retiring) {
             (Ok(agent), _) => Ok(agent.clone()),
@@ -216,6 +256,33 @@ impl State {
         }
     }
 
+    /// Makes the sessions of known agents what the coordinator holds, except for agents
+    /// whose session changed here after `mark` (that change is newer, and on its way to the
+    /// coordinator). Nothing applied here is recorded: it came from there.
+    fn restore(&mut self, sessions: Vec<(AgentId, Restore)>, mark: u64, now: Instant) -> usize {
+        let mut applied = 0;
+        for (id, session) in sessions {
+            if self
+                .sessions
+                .as_ref()
+                .is_some_and(|s| s.changed_after(&id, mark))
+            {
+                tracing::debug!(agent = %id, "session changed here since it was read; kept");
+                continue;
+            }
+            match restore_one(&mut self.core, &id, &session, now) {
+                Ok(()) => applied += 1,
+                Err(PresenceError::UnknownAgent(_)) => {
+                    tracing::debug!(agent = %id, "stored session of an unknown agent; skipped");
+                }
+                Err(e) => {
+                    tracing::warn!(agent = %id, error = %e, "stored session not applied");
+                }
+            }
+        }
+        applied
+    }
+
     /// Publishes the core's new events and re-arms the timer for its next deadline.
     fn after_input(&mut self, myself: &ActorRef<Msg>) {
         while let Some(event) = self.core.poll_event() {
@@ -225,5 +292,25 @@ impl State {
         }
         let next = self.core.poll_timeout();
         self.timer.arm(myself, next, Msg::Timeout);
+    }
+}
+
+/// Applies one stored session: login, then the pause (or its end), or logout. Idempotent:
+/// an agent already in that session does not change.
+fn restore_one(
+    core: &mut Presence,
+    id: &AgentId,
+    session: &Restore,
+    now: Instant,
+) -> Result<(), PresenceError> {
+    let paused = core.agent(id)?.pause_reason().cloned();
+    let Restore::LoggedIn(reason) = session else {
+        return core.logout(id, now);
+    };
+    core.login(id, now)?;
+    match reason {
+        Some(reason) if paused.as_ref() != Some(reason) => core.pause(id, reason.clone(), now),
+        None if paused.is_some() => core.resume(id, now),
+        _ => Ok(()),
     }
 }

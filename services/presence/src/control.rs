@@ -1,7 +1,8 @@
 //! `cc.presence.internal.v1.PresenceControl`: what the other services tell presence. The
 //! queue reserves agents for calls; sip-edge's call actors report about the agents reserved
-//! for their calls, and its registrar about employees' phones (mapped to agents by
-//! extension here, see [`crate::adapters`]). Handlers only convert (see `convert`); the core
+//! for their calls (and, to a presence node that took over, about calls already in
+//! progress), and its registrar about employees' phones (mapped to agents by extension
+//! here, see [`crate::adapters`]). Handlers only convert (see `convert`); the core
 //! decides, and refuses a call the agent is not engaged in (FAILED_PRECONDITION).
 
 mod convert;
@@ -96,6 +97,15 @@ impl PresenceControl for PresenceControlApi {
         request: Request<pb::AgentCall>,
     ) -> Result<Response<pb::Done>, Status> {
         self.report(request.into_inner(), Command::Released).await
+    }
+
+    async fn call_in_progress(
+        &self,
+        request: Request<pb::CallInProgressRequest>,
+    ) -> Result<Response<pb::Done>, Status> {
+        let (agent, command) = convert::call_in_progress(request.into_inner())?;
+        self.presence.apply(&agent, command).await.map_err(status)?;
+        Ok(Response::new(pb::Done {}))
     }
 
     async fn device_registered(

@@ -104,7 +104,9 @@ pub(crate) fn event(e: &PresenceEvent, wall: &WallClock) -> pb::AgentEvent {
         kind: kind.into(),
         from: from.map_or(pb::AgentState::Unspecified, state).into(),
         to: to.map_or(pb::AgentState::Unspecified, state).into(),
-        cause: cause_.map_or(pb::Cause::Unspecified, cause).into(),
+        cause: cause_
+            .map_or(pb::Cause::Unspecified, |c| cause(c, to))
+            .into(),
         call_id,
         pause_reason: pause_reason.into(),
         pause_text,
@@ -124,7 +126,8 @@ pub(crate) fn state(s: &AgentState) -> pb::AgentState {
     }
 }
 
-fn pause(reason: Option<&PauseReason>) -> (pb::PauseReason, String) {
+/// A pause reason as the API names it (text only with `PAUSE_REASON_OTHER`).
+pub(crate) fn pause(reason: Option<&PauseReason>) -> (pb::PauseReason, String) {
     match reason {
         None => (pb::PauseReason::Unspecified, String::new()),
         Some(PauseReason::Break) => (pb::PauseReason::Break, String::new()),
@@ -137,8 +140,14 @@ fn pause(reason: Option<&PauseReason>) -> (pb::PauseReason, String) {
     }
 }
 
-fn cause(c: Cause) -> pb::Cause {
+/// The public cause of a change to `to`. A call restored after a takeover has no cause of
+/// its own in `cc.agents.v1`: it shows as the phase the call is in (ringing or answered).
+fn cause(c: Cause, to: Option<&AgentState>) -> pb::Cause {
     match c {
+        Cause::Restored => match to {
+            Some(AgentState::OnCall { .. }) => pb::Cause::Answered,
+            _ => pb::Cause::Ringing,
+        },
         Cause::Login => pb::Cause::Login,
         Cause::Logout => pb::Cause::Logout,
         Cause::DeviceRegistered => pb::Cause::DeviceRegistered,
@@ -164,9 +173,10 @@ pub(crate) fn status(e: ServiceError) -> Status {
         e @ (ServiceError::SequenceTooOld { .. } | ServiceError::SequenceAhead { .. }) => {
             Status::out_of_range(e.to_string())
         }
-        e @ (ServiceError::Stopped | ServiceError::Timeout(_) | ServiceError::Start(_)) => {
-            Status::unavailable(e.to_string())
-        }
+        e @ (ServiceError::Stopped
+        | ServiceError::Timeout(_)
+        | ServiceError::Start(_)
+        | ServiceError::Sessions(_)) => Status::unavailable(e.to_string()),
     }
 }
 

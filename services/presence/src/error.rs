@@ -1,5 +1,6 @@
 //! Why the presence service refused a request: the core's own refusals plus what can go
-//! wrong around it (the actor gone or slow, a watch from a sequence it no longer has).
+//! wrong around it (the actor gone or slow, a watch from a sequence it no longer has, the
+//! coordinator holding the sessions out of reach).
 
 use crate::core::PresenceError;
 
@@ -38,4 +39,8 @@ pub enum ServiceError {
     /// The actor could not be spawned.
     #[error("cannot start presence: {0}")]
     Start(String),
+    /// The agents' sessions could not be read from (or this node's own changes could not
+    /// be written to) the coordinator; nothing was restored. Retry later.
+    #[error("agents' sessions unavailable: {0}")]
+    Sessions(cc_cluster::Error),
 }

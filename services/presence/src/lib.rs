@@ -7,6 +7,11 @@
 //! queue's reservations, the call actors' reports about reserved agents and sip-edge's
 //! registered phones ([`control`]; [`adapters`] map a phone's extension to its agent).
 //! Other services reach presence only through these two APIs.
+//!
+//! One presence node owns the agents at a time. So that another can take over, the owner
+//! mirrors the agents' sessions (login and pause, not call states) into the coordinator
+//! under [`SESSIONS_PREFIX`] and the new owner reads them back
+//! ([`PresenceHandle::restore_sessions`]); sip-edge re-reports phones and calls in progress.
 
 mod actor;
 pub mod adapters;
@@ -17,9 +22,11 @@ pub mod core;
 mod error;
 mod history;
 pub mod service;
+mod sessions;
 mod wall;
 
 pub use actor::Command;
 pub use error::ServiceError;
 pub use service::{EventStream, PresenceHandle, PresenceService, Settings, run};
+pub use sessions::SESSIONS_PREFIX;
 pub use wall::WallClock;

@@ -1,10 +1,13 @@
 //! The presence service: starts the actor that owns the core and hands out
 //! [`PresenceHandle`]s, through which its gRPC APIs (the only way other services reach it)
-//! talk to it. Every call to the actor is bounded by a timeout (`call_t!`).
+//! talk to it. Every call to the actor is bounded by a timeout (`call_t!`). With a
+//! coordinator, the agents' sessions are mirrored there for a node that takes over
+//! ([`crate::SESSIONS_PREFIX`], [`PresenceHandle::restore_sessions`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use cc_cluster::Coordinator;
 use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
 use ractor::{Actor, ActorRef, RactorErr, call_t};
@@ -18,6 +21,7 @@ use crate::core::{
     PresenceEvent, Reconfigured,
 };
 use crate::error::ServiceError;
+use crate::sessions::{Session, Sessions};
 use crate::wall::WallClock;
 
 /// Tunables of the service around the core.
@@ -57,9 +61,19 @@ impl PresenceService {
     /// all `Offline` until they log in and register a device, and follows `config`:
     /// employees added later become agents, employees removed stop being agents (after their
     /// call, if in one; see [`crate::core::Presence::configure`]). Stops on `shutdown`.
-    pub async fn start(config: ConfigWatch, shutdown: Shutdown) -> Result<Self, ServiceError> {
+    ///
+    /// With `sessions`, every login, logout, pause and resume made through the handle is
+    /// also written, in the background, to `sessions` under [`crate::SESSIONS_PREFIX`], where
+    /// [`PresenceHandle::restore_sessions`] of the node that takes over finds it.
+    pub async fn start(
+        config: ConfigWatch,
+        sessions: Option<Arc<dyn Coordinator>>,
+        shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
         let agents = agents_of(&config.borrow());
-        let mut service = Self::start_with(agents, Settings::default(), shutdown.clone()).await?;
+        let sessions = sessions.map(|c| Sessions::start(c, shutdown.clone()));
+        let mut service =
+            Self::launch(agents, Settings::default(), sessions, shutdown.clone()).await?;
         service.extensions = Extensions::following(config.clone());
         let presence = service.handle();
         tokio::spawn(cc_common::config::follow(
@@ -78,6 +92,15 @@ impl PresenceService {
     pub async fn start_with(
         agents: Vec<AgentConfig>,
         settings: Settings,
+        shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        Self::launch(agents, settings, None, shutdown).await
+    }
+
+    async fn launch(
+        agents: Vec<AgentConfig>,
+        settings: Settings,
+        sessions: Option<Sessions>,
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let args = Args {
@@ -85,6 +108,7 @@ impl PresenceService {
             limits: settings.limits,
             history: settings.history,
             broadcast: settings.watcher_buffer,
+            sessions: sessions.clone(),
         };
         let wall = WallClock::now();
         let (actor, join) = Actor::spawn(None, PresenceActor, args)
@@ -102,6 +126,7 @@ impl PresenceService {
                 actor,
                 wall,
                 timeout_ms,
+                sessions,
             },
             extensions: Extensions::default(),
             actor: join,
@@ -134,9 +159,10 @@ fn agents_of(config: &Config) -> Vec<AgentConfig> {
         .collect()
 }
 
-/// Runs presence until `shutdown` (the `run(config, shutdown)` every service crate offers).
+/// Runs presence until `shutdown` (the `run(config, shutdown)` every service crate offers),
+/// alone: no coordinator keeps its sessions.
 pub async fn run(config: ConfigWatch, shutdown: Shutdown) -> Result<(), ServiceError> {
-    PresenceService::start(config, shutdown)
+    PresenceService::start(config, None, shutdown)
         .await?
         .stopped()
         .await;
@@ -149,6 +175,7 @@ pub struct PresenceHandle {
     actor: ActorRef<Msg>,
     wall: WallClock,
     timeout_ms: u64,
+    sessions: Option<Sessions>,
 }
 
 /// Events for one watcher, in sequence order; ends with an error if the watcher fell out of
@@ -219,6 +246,61 @@ impl PresenceHandle {
         ttl: Duration,
     ) -> Result<Agent, ServiceError> {
         self.apply(agent, Command::Reserve { call, ttl }).await
+    }
+
+    /// A call already ringing the agent (`answered == false`) or talking with them, reported
+    /// after this node took over ([`crate::core::Presence::call_in_progress`]).
+    pub async fn call_in_progress(
+        &self,
+        agent: &AgentId,
+        call: CallId,
+        answered: bool,
+    ) -> Result<Agent, ServiceError> {
+        self.apply(agent, Command::CallInProgress { call, answered })
+            .await
+    }
+
+    /// Makes the agents' sessions (logged in, paused and why) what the coordinator given to
+    /// [`PresenceService::start`] holds under [`crate::SESSIONS_PREFIX`]: for the node that
+    /// has just taken presence over. Returns how many stored sessions were applied; an
+    /// agent already in its stored session counts without changing.
+    ///
+    /// Idempotent. Stored sessions of unknown agents, and unreadable ones, are skipped.
+    /// A session changed through this handle after the read began is newer and is kept.
+    /// Nothing applied here is written back. Without a coordinator there is nothing to
+    /// restore (`Ok(0)`); [`ServiceError::Sessions`] when the coordinator cannot be read
+    /// (nothing changed then).
+    pub async fn restore_sessions(&self) -> Result<usize, ServiceError> {
+        let Some(sessions) = &self.sessions else {
+            return Ok(0);
+        };
+        // Changes made here before the mark are in the coordinator before the read, so the
+        // read is at least as new for every agent not changed after the mark.
+        let mark = sessions.mark();
+        sessions.flush(mark).await.map_err(ServiceError::Sessions)?;
+        let listing = sessions.list().await.map_err(ServiceError::Sessions)?;
+        let stored = listing
+            .kvs
+            .iter()
+            .filter_map(|kv| {
+                match Session::parse(&kv.key, &kv.value).and_then(|(id, s)| Ok((id, s.restore()?)))
+                {
+                    Ok(stored) => Some(stored),
+                    Err(e) => {
+                        tracing::warn!(key = %kv.key, error = %e, "unreadable session skipped");
+                        None
+                    }
+                }
+            })
+            .collect();
+        let reply = call_t!(self.actor, Msg::Restore, self.timeout_ms, stored, mark);
+        let applied = reply.map_err(|e| self.failed(e))?;
+        tracing::info!(
+            applied,
+            stored = listing.kvs.len(),
+            "agents' sessions restored"
+        );
+        Ok(applied)
     }
 
     /// Makes the configured set of agents `agents` ([`crate::core::Presence::configure`]).

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cc_presence::core::{
-    AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind, PauseReason, Presence,
-    PresenceConfig, PresenceEvent,
+    AgentConfig, AgentId, AgentState, CallId, Cause, Device, DeviceId, DeviceKind, PauseReason,
+    Presence, PresenceConfig, PresenceEvent,
 };
 use proptest::prelude::*;
 
@@ -38,6 +38,11 @@ enum Input {
         wrap_ms: u64,
     },
     Timeout,
+    /// A call already ringing or talking, reported after a takeover.
+    InProgress {
+        call: u8,
+        answered: bool,
+    },
     /// The configured set becomes the agents whose bit is set.
     Configure(u8),
 }
@@ -59,6 +64,7 @@ fn input() -> impl Strategy<Value = Input> {
         2 => (0u8..2).prop_map(Input::Release),
         3 => (0u8..2, 0u64..300_000).prop_map(|(call, wrap_ms)| Input::End { call, wrap_ms }),
         2 => Just(Input::Timeout),
+        1 => (0u8..2, any::<bool>()).prop_map(|(call, answered)| Input::InProgress { call, answered }),
         1 => (0u8..(1 << AGENTS)).prop_map(Input::Configure),
     ]
 }
@@ -108,6 +114,7 @@ fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
             p.handle_timeout(now);
             Ok(())
         }
+        Input::InProgress { call, answered } => p.call_in_progress(agent, c(call), *answered, now),
         Input::Configure(mask) => {
             let agents = (0..AGENTS)
                 .filter(|n| mask & (1 << n) != 0)
@@ -147,7 +154,7 @@ proptest! {
                     PresenceEvent::AgentRemoved { agent, last, .. } => {
                         prop_assert_eq!(shadow.remove(&agent), Some(last));
                     }
-                    PresenceEvent::AgentStateChanged { agent, from, to, at, .. } => {
+                    PresenceEvent::AgentStateChanged { agent, from, to, at, cause, .. } => {
                         prop_assert_ne!(&from, &to);
                         prop_assert_eq!(at, now);
                         prop_assert_eq!(shadow.get(&agent), Some(&from));
@@ -155,8 +162,9 @@ proptest! {
                         if let (Some(a), Some(b)) = (from.call(), to.call()) {
                             prop_assert_eq!(a, b);
                         }
-                        // A call-bound state is only entered from Available (by reserve).
-                        if to.call().is_some() && from.call().is_none() {
+                        // A call-bound state is only entered from Available (by reserve), or
+                        // from anywhere by a call already in progress after a takeover.
+                        if to.call().is_some() && from.call().is_none() && cause != Cause::Restored {
                             prop_assert_eq!(&from, &AgentState::Available);
                         }
                         shadow.insert(agent, to);

@@ -187,7 +187,9 @@ async fn phones_are_reported_by_extension_and_presence_finds_the_agent() {
         .to_string();
     let (_publish, config) = tokio::sync::watch::channel(Arc::new(demo));
     let (_trigger, shutdown) = Shutdown::new();
-    let service = PresenceService::start(config, shutdown).await.unwrap();
+    let service = PresenceService::start(config, None, shutdown)
+        .await
+        .unwrap();
     let presence = service.handle();
     let api = PresenceControlApi::new(presence.clone(), service.extensions());
     let device = |extension: &str, contact: &str| {
@@ -238,4 +240,79 @@ async fn phones_are_reported_by_extension_and_presence_finds_the_agent() {
     api.device_gone(device(&anna_extension, &soft))
         .await
         .expect("gone again is accepted: expiry and unregister race");
+}
+
+fn in_progress(agent: &str, call: &str, answered: bool) -> Request<pb::CallInProgressRequest> {
+    Request::new(pb::CallInProgressRequest {
+        agent_id: agent.into(),
+        call_id: call.into(),
+        answered,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_in_progress_reported_after_a_takeover_binds_the_agent_until_it_ends() {
+    let (_trigger, shutdown) = Shutdown::new();
+    let agents = vec![AgentConfig::new("anna", "Anna")];
+    let presence = PresenceService::start_with(agents, Default::default(), shutdown)
+        .await
+        .unwrap()
+        .handle();
+    let api = PresenceControlApi::new(presence.clone(), Extensions::default());
+    let c1 = CallId::new("c1");
+
+    // This node has just taken over: it knows neither Anna's login nor her phone.
+    api.call_in_progress(in_progress("anna", "c1", false))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&presence).await,
+        AgentState::Ringing { call: c1.clone() }
+    );
+    api.call_in_progress(in_progress("anna", "c1", false))
+        .await
+        .expect("repeating it is accepted");
+    let taken = api
+        .reserve(reserve("anna", "c2", 20_000))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::FailedPrecondition, "{taken:?}");
+    let other = api
+        .call_in_progress(in_progress("anna", "c2", true))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::FailedPrecondition, "{other:?}");
+    assert!(
+        other.message().starts_with("call_id:"),
+        "{}",
+        other.message()
+    );
+    let unknown = api
+        .call_in_progress(in_progress("zoe", "c1", true))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    for (agent, call, field) in [("", "c1", "agent_id:"), ("anna", "", "call_id:")] {
+        let empty = api
+            .call_in_progress(in_progress(agent, call, true))
+            .await
+            .unwrap_err();
+        assert_eq!(empty.code(), Code::InvalidArgument);
+        assert!(empty.message().starts_with(field), "{}", empty.message());
+    }
+
+    // The call's own reports apply as usual.
+    api.answered(report("anna", "c1")).await.unwrap();
+    assert_eq!(
+        state(&presence).await,
+        AgentState::OnCall { call: c1.clone() }
+    );
+    api.call_ended(Request::new(pb::CallEndedRequest {
+        agent_id: "anna".into(),
+        call_id: "c1".into(),
+        wrap_up_seconds: 10,
+    }))
+    .await
+    .unwrap();
+    assert_eq!(state(&presence).await, AgentState::Offline, "not logged in");
 }

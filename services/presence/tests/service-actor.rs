@@ -238,7 +238,7 @@ async fn unknown_agents_and_bad_inputs_change_nothing() {
 async fn employees_become_agents_and_shutdown_ends_watchers() {
     let config = cc_common::Config::from_toml(DEMO_TOML).unwrap();
     let (trigger, shutdown) = Shutdown::new();
-    let service = PresenceService::start(cc_common::config::fixed(config.clone()), shutdown)
+    let service = PresenceService::start(cc_common::config::fixed(config.clone()), None, shutdown)
         .await
         .unwrap();
     let p = service.handle();
@@ -267,7 +267,7 @@ async fn employees_added_and_removed_at_run_time_follow_into_presence() {
     let demo = Config::from_toml(DEMO_TOML).unwrap();
     let (publish, watch) = tokio::sync::watch::channel(std::sync::Arc::new(demo.clone()));
     let (_trigger, shutdown) = Shutdown::new();
-    let service = PresenceService::start(watch.clone(), shutdown)
+    let service = PresenceService::start(watch.clone(), None, shutdown)
         .await
         .unwrap();
     let p = service.handle();

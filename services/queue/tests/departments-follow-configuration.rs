@@ -30,7 +30,7 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
     let demo = Config::from_toml(DEMO_TOML).unwrap();
     let (publish, config) = watch::channel(Arc::new(demo.clone()));
     let (trigger, shutdown) = Shutdown::new();
-    let presence = PresenceService::start(config.clone(), shutdown.clone())
+    let presence = PresenceService::start(config.clone(), None, shutdown.clone())
         .await
         .unwrap();
     let presence = PresenceNode::serve(presence, trigger, shutdown.clone()).await;

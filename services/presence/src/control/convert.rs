@@ -52,6 +52,16 @@ pub(super) fn call_ended(request: pb::CallEndedRequest) -> Result<(AgentId, Comm
     Ok((agent, Command::CallEnded { call, wrap_up }))
 }
 
+/// The agent and the `CallInProgress` command of a call reported after a takeover.
+pub(super) fn call_in_progress(
+    request: pb::CallInProgressRequest,
+) -> Result<(AgentId, Command), Status> {
+    let agent = agent_id(request.agent_id)?;
+    let call = call_id(request.call_id)?;
+    let answered = request.answered;
+    Ok((agent, Command::CallInProgress { call, answered }))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -93,6 +103,27 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn a_call_in_progress_says_whether_it_was_answered() {
+        for answered in [false, true] {
+            let request = pb::CallInProgressRequest {
+                agent_id: "anna".into(),
+                call_id: "c1".into(),
+                answered,
+            };
+            assert_eq!(
+                call_in_progress(request).unwrap(),
+                (
+                    AgentId::new("anna"),
+                    Command::CallInProgress {
+                        call: CallId::new("c1"),
+                        answered,
+                    }
+                )
+            );
+        }
     }
 
     #[test]
@@ -151,6 +182,13 @@ mod tests {
                 agent_id: agent.into(),
                 call_id: call.into(),
                 ttl_ms: 1000,
+            })
+            .unwrap_err();
+            assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
+            let e = call_in_progress(pb::CallInProgressRequest {
+                agent_id: agent.into(),
+                call_id: call.into(),
+                answered: true,
             })
             .unwrap_err();
             assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));

@@ -201,3 +201,31 @@ fn a_refused_reservation_says_whether_the_agent_is_free() {
         long_call.message()
     );
 }
+
+/// `cc.agents.v1` has no cause for a call restored after a takeover: it shows as the phase
+/// the call is in, with its call id.
+#[test]
+fn a_restored_call_shows_as_ringing_or_answered() {
+    let start = Instant::now();
+    let wall = WallClock::at(start, 5_000);
+    let (mut p, anna) = presence_with_anna(start);
+    while p.poll_event().is_some() {}
+    p.call_in_progress(&anna, CallId::new("c7"), false, start)
+        .unwrap();
+    p.call_in_progress(&anna, CallId::new("c7"), true, start)
+        .unwrap();
+    let ringing = event(&p.poll_event().unwrap(), &wall);
+    assert_eq!(
+        (ringing.to(), ringing.cause(), ringing.call_id.as_str()),
+        (pb::AgentState::Ringing, pb::Cause::Ringing, "c7")
+    );
+    let talking = event(&p.poll_event().unwrap(), &wall);
+    assert_eq!(
+        (talking.to(), talking.cause(), talking.call_id.as_str()),
+        (pb::AgentState::OnCall, pb::Cause::Answered, "c7")
+    );
+    let unavailable = status(ServiceError::Sessions(cc_cluster::Error::Unavailable(
+        "etcd down".into(),
+    )));
+    assert_eq!(unavailable.code(), Code::Unavailable);
+}

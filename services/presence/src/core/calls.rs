@@ -1,4 +1,5 @@
-//! Inputs that tie an agent to a call: reserve, ringing, answer, release, end.
+//! Inputs that tie an agent to a call: reserve, ringing, answer, release, end, and the
+//! call in progress a presence node hears about after taking over.
 //!
 //! Every input names the call. A message about another call (a late retry, a call that
 //! already expired or ended) is refused with [`PresenceError::StaleCall`] and changes
@@ -137,6 +138,44 @@ impl Presence {
             state => return Err(invalid(id, call, CallInput::CallEnded, state)),
         };
         self.set_state(id, to, Cause::CallEnded, now);
+        Ok(())
+    }
+
+    /// A call that is already ringing the agent (`answered == false`) or talking with them
+    /// (`answered`), reported to a presence node that took over with no memory of it: the
+    /// agent is bound to `call` (`Ringing` or `OnCall`), so it is never offered a second
+    /// one, and the call's later inputs (`answered`, `released`, `call_ended`) apply as for
+    /// any call.
+    ///
+    /// Accepted from every state that is not bound to a call, whether or not the agent is
+    /// logged in or has a device: the phone really is in that call (after it, the agent
+    /// rests where login, pause and devices say). Idempotent for the agent's own call, and
+    /// it only moves forward: a reservation becomes `Ringing` (it no longer expires) or
+    /// `OnCall`, `Ringing` becomes `OnCall` when answered, `OnCall` stays. An agent bound to
+    /// another call is refused with [`PresenceError::StaleCall`], naming that state.
+    pub fn call_in_progress(
+        &mut self,
+        id: &AgentId,
+        call: CallId,
+        answered: bool,
+        now: Instant,
+    ) -> Result<()> {
+        self.handle_timeout(now);
+        self.check_text("call id", call.as_str().len())?;
+        let state = self.state(id)?;
+        let to = match (state, answered) {
+            (state, _) if state.call().is_some_and(|bound| *bound != call) => {
+                return Err(PresenceError::StaleCall {
+                    agent: id.clone(),
+                    call,
+                    state: state.clone(),
+                });
+            }
+            (AgentState::OnCall { .. }, _) | (AgentState::Ringing { .. }, false) => return Ok(()),
+            (_, true) => AgentState::OnCall { call },
+            (_, false) => AgentState::Ringing { call },
+        };
+        self.set_state(id, to, Cause::Restored, now);
         Ok(())
     }
 

@@ -88,7 +88,8 @@ pub enum PresenceError {
     /// `pause` on an agent that is not logged in.
     #[error("agent {0} is not logged in")]
     NotLoggedIn(AgentId),
-    /// A call input naming a call the agent is not (or no longer) engaged in.
+    /// A call input naming a call the agent is not (or no longer) engaged in, or
+    /// `call_in_progress` for an agent bound to another call.
     #[error("call {call} is not the call of agent {agent} ({state})")]
     StaleCall {
         /// The agent.

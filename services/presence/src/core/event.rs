@@ -35,6 +35,9 @@ pub enum Cause {
     ReservationExpired,
     /// Wrap-up time is over.
     WrapUpEnded,
+    /// `call_in_progress`: a call that was already ringing or talking when this presence
+    /// node took over (the state is rebuilt, not a new phase of the call).
+    Restored,
 }
 
 /// Something every watcher of presence must know. `seq` strictly increases by one per event

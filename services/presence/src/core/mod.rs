@@ -21,6 +21,8 @@
 //! - Logout, pause and losing the last device during a call (`Reserved`, `Ringing`,
 //!   `OnCall`) take effect when the call ends; during wrap-up they take effect at once.
 //! - Call inputs name the call; a message for another call is refused and changes nothing.
+//! - After a takeover, `call_in_progress` binds an agent to a call that already rings or
+//!   talks, whatever the agent's login and devices; the call then ends as any other.
 
 mod agent;
 mod calls;

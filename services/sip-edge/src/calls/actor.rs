@@ -64,6 +64,9 @@ pub enum CallMsg {
     Offer(queue::OfferEvent),
     /// The department's queue has a new owner: join it again, keeping the place in line.
     Requeue,
+    /// Presence has a new owner, which knows nothing of this call: tell it which agents
+    /// are in it (talking or ringing), so none of them is offered a second call.
+    PresenceMoved,
     Timer(Timer),
     /// End the call now (API hang-up, node shutdown).
     Hangup,
@@ -154,6 +157,7 @@ impl Actor for CallActor {
             CallMsg::Media(event) => call.on_media(&myself, event).await,
             CallMsg::Offer(event) => call.on_offer(&myself, event).await,
             CallMsg::Requeue => call.requeue(&myself).await,
+            CallMsg::PresenceMoved => call.report_to_new_presence(),
             CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
             CallMsg::Transfer { target, reply } => {
@@ -889,6 +893,43 @@ impl Call {
                 warn!(call = %self.id, error = %e, "cannot queue the call again");
                 self.leave_queue_unavailable(myself, &e).await;
             }
+        }
+    }
+
+    /// Tells a presence node that has just taken over which agents this call holds: the one
+    /// talking on it (a call from a queue), and those whose phones ring for it.
+    fn report_to_new_presence(&mut self) {
+        let talking = match (self.phase, self.winner) {
+            (Phase::Talking, Some(i)) => match &self.legs[i].kind {
+                LegKind::Queue(agent) => Some(agent.clone()),
+                LegKind::Direct(_) | LegKind::Trunk => None,
+            },
+            _ => None,
+        };
+        let ringing: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|(_, t)| t.started)
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        for (agent, answered) in talking
+            .into_iter()
+            .map(|a| (a, true))
+            .chain(ringing.into_iter().map(|a| (a, false)))
+        {
+            info!(call = %self.id, %agent, answered, "telling the new presence owner about the call");
+            let request = presence::CallInProgressRequest {
+                agent_id: agent,
+                call_id: self.id.clone(),
+                answered,
+            };
+            notify!(
+                self,
+                "presence: call in progress",
+                presence,
+                call_in_progress,
+                request
+            );
         }
     }
 

@@ -65,7 +65,42 @@ pub fn spawn_dispatchers(ctx: Arc<CallContext>, shutdown: Shutdown) {
             (open, route)
         },
     ));
-    tokio::spawn(requeue_on_move(ctx, shutdown));
+    tokio::spawn(requeue_on_move(ctx.clone(), shutdown.clone()));
+    tokio::spawn(report_calls_on_presence_move(ctx, shutdown));
+}
+
+/// When presence gets a new owner (a standby took over from a node that died), every call
+/// of this node tells it which agents it holds.
+async fn report_calls_on_presence_move(ctx: Arc<CallContext>, mut shutdown: Shutdown) {
+    let mut owners = ctx.services.presence_owners();
+    let token = |owners: &BTreeMap<String, Owner>| {
+        owners
+            .get(cc_cluster::keys::PRESENCE_SHARD)
+            .map(|o| o.token)
+    };
+    let mut known = token(&owners.borrow_and_update());
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            changed = owners.changed() => if changed.is_err() { return },
+        }
+        let now = token(&owners.borrow_and_update());
+        if now == known || now.is_none() {
+            known = known.or(now);
+            continue;
+        }
+        known = now;
+        let calls = ctx.registry.list();
+        tracing::info!(
+            calls = calls.len(),
+            "presence has a new owner; reporting the calls in progress"
+        );
+        for call in calls {
+            if let Some(actor) = ctx.registry.by_id(&call.id) {
+                let _ = actor.cast(CallMsg::PresenceMoved);
+            }
+        }
+    }
 }
 
 const RETRY: Duration = Duration::from_millis(500);

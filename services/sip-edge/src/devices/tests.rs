@@ -85,6 +85,12 @@ impl PresenceControl for Stand {
     ) -> Result<Response<pb::DeviceResponse>, Status> {
         self.answer(Report::Gone, request)
     }
+    async fn call_in_progress(
+        &self,
+        _: Request<pb::CallInProgressRequest>,
+    ) -> Result<Response<pb::Done>, Status> {
+        Err(Status::unimplemented("not here"))
+    }
 }
 
 struct Setup {
