@@ -1,14 +1,25 @@
 //! The etcd v3 backend (etcd-client). The client balances over every endpoint given and
 //! reconnects by itself; each request has a deadline so that a dead etcd is an
 //! [`Error::Unavailable`] after at most that long, never a hang.
+//!
+//! Failing over between members is ours to do: etcd-client's channel (tonic's
+//! power-of-two-choices balancer over lazily connected endpoints) keeps a dead member in
+//! the rotation, and every request it sends there fails at once with "tcp connect error"
+//! (with a SIGKILLed member of three, about one request in three). So a request that fails
+//! is sent again, a few times within its deadline, as etcd's own Go client does: any request
+//! that never left (no connection could be made), and a request that is safe to repeat
+//! (reads, keep-alives, revokes, new watches) after any unavailability. A write that may
+//! have reached etcd before the failure (a connection broken under it, a timeout) is not
+//! repeated: its caller learns [`Error::Unavailable`] and decides.
 
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions, PutOptions,
-    Txn, TxnOp, TxnOpResponse, WatchOptions,
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions, KvClient,
+    LeaseClient, PutOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::{
     Coordinator, Error, Event, Expect, KeyValue, LeaseId, Listing, Revision, Swap, WatchStream,
@@ -19,6 +30,20 @@ use crate::{
 const PAGE: i64 = 1000;
 /// Watch batches buffered for a slow reader before etcd is back-pressured.
 const WATCH_BUFFER: usize = 1024;
+/// Attempts per request at most, all within the request's deadline.
+const ATTEMPTS: u32 = 10;
+/// The pause before the first retry; it doubles up to [`LAST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const LAST_PAUSE: Duration = Duration::from_millis(250);
+
+/// Whether a failed request may be sent again (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Doing it twice is doing it once: retried after any unavailability.
+    Repeatable,
+    /// A write: retried only when it was never sent.
+    Unsent,
+}
 
 /// A coordinator backed by an etcd cluster.
 #[derive(Clone)]
@@ -74,14 +99,61 @@ impl EtcdCoordinator {
         Ok(coordinator)
     }
 
-    async fn deadline<T>(
-        &self,
-        call: impl Future<Output = Result<T, etcd_client::Error>>,
-    ) -> Result<T, Error> {
-        tokio::time::timeout(self.timeout, call)
+    /// Runs `attempt` until it succeeds, fails in a way `retry` does not repeat, or the
+    /// deadline (`timeout` from now, for all attempts together) passes; [`ATTEMPTS`] times
+    /// at most.
+    async fn request<T, F, Fut>(&self, retry: Retry, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let deadline = Instant::now() + self.timeout;
+        let mut pause = FIRST_PAUSE;
+        let mut attempts = 1;
+        loop {
+            let error = match tokio::time::timeout_at(deadline, attempt()).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(e)) => e,
+                Err(_) => return Err(unavailable_after(self.timeout)),
+            };
+            let again = match retry {
+                Retry::Repeatable => unavailable(&error),
+                Retry::Unsent => never_sent(&error),
+            };
+            if !again || attempts >= ATTEMPTS || Instant::now() + pause >= deadline {
+                return Err(convert(error));
+            }
+            tracing::debug!(error = %error, attempts, "etcd request failed; sending it again");
+            // A member that refused the connection costs nothing: the next attempt goes out
+            // at once (perhaps to another member). Anything else pauses, doubling.
+            if !never_sent(&error) {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LAST_PAUSE);
+            }
+            attempts += 1;
+        }
+    }
+
+    /// [`Self::request`] with a fresh KV client for each attempt.
+    async fn kv<T, Fut>(&self, retry: Retry, attempt: impl Fn(KvClient) -> Fut) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        self.request(retry, || attempt(self.client.kv_client()))
             .await
-            .map_err(|_| unavailable_after(self.timeout))?
-            .map_err(convert)
+    }
+
+    /// [`Self::request`] with a fresh lease client for each attempt.
+    async fn lease<T, Fut>(
+        &self,
+        retry: Retry,
+        attempt: impl Fn(LeaseClient) -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        self.request(retry, || attempt(self.client.lease_client()))
+            .await
     }
 
     async fn watch_stream(
@@ -90,13 +162,20 @@ impl EtcdCoordinator {
         from: Revision,
     ) -> Result<etcd_client::WatchStream, Error> {
         let options = WatchOptions::new().with_prefix().with_start_revision(from);
-        let mut client = self.client.watch_client();
-        let mut stream = self.deadline(client.watch(prefix, Some(options))).await?;
         // The first response says whether the watch was created or refused (compacted).
-        let first = self
-            .deadline(stream.message())
-            .await?
-            .ok_or_else(|| Error::Unavailable("etcd closed the watch stream".into()))?;
+        let (stream, first) = self
+            .request(Retry::Repeatable, || {
+                let mut client = self.client.watch_client();
+                let options = options.clone();
+                async move {
+                    let mut stream = client.watch(prefix, Some(options)).await?;
+                    let first = stream.message().await?;
+                    Ok((stream, first))
+                }
+            })
+            .await?;
+        let first =
+            first.ok_or_else(|| Error::Unavailable("etcd closed the watch stream".into()))?;
         if first.compact_revision() > 0 {
             return Err(Error::Compacted {
                 requested: from,
@@ -115,6 +194,40 @@ impl EtcdCoordinator {
 
 fn unavailable_after(timeout: Duration) -> Error {
     Error::Unavailable(format!("etcd did not answer within {timeout:?}"))
+}
+
+/// True when the error (a gRPC status, or the client's own transport error) was caused by
+/// an `E` somewhere in its chain of sources.
+fn caused_by<E: std::error::Error + 'static>(e: &etcd_client::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = match e {
+        etcd_client::Error::GRpcStatus(status) => Some(status),
+        etcd_client::Error::TransportError(error) => Some(error),
+        _ => None,
+    };
+    while let Some(error) = source {
+        if error.is::<E>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// True when the request never left: no connection to the member it was given to could be
+/// made (tonic answers the request with the failed connect).
+fn never_sent(e: &etcd_client::Error) -> bool {
+    caused_by::<tonic::ConnectError>(e)
+}
+
+/// True when the failure is etcd, or the way to it, being unavailable for now (a dead
+/// member, a connection broken under the request, no leader yet), not an answer to the
+/// request itself.
+fn unavailable(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::GRpcStatus(status) if status.code() == tonic::Code::Unavailable => true,
+        // A broken connection ("transport error") comes as Unknown, caused by the transport.
+        _ => caused_by::<tonic::transport::Error>(e),
+    }
 }
 
 fn convert(e: etcd_client::Error) -> Error {
@@ -182,19 +295,21 @@ fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> Revision {
 #[async_trait::async_trait]
 impl Coordinator for EtcdCoordinator {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
-        let mut kv = self.client.kv_client();
-        let response = self.deadline(kv.get(key, None)).await?;
+        let response = self
+            .kv(Retry::Repeatable, |mut kv| async move {
+                kv.get(key, None).await
+            })
+            .await?;
         response.kvs().first().map(key_value).transpose()
     }
 
     async fn list(&self, prefix: &str) -> Result<Listing, Error> {
-        let mut kv = self.client.kv_client();
         // Page by page at one revision, so the listing is one consistent snapshot.
         let first = self
-            .deadline(kv.get(
-                prefix,
-                Some(GetOptions::new().with_prefix().with_limit(PAGE)),
-            ))
+            .kv(Retry::Repeatable, |mut kv| async move {
+                let options = GetOptions::new().with_prefix().with_limit(PAGE);
+                kv.get(prefix, Some(options)).await
+            })
             .await?;
         let revision = revision_of(first.header());
         let mut kvs = first
@@ -216,18 +331,15 @@ impl Coordinator for EtcdCoordinator {
                 }
                 end
             };
+            let (from, end) = (&after(&last.key), &end);
             let page = self
-                .deadline(
-                    kv.get(
-                        after(&last.key),
-                        Some(
-                            GetOptions::new()
-                                .with_range(end)
-                                .with_limit(PAGE)
-                                .with_revision(revision),
-                        ),
-                    ),
-                )
+                .kv(Retry::Repeatable, |mut kv| async move {
+                    let options = GetOptions::new()
+                        .with_range(end.clone())
+                        .with_limit(PAGE)
+                        .with_revision(revision);
+                    kv.get(from.clone(), Some(options)).await
+                })
                 .await?;
             more = page.more();
             for kv in page.kvs() {
@@ -246,17 +358,23 @@ impl Coordinator for EtcdCoordinator {
         if key.is_empty() {
             return Err(Error::Invalid("empty key".into()));
         }
-        let mut kv = self.client.kv_client();
+        let value = &value;
         let response = self
-            .deadline(kv.put(key, value, put_options(lease)))
+            .kv(Retry::Unsent, |mut kv| async move {
+                kv.put(key, value.clone(), put_options(lease)).await
+            })
             .await
             .map_err(|e| with_lease(e, lease))?;
         Ok(revision_of(response.header()))
     }
 
     async fn delete(&self, key: &str) -> Result<bool, Error> {
-        let mut kv = self.client.kv_client();
-        let response = self.deadline(kv.delete(key, None)).await?;
+        let response = self
+            .kv(
+                Retry::Unsent,
+                |mut kv| async move { kv.delete(key, None).await },
+            )
+            .await?;
         Ok(response.deleted() > 0)
     }
 
@@ -277,9 +395,12 @@ impl Coordinator for EtcdCoordinator {
             .when([compare])
             .and_then([op])
             .or_else([TxnOp::get(key, None)]);
-        let mut kv = self.client.kv_client();
+        let txn = &txn;
         let response = self
-            .deadline(kv.txn(txn))
+            .kv(
+                Retry::Unsent,
+                |mut kv| async move { kv.txn(txn.clone()).await },
+            )
             .await
             .map_err(|e| with_lease(e, lease))?;
         if response.succeeded() {
@@ -298,23 +419,33 @@ impl Coordinator for EtcdCoordinator {
     }
 
     async fn grant(&self, ttl: Duration) -> Result<LeaseId, Error> {
-        let mut lease = self.client.lease_client();
-        let response = self.deadline(lease.grant(ttl_seconds(ttl), None)).await?;
+        // Repeated even when the first try may have reached etcd: a lease granted twice
+        // leaves one nobody keeps alive, which expires by itself after `ttl`.
+        let response = self
+            .lease(Retry::Repeatable, |mut lease| async move {
+                lease.grant(ttl_seconds(ttl), None).await
+            })
+            .await?;
         Ok(LeaseId(response.id()))
     }
 
     async fn keep_alive(&self, id: LeaseId) -> Result<(), Error> {
-        let mut lease = self.client.lease_client();
         // One round trip on a fresh stream: the client checks the answered TTL (0: gone).
-        self.deadline(lease.keep_alive(id.0))
-            .await
-            .map(drop)
-            .map_err(|e| with_lease(e, Some(id)))
+        self.lease(Retry::Repeatable, |mut lease| async move {
+            lease.keep_alive(id.0).await
+        })
+        .await
+        .map(drop)
+        .map_err(|e| with_lease(e, Some(id)))
     }
 
     async fn revoke(&self, id: LeaseId) -> Result<(), Error> {
-        let mut lease = self.client.lease_client();
-        match self.deadline(lease.revoke(id.0)).await {
+        let revoked = self
+            .lease(Retry::Repeatable, |mut lease| async move {
+                lease.revoke(id.0).await
+            })
+            .await;
+        match revoked {
             Ok(_) | Err(Error::LeaseNotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
@@ -392,7 +523,11 @@ impl Coordinator for EtcdCoordinator {
     }
 
     async fn compact(&self, revision: Revision) -> Result<(), Error> {
-        let mut kv = self.client.kv_client();
-        self.deadline(kv.compact(revision, None)).await.map(drop)
+        // Not repeated: compacting twice fails the second time ("already compacted").
+        self.kv(Retry::Unsent, |mut kv| async move {
+            kv.compact(revision, None).await
+        })
+        .await
+        .map(drop)
     }
 }

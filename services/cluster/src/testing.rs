@@ -1,7 +1,12 @@
-//! A real etcd member for tests (Debian's etcd-server, installed by scripts/setup.sh): on
-//! loopback, free ports, a temporary data directory, fast election settings. It can be
-//! killed (SIGKILL, a real crash) and started again on the same ports and data.
+//! Real etcd for tests (Debian's etcd-server, installed by scripts/setup.sh): members on
+//! loopback, free ports, a temporary directory for their data and logs, fast election
+//! settings. A member can be killed (SIGKILL, a real crash) and started again on the same
+//! ports and data.
+//!
+//! [`EtcdCluster`] is N members started together as one cluster; [`EtcdServer`] is a
+//! cluster of one, for the tests that need a single etcd.
 
+use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,118 +14,296 @@ use std::time::Duration;
 
 use crate::{Coordinator, EtcdCoordinator};
 
+/// How long a member may take to serve requests after it is started.
+const READY_WITHIN: Duration = Duration::from_secs(15);
+
 /// One etcd member running as a child process; killed when dropped.
 #[derive(Debug)]
 pub struct EtcdServer {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    client_port: u16,
-    peer_port: u16,
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    cluster: EtcdCluster,
 }
 
 impl EtcdServer {
     /// Starts a member and waits until it serves requests (about half a second).
-    pub async fn start() -> std::io::Result<Self> {
-        let mut server = Self {
-            child: None,
-            dir: tempfile::tempdir()?,
-            client_port: free_port()?,
-            peer_port: free_port()?,
-        };
-        server.spawn().await?;
-        Ok(server)
+    pub async fn start() -> io::Result<Self> {
+        Ok(Self {
+            cluster: EtcdCluster::start(1).await?,
+        })
     }
 
     /// The client URL (`http://127.0.0.1:PORT`).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        self.cluster.endpoint(0)
     }
 
     /// Where etcd writes its log.
     pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join("etcd.log")
+        self.cluster.log_path(0)
     }
 
     /// A coordinator connected to this member.
     pub async fn connect(&self) -> EtcdCoordinator {
-        EtcdCoordinator::connect(&[self.endpoint()], Duration::from_secs(2))
-            .await
-            .expect("the test etcd accepts a client")
+        self.cluster.connect().await
     }
 
     /// SIGKILL: the member stops at once, as in a crash.
     pub fn kill(&mut self) {
+        self.cluster.kill(0);
+    }
+
+    /// Starts the member again on the same ports with the same data.
+    pub async fn restart(&mut self) -> io::Result<()> {
+        self.cluster.restart(0).await
+    }
+}
+
+/// One member of an [`EtcdCluster`]: its ports, and its process while it runs.
+#[derive(Debug)]
+struct Member {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
 
-    /// Starts the member again on the same ports with the same data.
-    pub async fn restart(&mut self) -> std::io::Result<()> {
-        self.kill();
-        self.spawn().await
+/// N etcd members started together as one cluster, each a child process; all are killed
+/// when dropped. Members are numbered from 0 (etcd names them `s1`, `s2` ...).
+#[derive(Debug)]
+pub struct EtcdCluster {
+    /// Each member's data (`s1/` ...) and log (`s1.log` ...).
+    dir: tempfile::TempDir,
+    /// `s1=http://127.0.0.1:P1,s2=...`
+    initial_cluster: String,
+    /// Unique to this cluster, so that its members never talk to another test's.
+    token: String,
+    members: Vec<Member>,
+}
+
+/// `n` distinct free ports: every one is held until all are chosen.
+fn free_ports(n: usize) -> io::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
+}
+
+impl EtcdCluster {
+    /// Starts `n` members as a new cluster and waits until it has a leader and every
+    /// member serves requests (about a second).
+    pub async fn start(n: usize) -> io::Result<Self> {
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a cluster has at least one member",
+            ));
+        }
+        let dir = tempfile::tempdir()?;
+        let ports = free_ports(2 * n)?;
+        let members: Vec<Member> = ports
+            .chunks(2)
+            .enumerate()
+            .map(|(i, ports)| Member {
+                name: format!("s{}", i + 1),
+                client_port: ports[0],
+                peer_port: ports[1],
+                child: None,
+            })
+            .collect();
+        let initial_cluster = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let token = format!(
+            "cc-test-{}",
+            dir.path()
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
+        let mut cluster = Self {
+            dir,
+            initial_cluster,
+            token,
+            members,
+        };
+        for i in 0..n {
+            cluster.spawn(i, "new")?;
+        }
+        cluster.wait_ready(&(0..n).collect::<Vec<_>>()).await?;
+        Ok(cluster)
     }
 
-    async fn spawn(&mut self) -> std::io::Result<()> {
-        let client = format!("http://127.0.0.1:{}", self.client_port);
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+    /// How many members the cluster has (running or not).
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Never true: a cluster has at least one member.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Member `i`'s client URL (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self, i: usize) -> String {
+        self.members[i].client_url()
+    }
+
+    /// Every member's client URL, in member order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::client_url).collect()
+    }
+
+    /// Where member `i` writes its log.
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.dir
+            .path()
+            .join(format!("{}.log", self.members[i].name))
+    }
+
+    /// A coordinator connected to every member.
+    pub async fn connect(&self) -> EtcdCoordinator {
+        EtcdCoordinator::connect(&self.endpoints(), Duration::from_secs(2))
+            .await
+            .expect("the test etcd accepts a client")
+    }
+
+    /// A coordinator connected to member `i` only.
+    pub async fn connect_to(&self, i: usize) -> EtcdCoordinator {
+        EtcdCoordinator::connect(&[self.endpoint(i)], Duration::from_secs(2))
+            .await
+            .expect("the test etcd member accepts a client")
+    }
+
+    /// The index of the member that leads now, as the running members say (their
+    /// maintenance status). An error while there is no leader (an election is under way).
+    pub async fn leader(&self) -> io::Result<usize> {
+        let mut reported = Vec::new();
+        for (i, member) in self.members.iter().enumerate() {
+            if member.child.is_none() {
+                continue;
+            }
+            match status(&member.client_url()).await {
+                Ok((id, leader)) if leader != 0 && id == leader => return Ok(i),
+                Ok((_, leader)) => reported.push(format!("{}: leader {leader:x}", member.name)),
+                Err(e) => reported.push(format!("{}: {e}", member.name)),
+            }
+        }
+        Err(io::Error::other(format!(
+            "no running member leads ({})",
+            reported.join("; ")
+        )))
+    }
+
+    /// SIGKILL member `i`: it stops at once, as in a crash.
+    pub fn kill(&mut self, i: usize) {
+        self.members[i].kill();
+    }
+
+    /// Starts member `i` again on the same ports with its data, and waits until it serves
+    /// requests (it rejoined and caught up with the leader).
+    pub async fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.kill(i);
+        self.spawn(i, "existing")?;
+        self.wait_ready(&[i]).await
+    }
+
+    fn spawn(&mut self, i: usize, state: &str) -> io::Result<()> {
+        let log_path = self.log_path(i);
+        let member = &self.members[i];
+        let (client, peer) = (member.client_url(), member.peer_url());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log_path())?;
+            .open(&log_path)?;
         let child = Command::new("etcd")
-            .args(["--name", "s1", "--data-dir"])
-            .arg(self.dir.path().join("data"))
+            .args(["--name", &member.name, "--data-dir"])
+            .arg(self.dir.path().join(&member.name))
             .args(["--listen-client-urls", &client])
             .args(["--advertise-client-urls", &client])
             .args(["--listen-peer-urls", &peer])
             .args(["--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("s1={peer}")])
+            .args(["--initial-cluster", &self.initial_cluster])
+            .args(["--initial-cluster-state", state])
+            .args(["--initial-cluster-token", &self.token])
             .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
             .map_err(|e| {
-                std::io::Error::new(
+                io::Error::new(
                     e.kind(),
                     format!("cannot start etcd (scripts/setup.sh installs etcd-server): {e}"),
                 )
             })?;
-        self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        self.members[i].child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until each of `members` answers a (linearizable) read by itself: it is up,
+    /// and the cluster has a leader it follows.
+    async fn wait_ready(&mut self, members: &[usize]) -> io::Result<()> {
+        let deadline = tokio::time::Instant::now() + READY_WITHIN;
+        let mut waiting = members.to_vec();
         loop {
-            let ready = match EtcdCoordinator::connect(
-                std::slice::from_ref(&client),
-                Duration::from_millis(500),
-            )
-            .await
-            {
-                Ok(c) => c.get("/cc/ready").await.is_ok(),
-                Err(_) => false,
-            };
-            if ready {
+            let mut still = Vec::new();
+            for &i in &waiting {
+                let client = self.endpoint(i);
+                let ready = match EtcdCoordinator::connect(
+                    std::slice::from_ref(&client),
+                    Duration::from_millis(500),
+                )
+                .await
+                {
+                    Ok(c) => c.get("/cc/ready").await.is_ok(),
+                    Err(_) => false,
+                };
+                if !ready {
+                    still.push(i);
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() {
                 return Ok(());
             }
-            if let Some(child) = &mut self.child
-                && let Some(status) = child.try_wait()?
-            {
-                return Err(std::io::Error::other(format!(
-                    "etcd exited with {status}; see {}",
-                    self.log_path().display()
-                )));
+            for &i in &waiting {
+                if let Some(child) = &mut self.members[i].child
+                    && let Some(status) = child.try_wait()?
+                {
+                    return Err(io::Error::other(format!(
+                        "etcd exited with {status}; see {}",
+                        self.log_path(i).display()
+                    )));
+                }
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(std::io::Error::other(format!(
-                    "etcd did not become ready within 15 s; see {}",
-                    self.log_path().display()
+                let logs: Vec<_> = waiting
+                    .iter()
+                    .map(|&i| self.log_path(i).display().to_string())
+                    .collect();
+                return Err(io::Error::other(format!(
+                    "etcd did not become ready within {READY_WITHIN:?}; see {}",
+                    logs.join(", ")
                 )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -128,8 +311,24 @@ impl EtcdServer {
     }
 }
 
-impl Drop for EtcdServer {
+/// One member's own id and the leader it follows (0: none), from its maintenance status.
+async fn status(endpoint: &str) -> Result<(u64, u64), etcd_client::Error> {
+    let timeout = Duration::from_millis(500);
+    let options = etcd_client::ConnectOptions::new()
+        .with_connect_timeout(timeout)
+        .with_timeout(timeout);
+    let mut client = etcd_client::Client::connect([endpoint], Some(options)).await?;
+    let status = client.status().await?;
+    let id = status
+        .header()
+        .map_or(0, etcd_client::ResponseHeader::member_id);
+    Ok((id, status.leader()))
+}
+
+impl Drop for EtcdCluster {
     fn drop(&mut self) {
-        self.kill();
+        for member in &mut self.members {
+            member.kill();
+        }
     }
 }
