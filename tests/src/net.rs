@@ -46,3 +46,60 @@ pub fn free_udp_ports(n: usize) -> Vec<u16> {
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((LOOPBACK, port))
 }
+
+/// A TCP relay on a free loopback port to `target`, which can be cut: every connection
+/// through it is closed and new ones are refused, as when a network partition separates a
+/// node from a server (its etcd, say) while everything else still reaches it.
+#[derive(Debug)]
+pub struct TcpRelay {
+    addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpRelay {
+    /// Starts relaying to `target` (inside a tokio runtime).
+    pub async fn start(target: SocketAddr) -> TcpRelay {
+        let listener = tokio::net::TcpListener::bind((LOOPBACK, 0))
+            .await
+            .expect("bind TCP 127.0.0.1:0");
+        let addr = listener.local_addr().expect("TCP local address");
+        let (cut, watched) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *watched.borrow() {
+                    continue; // dropped: refused
+                }
+                let mut cut = watched.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        TcpRelay { addr, cut, task }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes every relayed connection and refuses new ones from now on.
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+}
+
+impl Drop for TcpRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

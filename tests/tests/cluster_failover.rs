@@ -555,3 +555,111 @@ async fn killing_the_presence_owner_keeps_agents_logged_in_and_never_offers_a_bu
     }
     assert_eq!(answered, ["anna", "piotr"]);
 }
+
+/// The RFC 3339 time at the start of the first log line of `node` containing `needle`.
+fn logged_at(node: &Ccd, needle: &str) -> String {
+    node.log_lines()
+        .into_iter()
+        .find(|l| l.contains(needle))
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {needle:?} in\n{}", node.log_text()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_owner_cut_off_from_etcd_stops_offering_before_another_takes_over() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let coordinator = etcd.connect().await;
+    let config = center(&etcd.endpoint());
+    let presence = Ccd::start(config.clone().service("presence"));
+    let _routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    // The first queue node reaches etcd through a relay the test can cut; everything else
+    // (the edge, presence) still reaches it.
+    let etcd_addr: std::net::SocketAddr = etcd
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let relay = cc_tests::net::TcpRelay::start(etcd_addr).await;
+    let mut through_relay = config.clone().service("queue");
+    through_relay.etcd = vec![format!("http://{}", relay.addr())];
+    let cut_off = Ccd::start(through_relay);
+    until_owner(
+        &coordinator,
+        "sales",
+        &cut_off.api_addr().to_string(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let other = Ccd::start(config.clone().service("queue"));
+    let edge = Ccd::start(config.clone().service("sip-edge"));
+    let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let anna = Phone::register(
+        edge.addr(),
+        "cc.local",
+        "201",
+        "anna-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    // A caller waits at the first owner while nobody is logged in.
+    let waiting = tokio::spawn(run(caller(&edge, 500)));
+    let call = loop {
+        if let E::CallQueued(q) = next_call_event(&mut events).await {
+            break q.call_id;
+        }
+    };
+
+    relay.cut();
+    until_owner(
+        &coordinator,
+        "sales",
+        &other.api_addr().to_string(),
+        Duration::from_secs(15),
+    )
+    .await;
+    // The cut-off owner gave the department up on its own, before the other node took it.
+    let dropped = logged_at(&cut_off, "queue ownership lost");
+    let taken = logged_at(&other, "queue ownership taken");
+    assert!(
+        dropped < taken,
+        "dropped at {dropped}, taken at {taken}\n{}",
+        cut_off.log_text()
+    );
+
+    login_available(&presence, "anna").await;
+    let run = waiting.await.unwrap();
+    assert!(
+        run.all_calls_succeeded(),
+        "{}\n{}\n{}",
+        run.describe(),
+        edge.log_text(),
+        anna.describe()
+    );
+    // Offered once, by the new owner: never twice.
+    let mut offers = 0;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.message())
+            .await
+            .expect("the call's events within 30 s")
+            .unwrap()
+            .unwrap()
+            .event
+            .unwrap();
+        match event {
+            E::CallOffered(o) if o.call_id == call => offers += 1,
+            E::CallEnded(e) if e.call_id == call => break,
+            _ => {}
+        }
+    }
+    assert_eq!(offers, 1, "{}", edge.log_text());
+    assert_eq!(anna.received("INVITE").len(), 1, "{}", anna.describe());
+}

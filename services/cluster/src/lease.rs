@@ -108,12 +108,32 @@ async fn keep_alive(
     let period = ttl / 3;
     let valid_for = ttl - period;
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(period) => {}
-            _ = stop.changed() => return,
+        // The loss is declared on time, whether the node waits for its next keep-alive or
+        // an attempt hangs (a cut link answers nothing): it must stop acting as an owner
+        // before the coordinator can expire the lease and another node take over.
+        let due = Instant::now() + period;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => break,
+                () = tokio::time::sleep_until(sent + valid_for), if tx.borrow().is_some() => {
+                    lose(state, valid_for, &tx);
+                }
+                _ = stop.changed() => return,
+            }
         }
         let attempt = Instant::now();
-        match tokio::time::timeout(period, coordinator.keep_alive(state.lease)).await {
+        let request = tokio::time::timeout(period, coordinator.keep_alive(state.lease));
+        tokio::pin!(request);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut request => break outcome,
+                () = tokio::time::sleep_until(sent + valid_for), if tx.borrow().is_some() => {
+                    lose(state, valid_for, &tx);
+                }
+                _ = stop.changed() => return,
+            }
+        };
+        match outcome {
             Ok(Ok(())) => {
                 sent = attempt;
                 if tx.borrow().is_none() {
@@ -140,15 +160,17 @@ async fn keep_alive(
                     Ok(Err(e)) => e.to_string(),
                     _ => "keep-alive timed out".to_owned(),
                 };
-                if sent.elapsed() >= valid_for && tx.borrow().is_some() {
-                    tracing::warn!(lease = %state.lease, %error, "node lease lost: cannot keep it alive");
-                    tx.send_replace(None);
-                } else {
-                    tracing::debug!(lease = %state.lease, %error, "keep-alive failed");
-                }
+                tracing::debug!(lease = %state.lease, %error, "keep-alive failed");
             }
         }
     }
+}
+
+/// No keep-alive went through for `valid_for`: the coordinator may expire the lease from
+/// now on, so everything bound to it must stop.
+fn lose(state: LeaseState, valid_for: Duration, tx: &watch::Sender<Option<LeaseState>>) {
+    tracing::warn!(lease = %state.lease, ?valid_for, "node lease lost: no keep-alive went through in time");
+    tx.send_replace(None);
 }
 
 /// Grants a lease, retrying until it works or the node stops; returns when it was asked.
