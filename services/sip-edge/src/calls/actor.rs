@@ -284,6 +284,8 @@ pub struct Call {
     queued: Option<Queued>,
     /// The media node holding the call's endpoints (picked with the first one).
     media: Option<MediaControlClient<Channel>>,
+    /// Tries to join the queue that failed in a row (for the retry's back-off).
+    requeue_failures: u32,
     targets: HashMap<String, Target>,
     dial: Option<DialState>,
     winner: Option<usize>,
@@ -304,8 +306,11 @@ struct Queued {
     enqueued_at_unix_ms: u64,
 }
 
-/// How soon a call whose queue is out of reach tries again.
-const REQUEUE_RETRY_MS: u64 = 1000;
+/// How soon a call whose queue is out of reach tries again: soon at first (a new owner may
+/// be a few milliseconds from serving the department it has just taken: its key is seen
+/// before it acts on it), then less often, up to once a second.
+const REQUEUE_FIRST_RETRY_MS: u64 = 50;
+const REQUEUE_LAST_RETRY_MS: u64 = 1000;
 
 /// Whether an enqueue failed because the department's queue is between owners or out of
 /// reach for a moment (as opposed to refused).
@@ -348,6 +353,7 @@ impl Call {
             playback: None,
             queued: None,
             media: None,
+            requeue_failures: 0,
             targets: HashMap::new(),
             dial: None,
             winner: None,
@@ -844,7 +850,8 @@ impl Call {
                 // new owner is there (its place is its enqueue time, kept above).
                 warn!(call = %self.id, department = %q.department_id, error = %e, "the department's queue is out of reach; waiting for its owner");
                 self.music(myself).await;
-                self.arm(myself, REQUEUE_RETRY_MS, Timer::Requeue);
+                let pause = self.requeue_pause();
+                self.arm(myself, pause, Timer::Requeue);
             }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot queue the call");
@@ -882,12 +889,14 @@ impl Call {
         let mut client = self.queue_client();
         match rpc(self.timeout(), client.enqueue(request)).await {
             Ok(e) => {
+                self.requeue_failures = 0;
                 info!(call = %self.id, department = %q.department, position = e.position, "queued at the department's owner, in its original place");
             }
-            Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+            Err(e) if e.code() == tonic::Code::AlreadyExists => self.requeue_failures = 0,
             Err(e) if moving(&e) => {
                 debug!(call = %self.id, department = %q.department, error = %e, "the department's queue is still out of reach");
-                self.arm(myself, REQUEUE_RETRY_MS, Timer::Requeue);
+                let pause = self.requeue_pause();
+                self.arm(myself, pause, Timer::Requeue);
             }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot queue the call again");
@@ -931,6 +940,15 @@ impl Call {
                 request
             );
         }
+    }
+
+    /// The pause before the next try to join the queue, growing with each failure.
+    fn requeue_pause(&mut self) -> u64 {
+        let pause = REQUEUE_FIRST_RETRY_MS
+            .saturating_mul(1 << self.requeue_failures.min(5))
+            .min(REQUEUE_LAST_RETRY_MS);
+        self.requeue_failures += 1;
+        pause
     }
 
     /// The queue refused the call for good: the caller hears that nobody can take it.
