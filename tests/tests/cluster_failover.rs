@@ -1,10 +1,15 @@
-//! Every service in its own `ccd` process, coordinated by a real etcd: a department's queue
-//! is owned by one queue node, and when that node is killed (SIGKILL, no goodbye) another
-//! takes the department over once the dead node's lease expires; the sip-edge node puts its
-//! waiting callers back in line with their original enqueue time, so every caller is still
-//! answered, in the order they called. And a sip-edge node stopped with SIGTERM drains:
-//! new calls are refused with 503 (and its health says NOT_SERVING) so they go to another
-//! edge, while its calls in progress run to their end before it exits.
+//! Every service in its own `ccd` process, coordinated by a real etcd, and the failures a
+//! cluster must survive:
+//! - the owner of a department's queue is killed (SIGKILL): another queue node takes it over
+//!   once the dead node's lease expires, and the sip-edge node puts its waiting callers back
+//!   in line with their original enqueue time, so every caller is answered, in order;
+//! - a queue owner is cut off from etcd: it drops the department before another node can
+//!   take it, and no call is offered twice;
+//! - the presence owner is killed: the standby takes over with the agents' sessions, phones
+//!   and calls in progress, so a busy agent is not offered another call and nobody is stuck;
+//! - the etcd leader is killed under load: no call fails, no lease is lost;
+//! - a sip-edge node stopped with SIGTERM drains: new calls are refused with 503 (and its
+//!   health says NOT_SERVING) so they go to another edge, while its calls run to their end.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
@@ -662,4 +667,73 @@ async fn a_queue_owner_cut_off_from_etcd_stops_offering_before_another_takes_ove
     }
     assert_eq!(offers, 1, "{}", edge.log_text());
     assert_eq!(anna.received("INVITE").len(), 1, "{}", anna.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_etcd_leader_under_load_fails_no_call() {
+    let mut etcd = cc_cluster::testing::EtcdCluster::start(3).await.unwrap();
+    let mut config = center_with(&etcd.endpoints()[0], &["anna", "piotr"]);
+    config.etcd = etcd.endpoints();
+    let presence = Ccd::start(config.clone().service("presence"));
+    let _routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    let _queues = [
+        Ccd::start(config.clone().service("queue")),
+        Ccd::start(config.clone().service("queue")),
+    ];
+    let edge = Ccd::start(config.clone().service("sip-edge"));
+    let phones: Vec<Phone> = [("201", "anna-secret"), ("202", "piotr-secret")]
+        .into_iter()
+        .map(|(extension, password)| {
+            Phone::register(
+                edge.addr(),
+                "cc.local",
+                extension,
+                password,
+                Behaviour::Answer { ring_ms: 100 },
+            )
+        })
+        .collect();
+    login_available(&presence, "anna").await;
+    login_available(&presence, "piotr").await;
+
+    // A few calls a second; the leader dies after the second.
+    let mut calls = Vec::new();
+    for i in 0..8 {
+        calls.push(tokio::spawn(run(caller(&edge, 500))));
+        if i == 1 {
+            let leader = etcd.leader().await.unwrap();
+            etcd.kill(leader);
+            eprintln!("killed etcd member {leader}, the leader");
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    for call in calls {
+        let run = call.await.unwrap();
+        assert!(
+            run.all_calls_succeeded(),
+            "{}\n--- edge ---\n{}\n{}",
+            run.describe(),
+            edge.log_text(),
+            phones
+                .iter()
+                .map(Phone::describe)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    // Leases and watches lived through it: a whole lease TTL (4 s) after the crash every
+    // node is still registered, and the queue and presence still have their owners. (The
+    // absence of an expiry can only be watched for a while.)
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let coordinator = etcd.connect().await;
+    let nodes = coordinator.list("/cc/nodes/").await.unwrap().kvs.len();
+    assert_eq!(nodes, 6, "presence, routing, media, 2 queues, sip-edge");
+    assert!(queue_owner(&coordinator, "sales").await.is_some());
+    assert!(
+        !presence.log_text().contains("node lease lost")
+            && !edge.log_text().contains("node lease lost"),
+        "{}",
+        presence.log_text()
+    );
 }
