@@ -408,7 +408,7 @@ async fn agent_state(presence: &Ccd, agent: &str) -> i32 {
 
 /// Waits (bounded) until the presence node at `presence` has the agent in `wanted`.
 async fn until_state(presence: &Ccd, agent: &str, wanted: pb::AgentState) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let state = agent_state(presence, agent).await;
         if state == wanted as i32 {
@@ -736,4 +736,104 @@ async fn killing_the_etcd_leader_under_load_fails_no_call() {
         "{}",
         presence.log_text()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_sip_edge_frees_its_agents_and_takes_its_callers_out_of_the_queue() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let config = center_with(&etcd.endpoint(), &["anna", "piotr"]);
+    let presence = Ccd::start(config.clone().service("presence"));
+    let _routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    let queue = Ccd::start(config.clone().service("queue"));
+    let dying = Ccd::start(config.clone().service("sip-edge"));
+    let _anna = Phone::register(
+        dying.addr(),
+        "cc.local",
+        "201",
+        "anna-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    login_available(&presence, "anna").await;
+    let mut events = EventsClient::connect(format!("http://{}", dying.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Anna talks on a call of the edge that will die; a second caller waits behind.
+    // (Their SIPp give up 20 s in: the dead edge never answers them again.)
+    let _talking = tokio::spawn(run(caller(&dying, 15_000).timeout(Duration::from_secs(20))));
+    while !matches!(next_call_event(&mut events).await, E::CallAnswered(_)) {}
+    let _waiting = tokio::spawn(run(caller(&dying, 500).timeout(Duration::from_secs(20))));
+    while !matches!(next_call_event(&mut events).await, E::CallQueued(_)) {}
+    until_state(&presence, "anna", pb::AgentState::OnCall).await;
+
+    drop(dying); // SIGKILL: nobody will ever end its calls
+    // Once the dead edge's lease expired (and a grace for an edge merely re-registering),
+    // Anna is free again and its caller has left the queue.
+    until_state(&presence, "anna", pb::AgentState::Available).await;
+    let mut queues = cc_proto::queues::v1::queues_client::QueuesClient::connect(format!(
+        "http://{}",
+        queue.api_addr()
+    ))
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting = queues
+            .list_waiting_calls(cc_proto::queues::v1::ListWaitingCallsRequest {
+                department_id: "sales".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .calls;
+        if waiting.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead edge's caller still waits: {waiting:?}\n{}",
+            queue.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_registered_with_one_edge_takes_a_call_that_came_to_another() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let config = center(&etcd.endpoint());
+    let presence = Ccd::start(config.clone().service("presence"));
+    let _routing = Ccd::start(config.clone().service("routing"));
+    let _media = Ccd::start(config.clone().service("media"));
+    let _queue = Ccd::start(config.clone().service("queue"));
+    let home = Ccd::start(config.clone().service("sip-edge"));
+    let entry = Ccd::start(config.clone().service("sip-edge"));
+    let anna = Phone::register(
+        home.addr(),
+        "cc.local",
+        "201",
+        "anna-secret",
+        Behaviour::Answer { ring_ms: 100 },
+    );
+    login_available(&presence, "anna").await;
+    // The call comes to the other edge: it rings Anna through the edge her phone
+    // registered with, and the caller talks to her.
+    let run = run(caller(&entry, 1_000)).await;
+    assert!(
+        run.all_calls_succeeded(),
+        "{}\n--- entry ---\n{}\n--- home ---\n{}\n{}",
+        run.describe(),
+        entry.log_text(),
+        home.log_text(),
+        anna.describe()
+    );
+    assert_eq!(anna.received("INVITE").len(), 1, "{}", anna.describe());
+    until_state(&presence, "anna", pb::AgentState::Available).await;
 }

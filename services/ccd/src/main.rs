@@ -243,8 +243,10 @@ const NODE_LEASE_TTL: Duration = Duration::from_secs(4);
 /// the first caller is served first, not the first to come back.
 const QUEUE_TAKEOVER_HOLD: Duration = Duration::from_millis(300);
 
-/// The node's name in the cluster: the host name (the pod name on Kubernetes) and the API
-/// port, so several nodes on one machine differ.
+/// The node's name in the cluster: the host name (the pod name on Kubernetes), the API
+/// port (so several nodes on one machine differ) and this process's incarnation. A node
+/// restarted in place is a new member: queue and presence see the old one leave and let go
+/// of the calls it carried, which died with it.
 fn node_name(api_addr: std::net::SocketAddr) -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -252,7 +254,11 @@ fn node_name(api_addr: std::net::SocketAddr) -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "ccd".into());
-    format!("{host}-{}", api_addr.port())
+    let incarnation = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() % 0x1_0000_0000)
+        .unwrap_or_default();
+    format!("{host}-{}-{incarnation:08x}", api_addr.port())
 }
 
 /// The coordinator: etcd when endpoints are given, otherwise one in this process.
@@ -339,7 +345,7 @@ async fn serve(
         // Calls need the other services: found through the coordinator (in `ccd all`, this
         // node's own). A lone sip-edge with no etcd takes registrations only.
         let calls = (clustered || services == Services::ALL)
-            .then(|| cc_sip_edge::calls::CallServices::discover(coordinator.clone()));
+            .then(|| cc_sip_edge::calls::CallServices::discover(coordinator.clone(), node.clone()));
         let organization = store.subscribe();
         Some(cc_sip_edge::SipEdge::start(organization, calls, shutdown.clone()).await?)
     } else {
@@ -463,25 +469,16 @@ async fn serve(
     }
     tracing::info!(%node, services = %services.names().join(","), "ccd ready");
     signal.await;
-    let mut registrations = registrations;
     if let Some(edge) = &edge {
         // A sip-edge node drains: no new calls, NOT_SERVING (so a load balancer sends new
-        // traffic elsewhere), out of the cluster's sip-edge list, and its calls in progress
-        // run to their end or to the deadline.
+        // traffic elsewhere), and its calls in progress run to their end or to the deadline.
+        // It stays registered meanwhile: queue and presence let go of the calls of a
+        // sip-edge node that left the cluster, and other edges still ring its phones.
         let handle = edge.handle();
         let calls = handle.drain().await.unwrap_or(0);
         health
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
-        if let Some(i) = registrations
-            .iter()
-            .position(|(s, _)| *s == Service::SipEdge.name())
-        {
-            let (_, registration) = registrations.swap_remove(i);
-            if let Err(e) = registration.deregister().await {
-                tracing::warn!(error = %e, "cannot deregister the sip-edge node");
-            }
-        }
         tracing::info!(calls, deadline = ?drain, "draining: waiting for the calls in progress to end");
         let again = termination_signal()?;
         tokio::pin!(again);

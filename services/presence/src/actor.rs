@@ -16,8 +16,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 
 use crate::core::{
-    Agent, AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, PauseReason, Presence,
-    PresenceConfig, PresenceError, PresenceEvent, Reconfigured,
+    Agent, AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, EdgeNode, PauseReason,
+    Presence, PresenceConfig, PresenceError, PresenceEvent, Reconfigured,
 };
 use crate::error::ServiceError;
 use crate::history::History;
@@ -42,6 +42,8 @@ pub enum Command {
     Reserve {
         /// The call to reserve the agent for.
         call: CallId,
+        /// The sip-edge node carrying the call, if known.
+        edge: Option<EdgeNode>,
         /// How long the reservation holds without a ringing confirmation.
         ttl: Duration,
     },
@@ -62,6 +64,8 @@ pub enum Command {
     CallInProgress {
         /// The call ringing or talking with the agent.
         call: CallId,
+        /// The sip-edge node carrying the call, if known.
+        edge: Option<EdgeNode>,
         /// Whether the agent talks on it (otherwise the agent's phone rings).
         answered: bool,
     },
@@ -102,6 +106,9 @@ pub(crate) enum Msg {
     /// Sessions read from the coordinator after `mark` ([`Sessions::mark`]), to apply to the
     /// agents whose session did not change since; answers how many were applied.
     Restore(Vec<(AgentId, Restore)>, u64, RpcReplyPort<usize>),
+    /// A sip-edge node is gone for good ([`Presence::edge_gone`]); sent by the edge
+    /// follower, which needs no answer.
+    EdgeGone(EdgeNode),
     /// The timer armed for this deadline fired.
     Timeout(Instant),
 }
@@ -209,6 +216,16 @@ impl Actor for PresenceActor {
                 state.after_input(&myself);
                 let _ = reply.send(applied);
             }
+            Msg::EdgeGone(edge) => {
+                let freed = state.core.edge_gone(&edge, now());
+                tracing::warn!(
+                    node = %edge,
+                    freed = freed.len(),
+                    agents = ?freed.iter().map(AgentId::as_str).collect::<Vec<_>>(),
+                    "sip-edge node gone for good; the agents of its calls are free again"
+                );
+                state.after_input(&myself);
+            }
             Msg::Timeout(at) => {
                 state.timer.fired(at);
                 state.core.handle_timeout(now());
@@ -237,14 +254,18 @@ impl State {
             Command::Resume => core.resume(id, now),
             Command::DeviceRegistered(device) => core.device_registered(id, device, now),
             Command::DeviceGone(device) => core.device_gone(id, &device, now),
-            Command::Reserve { call, ttl } => core.reserve(id, call, ttl, now).map(|_| ()),
+            Command::Reserve { call, edge, ttl } => {
+                core.reserve(id, call, edge, ttl, now).map(|_| ())
+            }
             Command::ConfirmRinging(call) => core.confirm_ringing(id, &call, now),
             Command::Answered(call) => core.answered(id, &call, now),
             Command::Released(call) => core.released(id, &call, now),
             Command::CallEnded { call, wrap_up } => core.call_ended(id, &call, wrap_up, now),
-            Command::CallInProgress { call, answered } => {
-                core.call_in_progress(id, call, answered, now)
-            }
+            Command::CallInProgress {
+                call,
+                edge,
+                answered,
+            } => core.call_in_progress(id, call, edge, answered, now),
         }?;
         match (core.agent(id), retiring) {
             (Ok(agent), _) => Ok(agent.clone()),

@@ -142,6 +142,7 @@ pub(crate) fn pause(reason: Option<&PauseReason>) -> (pb::PauseReason, String) {
 
 /// The public cause of a change to `to`. A call restored after a takeover has no cause of
 /// its own in `cc.agents.v1`: it shows as the phase the call is in (ringing or answered).
+/// Nor does a call whose sip-edge node died: for watchers the call ended (with no wrap-up).
 fn cause(c: Cause, to: Option<&AgentState>) -> pb::Cause {
     match c {
         Cause::Restored => match to {
@@ -158,7 +159,7 @@ fn cause(c: Cause, to: Option<&AgentState>) -> pb::Cause {
         Cause::Ringing => pb::Cause::Ringing,
         Cause::Answered => pb::Cause::Answered,
         Cause::Released => pb::Cause::Released,
-        Cause::CallEnded => pb::Cause::CallEnded,
+        Cause::CallEnded | Cause::EdgeGone => pb::Cause::CallEnded,
         Cause::ReservationExpired => pb::Cause::ReservationExpired,
         Cause::WrapUpEnded => pb::Cause::WrapUpEnded,
     }
@@ -208,6 +209,7 @@ fn request_field(core_field: &'static str) -> &'static str {
         "pause reason" => "text",
         "agent id" => "agent_id",
         "call id" => "call_id",
+        "edge node" => "edge_node",
         // A SIP device's id is its contact.
         "device id" => "contact",
         other => other,

@@ -12,6 +12,11 @@
 //! mirrors the agents' sessions (login and pause, not call states) into the coordinator
 //! under [`SESSIONS_PREFIX`] and the new owner reads them back
 //! ([`PresenceHandle::restore_sessions`]); sip-edge re-reports phones and calls in progress.
+//!
+//! Each call binding may name the sip-edge node that carries the call. With a coordinator,
+//! presence follows the cluster's sip-edge nodes; one that stays unregistered for a grace
+//! period ([`Settings::edge_grace`], [`edges`]) died, and nobody will ever end its calls, so
+//! their agents are freed ([`core::Presence::edge_gone`]) rather than left busy forever.
 
 mod actor;
 pub mod adapters;
@@ -19,6 +24,7 @@ pub mod api;
 pub mod control;
 mod convert;
 pub mod core;
+pub mod edges;
 mod error;
 mod history;
 pub mod service;

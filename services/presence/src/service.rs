@@ -1,13 +1,16 @@
 //! The presence service: starts the actor that owns the core and hands out
 //! [`PresenceHandle`]s, through which its gRPC APIs (the only way other services reach it)
-//! talk to it. Every call to the actor is bounded by a timeout (`call_t!`). With a
-//! coordinator, the agents' sessions are mirrored there for a node that takes over
-//! ([`crate::SESSIONS_PREFIX`], [`PresenceHandle::restore_sessions`]).
+//! talk to it. Every call to the actor is bounded by a timeout (`call_t!`). With the
+//! cluster's coordinator, the agents' sessions are mirrored there for a node that takes over
+//! ([`crate::SESSIONS_PREFIX`], [`PresenceHandle::restore_sessions`]), and a task follows the
+//! sip-edge nodes registered there: one gone for good frees the agents of its calls
+//! ([`crate::edges::EdgeGrace`], [`crate::core::Presence::edge_gone`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::Coordinator;
+use cc_cluster::{Coordinator, Members};
+use cc_common::actor::now;
 use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
 use ractor::{Actor, ActorRef, RactorErr, call_t};
@@ -17,9 +20,10 @@ use tokio::task::JoinHandle;
 use crate::actor::{Args, Command, Msg, PresenceActor, Subscription};
 use crate::adapters::Extensions;
 use crate::core::{
-    Agent, AgentConfig, AgentId, CallId, Device, DeviceId, PauseReason, PresenceConfig,
+    Agent, AgentConfig, AgentId, CallId, Device, DeviceId, EdgeNode, PauseReason, PresenceConfig,
     PresenceEvent, Reconfigured,
 };
+use crate::edges::EdgeGrace;
 use crate::error::ServiceError;
 use crate::sessions::{Session, Sessions};
 use crate::wall::WallClock;
@@ -35,6 +39,11 @@ pub struct Settings {
     pub watcher_buffer: usize,
     /// How long a caller waits for the actor before giving up.
     pub call_timeout: Duration,
+    /// How long a sip-edge node must stay unregistered before presence takes it for dead
+    /// and frees the agents of its calls (with a coordinator only). A node whose lease was
+    /// merely replaced registers again at once under the same name; the node's own lease
+    /// TTL (~4 s) passes before its registration vanishes at all.
+    pub edge_grace: Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +53,7 @@ impl Default for Settings {
             history: 4096,
             watcher_buffer: 1024,
             call_timeout: Duration::from_secs(2),
+            edge_grace: Duration::from_secs(10),
         }
     }
 }
@@ -62,18 +72,20 @@ impl PresenceService {
     /// employees added later become agents, employees removed stop being agents (after their
     /// call, if in one; see [`crate::core::Presence::configure`]). Stops on `shutdown`.
     ///
-    /// With `sessions`, every login, logout, pause and resume made through the handle is
-    /// also written, in the background, to `sessions` under [`crate::SESSIONS_PREFIX`], where
-    /// [`PresenceHandle::restore_sessions`] of the node that takes over finds it.
+    /// With the cluster's `coordinator`, every login, logout, pause and resume made through
+    /// the handle is also written, in the background, to the coordinator under
+    /// [`crate::SESSIONS_PREFIX`], where [`PresenceHandle::restore_sessions`] of the node
+    /// that takes over finds it; and the sip-edge nodes registered there are followed: when
+    /// one stays unregistered for [`Settings::edge_grace`], the agents bound to calls it
+    /// carried are freed ([`crate::core::Presence::edge_gone`]).
     pub async fn start(
         config: ConfigWatch,
-        sessions: Option<Arc<dyn Coordinator>>,
+        coordinator: Option<Arc<dyn Coordinator>>,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let agents = agents_of(&config.borrow());
-        let sessions = sessions.map(|c| Sessions::start(c, shutdown.clone()));
         let mut service =
-            Self::launch(agents, Settings::default(), sessions, shutdown.clone()).await?;
+            Self::launch(agents, Settings::default(), coordinator, shutdown.clone()).await?;
         service.extensions = Extensions::following(config.clone());
         let presence = service.handle();
         tokio::spawn(cc_common::config::follow(
@@ -97,12 +109,26 @@ impl PresenceService {
         Self::launch(agents, settings, None, shutdown).await
     }
 
+    /// Like [`Self::start_with`], in a cluster: sessions mirrored into `coordinator` and the
+    /// sip-edge nodes registered there followed, as [`Self::start`] does with one.
+    pub async fn start_in_cluster(
+        agents: Vec<AgentConfig>,
+        settings: Settings,
+        coordinator: Arc<dyn Coordinator>,
+        shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        Self::launch(agents, settings, Some(coordinator), shutdown).await
+    }
+
     async fn launch(
         agents: Vec<AgentConfig>,
         settings: Settings,
-        sessions: Option<Sessions>,
+        coordinator: Option<Arc<dyn Coordinator>>,
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
+        let sessions = coordinator
+            .as_ref()
+            .map(|c| Sessions::start(c.clone(), shutdown.clone()));
         let args = Args {
             agents,
             limits: settings.limits,
@@ -114,6 +140,11 @@ impl PresenceService {
         let (actor, join) = Actor::spawn(None, PresenceActor, args)
             .await
             .map_err(|e| ServiceError::Start(e.to_string()))?;
+        if let Some(coordinator) = coordinator {
+            let edges = Members::follow(coordinator, SIP_EDGE);
+            let grace = EdgeGrace::new(settings.edge_grace);
+            tokio::spawn(follow_edges(edges, grace, actor.clone(), shutdown.clone()));
+        }
         let stop = actor.clone();
         tokio::spawn(async move {
             shutdown.wait().await;
@@ -157,6 +188,55 @@ fn agents_of(config: &Config) -> Vec<AgentConfig> {
         .iter()
         .map(|e| AgentConfig::new(e.id.as_str(), e.name.as_str()))
         .collect()
+}
+
+/// The cluster service whose nodes carry calls (`/cc/nodes/sip-edge/<node>`).
+const SIP_EDGE: &str = "sip-edge";
+
+/// Feeds the sip-edge membership to `grace` and tells the actor about every node gone for
+/// good, until shutdown or the actor stops. The actor logs what it freed.
+async fn follow_edges(
+    members: Members,
+    mut grace: EdgeGrace,
+    actor: ActorRef<Msg>,
+    mut shutdown: Shutdown,
+) {
+    let mut nodes = members.subscribe();
+    let mut changed = true;
+    loop {
+        if changed {
+            let present: Vec<EdgeNode> = nodes
+                .borrow_and_update()
+                .iter()
+                .map(|n| EdgeNode::new(n.node.as_str()))
+                .collect();
+            grace.handle_members(present, now());
+        } else {
+            grace.handle_timeout(now());
+        }
+        while let Some(edge) = grace.poll_gone() {
+            if actor.cast(Msg::EdgeGone(edge)).is_err() {
+                return;
+            }
+        }
+        let deadline = grace.poll_timeout();
+        let wake = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = nodes.changed() => {
+                if result.is_err() {
+                    return;
+                }
+                changed = true;
+            }
+            () = wake => changed = false,
+            () = shutdown.wait() => return,
+        }
+    }
 }
 
 /// Runs presence until `shutdown` (the `run(config, shutdown)` every service crate offers),
@@ -238,26 +318,35 @@ impl PresenceHandle {
         self.apply(agent, Command::DeviceGone(device)).await
     }
 
-    /// Takes an available agent for `call` for at most `ttl`.
+    /// Takes an available agent for `call`, carried by the sip-edge node `edge` if known,
+    /// for at most `ttl` ([`crate::core::Presence::reserve`]).
     pub async fn reserve(
         &self,
         agent: &AgentId,
         call: CallId,
+        edge: Option<EdgeNode>,
         ttl: Duration,
     ) -> Result<Agent, ServiceError> {
-        self.apply(agent, Command::Reserve { call, ttl }).await
+        self.apply(agent, Command::Reserve { call, edge, ttl })
+            .await
     }
 
-    /// A call already ringing the agent (`answered == false`) or talking with them, reported
-    /// after this node took over ([`crate::core::Presence::call_in_progress`]).
+    /// A call already ringing the agent (`answered == false`) or talking with them, carried
+    /// by the sip-edge node `edge` if known, reported after this node took over
+    /// ([`crate::core::Presence::call_in_progress`]).
     pub async fn call_in_progress(
         &self,
         agent: &AgentId,
         call: CallId,
+        edge: Option<EdgeNode>,
         answered: bool,
     ) -> Result<Agent, ServiceError> {
-        self.apply(agent, Command::CallInProgress { call, answered })
-            .await
+        let command = Command::CallInProgress {
+            call,
+            edge,
+            answered,
+        };
+        self.apply(agent, command).await
     }
 
     /// Makes the agents' sessions (logged in, paused and why) what the coordinator given to

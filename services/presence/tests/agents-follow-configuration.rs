@@ -79,7 +79,7 @@ fn an_agent_removed_during_a_call_finishes_it_then_leaves_without_wrap_up() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     let c = call("c1");
-    h.p.reserve(&a, c.clone(), secs(5), h.now).unwrap();
+    h.p.reserve(&a, c.clone(), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &c, h.now).unwrap();
     h.events();
 
@@ -124,7 +124,7 @@ fn an_agent_removed_during_a_call_finishes_it_then_leaves_without_wrap_up() {
 fn a_retiring_agent_whose_reservation_lapses_leaves_at_once() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.configure(vec![], h.now).unwrap();
     h.advance_and_fire(secs(5));
     assert!(h.p.is_empty());
@@ -136,7 +136,7 @@ fn a_retiring_agent_configured_again_stays_and_works_on() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     let c = call("c1");
-    h.p.reserve(&a, c.clone(), secs(5), h.now).unwrap();
+    h.p.reserve(&a, c.clone(), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &c, h.now).unwrap();
     h.p.configure(vec![], h.now).unwrap();
     let done = h.p.configure(configs(&["alice"]), h.now).unwrap();
@@ -154,7 +154,7 @@ fn a_refused_configuration_changes_nothing() {
     });
     let a = h.ready_agent("alice");
     let c = call("c1");
-    h.p.reserve(&a, c.clone(), secs(5), h.now).unwrap();
+    h.p.reserve(&a, c.clone(), None, secs(5), h.now).unwrap();
     h.events();
 
     assert_eq!(

@@ -35,13 +35,16 @@ fn a_talking_agent_unknown_to_the_new_owner_is_on_call_until_the_call_ends() {
     let a = offline_agent(&mut h, "alice");
     let c = call("c1");
 
-    h.p.call_in_progress(&a, c.clone(), true, h.now).unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, true, h.now)
+        .unwrap();
     assert_eq!(h.state(&a), AgentState::OnCall { call: c.clone() });
     assert_eq!(
         causes(&mut h),
         [(Cause::Restored, AgentState::OnCall { call: c.clone() })]
     );
-    let second = h.p.reserve(&a, call("c2"), secs(5), h.now).unwrap_err();
+    let second =
+        h.p.reserve(&a, call("c2"), None, secs(5), h.now)
+            .unwrap_err();
     assert!(matches!(second, PresenceError::NotAvailable { .. }));
 
     // Not logged in and no phone as far as this node knows: no wrap-up, straight to rest.
@@ -57,7 +60,8 @@ fn a_ringing_agent_answers_and_wraps_up_like_any_call() {
     h.events();
     let c = call("c1");
 
-    h.p.call_in_progress(&a, c.clone(), false, h.now).unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, false, h.now)
+        .unwrap();
     assert_eq!(h.state(&a), AgentState::Ringing { call: c.clone() });
     h.p.answered(&a, &c, h.now).unwrap();
     h.p.call_ended(&a, &c, secs(10), h.now).unwrap();
@@ -82,7 +86,8 @@ fn a_restored_ringing_call_released_goes_where_the_agent_rests() {
     let a = h.ready_agent("alice");
     h.p.pause(&a, PauseReason::Lunch, h.now).unwrap();
     let c = call("c1");
-    h.p.call_in_progress(&a, c.clone(), false, h.now).unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, false, h.now)
+        .unwrap();
     h.p.released(&a, &c, h.now).unwrap();
     assert_eq!(
         h.state(&a),
@@ -92,7 +97,8 @@ fn a_restored_ringing_call_released_goes_where_the_agent_rests() {
     );
 
     let b = offline_agent(&mut h, "bob");
-    h.p.call_in_progress(&b, c.clone(), false, h.now).unwrap();
+    h.p.call_in_progress(&b, c.clone(), None, false, h.now)
+        .unwrap();
     h.p.call_ended(&b, &c, Duration::ZERO, h.now).unwrap();
     assert_eq!(h.state(&b), AgentState::Offline);
 }
@@ -104,11 +110,16 @@ fn repeated_reports_only_move_the_call_forward() {
     h.events();
     let c = call("c1");
 
-    h.p.call_in_progress(&a, c.clone(), false, h.now).unwrap();
-    h.p.call_in_progress(&a, c.clone(), false, h.now).unwrap();
-    h.p.call_in_progress(&a, c.clone(), true, h.now).unwrap();
-    h.p.call_in_progress(&a, c.clone(), true, h.now).unwrap();
-    h.p.call_in_progress(&a, c.clone(), false, h.now).unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, false, h.now)
+        .unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, false, h.now)
+        .unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, true, h.now)
+        .unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, true, h.now)
+        .unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, false, h.now)
+        .unwrap();
     assert_eq!(h.state(&a), AgentState::OnCall { call: c.clone() });
     assert_eq!(
         causes(&mut h),
@@ -125,17 +136,19 @@ fn a_reservation_for_the_same_call_becomes_ringing_and_no_longer_expires() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     let c = call("c1");
-    h.p.reserve(&a, c.clone(), secs(5), h.now).unwrap();
+    h.p.reserve(&a, c.clone(), None, secs(5), h.now).unwrap();
 
-    h.p.call_in_progress(&a, c.clone(), false, h.now).unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, false, h.now)
+        .unwrap();
     assert_eq!(h.state(&a), AgentState::Ringing { call: c.clone() });
     assert_eq!(h.p.poll_timeout(), None);
     h.advance_and_fire(secs(60));
     assert_eq!(h.state(&a), AgentState::Ringing { call: c.clone() });
 
     let b = h.ready_agent("bob");
-    h.p.reserve(&b, c.clone(), secs(5), h.now).unwrap();
-    h.p.call_in_progress(&b, c.clone(), true, h.now).unwrap();
+    h.p.reserve(&b, c.clone(), None, secs(5), h.now).unwrap();
+    h.p.call_in_progress(&b, c.clone(), None, true, h.now)
+        .unwrap();
     assert_eq!(h.state(&b), AgentState::OnCall { call: c });
 }
 
@@ -143,11 +156,12 @@ fn a_reservation_for_the_same_call_becomes_ringing_and_no_longer_expires() {
 fn an_agent_bound_to_another_call_is_refused_naming_its_state() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.call_in_progress(&a, call("c1"), true, h.now).unwrap();
+    h.p.call_in_progress(&a, call("c1"), None, true, h.now)
+        .unwrap();
     h.events();
 
     let e =
-        h.p.call_in_progress(&a, call("c2"), false, h.now)
+        h.p.call_in_progress(&a, call("c2"), None, false, h.now)
             .unwrap_err();
     assert_eq!(
         e,
@@ -161,10 +175,12 @@ fn an_agent_bound_to_another_call_is_refused_naming_its_state() {
     assert!(h.events().is_empty(), "a refusal changes nothing");
 
     let unknown =
-        h.p.call_in_progress(&AgentId::new("zoe"), call("c1"), true, h.now)
+        h.p.call_in_progress(&AgentId::new("zoe"), call("c1"), None, true, h.now)
             .unwrap_err();
     assert_eq!(unknown, PresenceError::UnknownAgent(AgentId::new("zoe")));
-    let empty = h.p.call_in_progress(&a, call(""), true, h.now).unwrap_err();
+    let empty =
+        h.p.call_in_progress(&a, call(""), None, true, h.now)
+            .unwrap_err();
     assert!(matches!(empty, PresenceError::Empty { field: "call id" }));
 }
 
@@ -172,12 +188,13 @@ fn an_agent_bound_to_another_call_is_refused_naming_its_state() {
 fn wrap_up_gives_way_to_a_call_in_progress() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), secs(30), h.now).unwrap();
     assert!(matches!(h.state(&a), AgentState::WrapUp { .. }));
 
-    h.p.call_in_progress(&a, call("c2"), true, h.now).unwrap();
+    h.p.call_in_progress(&a, call("c2"), None, true, h.now)
+        .unwrap();
     assert_eq!(h.state(&a), AgentState::OnCall { call: call("c2") });
     assert_eq!(h.p.poll_timeout(), None, "the wrap-up timer is gone");
     h.advance_and_fire(secs(31));
@@ -189,7 +206,8 @@ fn a_logout_during_a_restored_call_takes_effect_when_it_ends() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     let c = call("c1");
-    h.p.call_in_progress(&a, c.clone(), true, h.now).unwrap();
+    h.p.call_in_progress(&a, c.clone(), None, true, h.now)
+        .unwrap();
     h.p.logout(&a, h.now).unwrap();
     assert_eq!(h.state(&a), AgentState::OnCall { call: c.clone() });
     h.p.call_ended(&a, &c, secs(30), h.now).unwrap();

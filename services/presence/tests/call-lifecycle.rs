@@ -14,7 +14,7 @@ fn full_call_goes_through_wrap_up_back_to_available() {
     let a = h.ready_agent("alice");
     h.events();
     let c = call("c1");
-    let r = h.p.reserve(&a, c.clone(), secs(5), h.now).unwrap();
+    let r = h.p.reserve(&a, c.clone(), None, secs(5), h.now).unwrap();
     h.advance(secs(1));
     h.p.confirm_ringing(&a, &c, h.now).unwrap();
     h.advance(secs(3));
@@ -61,7 +61,7 @@ fn full_call_goes_through_wrap_up_back_to_available() {
 fn zero_wrap_up_goes_straight_to_available() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), Duration::ZERO, h.now)
         .unwrap();
@@ -73,7 +73,7 @@ fn zero_wrap_up_goes_straight_to_available() {
 fn wrap_up_is_capped_at_the_configured_maximum() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), Duration::MAX, h.now)
         .unwrap();
@@ -85,7 +85,7 @@ fn wrap_up_is_capped_at_the_configured_maximum() {
 fn answer_may_overtake_the_ringing_confirmation() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     assert_eq!(h.p.poll_timeout(), None, "answered calls do not expire");
     let err = h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap_err();
@@ -97,7 +97,7 @@ fn answer_may_overtake_the_ringing_confirmation() {
 fn duplicate_messages_for_the_current_phase_are_no_ops() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
     h.events();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
@@ -112,7 +112,7 @@ fn duplicate_messages_for_the_current_phase_are_no_ops() {
 fn call_ended_before_answer_acts_as_released_without_wrap_up() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), secs(30), h.now).unwrap();
     assert_eq!(h.state(&a), AgentState::Available);
@@ -122,7 +122,7 @@ fn call_ended_before_answer_acts_as_released_without_wrap_up() {
 fn resume_in_wrap_up_means_ready() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), secs(30), h.now).unwrap();
     h.advance(secs(5));
@@ -135,7 +135,7 @@ fn resume_in_wrap_up_means_ready() {
 fn pause_in_wrap_up_pauses_at_once() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), secs(30), h.now).unwrap();
     h.p.pause(&a, PauseReason::Break, h.now).unwrap();
@@ -158,7 +158,7 @@ fn pause_in_wrap_up_pauses_at_once() {
 fn pause_during_a_call_applies_when_it_ends() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.pause(&a, PauseReason::Other("coaching".into()), h.now)
         .unwrap();
@@ -180,7 +180,7 @@ fn pause_during_a_call_applies_when_it_ends() {
 fn no_answer_pause_before_release_keeps_the_agent_from_the_next_call() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
     h.p.pause(&a, PauseReason::NoAnswer, h.now).unwrap();
     h.events();
@@ -200,7 +200,7 @@ fn no_answer_pause_before_release_keeps_the_agent_from_the_next_call() {
 fn resume_during_a_call_cancels_the_deferred_pause() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.pause(&a, PauseReason::Lunch, h.now).unwrap();
     h.p.resume(&a, h.now).unwrap();
@@ -213,7 +213,7 @@ fn resume_during_a_call_cancels_the_deferred_pause() {
 fn an_engaged_agent_cannot_be_removed_but_one_in_wrap_up_can() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     let err = h.p.remove_agent(&a, h.now).unwrap_err();
     assert_eq!(

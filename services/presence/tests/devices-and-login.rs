@@ -57,7 +57,7 @@ fn losing_the_last_device_goes_offline_by_itself() {
 fn device_loss_during_a_call_takes_effect_when_it_ends_without_wrap_up() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.device_gone(&a, &"alice-phone".into(), h.now).unwrap();
     assert_eq!(h.state(&a), AgentState::OnCall { call: call("c1") });
@@ -70,7 +70,7 @@ fn device_loss_during_a_call_takes_effect_when_it_ends_without_wrap_up() {
 fn device_loss_in_wrap_up_goes_offline_at_once() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), secs(30), h.now).unwrap();
     h.p.device_gone(&a, &"alice-phone".into(), h.now).unwrap();
@@ -116,7 +116,7 @@ fn an_unknown_device_going_away_is_ignored() {
 fn logout_during_a_call_is_deferred_to_its_end() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.logout(&a, h.now).unwrap();
     assert_eq!(h.state(&a), AgentState::OnCall { call: call("c1") });
@@ -129,7 +129,7 @@ fn logout_during_a_call_is_deferred_to_its_end() {
 fn logout_during_a_reservation_applies_when_it_expires() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.logout(&a, h.now).unwrap();
     h.advance_and_fire(secs(5));
     assert_eq!(h.state(&a), AgentState::Offline);
@@ -139,7 +139,7 @@ fn logout_during_a_reservation_applies_when_it_expires() {
 fn login_again_during_the_call_cancels_the_deferred_logout() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.logout(&a, h.now).unwrap();
     h.p.login(&a, h.now).unwrap();
@@ -152,7 +152,7 @@ fn login_again_during_the_call_cancels_the_deferred_logout() {
 fn logout_in_wrap_up_is_immediate() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.call_ended(&a, &call("c1"), secs(30), h.now).unwrap();
     h.p.logout(&a, h.now).unwrap();
@@ -297,7 +297,7 @@ fn update_keeps_state_and_queries_list_agents() {
     let a = h.ready_agent("alice");
     let b = h.ready_agent("bob");
     added(&mut h, "carol");
-    h.p.reserve(&b, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&b, call("c1"), None, secs(5), h.now).unwrap();
     h.p.update_agent(AgentConfig::new("bob", "Robert")).unwrap();
     assert_eq!(h.p.agent(&b).unwrap().config().display_name, "Robert");
     assert!(matches!(h.state(&b), AgentState::Reserved { .. }));

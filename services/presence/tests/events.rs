@@ -11,11 +11,11 @@ fn sequence_numbers_strictly_increase_one_event_per_change() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     let b = h.ready_agent("bob");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
-    h.p.reserve(&b, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
+    h.p.reserve(&b, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap(); // duplicate: no event
-    assert!(h.p.reserve(&a, call("c2"), secs(5), h.now).is_err()); // refused: no event
+    assert!(h.p.reserve(&a, call("c2"), None, secs(5), h.now).is_err()); // refused: no event
     h.advance_and_fire(secs(5)); // bob's reservation expires
     h.p.call_ended(&a, &call("c1"), secs(10), h.now).unwrap();
     h.advance_and_fire(secs(10));
@@ -44,7 +44,7 @@ fn sequence_numbers_strictly_increase_one_event_per_change() {
 fn each_change_continues_from_the_previous_state() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
     h.p.released(&a, &call("c1"), h.now).unwrap();
     h.p.logout(&a, h.now).unwrap();

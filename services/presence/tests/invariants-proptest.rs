@@ -1,5 +1,6 @@
 //! Random inputs and timeouts never leave an agent Reserved past its ttl or in WrapUp past
 //! its end, never put an agent in two calls, never keep a retired agent beyond its call,
+//! never keep a call's edge after the call, never leave an agent on a dead edge's call,
 //! and the events always describe the state.
 #![allow(clippy::unwrap_used)]
 
@@ -9,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cc_presence::core::{
-    AgentConfig, AgentId, AgentState, CallId, Cause, Device, DeviceId, DeviceKind, PauseReason,
-    Presence, PresenceConfig, PresenceEvent,
+    AgentConfig, AgentId, AgentState, CallId, Cause, Device, DeviceId, DeviceKind, EdgeNode,
+    PauseReason, Presence, PresenceConfig, PresenceEvent,
 };
 use proptest::prelude::*;
 
@@ -28,6 +29,7 @@ enum Input {
     Resume,
     Reserve {
         call: u8,
+        edge: u8,
         ttl_ms: u64,
     },
     Confirm(u8),
@@ -41,8 +43,11 @@ enum Input {
     /// A call already ringing or talking, reported after a takeover.
     InProgress {
         call: u8,
+        edge: u8,
         answered: bool,
     },
+    /// The sip-edge node (1 or 2) died: every agent on one of its calls is freed.
+    EdgeGone(u8),
     /// The configured set becomes the agents whose bit is set.
     Configure(u8),
 }
@@ -58,13 +63,16 @@ fn input() -> impl Strategy<Value = Input> {
         1 => (0u8..3).prop_map(Input::DeviceDown),
         1 => (0u8..3).prop_map(Input::Pause),
         2 => Just(Input::Resume),
-        4 => (0u8..2, 0u64..130_000).prop_map(|(call, ttl_ms)| Input::Reserve { call, ttl_ms }),
+        4 => (0u8..2, 0u8..3, 0u64..130_000)
+            .prop_map(|(call, edge, ttl_ms)| Input::Reserve { call, edge, ttl_ms }),
         3 => (0u8..2).prop_map(Input::Confirm),
         3 => (0u8..2).prop_map(Input::Answer),
         2 => (0u8..2).prop_map(Input::Release),
         3 => (0u8..2, 0u64..300_000).prop_map(|(call, wrap_ms)| Input::End { call, wrap_ms }),
         2 => Just(Input::Timeout),
-        1 => (0u8..2, any::<bool>()).prop_map(|(call, answered)| Input::InProgress { call, answered }),
+        1 => (0u8..2, 0u8..3, any::<bool>())
+            .prop_map(|(call, edge, answered)| Input::InProgress { call, edge, answered }),
+        1 => (1u8..3).prop_map(Input::EdgeGone),
         1 => (0u8..(1 << AGENTS)).prop_map(Input::Configure),
     ]
 }
@@ -73,6 +81,11 @@ fn input() -> impl Strategy<Value = Input> {
 fn step() -> impl Strategy<Value = (u64, u8, Input)> {
     let advance = prop_oneof![2 => Just(0u64), 2 => 0u64..5_000, 1 => 0u64..90_000];
     (advance, 0..AGENTS, input())
+}
+
+/// Edge 0 is "unknown", 1 and 2 are sip-edge nodes.
+fn e(n: u8) -> Option<EdgeNode> {
+    (n > 0).then(|| EdgeNode::new(format!("edge-{n}")))
 }
 
 /// Applies one input; refusals are expected (random inputs are mostly wrong) and must
@@ -101,8 +114,14 @@ fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
             p.pause(agent, reason, now)
         }
         Input::Resume => p.resume(agent, now),
-        Input::Reserve { call, ttl_ms } => p
-            .reserve(agent, c(call), Duration::from_millis(*ttl_ms), now)
+        Input::Reserve { call, edge, ttl_ms } => p
+            .reserve(
+                agent,
+                c(call),
+                e(*edge),
+                Duration::from_millis(*ttl_ms),
+                now,
+            )
             .map(|_| ()),
         Input::Confirm(call) => p.confirm_ringing(agent, &c(call), now),
         Input::Answer(call) => p.answered(agent, &c(call), now),
@@ -114,7 +133,30 @@ fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
             p.handle_timeout(now);
             Ok(())
         }
-        Input::InProgress { call, answered } => p.call_in_progress(agent, c(call), *answered, now),
+        Input::InProgress {
+            call,
+            edge,
+            answered,
+        } => p.call_in_progress(agent, c(call), e(*edge), *answered, now),
+        Input::EdgeGone(n) => {
+            let edge = EdgeNode::new(format!("edge-{n}"));
+            let bound: Vec<AgentId> = p
+                .agents()
+                .filter(|a| a.edge() == Some(&edge) && a.state().is_call_bound())
+                .map(|a| a.id().clone())
+                .collect();
+            let freed = p.edge_gone(&edge, now);
+            // Timers due at `now` apply first, so some of `bound` may have left already.
+            assert!(
+                freed.iter().all(|id| bound.contains(id)),
+                "{freed:?} not all in {bound:?}"
+            );
+            assert!(
+                p.agents().all(|a| a.edge() != Some(&edge)),
+                "nobody left on {edge}"
+            );
+            Ok(())
+        }
         Input::Configure(mask) => {
             let agents = (0..AGENTS)
                 .filter(|n| mask & (1 << n) != 0)
@@ -167,6 +209,10 @@ proptest! {
                         if to.call().is_some() && from.call().is_none() && cause != Cause::Restored {
                             prop_assert_eq!(&from, &AgentState::Available);
                         }
+                        // A dead edge only ever takes an agent out of its call.
+                        if cause == Cause::EdgeGone {
+                            prop_assert!(from.is_call_bound() && !to.is_call_bound());
+                        }
                         shadow.insert(agent, to);
                     }
                 }
@@ -178,6 +224,10 @@ proptest! {
                 prop_assert!(
                     !a.retiring() || a.state().is_call_bound(),
                     "a retired agent stays only for its call"
+                );
+                prop_assert!(
+                    a.edge().is_none() || a.state().is_call_bound(),
+                    "an edge is only kept with its call"
                 );
                 match a.state() {
                     AgentState::Reserved { until, .. } => {

@@ -12,7 +12,9 @@ use cc_common::config::DEMO_TOML;
 use cc_common::{Config, Shutdown};
 use cc_presence::adapters::Extensions;
 use cc_presence::control::PresenceControlApi;
-use cc_presence::core::{AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind};
+use cc_presence::core::{
+    AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind, EdgeNode,
+};
 use cc_presence::{PresenceHandle, PresenceService};
 use cc_proto::presence::internal::v1 as pb;
 use cc_proto::presence::internal::v1::presence_control_server::PresenceControl;
@@ -59,7 +61,10 @@ async fn a_reserved_agent_rings_answers_and_wraps_up_or_is_released() {
     let api = PresenceControlApi::new(presence.clone(), Extensions::default());
     let c1 = CallId::new("c1");
 
-    presence.reserve(&anna, c1.clone(), secs(20)).await.unwrap();
+    presence
+        .reserve(&anna, c1.clone(), None, secs(20))
+        .await
+        .unwrap();
     api.confirm_ringing(report("anna", "c1")).await.unwrap();
     api.confirm_ringing(report("anna", "c1"))
         .await
@@ -111,7 +116,7 @@ async fn a_reserved_agent_rings_answers_and_wraps_up_or_is_released() {
 
     // Rung but not connected (answered elsewhere): back to available at once.
     presence
-        .reserve(&anna, CallId::new("c2"), secs(20))
+        .reserve(&anna, CallId::new("c2"), None, secs(20))
         .await
         .unwrap();
     api.confirm_ringing(report("anna", "c2")).await.unwrap();
@@ -124,6 +129,7 @@ fn reserve(agent: &str, call: &str, ttl_ms: u64) -> Request<pb::ReserveRequest> 
         agent_id: agent.into(),
         call_id: call.into(),
         ttl_ms,
+        edge_node: "edge-1".into(),
     })
 }
 
@@ -157,11 +163,22 @@ async fn a_reservation_succeeds_once_and_a_refusal_says_why() {
         assert_eq!(ttl.code(), Code::InvalidArgument, "{ttl:?}");
         assert!(ttl.message().starts_with("ttl_ms:"), "{}", ttl.message());
     }
+    let mut long_edge = reserve("anna", "c1", 20_000);
+    long_edge.get_mut().edge_node = "e".repeat(300);
+    let long_edge = api.reserve(long_edge).await.unwrap_err();
+    assert_eq!(long_edge.code(), Code::InvalidArgument, "{long_edge:?}");
+    assert!(
+        long_edge.message().starts_with("edge_node:"),
+        "{}",
+        long_edge.message()
+    );
     api.reserve(reserve("anna", "c1", 20_000)).await.unwrap();
     assert!(matches!(
         state(&presence).await,
         AgentState::Reserved { call, .. } if call == CallId::new("c1")
     ));
+    let reserved = presence.agent(&anna).await.unwrap();
+    assert_eq!(reserved.edge(), Some(&EdgeNode::new("edge-1")));
     let taken = api
         .reserve(reserve("anna", "c2", 20_000))
         .await
@@ -247,6 +264,7 @@ fn in_progress(agent: &str, call: &str, answered: bool) -> Request<pb::CallInPro
         agent_id: agent.into(),
         call_id: call.into(),
         answered,
+        edge_node: "edge-1".into(),
     })
 }
 
@@ -269,6 +287,8 @@ async fn a_call_in_progress_reported_after_a_takeover_binds_the_agent_until_it_e
         state(&presence).await,
         AgentState::Ringing { call: c1.clone() }
     );
+    let ringing = presence.agent(&AgentId::new("anna")).await.unwrap();
+    assert_eq!(ringing.edge(), Some(&EdgeNode::new("edge-1")));
     api.call_in_progress(in_progress("anna", "c1", false))
         .await
         .expect("repeating it is accepted");

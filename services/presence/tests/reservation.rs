@@ -15,7 +15,7 @@ use common::{Harness, call, secs};
 fn reservation_succeeds_once_and_the_second_names_the_state() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    let r = h.p.reserve(&a, call("c1"), secs(10), h.now).unwrap();
+    let r = h.p.reserve(&a, call("c1"), None, secs(10), h.now).unwrap();
     assert_eq!(r.agent, a);
     assert_eq!(r.call, call("c1"));
     assert_eq!(r.until, h.now + secs(10));
@@ -25,7 +25,9 @@ fn reservation_succeeds_once_and_the_second_names_the_state() {
         until: r.until,
     };
     for other in ["c2", "c1"] {
-        let err = h.p.reserve(&a, call(other), secs(10), h.now).unwrap_err();
+        let err =
+            h.p.reserve(&a, call(other), None, secs(10), h.now)
+                .unwrap_err();
         assert_eq!(
             err,
             PresenceError::NotAvailable {
@@ -42,7 +44,9 @@ fn only_available_agents_can_be_reserved() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     h.p.pause(&a, PauseReason::Lunch, h.now).unwrap();
-    let err = h.p.reserve(&a, call("c1"), secs(10), h.now).unwrap_err();
+    let err =
+        h.p.reserve(&a, call("c1"), None, secs(10), h.now)
+            .unwrap_err();
     assert!(matches!(
         err,
         PresenceError::NotAvailable {
@@ -52,7 +56,9 @@ fn only_available_agents_can_be_reserved() {
     ));
 
     h.p.logout(&a, h.now).unwrap();
-    let err = h.p.reserve(&a, call("c1"), secs(10), h.now).unwrap_err();
+    let err =
+        h.p.reserve(&a, call("c1"), None, secs(10), h.now)
+            .unwrap_err();
     assert!(matches!(
         err,
         PresenceError::NotAvailable {
@@ -67,7 +73,7 @@ fn reservation_expires_by_itself_at_its_deadline() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     h.events();
-    let r = h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    let r = h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     assert_eq!(h.p.poll_timeout(), Some(r.until));
 
     h.p.handle_timeout(r.until - Duration::from_nanos(1));
@@ -91,10 +97,10 @@ fn reservation_expires_by_itself_at_its_deadline() {
 fn an_input_after_the_deadline_sees_the_reservation_expired_even_without_a_timer() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.advance(secs(5));
     // The owner's timer has not fired yet; the next reserve must still win.
-    let r = h.p.reserve(&a, call("c2"), secs(5), h.now).unwrap();
+    let r = h.p.reserve(&a, call("c2"), None, secs(5), h.now).unwrap();
     assert_eq!(r.call, call("c2"));
     // And the late confirmation of the expired call is stale.
     let err = h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap_err();
@@ -105,7 +111,7 @@ fn an_input_after_the_deadline_sees_the_reservation_expired_even_without_a_timer
 fn confirmed_ringing_no_longer_expires() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
     assert_eq!(h.p.poll_timeout(), None);
     h.advance_and_fire(secs(60));
@@ -116,7 +122,7 @@ fn confirmed_ringing_no_longer_expires() {
 fn expiry_returns_to_offline_when_the_device_left_meanwhile() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.device_gone(&a, &"alice-phone".into(), h.now).unwrap();
     assert!(matches!(h.state(&a), AgentState::Reserved { .. }));
     h.advance_and_fire(secs(5));
@@ -129,17 +135,19 @@ fn ttl_must_be_positive_and_bounded() {
     let a = h.ready_agent("alice");
     let max = h.p.config().max_reservation_ttl;
     for ttl in [Duration::ZERO, max + Duration::from_nanos(1), Duration::MAX] {
-        let err = h.p.reserve(&a, call("c1"), ttl, h.now).unwrap_err();
+        let err = h.p.reserve(&a, call("c1"), None, ttl, h.now).unwrap_err();
         assert_eq!(err, PresenceError::InvalidTtl { ttl, max });
     }
-    h.p.reserve(&a, call("c1"), max, h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, max, h.now).unwrap();
 }
 
 #[test]
 fn unknown_agent_is_a_typed_error() {
     let mut h = Harness::new();
     let ghost = AgentId::from("ghost");
-    let err = h.p.reserve(&ghost, call("c1"), secs(5), h.now).unwrap_err();
+    let err =
+        h.p.reserve(&ghost, call("c1"), None, secs(5), h.now)
+            .unwrap_err();
     assert_eq!(err, PresenceError::UnknownAgent(ghost.clone()));
     assert_eq!(
         h.p.state(&ghost).unwrap_err(),
@@ -151,7 +159,7 @@ fn unknown_agent_is_a_typed_error() {
 fn stale_call_ids_are_refused_and_change_nothing() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    let r = h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    let r = h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.events();
     let before = h.state(&a);
     let wrong = call("old");
@@ -195,7 +203,7 @@ fn call_inputs_on_an_idle_agent_are_stale() {
 fn released_after_answer_is_refused_use_call_ended() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     let err = h.p.released(&a, &call("c1"), h.now).unwrap_err();
     assert_eq!(
@@ -214,7 +222,7 @@ fn released_after_answer_is_refused_use_call_ended() {
 fn released_returns_the_agent_to_available() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
     h.p.confirm_ringing(&a, &call("c1"), h.now).unwrap();
     h.p.released(&a, &call("c1"), h.now).unwrap();
     assert_eq!(h.state(&a), AgentState::Available);
@@ -230,8 +238,8 @@ fn the_same_call_may_reserve_several_agents() {
     let mut h = Harness::new();
     let a = h.ready_agent("alice");
     let b = h.ready_agent("bob");
-    h.p.reserve(&a, call("c1"), secs(5), h.now).unwrap();
-    h.p.reserve(&b, call("c1"), secs(5), h.now).unwrap();
+    h.p.reserve(&a, call("c1"), None, secs(5), h.now).unwrap();
+    h.p.reserve(&b, call("c1"), None, secs(5), h.now).unwrap();
     h.p.answered(&a, &call("c1"), h.now).unwrap();
     h.p.released(&b, &call("c1"), h.now).unwrap();
     assert_eq!(h.state(&b), AgentState::Available);

@@ -80,7 +80,10 @@ async fn a_reservation_expires_by_itself() {
     let p = service.handle();
     let anna = ready(&p, "anna").await;
     let mut events = p.watch(0).await.unwrap();
-    let reserved = p.reserve(&anna, CallId::new("c1"), secs(10)).await.unwrap();
+    let reserved = p
+        .reserve(&anna, CallId::new("c1"), None, secs(10))
+        .await
+        .unwrap();
     assert!(matches!(reserved.state(), AgentState::Reserved { .. }));
     assert_eq!(change(&next(&mut events).await).3, Cause::Reserved);
 
@@ -108,8 +111,12 @@ async fn a_new_earlier_deadline_is_not_slept_past() {
     let anna = ready(&p, "anna").await;
     let piotr = ready(&p, "piotr").await;
     // The timer is armed for anna's 60 s first; piotr's 5 s must re-arm it earlier.
-    p.reserve(&anna, CallId::new("c1"), secs(60)).await.unwrap();
-    p.reserve(&piotr, CallId::new("c2"), secs(5)).await.unwrap();
+    p.reserve(&anna, CallId::new("c1"), None, secs(60))
+        .await
+        .unwrap();
+    p.reserve(&piotr, CallId::new("c2"), None, secs(5))
+        .await
+        .unwrap();
     let mut events = p.watch(0).await.unwrap();
     tokio::time::sleep(secs(6)).await;
     let (_, who, to, _) = change(&next(&mut events).await);
@@ -286,7 +293,9 @@ async fn employees_added_and_removed_at_run_time_follow_into_presence() {
         .await
         .unwrap();
     let call = CallId::new("c1");
-    p.reserve(&maria, call.clone(), secs(10)).await.unwrap();
+    p.reserve(&maria, call.clone(), None, secs(10))
+        .await
+        .unwrap();
     p.apply(&maria, cc_presence::Command::Answered(call.clone()))
         .await
         .unwrap();

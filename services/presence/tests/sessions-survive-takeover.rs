@@ -174,7 +174,9 @@ async fn calls_and_phones_never_write_sessions() {
         .await
         .unwrap();
     let call = CallId::new("c1");
-    p.reserve(&anna, call.clone(), secs(10)).await.unwrap();
+    p.reserve(&anna, call.clone(), None, secs(10))
+        .await
+        .unwrap();
     p.apply(&anna, Command::ConfirmRinging(call.clone()))
         .await
         .unwrap();
@@ -190,7 +192,7 @@ async fn calls_and_phones_never_write_sessions() {
     )
     .await
     .unwrap();
-    p.call_in_progress(&anna, CallId::new("c2"), true)
+    p.call_in_progress(&anna, CallId::new("c2"), None, true)
         .await
         .unwrap();
     assert_eq!(settled_revision(&store).await, before, "a call wrote");

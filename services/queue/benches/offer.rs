@@ -57,6 +57,7 @@ impl Scenario {
             department: "d".into(),
             priority: Priority((self.next_call % 3) as u8),
             enqueued_at: None,
+            edge: None,
         };
         self.core.handle_enqueue(self.now, request).unwrap();
     }

@@ -20,8 +20,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 
 use crate::core::{
-    AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, Output, PauseReason,
-    Priority, QueueCore, QueueError, Reconfigured, RejectReason, RingPlan,
+    AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, EdgeNode, Enqueue, Output,
+    PauseReason, Priority, QueueCore, QueueError, Reconfigured, RejectReason, RingPlan,
 };
 use crate::error::ServiceError;
 use crate::owners::{Change, Claims};
@@ -89,6 +89,9 @@ pub(crate) enum Msg {
     ),
     /// Presence news about one agent (from the follower task).
     Presence(AgentId, Seen),
+    /// A sip-edge node left the cluster for good (from the edge follower task): its calls
+    /// leave the queues ([`QueueCore::handle_edge_gone`]).
+    EdgeGone(EdgeNode),
     /// A claim reported an ownership change (applied before every message; this one only
     /// makes sure the actor gets to it).
     Claims,
@@ -240,6 +243,10 @@ impl Actor for QueueActor {
                 state.follow(&agent, seen, now());
                 state.after_input(&myself).await;
             }
+            Msg::EdgeGone(edge) => {
+                state.edge_gone(&edge, now());
+                state.after_input(&myself).await;
+            }
             // Applied above, before anything else.
             Msg::Claims => {}
             Msg::Timeout(at) => {
@@ -331,6 +338,25 @@ impl State {
             }
             // Not served (a configuration took it away meanwhile): nothing to drop.
             Err(e) => tracing::debug!(%department, error = %e, "lost department was not served"),
+        }
+    }
+
+    /// The sip-edge node `edge` is gone: its queued calls are abandoned (their offers'
+    /// agents are released in presence with the core's cancellations, in
+    /// [`Self::after_input`]).
+    fn edge_gone(&mut self, edge: &EdgeNode, now: Instant) {
+        let calls = self.core.handle_edge_gone(now, edge);
+        for call in &calls {
+            self.queued.remove(call);
+        }
+        if calls.is_empty() {
+            tracing::info!(%edge, "sip-edge node gone; none of its calls waits here");
+        } else {
+            tracing::warn!(
+                %edge,
+                calls = calls.len(),
+                "sip-edge node gone: its waiting calls leave the queues"
+            );
         }
     }
 
@@ -557,7 +583,8 @@ impl State {
             .saturating_add(self.reservation_grace)
             .min(self.max_reservation);
         self.reserved.insert(agent.clone(), call.clone());
-        match self.presence.reserve(agent, call, ttl).await {
+        let edge = self.core.edge(call).ok().flatten().cloned();
+        match self.presence.reserve(agent, call, edge.as_ref(), ttl).await {
             Ok(Reservation::Taken) => {}
             Ok(Reservation::Refused(why)) => {
                 tracing::info!(%call, %agent, why, "agent not reservable; withdrawn from the plan");

@@ -11,13 +11,15 @@
 //!
 //! In a cluster ([`Ownership`]) each department's queue is served by the one queue node that
 //! owns it; the other nodes refuse its calls with [`ServiceError::NotOwned`] so that callers
-//! go to the owner.
+//! go to the owner. There it also follows the sip-edge nodes of the cluster: the calls of a
+//! node that is gone (it died) leave the queues.
 
 mod actor;
 pub mod api;
 pub mod control;
 mod convert;
 pub mod core;
+mod edges;
 mod error;
 mod follow;
 mod owners;

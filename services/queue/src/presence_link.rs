@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status, Streaming};
 
 use crate::actor::Seen;
-use crate::core::{AgentId, CallId, PauseReason};
+use crate::core::{AgentId, CallId, EdgeNode, PauseReason};
 
 /// What presence answered a reservation with, when it answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,20 +46,17 @@ impl PresenceLink {
         }
     }
 
-    /// Takes `agent` for `call` for at most `ttl`. `Err` means presence did not answer
-    /// (slow, unreachable) or refused the request itself (a ttl beyond its maximum): the
-    /// reservation may or may not exist.
+    /// Takes `agent` for `call`, carried by the sip-edge node `edge` when known, for at most
+    /// `ttl`. `Err` means presence did not answer (slow, unreachable) or refused the request
+    /// itself (a ttl beyond its maximum): the reservation may or may not exist.
     pub(crate) async fn reserve(
         &self,
         agent: &AgentId,
         call: &CallId,
+        edge: Option<&EdgeNode>,
         ttl: Duration,
     ) -> Result<Reservation, Status> {
-        let request = control::ReserveRequest {
-            agent_id: agent.to_string(),
-            call_id: call.to_string(),
-            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-        };
+        let request = reserve_request(agent, call, edge, ttl);
         let mut client = self.control.clone();
         match self.bounded(client.reserve(request)).await {
             Ok(_) => Ok(Reservation::Taken),
@@ -152,6 +149,21 @@ impl AgentNews {
     }
 }
 
+/// A reservation on the wire; an unknown edge is empty.
+fn reserve_request(
+    agent: &AgentId,
+    call: &CallId,
+    edge: Option<&EdgeNode>,
+    ttl: Duration,
+) -> control::ReserveRequest {
+    control::ReserveRequest {
+        agent_id: agent.to_string(),
+        call_id: call.to_string(),
+        ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        edge_node: edge.map(ToString::to_string).unwrap_or_default(),
+    }
+}
+
 /// Whether a failed reservation is presence's "no" (`Ok`, with its reason) rather than
 /// presence being slow, unreachable or refusing the request itself (`Err`).
 fn reservation_refused(status: Status) -> Result<String, Status> {
@@ -221,6 +233,24 @@ mod tests {
             let e = reservation_refused(Status::new(code, "no")).unwrap_err();
             assert_eq!(e.code(), code);
         }
+    }
+
+    #[test]
+    fn a_reservation_names_the_calls_edge_node() {
+        let (anna, c1) = (AgentId::new("anna"), CallId::new("c1"));
+        let edge = EdgeNode::new("edge-a");
+        let request = reserve_request(&anna, &c1, Some(&edge), Duration::from_secs(20));
+        assert_eq!(
+            request,
+            control::ReserveRequest {
+                agent_id: "anna".into(),
+                call_id: "c1".into(),
+                ttl_ms: 20_000,
+                edge_node: "edge-a".into(),
+            }
+        );
+        let unknown = reserve_request(&anna, &c1, None, Duration::from_secs(20));
+        assert_eq!(unknown.edge_node, "");
     }
 
     #[test]

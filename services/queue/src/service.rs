@@ -3,7 +3,7 @@
 //! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`), and
 //! so is every request to presence, which the queue reaches only through presence's gRPC
 //! API (`presence_link`). In a cluster it serves only the departments this node owns
-//! ([`Ownership`]).
+//! ([`Ownership`]), and drops the calls of sip-edge nodes that left the cluster (`edges`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use crate::core::{
     AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, MemberConfig, Priority,
     Reconfigured, RejectReason, RingPlan, Strategy,
 };
+use crate::edges;
 use crate::error::ServiceError;
 use crate::follow;
 use crate::owners::{Claims, Ownership};
@@ -113,6 +114,10 @@ pub struct Settings {
     /// How long releasing one ownership key may take when the queue stops or a department
     /// leaves the configuration (ownership mode); past it the key goes with the node lease.
     pub release_timeout: Duration,
+    /// How long a sip-edge node may be missing from the cluster's members before its calls
+    /// leave the queues (ownership mode): a node whose lease was merely replaced registers
+    /// again at once under the same name.
+    pub edge_grace: Duration,
 }
 
 impl Default for Settings {
@@ -125,6 +130,7 @@ impl Default for Settings {
             max_reservation: Duration::from_secs(120),
             presence_timeout: Duration::from_secs(3),
             release_timeout: Duration::from_secs(3),
+            edge_grace: Duration::from_secs(10),
         }
     }
 }
@@ -201,6 +207,11 @@ impl QueueService {
     /// [`ServiceError::NotOwned`]. On `shutdown` the queue stops offering, then releases every
     /// key it holds (a graceful hand-over: another node takes over at once instead of when
     /// the lease expires), and only then reports [`Self::stopped`].
+    ///
+    /// In ownership mode the queue also follows the sip-edge nodes registered with the
+    /// coordinator (`/cc/nodes/sip-edge/<node>`): when one that was registered stays away
+    /// for longer than [`Settings::edge_grace`], every queued call whose enqueue named it
+    /// ([`Enqueue::edge`]) is abandoned, its offer's agents released in presence.
     pub async fn start_with_ownership(
         departments: Vec<DepartmentConfig>,
         presence: Channel,
@@ -208,6 +219,7 @@ impl QueueService {
         ownership: Option<Ownership>,
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
+        let edge_coordinator = ownership.as_ref().map(|o| o.coordinator.clone());
         let claims = ownership
             .map(|o| Claims::new(o, settings.release_timeout))
             .transpose()
@@ -230,6 +242,14 @@ impl QueueService {
             .await
             .map_err(|e| ServiceError::Start(e.to_string()))?;
         follow::spawn(presence, actor.clone(), shutdown.clone());
+        if let Some(coordinator) = edge_coordinator {
+            edges::spawn(
+                coordinator,
+                settings.edge_grace,
+                actor.clone(),
+                shutdown.clone(),
+            );
+        }
         let stop = actor.clone();
         tokio::spawn(async move {
             shutdown.wait().await;
@@ -350,6 +370,7 @@ impl QueueHandle {
             department,
             priority,
             enqueued_at: None,
+            edge: None,
         }))
         .await
     }

@@ -100,6 +100,7 @@ fn queue_matches_erlang_c() {
                         department: "sales".into(),
                         priority: Priority(0),
                         enqueued_at: None,
+                        edge: None,
                     },
                 )
                 .unwrap();

@@ -202,6 +202,7 @@ fn enqueue(call: &str, department: &str, enqueued_at_unix_ms: u64) -> Request<pb
         department_id: department.into(),
         priority: 0,
         enqueued_at_unix_ms,
+        edge_node: String::new(),
     })
 }
 

@@ -16,12 +16,19 @@ use crate::{EdgeHandle, SipEdge};
 #[derive(Debug, Clone)]
 pub struct RegistrationsApi {
     edge: EdgeHandle,
+    /// Where this node takes SIP (for other edges ringing its devices).
+    sip_address: std::net::SocketAddr,
 }
 
 impl RegistrationsApi {
     pub fn server(edge: &SipEdge) -> RegistrationsServer<RegistrationsApi> {
+        let handle = edge.handle();
+        let sip_address = handle
+            .calls()
+            .map_or(edge.local_addr, |calls| calls.local.addr);
         RegistrationsServer::new(RegistrationsApi {
-            edge: edge.handle(),
+            edge: handle,
+            sip_address,
         })
     }
 }
@@ -96,6 +103,7 @@ impl Registrations for RegistrationsApi {
             .collect();
         Ok(Response::new(pb::ListRegistrationsResponse {
             registrations,
+            sip_address: self.sip_address.to_string(),
         }))
     }
 

@@ -9,7 +9,7 @@ use tonic::Status;
 
 use crate::actor::Command;
 use crate::convert::agent_id;
-use crate::core::{AgentId, CallId};
+use crate::core::{AgentId, CallId, EdgeNode};
 
 /// The `call_id` of a request.
 fn call_id(id: String) -> Result<CallId, Status> {
@@ -19,18 +19,24 @@ fn call_id(id: String) -> Result<CallId, Status> {
     Ok(CallId::new(id))
 }
 
+/// The `edge_node` of a request: empty when the caller does not know it.
+fn edge_node(name: String) -> Option<EdgeNode> {
+    (!name.is_empty()).then(|| EdgeNode::new(name))
+}
+
 /// The agent and call of a call-phase report.
 pub(super) fn agent_call(request: pb::AgentCall) -> Result<(AgentId, CallId), Status> {
     Ok((agent_id(request.agent_id)?, call_id(request.call_id)?))
 }
 
-/// The agent and the `Reserve` command. A ttl of 0 or above the maximum is the core's to
-/// refuse, naming the field.
+/// The agent and the `Reserve` command. A ttl of 0 or above the maximum, or an edge name
+/// too long, is the core's to refuse, naming the field.
 pub(super) fn reserve(request: pb::ReserveRequest) -> Result<(AgentId, Command), Status> {
     let agent = agent_id(request.agent_id)?;
     let call = call_id(request.call_id)?;
+    let edge = edge_node(request.edge_node);
     let ttl = Duration::from_millis(request.ttl_ms);
-    Ok((agent, Command::Reserve { call, ttl }))
+    Ok((agent, Command::Reserve { call, edge, ttl }))
 }
 
 /// The extension and contact of a device report.
@@ -58,8 +64,16 @@ pub(super) fn call_in_progress(
 ) -> Result<(AgentId, Command), Status> {
     let agent = agent_id(request.agent_id)?;
     let call = call_id(request.call_id)?;
+    let edge = edge_node(request.edge_node);
     let answered = request.answered;
-    Ok((agent, Command::CallInProgress { call, answered }))
+    Ok((
+        agent,
+        Command::CallInProgress {
+            call,
+            edge,
+            answered,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -106,12 +120,17 @@ mod tests {
     }
 
     #[test]
-    fn a_call_in_progress_says_whether_it_was_answered() {
-        for answered in [false, true] {
+    fn a_call_in_progress_says_whether_it_was_answered_and_its_edge() {
+        for (answered, edge_node, edge) in [
+            (false, "", None),
+            (true, "", None),
+            (true, "edge-1", Some(EdgeNode::new("edge-1"))),
+        ] {
             let request = pb::CallInProgressRequest {
                 agent_id: "anna".into(),
                 call_id: "c1".into(),
                 answered,
+                edge_node: edge_node.into(),
             };
             assert_eq!(
                 call_in_progress(request).unwrap(),
@@ -119,6 +138,7 @@ mod tests {
                     AgentId::new("anna"),
                     Command::CallInProgress {
                         call: CallId::new("c1"),
+                        edge,
                         answered,
                     }
                 )
@@ -127,22 +147,26 @@ mod tests {
     }
 
     #[test]
-    fn a_reservation_carries_its_ttl_in_milliseconds() {
-        let request = pb::ReserveRequest {
-            agent_id: "anna".into(),
-            call_id: "c1".into(),
-            ttl_ms: 20_500,
-        };
-        assert_eq!(
-            reserve(request).unwrap(),
-            (
-                AgentId::new("anna"),
-                Command::Reserve {
-                    call: CallId::new("c1"),
-                    ttl: Duration::from_millis(20_500),
-                }
-            )
-        );
+    fn a_reservation_carries_its_ttl_in_milliseconds_and_its_edge() {
+        for (edge_node, edge) in [("", None), ("edge-1", Some(EdgeNode::new("edge-1")))] {
+            let request = pb::ReserveRequest {
+                agent_id: "anna".into(),
+                call_id: "c1".into(),
+                ttl_ms: 20_500,
+                edge_node: edge_node.into(),
+            };
+            assert_eq!(
+                reserve(request).unwrap(),
+                (
+                    AgentId::new("anna"),
+                    Command::Reserve {
+                        call: CallId::new("c1"),
+                        edge,
+                        ttl: Duration::from_millis(20_500),
+                    }
+                )
+            );
+        }
     }
 
     #[test]
@@ -182,6 +206,7 @@ mod tests {
                 agent_id: agent.into(),
                 call_id: call.into(),
                 ttl_ms: 1000,
+                edge_node: "edge-1".into(),
             })
             .unwrap_err();
             assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
@@ -189,6 +214,7 @@ mod tests {
                 agent_id: agent.into(),
                 call_id: call.into(),
                 answered: true,
+                edge_node: "edge-1".into(),
             })
             .unwrap_err();
             assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));

@@ -75,8 +75,14 @@ fn an_agent_shows_state_call_devices_and_unix_times() {
     let wall = WallClock::at(start, 1_700_000_000_000);
     let (mut p, anna) = presence_with_anna(start);
     let later = start + Duration::from_secs(3);
-    p.reserve(&anna, CallId::new("c1"), Duration::from_secs(10), later)
-        .unwrap();
+    p.reserve(
+        &anna,
+        CallId::new("c1"),
+        None,
+        Duration::from_secs(10),
+        later,
+    )
+    .unwrap();
     let a = agent(p.agent(&anna).unwrap(), &wall);
     assert_eq!(a.agent_id, "anna");
     assert_eq!(a.name, "Anna Kowalska");
@@ -125,8 +131,14 @@ fn events_carry_sequence_kind_states_and_cause() {
         )
     );
     assert_eq!(available.unix_ms, 5_000);
-    p.reserve(&anna, CallId::new("c9"), Duration::from_secs(5), start)
-        .unwrap();
+    p.reserve(
+        &anna,
+        CallId::new("c9"),
+        None,
+        Duration::from_secs(5),
+        start,
+    )
+    .unwrap();
     p.released(&anna, &CallId::new("c9"), start).unwrap();
     let reserved = event(&p.poll_event().unwrap(), &wall);
     assert_eq!(
@@ -210,9 +222,9 @@ fn a_restored_call_shows_as_ringing_or_answered() {
     let wall = WallClock::at(start, 5_000);
     let (mut p, anna) = presence_with_anna(start);
     while p.poll_event().is_some() {}
-    p.call_in_progress(&anna, CallId::new("c7"), false, start)
+    p.call_in_progress(&anna, CallId::new("c7"), None, false, start)
         .unwrap();
-    p.call_in_progress(&anna, CallId::new("c7"), true, start)
+    p.call_in_progress(&anna, CallId::new("c7"), None, true, start)
         .unwrap();
     let ringing = event(&p.poll_event().unwrap(), &wall);
     assert_eq!(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::ids::{AgentId, Device, DeviceId};
+use super::ids::{AgentId, Device, DeviceId, EdgeNode};
 use super::state::{AgentState, PauseReason};
 
 /// The configured part of an agent (from the declarative configuration or the API).
@@ -36,6 +36,9 @@ pub struct Agent {
     pub(crate) pause: Option<PauseReason>,
     pub(crate) state: AgentState,
     pub(crate) since: Instant,
+    /// The sip-edge node carrying the agent's call, when known; only while call-bound
+    /// (cleared whenever the state leaves that call).
+    pub(crate) edge: Option<EdgeNode>,
     /// Gone from the configuration while in a call: never Available again, removed when the
     /// call lets go of the agent (see [`super::Presence::configure`]).
     pub(crate) retiring: bool,
@@ -50,6 +53,7 @@ impl Agent {
             pause: None,
             state: AgentState::Offline,
             since: now,
+            edge: None,
             retiring: false,
         }
     }
@@ -72,6 +76,12 @@ impl Agent {
     /// When the agent entered its current state (longest-idle routing orders by this).
     pub fn since(&self) -> Instant {
         self.since
+    }
+
+    /// The sip-edge node that carries the agent's call, when the binding named one
+    /// (always `None` when the agent is not bound to a call).
+    pub fn edge(&self) -> Option<&EdgeNode> {
+        self.edge.as_ref()
     }
 
     /// Whether the agent is logged in; a logout during a call clears this at once while the

@@ -1,5 +1,6 @@
 //! Inputs that tie an agent to a call: reserve, ringing, answer, release, end, and the
-//! call in progress a presence node hears about after taking over.
+//! call in progress a presence node hears about after taking over; and the one that frees
+//! the agents of every call a dead sip-edge node carried (`edge_gone`).
 //!
 //! Every input names the call. A message about another call (a late retry, a call that
 //! already expired or ended) is refused with [`PresenceError::StaleCall`] and changes
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::error::CallInput;
 use super::event::Cause;
-use super::ids::{AgentId, CallId};
+use super::ids::{AgentId, CallId, EdgeNode};
 use super::state::AgentState;
 use super::{Presence, PresenceError, Result};
 
@@ -22,12 +23,15 @@ pub struct Reservation {
     pub agent: AgentId,
     /// The call it is reserved for.
     pub call: CallId,
+    /// The sip-edge node carrying the call, if the queue knew it.
+    pub edge: Option<EdgeNode>,
     /// When the reservation expires by itself.
     pub until: Instant,
 }
 
 impl Presence {
-    /// Takes an `Available` agent for `call` for at most `ttl`.
+    /// Takes an `Available` agent for `call`, carried by the sip-edge node `edge` (if
+    /// known; see [`Self::edge_gone`]), for at most `ttl`.
     ///
     /// Succeeds for exactly one caller: afterwards the agent is `Reserved`, and every other
     /// `reserve` (also a retry for the same call) fails with [`PresenceError::NotAvailable`]
@@ -36,11 +40,13 @@ impl Presence {
         &mut self,
         id: &AgentId,
         call: CallId,
+        edge: Option<EdgeNode>,
         ttl: Duration,
         now: Instant,
     ) -> Result<Reservation> {
         self.handle_timeout(now);
         self.check_text("call id", call.as_str().len())?;
+        self.check_edge(edge.as_ref())?;
         let max = self.config.max_reservation_ttl;
         if ttl.is_zero() || ttl > max {
             return Err(PresenceError::InvalidTtl { ttl, max });
@@ -60,9 +66,11 @@ impl Presence {
             until,
         };
         self.set_state(id, to, Cause::Reserved, now);
+        self.agent_mut(id)?.edge.clone_from(&edge);
         Ok(Reservation {
             agent: id.clone(),
             call,
+            edge,
             until,
         })
     }
@@ -153,15 +161,21 @@ impl Presence {
     /// it only moves forward: a reservation becomes `Ringing` (it no longer expires) or
     /// `OnCall`, `Ringing` becomes `OnCall` when answered, `OnCall` stays. An agent bound to
     /// another call is refused with [`PresenceError::StaleCall`], naming that state.
+    ///
+    /// `edge` is the sip-edge node carrying the call (see [`Self::edge_gone`]); a report
+    /// that names one records it (the latest report wins), one that does not keeps the edge
+    /// already known for the call.
     pub fn call_in_progress(
         &mut self,
         id: &AgentId,
         call: CallId,
+        edge: Option<EdgeNode>,
         answered: bool,
         now: Instant,
     ) -> Result<()> {
         self.handle_timeout(now);
         self.check_text("call id", call.as_str().len())?;
+        self.check_edge(edge.as_ref())?;
         let state = self.state(id)?;
         let to = match (state, answered) {
             (state, _) if state.call().is_some_and(|bound| *bound != call) => {
@@ -171,12 +185,51 @@ impl Presence {
                     state: state.clone(),
                 });
             }
-            (AgentState::OnCall { .. }, _) | (AgentState::Ringing { .. }, false) => return Ok(()),
-            (_, true) => AgentState::OnCall { call },
-            (_, false) => AgentState::Ringing { call },
+            (AgentState::OnCall { .. }, _) | (AgentState::Ringing { .. }, false) => None,
+            (_, true) => Some(AgentState::OnCall { call }),
+            (_, false) => Some(AgentState::Ringing { call }),
         };
-        self.set_state(id, to, Cause::Restored, now);
+        if let Some(to) = to {
+            self.set_state(id, to, Cause::Restored, now);
+        }
+        if let Some(edge) = edge {
+            self.agent_mut(id)?.edge = Some(edge);
+        }
         Ok(())
+    }
+
+    /// The sip-edge node `edge` left the cluster for good (it died): nobody will ever end
+    /// the calls it carried. Every agent bound to one of them (`Reserved`, `Ringing`,
+    /// `OnCall` with that edge recorded) leaves the call as if it had ended with no wrap-up:
+    /// to where the agent rests (`Available` when logged in with a device; a logout, pause
+    /// or device loss asked for during the call takes effect; a retiring agent leaves
+    /// presence), with [`Cause::EdgeGone`]. Bindings with no known edge are untouched.
+    ///
+    /// Returns the agents freed, ordered by id (none is not an error: the edge may have
+    /// carried no agent's call). Later reports from that edge about those calls are stale.
+    pub fn edge_gone(&mut self, edge: &EdgeNode, now: Instant) -> Vec<AgentId> {
+        self.handle_timeout(now);
+        let bound: Vec<AgentId> = self
+            .agents
+            .values()
+            .filter(|agent| agent.edge.as_ref() == Some(edge) && agent.state.is_call_bound())
+            .map(|agent| agent.id().clone())
+            .collect();
+        for id in &bound {
+            if let Some(agent) = self.agents.get(id) {
+                let to = agent.rest_state();
+                self.set_state(id, to, Cause::EdgeGone, now);
+            }
+        }
+        bound
+    }
+
+    /// Refuses an empty or oversized edge name before it is stored.
+    fn check_edge(&self, edge: Option<&EdgeNode>) -> Result<()> {
+        match edge {
+            Some(edge) => self.check_text("edge node", edge.as_str().len()),
+            None => Ok(()),
+        }
     }
 
     /// The agent's state if it belongs to `call`; `StaleCall` otherwise.

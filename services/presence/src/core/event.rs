@@ -35,6 +35,9 @@ pub enum Cause {
     ReservationExpired,
     /// Wrap-up time is over.
     WrapUpEnded,
+    /// `edge_gone`: the sip-edge node carrying the agent's call left the cluster for good,
+    /// so nobody can end the call any more; the agent left it with no wrap-up.
+    EdgeGone,
     /// `call_in_progress`: a call that was already ringing or talking when this presence
     /// node took over (the state is rebuilt, not a new phase of the call).
     Restored,

@@ -52,6 +52,11 @@ string_id!(
     CallId
 );
 string_id!(
+    /// A sip-edge node, by its node name in the cluster: the node that carries a call and
+    /// alone can end it.
+    EdgeNode
+);
+string_id!(
     /// One of an agent's devices: a SIP registration (one per contact) or a browser session.
     DeviceId
 );

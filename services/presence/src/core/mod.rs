@@ -23,6 +23,9 @@
 //! - Call inputs name the call; a message for another call is refused and changes nothing.
 //! - After a takeover, `call_in_progress` binds an agent to a call that already rings or
 //!   talks, whatever the agent's login and devices; the call then ends as any other.
+//! - A call binding may name the sip-edge node that carries the call ([`EdgeNode`]); when
+//!   that node is gone for good (`edge_gone`), nobody can end its calls any more, so their
+//!   agents leave them as if they had ended. A binding with no edge is never freed that way.
 
 mod agent;
 mod calls;
@@ -41,7 +44,7 @@ pub use agent::{Agent, AgentConfig};
 pub use calls::Reservation;
 pub use error::{CallInput, PresenceError};
 pub use event::{Cause, PresenceEvent};
-pub use ids::{AgentId, CallId, Device, DeviceId, DeviceKind};
+pub use ids::{AgentId, CallId, Device, DeviceId, DeviceKind, EdgeNode};
 pub use roster::Reconfigured;
 pub use state::{AgentState, PauseReason};
 
@@ -203,6 +206,10 @@ impl Presence {
         }
         let from = std::mem::replace(&mut agent.state, to.clone());
         agent.since = now;
+        // The edge belongs to the call: leaving it (or moving to another) forgets it.
+        if from.call() != to.call() {
+            agent.edge = None;
+        }
         let retired = agent.retiring && !to.is_call_bound();
         self.timers.replace(id, from.deadline(), to.deadline());
         let seq = self.events.next_seq();

@@ -9,7 +9,7 @@ use cc_proto::queue::internal::v1::offer_event::Event;
 use tonic::Status;
 
 use crate::convert::{count, department_id};
-use crate::core::{AgentId, CallId, Enqueue, Priority, RejectReason, RingPlan};
+use crate::core::{AgentId, CallId, EdgeNode, Enqueue, Priority, RejectReason, RingPlan};
 use crate::service::{QueueEvent, WaitingCall};
 
 // ----- requests -----
@@ -41,7 +41,13 @@ pub(super) fn enqueue(
         department: department_id(request.department_id)?,
         priority: priority(request.priority)?,
         enqueued_at: enqueued_at(request.enqueued_at_unix_ms, now, now_unix_ms),
+        edge: edge_node(request.edge_node),
     })
+}
+
+/// The `edge_node` of an enqueue: empty means unknown.
+pub(super) fn edge_node(name: String) -> Option<EdgeNode> {
+    (!name.is_empty()).then(|| EdgeNode::new(name))
 }
 
 /// The core's priorities are 0..=255; a larger one is refused rather than silently capped.

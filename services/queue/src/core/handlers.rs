@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::time::Instant;
 
 use super::agents::Activity;
-use super::ids::DepartmentId;
+use super::ids::{DepartmentId, EdgeNode};
 use super::queue::{Lifecycle, QueueKey};
 use super::timer::Timer;
 use super::{AgentId, CallId, Enqueue, Output, QueueCore, QueueError, QueuedCall, RejectReason};
@@ -73,6 +73,7 @@ impl QueueCore {
                 key,
                 offer: None,
                 tried: Vec::new(),
+                edge: request.edge,
             },
         );
         self.queue_changed(d);
@@ -84,6 +85,48 @@ impl QueueCore {
     /// The caller hung up, chose a callback or voicemail, or the call was taken out of the
     /// queue: every agent still reserved for it is cancelled and freed.
     pub fn handle_abandon(&mut self, now: Instant, call: &CallId) -> Result<(), QueueError> {
+        self.leave(call)?;
+        self.dispatch(now);
+        Ok(())
+    }
+
+    /// The sip-edge node `edge` is gone (it left the cluster): nobody can end its calls any
+    /// more, so every queued call it carried is abandoned, in every department, as by
+    /// [`Self::handle_abandon`], and every answered call it carried ends, as by
+    /// [`Self::handle_call_ended`] (its agent goes to wrap-up). Returns the queued calls
+    /// that left, by department and line order; none is not an error.
+    pub fn handle_edge_gone(&mut self, now: Instant, edge: &EdgeNode) -> Vec<CallId> {
+        let mut gone: Vec<(usize, QueueKey, CallId)> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.edge.as_ref() == Some(edge))
+            .map(|(call, c)| (c.department, c.key, call.clone()))
+            .collect();
+        gone.sort();
+        // All leave before the dispatcher runs: an agent one of them frees must not be
+        // offered another call of the same dead edge.
+        for (_, _, call) in &gone {
+            // Listed from `calls` just above, so known.
+            let _ = self.leave(call);
+        }
+        // Its answered calls will never report their end: they end now (the agents go to
+        // wrap-up as after any call), or the agents would stay busy here for good.
+        let mut ended: Vec<CallId> = self
+            .talking_edges
+            .iter()
+            .filter(|(_, e)| *e == edge)
+            .map(|(call, _)| call.clone())
+            .collect();
+        ended.sort();
+        for call in &ended {
+            let _ = self.handle_call_ended(now, call);
+        }
+        self.dispatch(now);
+        gone.into_iter().map(|(_, _, call)| call).collect()
+    }
+
+    /// Takes a queued call out of its queue and cancels its offer, without dispatching.
+    fn leave(&mut self, call: &CallId) -> Result<(), QueueError> {
         let entry = self
             .calls
             .remove(call)
@@ -99,7 +142,6 @@ impl QueueCore {
         }
         self.queue_changed(entry.department);
         self.remove_if_drained(entry.department);
-        self.dispatch(now);
         Ok(())
     }
 
@@ -145,6 +187,9 @@ impl QueueCore {
             }
         }
         self.talking.insert(call.clone(), a);
+        if let Some(edge) = entry.edge {
+            self.talking_edges.insert(call.clone(), edge);
+        }
         self.sync_agent(a);
         self.queue_changed(d);
         self.remove_if_drained(d);
@@ -177,6 +222,7 @@ impl QueueCore {
             .talking
             .remove(call)
             .ok_or_else(|| QueueError::UnknownCall(call.clone()))?;
+        self.talking_edges.remove(call);
         let mut wrap_until = None;
         if let Some(agent) = self.agents.get_mut(a)
             && let Activity::Talking {

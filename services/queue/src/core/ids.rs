@@ -56,6 +56,12 @@ string_id!(
     DepartmentId
 );
 
+string_id!(
+    /// A sip-edge node that carries calls, by its node name in the cluster
+    /// (`/cc/nodes/sip-edge/<node>`): when it dies, nobody can end its calls any more.
+    EdgeNode
+);
+
 /// Urgency of a queued call: a higher value is served first (R-32: director calls and
 /// external calls outrank internal ones). Calls of equal priority are served in enqueue
 /// order.

@@ -32,7 +32,7 @@ pub use agents::AgentFacts;
 pub use config::{CoreConfig, DepartmentConfig, MemberConfig};
 pub use configure::Reconfigured;
 pub use error::QueueError;
-pub use ids::{AgentId, CallId, DepartmentId, Priority};
+pub use ids::{AgentId, CallId, DepartmentId, EdgeNode, Priority};
 pub use output::{Output, PauseReason};
 pub use plan::{RingPlan, RingTarget};
 pub use strategy::Strategy;
@@ -54,6 +54,9 @@ pub struct Enqueue {
     /// When it first joined; a call re-enqueued after a queue owner moved keeps its original
     /// time and so its place in line. `None` means now.
     pub enqueued_at: Option<Instant>,
+    /// The sip-edge node that carries the call, when known: its calls leave the queue when
+    /// it is gone ([`QueueCore::handle_edge_gone`]).
+    pub edge: Option<EdgeNode>,
 }
 
 /// Why an offered agent did not take the call.
@@ -74,6 +77,8 @@ struct QueuedCall {
     /// Agents who missed this call in the current round: the next plans pass them over
     /// until every available member has had a turn (then the round starts again).
     tried: Vec<AgentIdx>,
+    /// The sip-edge node that carries it, when known.
+    edge: Option<EdgeNode>,
 }
 
 /// The ACD state machine of one queue owner.
@@ -83,7 +88,7 @@ struct QueuedCall {
 /// 2. drain [`QueueCore::poll_output`] until `None` and act on every [`Output`];
 /// 3. arm a timer for [`QueueCore::poll_timeout`] and call [`QueueCore::handle_timeout`]
 ///    when it fires (early or late calls are harmless);
-/// 4. read the queries (`position`, `wait_time`, `waiting`, `agent`) at any time.
+/// 4. read the queries (`position`, `wait_time`, `waiting`, `edge`, `agent`) at any time.
 ///
 /// Errors are returned only for misuse (unknown department or call, an answer from an agent
 /// that was not offered the call); the state is unchanged when an input is refused.
@@ -102,6 +107,8 @@ pub struct QueueCore {
     calls: HashMap<CallId, QueuedCall>,
     /// Answered calls and the agent talking on each, until the call ends.
     talking: HashMap<CallId, usize>,
+    /// The sip-edge node of each answered call that has one (to end its calls if it dies).
+    talking_edges: HashMap<CallId, EdgeNode>,
     timers: Timers,
     outputs: VecDeque<Output>,
     /// Departments that may be able to make an offer (a call or an agent became free).
@@ -122,6 +129,7 @@ impl QueueCore {
             agents: Agents::default(),
             calls: HashMap::new(),
             talking: HashMap::new(),
+            talking_edges: HashMap::new(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
             dirty: BTreeSet::new(),
@@ -206,6 +214,11 @@ impl QueueCore {
     pub fn waiting(&self, department: &DepartmentId) -> Result<usize, QueueError> {
         let idx = self.department_idx(department)?;
         Ok(self.department(idx)?.queued.len())
+    }
+
+    /// The sip-edge node that carries a queued call, when the enqueue named one.
+    pub fn edge(&self, call: &CallId) -> Result<Option<&EdgeNode>, QueueError> {
+        Ok(self.call(call)?.edge.as_ref())
     }
 
     /// What the core knows about an agent; `None` for an agent it has never heard of.

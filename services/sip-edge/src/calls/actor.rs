@@ -286,6 +286,8 @@ pub struct Call {
     media: Option<MediaControlClient<Channel>>,
     /// Tries to join the queue that failed in a row (for the retry's back-off).
     requeue_failures: u32,
+    /// Other sip-edge nodes this call rings phones through.
+    edge_legs: std::collections::HashSet<std::net::SocketAddr>,
     targets: HashMap<String, Target>,
     dial: Option<DialState>,
     winner: Option<usize>,
@@ -294,6 +296,13 @@ pub struct Call {
     queue_generation: u64,
     lingering: bool,
 }
+
+/// Marks an INVITE one sip-edge node sends another to ring the phones registered there
+/// (its value: the call id at the sending node); such a call is never sent on again.
+const EDGE_LEG_HEADER: &str = "X-CC-Edge-Leg";
+
+/// How long the other sip-edge nodes have to say which of them has a phone registered.
+const REMOTE_DEVICES_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The queue the call joined.
 #[derive(Debug, Clone)]
@@ -354,6 +363,7 @@ impl Call {
             queued: None,
             media: None,
             requeue_failures: 0,
+            edge_legs: Default::default(),
             targets: HashMap::new(),
             dial: None,
             winner: None,
@@ -577,6 +587,36 @@ impl Call {
 
     async fn decide(&mut self, myself: &ActorRef<CallMsg>) {
         let Some(caller) = &self.caller else { return };
+        if self.is_edge_leg() {
+            // Another edge rings an employee's phones registered here (a queue's offer or
+            // a direct call): ring the devices, nothing else; the other edge decided, and
+            // hears how the ringing ended.
+            let status = match routing::DialOutcome::try_from(self.facts.dial_outcome) {
+                Ok(routing::DialOutcome::Busy) => Some(486),
+                Ok(routing::DialOutcome::NoAnswer) => Some(480),
+                Ok(routing::DialOutcome::Unreachable) => Some(404),
+                Ok(routing::DialOutcome::Unspecified) | Err(_) => None,
+            };
+            if let Some(status) = status {
+                self.respond_caller(status, None);
+                return self.end(myself, Side::Nobody, "the phones were rung").await;
+            }
+            let dialed = caller.invite.uri.user().unwrap_or_default();
+            let employee = self
+                .ctx
+                .config()
+                .employee_by_extension(dialed)
+                .map(|e| e.id.to_string());
+            let Some(employee_id) = employee else {
+                self.respond_caller(404, None);
+                return self.end(myself, Side::Nobody, "no such extension").await;
+            };
+            let dial = routing::Dial {
+                employee_id,
+                forward: None,
+            };
+            return self.dial(myself, dial).await;
+        }
         let request = routing::DecideRequest {
             dialed: caller.invite.uri.user().unwrap_or_default().to_owned(),
             caller_extension: caller.extension.clone().unwrap_or_default(),
@@ -816,6 +856,7 @@ impl Call {
             department_id: q.department_id.clone(),
             priority: q.priority,
             enqueued_at_unix_ms: 0,
+            edge_node: self.ctx.services.node().to_owned(),
         };
         self.set_phase(Phase::Queued);
         self.queued = Some(Queued {
@@ -885,6 +926,7 @@ impl Call {
             department_id: q.department.clone(),
             priority: q.priority,
             enqueued_at_unix_ms: q.enqueued_at_unix_ms,
+            edge_node: self.ctx.services.node().to_owned(),
         };
         let mut client = self.queue_client();
         match rpc(self.timeout(), client.enqueue(request)).await {
@@ -931,6 +973,7 @@ impl Call {
                 agent_id: agent,
                 call_id: self.id.clone(),
                 answered,
+                edge_node: self.ctx.services.node().to_owned(),
             };
             notify!(
                 self,
@@ -1100,17 +1143,48 @@ impl Call {
         notify!(self, "queue: rejected", queue, rejected, request);
     }
 
-    async fn contacts(&self, extension: &str) -> Vec<DeviceContact> {
+    /// Where to ring `extension`: its devices registered with this node, else the other
+    /// sip-edge nodes that have some (each rings its own, keeping the phones' NAT bindings
+    /// and TCP connections). A leg that came from another edge is never sent on again.
+    async fn contacts(&mut self, extension: &str) -> Vec<DeviceContact> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(FromCall::Contacts {
             extension: extension.to_owned(),
             reply,
         });
-        tokio::time::timeout(self.timeout(), rx)
+        let local = tokio::time::timeout(self.timeout(), rx)
             .await
             .ok()
             .and_then(Result::ok)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if !local.is_empty() || self.is_edge_leg() {
+            return local;
+        }
+        let edges = self
+            .ctx
+            .services
+            .remote_devices(extension, REMOTE_DEVICES_TIMEOUT)
+            .await;
+        if !edges.is_empty() {
+            debug!(call = %self.id, %extension, ?edges, "ringing through the sip-edge nodes the phones registered with");
+        }
+        edges
+            .into_iter()
+            .map(|edge| {
+                self.edge_legs.insert(edge);
+                DeviceContact {
+                    uri: sip::addr_uri(extension, edge),
+                    dest: Peer::Udp(edge),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether this call is a leg another sip-edge node sent here to ring our phones.
+    fn is_edge_leg(&self) -> bool {
+        self.caller
+            .as_ref()
+            .is_some_and(|c| c.invite.headers.other(EDGE_LEG_HEADER).is_some())
     }
 
     /// The endpoint that faces agents (or the mobile), created with our offer.
@@ -1146,7 +1220,7 @@ impl Call {
         let call_id = format!("{}@{}", random_token(), local.addr.ip());
         let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
         let from = sip::presented_caller(&caller.invite, &local.domain, &random_token());
-        let invite = sip::invite(
+        let mut invite = sip::invite(
             local,
             OutboundInvite {
                 target: contact.uri,
@@ -1158,6 +1232,12 @@ impl Call {
                 dest: contact.dest,
             },
         );
+        if self.edge_legs.contains(&contact.dest.addr()) {
+            invite.headers.push(cc_sip::header::Header::Other {
+                name: EDGE_LEG_HEADER.into(),
+                value: self.id.clone().into(),
+            });
+        }
         debug!(call = %self.id, leg = %call_id, ?kind, dest = %contact.dest.addr(), "ringing");
         self.send(FromCall::Request {
             call: self.no,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use cc_cluster::{Coordinator, Members, NodeInfo, Owner, Owners, Peers, keys};
 use cc_common::Config;
@@ -20,6 +21,7 @@ use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
 use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
 use cc_proto::queue::internal::v1::queue_control_client::QueueControlClient;
 use cc_proto::routing::internal::v1::routing_client::RoutingClient;
+use cc_proto::sip::v1::registrations_client::RegistrationsClient;
 use ractor::{Actor, ActorRef};
 use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
@@ -49,11 +51,18 @@ pub struct CallServices {
     /// Balanced over every media node: used only while no node is known to pick.
     any_media: MediaControlClient<Channel>,
     peers: Peers,
+    /// This node's name in the cluster: queue and presence note it with each call, and
+    /// let go of the calls of a node that is gone.
+    node: String,
+    /// The sip-edge nodes, this one included: a phone registered with another one is rung
+    /// through it.
+    edges: Members,
 }
 
 impl CallServices {
-    /// Finds the services through `coordinator` and follows them as nodes come and go.
-    pub fn discover(coordinator: Arc<dyn Coordinator>) -> Self {
+    /// Finds the services through `coordinator` and follows them as nodes come and go;
+    /// `node` is this sip-edge node's name in the cluster.
+    pub fn discover(coordinator: Arc<dyn Coordinator>, node: String) -> Self {
         let presence_owners = Owners::follow(coordinator.clone(), keys::PRESENCE_OWNERS);
         let media_nodes = Members::follow(coordinator.clone(), "media");
         CallServices {
@@ -62,11 +71,65 @@ impl CallServices {
             presence_owners,
             queue_owners: Owners::follow(coordinator.clone(), keys::QUEUE_OWNERS),
             queues: Arc::default(),
-            queue_nodes: Members::follow(coordinator, "queue"),
+            queue_nodes: Members::follow(coordinator.clone(), "queue"),
+            edges: Members::follow(coordinator, "sip-edge"),
             any_media: MediaControlClient::new(media_nodes.route()),
             media_nodes,
             peers: Peers::default(),
+            node,
         }
+    }
+
+    /// This sip-edge node's name in the cluster.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Where the other sip-edge nodes that have a device of `extension` registered take
+    /// SIP: each rings its own devices of the extension when sent an INVITE for it. Asks
+    /// them all at once; one that does not answer within `timeout` is left out.
+    pub async fn remote_devices(&self, extension: &str, timeout: Duration) -> Vec<SocketAddr> {
+        let mut asked = tokio::task::JoinSet::new();
+        for edge in self.edges.current() {
+            if edge.node == self.node {
+                continue;
+            }
+            let Ok(channel) = self.peers.channel(&edge.address) else {
+                continue;
+            };
+            let request = cc_proto::sip::v1::ListRegistrationsRequest {
+                extension: extension.to_owned(),
+            };
+            asked.spawn(async move {
+                let mut client = RegistrationsClient::new(channel);
+                let answer = tokio::time::timeout(timeout, client.list_registrations(request));
+                match answer.await {
+                    Ok(Ok(r)) => {
+                        let r = r.into_inner();
+                        if r.registrations.is_empty() {
+                            return None;
+                        }
+                        r.sip_address.parse::<SocketAddr>().ok()
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(node = %edge.node, error = %e, "cannot ask a sip-edge node for its devices");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::debug!(node = %edge.node, "a sip-edge node did not say in time which devices it has");
+                        None
+                    }
+                }
+            });
+        }
+        let mut found = Vec::new();
+        while let Some(answer) = asked.join_next().await {
+            if let Ok(Some(address)) = answer {
+                found.push(address);
+            }
+        }
+        found.sort();
+        found
     }
 
     /// The queue of `department`, at whichever node owns it now.

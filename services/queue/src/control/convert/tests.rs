@@ -17,6 +17,7 @@ fn request(call: &str, department: &str, priority: u32, at: u64) -> pb::EnqueueR
         department_id: department.into(),
         priority,
         enqueued_at_unix_ms: at,
+        edge_node: String::new(),
     }
 }
 
@@ -55,7 +56,27 @@ fn a_priority_above_255_is_refused() {
             department: DepartmentId::new("sales"),
             priority: Priority(255),
             enqueued_at: None,
+            edge: None,
         }
+    );
+}
+
+#[test]
+fn the_edge_node_is_carried_and_empty_means_unknown() {
+    let now = Instant::now();
+    let on_edge = pb::EnqueueRequest {
+        edge_node: "edge-a".into(),
+        ..request("c1", "sales", 0, 0)
+    };
+    assert_eq!(
+        enqueue(on_edge, now, 1_000).unwrap().edge,
+        Some(EdgeNode::new("edge-a"))
+    );
+    assert_eq!(
+        enqueue(request("c1", "sales", 0, 0), now, 1_000)
+            .unwrap()
+            .edge,
+        None
     );
 }
 

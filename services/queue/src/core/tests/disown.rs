@@ -137,6 +137,7 @@ fn a_department_owned_again_starts_empty() {
                     department: "d".into(),
                     priority: Priority(0),
                     enqueued_at: Some(h.at(at)),
+                    edge: None,
                 },
             )
             .unwrap();
@@ -194,6 +195,7 @@ fn a_department_just_taken_over_offers_nothing_until_its_calls_are_back_in_line(
                     department: "d".into(),
                     priority: Priority(0),
                     enqueued_at: Some(h.at(called_at)),
+                    edge: None,
                 },
             )
             .unwrap();

@@ -104,6 +104,7 @@ fn random_departments(rng: &mut SmallRng, strategies: &[Strategy]) -> Vec<Depart
 fn random_inputs_keep_the_core_consistent() {
     let agents = ["a", "b", "c", "d", "e"];
     let calls: Vec<String> = (0..12).map(|i| format!("c{i}")).collect();
+    let edges = [Some("edge-a"), Some("edge-b"), None];
     for seed in 0..40 {
         let mut rng = SmallRng::seed_from_u64(seed);
         let strategies = [
@@ -158,8 +159,14 @@ fn random_inputs_keep_the_core_consistent() {
                         department: if rng.random() { "x" } else { "y" }.into(),
                         priority: Priority(rng.random_range(0..3)),
                         enqueued_at: None,
+                        edge: edges[rng.random_range(0..edges.len())].map(EdgeNode::from),
                     },
                 ),
+                4 if rng.random_bool(0.2) => {
+                    let edge = edges[rng.random_range(0..edges.len())].unwrap_or("edge-a");
+                    h.core.handle_edge_gone(now, &edge.into());
+                    Ok(())
+                }
                 4 => h.core.handle_abandon(now, &call),
                 5 => {
                     // Mostly a real target, so answers and talk time happen.

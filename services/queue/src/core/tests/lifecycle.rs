@@ -11,6 +11,7 @@ fn enqueue_at(h: &mut Harness, call: &str, priority: u8, enqueued_at: Option<Ins
                 department: "d".into(),
                 priority: Priority(priority),
                 enqueued_at,
+                edge: None,
             },
         )
         .unwrap();
@@ -293,6 +294,7 @@ fn misuse_is_a_typed_error_and_changes_nothing() {
             department: "nope".into(),
             priority: Priority(0),
             enqueued_at: None,
+            edge: None,
         },
     );
     assert_eq!(unknown, Err(QueueError::UnknownDepartment("nope".into())));
@@ -305,6 +307,7 @@ fn misuse_is_a_typed_error_and_changes_nothing() {
             department: "d".into(),
             priority: Priority(0),
             enqueued_at: None,
+            edge: None,
         },
     );
     assert_eq!(dup, Err(QueueError::DuplicateCall("c1".into())));

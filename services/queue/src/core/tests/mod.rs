@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod disown;
+mod edges;
 mod invariants;
 mod lifecycle;
 mod reconfigure;
@@ -81,6 +82,7 @@ impl Harness {
                     department: department.into(),
                     priority: Priority(priority),
                     enqueued_at: None,
+                    edge: None,
                 },
             )
             .unwrap();

@@ -118,6 +118,7 @@ fn a_department_removed_with_an_empty_queue_is_gone_at_once() {
                 department: "e".into(),
                 priority: Priority(0),
                 enqueued_at: None,
+                edge: None,
             },
         )
         .unwrap_err();
@@ -152,6 +153,7 @@ fn a_department_removed_while_calls_wait_serves_them_then_goes() {
             department: "e".into(),
             priority: Priority(0),
             enqueued_at: None,
+            edge: None,
         },
     );
     assert_eq!(refused, Err(QueueError::DepartmentClosing("e".into())));
