@@ -775,8 +775,9 @@ async fn killing_a_sip_edge_frees_its_agents_and_takes_its_callers_out_of_the_qu
 
     drop(dying); // SIGKILL: nobody will ever end its calls
     // Once the dead edge's lease expired (and a grace for an edge merely re-registering),
-    // Anna is free again and its caller has left the queue.
-    until_state(&presence, "anna", pb::AgentState::Available).await;
+    // Anna is out of the call and, her only phone having been registered there, offline
+    // (not available with a phone nobody can ring); its caller has left the queue.
+    until_state(&presence, "anna", pb::AgentState::Offline).await;
     let mut queues = cc_proto::queues::v1::queues_client::QueuesClient::connect(format!(
         "http://{}",
         queue.api_addr()

@@ -46,6 +46,10 @@ struct NodeArgs {
     /// node coordinates with itself in memory (only useful for `ccd all`).
     #[arg(long, env = "CCD_ETCD", value_delimiter = ',')]
     etcd: Vec<String>,
+    /// Keep every key of this cluster under this prefix (e.g. /acme), so that several
+    /// clusters share one etcd.
+    #[arg(long, env = "CCD_ETCD_PREFIX")]
+    etcd_prefix: Option<String>,
     /// The `host:port` other nodes reach this node's gRPC API at (in a pod: its IP and the
     /// API port). Defaults to the API's bound address, which must then not be a wildcard.
     #[arg(long, env = "CCD_ADVERTISE")]
@@ -146,6 +150,7 @@ fn main() -> anyhow::Result<()> {
         demo,
         NodeOptions {
             etcd: args.etcd,
+            etcd_prefix: args.etcd_prefix,
             advertise: args.advertise,
             drain: Duration::from_secs(args.drain_secs),
         },
@@ -262,15 +267,25 @@ fn node_name(api_addr: std::net::SocketAddr) -> String {
 }
 
 /// The coordinator: etcd when endpoints are given, otherwise one in this process.
-async fn coordinator(etcd: &[String]) -> anyhow::Result<Arc<dyn cc_cluster::Coordinator>> {
+/// With `prefix`, every key of the cluster lives under it.
+async fn coordinator(
+    etcd: &[String],
+    prefix: Option<&str>,
+) -> anyhow::Result<Arc<dyn cc_cluster::Coordinator>> {
     if etcd.is_empty() {
         return Ok(Arc::new(cc_cluster::MemoryCoordinator::default()));
     }
     let coordinator = cc_cluster::EtcdCoordinator::connect(etcd, Duration::from_secs(5))
         .await
         .with_context(|| format!("cannot reach etcd at {}", etcd.join(",")))?;
-    tracing::info!(endpoints = %etcd.join(","), "coordinating through etcd");
-    Ok(Arc::new(coordinator))
+    tracing::info!(endpoints = %etcd.join(","), prefix = prefix.unwrap_or(""), "coordinating through etcd");
+    let coordinator: Arc<dyn cc_cluster::Coordinator> = Arc::new(coordinator);
+    Ok(match prefix {
+        Some(prefix) => {
+            Arc::new(cc_cluster::Namespaced::new(coordinator, prefix).context("--etcd-prefix")?)
+        }
+        None => coordinator,
+    })
 }
 
 async fn serve(
@@ -281,6 +296,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let NodeOptions {
         etcd,
+        etcd_prefix,
         advertise,
         drain,
     } = options;
@@ -290,7 +306,7 @@ async fn serve(
     let clustered = !etcd.is_empty();
     // The node's configuration store: the Configuration API edits it, and every service
     // that derives state from the organisation follows `store.subscribe()`.
-    let coordinator = coordinator(&etcd).await?;
+    let coordinator = coordinator(&etcd, etcd_prefix.as_deref()).await?;
     let store = cc_config::ConfigStore::open(
         coordinator.clone(),
         Config::clone(&config),
@@ -543,6 +559,8 @@ async fn serve(
 struct NodeOptions {
     /// etcd endpoints; none: coordinate in memory.
     etcd: Vec<String>,
+    /// Where in etcd the cluster's keys live.
+    etcd_prefix: Option<String>,
     /// The address other nodes reach the API at.
     advertise: Option<String>,
     /// The longest a sip-edge node waits for its calls on SIGTERM.

@@ -27,6 +27,7 @@ mod follow;
 mod lease;
 mod membership;
 mod memory;
+mod namespace;
 mod ownership;
 pub mod testing;
 
@@ -39,6 +40,7 @@ pub use follow::{Follower, Update};
 pub use lease::{LeaseState, NodeLease};
 pub use membership::{Members, NODES, NodeInfo, Registration};
 pub use memory::MemoryCoordinator;
+pub use namespace::Namespaced;
 pub use ownership::{Owned, Ownership};
 
 /// The key space (DESIGN.md section 4).

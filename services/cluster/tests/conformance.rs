@@ -38,6 +38,20 @@ async fn etcd() -> Backend {
     }
 }
 
+/// An etcd seen through a key prefix (as `ccd --etcd-prefix` does), with a neighbour's
+/// keys beside it that the suite must never see.
+async fn namespaced_etcd() -> Backend {
+    let server = EtcdServer::start().await.expect("etcd starts");
+    let raw: Arc<dyn Coordinator> = Arc::new(server.connect().await);
+    for key in ["/cc/x", "/t/a", "/other/t/a"] {
+        raw.put(key, b"a neighbour's".to_vec(), None).await.unwrap();
+    }
+    Backend {
+        coordinator: Arc::new(cc_cluster::Namespaced::new(raw, "/tenant").unwrap()),
+        _etcd: Some(server),
+    }
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod memory_backend {
@@ -56,7 +70,55 @@ macro_rules! conformance {
                 }
             )*
         }
+        mod namespaced_etcd_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::namespaced_etcd().await).await;
+                }
+            )*
+        }
     };
+}
+
+#[tokio::test]
+async fn a_key_prefix_keeps_two_clusters_on_one_etcd_apart() {
+    let server = EtcdServer::start().await.expect("etcd starts");
+    let raw: Arc<dyn Coordinator> = Arc::new(server.connect().await);
+    let acme = cc_cluster::Namespaced::new(raw.clone(), "/acme").unwrap();
+    let globex = cc_cluster::Namespaced::new(raw.clone(), "/globex").unwrap();
+    acme.put("/cc/config", b"acme".to_vec(), None)
+        .await
+        .unwrap();
+    globex
+        .put("/cc/config", b"globex".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        acme.get("/cc/config").await.unwrap().unwrap().value,
+        b"acme"
+    );
+    let listed = globex.list("/cc/").await.unwrap().kvs;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].key.as_str(), &listed[0].value[..]),
+        ("/cc/config", &b"globex"[..])
+    );
+    let stored: Vec<String> = raw
+        .list("/")
+        .await
+        .unwrap()
+        .kvs
+        .into_iter()
+        .map(|kv| kv.key)
+        .collect();
+    assert_eq!(stored, ["/acme/cc/config", "/globex/cc/config"]);
+    for bad in ["acme", "/acme/", "/"] {
+        assert!(matches!(
+            cc_cluster::Namespaced::new(raw.clone(), bad),
+            Err(Error::Invalid(_))
+        ));
+    }
 }
 
 conformance!(

@@ -217,12 +217,14 @@ impl Actor for PresenceActor {
                 let _ = reply.send(applied);
             }
             Msg::EdgeGone(edge) => {
-                let freed = state.core.edge_gone(&edge, now());
+                let cleared = state.core.edge_gone(&edge, now());
                 tracing::warn!(
                     node = %edge,
-                    freed = freed.len(),
-                    agents = ?freed.iter().map(AgentId::as_str).collect::<Vec<_>>(),
-                    "sip-edge node gone for good; the agents of its calls are free again"
+                    freed = cleared.freed.len(),
+                    agents = ?cleared.freed.iter().map(AgentId::as_str).collect::<Vec<_>>(),
+                    devices = cleared.devices.len(),
+                    "sip-edge node gone for good; the agents of its calls are free again \
+                     and the phones registered with it are gone"
                 );
                 state.after_input(&myself);
             }

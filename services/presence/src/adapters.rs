@@ -1,13 +1,14 @@
 //! Inputs to presence from other services, kept free of their types: sip-edge's registrar
-//! reports phones as (extension, contact) pairs over `PresenceControl` ([`crate::control`]),
-//! and they become device inputs here. Neither crate depends on the other.
+//! reports phones as (extension, contact) pairs, with the sip-edge node that holds the
+//! registration, over `PresenceControl` ([`crate::control`]), and they become device inputs
+//! here. Neither crate depends on the other.
 
 use std::collections::HashMap;
 
 use cc_common::Config;
 use cc_common::config::ConfigWatch;
 
-use crate::core::{AgentId, Device, DeviceId, DeviceKind};
+use crate::core::{AgentId, Device, DeviceId, DeviceKind, EdgeNode};
 use crate::error::ServiceError;
 use crate::service::PresenceHandle;
 
@@ -81,10 +82,17 @@ impl SipDevices {
         }
     }
 
-    /// A phone registered (or refreshed) `contact` for `extension`. An extension that is no
-    /// employee's is ignored (`Ok(false)`): the registrar only admits employees, so it can
-    /// only be a configuration changed in between.
-    pub async fn registered(&self, extension: &str, contact: &str) -> Result<bool, ServiceError> {
+    /// A phone registered (or refreshed) `contact` for `extension` with the sip-edge node
+    /// `edge` (`None`: not known), where its registration lives: the device goes when that
+    /// node does ([`crate::core::Presence::edge_gone`]), and a refresh through another node
+    /// moves it there. An extension that is no employee's is ignored (`Ok(false)`): the
+    /// registrar only admits employees, so it can only be a configuration changed in between.
+    pub async fn registered(
+        &self,
+        extension: &str,
+        contact: &str,
+        edge: Option<EdgeNode>,
+    ) -> Result<bool, ServiceError> {
         let Some(agent) = self.extensions.agent(extension) else {
             return Ok(false);
         };
@@ -94,6 +102,7 @@ impl SipDevices {
                 extension: extension.to_owned(),
                 contact: contact.to_owned(),
             },
+            edge,
         };
         self.presence.device_registered(&agent, device).await?;
         Ok(true)

@@ -2,8 +2,9 @@
 //! queue reserves agents for calls; sip-edge's call actors report about the agents reserved
 //! for their calls (and, to a presence node that took over, about calls already in
 //! progress), and its registrar about employees' phones (mapped to agents by extension
-//! here, see [`crate::adapters`]). Handlers only convert (see `convert`); the core
-//! decides, and refuses a call the agent is not engaged in (FAILED_PRECONDITION).
+//! here, see [`crate::adapters`]; each names the sip-edge node holding its registration).
+//! Handlers only convert (see `convert`); the core decides, and refuses a call the agent is
+//! not engaged in (FAILED_PRECONDITION).
 
 mod convert;
 
@@ -112,10 +113,10 @@ impl PresenceControl for PresenceControlApi {
         &self,
         request: Request<pb::DeviceRequest>,
     ) -> Result<Response<pb::DeviceResponse>, Status> {
-        let (extension, contact) = convert::device(request.into_inner())?;
+        let phone = convert::device(request.into_inner())?;
         let agent = self
             .devices
-            .registered(&extension, &contact)
+            .registered(&phone.extension, &phone.contact, phone.edge)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DeviceResponse { agent }))
@@ -125,10 +126,11 @@ impl PresenceControl for PresenceControlApi {
         &self,
         request: Request<pb::DeviceRequest>,
     ) -> Result<Response<pb::DeviceResponse>, Status> {
-        let (extension, contact) = convert::device(request.into_inner())?;
+        // The contact alone names the device; the edge it was on does not matter here.
+        let phone = convert::device(request.into_inner())?;
         let agent = self
             .devices
-            .gone(&extension, &contact)
+            .gone(&phone.extension, &phone.contact)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DeviceResponse { agent }))

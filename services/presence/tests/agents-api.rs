@@ -33,6 +33,7 @@ async fn give_anna_a_phone(service: &PresenceService) {
             extension: "201".into(),
             contact: "sip:201@127.0.0.1:5070".into(),
         },
+        edge: None,
     };
     service
         .handle()

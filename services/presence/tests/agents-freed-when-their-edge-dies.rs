@@ -7,7 +7,7 @@
 mod common;
 
 use cc_presence::core::{
-    AgentId, AgentState, Cause, EdgeNode, PauseReason, PresenceError, PresenceEvent,
+    AgentId, AgentState, Cause, EdgeCleared, EdgeNode, PauseReason, PresenceError, PresenceEvent,
 };
 use common::{Harness, call, secs, sip};
 
@@ -55,7 +55,10 @@ fn the_edge_is_kept_from_reservation_to_talking_and_its_death_frees_only_its_age
     h.events();
 
     h.advance(secs(60));
-    assert_eq!(h.p.edge_gone(&EdgeNode::new("e1"), h.now), vec![a.clone()]);
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now).freed,
+        vec![a.clone()]
+    );
     // No wrap-up: nobody ended the call, the agent can take the next one at once.
     assert_eq!(
         changes(&mut h),
@@ -68,8 +71,14 @@ fn the_edge_is_kept_from_reservation_to_talking_and_its_death_frees_only_its_age
     assert_eq!(h.p.poll_timeout(), None);
 
     // Gone twice, or an edge nobody's call is on: nothing to free, nothing emitted.
-    assert!(h.p.edge_gone(&EdgeNode::new("e1"), h.now).is_empty());
-    assert!(h.p.edge_gone(&EdgeNode::new("e9"), h.now).is_empty());
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now),
+        EdgeCleared::default()
+    );
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e9"), h.now),
+        EdgeCleared::default()
+    );
     assert!(h.events().is_empty());
 
     // The dead edge's later news about its call is stale and changes nothing.
@@ -94,7 +103,7 @@ fn every_phase_of_the_call_is_freed_and_the_reservation_timer_goes_with_it() {
     h.p.answered(&talking, &call("c3"), h.now).unwrap();
     h.events();
 
-    let mut freed = h.p.edge_gone(&EdgeNode::new("e1"), h.now);
+    let mut freed = h.p.edge_gone(&EdgeNode::new("e1"), h.now).freed;
     freed.sort();
     assert_eq!(freed, [reserved.clone(), ringing.clone(), talking.clone()]);
     for id in [&reserved, &ringing, &talking] {
@@ -151,7 +160,10 @@ fn a_retiring_agent_freed_by_its_edge_leaves_presence() {
     h.p.configure(vec![], h.now).unwrap();
     h.events();
 
-    assert_eq!(h.p.edge_gone(&EdgeNode::new("e1"), h.now), vec![a.clone()]);
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now).freed,
+        vec![a.clone()]
+    );
     assert!(h.p.agent(&a).is_err());
     let events = h.events();
     assert!(matches!(
@@ -178,7 +190,10 @@ fn the_edge_is_forgotten_when_the_agent_leaves_the_call() {
 
     // The next call has no known edge: e1's death does not touch it.
     h.p.reserve(&a, call("c2"), None, secs(5), h.now).unwrap();
-    assert!(h.p.edge_gone(&EdgeNode::new("e1"), h.now).is_empty());
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now),
+        EdgeCleared::default()
+    );
     assert!(matches!(h.state(&a), AgentState::Reserved { .. }));
 
     // An expired reservation forgets its edge too.
@@ -195,7 +210,10 @@ fn the_edge_is_forgotten_when_the_agent_leaves_the_call() {
     h.p.answered(&a, &call("c4"), h.now).unwrap();
     h.p.call_ended(&a, &call("c4"), secs(30), h.now).unwrap();
     assert_eq!(edge_of(&h, &a), None);
-    assert!(h.p.edge_gone(&EdgeNode::new("e1"), h.now).is_empty());
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now),
+        EdgeCleared::default()
+    );
     assert!(matches!(h.state(&a), AgentState::WrapUp { .. }));
 }
 
@@ -208,7 +226,10 @@ fn timers_due_before_the_edge_died_apply_first() {
     h.events();
     h.advance(secs(6));
     // The reservation had lapsed by itself before the edge was declared gone.
-    assert!(h.p.edge_gone(&EdgeNode::new("e1"), h.now).is_empty());
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now),
+        EdgeCleared::default()
+    );
     assert_eq!(
         changes(&mut h),
         [(a, Cause::ReservationExpired, AgentState::Available)]
@@ -248,10 +269,16 @@ fn a_call_in_progress_records_its_edge_and_the_latest_report_wins() {
     assert_eq!(edge_of(&h, &b), edge("e1"));
 
     h.events();
-    assert_eq!(h.p.edge_gone(&EdgeNode::new("e1"), h.now), vec![b.clone()]);
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e1"), h.now).freed,
+        vec![b.clone()]
+    );
     assert_eq!(h.state(&a), AgentState::OnCall { call: call("c1") });
     // A restored call is freed like any other: alice rests where her facts say.
-    assert_eq!(h.p.edge_gone(&EdgeNode::new("e2"), h.now), vec![a.clone()]);
+    assert_eq!(
+        h.p.edge_gone(&EdgeNode::new("e2"), h.now).freed,
+        vec![a.clone()]
+    );
     assert_eq!(h.state(&a), AgentState::Available);
 }
 

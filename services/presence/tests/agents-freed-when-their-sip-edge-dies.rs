@@ -1,18 +1,22 @@
 //! In a cluster, presence follows the sip-edge nodes registered in the coordinator. When one
 //! stays unregistered for the grace period (it died: nobody will ever end its calls), the
 //! agents bound to its calls are freed; agents on calls of other edges stay, and an edge
-//! that registers again within the grace (its lease was replaced) keeps its agents.
+//! that registers again within the grace (its lease was replaced) keeps its agents. The
+//! phones registered with the dead edge go with it: an agent with no phone left is Offline,
+//! one with a phone on a live edge is Available again.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cc_cluster::{Coordinator, MemoryCoordinator, NodeInfo};
-use cc_common::{Shutdown, ShutdownTrigger};
+use cc_common::config::DEMO_TOML;
+use cc_common::{Config, Shutdown, ShutdownTrigger};
 use cc_presence::adapters::Extensions;
 use cc_presence::control::PresenceControlApi;
 use cc_presence::core::{
-    AgentConfig, AgentId, AgentState, CallId, Cause, Device, DeviceId, DeviceKind, PresenceEvent,
+    AgentConfig, AgentId, AgentState, CallId, Cause, Device, DeviceId, DeviceKind, EdgeNode,
+    PresenceEvent,
 };
 use cc_presence::{EventStream, PresenceHandle, PresenceService, Settings};
 use cc_proto::presence::internal::v1 as pb;
@@ -75,6 +79,7 @@ async fn ready(p: &PresenceHandle, id: &str) -> AgentId {
             extension: id.into(),
             contact,
         },
+        edge: None,
     };
     p.device_registered(&agent, phone).await.unwrap();
     agent
@@ -200,6 +205,86 @@ async fn an_edge_that_registers_again_within_the_grace_keeps_its_agents() {
         state(&p, &piotr).await,
         AgentState::OnCall {
             call: CallId::new("c2")
+        }
+    );
+}
+
+/// sip-edge's registrar reports a phone for `extension` registered with `edge`.
+async fn phone_on(api: &PresenceControlApi, extension: &str, contact: &str, edge: &str) {
+    let registered = api
+        .device_registered(Request::new(pb::DeviceRequest {
+            extension: extension.into(),
+            contact: contact.into(),
+            edge_node: edge.into(),
+        }))
+        .await
+        .unwrap();
+    assert!(registered.into_inner().agent, "{extension} is an agent's");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_phones_of_a_dead_edge_go_with_it_and_its_freed_agents_rest_accordingly() {
+    let coordinator = MemoryCoordinator::default();
+    register(&coordinator, "e1").await;
+    register(&coordinator, "e2").await;
+    let (p, _trigger) = presence(&coordinator).await;
+    // The demo employees: anna is extension 201, piotr 202.
+    let demo = Config::from_toml(DEMO_TOML).unwrap();
+    let api = PresenceControlApi::new(p.clone(), Extensions::from_config(&demo));
+    let anna = AgentId::new("anna");
+    let piotr = AgentId::new("piotr");
+    p.login(&anna).await.unwrap();
+    p.login(&piotr).await.unwrap();
+    // Anna's only phone is on e1; piotr has a desk phone on e1 and a softphone on e2.
+    phone_on(&api, "201", "sip:201@10.0.0.5:5060", "e1").await;
+    phone_on(&api, "202", "sip:202@10.0.0.6:5060", "e1").await;
+    phone_on(&api, "202", "sip:202@10.0.0.7:5060", "e2").await;
+    assert_eq!(state(&p, &anna).await, AgentState::Available);
+    // Both talk on calls e1 carries.
+    talking(&api, "anna", "c1", "e1").await;
+    talking(&api, "piotr", "c2", "e1").await;
+    tokio::time::sleep(secs(1)).await;
+    let mut events = p.watch(0).await.unwrap();
+
+    unregister(&coordinator, "e1").await;
+    let mut freed = vec![
+        next_change(&mut events, GRACE * 2).await,
+        next_change(&mut events, GRACE * 2).await,
+    ];
+    freed.sort_by(|a, b| a.0.cmp(&b.0));
+    // Anna never shows Available with a phone nobody can ring.
+    assert_eq!(
+        freed,
+        [
+            (anna.clone(), AgentState::Offline, Cause::EdgeGone),
+            (piotr.clone(), AgentState::Available, Cause::EdgeGone),
+        ]
+    );
+    assert_eq!(state(&p, &anna).await, AgentState::Offline);
+    assert_eq!(p.agent(&anna).await.unwrap().devices().count(), 0);
+    let piotr_now = p.agent(&piotr).await.unwrap();
+    assert_eq!(piotr_now.state(), &AgentState::Available);
+    let phones: Vec<_> = piotr_now
+        .devices()
+        .map(|d| (d.id.clone(), d.edge.clone()))
+        .collect();
+    assert_eq!(
+        phones,
+        [(
+            DeviceId::new("sip:202@10.0.0.7:5060"),
+            Some(EdgeNode::new("e2"))
+        )]
+    );
+
+    // Anna's phone registers again through the live edge: she is Available again (still
+    // logged in), and can take the next call.
+    phone_on(&api, "201", "sip:201@10.0.0.5:5060", "e2").await;
+    assert_eq!(state(&p, &anna).await, AgentState::Available);
+    talking(&api, "anna", "c3", "e2").await;
+    assert_eq!(
+        state(&p, &anna).await,
+        AgentState::OnCall {
+            call: CallId::new("c3")
         }
     );
 }

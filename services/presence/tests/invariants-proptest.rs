@@ -1,7 +1,7 @@
 //! Random inputs and timeouts never leave an agent Reserved past its ttl or in WrapUp past
 //! its end, never put an agent in two calls, never keep a retired agent beyond its call,
-//! never keep a call's edge after the call, never leave an agent on a dead edge's call,
-//! and the events always describe the state.
+//! never keep a call's edge after the call, never leave an agent on a dead edge's call or
+//! with a phone registered with a dead edge, and the events always describe the state.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -23,7 +23,11 @@ enum Input {
     Remove,
     Login,
     Logout,
-    DeviceUp(u8),
+    /// A device (0..3) registers with an edge (0: unknown, 1 or 2: a sip-edge node).
+    DeviceUp {
+        device: u8,
+        edge: u8,
+    },
     DeviceDown(u8),
     Pause(u8),
     Resume,
@@ -46,7 +50,8 @@ enum Input {
         edge: u8,
         answered: bool,
     },
-    /// The sip-edge node (1 or 2) died: every agent on one of its calls is freed.
+    /// The sip-edge node (1 or 2) died: every agent on one of its calls is freed, and every
+    /// device registered with it is gone.
     EdgeGone(u8),
     /// The configured set becomes the agents whose bit is set.
     Configure(u8),
@@ -59,7 +64,7 @@ fn input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Remove),
         2 => Just(Input::Login),
         1 => Just(Input::Logout),
-        2 => (0u8..3).prop_map(Input::DeviceUp),
+        2 => (0u8..3, 0u8..3).prop_map(|(device, edge)| Input::DeviceUp { device, edge }),
         1 => (0u8..3).prop_map(Input::DeviceDown),
         1 => (0u8..3).prop_map(Input::Pause),
         2 => Just(Input::Resume),
@@ -97,10 +102,11 @@ fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
         Input::Remove => p.remove_agent(agent, now),
         Input::Login => p.login(agent, now),
         Input::Logout => p.logout(agent, now),
-        Input::DeviceUp(d) => {
+        Input::DeviceUp { device, edge } => {
             let device = Device {
-                id: DeviceId::new(format!("d{d}")),
+                id: DeviceId::new(format!("d{device}")),
                 kind: DeviceKind::Browser,
+                edge: e(*edge),
             };
             p.device_registered(agent, device, now)
         }
@@ -145,15 +151,33 @@ fn apply(p: &mut Presence, now: Instant, agent: &AgentId, input: &Input) {
                 .filter(|a| a.edge() == Some(&edge) && a.state().is_call_bound())
                 .map(|a| a.id().clone())
                 .collect();
-            let freed = p.edge_gone(&edge, now);
-            // Timers due at `now` apply first, so some of `bound` may have left already.
+            let registered: Vec<(AgentId, DeviceId)> = p
+                .agents()
+                .flat_map(|a| {
+                    a.devices()
+                        .filter(|d| d.edge.as_ref() == Some(&edge))
+                        .map(|d| (a.id().clone(), d.id.clone()))
+                })
+                .collect();
+            let cleared = p.edge_gone(&edge, now);
+            // Timers due at `now` apply first, so some of `bound` may have left already (a
+            // retiring agent with its devices).
             assert!(
-                freed.iter().all(|id| bound.contains(id)),
-                "{freed:?} not all in {bound:?}"
+                cleared.freed.iter().all(|id| bound.contains(id)),
+                "{cleared:?} not all in {bound:?}"
+            );
+            assert!(
+                cleared.devices.iter().all(|d| registered.contains(d)),
+                "{cleared:?} not all in {registered:?}"
             );
             assert!(
                 p.agents().all(|a| a.edge() != Some(&edge)),
                 "nobody left on {edge}"
+            );
+            assert!(
+                p.agents()
+                    .all(|a| a.devices().all(|d| d.edge.as_ref() != Some(&edge))),
+                "no device left on {edge}"
             );
             Ok(())
         }
@@ -209,7 +233,8 @@ proptest! {
                         if to.call().is_some() && from.call().is_none() && cause != Cause::Restored {
                             prop_assert_eq!(&from, &AgentState::Available);
                         }
-                        // A dead edge only ever takes an agent out of its call.
+                        // A dead edge only ever takes an agent out of its call (its phones go
+                        // as any device does, with `DeviceGone`).
                         if cause == Cause::EdgeGone {
                             prop_assert!(from.is_call_bound() && !to.is_call_bound());
                         }

@@ -56,6 +56,7 @@ async fn a_reserved_agent_rings_answers_and_wraps_up_or_is_released() {
             extension: "201".into(),
             contact: "sip:201@127.0.0.1:5070".into(),
         },
+        edge: None,
     };
     presence.device_registered(&anna, phone).await.unwrap();
     let api = PresenceControlApi::new(presence.clone(), Extensions::default());
@@ -156,6 +157,7 @@ async fn a_reservation_succeeds_once_and_a_refusal_says_why() {
             extension: "201".into(),
             contact: "sip:201@127.0.0.1:5070".into(),
         },
+        edge: None,
     };
     presence.device_registered(&anna, phone).await.unwrap();
     for bad in [0, 121_000] {
@@ -209,12 +211,14 @@ async fn phones_are_reported_by_extension_and_presence_finds_the_agent() {
         .unwrap();
     let presence = service.handle();
     let api = PresenceControlApi::new(presence.clone(), service.extensions());
-    let device = |extension: &str, contact: &str| {
+    let device_on = |extension: &str, contact: &str, edge: &str| {
         Request::new(pb::DeviceRequest {
             extension: extension.into(),
             contact: contact.into(),
+            edge_node: edge.into(),
         })
     };
+    let device = |extension: &str, contact: &str| device_on(extension, contact, "edge-1");
     let anna = AgentId::new("anna");
     presence.login(&anna).await.unwrap();
 
@@ -234,6 +238,38 @@ async fn phones_are_reported_by_extension_and_presence_finds_the_agent() {
         .unwrap();
     let agent = presence.agent(&anna).await.unwrap();
     assert_eq!(agent.devices().count(), 2, "one device per contact");
+    assert!(
+        agent
+            .devices()
+            .all(|d| d.edge == Some(EdgeNode::new("edge-1")))
+    );
+
+    // The desk phone failed over to another sip-edge node: its refresh there moves it.
+    api.device_registered(device_on(&anna_extension, &desk, "edge-2"))
+        .await
+        .unwrap();
+    let agent = presence.agent(&anna).await.unwrap();
+    let edges: Vec<_> = agent
+        .devices()
+        .map(|d| (d.id.clone(), d.edge.clone()))
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            (DeviceId::new(desk.as_str()), Some(EdgeNode::new("edge-2"))),
+            (DeviceId::new(soft.as_str()), Some(EdgeNode::new("edge-1"))),
+        ]
+    );
+    let long_edge = api
+        .device_registered(device_on(&anna_extension, &desk, &"e".repeat(300)))
+        .await
+        .unwrap_err();
+    assert_eq!(long_edge.code(), Code::InvalidArgument, "{long_edge:?}");
+    assert!(
+        long_edge.message().starts_with("edge_node:"),
+        "{}",
+        long_edge.message()
+    );
 
     let nobody = api
         .device_registered(device("999", "sip:999@10.0.0.7"))
@@ -244,7 +280,8 @@ async fn phones_are_reported_by_extension_and_presence_finds_the_agent() {
     assert_eq!(empty.code(), Code::InvalidArgument);
     assert!(empty.message().starts_with("extension:"));
 
-    api.device_gone(device(&anna_extension, &desk))
+    // A phone going away is named by its contact; the edge in the report does not matter.
+    api.device_gone(device_on(&anna_extension, &desk, ""))
         .await
         .unwrap();
     assert_eq!(state(&presence).await, AgentState::Available, "one left");

@@ -23,6 +23,7 @@ fn phone(contact: &str) -> Device {
             extension: "201".into(),
             contact: contact.into(),
         },
+        edge: None,
     }
 }
 
@@ -281,7 +282,7 @@ async fn employees_added_and_removed_at_run_time_follow_into_presence() {
     let devices = SipDevices::new(p.clone(), Extensions::following(watch));
     assert!(
         !devices
-            .registered("204", "sip:204@127.0.0.1")
+            .registered("204", "sip:204@127.0.0.1", None)
             .await
             .unwrap()
     );
@@ -323,7 +324,7 @@ async fn employees_added_and_removed_at_run_time_follow_into_presence() {
     // Ewa's phone is hers at once.
     assert!(
         devices
-            .registered("204", "sip:204@127.0.0.1")
+            .registered("204", "sip:204@127.0.0.1", None)
             .await
             .unwrap()
     );

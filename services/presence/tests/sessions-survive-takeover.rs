@@ -83,6 +83,7 @@ fn phone(contact: &str) -> Device {
             extension: "201".into(),
             contact: contact.into(),
         },
+        edge: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub(crate) fn spawn(
     events: broadcast::Receiver<RegistrarEvent>,
     presence: PresenceControlClient<Channel>,
     moved: watch::Receiver<BTreeMap<String, Owner>>,
+    node: String,
     timeout: Duration,
     mut shutdown: Shutdown,
 ) {
@@ -66,6 +67,7 @@ pub(crate) fn spawn(
         timeout,
         told: HashSet::new(),
         moved: Some(moved),
+        node,
     };
     tokio::spawn(async move {
         tokio::select! {
@@ -98,6 +100,8 @@ pub(crate) struct Reporter {
     pub(crate) told: HashSet<Phone>,
     /// Who owns presence: a new owner starts knowing no phones, so it gets a seed.
     pub(crate) moved: Option<watch::Receiver<BTreeMap<String, Owner>>>,
+    /// This node's name in the cluster: the phones registered here go when it goes.
+    pub(crate) node: String,
 }
 
 impl Reporter {
@@ -228,6 +232,7 @@ impl Reporter {
         let request = pb::DeviceRequest {
             extension: phone.extension.clone(),
             contact: phone.contact.clone(),
+            edge_node: self.node.clone(),
         };
         let mut presence = self.presence.clone();
         let answer = async move {

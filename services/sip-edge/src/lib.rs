@@ -179,6 +179,7 @@ impl SipEdge {
                 events.subscribe(),
                 ctx.services.presence.clone(),
                 ctx.services.presence_owners(),
+                ctx.services.node().to_owned(),
                 ctx.timings.rpc_timeout,
                 shutdown.clone(),
             );

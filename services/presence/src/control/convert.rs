@@ -1,6 +1,6 @@
 //! proto -> domain for `cc.presence.internal.v1`: each request becomes the agent and the
-//! [`Command`] it applies (or, for a device report, the extension and contact). Refusals of
-//! the core go through presence's one mapping, [`crate::convert::status`].
+//! [`Command`] it applies (or, for a device report, the phone: extension, contact and edge).
+//! Refusals of the core go through presence's one mapping, [`crate::convert::status`].
 
 use std::time::Duration;
 
@@ -39,15 +39,31 @@ pub(super) fn reserve(request: pb::ReserveRequest) -> Result<(AgentId, Command),
     Ok((agent, Command::Reserve { call, edge, ttl }))
 }
 
-/// The extension and contact of a device report.
-pub(super) fn device(request: pb::DeviceRequest) -> Result<(String, String), Status> {
+/// A phone as a device report names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Phone {
+    /// The extension it registered for.
+    pub(super) extension: String,
+    /// Its Contact URI (one device per contact).
+    pub(super) contact: String,
+    /// The sip-edge node it registered with, if the node said. An edge name too long is the
+    /// core's to refuse (as for a call's edge), naming `edge_node`.
+    pub(super) edge: Option<EdgeNode>,
+}
+
+/// The phone of a device report.
+pub(super) fn device(request: pb::DeviceRequest) -> Result<Phone, Status> {
     if request.extension.is_empty() {
         return Err(Status::invalid_argument("extension: must not be empty"));
     }
     if request.contact.is_empty() {
         return Err(Status::invalid_argument("contact: must not be empty"));
     }
-    Ok((request.extension, request.contact))
+    Ok(Phone {
+        extension: request.extension,
+        contact: request.contact,
+        edge: edge_node(request.edge_node),
+    })
 }
 
 /// The agent and the `CallEnded` command, with its wrap-up (presence caps it).
@@ -170,17 +186,25 @@ mod tests {
     }
 
     #[test]
-    fn a_device_report_needs_extension_and_contact() {
-        let request = |extension: &str, contact: &str| pb::DeviceRequest {
+    fn a_device_report_needs_extension_and_contact_and_may_name_its_edge() {
+        let request = |extension: &str, contact: &str, edge_node: &str| pb::DeviceRequest {
             extension: extension.into(),
             contact: contact.into(),
+            edge_node: edge_node.into(),
         };
-        assert_eq!(
-            device(request("201", "sip:201@10.0.0.5:5060")).unwrap(),
-            ("201".to_owned(), "sip:201@10.0.0.5:5060".to_owned())
-        );
-        for (extension, contact, name) in [("", "sip:x", "extension"), ("201", "", "contact")] {
-            let e = device(request(extension, contact)).unwrap_err();
+        for (edge_node, edge) in [("", None), ("edge-1", Some(EdgeNode::new("edge-1")))] {
+            assert_eq!(
+                device(request("201", "sip:201@10.0.0.5:5060", edge_node)).unwrap(),
+                Phone {
+                    extension: "201".to_owned(),
+                    contact: "sip:201@10.0.0.5:5060".to_owned(),
+                    edge,
+                }
+            );
+        }
+        let cases = [("", "sip:x", "extension"), ("201", "", "contact")];
+        for (extension, contact, name) in cases {
+            let e = device(request(extension, contact, "edge-1")).unwrap_err();
             assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));
         }
     }

@@ -20,6 +20,7 @@ fn presence_with_anna(now: Instant) -> (Presence, AgentId) {
             extension: "201".into(),
             contact: "sip:201@127.0.0.1:5070".into(),
         },
+        edge: None,
     };
     p.device_registered(&anna, device, now).unwrap();
     (p, anna)

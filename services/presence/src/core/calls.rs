@@ -1,6 +1,7 @@
 //! Inputs that tie an agent to a call: reserve, ringing, answer, release, end, and the
 //! call in progress a presence node hears about after taking over; and the one that frees
-//! the agents of every call a dead sip-edge node carried (`edge_gone`).
+//! the agents of every call a dead sip-edge node carried, and drops the phones registered
+//! with it (`edge_gone`).
 //!
 //! Every input names the call. A message about another call (a late retry, a call that
 //! already expired or ended) is refused with [`PresenceError::StaleCall`] and changes
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::error::CallInput;
 use super::event::Cause;
-use super::ids::{AgentId, CallId, EdgeNode};
+use super::ids::{AgentId, CallId, DeviceId, EdgeNode};
 use super::state::AgentState;
 use super::{Presence, PresenceError, Result};
 
@@ -27,6 +28,17 @@ pub struct Reservation {
     pub edge: Option<EdgeNode>,
     /// When the reservation expires by itself.
     pub until: Instant,
+}
+
+/// What [`Presence::edge_gone`] did. Both empty is not an error: the node may have carried
+/// no agent's call and held no agent's phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EdgeCleared {
+    /// The agents freed from calls the node carried, ordered by id.
+    pub freed: Vec<AgentId>,
+    /// The devices that were registered with the node and are gone with it, as
+    /// `(agent, device)`, ordered by agent, then device.
+    pub devices: Vec<(AgentId, DeviceId)>,
 }
 
 impl Presence {
@@ -199,33 +211,42 @@ impl Presence {
     }
 
     /// The sip-edge node `edge` left the cluster for good (it died): nobody will ever end
-    /// the calls it carried. Every agent bound to one of them (`Reserved`, `Ringing`,
-    /// `OnCall` with that edge recorded) leaves the call as if it had ended with no wrap-up:
-    /// to where the agent rests (`Available` when logged in with a device; a logout, pause
-    /// or device loss asked for during the call takes effect; a retiring agent leaves
-    /// presence), with [`Cause::EdgeGone`]. Bindings with no known edge are untouched.
+    /// the calls it carried, and the phones registered with it can no longer be rung.
     ///
-    /// Returns the agents freed, ordered by id (none is not an error: the edge may have
-    /// carried no agent's call). Later reports from that edge about those calls are stale.
-    pub fn edge_gone(&mut self, edge: &EdgeNode, now: Instant) -> Vec<AgentId> {
+    /// Every device registered with `edge` ([`super::Device::edge`]) is removed, each
+    /// agent settling as for [`Self::device_gone`] (with [`Cause::DeviceGone`]: losing the
+    /// last device makes the agent Offline, after the call if in one). Devices with no known
+    /// edge stay.
+    ///
+    /// Every agent bound to one of its calls (`Reserved`, `Ringing`, `OnCall` with that edge
+    /// recorded) leaves the call as if it had ended with no wrap-up: to where the agent rests
+    /// (`Available` when logged in with a device left; a logout, pause or device loss asked
+    /// for during the call takes effect; a retiring agent leaves presence), with
+    /// [`Cause::EdgeGone`]. Bindings with no known edge are untouched.
+    ///
+    /// The devices go first, so that an agent whose call and only phone were both on the
+    /// node goes straight to `Offline` and never shows `Available` in between. Later
+    /// reports from that edge about those calls are stale.
+    pub fn edge_gone(&mut self, edge: &EdgeNode, now: Instant) -> EdgeCleared {
         self.handle_timeout(now);
-        let bound: Vec<AgentId> = self
+        let devices = self.remove_devices_of(edge, now);
+        let freed: Vec<AgentId> = self
             .agents
             .values()
             .filter(|agent| agent.edge.as_ref() == Some(edge) && agent.state.is_call_bound())
             .map(|agent| agent.id().clone())
             .collect();
-        for id in &bound {
+        for id in &freed {
             if let Some(agent) = self.agents.get(id) {
                 let to = agent.rest_state();
                 self.set_state(id, to, Cause::EdgeGone, now);
             }
         }
-        bound
+        EdgeCleared { freed, devices }
     }
 
     /// Refuses an empty or oversized edge name before it is stored.
-    fn check_edge(&self, edge: Option<&EdgeNode>) -> Result<()> {
+    pub(super) fn check_edge(&self, edge: Option<&EdgeNode>) -> Result<()> {
         match edge {
             Some(edge) => self.check_text("edge node", edge.as_str().len()),
             None => Ok(()),

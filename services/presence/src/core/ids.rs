@@ -69,6 +69,10 @@ pub struct Device {
     pub id: DeviceId,
     /// How to reach the device.
     pub kind: DeviceKind,
+    /// The sip-edge node the device registered with: its registration lives there, so the
+    /// device is gone when that node is ([`super::Presence::edge_gone`]). `None` when not
+    /// known (and for a browser session); such a device only goes by `device_gone`.
+    pub edge: Option<EdgeNode>,
 }
 
 /// How a device is reached.

@@ -26,6 +26,8 @@
 //! - A call binding may name the sip-edge node that carries the call ([`EdgeNode`]); when
 //!   that node is gone for good (`edge_gone`), nobody can end its calls any more, so their
 //!   agents leave them as if they had ended. A binding with no edge is never freed that way.
+//! - A device may name the sip-edge node it registered with; when that node is gone for
+//!   good, its devices are gone too (as if each had gone away by itself).
 
 mod agent;
 mod calls;
@@ -41,7 +43,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub use agent::{Agent, AgentConfig};
-pub use calls::Reservation;
+pub use calls::{EdgeCleared, Reservation};
 pub use error::{CallInput, PresenceError};
 pub use event::{Cause, PresenceEvent};
 pub use ids::{AgentId, CallId, Device, DeviceId, DeviceKind, EdgeNode};

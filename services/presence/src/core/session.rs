@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::agent::{Agent, AgentConfig};
 use super::event::{Cause, PresenceEvent};
-use super::ids::{AgentId, Device, DeviceId, DeviceKind};
+use super::ids::{AgentId, Device, DeviceId, DeviceKind, EdgeNode};
 use super::state::PauseReason;
 use super::{Presence, PresenceError, Result};
 
@@ -86,8 +86,10 @@ impl Presence {
         Ok(())
     }
 
-    /// A device registered (or re-registered: the same id updates the contact in place).
-    /// The first device of a logged-in agent makes the agent Available.
+    /// A device registered (or re-registered: the same id replaces the device in place, its
+    /// contact and its edge, so a phone that moved to another sip-edge node, or to one that
+    /// does not say its name, follows). The first device of a logged-in agent makes the
+    /// agent Available.
     pub fn device_registered(&mut self, id: &AgentId, device: Device, now: Instant) -> Result<()> {
         self.handle_timeout(now);
         self.check_device(&device)?;
@@ -114,6 +116,35 @@ impl Presence {
             self.settle(id, Cause::DeviceGone, now);
         }
         Ok(())
+    }
+
+    /// Removes every device registered with the sip-edge node `edge`, settling each agent
+    /// that lost one as [`Self::device_gone`] does (with [`Cause::DeviceGone`]); for
+    /// [`Self::edge_gone`]. Returns the devices removed, ordered by agent, then device.
+    pub(super) fn remove_devices_of(
+        &mut self,
+        edge: &EdgeNode,
+        now: Instant,
+    ) -> Vec<(AgentId, DeviceId)> {
+        let mut removed = Vec::new();
+        let mut touched = Vec::new();
+        for agent in self.agents.values_mut() {
+            let before = removed.len();
+            agent.devices.retain(|id, device| {
+                let on_edge = device.edge.as_ref() == Some(edge);
+                if on_edge {
+                    removed.push((agent.config.id.clone(), id.clone()));
+                }
+                !on_edge
+            });
+            if removed.len() > before {
+                touched.push(agent.config.id.clone());
+            }
+        }
+        for id in &touched {
+            self.settle(id, Cause::DeviceGone, now);
+        }
+        removed
     }
 
     /// Pauses a logged-in agent: at once when idle or in wrap-up (ending it), after the call
@@ -167,6 +198,6 @@ impl Presence {
             self.check_text("extension", extension.len())?;
             self.check_text("contact", contact.len())?;
         }
-        Ok(())
+        self.check_edge(device.edge.as_ref())
     }
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use cc_presence::core::{
-    AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind, Presence,
+    AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, DeviceKind, EdgeNode, Presence,
     PresenceConfig, PresenceEvent,
 };
 
@@ -70,6 +70,7 @@ impl Harness {
     }
 }
 
+/// A SIP phone whose registrar did not say its sip-edge node.
 pub fn sip(id: &str) -> Device {
     Device {
         id: DeviceId::from(id),
@@ -77,6 +78,15 @@ pub fn sip(id: &str) -> Device {
             extension: "1001".into(),
             contact: format!("sip:{id}@127.0.0.1:5070"),
         },
+        edge: None,
+    }
+}
+
+/// A SIP phone registered with the sip-edge node `edge`.
+pub fn sip_on(id: &str, edge: &str) -> Device {
+    Device {
+        edge: Some(EdgeNode::new(edge)),
+        ..sip(id)
     }
 }
 

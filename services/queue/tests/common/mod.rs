@@ -95,6 +95,7 @@ pub async fn ready(presence: &PresenceHandle, id: &str) {
             extension: "201".into(),
             contact: format!("sip:{id}@127.0.0.1"),
         },
+        edge: None,
     };
     presence.device_registered(&agent, device).await.unwrap();
 }

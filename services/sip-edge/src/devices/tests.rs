@@ -133,6 +133,7 @@ impl Setup {
             timeout: Duration::from_secs(2),
             told: HashSet::new(),
             moved: None,
+            node: "edge-1".into(),
         };
         let now = registered.clone();
         tokio::spawn(async move {
