@@ -396,7 +396,7 @@ async fn with_nobody_free_callers_wait_with_music_hear_their_position_and_may_gi
     let mut waiting = u32::MAX;
     for _ in 0..30 {
         waiting = queues
-            .list_queues(queues_pb::ListQueuesRequest {})
+            .list_queues(queues_pb::ListQueuesRequest::default())
             .await
             .unwrap()
             .into_inner()

@@ -205,6 +205,41 @@ async fn killing_the_queue_owner_loses_no_waiting_caller_and_keeps_their_order()
         }
     }
 
+    // Any queue node answers for the cluster: the one that does not own sales asks the owner.
+    let mut queues = cc_proto::queues::v1::queues_client::QueuesClient::connect(format!(
+        "http://{}",
+        second_queue.api_addr()
+    ))
+    .await
+    .unwrap();
+    let waiting = queues
+        .list_waiting_calls(cc_proto::queues::v1::ListWaitingCallsRequest {
+            department_id: "sales".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .calls;
+    assert_eq!(
+        waiting
+            .iter()
+            .map(|c| c.call_id.clone())
+            .collect::<Vec<_>>(),
+        started[1..]
+    );
+    let listed = queues
+        .list_queues(cc_proto::queues::v1::ListQueuesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .queues;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].department_id.as_str(), listed[0].waiting_calls),
+        ("sales", 3)
+    );
+
     let killed = Instant::now();
     drop(first_queue); // SIGKILL
     until_owner(
@@ -789,6 +824,7 @@ async fn killing_a_sip_edge_frees_its_agents_and_takes_its_callers_out_of_the_qu
         let waiting = queues
             .list_waiting_calls(cc_proto::queues::v1::ListWaitingCallsRequest {
                 department_id: "sales".into(),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -41,6 +41,9 @@ pub struct Apis<'a> {
     /// The configuration store the Configuration API edits, where it is served.
     pub config: Option<Arc<ConfigStore>>,
     /// The node's event stream.
+    /// The cluster's coordinator and this node's name in it (APIs that answer for the
+    /// whole cluster find the other nodes through it).
+    pub cluster: Option<(Arc<dyn cc_cluster::Coordinator>, String)>,
     /// The cluster's event stream, and this node's own (what other nodes gather).
     pub events: (crate::events::EventHub, crate::events::EventHub),
 }
@@ -97,7 +100,10 @@ pub async fn start(
         .set_serving::<cc_proto::events::v1::events_server::EventsServer<crate::events::EventsApi>>(
         )
         .await;
-    let queues = apis.queue.clone().map(QueuesApi::server);
+    let queues = apis.queue.clone().map(|queue| match &apis.cluster {
+        Some((coordinator, node)) => QueuesApi::clustered(queue, coordinator.clone(), node.clone()),
+        None => QueuesApi::server(queue),
+    });
     if queues.is_some() {
         health.set_serving::<QueuesServer<QueuesApi>>().await;
     }

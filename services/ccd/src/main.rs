@@ -444,6 +444,7 @@ async fn serve(
             routing: services.routing.then(|| store.subscribe()),
             // Every node serves the Configuration API: the store is the cluster's.
             config: Some(store.clone()),
+            cluster: Some((coordinator.clone(), node.clone())),
             events: (cluster_events, local_events),
         },
         shutdown.clone(),

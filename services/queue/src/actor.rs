@@ -82,6 +82,8 @@ pub(crate) enum Msg {
     ),
     Position(CallId, RpcReplyPort<Result<WaitingCall, QueueError>>),
     Stats(RpcReplyPort<Vec<QueueStats>>),
+    /// Every configured department, in configured order (owned here or not).
+    Configured(RpcReplyPort<Vec<DepartmentId>>),
     /// The departments changed ([`QueueCore::handle_configure`]).
     Configure(
         Vec<DepartmentConfig>,
@@ -233,6 +235,9 @@ impl Actor for QueueActor {
             }
             Msg::Stats(reply) => {
                 let _ = reply.send(state.stats(now()));
+            }
+            Msg::Configured(reply) => {
+                let _ = reply.send(state.configured.iter().map(|d| d.id.clone()).collect());
             }
             Msg::Configure(departments, reply) => {
                 let result = state.configure(departments, now(), &myself);

@@ -478,6 +478,11 @@ impl QueueHandle {
         }
     }
 
+    /// Every configured department, in configured order, whether this node owns it or not.
+    pub async fn configured(&self) -> Result<Vec<DepartmentId>, ServiceError> {
+        call_t!(self.actor, Msg::Configured, self.timeout_ms).map_err(|e| self.failed(e))
+    }
+
     /// Every department's queue, in configured order: in ownership mode only the departments
     /// this node owns (plus closing ones it still drains); the others are on their owners.
     pub async fn stats(&self) -> Result<Vec<QueueStats>, ServiceError> {

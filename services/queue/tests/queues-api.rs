@@ -47,7 +47,7 @@ async fn queues_and_waiting_calls_are_listed_and_unknown_departments_refused() {
     let api = QueuesApi::new(queue);
 
     let queues = api
-        .list_queues(Request::new(pb::ListQueuesRequest {}))
+        .list_queues(Request::new(pb::ListQueuesRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -75,6 +75,7 @@ async fn queues_and_waiting_calls_are_listed_and_unknown_departments_refused() {
     let calls = api
         .list_waiting_calls(Request::new(pb::ListWaitingCallsRequest {
             department_id: "sales".into(),
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -89,6 +90,7 @@ async fn queues_and_waiting_calls_are_listed_and_unknown_departments_refused() {
     let unknown = api
         .list_waiting_calls(Request::new(pb::ListWaitingCallsRequest {
             department_id: "billing".into(),
+            ..Default::default()
         }))
         .await
         .unwrap_err();
@@ -100,6 +102,7 @@ async fn queues_and_waiting_calls_are_listed_and_unknown_departments_refused() {
     let empty = api
         .list_waiting_calls(Request::new(pb::ListWaitingCallsRequest {
             department_id: String::new(),
+            ..Default::default()
         }))
         .await
         .unwrap_err();
