@@ -108,6 +108,31 @@ async fn next_call_event(events: &mut Streaming<events_pb::Event>) -> E {
     }
 }
 
+/// The cluster's event stream as the node at `node` serves it, from now on.
+async fn cluster_events_of(node: &Ccd) -> Streaming<events_pb::Event> {
+    EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap()
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// An employee's phone registered with the sip-edge node `edge`, answering after 100 ms.
+fn answering_phone(edge: &Ccd, extension: &str, password: &str) -> Phone {
+    Phone::register(
+        edge.addr(),
+        "cc.local",
+        extension,
+        password,
+        Behaviour::Answer { ring_ms: 100 },
+    )
+}
+
 fn caller(edge: &Ccd, talk_ms: u64) -> Sipp {
     Sipp::new("caller.xml", edge.addr(), Transport::Udp)
         .service(NUMBER)
@@ -143,48 +168,9 @@ async fn killing_the_queue_owner_loses_no_waiting_caller_and_keeps_their_order()
     let second_queue = Ccd::start(config.clone().service("queue"));
     let edge = Ccd::start(config.clone().service("sip-edge"));
 
-    let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut agents = AgentsClient::connect(format!("http://{}", presence.api_addr()))
-        .await
-        .unwrap();
-    agents
-        .login(pb::LoginRequest {
-            agent_id: "anna".into(),
-        })
-        .await
-        .unwrap();
-    let anna = Phone::register(
-        edge.addr(),
-        "cc.local",
-        "201",
-        "anna-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let state = agents
-            .get_agent(pb::GetAgentRequest {
-                agent_id: "anna".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .state;
-        if state == pb::AgentState::Available as i32 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "anna never became available");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut events = cluster_events_of(&edge).await;
+    let anna = answering_phone(&edge, "201", "anna-secret");
+    login_available(&presence, "anna").await;
 
     // The first caller talks to Anna long enough for the others to queue behind and for
     // the owner to die and be replaced meanwhile.
@@ -337,24 +323,9 @@ async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_anoth
     let _queue = Ccd::start(config.clone().service("queue"));
     let mut draining = Ccd::start(config.clone().service("sip-edge"));
     let other = Ccd::start(config.clone().service("sip-edge"));
-    let anna = Phone::register(
-        draining.addr(),
-        "cc.local",
-        "201",
-        "anna-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
+    let anna = answering_phone(&draining, "201", "anna-secret");
     login_available(&presence, "anna").await;
-    let mut events = EventsClient::connect(format!("http://{}", draining.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut events = cluster_events_of(&draining).await;
     // Anna takes a call on the edge that will drain.
     let in_progress = tokio::spawn(run(caller(&draining, 6_000)));
     while !matches!(next_call_event(&mut events).await, E::CallAnswered(_)) {}
@@ -385,13 +356,7 @@ async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_anoth
     );
 
     // The other edge takes new calls: Piotr, registered there, answers.
-    let piotr = Phone::register(
-        other.addr(),
-        "cc.local",
-        "202",
-        "piotr-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
+    let piotr = answering_phone(&other, "202", "piotr-secret");
     login_available(&presence, "piotr").await;
     let elsewhere = run(caller(&other, 500)).await;
     assert!(
@@ -485,44 +450,14 @@ async fn killing_the_presence_owner_keeps_agents_logged_in_and_never_offers_a_bu
         Some(first.api_addr().to_string()),
         "the first presence node owns presence"
     );
-    let anna = Phone::register(
-        edge.addr(),
-        "cc.local",
-        "201",
-        "anna-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
-    let piotr = Phone::register(
-        edge.addr(),
-        "cc.local",
-        "202",
-        "piotr-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
+    let anna = answering_phone(&edge, "201", "anna-secret");
+    let piotr = answering_phone(&edge, "202", "piotr-secret");
     login_available(&first, "anna").await;
     login_available(&first, "piotr").await;
-    let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut events = cluster_events_of(&edge).await;
     // Any node serves the whole cluster's events: the routing node, which has none of its
     // own, tells the calls of the edge and the agents of whichever presence node owns them.
-    let mut cluster_events = EventsClient::connect(format!("http://{}", routing.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut cluster_events = cluster_events_of(&routing).await;
     // Anna (first in the sequential order) takes a long call.
     let long = tokio::spawn(run(caller(&edge, 10_000)));
     loop {
@@ -633,23 +568,8 @@ async fn a_queue_owner_cut_off_from_etcd_stops_offering_before_another_takes_ove
     .await;
     let other = Ccd::start(config.clone().service("queue"));
     let edge = Ccd::start(config.clone().service("sip-edge"));
-    let mut events = EventsClient::connect(format!("http://{}", edge.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let anna = Phone::register(
-        edge.addr(),
-        "cc.local",
-        "201",
-        "anna-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
+    let mut events = cluster_events_of(&edge).await;
+    let anna = answering_phone(&edge, "201", "anna-secret");
     // A caller waits at the first owner while nobody is logged in.
     let waiting = tokio::spawn(run(caller(&edge, 500)));
     let call = loop {
@@ -719,15 +639,7 @@ async fn killing_the_etcd_leader_under_load_fails_no_call() {
     let edge = Ccd::start(config.clone().service("sip-edge"));
     let phones: Vec<Phone> = [("201", "anna-secret"), ("202", "piotr-secret")]
         .into_iter()
-        .map(|(extension, password)| {
-            Phone::register(
-                edge.addr(),
-                "cc.local",
-                extension,
-                password,
-                Behaviour::Answer { ring_ms: 100 },
-            )
-        })
+        .map(|(extension, password)| answering_phone(&edge, extension, password))
         .collect();
     login_available(&presence, "anna").await;
     login_available(&presence, "piotr").await;
@@ -793,24 +705,9 @@ async fn killing_a_sip_edge_frees_its_agents_and_takes_its_callers_out_of_the_qu
     let _media = Ccd::start(config.clone().service("media"));
     let queue = Ccd::start(config.clone().service("queue"));
     let dying = Ccd::start(config.clone().service("sip-edge"));
-    let _anna = Phone::register(
-        dying.addr(),
-        "cc.local",
-        "201",
-        "anna-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
+    let _anna = answering_phone(&dying, "201", "anna-secret");
     login_available(&presence, "anna").await;
-    let mut events = EventsClient::connect(format!("http://{}", dying.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut events = cluster_events_of(&dying).await;
     // Anna talks on a call of the edge that will die; a second caller waits behind.
     // (Their SIPp give up 20 s in: the dead edge never answers them again.)
     let _talking = tokio::spawn(run(caller(&dying, 15_000).timeout(Duration::from_secs(20))));
@@ -863,13 +760,7 @@ async fn an_agent_registered_with_one_edge_takes_a_call_that_came_to_another() {
     let _queue = Ccd::start(config.clone().service("queue"));
     let home = Ccd::start(config.clone().service("sip-edge"));
     let entry = Ccd::start(config.clone().service("sip-edge"));
-    let anna = Phone::register(
-        home.addr(),
-        "cc.local",
-        "201",
-        "anna-secret",
-        Behaviour::Answer { ring_ms: 100 },
-    );
+    let anna = answering_phone(&home, "201", "anna-secret");
     login_available(&presence, "anna").await;
     // The call comes to the other edge: it rings Anna through the edge her phone
     // registered with, and the caller talks to her.
