@@ -108,6 +108,16 @@ async fn next_call_event(events: &mut Streaming<events_pb::Event>) -> E {
     }
 }
 
+/// A presence, a routing and a media node: what every test's calls need besides the
+/// queue and sip-edge nodes it arranges itself.
+fn backbone(config: &NodeConfig) -> (Ccd, Ccd, Ccd) {
+    (
+        Ccd::start(config.clone().service("presence")),
+        Ccd::start(config.clone().service("routing")),
+        Ccd::start(config.clone().service("media")),
+    )
+}
+
 /// The cluster's event stream as the node at `node` serves it, from now on.
 async fn cluster_events_of(node: &Ccd) -> Streaming<events_pb::Event> {
     EventsClient::connect(format!("http://{}", node.api_addr()))
@@ -154,9 +164,7 @@ async fn killing_the_queue_owner_loses_no_waiting_caller_and_keeps_their_order()
     let endpoint = etcd.endpoint();
     let coordinator = etcd.connect().await;
     let config = center(&endpoint);
-    let presence = Ccd::start(config.clone().service("presence"));
-    let _routing = Ccd::start(config.clone().service("routing"));
-    let _media = Ccd::start(config.clone().service("media"));
+    let (presence, _routing, _media) = backbone(&config);
     let first_queue = Ccd::start(config.clone().service("queue"));
     until_owner(
         &coordinator,
@@ -317,9 +325,7 @@ async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_anoth
 {
     let etcd = EtcdServer::start().await.unwrap();
     let config = center_with(&etcd.endpoint(), &["anna", "piotr"]);
-    let presence = Ccd::start(config.clone().service("presence"));
-    let _routing = Ccd::start(config.clone().service("routing"));
-    let _media = Ccd::start(config.clone().service("media"));
+    let (presence, _routing, _media) = backbone(&config);
     let _queue = Ccd::start(config.clone().service("queue"));
     let mut draining = Ccd::start(config.clone().service("sip-edge"));
     let other = Ccd::start(config.clone().service("sip-edge"));
@@ -545,9 +551,7 @@ async fn a_queue_owner_cut_off_from_etcd_stops_offering_before_another_takes_ove
     let etcd = EtcdServer::start().await.unwrap();
     let coordinator = etcd.connect().await;
     let config = center(&etcd.endpoint());
-    let presence = Ccd::start(config.clone().service("presence"));
-    let _routing = Ccd::start(config.clone().service("routing"));
-    let _media = Ccd::start(config.clone().service("media"));
+    let (presence, _routing, _media) = backbone(&config);
     // The first queue node reaches etcd through a relay the test can cut; everything else
     // (the edge, presence) still reaches it.
     let etcd_addr: std::net::SocketAddr = etcd
@@ -629,9 +633,7 @@ async fn killing_the_etcd_leader_under_load_fails_no_call() {
     let mut etcd = cc_cluster::testing::EtcdCluster::start(3).await.unwrap();
     let mut config = center_with(&etcd.endpoints()[0], &["anna", "piotr"]);
     config.etcd = etcd.endpoints();
-    let presence = Ccd::start(config.clone().service("presence"));
-    let _routing = Ccd::start(config.clone().service("routing"));
-    let _media = Ccd::start(config.clone().service("media"));
+    let (presence, _routing, _media) = backbone(&config);
     let _queues = [
         Ccd::start(config.clone().service("queue")),
         Ccd::start(config.clone().service("queue")),
@@ -700,9 +702,7 @@ async fn killing_the_etcd_leader_under_load_fails_no_call() {
 async fn killing_a_sip_edge_frees_its_agents_and_takes_its_callers_out_of_the_queue() {
     let etcd = EtcdServer::start().await.unwrap();
     let config = center_with(&etcd.endpoint(), &["anna", "piotr"]);
-    let presence = Ccd::start(config.clone().service("presence"));
-    let _routing = Ccd::start(config.clone().service("routing"));
-    let _media = Ccd::start(config.clone().service("media"));
+    let (presence, _routing, _media) = backbone(&config);
     let queue = Ccd::start(config.clone().service("queue"));
     let dying = Ccd::start(config.clone().service("sip-edge"));
     let _anna = answering_phone(&dying, "201", "anna-secret");
@@ -754,9 +754,7 @@ async fn killing_a_sip_edge_frees_its_agents_and_takes_its_callers_out_of_the_qu
 async fn an_agent_registered_with_one_edge_takes_a_call_that_came_to_another() {
     let etcd = EtcdServer::start().await.unwrap();
     let config = center(&etcd.endpoint());
-    let presence = Ccd::start(config.clone().service("presence"));
-    let _routing = Ccd::start(config.clone().service("routing"));
-    let _media = Ccd::start(config.clone().service("media"));
+    let (presence, _routing, _media) = backbone(&config);
     let _queue = Ccd::start(config.clone().service("queue"));
     let home = Ccd::start(config.clone().service("sip-edge"));
     let entry = Ccd::start(config.clone().service("sip-edge"));

@@ -55,14 +55,6 @@ impl Peers {
         channels.insert(address.to_owned(), channel.clone());
         Ok(channel)
     }
-
-    /// Forgets channels to addresses not in `live` (nodes that left).
-    pub fn retain(&self, live: &HashSet<String>) {
-        self.channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|address, _| live.contains(address));
-    }
 }
 
 /// A channel whose requests go to the addresses `addresses(&source)` gives now, balanced

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 use crate::actor::Command;
 use crate::adapters::{Extensions, SipDevices};
 use crate::convert::status;
-use crate::core::CallId;
+use crate::core::{AgentId, CallId};
 use crate::service::PresenceHandle;
 
 /// The PresenceControl service over one presence handle.
@@ -50,10 +50,15 @@ impl PresenceControlApi {
         command: fn(CallId) -> Command,
     ) -> Result<Response<pb::Done>, Status> {
         let (agent, call) = convert::agent_call(request)?;
-        self.presence
-            .apply(&agent, command(call))
-            .await
-            .map_err(status)?;
+        self.apply((agent, command(call))).await
+    }
+
+    /// Applies a converted request's command to its agent.
+    async fn apply(
+        &self,
+        (agent, command): (AgentId, Command),
+    ) -> Result<Response<pb::Done>, Status> {
+        self.presence.apply(&agent, command).await.map_err(status)?;
         Ok(Response::new(pb::Done {}))
     }
 }
@@ -64,9 +69,7 @@ impl PresenceControl for PresenceControlApi {
         &self,
         request: Request<pb::ReserveRequest>,
     ) -> Result<Response<pb::Done>, Status> {
-        let (agent, command) = convert::reserve(request.into_inner())?;
-        self.presence.apply(&agent, command).await.map_err(status)?;
-        Ok(Response::new(pb::Done {}))
+        self.apply(convert::reserve(request.into_inner())?).await
     }
 
     async fn confirm_ringing(
@@ -88,9 +91,7 @@ impl PresenceControl for PresenceControlApi {
         &self,
         request: Request<pb::CallEndedRequest>,
     ) -> Result<Response<pb::Done>, Status> {
-        let (agent, command) = convert::call_ended(request.into_inner())?;
-        self.presence.apply(&agent, command).await.map_err(status)?;
-        Ok(Response::new(pb::Done {}))
+        self.apply(convert::call_ended(request.into_inner())?).await
     }
 
     async fn released(
@@ -104,9 +105,8 @@ impl PresenceControl for PresenceControlApi {
         &self,
         request: Request<pb::CallInProgressRequest>,
     ) -> Result<Response<pb::Done>, Status> {
-        let (agent, command) = convert::call_in_progress(request.into_inner())?;
-        self.presence.apply(&agent, command).await.map_err(status)?;
-        Ok(Response::new(pb::Done {}))
+        self.apply(convert::call_in_progress(request.into_inner())?)
+            .await
     }
 
     async fn device_registered(
