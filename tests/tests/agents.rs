@@ -89,7 +89,7 @@ async fn a_logged_in_agent_with_a_registered_phone_is_available_then_paused() {
     );
 
     let list = client
-        .list_agents(pb::ListAgentsRequest {})
+        .list_agents(pb::ListAgentsRequest::default())
         .await
         .unwrap()
         .into_inner();

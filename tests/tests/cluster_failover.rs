@@ -279,28 +279,23 @@ async fn login_available(presence: &Ccd, agent: &str) {
     let mut agents = AgentsClient::connect(format!("http://{}", presence.api_addr()))
         .await
         .unwrap();
-    agents
-        .login(pb::LoginRequest {
-            agent_id: agent.into(),
-        })
-        .await
-        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
+    // Refused (UNAVAILABLE) only while the agent's shard changes hands: log in again.
     loop {
-        let state = agents
-            .get_agent(pb::GetAgentRequest {
-                agent_id: agent.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .state;
-        if state == pb::AgentState::Available as i32 {
-            return;
+        let request = pb::LoginRequest {
+            agent_id: agent.into(),
+        };
+        match agents.login(request).await {
+            Ok(_) => break,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "{agent} cannot log in: {e}\n{}",
+                presence.log_text()
+            ),
         }
-        assert!(Instant::now() < deadline, "{agent} never became available");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    until_state(presence, agent, pb::AgentState::Available).await;
 }
 
 async fn health(node: &Ccd) -> i32 {
@@ -398,18 +393,27 @@ async fn a_draining_edge_refuses_new_calls_and_lets_its_calls_finish_while_anoth
 }
 
 /// The agent's state as the presence node at `presence` sees it.
+/// The address of the presence node that owns `shard`, if any.
+async fn presence_owner(coordinator: &impl cc_cluster::Coordinator, shard: u32) -> Option<String> {
+    let kv = coordinator
+        .get(&cc_cluster::keys::presence_owner(shard))
+        .await
+        .unwrap()?;
+    let node: cc_cluster::NodeInfo = serde_json::from_slice(&kv.value).unwrap();
+    Some(node.address)
+}
+
 async fn agent_state(presence: &Ccd, agent: &str) -> i32 {
     let mut agents = AgentsClient::connect(format!("http://{}", presence.api_addr()))
         .await
         .unwrap();
+    // Unanswered while the agent's shard changes hands: not in any state yet.
     agents
         .get_agent(pb::GetAgentRequest {
             agent_id: agent.into(),
         })
         .await
-        .unwrap()
-        .into_inner()
-        .state
+        .map_or(-1, |a| a.into_inner().state)
 }
 
 /// Waits (bounded) until the presence node at `presence` has the agent in `wanted`.
@@ -441,25 +445,35 @@ async fn killing_the_presence_owner_keeps_agents_logged_in_and_never_offers_a_bu
     let _media = Ccd::start(config.clone().service("media"));
     let _queue = Ccd::start(config.clone().service("queue"));
     let edge = Ccd::start(config.clone().service("sip-edge"));
-    let presence_owner = || async {
-        let kv = coordinator
-            .get(&cc_cluster::keys::presence_owner(
-                cc_cluster::keys::PRESENCE_SHARD,
-            ))
-            .await
-            .unwrap()?;
-        let node: cc_cluster::NodeInfo = serde_json::from_slice(&kv.value).unwrap();
-        Some(node.address)
-    };
-    assert_eq!(
-        presence_owner().await,
-        Some(first.api_addr().to_string()),
-        "the first presence node owns presence"
-    );
+    // The shards spread over both presence nodes.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut holders = std::collections::BTreeSet::new();
+        for shard in 0..cc_cluster::keys::PRESENCE_SHARDS {
+            holders.insert(presence_owner(&coordinator, shard).await);
+        }
+        let both = [first.api_addr(), second.api_addr()].map(|a| Some(a.to_string()));
+        if holders == both.into_iter().collect() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the presence shards never spread over both nodes: {holders:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Whichever node serves Anna is the one that dies; both answer for every agent.
+    let anna_shard = cc_cluster::keys::presence_shard("anna");
+    let (doomed, second) =
+        if presence_owner(&coordinator, anna_shard).await == Some(first.api_addr().to_string()) {
+            (first, second)
+        } else {
+            (second, first)
+        };
     let anna = answering_phone(&edge, "201", "anna-secret");
     let piotr = answering_phone(&edge, "202", "piotr-secret");
-    login_available(&first, "anna").await;
-    login_available(&first, "piotr").await;
+    login_available(&doomed, "anna").await;
+    login_available(&second, "piotr").await;
     let mut events = cluster_events_of(&edge).await;
     // Any node serves the whole cluster's events: the routing node, which has none of its
     // own, tells the calls of the edge and the agents of whichever presence node owns them.
@@ -473,12 +487,12 @@ async fn killing_the_presence_owner_keeps_agents_logged_in_and_never_offers_a_bu
         }
     }
 
-    drop(first); // SIGKILL
+    drop(doomed); // SIGKILL
     let deadline = Instant::now() + Duration::from_secs(15);
-    while presence_owner().await != Some(second.api_addr().to_string()) {
+    while presence_owner(&coordinator, anna_shard).await != Some(second.api_addr().to_string()) {
         assert!(
             Instant::now() < deadline,
-            "the standby never took presence over"
+            "the other presence node never took Anna's shard over"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -680,13 +694,13 @@ async fn killing_the_etcd_leader_under_load_fails_no_call() {
     let nodes = coordinator.list("/cc/nodes/").await.unwrap().kvs.len();
     assert_eq!(nodes, 6, "presence, routing, media, 2 queues, sip-edge");
     assert!(queue_owner(&coordinator, "sales").await.is_some());
-    let presence_owner = coordinator
-        .get(&cc_cluster::keys::presence_owner(
-            cc_cluster::keys::PRESENCE_SHARD,
-        ))
-        .await
-        .unwrap();
-    assert!(presence_owner.is_some(), "{}", presence.log_text());
+    for shard in 0..cc_cluster::keys::PRESENCE_SHARDS {
+        assert!(
+            presence_owner(&coordinator, shard).await.is_some(),
+            "presence shard {shard} has no owner\n{}",
+            presence.log_text()
+        );
+    }
     for node in [&presence, &edge] {
         let log = node.log_text();
         assert!(

@@ -74,7 +74,12 @@ pub async fn start(
             .set_serving::<MediaControlServer<MediaControlService>>()
             .await;
     }
-    let agents = apis.presence.map(|p| AgentsApi::server(p.handle()));
+    let agents = apis.presence.map(|p| match &apis.cluster {
+        Some((coordinator, node)) => {
+            AgentsApi::clustered(p.handle(), coordinator.clone(), node.clone())
+        }
+        None => AgentsApi::server(p.handle()),
+    });
     if agents.is_some() {
         health.set_serving::<AgentsServer<AgentsApi>>().await;
     }

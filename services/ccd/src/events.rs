@@ -20,7 +20,7 @@ use cc_proto::events::v1 as pb;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_proto::events::v1::events_server::{Events, EventsServer};
 use cc_sip_edge::calls::CallEvent;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -109,12 +109,12 @@ impl EventHub {
         Ok((replay, live))
     }
 
-    /// Follows this node's services until `shutdown`; presence's agent states only while
-    /// `owning` says this node owns presence.
+    /// Follows this node's services until `shutdown`; presence's agent states only of the
+    /// agents this node serves (the others are forgotten here, and their owner tells).
     pub fn follow(
         &self,
         edge: Option<&cc_sip_edge::EdgeHandle>,
-        presence: Option<(cc_presence::PresenceHandle, watch::Receiver<bool>)>,
+        presence: Option<cc_presence::PresenceHandle>,
         queue: Option<cc_queue::QueueHandle>,
         shutdown: Shutdown,
     ) {
@@ -136,7 +136,8 @@ impl EventHub {
                 }
             });
         }
-        if let Some((presence, owning)) = presence {
+        if let Some(presence) = presence {
+            let scope = presence.scope();
             let hub = self.clone();
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
@@ -148,7 +149,7 @@ impl EventHub {
                     tokio::select! {
                         _ = stop.wait() => return,
                         e = agents.recv() => match e {
-                            Some(Ok(cc_presence::core::PresenceEvent::AgentStateChanged { agent, to, .. })) if *owning.borrow() => {
+                            Some(Ok(cc_presence::core::PresenceEvent::AgentStateChanged { agent, to, .. })) if scope.borrow().covers(&agent) => {
                                 hub.publish(pb::event::Event::AgentStateChanged(pb::AgentStateChanged {
                                     agent_id: agent.as_str().to_owned(),
                                     state: cc_presence::api::proto_state(&to).into(),

@@ -368,30 +368,30 @@ async fn serve(
         None
     };
     let presence = if services.presence {
-        // Logins and pauses are kept in the coordinator, so that a standby taking over knows
-        // who was working.
-        let presence = cc_presence::PresenceService::start(
-            store.subscribe(),
-            Some(coordinator.clone()),
-            shutdown.clone(),
+        // The agents are cut into shards spread over the presence nodes; logins and pauses
+        // are kept in the coordinator, so that the node taking a shard over knows who was
+        // working.
+        let cluster = cc_presence::Cluster {
+            coordinator: coordinator.clone(),
+            lease: lease.subscribe(),
+            node: info(Service::Presence.name()),
+        };
+        Some(
+            cc_presence::PresenceService::start_sharded(
+                store.subscribe(),
+                cluster,
+                shutdown.clone(),
+            )
+            .await?,
         )
-        .await?;
-        let owning = own_presence(
-            coordinator.clone(),
-            lease.subscribe(),
-            info(Service::Presence.name()),
-            presence.handle(),
-            shutdown.clone(),
-        );
-        Some((presence, owning))
     } else {
         None
     };
     let queue = if services.queue {
-        // Presence wherever its owner is now.
-        let presence =
-            cc_cluster::Owners::follow(coordinator.clone(), cc_cluster::keys::PRESENCE_OWNERS)
-                .route(cc_cluster::keys::PRESENCE_SHARD);
+        // Each presence shard wherever its owner is now.
+        let owners =
+            cc_cluster::Owners::follow(coordinator.clone(), cc_cluster::keys::PRESENCE_OWNERS);
+        let presence = cc_cluster::ShardRoutes::follow(&owners, cc_cluster::keys::PRESENCE_SHARDS);
         let ownership = cc_queue::Ownership {
             coordinator: coordinator.clone(),
             lease: lease.subscribe(),
@@ -415,14 +415,10 @@ async fn serve(
     } else {
         None
     };
-    let (presence, presence_owned) = presence.unzip();
     let local_events = events::EventHub::default();
     local_events.follow(
         edge.as_ref().map(|e| e.handle()).as_ref(),
-        presence
-            .as_ref()
-            .map(cc_presence::PresenceService::handle)
-            .zip(presence_owned),
+        presence.as_ref().map(cc_presence::PresenceService::handle),
         queue.as_ref().map(cc_queue::QueueService::handle),
         shutdown.clone(),
     );
@@ -566,52 +562,6 @@ struct NodeOptions {
     advertise: Option<String>,
     /// The longest a sip-edge node waits for its calls on SIGTERM.
     drain: Duration,
-}
-
-/// Presence is owned by one node at a time (`/cc/own/presence/0`); clients follow the
-/// owner. A standby node takes over when the owner's lease expires (sip-edge nodes then
-/// send it their registered phones). On shutdown the ownership is handed over at once.
-/// Returns whether this node owns presence now.
-fn own_presence(
-    coordinator: Arc<dyn cc_cluster::Coordinator>,
-    mut lease: tokio::sync::watch::Receiver<Option<cc_cluster::LeaseState>>,
-    me: cc_cluster::NodeInfo,
-    presence: cc_presence::PresenceHandle,
-    mut shutdown: Shutdown,
-) -> tokio::sync::watch::Receiver<bool> {
-    let (owning, owned) = tokio::sync::watch::channel(false);
-    let key = cc_cluster::keys::presence_owner(cc_cluster::keys::PRESENCE_SHARD);
-    let value = serde_json::to_vec(&me).expect("a NodeInfo serialises");
-    let ownership = cc_cluster::Ownership::new(coordinator, key, value);
-    tokio::spawn(async move {
-        loop {
-            let owned = tokio::select! {
-                owned = ownership.acquire(&mut lease) => owned,
-                _ = shutdown.wait() => return,
-            };
-            tracing::info!(token = owned.token, "this node owns presence");
-            // Who was logged in (and paused) when the previous owner stopped; their phones
-            // and calls come from the sip-edge nodes, which see the new owner too.
-            match presence.restore_sessions().await {
-                Ok(n) => tracing::info!(sessions = n, "agents' sessions restored"),
-                Err(e) => tracing::error!(error = %e, "cannot restore the agents' sessions"),
-            }
-            owning.send_replace(true);
-            tokio::select! {
-                () = ownership.lost(&owned, &mut lease) => {
-                    owning.send_replace(false);
-                    tracing::warn!("presence ownership lost; standing by to take it again");
-                }
-                _ = shutdown.wait() => {
-                    if let Err(e) = ownership.release(&owned).await {
-                        tracing::warn!(error = %e, "cannot hand presence over; it moves when the lease expires");
-                    }
-                    return;
-                }
-            }
-        }
-    });
-    owned
 }
 
 fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {

@@ -15,7 +15,9 @@
 //! - [`Registration`] and [`Members`]: nodes registered under their lease with address and
 //!   load, followed by the clients that pick one;
 //! - [`Owners`], [`routed`] and [`Peers`]: gRPC channels that follow the nodes of a service
-//!   or the owner of a key as they change.
+//!   or the owner of a key as they change;
+//! - [`ShardClaims`] and [`ShardRoutes`]: a service cut into shards, each owned by one node,
+//!   spread evenly over the nodes, and a channel to each shard's owner.
 //!
 //! Keys are UTF-8 paths (`/cc/nodes/<service>/<node>` ...); values are bytes. Nothing per
 //! call or per packet ever goes through here.
@@ -29,6 +31,7 @@ mod membership;
 mod memory;
 mod namespace;
 mod ownership;
+mod shards;
 pub mod testing;
 
 use std::fmt;
@@ -42,6 +45,10 @@ pub use membership::{Members, NODES, NodeInfo, Registration};
 pub use memory::MemoryCoordinator;
 pub use namespace::Namespaced;
 pub use ownership::{Owned, Ownership};
+pub use shards::{
+    RELEASE_PAUSE, RELEASE_PAUSE_MAX, ShardClaims, ShardHolder, ShardRoutes, Step, UNOWNED_GRACE,
+    View, fnv1a, next_step,
+};
 
 /// The key space (DESIGN.md section 4).
 pub mod keys {
@@ -55,9 +62,15 @@ pub mod keys {
     /// Where the owner of each presence shard is written (value as for queues).
     pub const PRESENCE_OWNERS: &str = "/cc/own/presence/";
 
-    /// Presence's one shard: every agent's state is owned by one presence node at a time,
-    /// the others stand by to take over.
-    pub const PRESENCE_SHARD: &str = "0";
+    /// How many shards presence's agents are cut into: each shard is owned by one presence
+    /// node at a time, the shards spread evenly over the presence nodes
+    /// ([`crate::ShardClaims`]). Fixed for the cluster: changing it moves most agents.
+    pub const PRESENCE_SHARDS: u32 = 8;
+
+    /// The presence shard that owns `agent`'s state.
+    pub fn presence_shard(agent: &str) -> u32 {
+        crate::shards::fnv1a(agent) % PRESENCE_SHARDS
+    }
 
     /// The ownership key of a department's queue.
     pub fn queue_owner(department: &str) -> String {
@@ -65,7 +78,7 @@ pub mod keys {
     }
 
     /// The ownership key of a presence shard.
-    pub fn presence_owner(shard: &str) -> String {
+    pub fn presence_owner(shard: u32) -> String {
         format!("{PRESENCE_OWNERS}{shard}")
     }
 }

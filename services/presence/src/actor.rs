@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use cc_common::actor::{DeadlineTimer, now};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::core::{
     Agent, AgentConfig, AgentId, AgentState, CallId, Device, DeviceId, EdgeNode, PauseReason,
@@ -22,6 +22,7 @@ use crate::core::{
 use crate::error::ServiceError;
 use crate::history::History;
 use crate::sessions::{Restore, Session, Sessions};
+use crate::shards::{Scope, shard_of};
 
 /// An input that changes one agent. Each maps to one core input of the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +95,20 @@ pub(crate) struct Subscription {
 /// The actor's mailbox.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    Apply(AgentId, Command, RpcReplyPort<Result<Agent, PresenceError>>),
+    Apply(AgentId, Command, RpcReplyPort<Result<Agent, ServiceError>>),
     List(RpcReplyPort<Vec<Agent>>),
-    Get(AgentId, RpcReplyPort<Result<Agent, PresenceError>>),
+    Get(AgentId, RpcReplyPort<Result<Agent, ServiceError>>),
     Watch(u64, RpcReplyPort<Result<Subscription, ServiceError>>),
+    /// The agents of one shard as they are now, and their changes from now on, taken in
+    /// one turn ([`crate::PresenceHandle::watch_shard`]).
+    WatchShard(
+        u32,
+        RpcReplyPort<Result<(Vec<Agent>, Subscription), ServiceError>>,
+    ),
+    /// This node owns the shard now: its agents start afresh and are served from now on.
+    Own(u32, RpcReplyPort<()>),
+    /// This node no longer owns the shard: its agents are refused and forgotten at once.
+    Disown(u32, RpcReplyPort<()>),
     /// The configured set of agents changed ([`Presence::configure`]).
     Configure(
         Vec<AgentConfig>,
@@ -121,6 +132,8 @@ pub(crate) struct Args {
     pub(crate) history: usize,
     pub(crate) broadcast: usize,
     pub(crate) sessions: Option<Sessions>,
+    /// The agents this node serves, published for the APIs' streams.
+    pub(crate) scope: watch::Sender<Scope>,
 }
 
 /// The actor itself is configuration-free; everything mutable is in [`State`].
@@ -134,6 +147,7 @@ pub(crate) struct State {
     events: broadcast::Sender<PresenceEvent>,
     timer: DeadlineTimer<Msg>,
     sessions: Option<Sessions>,
+    scope: watch::Sender<Scope>,
 }
 
 impl Actor for PresenceActor {
@@ -158,6 +172,7 @@ impl Actor for PresenceActor {
             events,
             timer: DeadlineTimer::default(),
             sessions: args.sessions,
+            scope: args.scope,
         };
         state.after_input(&myself);
         Ok(state)
@@ -181,7 +196,12 @@ impl Actor for PresenceActor {
         match msg {
             Msg::Apply(agent, command, reply) => {
                 let session = command.is_session();
-                let result = state.apply(&agent, command, now());
+                let result = match state.served(&agent) {
+                    Ok(()) => state
+                        .apply(&agent, command, now())
+                        .map_err(ServiceError::from),
+                    Err(e) => Err(e),
+                };
                 if let (true, Ok(changed), Some(sessions)) = (session, &result, &state.sessions) {
                     sessions.record(&agent, Session::of(changed));
                 }
@@ -190,10 +210,45 @@ impl Actor for PresenceActor {
                 let _ = reply.send(result);
             }
             Msg::List(reply) => {
-                let _ = reply.send(state.core.agents().cloned().collect());
+                let scope = state.scope.borrow().clone();
+                let served = state.core.agents().filter(|a| scope.covers(a.id()));
+                let _ = reply.send(served.cloned().collect());
             }
             Msg::Get(agent, reply) => {
-                let _ = reply.send(state.core.agent(&agent).cloned());
+                let result = state
+                    .served(&agent)
+                    .and_then(|()| Ok(state.core.agent(&agent).cloned()?));
+                let _ = reply.send(result);
+            }
+            Msg::WatchShard(shard, reply) => {
+                let result = if state.scope.borrow().covers_shard(shard) {
+                    let agents = state
+                        .core
+                        .agents()
+                        .filter(|a| shard_of(a.id()) == shard)
+                        .cloned()
+                        .collect();
+                    Ok((agents, state.subscription()))
+                } else {
+                    Err(ServiceError::ShardNotOwned(shard))
+                };
+                let _ = reply.send(result);
+            }
+            Msg::Own(shard, reply) => {
+                // Whatever this node knew of the shard's agents is older than the owner
+                // before it: start from nothing, as the sessions store and sip-edge say.
+                state.forget_shard(shard, now());
+                state.scope.send_modify(|scope| scope.add(shard));
+                tracing::info!(shard, "presence shard served by this node");
+                state.after_input(&myself);
+                let _ = reply.send(());
+            }
+            Msg::Disown(shard, reply) => {
+                state.scope.send_modify(|scope| scope.remove(shard));
+                state.forget_shard(shard, now());
+                tracing::info!(shard, "presence shard no longer served by this node");
+                state.after_input(&myself);
+                let _ = reply.send(());
             }
             Msg::Watch(from, reply) => {
                 let result = state
@@ -201,8 +256,7 @@ impl Actor for PresenceActor {
                     .replay(from, state.core.last_seq())
                     .map(|replay| Subscription {
                         replay,
-                        live: state.events.subscribe(),
-                        next: state.core.last_seq().saturating_add(1),
+                        ..state.subscription()
                     });
                 let _ = reply.send(result);
             }
@@ -239,6 +293,41 @@ impl Actor for PresenceActor {
 }
 
 impl State {
+    /// Whether this node serves `agent` now.
+    fn served(&self, agent: &AgentId) -> Result<(), ServiceError> {
+        if self.scope.borrow().covers(agent) {
+            return Ok(());
+        }
+        Err(ServiceError::NotOwned {
+            agent: agent.clone(),
+            shard: shard_of(agent),
+        })
+    }
+
+    /// Live events from the next one on.
+    fn subscription(&self) -> Subscription {
+        Subscription {
+            replay: Vec::new(),
+            live: self.events.subscribe(),
+            next: self.core.last_seq().saturating_add(1),
+        }
+    }
+
+    /// Forgets every agent of `shard` ([`Presence::forget`]).
+    fn forget_shard(&mut self, shard: u32, now: Instant) {
+        let agents: Vec<AgentId> = self
+            .core
+            .agents()
+            .map(|a| a.id().clone())
+            .filter(|id| shard_of(id) == shard)
+            .collect();
+        for id in agents {
+            if let Err(e) = self.core.forget(&id, now) {
+                tracing::warn!(agent = %id, error = %e, "cannot forget an agent");
+            }
+        }
+    }
+
     fn apply(
         &mut self,
         id: &AgentId,
@@ -285,6 +374,10 @@ impl State {
     fn restore(&mut self, sessions: Vec<(AgentId, Restore)>, mark: u64, now: Instant) -> usize {
         let mut applied = 0;
         for (id, session) in sessions {
+            if !self.scope.borrow().covers(&id) {
+                tracing::debug!(agent = %id, "stored session of an agent served elsewhere; skipped");
+                continue;
+            }
             if self
                 .sessions
                 .as_ref()

@@ -4,7 +4,9 @@
 //! progress), and its registrar about employees' phones (mapped to agents by extension
 //! here, see [`crate::adapters`]; each names the sip-edge node holding its registration).
 //! Handlers only convert (see `convert`); the core decides, and refuses a call the agent is
-//! not engaged in (FAILED_PRECONDITION).
+//! not engaged in (FAILED_PRECONDITION). In a cluster, the queue follows each presence shard
+//! at its owner (`WatchShard`), and every request about an agent goes to the owner of the
+//! agent's shard; another node refuses it with UNAVAILABLE.
 
 mod convert;
 
@@ -12,12 +14,17 @@ use cc_proto::presence::internal::v1 as pb;
 use cc_proto::presence::internal::v1::presence_control_server::{
     PresenceControl, PresenceControlServer,
 };
+use std::pin::Pin;
+
+use cc_proto::agents::v1 as agents;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::actor::Command;
 use crate::adapters::{Extensions, SipDevices};
 use crate::convert::status;
-use crate::core::{AgentId, CallId};
+use crate::core::{AgentId, CallId, PresenceEvent};
 use crate::service::PresenceHandle;
 
 /// The PresenceControl service over one presence handle.
@@ -63,8 +70,42 @@ impl PresenceControlApi {
     }
 }
 
+type ShardStream = Pin<Box<dyn Stream<Item = Result<agents::AgentEvent, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl PresenceControl for PresenceControlApi {
+    type WatchShardStream = ShardStream;
+
+    async fn watch_shard(
+        &self,
+        request: Request<pb::WatchShardRequest>,
+    ) -> Result<Response<Self::WatchShardStream>, Status> {
+        let shard = request.into_inner().shard;
+        let wall = self.presence.wall_clock();
+        let (now, events) = self.presence.watch_shard(shard).await.map_err(status)?;
+        // The snapshot as ADDED events in each agent's current state, numbered as the
+        // last event before the live ones.
+        let snapshot: Vec<Result<agents::AgentEvent, Status>> = now
+            .iter()
+            .map(|agent| {
+                let added = PresenceEvent::AgentAdded {
+                    seq: 0,
+                    agent: agent.id().clone(),
+                    state: agent.state().clone(),
+                    at: agent.since(),
+                };
+                Ok(crate::convert::event(&added, &wall))
+            })
+            .collect();
+        let live = ReceiverStream::new(events).map(move |e| match e {
+            Ok(e) => Ok(crate::convert::event(&e, &wall)),
+            Err(e) => Err(status(e)),
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::iter(snapshot).chain(live),
+        )))
+    }
+
     async fn reserve(
         &self,
         request: Request<pb::ReserveRequest>,

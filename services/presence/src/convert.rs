@@ -150,7 +150,7 @@ fn cause(c: Cause, to: Option<&AgentState>) -> pb::Cause {
             _ => pb::Cause::Ringing,
         },
         Cause::Login => pb::Cause::Login,
-        Cause::Logout => pb::Cause::Logout,
+        Cause::Logout | Cause::Forgotten => pb::Cause::Logout,
         Cause::DeviceRegistered => pb::Cause::DeviceRegistered,
         Cause::DeviceGone => pb::Cause::DeviceGone,
         Cause::Pause => pb::Cause::Pause,
@@ -177,7 +177,10 @@ pub(crate) fn status(e: ServiceError) -> Status {
         e @ (ServiceError::Stopped
         | ServiceError::Timeout(_)
         | ServiceError::Start(_)
-        | ServiceError::Sessions(_)) => Status::unavailable(e.to_string()),
+        | ServiceError::Sessions(_)
+        | ServiceError::NotOwned { .. }
+        | ServiceError::ShardNotOwned(_)
+        | ServiceError::Lagged) => Status::unavailable(e.to_string()),
     }
 }
 

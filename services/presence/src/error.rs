@@ -36,6 +36,21 @@ pub enum ServiceError {
         /// The sequence the next event will have.
         next: u64,
     },
+    /// The agent's shard is owned by another presence node (or by none, during a takeover):
+    /// this node neither knows nor changes the agent. Ask the shard's owner.
+    #[error("agent {agent} is in presence shard {shard}, which this node does not own")]
+    NotOwned {
+        /// The agent asked about.
+        agent: crate::core::AgentId,
+        /// Its shard.
+        shard: u32,
+    },
+    /// A shard was asked for that this node does not own.
+    #[error("presence shard {0} is not owned by this node")]
+    ShardNotOwned(u32),
+    /// A shard watcher fell too far behind the live events; watch again.
+    #[error("the watcher fell behind presence's events; watch again")]
+    Lagged,
     /// The actor could not be spawned.
     #[error("cannot start presence: {0}")]
     Start(String),

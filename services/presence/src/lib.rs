@@ -8,10 +8,12 @@
 //! registered phones ([`control`]; [`adapters`] map a phone's extension to its agent).
 //! Other services reach presence only through these two APIs.
 //!
-//! One presence node owns the agents at a time. So that another can take over, the owner
-//! mirrors the agents' sessions (login and pause, not call states) into the coordinator
-//! under [`SESSIONS_PREFIX`] and the new owner reads them back
-//! ([`PresenceHandle::restore_sessions`]); sip-edge re-reports phones and calls in progress.
+//! In a cluster the agents are cut into shards, each owned by one presence node at a time
+//! and spread evenly over the nodes ([`shards`], [`PresenceService::start_sharded`]). So
+//! that another node can take a shard over, its owner mirrors the agents' sessions (login
+//! and pause, not call states) into the coordinator under [`SESSIONS_PREFIX`] and the new
+//! owner reads them back ([`PresenceHandle::restore_sessions_of`]); sip-edge re-reports
+//! the shard's phones and calls in progress.
 //!
 //! Each call binding may name the sip-edge node that carries the call. With a coordinator,
 //! presence follows the cluster's sip-edge nodes; one that stays unregistered for a grace
@@ -29,10 +31,12 @@ mod error;
 mod history;
 pub mod service;
 mod sessions;
+pub mod shards;
 mod wall;
 
 pub use actor::Command;
 pub use error::ServiceError;
-pub use service::{EventStream, PresenceHandle, PresenceService, Settings, run};
+pub use service::{Cluster, EventStream, PresenceHandle, PresenceService, Settings, run};
 pub use sessions::SESSIONS_PREFIX;
+pub use shards::Scope;
 pub use wall::WallClock;

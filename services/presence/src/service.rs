@@ -9,12 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::{Coordinator, Members};
+use cc_cluster::{Coordinator, LeaseState, Members, NodeInfo, ShardClaims};
 use cc_common::actor::now;
 use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
 use ractor::{Actor, ActorRef, RactorErr, call_t};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::actor::{Args, Command, Msg, PresenceActor, Subscription};
@@ -26,6 +26,7 @@ use crate::core::{
 use crate::edges::EdgeGrace;
 use crate::error::ServiceError;
 use crate::sessions::{Session, Sessions};
+use crate::shards::{Holder, Scope, shard_of};
 use crate::wall::WallClock;
 
 /// Tunables of the service around the core.
@@ -58,6 +59,18 @@ impl Default for Settings {
     }
 }
 
+/// What a presence node of a cluster needs to own its share of the shards.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The cluster's coordinator: sessions, owners and the sip-edge nodes live there.
+    pub coordinator: Arc<dyn Coordinator>,
+    /// The node's lease ([`cc_cluster::NodeLease::subscribe`]); shard keys are bound to it.
+    pub lease: watch::Receiver<Option<LeaseState>>,
+    /// This node as it registers (service `presence`): the value of its shard keys, where
+    /// clients find its address.
+    pub node: NodeInfo,
+}
+
 /// A running presence service.
 #[derive(Debug)]
 pub struct PresenceService {
@@ -84,10 +97,52 @@ impl PresenceService {
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let agents = agents_of(&config.borrow());
+        let settings = Settings::default();
         let mut service =
-            Self::launch(agents, Settings::default(), coordinator, shutdown.clone()).await?;
-        service.extensions = Extensions::following(config.clone());
-        let presence = service.handle();
+            Self::launch(agents, settings, coordinator, Scope::All, shutdown.clone()).await?;
+        service.follow(config, shutdown);
+        Ok(service)
+    }
+
+    /// Starts presence as one node of a cluster: like [`Self::start`] with the cluster's
+    /// coordinator, but serving only the agents of the presence shards it owns
+    /// ([`crate::shards`]): it claims its share of them (all of them when alone), takes more
+    /// over when another node dies, and hands them over when it stops (on `shutdown`).
+    pub async fn start_sharded(
+        config: ConfigWatch,
+        cluster: Cluster,
+        shutdown: Shutdown,
+    ) -> Result<Self, ServiceError> {
+        let agents = agents_of(&config.borrow());
+        let coordinator = Some(cluster.coordinator.clone());
+        let mut service = Self::launch(
+            agents,
+            Settings::default(),
+            coordinator,
+            Scope::none(),
+            shutdown.clone(),
+        )
+        .await?;
+        service.follow(config, shutdown.clone());
+        let claims = ShardClaims {
+            coordinator: cluster.coordinator,
+            prefix: cc_cluster::keys::PRESENCE_OWNERS,
+            shards: cc_cluster::keys::PRESENCE_SHARDS,
+            node: cluster.node,
+            lease: cluster.lease,
+        };
+        let holder = Holder {
+            presence: service.handle(),
+        };
+        let mut stop = shutdown;
+        tokio::spawn(async move { claims.run(holder, async move { stop.wait().await }).await });
+        Ok(service)
+    }
+
+    /// Follows `config`: employees become agents, see [`Self::start`].
+    fn follow(&mut self, config: ConfigWatch, shutdown: Shutdown) {
+        self.extensions = Extensions::following(config.clone());
+        let presence = self.handle();
         tokio::spawn(cc_common::config::follow(
             config,
             shutdown,
@@ -96,7 +151,6 @@ impl PresenceService {
                 async move { presence.follow_config(&config).await }
             },
         ));
-        Ok(service)
     }
 
     /// Starts presence with the given agents and settings (tests use a small history). No
@@ -106,7 +160,7 @@ impl PresenceService {
         settings: Settings,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
-        Self::launch(agents, settings, None, shutdown).await
+        Self::launch(agents, settings, None, Scope::All, shutdown).await
     }
 
     /// Like [`Self::start_with`], in a cluster: sessions mirrored into `coordinator` and the
@@ -117,19 +171,22 @@ impl PresenceService {
         coordinator: Arc<dyn Coordinator>,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
-        Self::launch(agents, settings, Some(coordinator), shutdown).await
+        Self::launch(agents, settings, Some(coordinator), Scope::All, shutdown).await
     }
 
     async fn launch(
         agents: Vec<AgentConfig>,
         settings: Settings,
         coordinator: Option<Arc<dyn Coordinator>>,
+        scope: Scope,
         mut shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
         let sessions = coordinator
             .as_ref()
             .map(|c| Sessions::start(c.clone(), shutdown.clone()));
+        let (scope, scopes) = watch::channel(scope);
         let args = Args {
+            scope,
             agents,
             limits: settings.limits,
             history: settings.history,
@@ -158,6 +215,7 @@ impl PresenceService {
                 wall,
                 timeout_ms,
                 sessions,
+                scope: scopes,
             },
             extensions: Extensions::default(),
             actor: join,
@@ -256,6 +314,7 @@ pub struct PresenceHandle {
     wall: WallClock,
     timeout_ms: u64,
     sessions: Option<Sessions>,
+    scope: watch::Receiver<Scope>,
 }
 
 /// Events for one watcher, in sequence order; ends with an error if the watcher fell out of
@@ -277,7 +336,7 @@ impl PresenceHandle {
             agent.clone(),
             command
         );
-        Ok(reply.map_err(|e| self.failed(e))??)
+        reply.map_err(|e| self.failed(e))?
     }
 
     /// Logs the agent in.
@@ -360,6 +419,11 @@ impl PresenceHandle {
     /// restore (`Ok(0)`); [`ServiceError::Sessions`] when the coordinator cannot be read
     /// (nothing changed then).
     pub async fn restore_sessions(&self) -> Result<usize, ServiceError> {
+        self.restore_sessions_of(None).await
+    }
+
+    /// [`Self::restore_sessions`] for the agents of one shard only (`None`: every agent).
+    pub async fn restore_sessions_of(&self, shard: Option<u32>) -> Result<usize, ServiceError> {
         let Some(sessions) = &self.sessions else {
             return Ok(0);
         };
@@ -374,6 +438,7 @@ impl PresenceHandle {
             .filter_map(|kv| {
                 match Session::parse(&kv.key, &kv.value).and_then(|(id, s)| Ok((id, s.restore()?)))
                 {
+                    Ok((id, _)) if shard.is_some_and(|s| shard_of(&id) != s) => None,
                     Ok(stored) => Some(stored),
                     Err(e) => {
                         tracing::warn!(key = %kv.key, error = %e, "unreadable session skipped");
@@ -390,6 +455,45 @@ impl PresenceHandle {
             "agents' sessions restored"
         );
         Ok(applied)
+    }
+
+    /// Writes out every session change made here so far (for a node handing a shard over:
+    /// the next owner reads them). Without a coordinator there is nothing to write.
+    pub async fn flush_sessions(&self) -> Result<(), ServiceError> {
+        match &self.sessions {
+            Some(sessions) => sessions
+                .flush(sessions.mark())
+                .await
+                .map_err(ServiceError::Sessions),
+            None => Ok(()),
+        }
+    }
+
+    /// Serves the agents of `shard` from now on, starting from nothing.
+    pub async fn own(&self, shard: u32) -> Result<(), ServiceError> {
+        call_t!(self.actor, Msg::Own, self.timeout_ms, shard).map_err(|e| self.failed(e))
+    }
+
+    /// Stops serving the agents of `shard` and forgets them.
+    pub async fn disown(&self, shard: u32) -> Result<(), ServiceError> {
+        call_t!(self.actor, Msg::Disown, self.timeout_ms, shard).map_err(|e| self.failed(e))
+    }
+
+    /// Which agents this node serves, followed.
+    pub fn scope(&self) -> watch::Receiver<Scope> {
+        self.scope.clone()
+    }
+
+    /// The agents of `shard` as they are now, then their events; the stream ends with
+    /// [`ServiceError::ShardNotOwned`] when this node stops owning the shard and with
+    /// [`ServiceError::Lagged`] when the watcher falls behind. Refused at once with
+    /// [`ServiceError::ShardNotOwned`] when the node does not own it.
+    pub async fn watch_shard(&self, shard: u32) -> Result<(Vec<Agent>, EventStream), ServiceError> {
+        let reply = call_t!(self.actor, Msg::WatchShard, self.timeout_ms, shard);
+        let (agents, sub) = reply.map_err(|e| self.failed(e))??;
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(feed_shard(sub, shard, self.scope.clone(), tx));
+        Ok((agents, rx))
     }
 
     /// Makes the configured set of agents `agents` ([`crate::core::Presence::configure`]).
@@ -437,7 +541,7 @@ impl PresenceHandle {
     /// One agent.
     pub async fn agent(&self, agent: &AgentId) -> Result<Agent, ServiceError> {
         let reply = call_t!(self.actor, Msg::Get, self.timeout_ms, agent.clone());
-        Ok(reply.map_err(|e| self.failed(e))??)
+        reply.map_err(|e| self.failed(e))?
     }
 
     /// Events from sequence `from` on (0: only new ones). Refused at once when `from` is no
@@ -507,5 +611,40 @@ impl PresenceHandle {
             RactorErr::Timeout => ServiceError::Timeout(self.timeout_ms),
             _ => ServiceError::Stopped,
         }
+    }
+}
+
+/// Copies the events of `shard`'s agents from `sub` to a shard watcher until it leaves, the
+/// node stops owning the shard or the watcher falls behind.
+async fn feed_shard(
+    sub: Subscription,
+    shard: u32,
+    mut scope: watch::Receiver<Scope>,
+    tx: mpsc::Sender<Result<PresenceEvent, ServiceError>>,
+) {
+    let mut live = sub.live;
+    loop {
+        let ended = tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) if shard_of(event.agent()) == shard => {
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => ServiceError::Lagged,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            changed = scope.changed() => {
+                if changed.is_ok() && scope.borrow_and_update().covers_shard(shard) {
+                    continue;
+                }
+                ServiceError::ShardNotOwned(shard)
+            }
+            () = tx.closed() => return,
+        };
+        let _ = tx.send(Err(ended)).await;
+        return;
     }
 }

@@ -74,7 +74,7 @@ async fn login_device_pause_resume_through_the_api() {
         .into_inner();
     assert_eq!(resumed.state(), pb::AgentState::Available);
     let list = api
-        .list_agents(Request::new(pb::ListAgentsRequest {}))
+        .list_agents(Request::new(pb::ListAgentsRequest::default()))
         .await
         .unwrap()
         .into_inner();

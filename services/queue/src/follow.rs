@@ -2,12 +2,16 @@
 //! snapshot and then as it changes, over presence's gRPC API. Presence is the owner of agent
 //! state; the queue only mirrors whether each agent may be offered a call.
 //!
-//! Presence may be another process that dies and comes back, so the follower never gives
-//! up: when presence cannot be reached or its stream ends or breaks, it retries with a
-//! capped back-off and resynchronises (watch first, then list). While it cannot follow
-//! presence, every agent it had reported available is reported [`Seen::Unknown`]: the queue
-//! offers calls only to agents whose state it sees fresh (reservations would fail anyway,
-//! but a plan whose reservation merely failed would still ring the agent).
+//! Presence is sharded (each agent's state lives at the node that owns its shard), so one
+//! follower runs per shard, each on its shard's `WatchShard` stream: the shard's agents as
+//! they are now, then their changes. Presence nodes may be other processes that die and
+//! come back, and shards move between nodes, so a follower never gives up: when its shard
+//! cannot be watched (the node is unreachable or does not own the shard) or its stream ends
+//! or breaks, it retries with a capped back-off and resynchronises from the snapshot of the
+//! next stream. While it cannot follow its shard, every agent of the shard it had reported
+//! available is reported [`Seen::Unknown`]: the queue offers calls only to agents whose
+//! state it sees fresh (reservations would fail anyway, but a plan whose reservation merely
+//! failed would still ring the agent). The other shards' followers go on meanwhile.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -25,10 +29,19 @@ use crate::presence_link::PresenceLink;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(2);
 
-/// Spawns the follower; it ends on shutdown or when the queue actor stops.
-pub(crate) fn spawn(presence: PresenceLink, queue: ActorRef<Msg>, mut shutdown: Shutdown) {
+/// Spawns one follower per presence shard; each ends on shutdown or when the queue actor
+/// stops.
+pub(crate) fn spawn(presence: PresenceLink, queue: ActorRef<Msg>, shutdown: Shutdown) {
+    for shard in 0..presence.shards() {
+        spawn_shard(shard, presence.clone(), queue.clone(), shutdown.clone());
+    }
+}
+
+/// Spawns the follower of `shard`.
+fn spawn_shard(shard: u32, presence: PresenceLink, queue: ActorRef<Msg>, mut shutdown: Shutdown) {
     tokio::spawn(async move {
         let mut follower = Follower {
+            shard,
             presence,
             queue,
             offerable: HashSet::new(),
@@ -43,11 +56,12 @@ pub(crate) fn spawn(presence: PresenceLink, queue: ActorRef<Msg>, mut shutdown: 
 /// The queue actor has stopped: nothing left to follow for.
 struct QueueGone;
 
-/// How one session of following presence ended.
+/// How one session of following a shard ended.
 enum Ended {
     /// The queue actor has stopped.
     QueueGone,
-    /// Presence could not be watched or listed.
+    /// The shard could not be watched (presence unreachable, or the node asked does not own
+    /// the shard).
     Unreachable(Status),
     /// Followed, then the stream ended (`None`: presence stopped) or broke.
     Lost(Option<Status>),
@@ -59,15 +73,21 @@ impl From<QueueGone> for Ended {
     }
 }
 
+/// The follower of one presence shard.
 struct Follower {
+    /// The shard followed.
+    shard: u32,
     presence: PresenceLink,
     queue: ActorRef<Msg>,
-    /// Agents last reported available: the ones to report unknown when presence is lost.
+    /// Agents of the shard last reported available: the ones to report unknown when the
+    /// shard is lost.
     offerable: HashSet<AgentId>,
 }
 
 impl Follower {
+    /// Follows the shard, session after session, until the queue actor stops.
     async fn run(&mut self) {
+        let shard = self.shard;
         let mut retry = FIRST_RETRY;
         let mut reported = false;
         loop {
@@ -76,15 +96,19 @@ impl Follower {
                 Ended::Unreachable(e) => {
                     // Logged once per outage, not once per attempt.
                     if reported {
-                        tracing::debug!(error = %e, "queue still cannot reach presence");
+                        tracing::debug!(shard, error = %e, "queue still cannot watch presence shard");
                     } else {
-                        tracing::warn!(error = %e, "queue cannot reach presence; retrying");
+                        tracing::warn!(shard, error = %e, "queue cannot watch presence shard; retrying");
                         reported = true;
                     }
                 }
                 Ended::Lost(e) => {
                     let error = e.as_ref().map(ToString::to_string);
-                    tracing::warn!(error, "queue lost presence's agent events; resynchronising");
+                    tracing::warn!(
+                        shard,
+                        error,
+                        "queue lost presence shard's agent events; resynchronising"
+                    );
                     retry = FIRST_RETRY;
                     reported = false;
                 }
@@ -97,24 +121,14 @@ impl Follower {
         }
     }
 
-    /// Watches, lists, then follows the stream until it ends.
+    /// Watches the shard and follows its stream (the snapshot, then the changes) until it
+    /// ends.
     async fn session(&mut self) -> Ended {
-        // Watch first, then list: an event between the two is applied after the snapshot
-        // that already contains it, and applying an agent's latest state twice is harmless.
-        let mut news = match self.presence.watch().await {
+        let mut news = match self.presence.watch_shard(self.shard).await {
             Ok(news) => news,
             Err(e) => return Ended::Unreachable(e),
         };
-        let agents = match self.presence.agents().await {
-            Ok(agents) => agents,
-            Err(e) => return Ended::Unreachable(e),
-        };
-        tracing::info!(agents = agents.len(), "queue follows presence");
-        for (agent, seen) in agents {
-            if let Err(gone) = self.tell(agent, seen) {
-                return gone.into();
-            }
-        }
+        tracing::info!(shard = self.shard, "queue follows presence shard");
         loop {
             match news.next().await {
                 Some(Ok((agent, seen))) => {
@@ -128,6 +142,7 @@ impl Follower {
         }
     }
 
+    /// Passes one agent's news to the queue, remembering whether it is offerable.
     fn tell(&mut self, agent: AgentId, seen: Seen) -> Result<(), QueueGone> {
         if seen == Seen::Available {
             self.offerable.insert(agent.clone());
@@ -139,7 +154,7 @@ impl Follower {
             .map_err(|_| QueueGone)
     }
 
-    /// Presence is out of sight: no agent it reported available stays offerable.
+    /// The shard is out of sight: no agent it reported available stays offerable.
     fn lose(&mut self) -> Result<(), QueueGone> {
         for agent in std::mem::take(&mut self.offerable) {
             self.queue

@@ -1,13 +1,19 @@
 //! The queue's one way to presence: its gRPC APIs, also when both run in one process
-//! (DESIGN.md section 1). `cc.agents.v1.Agents` to follow agents and pause the ones who miss
-//! offers, `cc.presence.internal.v1.PresenceControl` to reserve and release them. Every
-//! request is bounded by a timeout; the agent stream is opened within one and then read for
-//! as long as it lasts. The wire types stop here: the rest of the crate sees [`Seen`] news,
-//! a [`Reservation`] outcome and a [`tonic::Status`] for "presence slow or unreachable".
+//! (DESIGN.md section 1). Presence is sharded: each agent's state lives at the presence node
+//! that owns the agent's shard ([`keys::presence_shard`]), so every request about an agent
+//! goes to that shard's channel in [`ShardRoutes`], and the agents are followed shard by
+//! shard. `cc.presence.internal.v1.PresenceControl` to follow a shard's agents
+//! (`WatchShard`) and to reserve and release them, `cc.agents.v1.Agents` to pause the ones
+//! who miss offers. Every request is bounded by a timeout; a shard's stream is opened within
+//! one and then read for as long as it lasts. The wire types stop here: the rest of the
+//! crate sees [`Seen`] news, a [`Reservation`] outcome and a [`tonic::Status`] for "presence
+//! slow or unreachable" (a node that does not own the shard answers UNAVAILABLE).
 
 use std::future::Future;
 use std::time::Duration;
 
+use cc_cluster::ShardRoutes;
+use cc_cluster::keys;
 use cc_proto::agents::v1 as agents;
 use cc_proto::agents::v1::agents_client::AgentsClient;
 use cc_proto::presence::internal::v1 as control;
@@ -28,22 +34,32 @@ pub(crate) enum Reservation {
     Refused(String),
 }
 
-/// Presence's gRPC APIs behind one channel.
+/// Presence's gRPC APIs, one channel per shard.
 #[derive(Debug, Clone)]
 pub(crate) struct PresenceLink {
-    agents: AgentsClient<Channel>,
-    control: PresenceControlClient<Channel>,
+    routes: ShardRoutes,
     timeout: Duration,
 }
 
 impl PresenceLink {
-    /// Presence at `channel`; each request gives up after `timeout`.
-    pub(crate) fn new(channel: Channel, timeout: Duration) -> Self {
-        Self {
-            agents: AgentsClient::new(channel.clone()),
-            control: PresenceControlClient::new(channel),
-            timeout,
-        }
+    /// Presence at `routes` (each shard's owner); each request gives up after `timeout`.
+    pub(crate) fn new(routes: ShardRoutes, timeout: Duration) -> Self {
+        Self { routes, timeout }
+    }
+
+    /// How many shards presence's agents are cut into (`0..shards()`).
+    pub(crate) fn shards(&self) -> u32 {
+        self.routes.count()
+    }
+
+    /// The channel to the presence node that owns `agent`'s shard.
+    fn channel_of(&self, agent: &AgentId) -> Channel {
+        self.routes.get(keys::presence_shard(agent.as_str()))
+    }
+
+    /// `PresenceControl` at the owner of `agent`'s shard.
+    fn control_of(&self, agent: &AgentId) -> PresenceControlClient<Channel> {
+        PresenceControlClient::new(self.channel_of(agent))
     }
 
     /// Takes `agent` for `call`, carried by the sip-edge node `edge` when known, for at most
@@ -57,7 +73,7 @@ impl PresenceLink {
         ttl: Duration,
     ) -> Result<Reservation, Status> {
         let request = reserve_request(agent, call, edge, ttl);
-        let mut client = self.control.clone();
+        let mut client = self.control_of(agent);
         match self.bounded(client.reserve(request)).await {
             Ok(_) => Ok(Reservation::Taken),
             Err(status) => reservation_refused(status).map(Reservation::Refused),
@@ -70,7 +86,7 @@ impl PresenceLink {
             agent_id: agent.to_string(),
             call_id: call.to_string(),
         };
-        let mut client = self.control.clone();
+        let mut client = self.control_of(agent);
         self.bounded(client.released(request)).await.map(drop)
     }
 
@@ -84,39 +100,24 @@ impl PresenceLink {
             reason: reason.into(),
             text: String::new(),
         };
-        let mut client = self.agents.clone();
+        let mut client = AgentsClient::new(self.channel_of(agent));
         self.bounded(client.pause(request)).await.map(drop)
     }
 
-    /// Agent news from now on. Open it before [`Self::agents`]: a change between the two is
-    /// then applied after the snapshot that already holds it, which is harmless.
-    pub(crate) async fn watch(&self) -> Result<AgentNews, Status> {
-        let request = agents::WatchAgentEventsRequest { from_sequence: 0 };
-        let mut client = self.agents.clone();
+    /// The agents of `shard`: first every one as it is now (ADDED), then each change, from
+    /// the node that owns the shard. Opening fails with UNAVAILABLE when the node asked does
+    /// not own the shard (no owner yet, or a takeover in progress).
+    pub(crate) async fn watch_shard(&self, shard: u32) -> Result<AgentNews, Status> {
+        let request = control::WatchShardRequest { shard };
+        let mut client = PresenceControlClient::new(self.routes.get(shard));
         let stream = self
-            .bounded(client.watch_agent_events(request))
+            .bounded(client.watch_shard(request))
             .await?
             .into_inner();
         Ok(AgentNews { stream })
     }
 
-    /// Every agent as presence sees it now.
-    pub(crate) async fn agents(&self) -> Result<Vec<(AgentId, Seen)>, Status> {
-        let mut client = self.agents.clone();
-        let listed = self
-            .bounded(client.list_agents(agents::ListAgentsRequest {}))
-            .await?;
-        Ok(listed
-            .into_inner()
-            .agents
-            .into_iter()
-            .map(|a| {
-                let seen = seen(a.state(), a.call_id);
-                (AgentId::new(a.agent_id), seen)
-            })
-            .collect())
-    }
-
+    /// Waits for `request` at most the link's timeout.
     async fn bounded<T>(
         &self,
         request: impl Future<Output = Result<tonic::Response<T>, Status>>,
@@ -131,15 +132,16 @@ impl PresenceLink {
     }
 }
 
-/// Presence's stream of agent changes, as [`Seen`] news.
+/// One shard's stream of agents (the snapshot, then the changes), as [`Seen`] news.
 #[derive(Debug)]
 pub(crate) struct AgentNews {
     stream: Streaming<agents::AgentEvent>,
 }
 
 impl AgentNews {
-    /// The next change; `None` when presence ended the stream (it stopped), `Some(Err)` when
-    /// the stream broke (connection lost, or this watcher fell out of presence's history).
+    /// The next agent or change; `None` when presence ended the stream (it stopped),
+    /// `Some(Err)` when the stream broke (connection lost, the node stopped owning the shard,
+    /// or this watcher fell too far behind).
     pub(crate) async fn next(&mut self) -> Option<Result<(AgentId, Seen), Status>> {
         match self.stream.message().await {
             Ok(Some(event)) => Some(Ok(news(event))),
@@ -173,6 +175,8 @@ fn reservation_refused(status: Status) -> Result<String, Status> {
     }
 }
 
+/// One event of a shard's stream: an ADDED agent (the snapshot) or a change, each decided by
+/// its new state; a removed agent is no longer offerable.
 fn news(event: agents::AgentEvent) -> (AgentId, Seen) {
     use agents::agent_event::Kind;
     let seen = match event.kind() {
@@ -268,7 +272,11 @@ mod tests {
         use agents::agent_event::Kind as K;
         let anna = AgentId::new("anna");
         let cases = [
+            // The snapshot of a shard: each agent ADDED in its current state.
             (K::Added, S::Offline, "", Seen::Unavailable),
+            (K::Added, S::Available, "", Seen::Available),
+            (K::Added, S::Ringing, "c1", Seen::OnCall(CallId::new("c1"))),
+            (K::Added, S::Paused, "", Seen::Unavailable),
             (K::StateChanged, S::Available, "", Seen::Available),
             (
                 K::StateChanged,

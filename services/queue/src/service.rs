@@ -2,18 +2,19 @@
 //! into it, and hands out [`QueueHandle`]s through which the gRPC API and (later) sip-edge's
 //! call actors talk to it. Every call to the actor is bounded by a timeout (`call_t!`), and
 //! so is every request to presence, which the queue reaches only through presence's gRPC
-//! API (`presence_link`). In a cluster it serves only the departments this node owns
+//! API (`presence_link`), at the owner of each agent's presence shard ([`ShardRoutes`]),
+//! following the shards one by one (`follow`). In a cluster it serves only the departments this node owns
 //! ([`Ownership`]), and drops the calls of sip-edge nodes that left the cluster (`edges`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use cc_cluster::ShardRoutes;
 use cc_common::config::{Applied, ConfigWatch};
 use cc_common::{Config, Shutdown};
 use ractor::{Actor, ActorRef, RactorErr, call_t};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 use crate::actor::{Args, Input, Msg, QueueActor};
 use crate::core::{
@@ -108,7 +109,7 @@ pub struct Settings {
     pub reservation_grace: Duration,
     /// Presence's upper bound on a reservation's time-to-live.
     pub max_reservation: Duration,
-    /// How long one request to presence (reserve, release, pause, list, opening the watch)
+    /// How long one request to presence (reserve, release, pause, opening a shard's watch)
     /// may take before presence counts as slow or unreachable.
     pub presence_timeout: Duration,
     /// How long releasing one ownership key may take when the queue stops or a department
@@ -144,9 +145,12 @@ pub struct QueueService {
 
 impl QueueService {
     /// Starts the queues of every `[[departments]]` entry (members are employee ids, which
-    /// are presence's agent ids), following presence at `presence` (a channel to a node
-    /// serving `cc.agents.v1.Agents` and `cc.presence.internal.v1.PresenceControl`; it may
-    /// be lazy, and presence may come and go), and follows `config`: departments added,
+    /// are presence's agent ids), following presence at `presence`: one channel per presence
+    /// shard ([`cc_cluster::keys::PRESENCE_SHARDS`] of them), each to the node that owns
+    /// the shard and serves `cc.agents.v1.Agents` and `cc.presence.internal.v1.PresenceControl`
+    /// for it ([`ShardRoutes::follow`] in a cluster, [`ShardRoutes::single`] for one presence
+    /// node owning every shard). The channels may be lazy, and presence nodes may come and
+    /// go and shards move between them. Also follows `config`: departments added,
     /// changed or removed later take effect from the next plan on; a removed department with
     /// waiting calls closes and goes when they have left (see
     /// [`crate::core::QueueCore::handle_configure`]). Stops on `shutdown`.
@@ -156,7 +160,7 @@ impl QueueService {
     /// without, serves every configured department.
     pub async fn start(
         config: ConfigWatch,
-        presence: Channel,
+        presence: ShardRoutes,
         ownership: Option<Ownership>,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
@@ -185,7 +189,7 @@ impl QueueService {
     /// serving every one of them.
     pub async fn start_with(
         departments: Vec<DepartmentConfig>,
-        presence: Channel,
+        presence: ShardRoutes,
         settings: Settings,
         shutdown: Shutdown,
     ) -> Result<Self, ServiceError> {
@@ -214,7 +218,7 @@ impl QueueService {
     /// ([`Enqueue::edge`]) is abandoned, its offer's agents released in presence.
     pub async fn start_with_ownership(
         departments: Vec<DepartmentConfig>,
-        presence: Channel,
+        presence: ShardRoutes,
         settings: Settings,
         ownership: Option<Ownership>,
         mut shutdown: Shutdown,

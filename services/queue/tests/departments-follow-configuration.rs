@@ -34,7 +34,7 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
         .await
         .unwrap();
     let presence = PresenceNode::serve(presence, trigger, shutdown.clone()).await;
-    let queue = QueueService::start(config, presence.channel(), None, shutdown)
+    let queue = QueueService::start(config, presence.routes(), None, shutdown)
         .await
         .unwrap()
         .handle();

@@ -67,11 +67,10 @@ async fn a_call_actor_enqueues_watches_its_plan_and_answers() {
             .ring_seconds(15)
             .member("anna"),
     ];
-    let queue =
-        QueueService::start_with(departments, node.channel(), Settings::default(), shutdown)
-            .await
-            .unwrap()
-            .handle();
+    let queue = QueueService::start_with(departments, node.routes(), Settings::default(), shutdown)
+        .await
+        .unwrap()
+        .handle();
     let api = QueueControlApi::new(queue);
     let mut offers = api
         .watch_offers(Request::new(pb::WatchOffersRequest {}))

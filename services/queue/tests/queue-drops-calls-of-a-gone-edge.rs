@@ -105,7 +105,7 @@ async fn the_calls_of_a_sip_edge_node_gone_from_the_cluster_leave_the_queue() {
     let sales = DepartmentConfig::new("sales", Strategy::Sequential).member("anna");
     let service = QueueService::start_with_ownership(
         vec![sales],
-        presence.channel(),
+        presence.routes(),
         settings,
         Some(ownership),
         shutdown,

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cc_cluster::ShardRoutes;
+use cc_cluster::keys::PRESENCE_SHARDS;
 use cc_common::Shutdown;
 use cc_presence::core::{AgentConfig, AgentState};
 use cc_queue::core::{AgentId, CallId, DepartmentConfig, DepartmentId, Priority, Strategy};
@@ -62,7 +64,7 @@ async fn the_queue_offers_no_one_while_presence_is_gone_and_follows_it_when_back
     let sales = DepartmentConfig::new("sales", Strategy::RingAll).member("anna");
     let queue = QueueService::start_with(
         vec![sales],
-        channel_to(at.clone()),
+        ShardRoutes::single(channel_to(at.clone()), PRESENCE_SHARDS),
         Settings::default(),
         shutdown,
     )

@@ -72,7 +72,7 @@ async fn start_node_with(
     let (trigger, shutdown) = Shutdown::new();
     let service = QueueService::start_with_ownership(
         departments,
-        presence.channel(),
+        presence.routes(),
         Settings::default(),
         Some(ownership),
         shutdown,

@@ -27,7 +27,7 @@ async fn queues_and_waiting_calls_are_listed_and_unknown_departments_refused() {
     ];
     let queue = QueueService::start_with(
         departments,
-        presence.channel(),
+        presence.routes(),
         Settings::default(),
         shutdown,
     )

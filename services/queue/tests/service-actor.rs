@@ -53,7 +53,7 @@ async fn start_ringing(max_no_answers: u32, ring_seconds: u32) -> Node {
         },
         ..Settings::default()
     };
-    let queue = QueueService::start_with(vec![sales], node.channel(), settings, shutdown)
+    let queue = QueueService::start_with(vec![sales], node.routes(), settings, shutdown)
         .await
         .unwrap()
         .handle();

@@ -1,17 +1,21 @@
 //! Tells presence which phones are registered: follows this node's registrar events and
 //! reports each one over `cc.presence.internal.v1.PresenceControl` (DeviceRegistered /
-//! DeviceGone with the extension and the contact; presence finds the agent). Presence may be
-//! another process that is slow, down or restarted, so a report is retried until it goes
-//! through, and the node's registrations are re-sent in full ("seeded") at start, after
-//! this task missed events, after presence was unreachable (a restarted presence has
-//! forgotten every device) and when presence got a new owner node.
+//! DeviceGone with the extension and the contact; presence finds the agent) to the owner of
+//! the presence shard of the agent whose extension it is (as this node's configuration
+//! says; shard 0 for an extension that is no agent's). Presence may be another process
+//! that is slow, down or restarted, so a report is retried until it goes through, and the
+//! node's registrations are re-sent in full ("seeded") at start, after this task missed
+//! events and after presence was unreachable (a restarted presence has forgotten every
+//! device); when some shards get a new owner node, only the phones of those shards' agents
+//! are sent again.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::Owner;
-use cc_common::Shutdown;
+use cc_cluster::{Owner, ShardRoutes, keys};
+use cc_common::{Config, Shutdown};
 use cc_proto::presence::internal::v1 as pb;
 use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
 use tokio::sync::broadcast::error::RecvError;
@@ -21,6 +25,7 @@ use tonic::{Code, Status};
 
 use crate::EdgeHandle;
 use crate::registrar::RegistrarEvent;
+use crate::shards::{OwnerTokens, extension_shard};
 
 /// The first retry comes this soon after a failure; each further one waits twice as long,
 /// up to [`MAX_RETRY`].
@@ -35,13 +40,63 @@ pub(crate) struct Phone {
     pub(crate) contact: String,
 }
 
+/// Presence as the phones see it: a channel to the owner of each shard, and the
+/// configuration that says whose extension is whose (read at each attempt, so a report
+/// follows a change of it).
+#[derive(Debug, Clone)]
+pub(crate) struct PhonePresence {
+    pub(crate) routes: ShardRoutes,
+    pub(crate) config: watch::Receiver<Arc<Config>>,
+}
+
+impl PhonePresence {
+    /// The shard that answers for the phones of `extension`.
+    fn shard(&self, extension: &str) -> u32 {
+        extension_shard(&self.config.borrow(), extension)
+    }
+
+    /// Presence at the owner of the shard of `extension`.
+    fn client(&self, extension: &str) -> PresenceControlClient<Channel> {
+        PresenceControlClient::new(self.routes.get(self.shard(extension)))
+    }
+
+    /// Of `phones`, the ones whose shard is in `shards`.
+    fn in_shards<'a>(
+        &self,
+        phones: impl IntoIterator<Item = &'a Phone>,
+        shards: &BTreeSet<u32>,
+    ) -> HashSet<Phone> {
+        phones_in_shards(&self.config.borrow(), phones, shards)
+    }
+}
+
+/// Of `phones`, the ones whose extension's presence shard (as `config` says) is in
+/// `shards`: the ones a new owner of those shards must be told about.
+pub(crate) fn phones_in_shards<'a>(
+    config: &Config,
+    phones: impl IntoIterator<Item = &'a Phone>,
+    shards: &BTreeSet<u32>,
+) -> HashSet<Phone> {
+    phones
+        .into_iter()
+        .filter(|p| shards.contains(&extension_shard(config, &p.extension)))
+        .cloned()
+        .collect()
+}
+
+/// Every presence shard.
+fn all_shards() -> BTreeSet<u32> {
+    (0..keys::PRESENCE_SHARDS).collect()
+}
+
 /// Starts the reporter; it ends on shutdown or when the SIP core stops. `events` must be
-/// subscribed before the first registration can happen (or the seed misses it).
+/// subscribed before the first registration can happen (or the seed misses it). `owners`
+/// names each presence shard's owner: a shard with a new one gets its phones again.
 pub(crate) fn spawn(
     edge: EdgeHandle,
     events: broadcast::Receiver<RegistrarEvent>,
-    presence: PresenceControlClient<Channel>,
-    moved: watch::Receiver<BTreeMap<String, Owner>>,
+    presence: PhonePresence,
+    mut owners: watch::Receiver<BTreeMap<String, Owner>>,
     node: String,
     timeout: Duration,
     mut shutdown: Shutdown,
@@ -62,11 +117,13 @@ pub(crate) fn spawn(
             )
         }
     };
+    let tokens = OwnerTokens::new(&owners.borrow_and_update());
     let mut reporter = Reporter {
         presence,
         timeout,
         told: HashSet::new(),
-        moved: Some(moved),
+        tokens,
+        moved: Some(owners),
         node,
     };
     tokio::spawn(async move {
@@ -93,20 +150,25 @@ enum Outcome {
     AfterOutage,
 }
 
+/// Reports this node's phones to presence (see the module docs).
 pub(crate) struct Reporter {
-    presence: PresenceControlClient<Channel>,
-    timeout: Duration,
+    pub(crate) presence: PhonePresence,
+    pub(crate) timeout: Duration,
     /// The phones presence was told are registered (what a seed must take back if gone).
     pub(crate) told: HashSet<Phone>,
-    /// Who owns presence: a new owner starts knowing no phones, so it gets a seed.
+    /// Who owns each presence shard: a new owner starts knowing none of the shard's
+    /// phones, so the shard gets a seed.
     pub(crate) moved: Option<watch::Receiver<BTreeMap<String, Owner>>>,
+    /// The owner tokens `moved` had when last looked at.
+    pub(crate) tokens: OwnerTokens,
     /// This node's name in the cluster: the phones registered here go when it goes.
     pub(crate) node: String,
 }
 
 impl Reporter {
     /// Seeds, then reports every event; seeds again when events were missed or presence was
-    /// out of reach. Returns when the SIP core stops.
+    /// out of reach, and seeds the shards that get a new owner. Returns when the SIP core
+    /// stops.
     pub(crate) async fn run<R, F>(
         &mut self,
         registrations: R,
@@ -115,23 +177,29 @@ impl Reporter {
         R: Fn() -> F,
         F: Future<Output = Option<HashSet<Phone>>>,
     {
-        let mut seed = true;
+        // The shards to seed before the next event.
+        let mut seed = all_shards();
         loop {
-            while seed {
+            while !seed.is_empty() {
                 let Some(now) = registrations().await else {
                     return;
                 };
                 // A seed interrupted by an outage may have reached a presence that then
-                // restarted: until one goes through cleanly, seed again.
-                seed = self.seed(now).await == Outcome::AfterOutage;
+                // restarted: until one goes through cleanly, seed everything again.
+                seed = match self.seed(now, &seed).await {
+                    Outcome::Delivered => BTreeSet::new(),
+                    Outcome::AfterOutage => all_shards(),
+                };
             }
             let event = match self.moved.as_mut() {
                 Some(moved) => tokio::select! {
                     event = events.recv() => event,
                     changed = moved.changed() => {
                         if changed.is_ok() {
-                            tracing::info!("presence has a new owner; sending it the registrations");
-                            seed = true;
+                            seed = self.tokens.moved(&moved.borrow_and_update());
+                            if !seed.is_empty() {
+                                tracing::info!(shards = ?seed, "presence shards have a new owner; sending it their registrations");
+                            }
                         } else {
                             self.moved = None;
                         }
@@ -162,24 +230,26 @@ impl Reporter {
                         missed,
                         "presence missed device events; re-sending the registrations"
                     );
-                    seed = true;
+                    seed = all_shards();
                     continue;
                 }
                 Err(RecvError::Closed) => return,
             };
             if outcome == Outcome::AfterOutage {
                 tracing::info!("presence is back; re-sending the registrations");
-                seed = true;
+                seed = all_shards();
             }
         }
     }
 
-    /// Makes presence's view of this node's phones `now`: the ones it was told about that
-    /// are gone (their events were missed) are reported gone, every current one registered.
-    async fn seed(&mut self, now: HashSet<Phone>) -> Outcome {
+    /// Makes the view of `shards` of this node's phones `now`: of the phones of those
+    /// shards, the ones presence was told about that are gone (their events were missed)
+    /// are reported gone, every current one registered.
+    async fn seed(&mut self, now: HashSet<Phone>, shards: &BTreeSet<u32>) -> Outcome {
         let mut outcome = Outcome::Delivered;
-        let gone: Vec<Phone> = self.told.difference(&now).cloned().collect();
-        for phone in &gone {
+        let now = self.presence.in_shards(&now, shards);
+        let told = self.presence.in_shards(&self.told, shards);
+        for phone in told.difference(&now) {
             if self.report(Report::Gone, phone).await == Outcome::AfterOutage {
                 outcome = Outcome::AfterOutage;
             }
@@ -189,8 +259,13 @@ impl Reporter {
                 outcome = Outcome::AfterOutage;
             }
         }
-        tracing::debug!(phones = now.len(), "registrations sent to presence");
-        self.told = now;
+        tracing::debug!(
+            phones = now.len(),
+            ?shards,
+            "registrations sent to presence"
+        );
+        self.told.retain(|p| !told.contains(p));
+        self.told.extend(now);
         outcome
     }
 
@@ -234,7 +309,7 @@ impl Reporter {
             contact: phone.contact.clone(),
             edge_node: self.node.clone(),
         };
-        let mut presence = self.presence.clone();
+        let mut presence = self.presence.client(&phone.extension);
         let answer = async move {
             match report {
                 Report::Registered => presence.device_registered(request).await,

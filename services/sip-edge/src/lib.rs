@@ -9,6 +9,7 @@ pub mod core;
 mod devices;
 pub mod metrics;
 pub mod registrar;
+mod shards;
 pub mod throttle;
 pub mod transport;
 
@@ -177,7 +178,10 @@ impl SipEdge {
             devices::spawn(
                 handle.clone(),
                 events.subscribe(),
-                ctx.services.presence.clone(),
+                devices::PhonePresence {
+                    routes: ctx.services.presence_routes(),
+                    config: organization.clone(),
+                },
                 ctx.services.presence_owners(),
                 ctx.services.node().to_owned(),
                 ctx.timings.rpc_timeout,

@@ -41,6 +41,9 @@ pub enum Cause {
     /// `call_in_progress`: a call that was already ringing or talking when this presence
     /// node took over (the state is rebuilt, not a new phase of the call).
     Restored,
+    /// `forget`: this node no longer owns the agent's shard; another node rebuilds the
+    /// agent's state.
+    Forgotten,
 }
 
 /// Something every watcher of presence must know. `seq` strictly increases by one per event

@@ -147,6 +147,22 @@ impl Presence {
         removed
     }
 
+    /// Forgets everything presence was told about the agent: logged out, no devices, no
+    /// pause, no call; `Offline` at once, whatever it was doing (with [`Cause::Forgotten`];
+    /// a retiring agent leaves). For a node that stops owning the agent's shard: the next
+    /// owner rebuilds the agent from the sessions store and sip-edge's reports, and this
+    /// node must not keep (or later act on) what it knew.
+    pub fn forget(&mut self, id: &AgentId, now: Instant) -> Result<()> {
+        self.handle_timeout(now);
+        let agent = self.agent_mut(id)?;
+        agent.logged_in = false;
+        agent.pause = None;
+        agent.devices.clear();
+        agent.edge = None;
+        self.set_state(id, super::AgentState::Offline, Cause::Forgotten, now);
+        Ok(())
+    }
+
     /// Pauses a logged-in agent: at once when idle or in wrap-up (ending it), after the call
     /// otherwise. Pausing again with another reason changes the reason.
     ///

@@ -10,6 +10,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use cc_cluster::ShardRoutes;
+use cc_cluster::keys::PRESENCE_SHARDS;
 use cc_common::Shutdown;
 use cc_common::shutdown::ShutdownTrigger;
 use cc_presence::api::AgentsApi;
@@ -76,6 +78,11 @@ impl PresenceNode {
             .unwrap()
             .connect_timeout(Duration::from_secs(2))
             .connect_lazy()
+    }
+
+    /// Every presence shard at this node (it owns them all), as the queue takes presence.
+    pub fn routes(&self) -> ShardRoutes {
+        ShardRoutes::single(self.channel(), PRESENCE_SHARDS)
     }
 
     /// Presence dies: the service stops, its server with it (streams end, the port closes).

@@ -4,7 +4,7 @@
 //! the rest, and on any end (CANCEL, BYE from either side, failure) releases everything it
 //! took: legs, media endpoints, the queue entry and the agent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,16 +27,20 @@ use tracing::{debug, info, warn};
 use super::outbox::Outbox;
 use super::sip::{self, OutboundInvite};
 use super::{CallContext, CallEvent, CallInfo, CallState, TransferError, unix_ms};
+use crate::shards::agents_in_shards;
 
 /// Queues a notification to another service in the call's outbox (ordered, retried, not
-/// awaited): `notify!(self, "what", client_field, method, request)`.
+/// awaited): `notify!(self, "what", client_field, method, request)`. A presence request goes
+/// to the owner of the shard of the agent it names (its `agent_id`).
 macro_rules! notify {
     ($call:expr, $what:expr, queue, $method:ident, $request:expr) => {
         notify!(@ $call, $what, $call.queue_client(), $method, $request)
     };
-    ($call:expr, $what:expr, presence, $method:ident, $request:expr) => {
-        notify!(@ $call, $what, $call.ctx.services.presence.clone(), $method, $request)
-    };
+    ($call:expr, $what:expr, presence, $method:ident, $request:expr) => {{
+        let about_agent = $request;
+        let client = $call.ctx.services.presence_for(&about_agent.agent_id);
+        notify!(@ $call, $what, client, $method, about_agent)
+    }};
     ($call:expr, $what:expr, media, $method:ident, $request:expr) => {
         notify!(@ $call, $what, $call.media_client(), $method, $request)
     };
@@ -64,9 +68,10 @@ pub enum CallMsg {
     Offer(queue::OfferEvent),
     /// The department's queue has a new owner: join it again, keeping the place in line.
     Requeue,
-    /// Presence has a new owner, which knows nothing of this call: tell it which agents
-    /// are in it (talking or ringing), so none of them is offered a second call.
-    PresenceMoved,
+    /// These presence shards have a new owner, which knows nothing of this call: tell it
+    /// which of its agents are in it (talking or ringing), so none of them is offered a
+    /// second call.
+    PresenceMoved(Arc<BTreeSet<u32>>),
     Timer(Timer),
     /// End the call now (API hang-up, node shutdown).
     Hangup,
@@ -157,7 +162,7 @@ impl Actor for CallActor {
             CallMsg::Media(event) => call.on_media(&myself, event).await,
             CallMsg::Offer(event) => call.on_offer(&myself, event).await,
             CallMsg::Requeue => call.requeue(&myself).await,
-            CallMsg::PresenceMoved => call.report_to_new_presence(),
+            CallMsg::PresenceMoved(shards) => call.report_to_new_presence(&shards),
             CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
             CallMsg::Transfer { target, reply } => {
@@ -947,27 +952,11 @@ impl Call {
         }
     }
 
-    /// Tells a presence node that has just taken over which agents this call holds: the one
-    /// talking on it (a call from a queue), and those whose phones ring for it.
-    fn report_to_new_presence(&mut self) {
-        let talking = match (self.phase, self.winner) {
-            (Phase::Talking, Some(i)) => match &self.legs[i].kind {
-                LegKind::Queue(agent) => Some(agent.clone()),
-                LegKind::Direct(_) | LegKind::Trunk => None,
-            },
-            _ => None,
-        };
-        let ringing: Vec<String> = self
-            .targets
-            .iter()
-            .filter(|(_, t)| t.started)
-            .map(|(agent, _)| agent.clone())
-            .collect();
-        for (agent, answered) in talking
-            .into_iter()
-            .map(|a| (a, true))
-            .chain(ringing.into_iter().map(|a| (a, false)))
-        {
+    /// Tells the presence nodes that have just taken the `moved` shards over which of their
+    /// agents this call holds: the one talking on it (a call from a queue), and those whose
+    /// phones ring for it.
+    fn report_to_new_presence(&mut self, moved: &BTreeSet<u32>) {
+        for (agent, answered) in agents_in_shards(self.held_agents(), moved) {
             info!(call = %self.id, %agent, answered, "telling the new presence owner about the call");
             let request = presence::CallInProgressRequest {
                 agent_id: agent,
@@ -983,6 +972,28 @@ impl Call {
                 request
             );
         }
+    }
+
+    /// The agents this call holds, each with whether it answered: the one talking on it (a
+    /// call from a queue), then those whose phones ring for it.
+    fn held_agents(&self) -> Vec<(String, bool)> {
+        let talking = match (self.phase, self.winner) {
+            (Phase::Talking, Some(i)) => match &self.legs[i].kind {
+                LegKind::Queue(agent) => Some(agent.clone()),
+                LegKind::Direct(_) | LegKind::Trunk => None,
+            },
+            _ => None,
+        };
+        let ringing = self
+            .targets
+            .iter()
+            .filter(|(_, t)| t.started)
+            .map(|(agent, _)| (agent.clone(), false));
+        talking
+            .map(|a| (a, true))
+            .into_iter()
+            .chain(ringing)
+            .collect()
     }
 
     /// The pause before the next try to join the queue, growing with each failure.

@@ -2,7 +2,8 @@
 //! media node, and the queues' ring plans (by call id) from every queue node, each re-opened
 //! after a failure and followed as nodes come and go, fanned out to the call actors through
 //! the registry. And the queue owners: when a department's queue moves to another node
-//! (or its owner starts afresh), this node's calls waiting in it join it again.
+//! (or its owner starts afresh), this node's calls waiting in it join it again; when a
+//! presence shard does, the calls tell its new owner which of its agents they hold.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use super::{CallContext, CallMsg, CallState};
+use crate::shards::OwnerTokens;
 
 /// Starts the media and queue subscriptions and the re-enqueueing; all end on `shutdown`.
 pub fn spawn_dispatchers(ctx: Arc<CallContext>, shutdown: Shutdown) {
@@ -69,35 +71,31 @@ pub fn spawn_dispatchers(ctx: Arc<CallContext>, shutdown: Shutdown) {
     tokio::spawn(report_calls_on_presence_move(ctx, shutdown));
 }
 
-/// When presence gets a new owner (a standby took over from a node that died), every call
-/// of this node tells it which agents it holds.
+/// When presence shards get a new owner (a node took over from one that died, or the
+/// shards were spread anew over the nodes), every call of this node tells the new owners
+/// which of their agents it holds (the call picks the agents of the moved shards).
 async fn report_calls_on_presence_move(ctx: Arc<CallContext>, mut shutdown: Shutdown) {
     let mut owners = ctx.services.presence_owners();
-    let token = |owners: &BTreeMap<String, Owner>| {
-        owners
-            .get(cc_cluster::keys::PRESENCE_SHARD)
-            .map(|o| o.token)
-    };
-    let mut known = token(&owners.borrow_and_update());
+    let mut tokens = OwnerTokens::new(&owners.borrow_and_update());
     loop {
         tokio::select! {
             _ = shutdown.wait() => return,
             changed = owners.changed() => if changed.is_err() { return },
         }
-        let now = token(&owners.borrow_and_update());
-        if now == known || now.is_none() {
-            known = known.or(now);
+        let moved = tokens.moved(&owners.borrow_and_update());
+        if moved.is_empty() {
             continue;
         }
-        known = now;
         let calls = ctx.registry.list();
         tracing::info!(
             calls = calls.len(),
-            "presence has a new owner; reporting the calls in progress"
+            shards = ?moved,
+            "presence shards have a new owner; reporting the calls in progress"
         );
+        let moved = Arc::new(moved);
         for call in calls {
             if let Some(actor) = ctx.registry.by_id(&call.id) {
-                let _ = actor.cast(CallMsg::PresenceMoved);
+                let _ = actor.cast(CallMsg::PresenceMoved(moved.clone()));
             }
         }
     }

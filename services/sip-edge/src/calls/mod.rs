@@ -15,7 +15,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use cc_cluster::{Coordinator, Members, NodeInfo, Owner, Owners, Peers, keys};
+use cc_cluster::{Coordinator, Members, NodeInfo, Owner, Owners, Peers, ShardRoutes, keys};
 use cc_common::Config;
 use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
 use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
@@ -35,14 +35,16 @@ pub use sip::Local;
 
 /// The services a call talks to, each over its gRPC API, found in the cluster (in `ccd all`
 /// served by this same process, and still reached through gRPC): routing balanced over its
-/// nodes, presence at the owner of its shard, each department's queue at its owner, and
-/// media on the least loaded node when a call makes its first endpoint (its endpoints then
-/// stay on that node, so both legs of a bridge share one). The registered phones are
-/// reported to `presence` too.
+/// nodes, presence at the owner of the shard of the agent a request names
+/// ([`CallServices::presence_for`]), each department's queue at its owner, and media on the
+/// least loaded node when a call makes its first endpoint (its endpoints then stay on that
+/// node, so both legs of a bridge share one). The registered phones are reported to
+/// presence too, each at the shard of the agent whose extension it is.
 #[derive(Debug, Clone)]
 pub struct CallServices {
     pub routing: RoutingClient<Channel>,
-    pub presence: PresenceControlClient<Channel>,
+    /// A channel to the owner of each presence shard.
+    presence: ShardRoutes,
     presence_owners: Owners,
     queue_owners: Owners,
     queues: Arc<Mutex<HashMap<String, QueueControlClient<Channel>>>>,
@@ -67,7 +69,7 @@ impl CallServices {
         let media_nodes = Members::follow(coordinator.clone(), "media");
         CallServices {
             routing: RoutingClient::new(Members::follow(coordinator.clone(), "routing").route()),
-            presence: PresenceControlClient::new(presence_owners.route(keys::PRESENCE_SHARD)),
+            presence: ShardRoutes::follow(&presence_owners, keys::PRESENCE_SHARDS),
             presence_owners,
             queue_owners: Owners::follow(coordinator.clone(), keys::QUEUE_OWNERS),
             queues: Arc::default(),
@@ -146,9 +148,25 @@ impl CallServices {
         self.queue_owners.subscribe()
     }
 
-    /// Who owns presence, followed live.
+    /// Who owns each presence shard (keyed by the shard number), followed live.
     pub fn presence_owners(&self) -> watch::Receiver<BTreeMap<String, Owner>> {
         self.presence_owners.subscribe()
+    }
+
+    /// Presence at the owner of `agent`'s shard: every request naming an agent goes there
+    /// (another node answers UNAVAILABLE).
+    pub fn presence_for(&self, agent: &str) -> PresenceControlClient<Channel> {
+        self.presence_shard(keys::presence_shard(agent))
+    }
+
+    /// Presence at the owner of `shard`.
+    pub fn presence_shard(&self, shard: u32) -> PresenceControlClient<Channel> {
+        PresenceControlClient::new(self.presence.get(shard))
+    }
+
+    /// The channels to the owners of the presence shards.
+    pub fn presence_routes(&self) -> ShardRoutes {
+        self.presence.clone()
     }
 
     /// The queue nodes (each streams the ring plans of the departments it owns).
