@@ -60,6 +60,8 @@ pub struct NodeConfig {
     pub etcd: Vec<String>,
     /// The `ccd` subcommand: `all` (default), or one service (`sip-edge`, `queue` ...).
     pub command: String,
+    /// Further environment variables of the process (e.g. `CCD_FAKE_NOW`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for NodeConfig {
@@ -76,6 +78,7 @@ impl Default for NodeConfig {
             extra: String::new(),
             etcd: Vec::new(),
             command: "all".into(),
+            env: Vec::new(),
         }
     }
 }
@@ -96,6 +99,12 @@ impl NodeConfig {
     /// Coordinates through the etcd member at `endpoint` (`ccd all --etcd`).
     pub fn etcd(mut self, endpoint: &str) -> Self {
         self.etcd.push(endpoint.into());
+        self
+    }
+
+    /// Sets an environment variable of the node's process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -328,6 +337,7 @@ impl Ccd {
             if !config.etcd.is_empty() {
                 cmd.arg("--etcd").arg(config.etcd.join(","));
             }
+            cmd.envs(config.env.iter().map(|(k, v)| (k, v)));
             let mut child = cmd
                 .env("NO_COLOR", "1")
                 .env(

@@ -1,6 +1,7 @@
 //! Agents' desk phones played by SIPp: each registers with digest authentication
 //! (`agent_register.xml`) and handles the calls it gets with an out-of-call scenario
-//! (`agent_answer.xml`, `agent_no_answer.xml`, `agent_busy.xml`, `agent_hangup.xml`),
+//! (`agent_answer.xml`, `agent_no_answer.xml`, `agent_busy.xml`, `agent_hangup.xml`,
+//! `agent_hold.xml`, `agent_refer.xml`, `agent_refer_hang_up.xml`),
 //! echoing RTP back (`-rtp_echo`). The phone runs in the background until dropped (killed by
 //! its PID); its SIP message log tells what it was sent and when.
 
@@ -28,6 +29,21 @@ pub enum Behaviour {
     /// Rings for `ring_ms`, answers, puts the call on hold (re-INVITE a=sendonly) after
     /// `hold_ms`, takes it back (a=sendrecv) `hold_ms` later, waits for the BYE.
     AnswerThenHold { ring_ms: u64, hold_ms: u64 },
+    /// Rings for `ring_ms`, answers, talks `talk_ms`, then transfers the call blind with a
+    /// REFER to `target` (an extension or number at the organisation's domain); answers
+    /// the two NOTIFYs (100 Trying, then the outcome) and waits for the BYE.
+    AnswerThenRefer {
+        ring_ms: u64,
+        talk_ms: u64,
+        target: &'static str,
+    },
+    /// As [`Behaviour::AnswerThenRefer`], but hangs up itself after the outcome's NOTIFY,
+    /// also when ccd has just hung up (its BYE, answered first, then crosses the phone's).
+    AnswerThenReferAndHangUp {
+        ring_ms: u64,
+        talk_ms: u64,
+        target: &'static str,
+    },
 }
 
 /// One message in a SIPp message log.
@@ -190,6 +206,30 @@ impl Phone {
                 vec![
                     ("ring_ms", ring_ms.to_string()),
                     ("talk_ms", hold_ms.to_string()),
+                ],
+            ),
+            Behaviour::AnswerThenRefer {
+                ring_ms,
+                talk_ms,
+                target,
+            } => (
+                "agent_refer.xml",
+                vec![
+                    ("ring_ms", ring_ms.to_string()),
+                    ("talk_ms", talk_ms.to_string()),
+                    ("refer_to", target.to_owned()),
+                ],
+            ),
+            Behaviour::AnswerThenReferAndHangUp {
+                ring_ms,
+                talk_ms,
+                target,
+            } => (
+                "agent_refer_hang_up.xml",
+                vec![
+                    ("ring_ms", ring_ms.to_string()),
+                    ("talk_ms", talk_ms.to_string()),
+                    ("refer_to", target.to_owned()),
                 ],
             ),
             Behaviour::NoAnswer => ("agent_no_answer.xml", vec![]),

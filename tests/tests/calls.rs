@@ -989,3 +989,122 @@ async fn a_caller_nobody_takes_within_max_wait_is_told_so_and_leaves_the_queue()
         node.log_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_caller_is_offered_to_the_agent_they_spoke_to_last() {
+    // Sequential: Anna is rung first, unless the caller spoke to Piotr recently.
+    let node = Ccd::start(NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna", "piotr"]
+ring_seconds = 5
+last_agent_minutes = 60
+last_agent_ring_seconds = 5
+
+[[numbers]]
+number = "{DIRECT_TO_QUEUE}"
+route = {{ department = "sales" }}
+"#
+    )));
+    let answer = Behaviour::Answer { ring_ms: 200 };
+    let anna = phone(&node, "201", answer);
+    let piotr = phone(&node, "202", answer);
+    let phones = [&anna, &piotr];
+    // The first call: only Piotr works, so he takes it.
+    login(&node, &["piotr"]).await;
+    available(&node, "piotr").await;
+    let first = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 300)).await;
+    assert_ok(&first, &node, &phones);
+    assert_eq!(piotr.received("INVITE").len(), 1);
+    // Anna starts work; the same caller calls again and gets Piotr, not Anna.
+    login(&node, &["anna"]).await;
+    available(&node, "anna").await;
+    available(&node, "piotr").await;
+    let second = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 300)).await;
+    assert_ok(&second, &node, &phones);
+    assert_eq!(
+        (
+            anna.received("INVITE").len(),
+            piotr.received("INVITE").len()
+        ),
+        (0, 2),
+        "the returning caller went to Piotr alone\n{}",
+        describe(&second, &node, &phones)
+    );
+}
+
+/// The sales line with office hours (weekdays 08:00-17:00 in Warsaw), closed otherwise,
+/// on a node whose routing clock is fixed at `now` (RFC 3339).
+fn office_hours_at(now: &str) -> NodeConfig {
+    NodeConfig::default()
+        .env("CCD_FAKE_NOW", now)
+        .toml(&format!(
+            r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+ring_seconds = 5
+
+[[schedules]]
+id = "office"
+[schedules.hours]
+mon = ["08:00-17:00"]
+tue = ["08:00-17:00"]
+wed = ["08:00-17:00"]
+thu = ["08:00-17:00"]
+fri = ["08:00-17:00"]
+
+[[numbers]]
+number = "{DIRECT_TO_QUEUE}"
+route = {{ department = "sales" }}
+schedule = "office"
+after_hours = {{ hangup = "closed" }}
+"#
+        ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_takes_its_route_in_office_hours_and_its_after_hours_route_outside() {
+    // Wednesday 25 November 2026, 10:00 in Warsaw (UTC+1): open, the agent answers.
+    let node = Ccd::start(office_hours_at("2026-11-25T09:00:00Z"));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    available(&node, "anna").await;
+    let open = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 300)).await;
+    assert_ok(&open, &node, &[&anna]);
+    assert_eq!(anna.received("INVITE").len(), 1);
+    drop(node);
+
+    // The same evening at 20:00: closed, the caller hears the closing prompt and nobody rings.
+    let node = Ccd::start(office_hours_at("2026-11-25T19:00:00Z"));
+    login(&node, &["anna"]).await;
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    available(&node, "anna").await;
+    let closed = run(caller(&node, DIRECT_TO_QUEUE, "caller_closed.xml", 0)).await;
+    assert_ok(&closed, &node, &[&anna]);
+    assert!(
+        anna.received("INVITE").is_empty(),
+        "{}",
+        describe(&closed, &node, &[&anna])
+    );
+    assert!(
+        node.log_text().contains("said goodbye"),
+        "{}",
+        node.log_text()
+    );
+}

@@ -123,14 +123,13 @@ fn bye_outside_a_dialog_gets_481() {
 }
 
 #[test]
-fn unsupported_methods_get_405_with_allow_and_unknown_ones_501() {
+fn unsupported_methods_get_405_with_allow_unknown_ones_501_and_a_refer_outside_a_call_403() {
     let node = Ccd::start_default();
     let mut client = SipClient::connect(Transport::Udp, node.addr());
     for method in [
         "SUBSCRIBE",
         "MESSAGE",
         "NOTIFY",
-        "REFER",
         "INFO",
         "PUBLISH",
         "UPDATE",
@@ -142,10 +141,15 @@ fn unsupported_methods_get_405_with_allow_and_unknown_ones_501() {
             .header("Allow")
             .unwrap_or_else(|| panic!("405 to {method} without Allow\n{}", r.raw));
         assert!(
-            allow.contains("INVITE") && allow.contains("REGISTER"),
+            allow.contains("INVITE") && allow.contains("REGISTER") && allow.contains("REFER"),
             "{method}: Allow: {allow}"
         );
     }
+    // REFER is taken inside a call's dialog only (a blind transfer from the agent's phone).
+    let refer = Request::new("REFER", &client.server_uri(Some("201")))
+        .header("Refer-To", "<sip:202@cc.local>");
+    let r = client.exchange(&refer);
+    assert_eq!(r.status, 403, "{}", client.transcript_text());
     let req = Request::new("FROBNICATE", &client.server_uri(Some("201")));
     let r = client.exchange(&req);
     assert_eq!(r.status, 501, "{}", client.transcript_text());

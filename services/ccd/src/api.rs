@@ -118,7 +118,15 @@ pub async fn start(
             .set_serving::<QueueControlServer<QueueControlApi>>()
             .await;
     }
-    let routing = apis.routing.map(RoutingApi::server);
+    let routing = match apis.routing {
+        // Test-only: `CCD_FAKE_NOW` fixes the instant routing decides at (schedules, greetings).
+        Some(config) => {
+            let fake_now = std::env::var(cc_routing::clock::FAKE_NOW_ENV).ok();
+            let clock = cc_routing::clock::Clock::from_fake_now(fake_now.as_deref())?;
+            Some(RoutingApi::server_with_clock(config, clock))
+        }
+        None => None,
+    };
     if routing.is_some() {
         health.set_serving::<RoutingServer<RoutingApi>>().await;
     }

@@ -9,19 +9,18 @@
 //! after a broken stream) and numbers them again, so whichever node a watcher picks it sees
 //! everything, in one order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cc_cluster::{Coordinator, Members, Peers};
+use cc_cluster::{Coordinator, Members, NodeTasks};
 use cc_common::Shutdown;
 use cc_proto::events::v1 as pb;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_proto::events::v1::events_server::{Events, EventsServer};
 use cc_sip_edge::calls::CallEvent;
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
@@ -243,8 +242,7 @@ pub fn gather(
             });
         }
         drop(changed_tx);
-        let peers = Peers::default();
-        let mut following: HashMap<String, JoinHandle<()>> = HashMap::new();
+        let mut following = NodeTasks::default();
         loop {
             let mut wanted: Vec<String> = members
                 .iter()
@@ -254,33 +252,13 @@ pub fn gather(
                 .collect();
             wanted.sort();
             wanted.dedup();
-            following.retain(|address, task| {
-                let keep = wanted.contains(address);
-                if !keep {
-                    task.abort();
-                }
-                keep
+            following.reconcile("events", &wanted, |address, channel| {
+                tokio::spawn(follow_node(cluster.clone(), address.to_owned(), channel))
             });
-            for address in wanted {
-                if following.contains_key(&address) {
-                    continue;
-                }
-                match peers.channel(&address) {
-                    Ok(channel) => {
-                        let task =
-                            tokio::spawn(follow_node(cluster.clone(), address.clone(), channel));
-                        following.insert(address, task);
-                    }
-                    Err(e) => tracing::warn!(%address, error = %e, "events: unusable node address"),
-                }
-            }
             tokio::select! {
                 _ = stop.wait() => break,
                 alive = changed.recv() => if alive.is_none() { break },
             }
-        }
-        for task in following.into_values() {
-            task.abort();
         }
     });
 }

@@ -191,3 +191,52 @@ impl crate::Members {
         })
     }
 }
+
+/// One task per node, by address: started when the node appears, aborted when it leaves
+/// (and all of them when this is dropped). For following a stream from every node of a
+/// service.
+#[derive(Debug, Default)]
+pub struct NodeTasks {
+    peers: Peers,
+    tasks: std::collections::HashMap<String, tokio::task::JoinHandle<()>>,
+}
+
+impl NodeTasks {
+    /// Makes the followed nodes `wanted`: aborts the tasks of nodes no longer in it and
+    /// starts one with `start(address, channel)` for each new one (an address that makes
+    /// no endpoint is logged and skipped; `what` names the stream in logs).
+    pub fn reconcile(
+        &mut self,
+        what: &str,
+        wanted: &[String],
+        mut start: impl FnMut(&str, Channel) -> tokio::task::JoinHandle<()>,
+    ) {
+        self.tasks.retain(|address, task| {
+            let keep = wanted.contains(address);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for address in wanted {
+            if self.tasks.contains_key(address) {
+                continue;
+            }
+            match self.peers.channel(address) {
+                Ok(channel) => {
+                    tracing::debug!(%address, "{what}: following a new node");
+                    self.tasks.insert(address.clone(), start(address, channel));
+                }
+                Err(e) => tracing::warn!(%address, error = %e, "{what}: unusable node address"),
+            }
+        }
+    }
+}
+
+impl Drop for NodeTasks {
+    fn drop(&mut self) {
+        for task in self.tasks.values() {
+            task.abort();
+        }
+    }
+}

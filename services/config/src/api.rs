@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cc_common::config::{Department, Employee, Number, Trunk};
+use cc_common::config::{Department, Employee, Number, Schedule, Trunk};
 use cc_proto::config::v1 as pb;
 use cc_proto::config::v1::configuration_server::{Configuration, ConfigurationServer};
 use tonic::{Request, Response, Status};
@@ -270,5 +270,67 @@ impl Configuration for ConfigApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteTrunkResponse {}))
+    }
+
+    // ----- schedules -----
+
+    async fn list_schedules(
+        &self,
+        _request: Request<pb::ListSchedulesRequest>,
+    ) -> Reply<pb::ListSchedulesResponse> {
+        let (list, revision) = self.store.list::<Schedule>();
+        Ok(Response::new(pb::ListSchedulesResponse {
+            schedules: list.iter().map(convert::schedule_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_schedule(&self, request: Request<pb::GetScheduleRequest>) -> Reply<pb::Schedule> {
+        let id = request.into_inner().id;
+        key(&id, "id")?;
+        let found = self.store.get::<Schedule>(&id).map_err(status)?;
+        Ok(Response::new(convert::schedule_pb(&found)))
+    }
+
+    async fn create_schedule(
+        &self,
+        request: Request<pb::CreateScheduleRequest>,
+    ) -> Reply<pb::Schedule> {
+        let schedule = required(request.into_inner().schedule, "schedule")?;
+        let created = self
+            .store
+            .create(convert::schedule(schedule))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::schedule_pb(&created)))
+    }
+
+    async fn update_schedule(
+        &self,
+        request: Request<pb::UpdateScheduleRequest>,
+    ) -> Reply<pb::Schedule> {
+        let schedule = required(request.into_inner().schedule, "schedule")?;
+        key(&schedule.id, "schedule.id")?;
+        let etag = etag(&schedule.etag, "schedule.etag")?;
+        let updated = self
+            .store
+            .update(convert::schedule(schedule), etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::schedule_pb(&updated)))
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<pb::DeleteScheduleRequest>,
+    ) -> Reply<pb::DeleteScheduleResponse> {
+        let request = request.into_inner();
+        key(&request.id, "id")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Schedule>(&request.id, etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteScheduleResponse {}))
     }
 }

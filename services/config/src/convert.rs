@@ -3,7 +3,10 @@
 //! here naming the request field; everything else is the configuration's own check, run by
 //! the store on the whole candidate.
 
-use cc_common::config::{Department, Employee, GreetingBand, Number, Role, Route, Strategy, Trunk};
+use cc_common::config::{
+    AfterHours, Department, Employee, GreetingBand, Number, Role, Route, Schedule,
+    ScheduleException, Strategy, Trunk, WeekHours,
+};
 use cc_common::ids::{EmployeeId, Extension};
 use cc_proto::config::v1 as pb;
 use tonic::Status;
@@ -13,6 +16,8 @@ use crate::resource::{Etag, Versioned};
 
 /// The ring time of a department that does not give one (as in the configuration file).
 const DEFAULT_RING_SECONDS: u32 = 15;
+/// How long a returning caller's last agent rings alone when the request leaves it out.
+const DEFAULT_LAST_AGENT_RING_SECONDS: u32 = 10;
 
 // ----- requests -----
 
@@ -102,6 +107,10 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
         members: d.members,
         ring_seconds: d.ring_seconds.unwrap_or(DEFAULT_RING_SECONDS),
         wrap_up_seconds: d.wrap_up_seconds,
+        last_agent_minutes: d.last_agent_minutes,
+        last_agent_ring_seconds: d
+            .last_agent_ring_seconds
+            .unwrap_or(DEFAULT_LAST_AGENT_RING_SECONDS),
     })
 }
 
@@ -127,7 +136,49 @@ pub(crate) fn number(n: pb::Number) -> Result<Number, Status> {
                 greeting: b.greeting,
             })
             .collect(),
+        schedule: non_empty(n.schedule),
+        after_hours: n.after_hours.map(after_hours).transpose()?,
     })
+}
+
+/// `number.after_hours`: when present, it must say where calls go.
+fn after_hours(a: pb::AfterHours) -> Result<AfterHours, Status> {
+    use pb::after_hours::Target;
+    match a.target {
+        Some(Target::Department(d)) => Ok(AfterHours::Department(d)),
+        Some(Target::Employee(e)) => Ok(AfterHours::Employee(e)),
+        Some(Target::Hangup(prompt)) => Ok(AfterHours::Hangup(prompt)),
+        None => Err(Status::invalid_argument(
+            "number.after_hours: a department, an employee or a hangup prompt is required \
+             (leave after_hours out for a number without a schedule)",
+        )),
+    }
+}
+
+pub(crate) fn schedule(s: pb::Schedule) -> Schedule {
+    let hours = s.hours.unwrap_or_default();
+    Schedule {
+        id: s.id,
+        timezone: non_empty(s.timezone),
+        hours: WeekHours {
+            mon: hours.mon,
+            tue: hours.tue,
+            wed: hours.wed,
+            thu: hours.thu,
+            fri: hours.fri,
+            sat: hours.sat,
+            sun: hours.sun,
+        },
+        holidays: s.holidays,
+        exceptions: s
+            .exceptions
+            .into_iter()
+            .map(|e| ScheduleException {
+                date: e.date,
+                hours: e.hours,
+            })
+            .collect(),
+    }
 }
 
 pub(crate) fn trunk(t: pb::Trunk) -> Result<Trunk, Status> {
@@ -186,6 +237,8 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
         ring_seconds: Some(d.ring_seconds),
         wrap_up_seconds: d.wrap_up_seconds,
         etag: v.etag.to_string(),
+        last_agent_minutes: d.last_agent_minutes,
+        last_agent_ring_seconds: Some(d.last_agent_ring_seconds),
     }
 }
 
@@ -205,6 +258,48 @@ pub(crate) fn number_pb(v: &Versioned<Number>) -> pb::Number {
             .map(|b| pb::GreetingBand {
                 from: b.from.clone(),
                 greeting: b.greeting.clone(),
+            })
+            .collect(),
+        etag: v.etag.to_string(),
+        schedule: n.schedule.clone().unwrap_or_default(),
+        after_hours: n.after_hours.as_ref().map(after_hours_pb),
+    }
+}
+
+fn after_hours_pb(a: &AfterHours) -> pb::AfterHours {
+    use pb::after_hours::Target;
+    let target = match a {
+        AfterHours::Department(d) => Target::Department(d.clone()),
+        AfterHours::Employee(e) => Target::Employee(e.clone()),
+        AfterHours::Hangup(prompt) => Target::Hangup(prompt.clone()),
+    };
+    pb::AfterHours {
+        target: Some(target),
+    }
+}
+
+pub(crate) fn schedule_pb(v: &Versioned<Schedule>) -> pb::Schedule {
+    let s = &v.resource;
+    let h = &s.hours;
+    pb::Schedule {
+        id: s.id.clone(),
+        timezone: s.timezone.clone().unwrap_or_default(),
+        hours: Some(pb::WeekHours {
+            mon: h.mon.clone(),
+            tue: h.tue.clone(),
+            wed: h.wed.clone(),
+            thu: h.thu.clone(),
+            fri: h.fri.clone(),
+            sat: h.sat.clone(),
+            sun: h.sun.clone(),
+        }),
+        holidays: s.holidays.clone(),
+        exceptions: s
+            .exceptions
+            .iter()
+            .map(|e| pb::ScheduleException {
+                date: e.date.clone(),
+                hours: e.hours.clone(),
             })
             .collect(),
         etag: v.etag.to_string(),

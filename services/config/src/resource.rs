@@ -1,10 +1,10 @@
-//! The four kinds of configuration resource the store edits one at a time, and the etag
+//! The five kinds of configuration resource the store edits one at a time, and the etag
 //! that versions each of them.
 
 use std::fmt;
 
 use cc_common::Config;
-use cc_common::config::{Department, Employee, Number, Trunk};
+use cc_common::config::{Department, Employee, Number, Schedule, Trunk};
 
 /// A kind of resource.
 #[derive(
@@ -16,6 +16,7 @@ pub enum Kind {
     Department,
     Number,
     Trunk,
+    Schedule,
 }
 
 impl Kind {
@@ -26,6 +27,7 @@ impl Kind {
             Kind::Department => "department",
             Kind::Number => "number",
             Kind::Trunk => "trunk",
+            Kind::Schedule => "schedule",
         }
     }
 
@@ -36,10 +38,17 @@ impl Kind {
             Kind::Department => "departments",
             Kind::Number => "numbers",
             Kind::Trunk => "trunks",
+            Kind::Schedule => "schedules",
         }
     }
 
-    pub(crate) const ALL: [Kind; 4] = [Kind::Employee, Kind::Department, Kind::Number, Kind::Trunk];
+    pub(crate) const ALL: [Kind; 5] = [
+        Kind::Employee,
+        Kind::Department,
+        Kind::Number,
+        Kind::Trunk,
+        Kind::Schedule,
+    ];
 }
 
 impl fmt::Display for Kind {
@@ -176,6 +185,22 @@ impl Resource for Trunk {
     }
 }
 
+impl Resource for Schedule {
+    const KIND: Kind = Kind::Schedule;
+
+    fn key(&self) -> &str {
+        &self.id
+    }
+
+    fn all(config: &Config) -> &[Self] {
+        &config.schedules
+    }
+
+    fn all_mut(config: &mut Config) -> &mut Vec<Self> {
+        &mut config.schedules
+    }
+}
+
 /// The key of the entry at `index` of `kind`'s table, for naming fields by id.
 pub(crate) fn key_at(config: &Config, kind: Kind, index: usize) -> Option<&str> {
     match kind {
@@ -183,6 +208,7 @@ pub(crate) fn key_at(config: &Config, kind: Kind, index: usize) -> Option<&str> 
         Kind::Department => config.departments.get(index).map(Resource::key),
         Kind::Number => config.numbers.get(index).map(Resource::key),
         Kind::Trunk => config.trunks.get(index).map(Resource::key),
+        Kind::Schedule => config.schedules.get(index).map(Resource::key),
     }
 }
 

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cc_common::config::{
-    Config, ConfigError, Department, Employee, Number, Organization, Route, Trunk,
+    AfterHours, Config, ConfigError, Department, Employee, Number, Organization, Route, Schedule,
+    Trunk,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,7 @@ impl ConfigState {
             departments: config.departments.clone(),
             numbers: config.numbers.clone(),
             trunks: config.trunks.clone(),
+            schedules: config.schedules.clone(),
             etags,
         };
         // Plain data with string keys: serialising it cannot fail.
@@ -85,6 +87,7 @@ impl ConfigState {
             departments: stored.departments,
             numbers: stored.numbers,
             trunks: stored.trunks,
+            schedules: stored.schedules,
             ..node.clone()
         };
         config
@@ -247,6 +250,10 @@ struct Stored {
     departments: Vec<Department>,
     numbers: Vec<Number>,
     trunks: Vec<Trunk>,
+    /// Absent in what nodes before schedules stored; left out when empty, so that such
+    /// nodes can still read a configuration without schedules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    schedules: Vec<Schedule>,
     etags: Vec<StoredEtag>,
 }
 
@@ -266,12 +273,16 @@ fn not_found(kind: Kind, key: &str) -> StoreError {
 
 /// The first entry of `config` that refers to the resource, described for the caller.
 fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
-    let routes_to = |wanted: &dyn Fn(&Route) -> bool| {
-        config
-            .numbers
-            .iter()
-            .find(|n| wanted(&n.route))
-            .map(|n| format!("number {:?} routes to it", n.number))
+    let routes_to = |route: &dyn Fn(&Route) -> bool, after_hours: &dyn Fn(&AfterHours) -> bool| {
+        config.numbers.iter().find_map(|n| {
+            if route(&n.route) {
+                Some(format!("number {:?} routes to it", n.number))
+            } else if n.after_hours.as_ref().is_some_and(after_hours) {
+                Some(format!("number {:?} routes to it after hours", n.number))
+            } else {
+                None
+            }
+        })
     };
     match kind {
         Kind::Employee => config
@@ -279,8 +290,21 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
             .iter()
             .find(|d| d.members.iter().any(|m| m == key))
             .map(|d| format!("department {:?} lists it in members", d.id))
-            .or_else(|| routes_to(&|r| matches!(r, Route::Employee(e) if e == key))),
-        Kind::Department => routes_to(&|r| matches!(r, Route::Department(d) if d == key)),
+            .or_else(|| {
+                routes_to(
+                    &|r| matches!(r, Route::Employee(e) if e == key),
+                    &|a| matches!(a, AfterHours::Employee(e) if e == key),
+                )
+            }),
+        Kind::Department => routes_to(
+            &|r| matches!(r, Route::Department(d) if d == key),
+            &|a| matches!(a, AfterHours::Department(d) if d == key),
+        ),
+        Kind::Schedule => config
+            .numbers
+            .iter()
+            .find(|n| n.schedule.as_deref() == Some(key))
+            .map(|n| format!("number {:?} follows it", n.number)),
         // Mobile forwarding takes whichever trunk is first: no entry names a trunk.
         Kind::Number | Kind::Trunk => None,
     }

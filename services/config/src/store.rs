@@ -33,8 +33,8 @@ const MAX_ATTEMPTS: usize = 16;
 
 /// The organisation's configuration, editable one resource at a time with etags.
 ///
-/// Operations per resource kind (`R` is `Employee`, `Department`, `Number` or `Trunk` from
-/// `cc_common::config`): [`list`](Self::list), [`get`](Self::get),
+/// Operations per resource kind (`R` is `Employee`, `Department`, `Number`, `Trunk` or
+/// `Schedule` from `cc_common::config`): [`list`](Self::list), [`get`](Self::get),
 /// [`create`](Self::create), [`update`](Self::update) and [`delete`](Self::delete).
 #[derive(Debug)]
 pub struct ConfigStore {

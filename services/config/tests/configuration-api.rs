@@ -1,6 +1,7 @@
 //! `cc.config.v1.Configuration` in process: resources listed, read, created, updated and
 //! deleted with etags; every refusal with its status code and a message naming the field;
-//! and a change reaching routing through the store's watch.
+//! and a change reaching routing through the store's watch (schedules included, decided
+//! at fixed instants).
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use cc_proto::config::v1::configuration_server::Configuration;
 use cc_proto::routing::internal::v1 as routing;
 use cc_proto::routing::internal::v1::routing_server::Routing;
 use cc_routing::api::RoutingApi;
+use cc_routing::clock::Clock;
 use tonic::{Code, Request};
 
 async fn api() -> (ConfigApi, Arc<ConfigStore>) {
@@ -169,6 +171,8 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         ring_seconds: None,
         wrap_up_seconds: 0,
         etag: String::new(),
+        last_agent_minutes: 0,
+        last_agent_ring_seconds: None,
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -310,6 +314,8 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 ring_seconds: Some(20),
                 wrap_up_seconds: 10,
                 etag: String::new(),
+                last_agent_minutes: 0,
+                last_agent_ring_seconds: None,
             }),
         }))
         .await
@@ -324,6 +330,8 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 greeting: String::new(),
                 greetings: vec![],
                 etag: String::new(),
+                schedule: String::new(),
+                after_hours: None,
             }),
         }))
         .await
@@ -357,4 +365,151 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
     }))
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_schedule_created_through_the_api_switches_a_number_in_and_out_of_hours() {
+    let (api, store) = api().await;
+    // Monday 2026-01-12 in Warsaw (UTC+1), the demo organisation's zone.
+    let monday = |utc_hour: i64| 1_768_176_000 + utc_hour * 3600;
+    let decide = |utc_hour: i64| {
+        let routing = RoutingApi::with_clock(store.subscribe(), Clock::fixed(monday(utc_hour)));
+        let request = routing::DecideRequest {
+            dialed: "48221234567".into(),
+            caller_extension: String::new(),
+            facts: Some(routing::Facts {
+                greeted: true,
+                dial_outcome: 0,
+            }),
+        };
+        async move {
+            routing
+                .decide(Request::new(request))
+                .await
+                .unwrap()
+                .into_inner()
+                .step
+        }
+    };
+    let sales = Some(routing::decide_response::Step::Queue(routing::Queue {
+        department_id: "sales".into(),
+        priority: 0,
+    }));
+    let closed = Some(routing::decide_response::Step::Hangup(routing::Hangup {
+        prompt: "closed".into(),
+    }));
+
+    let weekdays = vec!["08:00-17:00".to_owned()];
+    let office = api
+        .create_schedule(Request::new(pb::CreateScheduleRequest {
+            schedule: Some(pb::Schedule {
+                id: "office".into(),
+                hours: Some(pb::WeekHours {
+                    mon: weekdays.clone(),
+                    tue: weekdays.clone(),
+                    wed: weekdays.clone(),
+                    thu: weekdays.clone(),
+                    fri: weekdays,
+                    ..Default::default()
+                }),
+                holidays: vec!["12-25".into()],
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(office.etag, "r2");
+    let listed = api
+        .list_schedules(Request::new(pb::ListSchedulesRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.schedules, std::slice::from_ref(&office));
+    assert_eq!(listed.revision, 2);
+
+    let number = api
+        .get_number(Request::new(pb::GetNumberRequest {
+            number: "48221234567".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (number.schedule.as_str(), number.after_hours.as_ref()),
+        ("", None)
+    );
+    let hangup = pb::AfterHours {
+        target: Some(pb::after_hours::Target::Hangup("closed".into())),
+    };
+    let number = api
+        .update_number(Request::new(pb::UpdateNumberRequest {
+            number: Some(pb::Number {
+                schedule: "office".into(),
+                after_hours: Some(hangup.clone()),
+                ..number
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(number.after_hours, Some(hangup));
+    assert_eq!(decide(8).await, sales, "09:00 in Warsaw");
+    assert_eq!(decide(19).await, closed, "20:00 in Warsaw");
+
+    // A one-off exception closes that Monday; the schedule cannot go while the number
+    // follows it.
+    let office = api
+        .update_schedule(Request::new(pb::UpdateScheduleRequest {
+            schedule: Some(pb::Schedule {
+                exceptions: vec![pb::ScheduleException {
+                    date: "2026-01-12".into(),
+                    hours: vec![],
+                }],
+                ..office
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(decide(8).await, closed, "the exception");
+    let err = api
+        .delete_schedule(Request::new(pb::DeleteScheduleRequest {
+            id: "office".into(),
+            etag: office.etag.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("number \"48221234567\" follows it"),
+        "{err:?}"
+    );
+
+    let err = api
+        .create_schedule(Request::new(pb::CreateScheduleRequest {
+            schedule: Some(pb::Schedule {
+                id: "night".into(),
+                hours: Some(pb::WeekHours {
+                    sun: vec!["22:00-06:00".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "schedule.hours.sun[0]: \"22:00-06:00\" does not end after it starts"
+    );
+    let got = api
+        .get_schedule(Request::new(pb::GetScheduleRequest {
+            id: "office".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, office);
 }

@@ -58,6 +58,7 @@ impl Scenario {
             priority: Priority((self.next_call % 3) as u8),
             enqueued_at: None,
             edge: None,
+            caller: None,
         };
         self.core.handle_enqueue(self.now, request).unwrap();
     }

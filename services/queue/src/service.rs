@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 
 use crate::actor::{Args, Input, Msg, QueueActor};
 use crate::core::{
-    AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, MemberConfig, Priority,
-    Reconfigured, RejectReason, RingPlan, Strategy,
+    AgentId, CallId, CoreConfig, DepartmentConfig, DepartmentId, Enqueue, LastAgent, MemberConfig,
+    Priority, Reconfigured, RejectReason, RingPlan, Strategy,
 };
 use crate::edges;
 use crate::error::ServiceError;
@@ -319,6 +319,10 @@ fn department(d: &cc_common::config::Department) -> DepartmentConfig {
             })
             .collect(),
         max_plan_targets,
+        last_agent: (d.last_agent_minutes > 0).then(|| LastAgent {
+            remember: Duration::from_secs(u64::from(d.last_agent_minutes) * 60),
+            ring: Duration::from_secs(u64::from(d.last_agent_ring_seconds)),
+        }),
     }
 }
 
@@ -375,6 +379,7 @@ impl QueueHandle {
             priority,
             enqueued_at: None,
             edge: None,
+            caller: None,
         }))
         .await
     }

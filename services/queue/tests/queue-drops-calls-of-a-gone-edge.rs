@@ -50,6 +50,7 @@ fn enqueue(call: &str, edge: &str) -> Request<pb::EnqueueRequest> {
         priority: 0,
         enqueued_at_unix_ms: 0,
         edge_node: edge.into(),
+        caller: String::new(),
     })
 }
 

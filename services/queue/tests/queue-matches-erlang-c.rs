@@ -101,6 +101,7 @@ fn queue_matches_erlang_c() {
                         priority: Priority(0),
                         enqueued_at: None,
                         edge: None,
+                        caller: None,
                     },
                 )
                 .unwrap();

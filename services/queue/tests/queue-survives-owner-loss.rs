@@ -203,6 +203,7 @@ fn enqueue(call: &str, department: &str, enqueued_at_unix_ms: u64) -> Request<pb
         priority: 0,
         enqueued_at_unix_ms,
         edge_node: String::new(),
+        caller: String::new(),
     })
 }
 

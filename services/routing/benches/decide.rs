@@ -35,6 +35,56 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decide_internal_queue", |b| {
         b.iter(|| table.decide(black_box(&internal), black_box(&Facts::default()), now))
     });
+
+    // The issue's scale: 10,000 numbers following 1,000 schedules (each with holidays and
+    // exceptions, a tenth in another zone); a greeted caller, so the decision is the
+    // schedule lookup and the route.
+    let table = RoutingTable::new(&scheduled(&text, 10_000, 1_000));
+    let greeted = Facts {
+        greeted: true,
+        dial: None,
+    };
+    let numbers: Vec<String> = (0..10_000).map(|i| format!("4830{i:07}")).collect();
+    let mut i = 0;
+    c.bench_function("decide_scheduled_10k_numbers_1k_schedules", |b| {
+        b.iter(|| {
+            i = (i + 7919) % numbers.len();
+            let call = Call {
+                dialed: &numbers[i],
+                caller_extension: None,
+            };
+            // Walk the week, an hour and a bit at a time, to meet every branch.
+            let now = now + (i as i64) * 3_700;
+            table.decide(black_box(&call), black_box(&greeted), now)
+        })
+    });
+}
+
+/// `base` plus `schedules` schedules and `numbers` numbers spread over them.
+fn scheduled(base: &str, numbers: usize, schedules: usize) -> Config {
+    let mut text = base.to_owned();
+    for s in 0..schedules {
+        let zone = if s % 10 == 0 {
+            "timezone = \"America/New_York\"\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "[[schedules]]\nid = \"s{s}\"\n{zone}\
+             holidays = [\"2026-01-06\", \"12-25\", \"2026-11-11\"]\n\
+             exceptions = [{{ date = \"2026-12-24\", hours = [\"08:00-12:00\"] }}]\n\
+             hours = {{ mon = [\"08:00-12:00\", \"13:00-17:00\"], tue = [\"08:00-17:00\"], \
+             wed = [\"08:00-17:00\"], thu = [\"08:00-17:00\"], fri = [\"08:00-16:00\"] }}\n"
+        ));
+    }
+    for n in 0..numbers {
+        text.push_str(&format!(
+            "[[numbers]]\nnumber = \"4830{n:07}\"\nroute = {{ department = \"sales\" }}\n\
+             schedule = \"s{}\"\nafter_hours = {{ hangup = \"closed\" }}\n",
+            n % schedules
+        ));
+    }
+    Config::from_toml(&text).expect("scheduled configuration")
 }
 
 criterion_group!(group, benches);

@@ -1,12 +1,12 @@
 //! `cc.routing.internal.v1.Routing`: the routing table seen from gRPC. The handler only
-//! converts (see [`crate::convert`]) and supplies the time; every decision is the core's.
+//! converts (see [`crate::convert`]) and supplies the time from its [`Clock`] (the system
+//! clock unless a test fixes it); every decision is the core's.
 //!
 //! The table follows the configuration: it is rebuilt from the latest snapshot on the first
 //! decision after a change (building is cheap, and no task is needed), so a number, an
 //! extension or a department added through the configuration API routes at once.
 
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cc_common::Config;
 use cc_common::config::ConfigWatch;
@@ -14,6 +14,7 @@ use cc_proto::routing::internal::v1 as pb;
 use cc_proto::routing::internal::v1::routing_server::{Routing, RoutingServer};
 use tonic::{Request, Response, Status};
 
+use crate::clock::Clock;
 use crate::convert;
 use crate::core::RoutingTable;
 
@@ -23,6 +24,7 @@ pub struct RoutingApi {
     config: ConfigWatch,
     /// The table and the snapshot it was built from.
     built: Arc<RwLock<Built>>,
+    clock: Clock,
 }
 
 #[derive(Debug)]
@@ -35,17 +37,28 @@ impl RoutingApi {
     /// The service over the table of the latest `config` snapshot (without the tonic
     /// wrapper, e.g. for tests).
     pub fn new(config: ConfigWatch) -> Self {
+        Self::with_clock(config, Clock::system())
+    }
+
+    /// The service deciding at the times `clock` gives (tests fix it).
+    pub fn with_clock(config: ConfigWatch, clock: Clock) -> Self {
         let from = config.borrow().clone();
         let table = Arc::new(RoutingTable::new(&from));
         Self {
             config,
             built: Arc::new(RwLock::new(Built { from, table })),
+            clock,
         }
     }
 
     /// The tonic server following `config`.
     pub fn server(config: ConfigWatch) -> RoutingServer<RoutingApi> {
         RoutingServer::new(Self::new(config))
+    }
+
+    /// The tonic server following `config`, deciding at the times `clock` gives.
+    pub fn server_with_clock(config: ConfigWatch, clock: Clock) -> RoutingServer<RoutingApi> {
+        RoutingServer::new(Self::with_clock(config, clock))
     }
 
     /// The table of the latest snapshot, rebuilt first if the snapshot changed.
@@ -80,14 +93,7 @@ impl Routing for RoutingApi {
         let facts = convert::facts(request.facts.as_ref())?;
         let step = self
             .table()
-            .decide(&convert::call(&request), &facts, now_unix());
+            .decide(&convert::call(&request), &facts, self.clock.now());
         Ok(Response::new(convert::step(step)))
     }
-}
-
-/// The Unix time in seconds; greetings follow the wall clock, not a monotonic one.
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -118,6 +118,8 @@ async fn a_configuration_change_routes_from_the_next_decision_on() {
         route: Route::Department("support".into()),
         greeting: None,
         greetings: Vec::new(),
+        schedule: None,
+        after_hours: None,
     });
     next.departments[0].extension = "610".into();
     next.check().unwrap();

@@ -13,6 +13,7 @@ mod message;
 mod method;
 mod params;
 mod parse;
+pub mod refer;
 mod scan;
 pub mod sdp;
 mod stream;

@@ -15,10 +15,12 @@ use crate::ids::{EmployeeId, Extension};
 
 mod media;
 mod org;
+mod schedule;
 mod watch;
 
 pub use media::{MediaConfig, PortRange};
-pub use org::{Department, GreetingBand, Number, Organization, Route, Strategy, Trunk};
+pub use org::{AfterHours, Department, GreetingBand, Number, Organization, Route, Strategy, Trunk};
+pub use schedule::{DateSpec, MINUTES_PER_DAY, Schedule, ScheduleException, TimeRange, WeekHours};
 pub use watch::{Applied, ConfigWatch, RETRY_AFTER, fixed, follow};
 
 #[derive(Debug, Error)]
@@ -60,6 +62,9 @@ pub struct Config {
     pub trunks: Vec<Trunk>,
     #[serde(default)]
     pub numbers: Vec<Number>,
+    /// Working hours numbers refer to.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
 }
 
 /// `[api]`: the gRPC API (integrators, admin console, health and reflection).
@@ -278,6 +283,10 @@ impl Config {
         self.departments.iter().find(|d| d.id == id)
     }
 
+    pub fn schedule(&self, id: &str) -> Option<&Schedule> {
+        self.schedules.iter().find(|s| s.id == id)
+    }
+
     /// Checks the whole configuration: values in range and cross-references (members,
     /// routes, unique ids and extensions) consistent. The error names the first bad field
     /// by its path (`employees[1].extension`). Loading runs it; so does every change made
@@ -407,12 +416,14 @@ impl Config {
                 }
             }
         }
+        let schedule_ids = schedule::validate(&self.schedules)?;
         org::validate(
             &self.organization,
             &self.employees,
             &self.departments,
             &self.trunks,
             &self.numbers,
+            &schedule_ids,
         )?;
         Ok(())
     }
@@ -571,6 +582,14 @@ mod tests {
             ),
             (dept("").replace("'sequential'", "'lottery'"), "lottery"),
             (dept("ring_seconds = 0\n"), "departments[0].ring_seconds"),
+            (
+                dept("last_agent_minutes = 129601\n"),
+                "departments[0].last_agent_minutes",
+            ),
+            (
+                dept("last_agent_ring_seconds = 0\n"),
+                "departments[0].last_agent_ring_seconds",
+            ),
             (
                 dept("[[numbers]]\nnumber='123'\nroute={ department = 'hr' }\n"),
                 "numbers[0].route",

@@ -1,4 +1,5 @@
-//! The organisation: `[organization]`, `[[departments]]`, `[[trunks]]` and `[[numbers]]`.
+//! The organisation: `[organization]`, `[[departments]]`, `[[trunks]]` and `[[numbers]]`
+//! (the `[[schedules]]` numbers name are in [`super::schedule`]).
 //! Cross-references (members, routes) are checked against the employees here, so a wrong
 //! id is refused when the node starts, naming the field, not found mid-call.
 
@@ -101,11 +102,25 @@ pub struct Department {
     pub ring_seconds: u32,
     #[serde(default)]
     pub wrap_up_seconds: u32,
+    /// Last-agent routing (R-34): a caller answered by a member within this many minutes
+    /// is offered to that member alone first, when the member is available (0: off).
+    #[serde(default)]
+    pub last_agent_minutes: u32,
+    /// How long that member alone rings before the department's strategy takes over.
+    #[serde(default = "default_last_agent_ring_seconds")]
+    pub last_agent_ring_seconds: u32,
 }
 
 fn default_ring_seconds() -> u32 {
     15
 }
+
+fn default_last_agent_ring_seconds() -> u32 {
+    10
+}
+
+/// The longest a department remembers its callers for last-agent routing: 90 days.
+pub const MAX_LAST_AGENT_MINUTES: u32 = 90 * 24 * 60;
 
 /// `[[trunks]]`: where outbound calls go (mobile forwarding, callbacks).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,11 +148,30 @@ pub struct Number {
     /// Prompt id played before routing (at any time of day without `greetings`).
     #[serde(default)]
     pub greeting: Option<String>,
-    /// Time-of-day greetings ("good morning / afternoon / evening"), in the organisation's
-    /// time zone: each applies from its `from` until the next band's; before the first
-    /// band of the day the last one (of the evening before) applies.
+    /// Time-of-day greetings ("good morning / afternoon / evening"), in the number's time
+    /// zone (its schedule's, else the organisation's): each applies from its `from` until
+    /// the next band's; before the first band of the day the last one (of the evening
+    /// before) applies.
     #[serde(default)]
     pub greetings: Vec<GreetingBand>,
+    /// The `[[schedules]]` id of its working hours: `route` in hours, `after_hours` out
+    /// of them. Absent: open 24/7.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Where calls go out of hours; required with `schedule`, refused without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_hours: Option<AfterHours>,
+}
+
+/// Where a scheduled number's calls go out of hours:
+/// `{ department = "..." }`, `{ employee = "..." }` or `{ hangup = "<prompt id>" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum AfterHours {
+    Department(String),
+    Employee(String),
+    /// Play this prompt ("we are closed, our hours are ...") and end the call.
+    Hangup(String),
 }
 
 /// One time-of-day greeting band of a number.
@@ -173,7 +207,8 @@ impl Number {
     }
 }
 
-fn is_id(s: &str) -> bool {
+/// A resource id or prompt id: 1-64 letters, digits, '-', '_' or '.'.
+pub(super) fn is_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -187,6 +222,7 @@ pub(super) fn validate(
     departments: &[Department],
     trunks: &[Trunk],
     numbers: &[Number],
+    schedule_ids: &HashSet<&str>,
 ) -> Result<(), ConfigError> {
     if org.timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(invalid(
@@ -238,6 +274,15 @@ pub(super) fn validate(
         if d.ring_seconds == 0 || d.ring_seconds > 600 {
             return Err(invalid(field("ring_seconds"), "must be 1-600"));
         }
+        if d.last_agent_minutes > MAX_LAST_AGENT_MINUTES {
+            return Err(invalid(
+                field("last_agent_minutes"),
+                format!("must be at most {MAX_LAST_AGENT_MINUTES} (90 days)"),
+            ));
+        }
+        if d.last_agent_ring_seconds == 0 || d.last_agent_ring_seconds > 600 {
+            return Err(invalid(field("last_agent_ring_seconds"), "must be 1-600"));
+        }
         if d.wrap_up_seconds > 3600 {
             return Err(invalid(field("wrap_up_seconds"), "must be at most 3600"));
         }
@@ -282,6 +327,7 @@ pub(super) fn validate(
             }
             _ => {}
         }
+        check_hours(n, &field, schedule_ids, &department_ids, &employee_ids)?;
         if let Some(g) = &n.greeting
             && !is_id(g)
         {
@@ -290,28 +336,78 @@ pub(super) fn validate(
                 format!("{g:?} is not a prompt id (a file stem in [media] prompts_dir)"),
             ));
         }
-        let mut last = None;
-        for (k, band) in n.greetings.iter().enumerate() {
-            let band_field = |f: &str| format!("numbers[{i}].greetings[{k}].{f}");
-            let Some(minute) = parse_hhmm(&band.from) else {
-                return Err(invalid(
-                    band_field("from"),
-                    format!("{:?} is not a time HH:MM", band.from),
-                ));
-            };
-            if last.is_some_and(|l| minute <= l) {
-                return Err(invalid(
-                    band_field("from"),
-                    "bands must be in increasing order",
-                ));
-            }
-            last = Some(minute);
-            if !is_id(&band.greeting) {
-                return Err(invalid(
-                    band_field("greeting"),
-                    format!("{:?} is not a prompt id", band.greeting),
-                ));
-            }
+        check_greetings(i, &n.greetings)?;
+    }
+    Ok(())
+}
+
+/// A number's `schedule` and `after_hours`: both or neither, each naming what exists.
+fn check_hours(
+    n: &Number,
+    field: &dyn Fn(&str) -> String,
+    schedule_ids: &HashSet<&str>,
+    department_ids: &HashSet<&str>,
+    employee_ids: &HashSet<&str>,
+) -> Result<(), ConfigError> {
+    if let Some(s) = &n.schedule
+        && !schedule_ids.contains(s.as_str())
+    {
+        return Err(invalid(
+            field("schedule"),
+            format!("{s:?} is not a schedule id"),
+        ));
+    }
+    match (&n.schedule, &n.after_hours) {
+        (Some(_), None) => Err(invalid(
+            field("after_hours"),
+            "a number with a schedule needs after_hours: { department = \"...\" }, \
+             { employee = \"...\" } or { hangup = \"<prompt id>\" }",
+        )),
+        (None, Some(_)) => Err(invalid(
+            field("after_hours"),
+            "applies only to a number with a schedule (without one it is open 24/7)",
+        )),
+        (_, Some(AfterHours::Department(d))) if !department_ids.contains(d.as_str()) => {
+            Err(invalid(
+                field("after_hours"),
+                format!("department {d:?} is not configured"),
+            ))
+        }
+        (_, Some(AfterHours::Employee(e))) if !employee_ids.contains(e.as_str()) => Err(invalid(
+            field("after_hours"),
+            format!("employee {e:?} is not configured"),
+        )),
+        (_, Some(AfterHours::Hangup(p))) if !is_id(p) => Err(invalid(
+            field("after_hours"),
+            format!("{p:?} is not a prompt id (a file stem in [media] prompts_dir)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A number's time-of-day greeting bands: valid times in increasing order, prompt ids.
+fn check_greetings(i: usize, greetings: &[GreetingBand]) -> Result<(), ConfigError> {
+    let mut last = None;
+    for (k, band) in greetings.iter().enumerate() {
+        let band_field = |f: &str| format!("numbers[{i}].greetings[{k}].{f}");
+        let Some(minute) = parse_hhmm(&band.from) else {
+            return Err(invalid(
+                band_field("from"),
+                format!("{:?} is not a time HH:MM", band.from),
+            ));
+        };
+        if last.is_some_and(|l| minute <= l) {
+            return Err(invalid(
+                band_field("from"),
+                "bands must be in increasing order",
+            ));
+        }
+        last = Some(minute);
+        if !is_id(&band.greeting) {
+            return Err(invalid(
+                band_field("greeting"),
+                format!("{:?} is not a prompt id", band.greeting),
+            ));
         }
     }
     Ok(())

@@ -73,6 +73,8 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
         ring_seconds: None,
         wrap_up_seconds: 10,
         etag: String::new(),
+        last_agent_minutes: 0,
+        last_agent_ring_seconds: None,
     };
     let d = department(request.clone()).unwrap();
     assert_eq!(d.strategy, Strategy::Progressive);
@@ -126,6 +128,8 @@ fn a_number_round_trips_with_its_route_and_greetings() {
             greeting: "morning".into(),
         }],
         etag: String::new(),
+        schedule: String::new(),
+        after_hours: None,
     };
     let n = number(request.clone()).unwrap();
     assert_eq!(n.route, Route::Employee("anna".into()));
@@ -156,6 +160,104 @@ fn a_number_round_trips_with_its_route_and_greetings() {
         err.message().starts_with("number.route: required"),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
+    use pb::after_hours::Target;
+    for target in [
+        Target::Department("support".into()),
+        Target::Employee("anna".into()),
+        Target::Hangup("closed".into()),
+    ] {
+        let request = pb::Number {
+            number: "48221234567".into(),
+            route: Some(pb::number::Route::Department("sales".into())),
+            schedule: "office".into(),
+            after_hours: Some(pb::AfterHours {
+                target: Some(target.clone()),
+            }),
+            ..Default::default()
+        };
+        let n = number(request.clone()).unwrap();
+        assert_eq!(n.schedule.as_deref(), Some("office"));
+        let expected = match target {
+            Target::Department(d) => AfterHours::Department(d),
+            Target::Employee(e) => AfterHours::Employee(e),
+            Target::Hangup(p) => AfterHours::Hangup(p),
+        };
+        assert_eq!(n.after_hours, Some(expected));
+        assert_eq!(
+            number_pb(&versioned(n, 5)),
+            pb::Number {
+                etag: "r5".into(),
+                ..request
+            }
+        );
+    }
+    let without = number(pb::Number {
+        route: Some(pb::number::Route::Employee("anna".into())),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!((without.schedule, without.after_hours), (None, None));
+    let err = number(pb::Number {
+        route: Some(pb::number::Route::Employee("anna".into())),
+        schedule: "office".into(),
+        after_hours: Some(pb::AfterHours { target: None }),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with("number.after_hours: "), "{err:?}");
+}
+
+#[test]
+fn a_schedule_round_trips_with_hours_holidays_and_exceptions() {
+    let request = pb::Schedule {
+        id: "office".into(),
+        timezone: "America/New_York".into(),
+        hours: Some(pb::WeekHours {
+            mon: vec!["08:00-12:00".into(), "13:00-17:00".into()],
+            fri: vec!["08:00-24:00".into()],
+            sat: vec!["00:00-02:00".into()],
+            ..Default::default()
+        }),
+        holidays: vec!["2026-11-11".into(), "12-25".into()],
+        exceptions: vec![
+            pb::ScheduleException {
+                date: "2026-12-24".into(),
+                hours: vec!["08:00-12:00".into()],
+            },
+            pb::ScheduleException {
+                date: "2026-12-31".into(),
+                hours: vec![],
+            },
+        ],
+        etag: String::new(),
+    };
+    let s = schedule(request.clone());
+    assert_eq!(s.timezone.as_deref(), Some("America/New_York"));
+    assert_eq!(s.hours.mon, ["08:00-12:00", "13:00-17:00"]);
+    assert!(s.hours.tue.is_empty());
+    assert_eq!(s.exceptions[0].date, "2026-12-24");
+    assert_eq!(
+        schedule_pb(&versioned(s, 9)),
+        pb::Schedule {
+            etag: "r9".into(),
+            ..request
+        }
+    );
+    // Without a zone or hours: the organisation's zone, closed every weekday.
+    let bare = schedule(pb::Schedule {
+        id: "closed".into(),
+        ..Default::default()
+    });
+    assert_eq!(bare.timezone, None);
+    assert_eq!(bare.hours, WeekHours::default());
+    let back = schedule_pb(&versioned(bare, 1));
+    assert_eq!(back.timezone, "");
+    assert_eq!(back.hours, Some(pb::WeekHours::default()));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use cc_common::config::{
-    DEMO_TOML, Department, Employee, GreetingBand, Number, Role, Route, Strategy, Trunk,
+    AfterHours, DEMO_TOML, Department, Employee, GreetingBand, Number, Role, Route, Schedule,
+    Strategy, Trunk, WeekHours,
 };
 
 use super::*;
@@ -36,6 +37,8 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         members: members.iter().map(|m| (*m).to_owned()).collect(),
         ring_seconds: 15,
         wrap_up_seconds: 0,
+        last_agent_minutes: 0,
+        last_agent_ring_seconds: 10,
     }
 }
 
@@ -45,6 +48,22 @@ fn number(digits: &str, route: Route) -> Number {
         route,
         greeting: None,
         greetings: Vec::new(),
+        schedule: None,
+        after_hours: None,
+    }
+}
+
+/// Open Monday 08:00-17:00 in the organisation's zone.
+fn office(id: &str) -> Schedule {
+    Schedule {
+        id: id.into(),
+        timezone: None,
+        hours: WeekHours {
+            mon: vec!["08:00-17:00".into()],
+            ..WeekHours::default()
+        },
+        holidays: vec!["12-25".into()],
+        exceptions: Vec::new(),
     }
 }
 
@@ -307,6 +326,74 @@ fn what_is_still_referenced_cannot_be_deleted() {
     // Support is referenced by nothing.
     s.delete::<Department>("support", Etag(1)).unwrap();
     assert!(s.config().department("support").is_none());
+}
+
+#[test]
+fn schedules_are_resources_that_numbers_follow_and_that_survive_storing() {
+    let mut s = demo();
+    assert_eq!(s.create(office("office")).unwrap().etag, Etag(2));
+    let sales = s.get::<Number>("48221234567").unwrap();
+    let scheduled = Number {
+        schedule: Some("office".into()),
+        after_hours: Some(AfterHours::Department("support".into())),
+        ..sales.resource.clone()
+    };
+    assert_eq!(s.update(scheduled, sales.etag).unwrap().etag, Etag(3));
+
+    // What the number refers to cannot go.
+    assert!(matches!(
+        s.delete::<Schedule>("office", Etag(2)),
+        Err(StoreError::Referenced { kind: Kind::Schedule, by, .. })
+            if by == "number \"48221234567\" follows it"
+    ));
+    assert!(matches!(
+        s.delete::<Department>("support", Etag(1)),
+        Err(StoreError::Referenced { by, .. })
+            if by == "number \"48221234567\" routes to it after hours"
+    ));
+
+    // Bad fields are named on the written resource, other entries by key.
+    let mut bad = office("shop");
+    bad.hours.mon = vec!["08:00-12:00".into(), "11:00-13:00".into()];
+    assert_eq!(
+        invalid_field(s.create(bad).unwrap_err()),
+        "schedule.hours.mon[1]"
+    );
+    let unknown = Number {
+        schedule: Some("shop".into()),
+        after_hours: Some(AfterHours::Hangup("closed".into())),
+        ..number("123", Route::Department("sales".into()))
+    };
+    assert_eq!(
+        invalid_field(s.create(unknown).unwrap_err()),
+        "number.schedule"
+    );
+    let mut no_hours = s.get::<Number>("48221234567").unwrap();
+    no_hours.resource.after_hours = None;
+    assert_eq!(
+        invalid_field(s.update(no_hours.resource, no_hours.etag).unwrap_err()),
+        "number.after_hours"
+    );
+
+    // Stored and read back by another node: the same schedules, numbers and etags.
+    let node = Config::from_toml(DEMO_TOML).unwrap();
+    let again = ConfigState::from_stored(&s.to_stored(), &node).unwrap();
+    assert_eq!(again.config().schedules, s.config().schedules);
+    assert_eq!(again.get::<Schedule>("office").unwrap().etag, Etag(2));
+    let number = again.get::<Number>("48221234567").unwrap();
+    assert_eq!(number.etag, Etag(3));
+    assert_eq!(number.resource.schedule.as_deref(), Some("office"));
+}
+
+#[test]
+fn a_configuration_without_schedules_is_stored_as_before_them() {
+    // Nodes that predate schedules refuse unknown fields in a number: leave them out.
+    let stored = String::from_utf8(demo().to_stored()).unwrap();
+    assert!(!stored.contains("schedule"), "{stored}");
+    assert!(!stored.contains("after_hours"), "{stored}");
+    let node = Config::from_toml(DEMO_TOML).unwrap();
+    let again = ConfigState::from_stored(stored.as_bytes(), &node).unwrap();
+    assert!(again.config().schedules.is_empty());
 }
 
 #[test]

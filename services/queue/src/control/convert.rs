@@ -9,7 +9,7 @@ use cc_proto::queue::internal::v1::offer_event::Event;
 use tonic::Status;
 
 use crate::convert::{count, department_id};
-use crate::core::{AgentId, CallId, EdgeNode, Enqueue, Priority, RejectReason, RingPlan};
+use crate::core::{AgentId, CallId, Caller, EdgeNode, Enqueue, Priority, RejectReason, RingPlan};
 use crate::service::{QueueEvent, WaitingCall};
 
 // ----- requests -----
@@ -42,7 +42,13 @@ pub(super) fn enqueue(
         priority: priority(request.priority)?,
         enqueued_at: enqueued_at(request.enqueued_at_unix_ms, now, now_unix_ms),
         edge: edge_node(request.edge_node),
+        caller: caller(request.caller),
     })
+}
+
+/// The `caller` of an enqueue: empty means unknown.
+fn caller(caller: String) -> Option<Caller> {
+    (!caller.is_empty()).then(|| Caller::new(caller))
 }
 
 /// The `edge_node` of an enqueue: empty means unknown.

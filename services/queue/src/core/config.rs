@@ -53,6 +53,18 @@ pub struct DepartmentConfig {
     /// single-target strategy lets waiting calls go to free agents in parallel instead of
     /// reserving every free agent for the head call.
     pub max_plan_targets: Option<usize>,
+    /// Last-agent routing (MISSION R-34): a caller who spoke to a member of this department
+    /// recently is offered to that member alone first, when the member is available.
+    pub last_agent: Option<LastAgent>,
+}
+
+/// How a department routes returning callers to the member they last spoke to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastAgent {
+    /// How long after an answered call the caller is remembered.
+    pub remember: Duration,
+    /// How long that member alone rings before the department's strategy takes over.
+    pub ring: Duration,
 }
 
 impl DepartmentConfig {
@@ -65,7 +77,16 @@ impl DepartmentConfig {
             wrap_up_seconds: 0,
             members: Vec::new(),
             max_plan_targets: None,
+            last_agent: None,
         }
+    }
+
+    /// Routes a caller answered by a member within `remember` to that member first, alone,
+    /// ringing for `ring` (when the member is available at the time).
+    #[must_use]
+    pub fn last_agent(mut self, remember: Duration, ring: Duration) -> Self {
+        self.last_agent = Some(LastAgent { remember, ring });
+        self
     }
 
     /// Sets the default ring time per member.

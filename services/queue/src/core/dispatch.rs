@@ -89,7 +89,19 @@ impl QueueCore {
             return false;
         };
         let tried = self.calls.get(head).map_or(&[][..], |c| &c.tried[..]);
-        let picked = department.pick(&mut self.rng, tried);
+        // A returning caller rings the member they last spoke to, alone, first.
+        let returning = department.config.last_agent.and_then(|last_agent| {
+            let caller = self.calls.get(head)?.caller.as_ref()?;
+            let a = department.last_agent_of(caller, now)?;
+            let agent = self.agents.get(a)?;
+            let member = agent.membership(d)?;
+            (agent.is_available() && member.indexed.is_some() && !tried.contains(&a))
+                .then_some((a, last_agent.ring))
+        });
+        let picked = match returning {
+            Some((a, _)) => vec![a],
+            None => department.pick(&mut self.rng, tried),
+        };
         if let Some(entry) = self.calls.get_mut(head)
             && !picked.is_empty()
             && picked.iter().all(|a| entry.tried.contains(a))
@@ -105,7 +117,7 @@ impl QueueCore {
         for a in picked {
             if let Some(m) = self.agents.get(a).and_then(|agent| agent.membership(d)) {
                 agents.push((a, m.position));
-                rings.push(m.ring);
+                rings.push(returning.map_or(m.ring, |(_, ring)| ring));
             }
         }
         if agents.is_empty() {

@@ -74,6 +74,7 @@ impl QueueCore {
                 offer: None,
                 tried: Vec::new(),
                 edge: request.edge,
+                caller: request.caller,
             },
         );
         self.queue_changed(d);
@@ -184,6 +185,9 @@ impl QueueCore {
                 && position.is_some()
             {
                 department.last_offered = position;
+                if let Some(caller) = &entry.caller {
+                    department.remember_caller(caller, a, now);
+                }
             }
         }
         self.talking.insert(call.clone(), a);

@@ -57,6 +57,12 @@ string_id!(
 );
 
 string_id!(
+    /// Who calls: the caller's number (or extension) as sip-edge saw it, for last-agent
+    /// routing (MISSION R-34).
+    Caller
+);
+
+string_id!(
     /// A sip-edge node that carries calls, by its node name in the cluster
     /// (`/cc/nodes/sip-edge/<node>`): when it dies, nobody can end its calls any more.
     EdgeNode

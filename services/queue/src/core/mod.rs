@@ -29,10 +29,10 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
 pub use agents::AgentFacts;
-pub use config::{CoreConfig, DepartmentConfig, MemberConfig};
+pub use config::{CoreConfig, DepartmentConfig, LastAgent, MemberConfig};
 pub use configure::Reconfigured;
 pub use error::QueueError;
-pub use ids::{AgentId, CallId, DepartmentId, EdgeNode, Priority};
+pub use ids::{AgentId, CallId, Caller, DepartmentId, EdgeNode, Priority};
 pub use output::{Output, PauseReason};
 pub use plan::{RingPlan, RingTarget};
 pub use strategy::Strategy;
@@ -57,6 +57,9 @@ pub struct Enqueue {
     /// The sip-edge node that carries the call, when known: its calls leave the queue when
     /// it is gone ([`QueueCore::handle_edge_gone`]).
     pub edge: Option<EdgeNode>,
+    /// Who calls, when known: a caller answered recently by a member of a department with
+    /// [`DepartmentConfig::last_agent`] is offered to that member first.
+    pub caller: Option<Caller>,
 }
 
 /// Why an offered agent did not take the call.
@@ -79,6 +82,8 @@ struct QueuedCall {
     tried: Vec<AgentIdx>,
     /// The sip-edge node that carries it, when known.
     edge: Option<EdgeNode>,
+    /// Who calls, when known.
+    caller: Option<Caller>,
 }
 
 /// The ACD state machine of one queue owner.
@@ -214,6 +219,19 @@ impl QueueCore {
     pub fn waiting(&self, department: &DepartmentId) -> Result<usize, QueueError> {
         let idx = self.department_idx(department)?;
         Ok(self.department(idx)?.queued.len())
+    }
+
+    /// The member of `department` who last answered `caller`, if within the department's
+    /// [`DepartmentConfig::last_agent`] memory at `now`.
+    pub fn last_agent(
+        &self,
+        department: &DepartmentId,
+        caller: &Caller,
+        now: Instant,
+    ) -> Option<AgentId> {
+        let d = self.department_idx(department).ok()?;
+        let a = self.department(d).ok()?.last_agent_of(caller, now)?;
+        self.agents.get(a).map(|agent| agent.id.clone())
     }
 
     /// The sip-edge node that carries a queued call, when the enqueue named one.

@@ -2,12 +2,12 @@
 //! and its waiting calls in service order.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::agents::AgentIdx;
 use super::config::DepartmentConfig;
-use super::ids::{CallId, DepartmentId, Priority};
+use super::ids::{CallId, Caller, DepartmentId, Priority};
 use super::strategy::{AvailableKey, Strategy};
 
 /// Service order of waiting calls: higher priority first, then earlier enqueue time, then
@@ -57,7 +57,13 @@ pub(crate) struct Department {
     /// No offers before this (a department just taken over, while the calls waiting in it
     /// come back from their sip-edge nodes).
     pub held_until: Option<Instant>,
+    /// Who last answered each recent caller, and when (with [`DepartmentConfig::last_agent`]).
+    pub recent: HashMap<Caller, (AgentIdx, Instant)>,
 }
+
+/// Most callers one department remembers for last-agent routing; beyond it the expired
+/// ones are forgotten first, then the oldest.
+pub(crate) const MAX_REMEMBERED_CALLERS: usize = 100_000;
 
 impl Department {
     /// An open department of `config`, without members yet.
@@ -76,7 +82,38 @@ impl Department {
             last_offered: None,
             average_handle: None,
             held_until: None,
+            recent: HashMap::new(),
         }
+    }
+
+    /// Remembers that member `a` answered `caller` at `now` (when the department routes
+    /// returning callers), within [`MAX_REMEMBERED_CALLERS`].
+    pub fn remember_caller(&mut self, caller: &Caller, a: AgentIdx, now: Instant) {
+        let Some(last_agent) = self.config.last_agent else {
+            return;
+        };
+        if self.recent.len() >= MAX_REMEMBERED_CALLERS && !self.recent.contains_key(caller) {
+            self.recent
+                .retain(|_, (_, at)| now.saturating_duration_since(*at) <= last_agent.remember);
+            if self.recent.len() >= MAX_REMEMBERED_CALLERS {
+                let oldest = self
+                    .recent
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(c, _)| c.clone());
+                if let Some(oldest) = oldest {
+                    self.recent.remove(&oldest);
+                }
+            }
+        }
+        self.recent.insert(caller.clone(), (a, now));
+    }
+
+    /// The member who last answered `caller`, if within the department's memory at `now`.
+    pub fn last_agent_of(&self, caller: &Caller, now: Instant) -> Option<AgentIdx> {
+        let remember = self.config.last_agent?.remember;
+        let (a, at) = self.recent.get(caller)?;
+        (now.saturating_duration_since(*at) <= remember).then_some(*a)
     }
 
     /// Takes the knobs of a new configuration of the same department (members apart).
@@ -88,6 +125,9 @@ impl Department {
         self.strategy = config.strategy;
         self.wrap_up = Duration::from_secs(u64::from(config.wrap_up_seconds));
         self.max_plan_targets = config.max_plan_targets;
+        if config.last_agent.is_none() {
+            self.recent.clear();
+        }
         self.config = config.clone();
         self.lifecycle = Lifecycle::Open;
     }

@@ -1,10 +1,11 @@
-//! Which greeting a number plays at a given moment: time-of-day bands in the
-//! organisation's time zone, or one greeting all day.
+//! Which greeting a number plays at a given moment: time-of-day bands in the number's time
+//! zone, or one greeting all day.
 
-use chrono::{DateTime, Timelike};
 use chrono_tz::Tz;
 
 use cc_common::config::GreetingBand;
+
+use super::schedule::LocalTime;
 
 /// A number's greetings, bands sorted by start minute.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +15,7 @@ pub struct Greetings {
 }
 
 impl Greetings {
+    /// A number's greetings: `all_day` unless `bands` are given.
     pub fn new(all_day: Option<String>, bands: &[GreetingBand]) -> Greetings {
         let mut bands: Vec<(u16, String)> = bands
             .iter()
@@ -27,11 +29,15 @@ impl Greetings {
     /// the first band of the day the last band (it began yesterday evening); the all-day
     /// greeting when there are no bands.
     pub fn at(&self, now: i64, tz: Tz) -> Option<&str> {
+        self.at_local(|| LocalTime::at(now, tz))
+    }
+
+    /// The greeting when the clock shows `local()` (only asked for when there are bands).
+    pub fn at_local(&self, local: impl FnOnce() -> LocalTime) -> Option<&str> {
         if self.bands.is_empty() {
             return self.all_day.as_deref();
         }
-        let local = DateTime::from_timestamp(now, 0)?.with_timezone(&tz);
-        let minute = (local.hour() * 60 + local.minute()) as u16;
+        let minute = local().minute();
         let current = self
             .bands
             .iter()

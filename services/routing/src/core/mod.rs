@@ -2,24 +2,31 @@
 //! and the decision of what a call does next. Pure: the time comes in as a Unix timestamp,
 //! the answer is a [`Step`]; nothing here reads a clock or keeps per-call state.
 //!
-//! Rules (MISSION ):
+//! Rules (MISSION ):
 //! - A call from outside reaches only configured numbers. It first hears the number's
-//!   greeting for the time of day in the organisation's time zone, then goes to its route:
-//!   a department's queue, or an employee's devices (forwarded to their mobile after
-//!   `mobile_forward_seconds` without an answer, when they have one and a trunk exists).
+//!   greeting for the time of day in the number's time zone (its schedule's, else the
+//!   organisation's), then goes to its route: a department's queue, or an employee's
+//!   devices (forwarded to their mobile after `mobile_forward_seconds` without an answer,
+//!   when they have one and a trunk exists).
+//! - A number with a schedule takes that route in hours only; out of hours (see
+//!   [`schedule`] for the rule, daylight-saving changes included) it takes its
+//!   `after_hours` route: a department, an employee, or a polite prompt and hang-up.
 //! - An internal call (from an employee's device) dials extensions: an employee rings
 //!   directly, a department's extension queues; no external greeting.
 //! - What cannot be routed is refused (not found) rather than left ringing.
 
 mod greeting;
+pub mod schedule;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use cc_common::config::{Config, Route};
+use cc_common::config::{AfterHours, Config, Number, Route};
 use chrono_tz::Tz;
 
 pub use greeting::Greetings;
+pub use schedule::{LocalTime, Schedule};
 
 /// What the call does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +82,18 @@ pub struct Facts {
 enum Target {
     Department(String),
     Employee(String),
+    /// Play the prompt and end the call (a number out of hours).
+    Hangup(String),
 }
 
 #[derive(Debug, Clone)]
 struct NumberPlan {
     target: Target,
     greetings: Greetings,
+    /// The zone of its greeting bands: its schedule's, else the organisation's.
+    tz: Tz,
+    /// Its working hours and where calls go outside them; `None`: open 24/7.
+    hours: Option<(Arc<Schedule>, Target)>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,7 +107,6 @@ pub struct RoutingTable {
     numbers: HashMap<String, NumberPlan>,
     extensions: HashMap<String, Target>,
     people: HashMap<String, Person>,
-    tz: Tz,
     forward_after: Option<Duration>,
     trunk: Option<String>,
 }
@@ -102,20 +114,21 @@ pub struct RoutingTable {
 impl RoutingTable {
     /// Builds the table; the configuration was validated when it was loaded.
     pub fn new(config: &Config) -> RoutingTable {
+        let schedules: HashMap<&str, Arc<Schedule>> = config
+            .schedules
+            .iter()
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    Arc::new(Schedule::new(s, &config.organization)),
+                )
+            })
+            .collect();
+        let tz = config.organization.tz();
         let numbers = config
             .numbers
             .iter()
-            .map(|n| {
-                let target = match &n.route {
-                    Route::Department(d) => Target::Department(d.clone()),
-                    Route::Employee(e) => Target::Employee(e.clone()),
-                };
-                let plan = NumberPlan {
-                    target,
-                    greetings: Greetings::new(n.greeting.clone(), &n.greetings),
-                };
-                (n.normalized().to_owned(), plan)
-            })
+            .map(|n| (n.normalized().to_owned(), number_plan(n, &schedules, tz)))
             .collect();
         let mut extensions: HashMap<String, Target> = config
             .employees
@@ -147,7 +160,6 @@ impl RoutingTable {
             numbers,
             extensions,
             people,
-            tz: config.organization.tz(),
             forward_after: (seconds > 0).then(|| Duration::from_secs(u64::from(seconds))),
             trunk: config.trunks.first().map(|t| t.id.clone()),
         }
@@ -173,13 +185,16 @@ impl RoutingTable {
             return Step::NotFound;
         };
         if !facts.greeted
-            && let Some(prompt) = plan.greetings.at(now_unix, self.tz)
+            && let Some(prompt) = plan.greetings.at_local(|| LocalTime::at(now_unix, plan.tz))
         {
             return Step::Play {
                 prompt: prompt.to_owned(),
             };
         }
-        self.route(&plan.target)
+        match &plan.hours {
+            Some((schedule, after_hours)) if !schedule.open_at(now_unix) => self.route(after_hours),
+            _ => self.route(&plan.target),
+        }
     }
 
     fn route(&self, target: &Target) -> Step {
@@ -192,6 +207,9 @@ impl RoutingTable {
                 employee: e.clone(),
                 forward: self.forward(e),
             },
+            Target::Hangup(prompt) => Step::Hangup {
+                prompt: Some(prompt.clone()),
+            },
         }
     }
 
@@ -202,6 +220,27 @@ impl RoutingTable {
             number: mobile.clone(),
             trunk: self.trunk.clone()?,
         })
+    }
+}
+
+/// A number's plan: its route, greetings, and hours when it has a schedule (validated at
+/// load; a schedule that is missing all the same leaves the number open 24/7).
+fn number_plan(n: &Number, schedules: &HashMap<&str, Arc<Schedule>>, org_tz: Tz) -> NumberPlan {
+    let target = match &n.route {
+        Route::Department(d) => Target::Department(d.clone()),
+        Route::Employee(e) => Target::Employee(e.clone()),
+    };
+    let schedule = n.schedule.as_deref().and_then(|id| schedules.get(id));
+    let after_hours = n.after_hours.as_ref().map(|a| match a {
+        AfterHours::Department(d) => Target::Department(d.clone()),
+        AfterHours::Employee(e) => Target::Employee(e.clone()),
+        AfterHours::Hangup(prompt) => Target::Hangup(prompt.clone()),
+    });
+    NumberPlan {
+        target,
+        greetings: Greetings::new(n.greeting.clone(), &n.greetings),
+        tz: schedule.map_or(org_tz, |s| s.tz()),
+        hours: schedule.cloned().zip(after_hours),
     }
 }
 

@@ -221,3 +221,116 @@ fn no_mobile_or_no_trunk_means_no_forwarding() {
         Step::Dial { forward: None, .. }
     ));
 }
+
+/// Two scheduled numbers: a sales line open Thursday 08:00-17:00 in Warsaw that hangs up
+/// with a prompt out of hours, and a line open 09:00-17:00 in New York that goes to Anna
+/// out of hours, greeting by New York's time of day.
+const SCHEDULED: &str = r#"
+[[schedules]]
+id = "office"
+hours = { thu = ["08:00-12:00", "13:00-17:00"] }
+holidays = ["2026-01-22"]
+[[schedules]]
+id = "new-york"
+timezone = "America/New_York"
+hours = { thu = ["09:00-17:00"] }
+[[numbers]]
+number = "48225550000"
+route = { department = "sales" }
+greeting = "welcome"
+schedule = "office"
+after_hours = { hangup = "closed" }
+[[numbers]]
+number = "12125550000"
+route = { department = "sales" }
+schedule = "new-york"
+after_hours = { employee = "anna" }
+greetings = [
+  { from = "06:00", greeting = "good-morning" },
+  { from = "12:00", greeting = "good-afternoon" },
+]
+"#;
+
+#[test]
+fn a_scheduled_number_takes_its_route_in_hours_and_after_hours_outside_them() {
+    let t = table(SCHEDULED);
+    let call = external("48225550000");
+    let sales = Step::Queue {
+        department: "sales".into(),
+        priority: 0,
+    };
+    let closed = Step::Hangup {
+        prompt: Some("closed".into()),
+    };
+    // Thursday 2026-01-15, Warsaw = UTC+1.
+    assert_eq!(t.decide(&call, &GREETED, winter_utc(7, 0)), sales, "08:00");
+    assert_eq!(
+        t.decide(&call, &GREETED, winter_utc(11, 30)),
+        closed,
+        "12:30 lunch"
+    );
+    assert_eq!(
+        t.decide(&call, &GREETED, winter_utc(15, 59)),
+        sales,
+        "16:59"
+    );
+    assert_eq!(
+        t.decide(&call, &GREETED, winter_utc(16, 0)),
+        closed,
+        "17:00"
+    );
+    assert_eq!(
+        t.decide(&call, &GREETED, winter_utc(6, 59)),
+        closed,
+        "07:59"
+    );
+    let next_thursday = winter_utc(9, 0) + 7 * 86_400;
+    assert_eq!(t.decide(&call, &GREETED, next_thursday), closed, "holiday");
+    assert_eq!(
+        t.decide(&call, &Facts::default(), winter_utc(20, 0)),
+        Step::Play {
+            prompt: "welcome".into()
+        },
+        "the greeting plays out of hours too"
+    );
+}
+
+#[test]
+fn a_number_follows_its_schedules_zone_for_hours_and_greetings() {
+    let t = table(SCHEDULED);
+    let call = external("+12125550000");
+    // 15:00 UTC on Thursday 2026-01-15 is 10:00 in New York (16:00 in Warsaw).
+    assert_eq!(
+        t.decide(&call, &Facts::default(), winter_utc(15, 0)),
+        Step::Play {
+            prompt: "good-morning".into()
+        }
+    );
+    assert!(matches!(
+        t.decide(&call, &GREETED, winter_utc(15, 0)),
+        Step::Queue { .. }
+    ));
+    // 13:00 UTC is 08:00 in New York: closed, so Anna's phones ring (with forwarding).
+    assert!(matches!(
+        t.decide(&call, &GREETED, winter_utc(13, 0)),
+        Step::Dial { ref employee, forward: Some(_) } if employee == "anna"
+    ));
+}
+
+#[test]
+fn schedules_do_not_touch_internal_calls_or_numbers_without_one() {
+    let t = table(SCHEDULED);
+    let from_piotr = Call {
+        dialed: "600",
+        caller_extension: Some("202"),
+    };
+    let sunday_night = winter_utc(23, 0) + 3 * 86_400;
+    assert!(matches!(
+        t.decide(&from_piotr, &Facts::default(), sunday_night),
+        Step::Queue { .. }
+    ));
+    assert!(matches!(
+        t.decide(&external("48221234567"), &GREETED, sunday_night),
+        Step::Queue { .. }
+    ));
+}

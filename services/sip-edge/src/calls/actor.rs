@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use super::outbox::Outbox;
 use super::sip::{self, OutboundInvite};
+use super::transfer::{self, Goal, ReferSubscription, Refusal};
 use super::{CallContext, CallEvent, CallInfo, CallState, TransferError, unix_ms};
 use crate::shards::agents_in_shards;
 
@@ -166,7 +167,7 @@ impl Actor for CallActor {
             CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
             CallMsg::Transfer { target, reply } => {
-                let result = call.transfer(&myself, target).await;
+                let result = call.transfer(&myself, target, None).await;
                 let _ = reply.send(result);
             }
         }
@@ -524,6 +525,13 @@ impl Call {
         };
         let tag = dialog.local_uri().tag().unwrap_or_default().to_owned();
         if let Some(status) = dialog.handle_request(&request).reject_status() {
+            // A BYE crossing ours (a phone hanging up after a transfer's final NOTIFY, as
+            // we do) ends the dialog either way: it is answered 200, not 481.
+            let status = if sip::crossed_bye(dialog, &request) {
+                200
+            } else {
+                status
+            };
             let r = sip::response(&request, status, &tag, &local, peer, None);
             return self.send(FromCall::Respond { tx, response: r });
         }
@@ -563,6 +571,7 @@ impl Call {
                 };
                 self.send(FromCall::Respond { tx, response: r });
             }
+            Method::Refer => self.on_refer(myself, tx, &request, peer, side, &tag).await,
             _ => {
                 let r = sip::response(&request, 405, &tag, &local, peer, None);
                 self.send(FromCall::Respond { tx, response: r });
@@ -862,6 +871,7 @@ impl Call {
             priority: q.priority,
             enqueued_at_unix_ms: 0,
             edge_node: self.ctx.services.node().to_owned(),
+            caller: self.caller_identity(),
         };
         self.set_phase(Phase::Queued);
         self.queued = Some(Queued {
@@ -932,6 +942,7 @@ impl Call {
             priority: q.priority,
             enqueued_at_unix_ms: q.enqueued_at_unix_ms,
             edge_node: self.ctx.services.node().to_owned(),
+            caller: self.caller_identity(),
         };
         let mut client = self.queue_client();
         match rpc(self.timeout(), client.enqueue(request)).await {
@@ -994,6 +1005,23 @@ impl Call {
             .into_iter()
             .chain(ringing)
             .collect()
+    }
+
+    /// Who calls, for the queue's last-agent routing: the employee's extension for an
+    /// internal call, else the From user (a number); empty when unknown or anonymous.
+    fn caller_identity(&self) -> String {
+        let Some(c) = &self.caller else {
+            return String::new();
+        };
+        let user = c
+            .extension
+            .as_deref()
+            .or_else(|| c.invite.headers.from().and_then(|f| f.uri.user()))
+            .unwrap_or_default();
+        if user.eq_ignore_ascii_case("anonymous") {
+            return String::new();
+        }
+        user.to_owned()
     }
 
     /// The pause before the next try to join the queue, growing with each failure.
@@ -1312,18 +1340,18 @@ impl Call {
     }
 
     fn send_in_dialog(&mut self, i: usize, method: Method) {
+        self.send_on_leg(i, |dialog| dialog.request(method));
+    }
+
+    /// Sends the request `build` makes in leg `i`'s dialog (nothing while it has none).
+    fn send_on_leg(&mut self, i: usize, build: impl FnOnce(&mut Dialog) -> Request) {
         let local = self.ctx.local.clone();
         let leg = &mut self.legs[i];
         let Some(dialog) = leg.dialog.as_mut() else {
             return;
         };
         let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
-        let request = sip::with_via(
-            dialog.request(method),
-            &local,
-            leg.dest.transport(),
-            &branch,
-        );
+        let request = sip::with_via(build(dialog), &local, leg.dest.transport(), &branch);
         let dest = leg.dest;
         self.send(FromCall::Request {
             call: self.no,
@@ -1608,41 +1636,31 @@ impl Call {
 
     // ----- transfer -----
 
+    /// The connected leg a transfer hands the caller away from.
+    fn connected_leg(&self) -> Result<usize, TransferError> {
+        match (self.phase, self.winner) {
+            (Phase::Ending, _) => Err(TransferError::Gone),
+            (Phase::Talking, Some(i)) => Ok(i),
+            _ => Err(TransferError::NotConnected),
+        }
+    }
+
     /// Blind transfer: hangs up the connected leg and sends the caller to `target` (a
     /// department's or an employee's extension, or an outside number), with music meanwhile.
+    /// When the connected phone asked for it with a REFER (`refer`), it is told the transfer
+    /// is made (a final NOTIFY with `200 OK`) before it is hung up.
     async fn transfer(
         &mut self,
         myself: &ActorRef<CallMsg>,
         target: String,
+        refer: Option<ReferSubscription>,
     ) -> Result<(), TransferError> {
-        if self.phase == Phase::Ending {
-            return Err(TransferError::Gone);
-        }
-        let (Phase::Talking, Some(i)) = (self.phase, self.winner) else {
-            return Err(TransferError::NotConnected);
-        };
-        let config = self.ctx.config();
-        enum Goal {
-            Queue(String),
-            Employee(String),
-            Outside,
-        }
-        let goal = if let Some(d) = config.departments.iter().find(|d| d.extension == target) {
-            Goal::Queue(d.id.clone())
-        } else if let Some(e) = config.employee_by_extension(&target) {
-            Goal::Employee(e.id.as_str().to_owned())
-        } else if !config.trunks.is_empty()
-            && !target.is_empty()
-            && target
-                .trim_start_matches('+')
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        {
-            Goal::Outside
-        } else {
-            return Err(TransferError::Unreachable(target));
-        };
+        let i = self.connected_leg()?;
+        let goal = transfer::goal(&self.ctx.config(), &target)?;
         info!(call = %self.id, %target, "blind transfer");
+        if let Some(sub) = refer {
+            self.notify_refer(sub, 200);
+        }
         self.release_connected(i).await;
         self.send_in_dialog(i, Method::Bye);
         self.winner = None;
@@ -1693,6 +1711,74 @@ impl Call {
             }
         }
         Ok(())
+    }
+
+    /// A REFER in one of the call's dialogs (RFC 3515): the connected phone transfers the
+    /// caller blind. Refused outright (403) from anyone but the connected phone, and when
+    /// it names no usable target ([`transfer::refer_target`]). Otherwise accepted (202) and
+    /// carried out as the API's transfer is, the phone told by NOTIFY: `100 Trying`, then
+    /// `200 OK` just before its leg is hung up, or the failure (`404 Not Found` for a
+    /// target that reaches nothing), after which the call stays connected.
+    async fn on_refer(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        tx: TxHandle,
+        request: &Request,
+        peer: Peer,
+        side: Side,
+        tag: &str,
+    ) {
+        let local = self.ctx.local.clone();
+        let asked = self
+            .refer_leg(side)
+            .and_then(|leg| Ok((leg, transfer::refer_target(request)?)));
+        let (leg, target) = match asked {
+            Ok(asked) => asked,
+            Err(refusal) => {
+                info!(call = %self.id, status = refusal.status, reason = %refusal.reason, "REFER refused");
+                let mut r = sip::response(request, refusal.status, tag, &local, peer, None);
+                r.reason = refusal.reason;
+                return self.send(FromCall::Respond { tx, response: r });
+            }
+        };
+        let r = sip::response(request, 202, tag, &local, peer, None);
+        self.send(FromCall::Respond { tx, response: r });
+        let id = request.headers.cseq().map_or(0, |c| c.seq);
+        let sub = ReferSubscription { leg, id };
+        self.notify_refer(sub, 100);
+        info!(call = %self.id, %target, "the connected phone transfers the call (REFER)");
+        if let Err(e) = self.transfer(myself, target, Some(sub)).await {
+            info!(call = %self.id, error = %e, "transfer asked by REFER not made");
+            self.notify_refer(sub, transfer::failure_status(&e));
+        }
+    }
+
+    /// The leg a REFER from `side` may transfer the call from: the connected one. Not in
+    /// a call another sip-edge node rang this node's phone for: that node holds the call
+    /// (and its agent), and transferring here would leave it behind.
+    fn refer_leg(&self, side: Side) -> Result<usize, Refusal> {
+        if self.is_edge_leg() {
+            return Err(Refusal::new(
+                501,
+                "transfer by REFER from a phone rung through another sip-edge node is not supported yet",
+            ));
+        }
+        match (side, self.connected_leg()) {
+            (Side::Leg(i), Ok(connected)) if i == connected => Ok(i),
+            (Side::Caller, _) => Err(Refusal::new(
+                403,
+                "only the phone that took the call can transfer it",
+            )),
+            _ => Err(Refusal::new(403, "the call is not connected")),
+        }
+    }
+
+    /// Tells the phone that sent an accepted REFER how its transfer goes: `status` as a
+    /// sipfrag, the subscription ending with a final one.
+    fn notify_refer(&mut self, sub: ReferSubscription, status: u16) {
+        self.send_on_leg(sub.leg, |dialog| {
+            cc_sip::refer::notify(dialog, sub.id, status)
+        });
     }
 
     /// Tells queue and presence that the connected agent (if the call came from a queue) is

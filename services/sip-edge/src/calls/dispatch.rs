@@ -5,18 +5,17 @@
 //! (or its owner starts afresh), this node's calls waiting in it join it again; when a
 //! presence shard does, the calls tell its new owner which of its agents they hold.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::{NodeInfo, Owner};
+use cc_cluster::{NodeInfo, NodeTasks, Owner};
 use cc_common::Shutdown;
 use cc_proto::media::internal::v1::media_control_client::MediaControlClient;
 use cc_proto::media::internal::v1::{MediaEvent, WatchEventsRequest};
 use cc_proto::queue::internal::v1::queue_control_client::QueueControlClient;
 use cc_proto::queue::internal::v1::{OfferEvent, WatchOffersRequest};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
@@ -29,7 +28,6 @@ pub fn spawn_dispatchers(ctx: Arc<CallContext>, shutdown: Shutdown) {
     tokio::spawn(each_node(
         "media events",
         ctx.services.media_nodes(),
-        ctx.clone(),
         shutdown.clone(),
         move |channel: Channel| {
             let ctx = media.clone();
@@ -49,7 +47,6 @@ pub fn spawn_dispatchers(ctx: Arc<CallContext>, shutdown: Shutdown) {
     tokio::spawn(each_node(
         "queue offers",
         ctx.services.queue_nodes(),
-        ctx.clone(),
         shutdown.clone(),
         move |channel: Channel| {
             let ctx = queue.clone();
@@ -108,7 +105,6 @@ const RETRY: Duration = Duration::from_millis(500);
 async fn each_node<T, F, O, R>(
     what: &'static str,
     mut nodes: watch::Receiver<Vec<NodeInfo>>,
-    ctx: Arc<CallContext>,
     mut shutdown: Shutdown,
     stream_of: impl Fn(Channel) -> (O, R),
 ) where
@@ -119,45 +115,21 @@ async fn each_node<T, F, O, R>(
     O: Fn() -> F + Send + 'static,
     R: Fn(T) + Send + 'static,
 {
-    let mut following: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut following = NodeTasks::default();
     loop {
         let addresses: Vec<String> = nodes
             .borrow_and_update()
             .iter()
             .map(|n| n.address.clone())
             .collect();
-        following.retain(|address, task| {
-            let keep = addresses.contains(address);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
-        for address in addresses {
-            if following.contains_key(&address) {
-                continue;
-            }
-            let channel = match ctx.services.peer(&address) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(%address, error = %e, "{what}: unusable node address");
-                    continue;
-                }
-            };
+        following.reconcile(what, &addresses, |_, channel| {
             let (open, route) = stream_of(channel);
-            tracing::debug!(%address, "{what}: following a new node");
-            following.insert(
-                address,
-                tokio::spawn(follow(what, shutdown.clone(), open, route)),
-            );
-        }
+            tokio::spawn(follow(what, shutdown.clone(), open, route))
+        });
         tokio::select! {
             _ = shutdown.wait() => break,
             changed = nodes.changed() => if changed.is_err() { break },
         }
-    }
-    for task in following.into_values() {
-        task.abort();
     }
 }
 

@@ -7,6 +7,7 @@ mod api;
 mod dispatch;
 mod outbox;
 pub mod sip;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -196,11 +197,6 @@ impl CallServices {
                 self.any_media.clone()
             }
         }
-    }
-
-    /// The channel to the node at `address` (for the streams every node serves).
-    pub fn peer(&self, address: &str) -> Result<Channel, tonic::transport::Error> {
-        self.peers.channel(address)
     }
 }
 

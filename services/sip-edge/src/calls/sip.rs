@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use cc_sip::dialog::{Dialog, DialogId, DialogState};
 use cc_sip::{
     CSeq, Contact, Header, Host, MediaType, Method, NameAddr, Request, Response, SipUri, Transport,
     Uri, Via,
@@ -46,7 +47,8 @@ impl Local {
     }
 }
 
-/// A response to `req` carrying our tag and, for INVITE 1xx/2xx, our Contact; `sdp` as body.
+/// A response to `req` carrying our tag and, for INVITE 1xx/2xx and REFER 2xx (both use a
+/// dialog, RFC 3515 2.4.2), our Contact; `sdp` as body.
 pub fn response(
     req: &Request,
     status: u16,
@@ -56,7 +58,12 @@ pub fn response(
     sdp: Option<&str>,
 ) -> Response {
     let mut r = Response::to_request(req, status, Some(tag));
-    if req.method == Method::Invite && (101..300).contains(&status) {
+    let with_contact = match req.method {
+        Method::Invite => (101..300).contains(&status),
+        Method::Refer => (200..300).contains(&status),
+        _ => false,
+    };
+    if with_contact {
         r.headers.push(Header::Contact(Contact::Addr(
             local.contact(peer.transport()),
         )));
@@ -103,6 +110,7 @@ pub fn invite(local: &Local, o: OutboundInvite<'_>) -> Request {
         Method::Cancel,
         Method::Bye,
         Method::Options,
+        Method::Refer,
     ]));
     set_sdp(&mut req.headers, &mut req.body, o.sdp);
     req
@@ -137,6 +145,14 @@ pub fn addr_uri(user: &str, addr: SocketAddr) -> Uri {
 pub fn with_via(mut req: Request, local: &Local, transport: Transport, branch: &str) -> Request {
     req.headers.push_top_via(local.via(transport, branch));
     req
+}
+
+/// Whether `request` is the peer's BYE in a dialog we have already ended with our own (the
+/// two BYEs crossed): the dialog is over either way, so it is answered 200, not 481.
+pub fn crossed_bye(dialog: &Dialog, request: &Request) -> bool {
+    request.method == Method::Bye
+        && dialog.state() == DialogState::Terminated
+        && DialogId::of_incoming_request(request).as_ref() == Some(dialog.id())
 }
 
 /// The SDP body of a message, when it has one.
@@ -225,6 +241,73 @@ mod tests {
         let busy = response(&req, 486, "me", &local(), peer, None);
         assert_eq!(busy.headers.contacts().count(), 0);
         assert!(sdp_of(&busy.headers, &busy.body).is_none());
+    }
+
+    #[test]
+    fn a_202_to_a_refer_has_our_contact_and_a_refusal_none() {
+        let raw = "REFER sip:ccd@127.0.0.1:5060 SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP 127.0.0.1:5072;branch=z9hG4bKr\r\n\
+                   From: <sip:201@cc.local>;tag=phone\r\nTo: <sip:jan@cc.local>;tag=us\r\n\
+                   Call-ID: leg-1\r\nCSeq: 2 REFER\r\nRefer-To: <sip:202@cc.local>\r\n\
+                   Contact: <sip:201@127.0.0.1:5072>\r\nContent-Length: 0\r\n\r\n";
+        let Ok(cc_sip::Message::Request(refer)) = parse_message(raw.as_bytes()) else {
+            panic!("not a request")
+        };
+        let peer = Peer::Udp("127.0.0.1:5072".parse().unwrap());
+        let accepted = response(&refer, 202, "us", &local(), peer, None);
+        assert_eq!(accepted.reason, "Accepted");
+        assert_eq!(accepted.headers.contacts().count(), 1);
+        let refused = response(&refer, 403, "us", &local(), peer, None);
+        assert_eq!(refused.headers.contacts().count(), 0);
+    }
+
+    /// Our dialog with an agent's phone: we sent the INVITE, the phone answered.
+    fn leg_dialog() -> (Dialog, Request) {
+        let invite = match parse_message(
+            "INVITE sip:201@127.0.0.1:5072 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKi\r\n\
+             From: <sip:jan@cc.local>;tag=us\r\nTo: <sip:201@cc.local>\r\nCall-ID: leg-1\r\n\
+             CSeq: 1 INVITE\r\nContact: <sip:ccd@127.0.0.1:5060>\r\nContent-Length: 0\r\n\r\n"
+                .as_bytes(),
+        ) {
+            Ok(cc_sip::Message::Request(r)) => r,
+            _ => unreachable!(),
+        };
+        let mut ok = Response::to_request(&invite, 200, Some("phone"));
+        ok.headers
+            .push(Header::Contact(Contact::Addr(NameAddr::new(addr_uri(
+                "201",
+                "127.0.0.1:5072".parse().unwrap(),
+            )))));
+        let dialog = Dialog::uac(&invite, &ok).unwrap();
+        // The phone's BYE in that dialog.
+        let bye = match parse_message(
+            "BYE sip:ccd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5072;branch=z9hG4bKb\r\n\
+             From: <sip:201@cc.local>;tag=phone\r\nTo: <sip:jan@cc.local>;tag=us\r\n\
+             Call-ID: leg-1\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n"
+                .as_bytes(),
+        ) {
+            Ok(cc_sip::Message::Request(r)) => r,
+            _ => unreachable!(),
+        };
+        (dialog, bye)
+    }
+
+    #[test]
+    fn a_bye_crossing_ours_is_recognised_and_no_other_request_is() {
+        let (mut dialog, bye) = leg_dialog();
+        assert!(
+            !crossed_bye(&dialog, &bye),
+            "the dialog is still up: the BYE is an ordinary one"
+        );
+        let _ours = dialog.request(Method::Bye);
+        assert_eq!(dialog.state(), DialogState::Terminated);
+        assert!(crossed_bye(&dialog, &bye));
+        let mut other = bye.clone();
+        other.headers.set(Header::CallId("leg-2".into()));
+        assert!(!crossed_bye(&dialog, &other), "another dialog's BYE");
+        let mut info = bye;
+        info.method = Method::Info;
+        assert!(!crossed_bye(&dialog, &info));
     }
 
     #[test]

@@ -35,6 +35,7 @@ const ALLOW: &[Method] = &[
     Method::Bye,
     Method::Options,
     Method::Register,
+    Method::Refer,
 ];
 
 /// How a response leaves: through its server transaction, or statelessly for requests
@@ -48,7 +49,9 @@ enum Reply {
 /// Requests answered without a transaction: OPTIONS pings, unauthenticated REGISTERs
 /// (challenged again on retransmission, harmless) and methods refused outright. Keep-alive
 /// and scanner floods then cost no state. REGISTERs with credentials stay stateful: a
-/// retransmission must not be verified twice (its nonce count would look replayed).
+/// retransmission must not be verified twice (its nonce count would look replayed); so do
+/// REFERs in a dialog: a retransmission must not transfer the call twice (those outside
+/// any are refused).
 fn answered_statelessly(req: &Request) -> bool {
     match &req.method {
         Method::Options
@@ -57,11 +60,11 @@ fn answered_statelessly(req: &Request) -> bool {
         | Method::Prack
         | Method::Subscribe
         | Method::Notify
-        | Method::Refer
         | Method::Message
         | Method::Publish
         | Method::Other(_) => true,
         Method::Register => req.headers.authorization().is_none(),
+        Method::Refer => req.headers.to().and_then(|t| t.tag()).is_none(),
         Method::Invite | Method::Ack | Method::Bye | Method::Cancel => false,
     }
 }
@@ -456,23 +459,13 @@ impl EdgeCore {
             Method::Register => self.on_register(reply, req, peer, now, unix_secs),
             Method::Options => self.respond(reply, req, 200, capabilities, now),
             Method::Invite => self.on_invite(reply, req, peer, now),
-            Method::Bye => match (reply, self.call_of(req)) {
-                (Reply::Tx(tx), Some(call)) => self.call_events.push_back((
-                    call,
-                    ToCall::Request {
-                        tx,
-                        request: req.clone(),
-                        peer,
-                    },
-                )),
-                _ => self.respond(reply, req, 481, |_| {}, now),
-            },
+            Method::Bye => self.pass_to_call(reply, req, peer, now),
+            Method::Refer => self.on_refer(reply, req, peer, now),
             Method::Info
             | Method::Update
             | Method::Prack
             | Method::Subscribe
             | Method::Notify
-            | Method::Refer
             | Method::Message
             | Method::Publish => self.respond(reply, req, 405, allow, now),
             Method::Other(m) => {
@@ -481,6 +474,35 @@ impl EdgeCore {
             }
             // Handled by the transaction table before a transaction is made.
             Method::Ack | Method::Cancel => {}
+        }
+    }
+
+    /// A REFER (RFC 3515) is taken only inside the dialog of a call in progress, where the
+    /// call decides (a blind transfer from the phone that took the call). One outside any
+    /// dialog (no To tag) is refused 403: this node transfers calls, it does not place them
+    /// for others. One naming a dialog we do not have gets 481 (RFC 3261 12.2.2).
+    fn on_refer(&mut self, reply: Reply, req: &Request, peer: Peer, now: Instant) {
+        if req.headers.to().and_then(|t| t.tag()).is_none() {
+            let mut r = Response::to_request(req, 403, Some(&self.tag()));
+            r.reason = "Forbidden (REFER is taken only inside a call's dialog)".into();
+            return self.send(reply, r, now);
+        }
+        self.pass_to_call(reply, req, peer, now);
+    }
+
+    /// A request inside a call's dialog goes to its call, which checks the dialog; one for
+    /// no call in progress gets 481.
+    fn pass_to_call(&mut self, reply: Reply, req: &Request, peer: Peer, now: Instant) {
+        match (reply, self.call_of(req)) {
+            (Reply::Tx(tx), Some(call)) => self.call_events.push_back((
+                call,
+                ToCall::Request {
+                    tx,
+                    request: req.clone(),
+                    peer,
+                },
+            )),
+            _ => self.respond(reply, req, 481, |_| {}, now),
         }
     }
 

@@ -499,3 +499,68 @@ fn a_call_from_a_registered_device_knows_its_extension_and_its_legs_get_their_re
         "{events:?}"
     );
 }
+
+#[test]
+fn a_refer_outside_a_dialog_gets_403_and_one_for_no_call_481_naming_refer_in_allow() {
+    let mut h = Harness::new();
+    let out_of_dialog = request(
+        "REFER",
+        "sip:201@cc.local",
+        "Refer-To: <sip:202@cc.local>\r\n",
+    );
+    let r = h.send(&out_of_dialog);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, 403);
+    assert!(r[0].reason.contains("dialog"), "{}", r[0].reason);
+    assert_eq!(
+        h.core.transactions.len(),
+        0,
+        "refused without keeping state"
+    );
+    let unknown = request_in_dialog("REFER", "no-such-call");
+    assert_eq!(h.send(&unknown)[0].status, 481);
+    // REFER is advertised; NOTIFY (and SUBSCRIBE) are still refused.
+    let r = h.send(&request("OPTIONS", "sip:ping@cc.local", ""));
+    let allow = r[0].headers.iter().find_map(|x| match x {
+        Header::Allow(methods) => Some(methods.clone()),
+        _ => None,
+    });
+    assert!(allow.unwrap().contains(&Method::Refer));
+    assert_eq!(
+        h.send(&request("NOTIFY", "sip:201@cc.local", ""))[0].status,
+        405
+    );
+}
+
+#[test]
+fn a_refer_in_a_calls_dialog_reaches_the_call_once_however_often_it_is_sent() {
+    let mut h = Harness::new();
+    h.send(&invite_with_sdp("sip:202@cc.local", "call-r"));
+    let (call, _) = h.core.poll_call_event().unwrap();
+    let refer = request_in_dialog("REFER", "call-r").replace(
+        "Content-Length: 0",
+        "Refer-To: <sip:600@cc.local>\r\nContent-Length: 0",
+    );
+    assert!(h.send(&refer).is_empty(), "the call answers, not the core");
+    let Some((c, ToCall::Request { tx, request, .. })) = h.core.poll_call_event() else {
+        panic!("the REFER did not reach the call")
+    };
+    assert_eq!(c, call);
+    assert_eq!(request.method, Method::Refer);
+    // A retransmission is absorbed by the REFER's transaction: the call sees it once...
+    assert!(h.send(&refer).is_empty());
+    assert!(h.core.poll_call_event().is_none());
+    // ...and once answered, gets the same answer again.
+    let accepted = Response::to_request(&request, 202, Some("t"));
+    h.core.handle_command(
+        FromCall::Respond {
+            tx,
+            response: accepted,
+        },
+        h.t0,
+    );
+    assert!(h.core.poll_outgoing().is_some());
+    let again = h.send(&refer);
+    assert_eq!(again.iter().map(|r| r.status).collect::<Vec<_>>(), [202]);
+    assert!(h.core.poll_call_event().is_none());
+}

@@ -18,6 +18,7 @@ fn request(call: &str, department: &str, priority: u32, at: u64) -> pb::EnqueueR
         priority,
         enqueued_at_unix_ms: at,
         edge_node: String::new(),
+        caller: String::new(),
     }
 }
 
@@ -57,6 +58,7 @@ fn a_priority_above_255_is_refused() {
             priority: Priority(255),
             enqueued_at: None,
             edge: None,
+            caller: None,
         }
     );
 }
@@ -66,6 +68,7 @@ fn the_edge_node_is_carried_and_empty_means_unknown() {
     let now = Instant::now();
     let on_edge = pb::EnqueueRequest {
         edge_node: "edge-a".into(),
+        caller: String::new(),
         ..request("c1", "sales", 0, 0)
     };
     assert_eq!(

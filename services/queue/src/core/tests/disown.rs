@@ -138,6 +138,7 @@ fn a_department_owned_again_starts_empty() {
                     priority: Priority(0),
                     enqueued_at: Some(h.at(at)),
                     edge: None,
+                    caller: None,
                 },
             )
             .unwrap();
@@ -196,6 +197,7 @@ fn a_department_just_taken_over_offers_nothing_until_its_calls_are_back_in_line(
                     priority: Priority(0),
                     enqueued_at: Some(h.at(called_at)),
                     edge: None,
+                    caller: None,
                 },
             )
             .unwrap();

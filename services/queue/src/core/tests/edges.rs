@@ -13,6 +13,7 @@ fn enqueue_on(h: &mut Harness, call: &str, department: &str, edge: Option<&str>)
                 priority: Priority(0),
                 enqueued_at: None,
                 edge: edge.map(EdgeNode::from),
+                caller: None,
             },
         )
         .unwrap();

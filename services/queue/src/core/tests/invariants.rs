@@ -160,6 +160,7 @@ fn random_inputs_keep_the_core_consistent() {
                         priority: Priority(rng.random_range(0..3)),
                         enqueued_at: None,
                         edge: edges[rng.random_range(0..edges.len())].map(EdgeNode::from),
+                        caller: None,
                     },
                 ),
                 4 if rng.random_bool(0.2) => {

@@ -12,6 +12,7 @@ fn enqueue_at(h: &mut Harness, call: &str, priority: u8, enqueued_at: Option<Ins
                 priority: Priority(priority),
                 enqueued_at,
                 edge: None,
+                caller: None,
             },
         )
         .unwrap();
@@ -295,6 +296,7 @@ fn misuse_is_a_typed_error_and_changes_nothing() {
             priority: Priority(0),
             enqueued_at: None,
             edge: None,
+            caller: None,
         },
     );
     assert_eq!(unknown, Err(QueueError::UnknownDepartment("nope".into())));
@@ -308,6 +310,7 @@ fn misuse_is_a_typed_error_and_changes_nothing() {
             priority: Priority(0),
             enqueued_at: None,
             edge: None,
+            caller: None,
         },
     );
     assert_eq!(dup, Err(QueueError::DuplicateCall("c1".into())));

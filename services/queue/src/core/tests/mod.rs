@@ -7,6 +7,7 @@ mod edges;
 mod invariants;
 mod lifecycle;
 mod reconfigure;
+mod returning;
 mod strategies;
 
 use std::time::{Duration, Instant};
@@ -83,6 +84,7 @@ impl Harness {
                     priority: Priority(priority),
                     enqueued_at: None,
                     edge: None,
+                    caller: None,
                 },
             )
             .unwrap();

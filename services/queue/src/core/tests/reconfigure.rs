@@ -119,6 +119,7 @@ fn a_department_removed_with_an_empty_queue_is_gone_at_once() {
                 priority: Priority(0),
                 enqueued_at: None,
                 edge: None,
+                caller: None,
             },
         )
         .unwrap_err();
@@ -154,6 +155,7 @@ fn a_department_removed_while_calls_wait_serves_them_then_goes() {
             priority: Priority(0),
             enqueued_at: None,
             edge: None,
+            caller: None,
         },
     );
     assert_eq!(refused, Err(QueueError::DepartmentClosing("e".into())));
