@@ -553,6 +553,7 @@ impl State {
     /// ringing now at once, the others when their turn comes ([`Self::reserve_due`]).
     async fn reserve(&mut self, call: &CallId, plan: &RingPlan) {
         let now = now();
+        let mut ready = Vec::new();
         for target in &plan.targets {
             if self.reserved.get(&target.agent) == Some(call) {
                 continue;
@@ -560,12 +561,13 @@ impl State {
             let start = plan.created_at.checked_add(target.start).unwrap_or(now);
             let ring = target.stop.saturating_sub(target.start);
             if start <= now {
-                self.reserve_one(call, &target.agent, ring).await;
+                ready.push((call.clone(), target.agent.clone(), ring));
             } else {
                 self.due
                     .push((start, target.agent.clone(), call.clone(), ring));
             }
         }
+        self.reserve_all(ready).await;
     }
 
     /// Reserves the targets whose ring has started by `now`.
@@ -574,32 +576,49 @@ impl State {
             .into_iter()
             .partition(|(at, ..)| *at <= now);
         self.due = later;
-        for (_, agent, call, ring) in ready {
-            self.reserve_one(&call, &agent, ring).await;
-        }
+        let ready = ready
+            .into_iter()
+            .map(|(_, agent, call, ring)| (call, agent, ring))
+            .collect();
+        self.reserve_all(ready).await;
     }
 
-    /// Takes one target in presence until its ring time is over plus a grace, so that a
-    /// reservation nobody confirms (a crashed edge) frees itself. An agent presence refuses
-    /// is out of the plan: presence saw it leave Available first, and the news of that is
-    /// still on its way to us.
-    async fn reserve_one(&mut self, call: &CallId, agent: &AgentId, ring: Duration) {
-        let ttl = ring
-            .saturating_add(self.reservation_grace)
-            .min(self.max_reservation);
-        self.reserved.insert(agent.clone(), call.clone());
-        let edge = self.core.edge(call).ok().flatten().cloned();
-        match self.presence.reserve(agent, call, edge.as_ref(), ttl).await {
-            Ok(Reservation::Taken) => {}
-            Ok(Reservation::Refused(why)) => {
-                tracing::info!(%call, %agent, why, "agent not reservable; withdrawn from the plan");
-                self.reserved.remove(agent);
-                self.core.handle_agent_unavailable(now(), agent);
-            }
-            Err(e) => {
-                // Presence slow or gone: keep the plan; its own ring time ends it. (If presence
-                // is gone, the follower has lost it too and offers no one until it is back.)
-                tracing::warn!(%call, %agent, error = %e, "cannot reserve agent");
+    /// Takes each target in presence until its ring time is over plus a grace, so that a
+    /// reservation nobody confirms (a crashed edge) frees itself. The requests go out
+    /// together (the agents' shards may live on different presence nodes, and one slow
+    /// node must not hold up the others); the answers are applied in the plan's order. An
+    /// agent presence refuses is out of the plan: presence saw it leave Available first,
+    /// and the news of that is still on its way to us.
+    async fn reserve_all(&mut self, targets: Vec<(CallId, AgentId, Duration)>) {
+        let mut asked = tokio::task::JoinSet::new();
+        for (i, (call, agent, ring)) in targets.into_iter().enumerate() {
+            let ttl = ring
+                .saturating_add(self.reservation_grace)
+                .min(self.max_reservation);
+            self.reserved.insert(agent.clone(), call.clone());
+            let edge = self.core.edge(&call).ok().flatten().cloned();
+            let presence = self.presence.clone();
+            asked.spawn(async move {
+                let answer = presence.reserve(&agent, &call, edge.as_ref(), ttl).await;
+                (i, call, agent, answer)
+            });
+        }
+        let mut answers = asked.join_all().await;
+        answers.sort_by_key(|(i, ..)| *i);
+        for (_, call, agent, answer) in answers {
+            match answer {
+                Ok(Reservation::Taken) => {}
+                Ok(Reservation::Refused(why)) => {
+                    tracing::info!(%call, %agent, why, "agent not reservable; withdrawn from the plan");
+                    self.reserved.remove(&agent);
+                    self.core.handle_agent_unavailable(now(), &agent);
+                }
+                Err(e) => {
+                    // Presence slow or gone: keep the plan; its own ring time ends it. (If
+                    // presence is gone, the follower has lost it too and offers no one
+                    // until it is back.)
+                    tracing::warn!(%call, %agent, error = %e, "cannot reserve agent");
+                }
             }
         }
     }

@@ -47,6 +47,10 @@ struct FakeNode {
     reserved: Arc<Mutex<Vec<String>>>,
     changes: broadcast::Sender<AgentEvent>,
     owned: Arc<watch::Sender<BTreeSet<u32>>>,
+    /// Reservations in flight; a reservation waits until at least `together` are, so
+    /// that only requests sent together are ever answered.
+    in_flight: Arc<watch::Sender<usize>>,
+    together: usize,
 }
 
 impl FakeNode {
@@ -57,6 +61,8 @@ impl FakeNode {
             reserved: Arc::default(),
             changes: broadcast::channel(64).0,
             owned: Arc::new(watch::channel(shards.collect()).0),
+            in_flight: Arc::new(watch::channel(0).0),
+            together: 1,
         }
     }
 
@@ -207,6 +213,9 @@ impl PresenceControl for FakeNode {
     ) -> Result<Response<pb::Done>, Status> {
         let request = request.into_inner();
         self.owner_of(&request.agent_id)?;
+        self.in_flight.send_modify(|n| *n += 1);
+        let mut in_flight = self.in_flight.subscribe();
+        let _ = in_flight.wait_for(|n| *n >= self.together).await;
         let state = self.agents.lock().unwrap().get(&request.agent_id).cloned();
         match state {
             None => Err(Status::not_found("not an agent")),
@@ -294,6 +303,14 @@ async fn queue(
     coordinator: &Arc<dyn Coordinator>,
     members: &[&str],
 ) -> (QueueHandle, ShutdownTrigger) {
+    queue_with(coordinator, members, Settings::default()).await
+}
+
+async fn queue_with(
+    coordinator: &Arc<dyn Coordinator>,
+    members: &[&str],
+    settings: Settings,
+) -> (QueueHandle, ShutdownTrigger) {
     let owners = Owners::follow(coordinator.clone(), keys::PRESENCE_OWNERS);
     let routes = ShardRoutes::follow(&owners, PRESENCE_SHARDS);
     let sales = members.iter().fold(
@@ -301,7 +318,7 @@ async fn queue(
         |d, member| d.member(*member),
     );
     let (trigger, shutdown) = Shutdown::new();
-    let service = QueueService::start_with(vec![sales], routes, Settings::default(), shutdown)
+    let service = QueueService::start_with(vec![sales], routes, settings, shutdown)
         .await
         .unwrap();
     (service.handle(), trigger)
@@ -393,4 +410,31 @@ async fn a_shard_that_moves_is_followed_at_its_new_owner() {
     );
     assert_eq!(b.reserved(), vec![anna]);
     assert!(a.reserved().is_empty());
+}
+
+#[tokio::test]
+async fn the_agents_of_a_plan_are_reserved_together_not_one_after_another() {
+    // Node b answers a reservation only once two are in flight: asked one at a time, the
+    // first would wait for the presence timeout and the offer would never come in time.
+    let (b1, b2) = ("agent-1".to_owned(), "agent-2".to_owned());
+    let mut b = FakeNode::new("b", 0..PRESENCE_SHARDS);
+    b.together = 2;
+    b.set(&b1, AgentState::Available, "");
+    b.set(&b2, AgentState::Available, "");
+    let coordinator: Arc<dyn Coordinator> = Arc::new(MemoryCoordinator::default());
+    own(&coordinator, 0..PRESENCE_SHARDS, &b.serve().await).await;
+    let settings = Settings {
+        presence_timeout: Duration::from_secs(60),
+        ..Settings::default()
+    };
+    let (queue, _trigger) = queue_with(&coordinator, &[&b1, &b2], settings).await;
+    available(&queue, 2).await;
+
+    let mut events = queue.subscribe();
+    let mut agents = offered(&queue, &mut events).await;
+    agents.sort();
+    let mut reserved = b.reserved();
+    reserved.sort();
+    assert_eq!(reserved, vec![b1.clone(), b2.clone()]);
+    assert_eq!(agents, vec![AgentId::new(&b1), AgentId::new(&b2)]);
 }
