@@ -1,0 +1,182 @@
+//! `ccd all` keeps callbacks in a journal file beside its in-memory coordinator: a restart
+//! (a new process: a fresh coordinator replaying the file) finds every callback as it was
+//! last written, pending, dispatching and finished alike.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use cc_callback::core::{
+    CoreConfig, LeaderToken, PhoneNumber, Priority, Record, Request, Source, StateKind, Target,
+    Window,
+};
+use cc_callback::journal::Journaled;
+use cc_callback::store::PREFIX;
+use cc_cluster::{Coordinator, MemoryCoordinator};
+use common::{Leader, at};
+
+fn request(id: &str, number: &str) -> Request {
+    Request {
+        id: id.into(),
+        number: PhoneNumber::parse(number).unwrap(),
+        name: String::new(),
+        reason: "missed call".into(),
+        target: Target::department("sales"),
+        source: Source::Missed,
+        window: Window::new(at(0), at(86_400), "UTC").unwrap(),
+        enqueued_at: None,
+        priority: Priority(0),
+        max_attempts: None,
+    }
+}
+
+/// A process start: a fresh in-memory coordinator with the journal replayed into it.
+async fn start(path: &std::path::Path) -> Arc<dyn Coordinator> {
+    Arc::new(
+        Journaled::open(path, Arc::new(MemoryCoordinator::default()), PREFIX)
+            .await
+            .unwrap(),
+    )
+}
+
+async fn stored(coordinator: Arc<dyn Coordinator>) -> Vec<Record> {
+    let mut store = cc_callback::CallbackStore::new(coordinator, LeaderToken(i64::MAX));
+    let loaded = store.load_all().await.unwrap();
+    assert_eq!(loaded.skipped, 0);
+    loaded.records
+}
+
+#[tokio::test]
+async fn a_restart_loses_no_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callbacks.journal");
+    let before = {
+        let coordinator = start(&path).await;
+        let (mut leader, _) = Leader::elect(
+            coordinator.clone(),
+            LeaderToken(1),
+            CoreConfig::default(),
+            at(0),
+        )
+        .await;
+        for (id, number) in [("a", "+4930001"), ("b", "+4930002"), ("c", "+4930003")] {
+            leader
+                .core
+                .handle_request(at(0), request(id, number))
+                .unwrap();
+        }
+        leader
+            .core
+            .handle_capacity(at(1), &Target::department("sales"), 1)
+            .unwrap();
+        leader.core.handle_cancel(at(2), &"c".into()).unwrap();
+        let pumped = leader.pump(at(2)).await.unwrap();
+        assert_eq!(pumped.dial.len(), 1);
+        // Something else in the coordinator: not journaled.
+        coordinator
+            .put("/cc/config/organization", b"{}".to_vec(), None)
+            .await
+            .unwrap();
+        stored(coordinator).await
+    };
+    let kinds: Vec<(String, StateKind)> = before
+        .iter()
+        .map(|r| (r.id.to_string(), r.state.kind()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("a".into(), StateKind::Dispatching),
+            ("b".into(), StateKind::Pending),
+            ("c".into(), StateKind::Cancelled),
+        ]
+    );
+
+    let coordinator = start(&path).await;
+    assert_eq!(stored(coordinator.clone()).await, before);
+    assert_eq!(
+        coordinator.get("/cc/config/organization").await.unwrap(),
+        None
+    );
+    // The restarted leader goes on from there: `a`'s attempt is in doubt, not dialled again.
+    let (mut leader, restored) = Leader::elect(
+        coordinator.clone(),
+        LeaderToken(2),
+        CoreConfig::default(),
+        at(60),
+    )
+    .await;
+    assert_eq!(
+        (restored.active, restored.in_doubt, restored.finished),
+        (2, 1, 1)
+    );
+    leader
+        .core
+        .handle_capacity(at(60), &Target::department("sales"), 5)
+        .unwrap();
+    let dialled: Vec<String> = leader
+        .pump(at(60))
+        .await
+        .unwrap()
+        .dial
+        .iter()
+        .map(|d| d.id.to_string())
+        .collect();
+    assert_eq!(dialled, ["b"]);
+}
+
+#[tokio::test]
+async fn the_journal_is_compacted_and_survives_a_torn_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callbacks.journal");
+    {
+        let coordinator =
+            Journaled::with_compaction(&path, Arc::new(MemoryCoordinator::default()), PREFIX, 5)
+                .await
+                .unwrap();
+        for i in 0..50 {
+            coordinator
+                .put(
+                    &format!("{PREFIX}k{}", i % 2),
+                    format!("v{i}").into_bytes(),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        coordinator
+            .put(&format!("{PREFIX}gone"), b"x".to_vec(), None)
+            .await
+            .unwrap();
+        assert!(coordinator.delete(&format!("{PREFIX}gone")).await.unwrap());
+    }
+    let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+    assert!(lines <= 7, "{lines} lines: not compacted");
+    // A crash in the middle of a line.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(br#"{"key":"/cc/callbacks/k0","val"#)
+        .unwrap();
+    let coordinator = start(&path).await;
+    let listing = coordinator.list(PREFIX).await.unwrap();
+    let kvs: Vec<(String, String)> = listing
+        .kvs
+        .iter()
+        .map(|kv| (kv.key.clone(), String::from_utf8(kv.value.clone()).unwrap()))
+        .collect();
+    assert_eq!(
+        kvs,
+        vec![
+            (format!("{PREFIX}k0"), "v48".to_owned()),
+            (format!("{PREFIX}k1"), "v49".to_owned()),
+        ]
+    );
+    // Opening compacted the torn line away.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 2);
+}
