@@ -229,6 +229,7 @@ async fn in_band_dtmf_from_a_sipp_caller_is_collected() {
             terminator: String::new(),
             first_digit_timeout_ms: 5000,
             inter_digit_timeout_ms: 2000,
+            after_prompt: false,
         })
         .await
         .unwrap()

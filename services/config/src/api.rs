@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cc_common::config::{Department, Employee, Number, Schedule, Trunk};
+use cc_common::config::{Department, Employee, Number, Scenario, Schedule, Trunk};
 use cc_proto::config::v1 as pb;
 use cc_proto::config::v1::configuration_server::{Configuration, ConfigurationServer};
 use tonic::{Request, Response, Status};
@@ -332,5 +332,67 @@ impl Configuration for ConfigApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteScheduleResponse {}))
+    }
+
+    // ----- scenarios -----
+
+    async fn list_scenarios(
+        &self,
+        _request: Request<pb::ListScenariosRequest>,
+    ) -> Reply<pb::ListScenariosResponse> {
+        let (list, revision) = self.store.list::<Scenario>();
+        Ok(Response::new(pb::ListScenariosResponse {
+            scenarios: list.iter().map(convert::scenario_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_scenario(&self, request: Request<pb::GetScenarioRequest>) -> Reply<pb::Scenario> {
+        let id = request.into_inner().id;
+        key(&id, "id")?;
+        let found = self.store.get::<Scenario>(&id).map_err(status)?;
+        Ok(Response::new(convert::scenario_pb(&found)))
+    }
+
+    async fn create_scenario(
+        &self,
+        request: Request<pb::CreateScenarioRequest>,
+    ) -> Reply<pb::Scenario> {
+        let scenario = required(request.into_inner().scenario, "scenario")?;
+        let created = self
+            .store
+            .create(convert::scenario(scenario)?)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::scenario_pb(&created)))
+    }
+
+    async fn update_scenario(
+        &self,
+        request: Request<pb::UpdateScenarioRequest>,
+    ) -> Reply<pb::Scenario> {
+        let scenario = required(request.into_inner().scenario, "scenario")?;
+        key(&scenario.id, "scenario.id")?;
+        let etag = etag(&scenario.etag, "scenario.etag")?;
+        let updated = self
+            .store
+            .update(convert::scenario(scenario)?, etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::scenario_pb(&updated)))
+    }
+
+    async fn delete_scenario(
+        &self,
+        request: Request<pb::DeleteScenarioRequest>,
+    ) -> Reply<pb::DeleteScenarioResponse> {
+        let request = request.into_inner();
+        key(&request.id, "id")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Scenario>(&request.id, etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteScenarioResponse {}))
     }
 }

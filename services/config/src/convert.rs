@@ -4,8 +4,9 @@
 //! the store on the whole candidate.
 
 use cc_common::config::{
-    AfterHours, Department, Employee, GreetingBand, Number, Role, Route, Schedule,
-    ScheduleException, Strategy, Trunk, WeekHours,
+    Action, AfterHours, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES, Department, DialOp,
+    Employee, GreetingBand, HangupOp, Menu, Number, Operation, QueueOp, Role, Route, Scenario,
+    Schedule, ScheduleException, Strategy, TransferOp, Trunk, WeekHours,
 };
 use cc_common::ids::{EmployeeId, Extension};
 use cc_proto::config::v1 as pb;
@@ -115,18 +116,20 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
 }
 
 pub(crate) fn number(n: pb::Number) -> Result<Number, Status> {
-    let route = match n.route {
-        Some(pb::number::Route::Department(d)) => Route::Department(d),
-        Some(pb::number::Route::Employee(e)) => Route::Employee(e),
+    let (route, scenario) = match n.route {
+        Some(pb::number::Route::Department(d)) => (Some(Route::Department(d)), None),
+        Some(pb::number::Route::Employee(e)) => (Some(Route::Employee(e)), None),
+        Some(pb::number::Route::Scenario(s)) => (None, Some(s)),
         None => {
             return Err(Status::invalid_argument(
-                "number.route: required (a department or an employee)",
+                "number.route: required (a department, an employee or a scenario)",
             ));
         }
     };
     Ok(Number {
         number: n.number,
         route,
+        scenario,
         greeting: non_empty(n.greeting),
         greetings: n
             .greetings
@@ -148,8 +151,9 @@ fn after_hours(a: pb::AfterHours) -> Result<AfterHours, Status> {
         Some(Target::Department(d)) => Ok(AfterHours::Department(d)),
         Some(Target::Employee(e)) => Ok(AfterHours::Employee(e)),
         Some(Target::Hangup(prompt)) => Ok(AfterHours::Hangup(prompt)),
+        Some(Target::Scenario(s)) => Ok(AfterHours::Scenario(s)),
         None => Err(Status::invalid_argument(
-            "number.after_hours: a department, an employee or a hangup prompt is required \
+            "number.after_hours: a department, an employee, a scenario or a hangup prompt is required \
              (leave after_hours out for a number without a schedule)",
         )),
     }
@@ -179,6 +183,75 @@ pub(crate) fn schedule(s: pb::Schedule) -> Schedule {
             })
             .collect(),
     }
+}
+
+/// A scenario; what the configuration's check refuses (an operation that does nothing,
+/// an edge to nowhere) is left to it, so the error names the field the same way.
+pub(crate) fn scenario(s: pb::Scenario) -> Result<Scenario, Status> {
+    let operations = s
+        .operations
+        .into_iter()
+        .enumerate()
+        .map(|(k, o)| operation(o, k))
+        .collect::<Result<_, _>>()?;
+    Ok(Scenario {
+        id: s.id,
+        start: s.start,
+        operations,
+    })
+}
+
+fn operation(o: pb::Operation, k: usize) -> Result<Operation, Status> {
+    use pb::operation::Action as A;
+    let mut op = Operation {
+        id: o.id,
+        next: non_empty(o.next),
+        keys: o.keys.into_iter().collect(),
+        default: non_empty(o.default),
+        no_answer: non_empty(o.no_answer),
+        ..Operation::default()
+    };
+    match o.action {
+        Some(A::Play(p)) => op.play = Some(p.prompt),
+        Some(A::Menu(m)) => {
+            op.menu = Some(Menu {
+                prompt: m.prompt,
+                timeout_seconds: m.timeout_seconds.unwrap_or(DEFAULT_MENU_TIMEOUT_SECONDS),
+                tries: m.tries.unwrap_or(DEFAULT_MENU_TRIES),
+                invalid_prompt: non_empty(m.invalid_prompt),
+            })
+        }
+        Some(A::Queue(q)) => {
+            let priority = u8::try_from(q.priority).map_err(|_| {
+                Status::invalid_argument(format!(
+                    "scenario.operations[{k}].queue.priority: {} is not 0-255",
+                    q.priority
+                ))
+            })?;
+            op.queue = Some(QueueOp {
+                department: q.department,
+                priority,
+            });
+        }
+        Some(A::Dial(d)) => {
+            op.dial = Some(DialOp {
+                employee: d.employee,
+            })
+        }
+        Some(A::Transfer(t)) => {
+            op.transfer = Some(TransferOp {
+                number: t.number,
+                trunk: non_empty(t.trunk),
+            })
+        }
+        Some(A::Hangup(h)) => {
+            op.hangup = Some(HangupOp {
+                prompt: non_empty(h.prompt),
+            })
+        }
+        None => {}
+    }
+    Ok(op)
 }
 
 pub(crate) fn trunk(t: pb::Trunk) -> Result<Trunk, Status> {
@@ -244,13 +317,15 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
 
 pub(crate) fn number_pb(v: &Versioned<Number>) -> pb::Number {
     let n = &v.resource;
-    let route = match &n.route {
-        Route::Department(d) => pb::number::Route::Department(d.clone()),
-        Route::Employee(e) => pb::number::Route::Employee(e.clone()),
+    let route = match (&n.route, &n.scenario) {
+        (Some(Route::Department(d)), _) => Some(pb::number::Route::Department(d.clone())),
+        (Some(Route::Employee(e)), _) => Some(pb::number::Route::Employee(e.clone())),
+        (None, Some(s)) => Some(pb::number::Route::Scenario(s.clone())),
+        (None, None) => None,
     };
     pb::Number {
         number: n.number.clone(),
-        route: Some(route),
+        route,
         greeting: n.greeting.clone().unwrap_or_default(),
         greetings: n
             .greetings
@@ -272,6 +347,7 @@ fn after_hours_pb(a: &AfterHours) -> pb::AfterHours {
         AfterHours::Department(d) => Target::Department(d.clone()),
         AfterHours::Employee(e) => Target::Employee(e.clone()),
         AfterHours::Hangup(prompt) => Target::Hangup(prompt.clone()),
+        AfterHours::Scenario(s) => Target::Scenario(s.clone()),
     };
     pb::AfterHours {
         target: Some(target),
@@ -303,6 +379,54 @@ pub(crate) fn schedule_pb(v: &Versioned<Schedule>) -> pb::Schedule {
             })
             .collect(),
         etag: v.etag.to_string(),
+    }
+}
+
+pub(crate) fn scenario_pb(v: &Versioned<Scenario>) -> pb::Scenario {
+    let s = &v.resource;
+    pb::Scenario {
+        id: s.id.clone(),
+        start: s.start.clone(),
+        operations: s.operations.iter().map(operation_pb).collect(),
+        etag: v.etag.to_string(),
+    }
+}
+
+fn operation_pb(o: &Operation) -> pb::Operation {
+    use pb::operation::Action as A;
+    // Stored operations passed the check: each does exactly one thing.
+    let action = o.action().map(|a| match a {
+        Action::Play(prompt) => A::Play(pb::PlayOperation {
+            prompt: prompt.to_owned(),
+        }),
+        Action::Menu(m) => A::Menu(pb::MenuOperation {
+            prompt: m.prompt.clone(),
+            timeout_seconds: Some(m.timeout_seconds),
+            tries: Some(m.tries),
+            invalid_prompt: m.invalid_prompt.clone().unwrap_or_default(),
+        }),
+        Action::Queue(q) => A::Queue(pb::QueueOperation {
+            department: q.department.clone(),
+            priority: u32::from(q.priority),
+        }),
+        Action::Dial(d) => A::Dial(pb::DialOperation {
+            employee: d.employee.clone(),
+        }),
+        Action::Transfer(t) => A::Transfer(pb::TransferOperation {
+            number: t.number.clone(),
+            trunk: t.trunk.clone().unwrap_or_default(),
+        }),
+        Action::Hangup(h) => A::Hangup(pb::HangupOperation {
+            prompt: h.prompt.clone().unwrap_or_default(),
+        }),
+    });
+    pb::Operation {
+        id: o.id.clone(),
+        action,
+        next: o.next.clone().unwrap_or_default(),
+        keys: o.keys.clone().into_iter().collect(),
+        default: o.default.clone().unwrap_or_default(),
+        no_answer: o.no_answer.clone().unwrap_or_default(),
     }
 }
 

@@ -1,10 +1,10 @@
-//! The five kinds of configuration resource the store edits one at a time, and the etag
+//! The six kinds of configuration resource the store edits one at a time, and the etag
 //! that versions each of them.
 
 use std::fmt;
 
 use cc_common::Config;
-use cc_common::config::{Department, Employee, Number, Schedule, Trunk};
+use cc_common::config::{Department, Employee, Number, Scenario, Schedule, Trunk};
 
 /// A kind of resource.
 #[derive(
@@ -17,6 +17,7 @@ pub enum Kind {
     Number,
     Trunk,
     Schedule,
+    Scenario,
 }
 
 impl Kind {
@@ -28,6 +29,7 @@ impl Kind {
             Kind::Number => "number",
             Kind::Trunk => "trunk",
             Kind::Schedule => "schedule",
+            Kind::Scenario => "scenario",
         }
     }
 
@@ -39,15 +41,17 @@ impl Kind {
             Kind::Number => "numbers",
             Kind::Trunk => "trunks",
             Kind::Schedule => "schedules",
+            Kind::Scenario => "scenarios",
         }
     }
 
-    pub(crate) const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 6] = [
         Kind::Employee,
         Kind::Department,
         Kind::Number,
         Kind::Trunk,
         Kind::Schedule,
+        Kind::Scenario,
     ];
 }
 
@@ -201,6 +205,22 @@ impl Resource for Schedule {
     }
 }
 
+impl Resource for Scenario {
+    const KIND: Kind = Kind::Scenario;
+
+    fn key(&self) -> &str {
+        &self.id
+    }
+
+    fn all(config: &Config) -> &[Self] {
+        &config.scenarios
+    }
+
+    fn all_mut(config: &mut Config) -> &mut Vec<Self> {
+        &mut config.scenarios
+    }
+}
+
 /// The key of the entry at `index` of `kind`'s table, for naming fields by id.
 pub(crate) fn key_at(config: &Config, kind: Kind, index: usize) -> Option<&str> {
     match kind {
@@ -209,6 +229,7 @@ pub(crate) fn key_at(config: &Config, kind: Kind, index: usize) -> Option<&str> 
         Kind::Number => config.numbers.get(index).map(Resource::key),
         Kind::Trunk => config.trunks.get(index).map(Resource::key),
         Kind::Schedule => config.schedules.get(index).map(Resource::key),
+        Kind::Scenario => config.scenarios.get(index).map(Resource::key),
     }
 }
 

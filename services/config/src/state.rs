@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cc_common::config::{
-    AfterHours, Config, ConfigError, Department, Employee, Number, Organization, Route, Schedule,
-    Trunk,
+    Action, AfterHours, Config, ConfigError, Department, Employee, Number, Organization, Route,
+    Scenario, Schedule, Trunk,
 };
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +70,7 @@ impl ConfigState {
             numbers: config.numbers.clone(),
             trunks: config.trunks.clone(),
             schedules: config.schedules.clone(),
+            scenarios: config.scenarios.clone(),
             etags,
         };
         // Plain data with string keys: serialising it cannot fail.
@@ -88,6 +89,7 @@ impl ConfigState {
             numbers: stored.numbers,
             trunks: stored.trunks,
             schedules: stored.schedules,
+            scenarios: stored.scenarios,
             ..node.clone()
         };
         config
@@ -254,6 +256,9 @@ struct Stored {
     /// nodes can still read a configuration without schedules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     schedules: Vec<Schedule>,
+    /// Likewise for scenarios.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scenarios: Vec<Scenario>,
     etags: Vec<StoredEtag>,
 }
 
@@ -275,13 +280,26 @@ fn not_found(kind: Kind, key: &str) -> StoreError {
 fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
     let routes_to = |route: &dyn Fn(&Route) -> bool, after_hours: &dyn Fn(&AfterHours) -> bool| {
         config.numbers.iter().find_map(|n| {
-            if route(&n.route) {
+            if n.route.as_ref().is_some_and(route) {
                 Some(format!("number {:?} routes to it", n.number))
             } else if n.after_hours.as_ref().is_some_and(after_hours) {
                 Some(format!("number {:?} routes to it after hours", n.number))
             } else {
                 None
             }
+        })
+    };
+    // The first scenario operation `names` the resource.
+    let operation_names = |names: &dyn Fn(Action<'_>) -> bool| {
+        config.scenarios.iter().find_map(|s| {
+            let op = s
+                .operations
+                .iter()
+                .find(|o| o.action().is_some_and(names))?;
+            Some(format!(
+                "operation {:?} of scenario {:?} names it",
+                op.id, s.id
+            ))
         })
     };
     match kind {
@@ -295,18 +313,32 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
                     &|r| matches!(r, Route::Employee(e) if e == key),
                     &|a| matches!(a, AfterHours::Employee(e) if e == key),
                 )
-            }),
+            })
+            .or_else(|| operation_names(&|a| matches!(a, Action::Dial(d) if d.employee == key))),
         Kind::Department => routes_to(
             &|r| matches!(r, Route::Department(d) if d == key),
             &|a| matches!(a, AfterHours::Department(d) if d == key),
-        ),
+        )
+        .or_else(|| operation_names(&|a| matches!(a, Action::Queue(q) if q.department == key))),
         Kind::Schedule => config
             .numbers
             .iter()
             .find(|n| n.schedule.as_deref() == Some(key))
             .map(|n| format!("number {:?} follows it", n.number)),
-        // Mobile forwarding takes whichever trunk is first: no entry names a trunk.
-        Kind::Number | Kind::Trunk => None,
+        Kind::Scenario => config.numbers.iter().find_map(|n| {
+            if n.scenario.as_deref() == Some(key) {
+                Some(format!("number {:?} walks it", n.number))
+            } else if matches!(&n.after_hours, Some(AfterHours::Scenario(s)) if s == key) {
+                Some(format!("number {:?} walks it after hours", n.number))
+            } else {
+                None
+            }
+        }),
+        // Mobile forwarding takes whichever trunk is first; a transfer may name one.
+        Kind::Trunk => operation_names(
+            &|a| matches!(a, Action::Transfer(t) if t.trunk.as_deref() == Some(key)),
+        ),
+        Kind::Number => None,
     }
 }
 

@@ -287,6 +287,7 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 greeted: true,
                 dial_outcome: 0,
             }),
+            ..Default::default()
         };
         let routing = routing.clone();
         async move {
@@ -381,6 +382,7 @@ async fn a_schedule_created_through_the_api_switches_a_number_in_and_out_of_hour
                 greeted: true,
                 dial_outcome: 0,
             }),
+            ..Default::default()
         };
         async move {
             routing

@@ -252,6 +252,7 @@ impl MediaControl for MediaControlService {
                     terminator,
                     first_digit_timeout: Duration::from_millis(u64::from(r.first_digit_timeout_ms)),
                     inter_digit_timeout: Duration::from_millis(u64::from(r.inter_digit_timeout_ms)),
+                    after_prompt: r.after_prompt,
                 },
             )
             .await

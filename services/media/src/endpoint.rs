@@ -71,6 +71,8 @@ pub(crate) struct Endpoint {
     pub(crate) player: PromptPlayer,
     playback: Option<(u64, bool)>,
     collector: Option<(u64, DigitCollector)>,
+    /// Whether the collection's first-digit timer waits for the prompt to end.
+    collect_clock: CollectClock,
     inactivity: Option<InactivityDetector>,
     rtp_timeout: Option<Duration>,
     pub(crate) bridge: Option<EndpointId>,
@@ -116,6 +118,7 @@ impl Endpoint {
             player: PromptPlayer::new(),
             playback: None,
             collector: None,
+            collect_clock: CollectClock::Running,
             inactivity,
             rtp_timeout: init.rtp_timeout,
             bridge: None,
@@ -475,6 +478,7 @@ impl Endpoint {
         events: &mut Vec<MediaEvent>,
     ) {
         self.collector = None;
+        self.collect_clock = CollectClock::Running;
         if !matches!(self.playback, Some((_, true))) {
             self.inband = None;
         }
@@ -515,6 +519,9 @@ impl Endpoint {
     fn drain_player(&mut self, events: &mut Vec<MediaEvent>) {
         while let Some(e) = self.player.poll_event() {
             if let PlayerEvent::PlaylistDone { playlist, reason } = e {
+                if self.collect_clock == CollectClock::AfterPrompt && !self.player.is_playing() {
+                    self.collect_clock = CollectClock::PromptEnded;
+                }
                 if self.playback.is_some_and(|(id, _)| id == playlist.0) {
                     self.playback = None;
                     if self.collector.is_none() {
@@ -532,10 +539,14 @@ impl Endpoint {
         }
     }
 
+    /// Starts a collection (cancelling the one running); with `after_prompt` its
+    /// first-digit timer starts again when the prompt playing (or started next) ends, and
+    /// does not run out while it plays.
     pub(crate) fn collect(
         &mut self,
         id: u64,
         collector: DigitCollector,
+        after_prompt: bool,
         events: &mut Vec<MediaEvent>,
     ) {
         if let Some((old, c)) = self.collector.take() {
@@ -543,6 +554,9 @@ impl Endpoint {
             self.finish_collect(old, CollectEnd::Cancelled, digits, events);
         }
         self.collector = Some((id, collector));
+        if after_prompt {
+            self.collect_clock = CollectClock::AfterPrompt;
+        }
         self.want_inband();
     }
 
@@ -563,7 +577,16 @@ impl Endpoint {
             self.dtmf.handle_timeout(now);
             self.drain_rfc4733(now, events);
         }
-        if let Some((id, c)) = self.collector.as_mut()
+        if self.collect_clock == CollectClock::PromptEnded {
+            // Within a tick of the prompt's end.
+            self.collect_clock = CollectClock::Running;
+            if let Some((_, c)) = self.collector.as_mut() {
+                c.restart_timer(now);
+            }
+        }
+        let waiting = self.collect_clock == CollectClock::AfterPrompt && self.player.is_playing();
+        if !waiting
+            && let Some((id, c)) = self.collector.as_mut()
             && let Some(outcome) = c.handle_timeout(now)
         {
             let id = *id;
@@ -721,6 +744,17 @@ fn audio_payload(packet: &mut [u8], header_len: usize) -> Option<&mut [u8]> {
     };
     let end = packet.len().checked_sub(padding)?;
     packet.get_mut(header_len..end)
+}
+
+/// When a collection's first-digit timer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CollectClock {
+    /// From the collection's start (or the last digit).
+    Running,
+    /// From the end of the prompt: stopped while one plays.
+    AfterPrompt,
+    /// The prompt has just ended: the timer starts again at the next tick.
+    PromptEnded,
 }
 
 fn outcome_end(o: &CollectOutcome) -> CollectEnd {

@@ -55,6 +55,9 @@ pub struct CollectRequest {
     pub terminator: Option<char>,
     pub first_digit_timeout: Duration,
     pub inter_digit_timeout: Duration,
+    /// The first-digit timeout counts from the end of the endpoint's prompt (playing now or
+    /// started next), not from now.
+    pub after_prompt: bool,
 }
 
 /// The node's load, for choosing the least loaded media node.
@@ -452,10 +455,12 @@ impl MediaEngine {
             inter_digit_timeout: req.inter_digit_timeout,
         };
         let collection = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let after_prompt = req.after_prompt;
         self.on(id, |reply| Command::Collect {
             id,
             collection,
             config,
+            after_prompt,
             reply,
         })
         .await?;

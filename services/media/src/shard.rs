@@ -99,6 +99,7 @@ pub(crate) enum Command {
         id: EndpointId,
         collection: u64,
         config: CollectorConfig,
+        after_prompt: bool,
         reply: Reply<()>,
     },
     Bridge {
@@ -532,6 +533,7 @@ impl Shard {
                 id,
                 collection,
                 config,
+                after_prompt,
                 reply,
             } => {
                 let pending = &mut self.pending;
@@ -542,7 +544,7 @@ impl Shard {
                     .and_then(|ep| {
                         let c = DigitCollector::new(config, now)
                             .map_err(|e| MediaError::InvalidArgument(e.to_string()))?;
-                        ep.collect(collection, c, pending);
+                        ep.collect(collection, c, after_prompt, pending);
                         Ok(())
                     });
                 let _ = reply.send(r);

@@ -22,6 +22,7 @@ fn collect(max_digits: usize, first_digit_timeout: Duration) -> CollectRequest {
         terminator: Some('#'),
         first_digit_timeout,
         inter_digit_timeout: Duration::from_secs(5),
+        after_prompt: false,
     }
 }
 
@@ -278,5 +279,113 @@ async fn an_inband_tone_barges_in_on_a_prompt() {
     })
     .await;
     assert!(stopped, "the prompt was cut short, not completed");
+    engine.shutdown();
+}
+
+/// Half a second of a ramp: a menu prompt.
+fn short_prompt() -> PromptStore {
+    let mut store = PromptStore::default();
+    store.insert("menu", ramp(FRAME_SAMPLES * 25));
+    store
+}
+
+fn menu_collect(first_digit_timeout: Duration) -> CollectRequest {
+    CollectRequest {
+        after_prompt: true,
+        ..collect(1, first_digit_timeout)
+    }
+}
+
+fn menu_prompt() -> PlayRequest {
+    PlayRequest {
+        prompts: vec!["menu".into()],
+        looped: false,
+        barge_in: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_menu_waits_for_its_first_digit_from_the_end_of_the_prompt() {
+    let (engine, _dir) = engine_with_prompts(1, short_prompt());
+    let mut events = engine.subscribe();
+    let leg = Leg::create(&engine, 0).await;
+    let started = std::time::Instant::now();
+    // As a call actor offers a menu: the collection first (no key is lost), then the prompt.
+    let collection = engine
+        .collect_digits(leg.id, menu_collect(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    let (playback, duration_ms) = engine.play(leg.id, menu_prompt()).await.unwrap();
+    assert_eq!(duration_ms, 500);
+    assert_eq!(
+        next_event(&mut events).await,
+        MediaEvent::PlayDone {
+            endpoint: leg.id,
+            playback,
+            stopped: false
+        }
+    );
+    let prompt_ended = started.elapsed();
+    assert_eq!(
+        next_event(&mut events).await,
+        MediaEvent::CollectDone {
+            endpoint: leg.id,
+            collection,
+            digits: String::new(),
+            end: CollectEnd::Timeout
+        }
+    );
+    let waited = started.elapsed() - prompt_ended;
+    assert!(
+        waited >= Duration::from_millis(280),
+        "the timeout counts from the prompt's end ({prompt_ended:?}), not from the start: {waited:?}"
+    );
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_during_a_menu_prompt_stops_it_and_is_the_choice() {
+    let (engine, _dir) = engine_with_prompts(1, long_prompt());
+    let mut events = engine.subscribe();
+    let leg = Leg::create(&engine, 0).await;
+    let collection = engine
+        .collect_digits(leg.id, menu_collect(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let (playback, _) = engine
+        .play(
+            leg.id,
+            PlayRequest {
+                prompts: vec!["hold".into()],
+                ..menu_prompt()
+            },
+        )
+        .await
+        .unwrap();
+    // Well past the timeout, but the prompt still plays: nothing ends yet.
+    for _ in 0..15 {
+        leg.recv();
+    }
+    assert_no_event(&mut events, "the prompt still plays");
+    leg.send_digit('2');
+    let e = next_event(&mut events).await;
+    assert!(digit(leg.id, '2', DigitSource::Rfc4733)(&e), "{e:?}");
+    assert_eq!(
+        next_event(&mut events).await,
+        MediaEvent::PlayDone {
+            endpoint: leg.id,
+            playback,
+            stopped: true
+        }
+    );
+    assert_eq!(
+        next_event(&mut events).await,
+        MediaEvent::CollectDone {
+            endpoint: leg.id,
+            collection,
+            digits: "2".into(),
+            end: CollectEnd::MaxDigits
+        }
+    );
     engine.shutdown();
 }

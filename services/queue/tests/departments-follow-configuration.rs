@@ -47,7 +47,7 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
     // Sales goes (with its number), HR comes, support changes its strategy.
     let mut next = demo.clone();
     next.numbers
-        .retain(|n| n.route != cc_common::config::Route::Department("sales".into()));
+        .retain(|n| n.route != Some(cc_common::config::Route::Department("sales".into())));
     next.departments.retain(|d| d.id != "sales");
     next.departments[0].strategy = ConfigStrategy::RingAll;
     next.departments.push(Department {

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use cc_common::Config;
 use cc_common::config::DEMO_TOML;
-use cc_routing::core::{Call, Facts, RoutingTable};
+use cc_routing::core::{Call, Facts, Outcome, RoutingTable};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn benches(c: &mut Criterion) {
@@ -42,7 +42,7 @@ fn benches(c: &mut Criterion) {
     let table = RoutingTable::new(&scheduled(&text, 10_000, 1_000));
     let greeted = Facts {
         greeted: true,
-        dial: None,
+        ..Facts::default()
     };
     let numbers: Vec<String> = (0..10_000).map(|i| format!("4830{i:07}")).collect();
     let mut i = 0;
@@ -58,6 +58,39 @@ fn benches(c: &mut Criterion) {
             table.decide(black_box(&call), black_box(&greeted), now)
         })
     });
+
+    // A caller in a scenario's menu presses a key: the cursor is checked against the
+    // number's scenario and the key leads to the next operation (a dial with forwarding).
+    let table = RoutingTable::new(&with_menu(&text));
+    let call = Call {
+        dialed: "48229990000",
+        caller_extension: None,
+    };
+    let at_menu = table.decide(&call, &greeted, now).cursor;
+    assert!(at_menu.is_some(), "the scenario starts at its menu");
+    let pressed = Facts {
+        cursor: at_menu,
+        outcome: Some(Outcome::Digits("2")),
+        ..greeted
+    };
+    assert_eq!(table.decide(&call, &pressed, now).operation, Some("anna"));
+    c.bench_function("decide_scenario_menu_key", |b| {
+        b.iter(|| table.decide(black_box(&call), black_box(&pressed), now))
+    });
+}
+
+/// `base` plus a number whose scenario starts with a menu (1: sales, 2: Anna).
+fn with_menu(base: &str) -> Config {
+    let text = format!(
+        "{base}[[trunks]]\nid = \"pstn\"\ntarget = \"127.0.0.1:5099\"\n\
+         [[scenarios]]\nid = \"main\"\nstart = \"menu\"\n\
+         [[scenarios.operations]]\nid = \"menu\"\nmenu = {{ prompt = \"enter-extension\" }}\n\
+         keys = {{ \"1\" = \"sales\", \"2\" = \"anna\" }}\ndefault = \"sales\"\n\
+         [[scenarios.operations]]\nid = \"sales\"\nqueue = {{ department = \"sales\" }}\n\
+         [[scenarios.operations]]\nid = \"anna\"\ndial = {{ employee = \"anna\" }}\n\
+         [[numbers]]\nnumber = \"48229990000\"\nscenario = \"main\"\n"
+    );
+    Config::from_toml(&text).expect("scenario configuration")
 }
 
 /// `base` plus `schedules` schedules and `numbers` numbers spread over them.

@@ -90,10 +90,9 @@ impl Routing for RoutingApi {
         request: Request<pb::DecideRequest>,
     ) -> Result<Response<pb::DecideResponse>, Status> {
         let request = request.into_inner();
-        let facts = convert::facts(request.facts.as_ref())?;
-        let step = self
-            .table()
-            .decide(&convert::call(&request), &facts, self.clock.now());
-        Ok(Response::new(convert::step(step)))
+        let facts = convert::facts(&request)?;
+        let table = self.table();
+        let decision = table.decide(&convert::call(&request), &facts, self.clock.now());
+        Ok(Response::new(convert::decision(decision)))
     }
 }

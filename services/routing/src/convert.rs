@@ -5,7 +5,7 @@ use cc_proto::routing::internal::v1 as pb;
 use cc_proto::routing::internal::v1::decide_response::Step as PbStep;
 use tonic::Status;
 
-use crate::core::{Call, DialOutcome, Facts, Forward, Step};
+use crate::core::{Call, Cursor, Decision, DialOutcome, Facts, Forward, Outcome, Step};
 
 // ----- requests -----
 
@@ -18,23 +18,45 @@ pub(crate) fn call(request: &pb::DecideRequest) -> Call<'_> {
     }
 }
 
-/// The `facts` of a request; absent facts are those of a call that just arrived.
-pub(crate) fn facts(facts: Option<&pb::Facts>) -> Result<Facts, Status> {
-    let Some(facts) = facts else {
-        return Ok(Facts::default());
+/// The facts of a request: its `facts` (absent: those of a call that just arrived), its
+/// cursor and the outcome of its previous step. A cursor that does not parse is left out:
+/// the scenario starts again, as with a stale one.
+pub(crate) fn facts(request: &pb::DecideRequest) -> Result<Facts<'_>, Status> {
+    use pb::decide_request::Outcome as O;
+    let (greeted, dial) = match &request.facts {
+        Some(f) => (
+            f.greeted,
+            dial_outcome(f.dial_outcome, "facts.dial_outcome")?,
+        ),
+        None => (false, None),
+    };
+    let outcome = match &request.outcome {
+        None => None,
+        Some(O::Played(_)) => Some(Outcome::Played),
+        Some(O::Digits(d)) => Some(Outcome::Digits(d)),
+        Some(O::MenuTimeout(_)) => Some(Outcome::MenuTimeout),
+        Some(O::Dial(value)) => match dial_outcome(*value, "dial")? {
+            Some(d) => Some(Outcome::Dial(d)),
+            None => {
+                return Err(Status::invalid_argument(
+                    "dial: DIAL_OUTCOME_UNSPECIFIED is no outcome",
+                ));
+            }
+        },
     };
     Ok(Facts {
-        greeted: facts.greeted,
-        dial: dial_outcome(facts.dial_outcome)?,
+        greeted,
+        dial,
+        cursor: Cursor::parse(&request.cursor),
+        outcome,
     })
 }
 
-/// `facts.dial_outcome`: unspecified while nobody was dialled.
-fn dial_outcome(value: i32) -> Result<Option<DialOutcome>, Status> {
+/// A dial outcome in `field`: unspecified while nobody was dialled.
+fn dial_outcome(value: i32, field: &str) -> Result<Option<DialOutcome>, Status> {
     use pb::DialOutcome as D;
-    let outcome = D::try_from(value).map_err(|_| {
-        Status::invalid_argument(format!("facts.dial_outcome: {value} is not a DialOutcome"))
-    })?;
+    let outcome = D::try_from(value)
+        .map_err(|_| Status::invalid_argument(format!("{field}: {value} is not a DialOutcome")))?;
     Ok(match outcome {
         D::Unspecified => None,
         D::NoAnswer => Some(DialOutcome::NoAnswer),
@@ -45,34 +67,55 @@ fn dial_outcome(value: i32) -> Result<Option<DialOutcome>, Status> {
 
 // ----- responses -----
 
-/// The response carrying one step.
-pub(crate) fn step(step: Step) -> pb::DecideResponse {
-    let step = match step {
-        Step::Play { prompt } => PbStep::Play(pb::Play { prompt }),
+/// The response carrying one decision.
+pub(crate) fn decision(decision: Decision<'_>) -> pb::DecideResponse {
+    let step = match decision.step {
+        Step::Play { prompt } => PbStep::Play(pb::Play {
+            prompt: prompt.into(),
+        }),
+        Step::Menu {
+            prompt,
+            invalid_prompt,
+            timeout_ms,
+            max_digits,
+        } => PbStep::Menu(pb::Menu {
+            prompt: prompt.into(),
+            invalid_prompt: invalid_prompt.unwrap_or_default().into(),
+            timeout_ms,
+            max_digits: u32::from(max_digits),
+        }),
         Step::Queue {
             department,
             priority,
         } => PbStep::Queue(pb::Queue {
-            department_id: department,
+            department_id: department.into(),
             priority: u32::from(priority),
         }),
         Step::Dial { employee, forward } => PbStep::Dial(pb::Dial {
-            employee_id: employee,
+            employee_id: employee.into(),
             forward: forward.map(self::forward),
         }),
+        Step::Transfer { number, trunk } => PbStep::Transfer(pb::Transfer {
+            number: number.into(),
+            trunk_id: trunk.into(),
+        }),
         Step::Hangup { prompt } => PbStep::Hangup(pb::Hangup {
-            prompt: prompt.unwrap_or_default(),
+            prompt: prompt.unwrap_or_default().into(),
         }),
         Step::NotFound => PbStep::NotFound(pb::NotFound {}),
     };
-    pb::DecideResponse { step: Some(step) }
+    pb::DecideResponse {
+        step: Some(step),
+        operation_id: decision.operation.unwrap_or_default().into(),
+        cursor: decision.cursor.map(|c| c.to_string()).unwrap_or_default(),
+    }
 }
 
-fn forward(f: Forward) -> pb::Forward {
+fn forward(f: Forward<'_>) -> pb::Forward {
     pb::Forward {
         after_ms: u32::try_from(f.after.as_millis()).unwrap_or(u32::MAX),
-        number: f.number,
-        trunk_id: f.trunk,
+        number: f.number.into(),
+        trunk_id: f.trunk.into(),
     }
 }
 

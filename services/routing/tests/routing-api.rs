@@ -23,6 +23,7 @@ async fn decide(
         dialed: dialed.into(),
         caller_extension: caller_extension.into(),
         facts,
+        ..Default::default()
     };
     Ok(api.decide(Request::new(request)).await?.into_inner().step)
 }
@@ -115,7 +116,8 @@ async fn a_configuration_change_routes_from_the_next_decision_on() {
     let mut next = demo.clone();
     next.numbers.push(Number {
         number: "48220000000".into(),
-        route: Route::Department("support".into()),
+        route: Some(Route::Department("support".into())),
+        scenario: None,
         greeting: None,
         greetings: Vec::new(),
         schedule: None,
@@ -142,5 +144,84 @@ async fn a_configuration_change_routes_from_the_next_decision_on() {
     assert_eq!(
         decide(&api, "600", "201", None).await.unwrap(),
         Some(Step::NotFound(pb::NotFound {}))
+    );
+}
+
+/// The demo organisation with a menu on a third number: 1 for sales, 2 for Anna.
+fn with_menu() -> Config {
+    Config::from_toml(&format!(
+        "{DEMO_TOML}
+[[scenarios]]
+id = \"main\"
+start = \"menu\"
+[[scenarios.operations]]
+id = \"menu\"
+menu = {{ prompt = \"enter-extension\", timeout_seconds = 4, invalid_prompt = \"invalid-choice\" }}
+keys = {{ \"1\" = \"sales\", \"2\" = \"anna\" }}
+default = \"sales\"
+[[scenarios.operations]]
+id = \"sales\"
+queue = {{ department = \"sales\" }}
+[[scenarios.operations]]
+id = \"anna\"
+dial = {{ employee = \"anna\" }}
+[[numbers]]
+number = \"48229990000\"
+scenario = \"main\"
+"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_scenario_is_walked_by_sending_the_cursor_back_with_the_keys() {
+    let api = RoutingApi::new(fixed(with_menu()));
+    let ask = |cursor: String, outcome| {
+        let request = pb::DecideRequest {
+            dialed: "48229990000".into(),
+            facts: greeted(pb::DialOutcome::Unspecified),
+            cursor,
+            outcome,
+            ..Default::default()
+        };
+        let api = api.clone();
+        async move {
+            api.decide(Request::new(request))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let menu = ask(String::new(), None).await;
+    assert_eq!(menu.operation_id, "menu");
+    assert_eq!(
+        menu.step,
+        Some(Step::Menu(pb::Menu {
+            prompt: "enter-extension".into(),
+            invalid_prompt: String::new(),
+            timeout_ms: 4000,
+            max_digits: 1,
+        }))
+    );
+    use pb::decide_request::Outcome;
+    let anna = ask(menu.cursor.clone(), Some(Outcome::Digits("2".into()))).await;
+    assert_eq!(anna.operation_id, "anna");
+    assert!(matches!(anna.step, Some(Step::Dial(d)) if d.employee_id == "anna"));
+
+    let again = ask(menu.cursor.clone(), Some(Outcome::Digits("9".into()))).await;
+    assert_eq!(again.operation_id, "menu");
+    assert!(
+        matches!(&again.step, Some(Step::Menu(m)) if m.invalid_prompt == "invalid-choice"),
+        "{again:?}"
+    );
+    assert_ne!(
+        again.cursor, menu.cursor,
+        "the cursor counts the invalid key"
+    );
+
+    let forged = ask("00000000.1.0".into(), Some(Outcome::Digits("2".into()))).await;
+    assert_eq!(
+        forged.operation_id, "menu",
+        "a cursor of no scenario starts over"
     );
 }

@@ -15,11 +15,16 @@ use crate::ids::{EmployeeId, Extension};
 
 mod media;
 mod org;
+mod scenario;
 mod schedule;
 mod watch;
 
 pub use media::{MediaConfig, PortRange};
 pub use org::{AfterHours, Department, GreetingBand, Number, Organization, Route, Strategy, Trunk};
+pub use scenario::{
+    Action, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES, DialOp, HangupOp, Menu, Operation,
+    QueueOp, Scenario, TransferOp, is_menu_key,
+};
 pub use schedule::{DateSpec, MINUTES_PER_DAY, Schedule, ScheduleException, TimeRange, WeekHours};
 pub use watch::{Applied, ConfigWatch, RETRY_AFTER, fixed, follow};
 
@@ -65,6 +70,9 @@ pub struct Config {
     /// Working hours numbers refer to.
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// Graphs of operations (greetings, menus, queues...) numbers walk.
+    #[serde(default)]
+    pub scenarios: Vec<Scenario>,
 }
 
 /// `[api]`: the gRPC API (integrators, admin console, health and reflection).
@@ -287,6 +295,10 @@ impl Config {
         self.schedules.iter().find(|s| s.id == id)
     }
 
+    pub fn scenario(&self, id: &str) -> Option<&Scenario> {
+        self.scenarios.iter().find(|s| s.id == id)
+    }
+
     /// Checks the whole configuration: values in range and cross-references (members,
     /// routes, unique ids and extensions) consistent. The error names the first bad field
     /// by its path (`employees[1].extension`). Loading runs it; so does every change made
@@ -424,6 +436,7 @@ impl Config {
             &self.trunks,
             &self.numbers,
             &schedule_ids,
+            &self.scenarios,
         )?;
         Ok(())
     }
@@ -550,7 +563,7 @@ mod tests {
         assert_eq!(c.organization.tz(), chrono_tz::Europe::Warsaw);
         assert_eq!(c.departments[0].strategy, Strategy::Sequential);
         assert_eq!(c.departments[1].strategy, Strategy::LongestIdle);
-        assert_eq!(c.numbers[0].route, Route::Department("sales".into()));
+        assert_eq!(c.numbers[0].route, Some(Route::Department("sales".into())));
         assert_eq!(c.numbers[0].greeting.as_deref(), Some("welcome"));
         let c = Config::from_toml(&format!(
             "{ORG_BASE}[[numbers]]\nnumber='+48600'\nroute={{ employee = 'anna' }}\n[grpc]\nlisten='127.0.0.1:50051'\n"

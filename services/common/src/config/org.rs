@@ -1,5 +1,6 @@
 //! The organisation: `[organization]`, `[[departments]]`, `[[trunks]]` and `[[numbers]]`
-//! (the `[[schedules]]` numbers name are in [`super::schedule`]).
+//! (the `[[schedules]]` and `[[scenarios]]` numbers name are in [`super::schedule`] and
+//! [`super::scenario`]).
 //! Cross-references (members, routes) are checked against the employees here, so a wrong
 //! id is refused when the node starts, naming the field, not found mid-call.
 
@@ -8,6 +9,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::scenario::{self, Known, Scenario};
 use super::{ConfigError, Employee, invalid};
 
 /// `[organization]`.
@@ -144,7 +146,13 @@ pub enum Route {
 pub struct Number {
     /// The user part of the inbound Request-URI; a leading `+` is ignored.
     pub number: String,
-    pub route: Route,
+    /// Where its calls go: a department or an employee. Exactly one of `route` and
+    /// `scenario` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+    /// The `[[scenarios]]` id its calls walk instead of a `route` (after the greeting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
     /// Prompt id played before routing (at any time of day without `greetings`).
     #[serde(default)]
     pub greeting: Option<String>,
@@ -163,8 +171,8 @@ pub struct Number {
     pub after_hours: Option<AfterHours>,
 }
 
-/// Where a scheduled number's calls go out of hours:
-/// `{ department = "..." }`, `{ employee = "..." }` or `{ hangup = "<prompt id>" }`.
+/// Where a scheduled number's calls go out of hours: `{ department = "..." }`,
+/// `{ employee = "..." }`, `{ scenario = "..." }` or `{ hangup = "<prompt id>" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum AfterHours {
@@ -172,6 +180,8 @@ pub enum AfterHours {
     Employee(String),
     /// Play this prompt ("we are closed, our hours are ...") and end the call.
     Hangup(String),
+    /// Walk this `[[scenarios]]` id (e.g. a menu offering a message or a callback).
+    Scenario(String),
 }
 
 /// One time-of-day greeting band of a number.
@@ -223,6 +233,7 @@ pub(super) fn validate(
     trunks: &[Trunk],
     numbers: &[Number],
     schedule_ids: &HashSet<&str>,
+    scenarios: &[Scenario],
 ) -> Result<(), ConfigError> {
     if org.timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(invalid(
@@ -296,6 +307,14 @@ pub(super) fn validate(
             ));
         }
     }
+    let scenario_ids = scenario::validate(
+        scenarios,
+        &Known {
+            departments: &department_ids,
+            employees: &employee_ids,
+            trunks: &trunk_ids,
+        },
+    )?;
     let mut seen_numbers = HashSet::new();
     for (i, n) in numbers.iter().enumerate() {
         let field = |f: &str| format!("numbers[{i}].{f}");
@@ -312,22 +331,48 @@ pub(super) fn validate(
                 format!("{:?} is used twice", n.number),
             ));
         }
-        match &n.route {
-            Route::Department(d) if !department_ids.contains(d.as_str()) => {
+        match (&n.route, &n.scenario) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    field("scenario"),
+                    "give either a route or a scenario, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    field("route"),
+                    "required: a route ({ department = \"...\" } or { employee = \"...\" }) \
+                     or a scenario id",
+                ));
+            }
+            (Some(Route::Department(d)), _) if !department_ids.contains(d.as_str()) => {
                 return Err(invalid(
                     field("route"),
                     format!("department {d:?} is not configured"),
                 ));
             }
-            Route::Employee(e) if !employee_ids.contains(e.as_str()) => {
+            (Some(Route::Employee(e)), _) if !employee_ids.contains(e.as_str()) => {
                 return Err(invalid(
                     field("route"),
                     format!("employee {e:?} is not configured"),
                 ));
             }
+            (_, Some(s)) if !scenario_ids.contains(s.as_str()) => {
+                return Err(invalid(
+                    field("scenario"),
+                    format!("{s:?} is not a scenario id"),
+                ));
+            }
             _ => {}
         }
-        check_hours(n, &field, schedule_ids, &department_ids, &employee_ids)?;
+        check_hours(
+            n,
+            &field,
+            schedule_ids,
+            &department_ids,
+            &employee_ids,
+            &scenario_ids,
+        )?;
         if let Some(g) = &n.greeting
             && !is_id(g)
         {
@@ -348,6 +393,7 @@ fn check_hours(
     schedule_ids: &HashSet<&str>,
     department_ids: &HashSet<&str>,
     employee_ids: &HashSet<&str>,
+    scenario_ids: &HashSet<&str>,
 ) -> Result<(), ConfigError> {
     if let Some(s) = &n.schedule
         && !schedule_ids.contains(s.as_str())
@@ -361,7 +407,7 @@ fn check_hours(
         (Some(_), None) => Err(invalid(
             field("after_hours"),
             "a number with a schedule needs after_hours: { department = \"...\" }, \
-             { employee = \"...\" } or { hangup = \"<prompt id>\" }",
+             { employee = \"...\" }, { scenario = \"...\" } or { hangup = \"<prompt id>\" }",
         )),
         (None, Some(_)) => Err(invalid(
             field("after_hours"),
@@ -376,6 +422,10 @@ fn check_hours(
         (_, Some(AfterHours::Employee(e))) if !employee_ids.contains(e.as_str()) => Err(invalid(
             field("after_hours"),
             format!("employee {e:?} is not configured"),
+        )),
+        (_, Some(AfterHours::Scenario(s))) if !scenario_ids.contains(s.as_str()) => Err(invalid(
+            field("after_hours"),
+            format!("{s:?} is not a scenario id"),
         )),
         (_, Some(AfterHours::Hangup(p))) if !is_id(p) => Err(invalid(
             field("after_hours"),

@@ -132,7 +132,8 @@ fn a_number_round_trips_with_its_route_and_greetings() {
         after_hours: None,
     };
     let n = number(request.clone()).unwrap();
-    assert_eq!(n.route, Route::Employee("anna".into()));
+    assert_eq!(n.route, Some(Route::Employee("anna".into())));
+    assert_eq!(n.scenario, None);
     assert_eq!(n.greeting, None);
     assert_eq!(n.greetings[0].from, "08:00");
     let back = number_pb(&versioned(n, 2));
@@ -149,7 +150,7 @@ fn a_number_round_trips_with_its_route_and_greetings() {
         ..request.clone()
     })
     .unwrap();
-    assert_eq!(department.route, Route::Department("sales".into()));
+    assert_eq!(department.route, Some(Route::Department("sales".into())));
     assert_eq!(department.greeting.as_deref(), Some("welcome"));
     let err = number(pb::Number {
         route: None,
@@ -169,6 +170,7 @@ fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
         Target::Department("support".into()),
         Target::Employee("anna".into()),
         Target::Hangup("closed".into()),
+        Target::Scenario("night".into()),
     ] {
         let request = pb::Number {
             number: "48221234567".into(),
@@ -185,6 +187,7 @@ fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
             Target::Department(d) => AfterHours::Department(d),
             Target::Employee(e) => AfterHours::Employee(e),
             Target::Hangup(p) => AfterHours::Hangup(p),
+            Target::Scenario(s) => AfterHours::Scenario(s),
         };
         assert_eq!(n.after_hours, Some(expected));
         assert_eq!(

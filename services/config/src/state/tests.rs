@@ -45,7 +45,8 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
 fn number(digits: &str, route: Route) -> Number {
     Number {
         number: digits.into(),
-        route,
+        route: Some(route),
+        scenario: None,
         greeting: None,
         greetings: Vec::new(),
         schedule: None,
@@ -394,6 +395,45 @@ fn a_configuration_without_schedules_is_stored_as_before_them() {
     let node = Config::from_toml(DEMO_TOML).unwrap();
     let again = ConfigState::from_stored(stored.as_bytes(), &node).unwrap();
     assert!(again.config().schedules.is_empty());
+    assert!(
+        !stored.contains("scenario"),
+        "likewise for scenarios: {stored}"
+    );
+}
+
+#[test]
+fn scenarios_are_resources_that_numbers_walk_and_that_survive_storing() {
+    let mut s = demo();
+    let menu = Config::from_toml(&format!(
+        "{DEMO_TOML}[[scenarios]]\nid = 'main'\nstart = 'menu'\n\
+         [[scenarios.operations]]\nid = 'menu'\nmenu = {{ prompt = 'enter-extension' }}\n\
+         keys = {{ '1' = 'sales' }}\ndefault = 'sales'\n\
+         [[scenarios.operations]]\nid = 'sales'\nqueue = {{ department = 'sales' }}\n"
+    ))
+    .unwrap()
+    .scenarios
+    .remove(0);
+    assert_eq!(s.create(menu.clone()).unwrap().etag, Etag(2));
+    let sales = s.get::<Number>("48221234567").unwrap();
+    let walking = Number {
+        route: None,
+        scenario: Some("main".into()),
+        ..sales.resource.clone()
+    };
+    assert_eq!(s.update(walking, sales.etag).unwrap().etag, Etag(3));
+    assert!(matches!(
+        s.delete::<Scenario>("main", Etag(2)),
+        Err(StoreError::Referenced { kind: Kind::Scenario, by, .. })
+            if by == "number \"48221234567\" walks it"
+    ));
+
+    let node = Config::from_toml(DEMO_TOML).unwrap();
+    let again = ConfigState::from_stored(&s.to_stored(), &node).unwrap();
+    assert_eq!(again.config().scenarios, [menu]);
+    assert_eq!(again.get::<Scenario>("main").unwrap().etag, Etag(2));
+    let number = again.get::<Number>("48221234567").unwrap();
+    assert_eq!(number.resource.scenario.as_deref(), Some("main"));
+    assert_eq!(number.resource.route, None);
 }
 
 #[test]

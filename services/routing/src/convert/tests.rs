@@ -1,4 +1,5 @@
-//! proto <-> domain conversion: every step variant, every dial outcome, internal vs external.
+//! proto <-> domain conversion: every step variant, every outcome, cursors, internal vs
+//! external.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -11,15 +12,22 @@ fn request(dialed: &str, caller_extension: &str) -> pb::DecideRequest {
     pb::DecideRequest {
         dialed: dialed.into(),
         caller_extension: caller_extension.into(),
-        facts: None,
+        ..Default::default()
     }
 }
 
-fn with_outcome(outcome: i32) -> pb::Facts {
-    pb::Facts {
+fn with_facts(facts: Option<pb::Facts>) -> pb::DecideRequest {
+    pb::DecideRequest {
+        facts,
+        ..request("48221234567", "")
+    }
+}
+
+fn with_outcome(outcome: i32) -> pb::DecideRequest {
+    with_facts(Some(pb::Facts {
         greeted: true,
         dial_outcome: outcome,
-    }
+    }))
 }
 
 #[test]
@@ -37,16 +45,16 @@ fn an_empty_caller_extension_is_a_call_from_outside() {
 
 #[test]
 fn absent_facts_are_those_of_a_new_call() {
-    assert_eq!(facts(None).unwrap(), Facts::default());
+    assert_eq!(facts(&with_facts(None)).unwrap(), Facts::default());
     let greeted = pb::Facts {
         greeted: true,
         dial_outcome: pb::DialOutcome::Unspecified.into(),
     };
     assert_eq!(
-        facts(Some(&greeted)).unwrap(),
+        facts(&with_facts(Some(greeted))).unwrap(),
         Facts {
             greeted: true,
-            dial: None
+            ..Facts::default()
         }
     );
 }
@@ -60,11 +68,12 @@ fn dial_outcomes_map_and_an_unknown_one_names_the_field() {
         (pb::DialOutcome::Unreachable, Some(DialOutcome::Unreachable)),
     ];
     for (wire, domain) in cases {
-        let f = facts(Some(&with_outcome(wire.into()))).unwrap();
+        let r = with_outcome(wire.into());
+        let f = facts(&r).unwrap();
         assert_eq!(f.dial, domain, "{wire:?}");
         assert!(f.greeted);
     }
-    let unknown = facts(Some(&with_outcome(42))).unwrap_err();
+    let unknown = facts(&with_outcome(42)).unwrap_err();
     assert_eq!(unknown.code(), Code::InvalidArgument);
     assert!(
         unknown.message().starts_with("facts.dial_outcome: 42"),
@@ -77,16 +86,14 @@ fn dial_outcomes_map_and_an_unknown_one_names_the_field() {
 fn every_step_becomes_its_oneof_case() {
     let cases = [
         (
-            Step::Play {
-                prompt: "welcome".into(),
-            },
+            Step::Play { prompt: "welcome" },
             PbStep::Play(pb::Play {
                 prompt: "welcome".into(),
             }),
         ),
         (
             Step::Queue {
-                department: "sales".into(),
+                department: "sales",
                 priority: 7,
             },
             PbStep::Queue(pb::Queue {
@@ -96,7 +103,7 @@ fn every_step_becomes_its_oneof_case() {
         ),
         (
             Step::Dial {
-                employee: "piotr".into(),
+                employee: "piotr",
                 forward: None,
             },
             PbStep::Dial(pb::Dial {
@@ -106,11 +113,11 @@ fn every_step_becomes_its_oneof_case() {
         ),
         (
             Step::Dial {
-                employee: "anna".into(),
+                employee: "anna",
                 forward: Some(Forward {
                     after: Duration::from_millis(8_500),
-                    number: "+48600100200".into(),
-                    trunk: "pstn".into(),
+                    number: "+48600100200",
+                    trunk: "pstn",
                 }),
             },
             PbStep::Dial(pb::Dial {
@@ -124,7 +131,7 @@ fn every_step_becomes_its_oneof_case() {
         ),
         (
             Step::Hangup {
-                prompt: Some("unavailable".into()),
+                prompt: Some("unavailable"),
             },
             PbStep::Hangup(pb::Hangup {
                 prompt: "unavailable".into(),
@@ -137,24 +144,142 @@ fn every_step_becomes_its_oneof_case() {
             }),
         ),
         (Step::NotFound, PbStep::NotFound(pb::NotFound {})),
+        (
+            Step::Menu {
+                prompt: "main-menu",
+                invalid_prompt: Some("invalid-choice"),
+                timeout_ms: 5000,
+                max_digits: 1,
+            },
+            PbStep::Menu(pb::Menu {
+                prompt: "main-menu".into(),
+                invalid_prompt: "invalid-choice".into(),
+                timeout_ms: 5000,
+                max_digits: 1,
+            }),
+        ),
+        (
+            Step::Menu {
+                prompt: "main-menu",
+                invalid_prompt: None,
+                timeout_ms: 1000,
+                max_digits: 1,
+            },
+            PbStep::Menu(pb::Menu {
+                prompt: "main-menu".into(),
+                invalid_prompt: String::new(),
+                timeout_ms: 1000,
+                max_digits: 1,
+            }),
+        ),
+        (
+            Step::Transfer {
+                number: "+48600100200",
+                trunk: "pstn",
+            },
+            PbStep::Transfer(pb::Transfer {
+                number: "+48600100200".into(),
+                trunk_id: "pstn".into(),
+            }),
+        ),
     ];
     for (domain, wire) in cases {
-        assert_eq!(step(domain.clone()).step, Some(wire), "{domain:?}");
+        let response = decision(Decision::plain(domain.clone()));
+        assert_eq!(response.step, Some(wire), "{domain:?}");
+        assert_eq!(
+            (response.operation_id, response.cursor),
+            (String::new(), String::new())
+        );
     }
 }
 
 #[test]
 fn a_forward_delay_beyond_u32_milliseconds_saturates() {
     let long = Step::Dial {
-        employee: "anna".into(),
+        employee: "anna",
         forward: Some(Forward {
             after: Duration::from_secs(u64::from(u32::MAX)),
-            number: "+48600100200".into(),
-            trunk: "pstn".into(),
+            number: "+48600100200",
+            trunk: "pstn",
         }),
     };
-    let Some(PbStep::Dial(dial)) = step(long).step else {
+    let Some(PbStep::Dial(dial)) = decision(Decision::plain(long)).step else {
         panic!("expected a dial step");
     };
     assert_eq!(dial.forward.unwrap().after_ms, u32::MAX);
+}
+
+#[test]
+fn a_scenario_decision_carries_its_operation_and_cursor() {
+    let cursor = Cursor {
+        scenario: 0x1f3a_09c2,
+        operation: 4,
+        invalid: 1,
+    };
+    let response = decision(Decision {
+        step: Step::Play { prompt: "welcome" },
+        operation: Some("greet"),
+        cursor: Some(cursor),
+    });
+    assert_eq!(response.operation_id, "greet");
+    assert_eq!(response.cursor, "1f3a09c2.4.1");
+    let back = pb::DecideRequest {
+        cursor: response.cursor,
+        outcome: Some(pb::decide_request::Outcome::Played(pb::Played {})),
+        ..request("48221234567", "")
+    };
+    let f = facts(&back).unwrap();
+    assert_eq!((f.cursor, f.outcome), (Some(cursor), Some(Outcome::Played)));
+}
+
+#[test]
+fn every_outcome_maps_and_an_unspecified_dial_outcome_is_refused() {
+    use pb::decide_request::Outcome as O;
+    let cases = [
+        (O::Played(pb::Played {}), Outcome::Played),
+        (O::Digits("7".into()), Outcome::Digits("7")),
+        (O::MenuTimeout(pb::MenuTimeout {}), Outcome::MenuTimeout),
+        (
+            O::Dial(pb::DialOutcome::Busy.into()),
+            Outcome::Dial(DialOutcome::Busy),
+        ),
+    ];
+    for (wire, domain) in cases {
+        let r = pb::DecideRequest {
+            outcome: Some(wire),
+            ..request("1", "")
+        };
+        assert_eq!(facts(&r).unwrap().outcome, Some(domain));
+    }
+    let r = pb::DecideRequest {
+        outcome: Some(O::Dial(pb::DialOutcome::Unspecified.into())),
+        ..request("1", "")
+    };
+    let refused = facts(&r).unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().starts_with("dial:"),
+        "{}",
+        refused.message()
+    );
+}
+
+#[test]
+fn a_malformed_cursor_is_no_cursor_rather_than_an_error() {
+    for bad in [
+        "",
+        "x",
+        "1f3a09c2.4",
+        "1f3a09c2.4.1.0",
+        "1f3a09cz.4.1",
+        "1f3a09c2.-4.1",
+        "1f3a09c2.4.12",
+        "1f3a09c2.999999.1",
+    ] {
+        let r = pb::DecideRequest {
+            cursor: bad.into(),
+            ..request("1", "")
+        };
+        assert_eq!(facts(&r).unwrap().cursor, None, "{bad:?}");
+    }
 }

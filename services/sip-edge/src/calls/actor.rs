@@ -1,8 +1,9 @@
 //! The call actor: owns one call from the caller's INVITE to the last BYE. It answers the
-//! caller, plays what routing says, queues the call, rings the agents of the queue's plans
-//! (or an employee's phones, then their mobile), connects the first to answer and cancels
-//! the rest, and on any end (CANCEL, BYE from either side, failure) releases everything it
-//! took: legs, media endpoints, the queue entry and the agent.
+//! caller, plays what routing says (prompts, menus: see [`super::menu`]), queues the call,
+//! rings the agents of the queue's plans (or an employee's phones, then their mobile, or an
+//! outside number), connects the first to answer and cancels the rest, and on any end
+//! (CANCEL, BYE from either side, failure) releases everything it took: legs, media
+//! endpoints, the queue entry and the agent.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use cc_sip::{Message, Method, Request, Response};
 use media::media_event::Event as MediaEv;
 use queue::offer_event::Event as OfferEv;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use routing::decide_request::Outcome;
 use routing::decide_response::Step;
 use tonic::transport::Channel;
 use tracing::{debug, info, warn};
@@ -109,6 +111,10 @@ pub enum Timer {
     PlayDeadline {
         playback: u64,
     },
+    /// A menu's keys should have been collected by now (its CollectDone may have been lost).
+    MenuDeadline {
+        collection: u64,
+    },
     /// The call has waited `max_wait_seconds` in the queue it joined at `generation`.
     MaxWait {
         generation: u64,
@@ -176,7 +182,7 @@ impl Actor for CallActor {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Routing,
     Queued,
     Dialing,
@@ -185,8 +191,11 @@ enum Phase {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(super) enum Purpose {
+    /// A greeting or a scenario's prompt: routing is asked again when it ends.
     Greeting,
+    /// A menu's prompt: a key stops it; its collection, not its end, moves the call on.
+    Menu,
     Music,
     Position,
     Goodbye,
@@ -271,13 +280,13 @@ struct DialState {
 /// The state of one call.
 pub struct Call {
     no: CallNo,
-    id: String,
+    pub(super) id: String,
     ctx: Arc<CallContext>,
     outbox: Outbox,
-    phase: Phase,
+    pub(super) phase: Phase,
     caller: Option<Caller>,
     /// The caller's media endpoint and our SDP for it.
-    a: Option<String>,
+    pub(super) a: Option<String>,
     a_sdp: Option<String>,
     /// A 183 with our SDP went to the caller.
     early_sent: bool,
@@ -285,7 +294,14 @@ pub struct Call {
     b: Option<(String, String)>,
     legs: Vec<Leg>,
     facts: routing::Facts,
-    playback: Option<(u64, Purpose)>,
+    /// Where the call is in its scenario: routing's cursor, sent back with the next
+    /// request (empty outside scenarios).
+    cursor: String,
+    /// How the last step ended, for the next request.
+    pub(super) outcome: Option<routing::decide_request::Outcome>,
+    /// The menu's digit collection under way.
+    pub(super) menu: Option<u64>,
+    pub(super) playback: Option<(u64, Purpose)>,
     /// The queue the call is (or was) in.
     queued: Option<Queued>,
     /// The media node holding the call's endpoints (picked with the first one).
@@ -365,6 +381,9 @@ impl Call {
             b: None,
             legs: Vec::new(),
             facts: routing::Facts::default(),
+            cursor: String::new(),
+            outcome: None,
+            menu: None,
             playback: None,
             queued: None,
             media: None,
@@ -399,7 +418,7 @@ impl Call {
         let _ = self.ctx.core.send(command);
     }
 
-    fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         self.ctx.timings.rpc_timeout
     }
 
@@ -599,7 +618,7 @@ impl Call {
 
     // ----- routing -----
 
-    async fn decide(&mut self, myself: &ActorRef<CallMsg>) {
+    pub(super) async fn decide(&mut self, myself: &ActorRef<CallMsg>) {
         let Some(caller) = &self.caller else { return };
         if self.is_edge_leg() {
             // Another edge rings an employee's phones registered here (a queue's offer or
@@ -635,17 +654,25 @@ impl Call {
             dialed: caller.invite.uri.user().unwrap_or_default().to_owned(),
             caller_extension: caller.extension.clone().unwrap_or_default(),
             facts: Some(self.facts),
+            cursor: self.cursor.clone(),
+            outcome: self.outcome.take(),
         };
         let mut r = self.ctx.services.routing.clone();
-        let step = match rpc(self.timeout(), r.decide(request)).await {
-            Ok(response) => response.step,
+        let (step, operation) = match rpc(self.timeout(), r.decide(request)).await {
+            Ok(response) => {
+                self.cursor = response.cursor;
+                (response.step, response.operation_id)
+            }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "routing unavailable");
                 self.respond_caller(503, None);
                 return self.end(myself, Side::Nobody, "routing unavailable").await;
             }
         };
-        debug!(call = %self.id, ?step, "routing step");
+        debug!(call = %self.id, ?step, %operation, "routing step");
+        if !operation.is_empty() {
+            info!(call = %self.id, %operation, "scenario operation");
+        }
         match step {
             Some(Step::Play(p)) => {
                 if self.early_media(myself).await {
@@ -653,8 +680,10 @@ impl Call {
                         .await;
                 }
             }
+            Some(Step::Menu(m)) => self.menu(myself, m).await,
             Some(Step::Queue(q)) => self.enqueue(myself, q).await,
             Some(Step::Dial(d)) => self.dial(myself, d).await,
+            Some(Step::Transfer(t)) => self.transfer_out(myself, t).await,
             Some(Step::Hangup(h)) if !h.prompt.is_empty() => {
                 if self.early_media(myself).await {
                     self.play(myself, vec![h.prompt], false, Purpose::Goodbye)
@@ -699,7 +728,7 @@ impl Call {
     /// Gives the caller media before anyone takes the call: the endpoint, and its SDP in a
     /// 183 (early media: the caller pays nothing for waiting and can still CANCEL), or a
     /// 200 when the organisation answers waiting callers. False when the call has ended.
-    async fn early_media(&mut self, myself: &ActorRef<CallMsg>) -> bool {
+    pub(super) async fn early_media(&mut self, myself: &ActorRef<CallMsg>) -> bool {
         if self.ctx.config().organization.answer_before_queue {
             return self.answer(myself, None).await;
         }
@@ -772,25 +801,27 @@ impl Call {
         }
     }
 
-    fn arm(&self, myself: &ActorRef<CallMsg>, after_ms: u64, timer: Timer) {
+    pub(super) fn arm(&self, myself: &ActorRef<CallMsg>, after_ms: u64, timer: Timer) {
         myself.send_after(Duration::from_millis(after_ms), move || {
             CallMsg::Timer(timer)
         });
     }
 
-    async fn play(
+    /// Plays `prompts` to the caller (a menu's prompt stops at the first key); returns how
+    /// long they last (0 when looped or when nothing plays).
+    pub(super) async fn play(
         &mut self,
         myself: &ActorRef<CallMsg>,
         prompts: Vec<String>,
         repeat: bool,
         purpose: Purpose,
-    ) {
-        let Some(a) = self.a.clone() else { return };
+    ) -> u64 {
+        let Some(a) = self.a.clone() else { return 0 };
         let request = media::PlayRequest {
             endpoint_id: a,
             prompts,
             r#loop: repeat,
-            barge_in: false,
+            barge_in: purpose == Purpose::Menu,
         };
         let mut m = self.media_client();
         match rpc(self.timeout(), m.play(request)).await {
@@ -806,6 +837,7 @@ impl Call {
                         },
                     );
                 }
+                p.duration_ms
             }
             Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot play");
@@ -814,6 +846,7 @@ impl Call {
                     let _ = myself.cast(CallMsg::Timer(Timer::PlayDeadline { playback: 0 }));
                     self.playback = Some((0, purpose));
                 }
+                0
             }
         }
     }
@@ -831,6 +864,7 @@ impl Call {
                 match purpose {
                     Purpose::Greeting if self.phase == Phase::Routing => {
                         self.facts.greeted = true;
+                        self.outcome = Some(Outcome::Played(routing::Played {}));
                         self.decide(myself).await;
                     }
                     Purpose::Position if self.phase == Phase::Queued => self.music(myself).await,
@@ -838,6 +872,7 @@ impl Call {
                     _ => {}
                 }
             }
+            Some(MediaEv::CollectDone(done)) => self.menu_collected(myself, done).await,
             // Many phones send nothing while they only hear early media.
             Some(MediaEv::RtpTimeout(_)) if self.caller.as_ref().is_some_and(|c| !c.final_sent) => {
             }
@@ -1057,7 +1092,7 @@ impl Call {
     }
 
     /// The media node of the call's endpoints, picked with the first one.
-    fn media_client(&mut self) -> MediaControlClient<Channel> {
+    pub(super) fn media_client(&mut self) -> MediaControlClient<Channel> {
         self.media
             .get_or_insert_with(|| self.ctx.services.pick_media())
             .clone()
@@ -1577,6 +1612,33 @@ impl Call {
         }
     }
 
+    /// A scenario's transfer to an outside number: rings it through the trunk (the caller
+    /// hears ringing, and is answered when it answers); nobody answering is reported to
+    /// routing as for a dial.
+    async fn transfer_out(&mut self, myself: &ActorRef<CallMsg>, t: routing::Transfer) {
+        self.set_phase(Phase::Dialing);
+        self.dial = Some(DialState {
+            forward: None,
+            forwarded: true,
+            ringing_sent: false,
+        });
+        info!(call = %self.id, number = %t.number, trunk = %t.trunk_id, "transferring to an outside number");
+        let trunk = (!t.trunk_id.is_empty()).then_some(t.trunk_id.as_str());
+        if !self.dial_outside(myself, &t.number, trunk).await {
+            self.dial_finished(myself, routing::DialOutcome::Unreachable)
+                .await;
+        }
+    }
+
+    /// Stops the caller's prompt, if one plays (the outbox does it: nothing waits on it).
+    pub(super) fn stop_prompt(&mut self) {
+        let (Some(a), Some(_)) = (self.a.clone(), self.playback.take()) else {
+            return;
+        };
+        let r = media::EndpointRef { endpoint_id: a };
+        notify!(self, "media: stop play", media, stop_play, r);
+    }
+
     /// Stops the desk phones and rings the mobile through the trunk.
     async fn forward(&mut self, myself: &ActorRef<CallMsg>, f: routing::Forward) {
         if let Some(d) = self.dial.as_mut() {
@@ -1624,12 +1686,17 @@ impl Call {
         true
     }
 
-    async fn dial_finished(&mut self, myself: &ActorRef<CallMsg>, outcome: routing::DialOutcome) {
+    pub(super) async fn dial_finished(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        outcome: routing::DialOutcome,
+    ) {
         for i in 0..self.legs.len() {
             self.cancel_leg(i);
         }
         self.set_phase(Phase::Routing);
         self.facts.dial_outcome = outcome as i32;
+        self.outcome = Some(Outcome::Dial(outcome as i32));
         // Routing may dial again, which may finish here again: the cycle is boxed.
         Box::pin(self.decide(myself)).await;
     }
@@ -1666,6 +1733,9 @@ impl Call {
         self.winner = None;
         self.queued = None;
         self.dial = None;
+        // The call leaves its scenario: if the target does not answer, routing ends it
+        // politely rather than taking it back into the scenario.
+        self.cursor.clear();
         if let Some(a) = self.a.clone() {
             let mut m = self.media_client();
             let r = media::EndpointRef { endpoint_id: a };
@@ -1907,6 +1977,7 @@ impl Call {
                         .await;
                 }
             }
+            Timer::MenuDeadline { collection } => self.menu_overdue(myself, collection).await,
             Timer::PlayDeadline { playback } => {
                 if self.playback.is_some_and(|(id, _)| id == playback) {
                     debug!(call = %self.id, playback, "playback end not reported: going on");
@@ -2020,7 +2091,7 @@ impl Call {
 }
 
 /// How long after a playback's length the call stops waiting for its end to be reported.
-const PLAY_MARGIN_MS: u64 = 3000;
+pub(super) const PLAY_MARGIN_MS: u64 = 3000;
 /// How long after the queue's ring stop the call stops ringing an agent by itself.
 const SAFETY_MARGIN_MS: u64 = 3000;
 /// 2xx retransmissions before giving up on the caller's ACK (T1 doubling to T2: ~32 s).

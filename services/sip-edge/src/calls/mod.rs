@@ -5,6 +5,7 @@
 mod actor;
 mod api;
 mod dispatch;
+mod menu;
 mod outbox;
 pub mod sip;
 mod transfer;

@@ -44,7 +44,7 @@ fn schedules_parse_and_numbers_name_them() {
         c.numbers[0].after_hours,
         Some(super::super::AfterHours::Hangup("closed".into()))
     );
-    assert_eq!(c.numbers[0].route, Route::Department("sales".into()));
+    assert_eq!(c.numbers[0].route, Some(Route::Department("sales".into())));
     for after_hours in ["{ department = 'sales' }", "{ employee = 'anna' }"] {
         config(
             OFFICE,
