@@ -8,6 +8,7 @@
 pub mod ccd;
 pub mod digest;
 pub mod net;
+pub mod org;
 pub mod phones;
 pub mod register;
 pub mod sip;

@@ -4,11 +4,9 @@
 //! department's strategy. What each phone was sent, and when, comes from its SIP log.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use cc_proto::agents::v1 as pb;
-use cc_proto::agents::v1::agents_client::AgentsClient;
 use cc_proto::calls::v1 as calls_pb;
 use cc_proto::calls::v1::calls_client::CallsClient;
 use cc_proto::events::v1 as events_pb;
@@ -17,6 +15,7 @@ use cc_proto::queues::v1 as queues_pb;
 use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::free_media_port;
+use cc_tests::org::{agents, describe, phone, run};
 use cc_tests::phones::{Behaviour, Logged, Phone};
 use cc_tests::sip::Transport;
 use cc_tests::tools::{Capture, Sipp, SippRun};
@@ -54,17 +53,6 @@ number = "{DIRECT_TO_QUEUE}"
 route = {{ department = "sales" }}
 "#
     ))
-}
-
-async fn agents(api: SocketAddr) -> AgentsClient<Channel> {
-    let url = format!("http://{api}");
-    for _ in 0..50 {
-        if let Ok(c) = AgentsClient::connect(url.clone()).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to the Agents API at {url}");
 }
 
 async fn login(node: &Ccd, ids: &[&str]) {
@@ -128,18 +116,6 @@ async fn available(node: &Ccd, id: &str) {
     wait_state(node, id, pb::AgentState::Available, Duration::from_secs(5)).await;
 }
 
-/// The phone of an employee of the default test organisation.
-fn phone(node: &Ccd, extension: &str, behaviour: Behaviour) -> Phone {
-    let e = node.config().employee(extension).clone();
-    Phone::register(
-        node.addr(),
-        &node.config().domain,
-        &e.extension,
-        &e.password,
-        behaviour,
-    )
-}
-
 /// A caller dialling `number`, talking for `talk_ms` after being answered, then hanging up.
 fn caller(node: &Ccd, number: &str, scenario: &str, talk_ms: u64) -> Sipp {
     Sipp::new(scenario, node.addr(), Transport::Udp)
@@ -150,26 +126,11 @@ fn caller(node: &Ccd, number: &str, scenario: &str, talk_ms: u64) -> Sipp {
         .timeout(Duration::from_secs(40))
 }
 
-async fn run(sipp: Sipp) -> SippRun {
-    tokio::task::spawn_blocking(move || sipp.run())
-        .await
-        .unwrap()
-}
-
 fn first(log: &[Logged], method: &str) -> f64 {
     log.iter()
         .find(|m| m.received && m.is_request(method))
         .unwrap_or_else(|| panic!("no {method} in {log:#?}"))
         .at
-}
-
-fn describe(run: &SippRun, node: &Ccd, phones: &[&Phone]) -> String {
-    let mut s = format!("{}\n--- ccd log ---\n{}", run.describe(), node.log_text());
-    for p in phones {
-        s.push('\n');
-        s.push_str(&p.describe());
-    }
-    s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cc_proto::agents::v1 as pb;
-use cc_proto::agents::v1::agents_client::AgentsClient;
 use cc_tests::ccd::{Ccd, Employee, NodeConfig};
+use cc_tests::org::{self, describe, log_in_available, run};
 use cc_tests::phones::{Behaviour, Phone};
 use cc_tests::sip::Transport;
-use cc_tests::tools::{Sipp, SippRun};
-use tonic::transport::Channel;
+use cc_tests::tools::Sipp;
 
 /// A number whose scenario starts at the menu.
 const MENU: &str = "48225550001";
@@ -107,58 +105,9 @@ scenario = "welcome"
     ))
 }
 
-async fn agents(api: SocketAddr) -> AgentsClient<Channel> {
-    let url = format!("http://{api}");
-    for _ in 0..50 {
-        if let Ok(c) = AgentsClient::connect(url.clone()).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to the Agents API at {url}");
-}
-
-/// Logs the agent in and waits (at most 5 s) until it is offered calls.
-async fn log_in_available(node: &Ccd, id: &str) {
-    let mut client = agents(node.api_addr()).await;
-    client
-        .login(pb::LoginRequest {
-            agent_id: id.into(),
-        })
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let state = client
-            .get_agent(pb::GetAgentRequest {
-                agent_id: id.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .state;
-        if state == pb::AgentState::Available as i32 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} is not available after 5 s: {:?}",
-            pb::AgentState::try_from(state)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The registered phone of an employee of the test organisation, answering at once.
 fn phone(node: &Ccd, extension: &str) -> Phone {
-    let e = node.config().employee(extension).clone();
-    Phone::register(
-        node.addr(),
-        &node.config().domain,
-        &e.extension,
-        &e.password,
-        Behaviour::Answer { ring_ms: 200 },
-    )
+    org::phone(node, extension, Behaviour::Answer { ring_ms: 200 })
 }
 
 /// Anna (sales, logged in), Piotr and Maria, each with a registered phone, and the phone
@@ -171,7 +120,7 @@ async fn staffed_with_outside() -> (Ccd, [Phone; 3], Phone) {
         phone(&node, "202"),
         phone(&node, "203"),
     ];
-    log_in_available(&node, "anna").await;
+    log_in_available(&node, &["anna"]).await;
     (node, phones, outside)
 }
 
@@ -190,21 +139,6 @@ fn pressing(node: &Ccd, number: &str, key: char) -> Sipp {
         .arg("-d")
         .arg("500")
         .timeout(Duration::from_secs(30))
-}
-
-async fn run(sipp: Sipp) -> SippRun {
-    tokio::task::spawn_blocking(move || sipp.run())
-        .await
-        .unwrap()
-}
-
-fn describe(run: &SippRun, node: &Ccd, phones: &[&Phone]) -> String {
-    let mut s = format!("{}\n--- ccd log ---\n{}", run.describe(), node.log_text());
-    for p in phones {
-        s.push('\n');
-        s.push_str(&p.describe());
-    }
-    s
 }
 
 /// How many INVITEs each of Anna, Piotr and Maria got.

@@ -4,20 +4,17 @@
 //! phone was sent comes from its SIP log; what the call did, from the events API.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use cc_proto::agents::v1 as pb;
-use cc_proto::agents::v1::agents_client::AgentsClient;
 use cc_proto::events::v1 as events_pb;
 use cc_proto::events::v1::event::Event as E;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
+use cc_tests::org::{describe, log_in_available, phone, run};
 use cc_tests::phones::{Behaviour, Logged, Phone};
 use cc_tests::sip::Transport;
 use cc_tests::tools::{Sipp, SippRun};
 use tonic::Streaming;
-use tonic::transport::Channel;
 
 /// The number that goes straight to the sales queue.
 const SALES_NUMBER: &str = "48220000001";
@@ -54,52 +51,6 @@ number = "{SALES_NUMBER}"
 route = {{ department = "sales" }}
 "#
     ))
-}
-
-async fn agents(api: SocketAddr) -> AgentsClient<Channel> {
-    let url = format!("http://{api}");
-    for _ in 0..50 {
-        if let Ok(c) = AgentsClient::connect(url.clone()).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to the Agents API at {url}");
-}
-
-/// Logs the agents in and waits (at most 5 s each) until they are offered calls.
-async fn log_in_available(node: &Ccd, ids: &[&str]) {
-    let mut client = agents(node.api_addr()).await;
-    for id in ids {
-        client
-            .login(pb::LoginRequest {
-                agent_id: (*id).into(),
-            })
-            .await
-            .unwrap();
-    }
-    for id in ids {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let state = client
-                .get_agent(pb::GetAgentRequest {
-                    agent_id: (*id).into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .state;
-            if state == pb::AgentState::Available as i32 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{id} is not available after 5 s: {:?}",
-                pb::AgentState::try_from(state)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 /// Every event of the node from the first on.
@@ -142,18 +93,6 @@ async fn call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<String> {
     }
 }
 
-/// The phone of an employee of the default test organisation.
-fn phone(node: &Ccd, extension: &str, behaviour: Behaviour) -> Phone {
-    let e = node.config().employee(extension).clone();
-    Phone::register(
-        node.addr(),
-        &node.config().domain,
-        &e.extension,
-        &e.password,
-        behaviour,
-    )
-}
-
 /// A caller dialling the sales number with `scenario`, staying `talk_ms` once answered.
 async fn call(node: &Ccd, scenario: &str, talk_ms: u64) -> SippRun {
     let sipp = Sipp::new(scenario, node.addr(), Transport::Udp)
@@ -162,18 +101,7 @@ async fn call(node: &Ccd, scenario: &str, talk_ms: u64) -> SippRun {
         .arg("-d")
         .arg(&talk_ms.to_string())
         .timeout(Duration::from_secs(40));
-    tokio::task::spawn_blocking(move || sipp.run())
-        .await
-        .unwrap()
-}
-
-fn describe(run: &SippRun, node: &Ccd, phones: &[&Phone]) -> String {
-    let mut s = format!("{}\n--- ccd log ---\n{}", run.describe(), node.log_text());
-    for p in phones {
-        s.push('\n');
-        s.push_str(&p.describe());
-    }
-    s
+    run(sipp).await
 }
 
 /// What the transferring phone saw of its REFER: the status ccd answered it with, and the
