@@ -65,6 +65,9 @@ pub(crate) struct Department {
 /// ones are forgotten first, then the oldest.
 pub(crate) const MAX_REMEMBERED_CALLERS: usize = 100_000;
 
+/// How many of the oldest callers are forgotten at once when the memory is full.
+const FORGET_BATCH: usize = MAX_REMEMBERED_CALLERS / 100;
+
 impl Department {
     /// An open department of `config`, without members yet.
     pub fn new(config: &DepartmentConfig) -> Self {
@@ -93,20 +96,23 @@ impl Department {
             return;
         };
         if self.recent.len() >= MAX_REMEMBERED_CALLERS && !self.recent.contains_key(caller) {
-            self.recent
-                .retain(|_, (_, at)| now.saturating_duration_since(*at) <= last_agent.remember);
-            if self.recent.len() >= MAX_REMEMBERED_CALLERS {
-                let oldest = self
-                    .recent
-                    .iter()
-                    .min_by_key(|(_, (_, at))| *at)
-                    .map(|(c, _)| c.clone());
-                if let Some(oldest) = oldest {
-                    self.recent.remove(&oldest);
-                }
-            }
+            self.make_room(last_agent.remember, now);
         }
         self.recent.insert(caller.clone(), (a, now));
+    }
+
+    /// Forgets the callers remembered longer than `remember`, and if that frees too little,
+    /// the oldest [`FORGET_BATCH`] more: one scan per batch rather than per answered call.
+    fn make_room(&mut self, remember: Duration, now: Instant) {
+        self.recent
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) <= remember);
+        if self.recent.len() < MAX_REMEMBERED_CALLERS {
+            return;
+        }
+        let mut times: Vec<Instant> = self.recent.values().map(|(_, at)| *at).collect();
+        let (_, cutoff, _) = times.select_nth_unstable(FORGET_BATCH - 1);
+        let cutoff = *cutoff;
+        self.recent.retain(|_, (_, at)| *at > cutoff);
     }
 
     /// The member who last answered `caller`, if within the department's memory at `now`.

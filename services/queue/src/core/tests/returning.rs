@@ -114,3 +114,26 @@ fn a_department_without_last_agent_routing_remembers_nobody() {
             .is_none()
     );
 }
+
+#[test]
+fn a_full_memory_forgets_its_oldest_callers_first() {
+    let mut h = harness();
+    h.available(&["anna", "piotr", "maria"]);
+    let anna = h.core.agents.find(&"anna".into()).unwrap();
+    let full = super::super::queue::MAX_REMEMBERED_CALLERS;
+    let department = &mut h.core.departments[0];
+    for i in 0..full {
+        let at = h.t0 + Duration::from_millis(i as u64);
+        department.remember_caller(&Caller::new(format!("+48{i}")), anna, at);
+    }
+    let later = h.t0 + Duration::from_secs(1000);
+    department.remember_caller(&Caller::new("+48new"), anna, later);
+    assert!(department.recent.len() <= full);
+    assert_eq!(
+        department.last_agent_of(&"+48new".into(), later),
+        Some(anna)
+    );
+    assert_eq!(department.last_agent_of(&"+480".into(), later), None);
+    let newest_old = Caller::new(format!("+48{}", full - 1));
+    assert_eq!(department.last_agent_of(&newest_old, later), Some(anna));
+}
