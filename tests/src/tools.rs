@@ -129,6 +129,9 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration) -> ToolRun {
 /// SIPp's own bound on a run (`-timeout`); the harness kills it a little later.
 pub const SIPP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The number SIPp callers call from unless told otherwise ([`Sipp::caller`]).
+pub const DEFAULT_CALLER: &str = "600100200";
+
 /// One SIPp client run of a scenario from `loadtest/sipp`.
 #[derive(Debug, Clone)]
 pub struct Sipp {
@@ -141,6 +144,8 @@ pub struct Sipp {
     files: Vec<(String, PathBuf)>,
     timeout: Duration,
     media_port: Option<u16>,
+    /// `-key caller`: the caller scenarios call from this number.
+    caller: String,
 }
 
 /// A SIPp run with its message trace and error log.
@@ -179,7 +184,15 @@ impl Sipp {
             files: Vec::new(),
             timeout: SIPP_TIMEOUT,
             media_port: None,
+            caller: DEFAULT_CALLER.into(),
         }
+    }
+
+    /// The caller's number, `[caller]` in the caller scenarios' From (default
+    /// [`DEFAULT_CALLER`]).
+    pub fn caller(mut self, number: &str) -> Self {
+        self.caller = number.into();
+        self
     }
 
     /// Makes `source` available as `name` in SIPp's working directory (a symlink).
@@ -268,6 +281,7 @@ impl Sipp {
             .arg("-trace_msg")
             .arg("-message_file")
             .arg(&messages)
+            .args(["-key", "caller", &self.caller])
             .args(&self.args);
         let run = run_bounded(cmd, self.timeout + Duration::from_secs(10));
         SippRun {

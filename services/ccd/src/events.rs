@@ -335,6 +335,23 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             call_id: id,
             reason,
         }),
+        CallEvent::Screened { id, employee } => E::CallScreened(pb::CallScreened {
+            call_id: id,
+            employee_id: employee,
+        }),
+        CallEvent::CallbackRequested {
+            id,
+            department,
+            number,
+            enqueued_at_unix_ms,
+            priority,
+        } => E::CallbackRequested(pb::CallbackRequested {
+            call_id: id,
+            department_id: department,
+            number,
+            enqueued_at_unix_ms,
+            priority,
+        }),
     }
 }
 

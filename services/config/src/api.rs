@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use cc_common::config::{Department, Employee, Number, Scenario, Schedule, Trunk};
+use cc_common::config::{
+    CallerList, Department, Employee, Number, Scenario, Schedule, Screening, Trunk,
+};
 use cc_proto::config::v1 as pb;
 use cc_proto::config::v1::configuration_server::{Configuration, ConfigurationServer};
 use tonic::{Request, Response, Status};
@@ -394,5 +396,135 @@ impl Configuration for ConfigApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteScenarioResponse {}))
+    }
+
+    // ----- caller lists -----
+
+    async fn list_caller_lists(
+        &self,
+        _request: Request<pb::ListCallerListsRequest>,
+    ) -> Reply<pb::ListCallerListsResponse> {
+        let (list, revision) = self.store.list::<CallerList>();
+        Ok(Response::new(pb::ListCallerListsResponse {
+            caller_lists: list.iter().map(convert::caller_list_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_caller_list(
+        &self,
+        request: Request<pb::GetCallerListRequest>,
+    ) -> Reply<pb::CallerList> {
+        let id = request.into_inner().id;
+        key(&id, "id")?;
+        let found = self.store.get::<CallerList>(&id).map_err(status)?;
+        Ok(Response::new(convert::caller_list_pb(&found)))
+    }
+
+    async fn create_caller_list(
+        &self,
+        request: Request<pb::CreateCallerListRequest>,
+    ) -> Reply<pb::CallerList> {
+        let list = required(request.into_inner().caller_list, "caller_list")?;
+        let created = self
+            .store
+            .create(convert::caller_list(list))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::caller_list_pb(&created)))
+    }
+
+    async fn update_caller_list(
+        &self,
+        request: Request<pb::UpdateCallerListRequest>,
+    ) -> Reply<pb::CallerList> {
+        let list = required(request.into_inner().caller_list, "caller_list")?;
+        key(&list.id, "caller_list.id")?;
+        let etag = etag(&list.etag, "caller_list.etag")?;
+        let updated = self
+            .store
+            .update(convert::caller_list(list), etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::caller_list_pb(&updated)))
+    }
+
+    async fn delete_caller_list(
+        &self,
+        request: Request<pb::DeleteCallerListRequest>,
+    ) -> Reply<pb::DeleteCallerListResponse> {
+        let request = request.into_inner();
+        key(&request.id, "id")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<CallerList>(&request.id, etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteCallerListResponse {}))
+    }
+
+    // ----- screening policies -----
+
+    async fn list_screening_policies(
+        &self,
+        _request: Request<pb::ListScreeningPoliciesRequest>,
+    ) -> Reply<pb::ListScreeningPoliciesResponse> {
+        let (list, revision) = self.store.list::<Screening>();
+        Ok(Response::new(pb::ListScreeningPoliciesResponse {
+            screening_policies: list.iter().map(convert::screening_pb).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_screening_policy(
+        &self,
+        request: Request<pb::GetScreeningPolicyRequest>,
+    ) -> Reply<pb::ScreeningPolicy> {
+        let employee = request.into_inner().employee;
+        key(&employee, "employee")?;
+        let found = self.store.get::<Screening>(&employee).map_err(status)?;
+        Ok(Response::new(convert::screening_pb(&found)))
+    }
+
+    async fn create_screening_policy(
+        &self,
+        request: Request<pb::CreateScreeningPolicyRequest>,
+    ) -> Reply<pb::ScreeningPolicy> {
+        let policy = required(request.into_inner().screening_policy, "screening_policy")?;
+        let created = self
+            .store
+            .create(convert::screening(policy)?)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::screening_pb(&created)))
+    }
+
+    async fn update_screening_policy(
+        &self,
+        request: Request<pb::UpdateScreeningPolicyRequest>,
+    ) -> Reply<pb::ScreeningPolicy> {
+        let policy = required(request.into_inner().screening_policy, "screening_policy")?;
+        key(&policy.employee, "screening_policy.employee")?;
+        let etag = etag(&policy.etag, "screening_policy.etag")?;
+        let updated = self
+            .store
+            .update(convert::screening(policy)?, etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::screening_pb(&updated)))
+    }
+
+    async fn delete_screening_policy(
+        &self,
+        request: Request<pb::DeleteScreeningPolicyRequest>,
+    ) -> Reply<pb::DeleteScreeningPolicyResponse> {
+        let request = request.into_inner();
+        key(&request.employee, "employee")?;
+        let etag = etag(&request.etag, "etag")?;
+        self.store
+            .delete::<Screening>(&request.employee, etag)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteScreeningPolicyResponse {}))
     }
 }

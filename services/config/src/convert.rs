@@ -1,12 +1,14 @@
 //! proto <-> domain for `cc.config.v1`, in one place. What the proto cannot say by itself
 //! (a required message, an enum left unspecified, a target that is not `ip:port`) is refused
 //! here naming the request field; everything else is the configuration's own check, run by
-//! the store on the whole candidate.
+//! the store on the whole candidate. Caller lists, screening policies and the caller rules
+//! and destinations they share with numbers are in [`callers`].
 
 use cc_common::config::{
-    Action, AfterHours, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES, Department, DialOp,
-    Employee, GreetingBand, HangupOp, Menu, Number, Operation, QueueOp, Role, Route, Scenario,
-    Schedule, ScheduleException, Strategy, TransferOp, Trunk, WeekHours,
+    Action, AfterHours, DEFAULT_ANNOUNCE_SECONDS, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES,
+    Department, DialOp, Employee, GreetingBand, HangupOp, MAX_PRIORITY_LEVEL, Menu, Number,
+    Operation, QueueOp, Role, Route, Scenario, Schedule, ScheduleException, Strategy, TransferOp,
+    Trunk, WeekHours,
 };
 use cc_common::ids::{EmployeeId, Extension};
 use cc_proto::config::v1 as pb;
@@ -14,6 +16,10 @@ use tonic::Status;
 
 use crate::error::StoreError;
 use crate::resource::{Etag, Versioned};
+
+mod callers;
+
+pub(crate) use callers::{caller_list, caller_list_pb, screening, screening_pb};
 
 /// The ring time of a department that does not give one (as in the configuration file).
 const DEFAULT_RING_SECONDS: u32 = 15;
@@ -51,6 +57,16 @@ pub(crate) fn etag(value: &str, field: &str) -> Result<Etag, Status> {
     })
 }
 
+/// A priority level. The proto has no byte: a value too big for one is refused here, the
+/// rest (10-255) by the configuration's check, both naming the field.
+pub(crate) fn level(value: u32, field: &str) -> Result<u8, Status> {
+    u8::try_from(value).map_err(|_| {
+        Status::invalid_argument(format!(
+            "{field}: {value} is not a priority level (0-{MAX_PRIORITY_LEVEL})"
+        ))
+    })
+}
+
 pub(crate) fn employee(e: pb::Employee) -> Result<Employee, Status> {
     let role = match pb::Role::try_from(e.role) {
         Ok(pb::Role::Admin) => Role::Admin,
@@ -74,6 +90,7 @@ pub(crate) fn employee(e: pb::Employee) -> Result<Employee, Status> {
         sip_password: e.sip_password,
         role,
         mobile: non_empty(e.mobile),
+        priority: level(e.priority, "employee.priority")?,
     })
 }
 
@@ -112,6 +129,8 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
         last_agent_ring_seconds: d
             .last_agent_ring_seconds
             .unwrap_or(DEFAULT_LAST_AGENT_RING_SECONDS),
+        announce_seconds: d.announce_seconds.unwrap_or(DEFAULT_ANNOUNCE_SECONDS),
+        offer_callback: d.offer_callback,
     })
 }
 
@@ -141,6 +160,13 @@ pub(crate) fn number(n: pb::Number) -> Result<Number, Status> {
             .collect(),
         schedule: non_empty(n.schedule),
         after_hours: n.after_hours.map(after_hours).transpose()?,
+        priority: level(n.priority, "number.priority")?,
+        rules: n
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| callers::caller_rule(r, &format!("number.rules[{k}]")))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -222,15 +248,12 @@ fn operation(o: pb::Operation, k: usize) -> Result<Operation, Status> {
             })
         }
         Some(A::Queue(q)) => {
-            let priority = u8::try_from(q.priority).map_err(|_| {
-                Status::invalid_argument(format!(
-                    "scenario.operations[{k}].queue.priority: {} is not 0-255",
-                    q.priority
-                ))
-            })?;
             op.queue = Some(QueueOp {
                 department: q.department,
-                priority,
+                priority: level(
+                    q.priority,
+                    &format!("scenario.operations[{k}].queue.priority"),
+                )?,
             });
         }
         Some(A::Dial(d)) => {
@@ -264,7 +287,7 @@ pub(crate) fn trunk(t: pb::Trunk) -> Result<Trunk, Status> {
     Ok(Trunk { id: t.id, target })
 }
 
-fn non_empty(text: String) -> Option<String> {
+pub(crate) fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
@@ -285,6 +308,7 @@ pub(crate) fn employee_pb(v: &Versioned<Employee>) -> pb::Employee {
         role: role.into(),
         mobile: e.mobile.clone().unwrap_or_default(),
         etag: v.etag.to_string(),
+        priority: u32::from(e.priority),
     }
 }
 
@@ -312,6 +336,8 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
         etag: v.etag.to_string(),
         last_agent_minutes: d.last_agent_minutes,
         last_agent_ring_seconds: Some(d.last_agent_ring_seconds),
+        announce_seconds: Some(d.announce_seconds),
+        offer_callback: d.offer_callback,
     }
 }
 
@@ -338,6 +364,8 @@ pub(crate) fn number_pb(v: &Versioned<Number>) -> pb::Number {
         etag: v.etag.to_string(),
         schedule: n.schedule.clone().unwrap_or_default(),
         after_hours: n.after_hours.as_ref().map(after_hours_pb),
+        priority: u32::from(n.priority),
+        rules: n.rules.iter().map(callers::caller_rule_pb).collect(),
     }
 }
 
@@ -449,6 +477,7 @@ pub(crate) fn status(e: StoreError) -> Status {
         StoreError::AlreadyExists { .. } => Status::already_exists(message),
         StoreError::Conflict { .. } => Status::aborted(message),
         StoreError::Referenced { .. } => Status::failed_precondition(message),
+        StoreError::TooLarge { .. } => Status::resource_exhausted(message),
         StoreError::Unavailable(_) => Status::unavailable(message),
         StoreError::Corrupt(_) => Status::internal(message),
     }

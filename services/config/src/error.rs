@@ -36,6 +36,16 @@ pub enum StoreError {
         /// The first reference found, e.g. `department "sales" lists it in members`.
         by: String,
     },
+    /// The configuration the change would produce is too large to keep: the coordinator
+    /// holds the whole organisation as one value, of at most `limit` bytes
+    /// ([`crate::store::MAX_STORED_BYTES`]). Trying again does not help; making it smaller
+    /// does.
+    #[error(
+        "the configuration would take {size} bytes stored, more than the limit of {limit} \
+         bytes (the whole organisation is kept as one value in the coordinator); make it \
+         smaller, e.g. with caller list prefixes (\"+4822*\") instead of single numbers"
+    )]
+    TooLarge { size: usize, limit: usize },
     /// The coordinator that keeps the configuration (etcd) cannot take the change now;
     /// nothing was written.
     #[error("the configuration store is unavailable: {0}; try again")]

@@ -1,5 +1,6 @@
-//! The organisation's configuration at run time: employees, departments, numbers, trunks
-//! and schedules, editable one resource at a time with etags for optimistic concurrency.
+//! The organisation's configuration at run time: employees, departments, numbers, trunks,
+//! schedules, scenarios, caller lists and screening policies, editable one resource at a
+//! time with etags for optimistic concurrency.
 //!
 //! [`ConfigState`] is the pure core (a revisioned snapshot and the operations producing the
 //! next one, each checked as a whole with `Config::check`); [`ConfigStore`] shares it in a

@@ -1,16 +1,18 @@
-//! The six kinds of configuration resource the store edits one at a time, and the etag
+//! The eight kinds of configuration resource the store edits one at a time, and the etag
 //! that versions each of them.
 
 use std::fmt;
 
 use cc_common::Config;
-use cc_common::config::{Department, Employee, Number, Scenario, Schedule, Trunk};
+use cc_common::config::{
+    CallerList, Department, Employee, Number, Scenario, Schedule, Screening, Trunk,
+};
 
 /// A kind of resource.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     Employee,
     Department,
@@ -18,6 +20,9 @@ pub enum Kind {
     Trunk,
     Schedule,
     Scenario,
+    CallerList,
+    /// A screening policy, keyed by the employee it protects.
+    Screening,
 }
 
 impl Kind {
@@ -30,6 +35,8 @@ impl Kind {
             Kind::Trunk => "trunk",
             Kind::Schedule => "schedule",
             Kind::Scenario => "scenario",
+            Kind::CallerList => "caller_list",
+            Kind::Screening => "screening_policy",
         }
     }
 
@@ -42,22 +49,31 @@ impl Kind {
             Kind::Trunk => "trunks",
             Kind::Schedule => "schedules",
             Kind::Scenario => "scenarios",
+            Kind::CallerList => "caller_lists",
+            Kind::Screening => "screening",
         }
     }
 
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::Employee,
         Kind::Department,
         Kind::Number,
         Kind::Trunk,
         Kind::Schedule,
         Kind::Scenario,
+        Kind::CallerList,
+        Kind::Screening,
     ];
 }
 
+/// How messages call the kind: its name in words (`caller list`).
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Kind::CallerList => f.write_str("caller list"),
+            Kind::Screening => f.write_str("screening policy"),
+            other => f.write_str(other.name()),
+        }
     }
 }
 
@@ -221,6 +237,39 @@ impl Resource for Scenario {
     }
 }
 
+impl Resource for CallerList {
+    const KIND: Kind = Kind::CallerList;
+
+    fn key(&self) -> &str {
+        &self.id
+    }
+
+    fn all(config: &Config) -> &[Self] {
+        &config.caller_lists
+    }
+
+    fn all_mut(config: &mut Config) -> &mut Vec<Self> {
+        &mut config.caller_lists
+    }
+}
+
+/// One policy per employee: the employee's id is the key.
+impl Resource for Screening {
+    const KIND: Kind = Kind::Screening;
+
+    fn key(&self) -> &str {
+        &self.employee
+    }
+
+    fn all(config: &Config) -> &[Self] {
+        &config.screening
+    }
+
+    fn all_mut(config: &mut Config) -> &mut Vec<Self> {
+        &mut config.screening
+    }
+}
+
 /// The key of the entry at `index` of `kind`'s table, for naming fields by id.
 pub(crate) fn key_at(config: &Config, kind: Kind, index: usize) -> Option<&str> {
     match kind {
@@ -230,6 +279,8 @@ pub(crate) fn key_at(config: &Config, kind: Kind, index: usize) -> Option<&str> 
         Kind::Trunk => config.trunks.get(index).map(Resource::key),
         Kind::Schedule => config.schedules.get(index).map(Resource::key),
         Kind::Scenario => config.scenarios.get(index).map(Resource::key),
+        Kind::CallerList => config.caller_lists.get(index).map(Resource::key),
+        Kind::Screening => config.screening.get(index).map(Resource::key),
     }
 }
 
@@ -252,5 +303,31 @@ mod tests {
         ] {
             assert_eq!(Etag::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn kinds_keep_their_stored_names_and_read_as_words() {
+        // Stored etags name the kind: the names of the first six must never change.
+        let stored: Vec<String> = Kind::ALL
+            .iter()
+            .map(|k| serde_json::to_string(k).unwrap())
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                "\"employee\"",
+                "\"department\"",
+                "\"number\"",
+                "\"trunk\"",
+                "\"schedule\"",
+                "\"scenario\"",
+                "\"caller_list\"",
+                "\"screening\"",
+            ]
+        );
+        assert_eq!(Kind::CallerList.to_string(), "caller list");
+        assert_eq!(Kind::Screening.to_string(), "screening policy");
+        assert_eq!(Kind::Employee.to_string(), "employee");
+        assert_eq!(Kind::Screening.name(), "screening_policy");
     }
 }

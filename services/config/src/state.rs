@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cc_common::config::{
-    Action, AfterHours, Config, ConfigError, Department, Employee, Number, Organization, Route,
-    Scenario, Schedule, Trunk,
+    Action, AfterHours, CallerList, Config, ConfigError, Department, Destination, Employee, Number,
+    Organization, Route, Scenario, Schedule, Screening, Trunk,
 };
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +71,8 @@ impl ConfigState {
             trunks: config.trunks.clone(),
             schedules: config.schedules.clone(),
             scenarios: config.scenarios.clone(),
+            caller_lists: config.caller_lists.clone(),
+            screening: config.screening.clone(),
             etags,
         };
         // Plain data with string keys: serialising it cannot fail.
@@ -90,6 +92,8 @@ impl ConfigState {
             trunks: stored.trunks,
             schedules: stored.schedules,
             scenarios: stored.scenarios,
+            caller_lists: stored.caller_lists,
+            screening: stored.screening,
             ..node.clone()
         };
         config
@@ -259,6 +263,13 @@ struct Stored {
     /// Likewise for scenarios.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     scenarios: Vec<Scenario>,
+    /// Likewise for caller lists (a number's `priority` and `rules` and an employee's
+    /// `priority` are left out at their defaults too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    caller_lists: Vec<CallerList>,
+    /// Likewise for screening policies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    screening: Vec<Screening>,
     etags: Vec<StoredEtag>,
 }
 
@@ -302,6 +313,26 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
             ))
         })
     };
+    // The first caller rule or screening policy that sends calls to `to`.
+    let sends_to = |to: &dyn Fn(&Destination) -> bool| {
+        config
+            .numbers
+            .iter()
+            .find_map(|n| {
+                let rule = n.rules.iter().find(|r| r.goto.as_ref().is_some_and(to))?;
+                Some(format!(
+                    "number {:?} sends callers on {:?} to it",
+                    n.number, rule.callers
+                ))
+            })
+            .or_else(|| {
+                let policy = config.screening.iter().find(|p| to(&p.declined))?;
+                Some(format!(
+                    "the screening policy of {:?} sends the calls it turns away to it",
+                    policy.employee
+                ))
+            })
+    };
     match kind {
         Kind::Employee => config
             .departments
@@ -314,31 +345,81 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
                     &|a| matches!(a, AfterHours::Employee(e) if e == key),
                 )
             })
-            .or_else(|| operation_names(&|a| matches!(a, Action::Dial(d) if d.employee == key))),
+            .or_else(|| operation_names(&|a| matches!(a, Action::Dial(d) if d.employee == key)))
+            .or_else(|| {
+                config
+                    .screening_of(key)
+                    .map(|_| "a screening policy protects it".to_owned())
+            })
+            .or_else(|| sends_to(&|d| matches!(d, Destination::Employee(e) if e == key))),
         Kind::Department => routes_to(
             &|r| matches!(r, Route::Department(d) if d == key),
             &|a| matches!(a, AfterHours::Department(d) if d == key),
         )
-        .or_else(|| operation_names(&|a| matches!(a, Action::Queue(q) if q.department == key))),
+        .or_else(|| operation_names(&|a| matches!(a, Action::Queue(q) if q.department == key)))
+        .or_else(|| sends_to(&|d| matches!(d, Destination::Department(x) if x == key))),
         Kind::Schedule => config
             .numbers
             .iter()
             .find(|n| n.schedule.as_deref() == Some(key))
-            .map(|n| format!("number {:?} follows it", n.number)),
-        Kind::Scenario => config.numbers.iter().find_map(|n| {
-            if n.scenario.as_deref() == Some(key) {
-                Some(format!("number {:?} walks it", n.number))
-            } else if matches!(&n.after_hours, Some(AfterHours::Scenario(s)) if s == key) {
-                Some(format!("number {:?} walks it after hours", n.number))
-            } else {
-                None
-            }
-        }),
+            .map(|n| format!("number {:?} follows it", n.number))
+            .or_else(|| {
+                config.screening.iter().find_map(|p| {
+                    if p.dnd.as_deref() == Some(key) {
+                        Some(format!(
+                            "the screening policy of {:?} follows it for do-not-disturb",
+                            p.employee
+                        ))
+                    } else {
+                        let limited = p.limited.iter().find(|l| l.schedule == key)?;
+                        Some(format!(
+                            "the screening policy of {:?} puts callers on {:?} through by it",
+                            p.employee, limited.callers
+                        ))
+                    }
+                })
+            }),
+        Kind::Scenario => config
+            .numbers
+            .iter()
+            .find_map(|n| {
+                if n.scenario.as_deref() == Some(key) {
+                    Some(format!("number {:?} walks it", n.number))
+                } else if matches!(&n.after_hours, Some(AfterHours::Scenario(s)) if s == key) {
+                    Some(format!("number {:?} walks it after hours", n.number))
+                } else {
+                    None
+                }
+            })
+            .or_else(|| sends_to(&|d| matches!(d, Destination::Scenario(s) if s == key))),
+        Kind::CallerList => config
+            .numbers
+            .iter()
+            .find(|n| n.rules.iter().any(|r| r.callers == key))
+            .map(|n| format!("a rule of number {:?} is for its callers", n.number))
+            .or_else(|| {
+                config.screening.iter().find_map(|p| {
+                    let names = |ids: &[String]| ids.iter().any(|id| id == key);
+                    let field = if names(&p.vip) {
+                        "vip"
+                    } else if names(&p.never) {
+                        "never"
+                    } else if p.limited.iter().any(|l| l.callers == key) {
+                        "limited"
+                    } else {
+                        return None;
+                    };
+                    Some(format!(
+                        "the screening policy of {:?} lists it in {field}",
+                        p.employee
+                    ))
+                })
+            }),
         // Mobile forwarding takes whichever trunk is first; a transfer may name one.
         Kind::Trunk => operation_names(
             &|a| matches!(a, Action::Transfer(t) if t.trunk.as_deref() == Some(key)),
         ),
-        Kind::Number => None,
+        Kind::Number | Kind::Screening => None,
     }
 }
 
@@ -379,5 +460,7 @@ fn rename_field(field: &str, config: &Config, written: Option<(Kind, usize)>) ->
     }
 }
 
+#[cfg(test)]
+mod callers_tests;
 #[cfg(test)]
 mod tests;

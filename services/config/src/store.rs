@@ -27,15 +27,25 @@ use crate::state::ConfigState;
 /// Where the organisation's configuration is kept in the coordinator.
 pub const KEY: &str = "/cc/config/organization";
 
+/// The most bytes the stored configuration may take. etcd refuses a request above its
+/// `--max-request-bytes`, 1.5 MiB (1,572,864 bytes) by default, and a write is the value plus
+/// the key and the compare-and-swap around it (about 100 bytes): this leaves room for them.
+/// Checked whatever the coordinator, so that a configuration a lone node accepts also fits
+/// a cluster; what etcd refuses anyway (run with a smaller limit) fails as unavailable.
+pub const MAX_STORED_BYTES: usize = 1_500_000;
+
 /// How often a write is applied again to a newer state before giving up (only many nodes
 /// writing at the same instant get near this).
 const MAX_ATTEMPTS: usize = 16;
 
 /// The organisation's configuration, editable one resource at a time with etags.
 ///
-/// Operations per resource kind (`R` is `Employee`, `Department`, `Number`, `Trunk` or
-/// `Schedule` from `cc_common::config`): [`list`](Self::list), [`get`](Self::get),
-/// [`create`](Self::create), [`update`](Self::update) and [`delete`](Self::delete).
+/// Operations per resource kind (`R` is `Employee`, `Department`, `Number`, `Trunk`,
+/// `Schedule`, `Scenario`, `CallerList` or `Screening` from `cc_common::config`):
+/// [`list`](Self::list), [`get`](Self::get), [`create`](Self::create),
+/// [`update`](Self::update) and [`delete`](Self::delete). A write that would make the
+/// stored configuration larger than [`MAX_STORED_BYTES`] is refused with
+/// [`StoreError::TooLarge`] and changes nothing.
 #[derive(Debug)]
 pub struct ConfigStore {
     coordinator: Arc<dyn Coordinator>,
@@ -62,15 +72,21 @@ impl ConfigStore {
     ) -> Result<Arc<Self>, StoreError> {
         let seed = ConfigState::new(node.clone())?;
         let unavailable = |e: cc_cluster::Error| StoreError::Unavailable(e.to_string());
-        let write = Write::Put {
-            value: seed.to_stored(),
-            lease: None,
+        let value = seed.to_stored();
+        let seeded = if let Err(too_large) = fits(&value) {
+            // This node's file cannot seed the cluster; what is stored may still serve it.
+            match coordinator.get(KEY).await.map_err(unavailable)? {
+                Some(kv) => Swap::Conflict(Some(kv)),
+                None => return Err(too_large),
+            }
+        } else {
+            let write = Write::Put { value, lease: None };
+            coordinator
+                .swap(KEY, Expect::Absent, write)
+                .await
+                .map_err(unavailable)?
         };
-        let (state, stored_at) = match coordinator
-            .swap(KEY, Expect::Absent, write)
-            .await
-            .map_err(unavailable)?
-        {
+        let (state, stored_at) = match seeded {
             Swap::Done(revision) => {
                 tracing::info!("configuration seeded from this node's file");
                 (seed, revision)
@@ -187,6 +203,7 @@ impl ConfigStore {
             };
             let result = change(&mut state)?;
             let value = state.to_stored();
+            fits(&value)?;
             let write = Write::Put {
                 value: value.clone(),
                 lease: None,
@@ -240,4 +257,15 @@ impl ConfigStore {
         // ever replaced whole, after the check.
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether a stored configuration is small enough for the coordinator.
+fn fits(value: &[u8]) -> Result<(), StoreError> {
+    if value.len() > MAX_STORED_BYTES {
+        return Err(StoreError::TooLarge {
+            size: value.len(),
+            limit: MAX_STORED_BYTES,
+        });
+    }
+    Ok(())
 }

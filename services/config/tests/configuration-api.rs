@@ -152,6 +152,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         role: pb::Role::User.into(),
         mobile: String::new(),
         etag: String::new(),
+        priority: 0,
     };
     let err = api
         .create_employee(Request::new(pb::CreateEmployeeRequest {
@@ -173,6 +174,8 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         etag: String::new(),
         last_agent_minutes: 0,
         last_agent_ring_seconds: None,
+        announce_seconds: None,
+        offer_callback: false,
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -317,6 +320,8 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 etag: String::new(),
                 last_agent_minutes: 0,
                 last_agent_ring_seconds: None,
+                announce_seconds: None,
+                offer_callback: false,
             }),
         }))
         .await
@@ -333,6 +338,8 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 etag: String::new(),
                 schedule: String::new(),
                 after_hours: None,
+                priority: 0,
+                rules: vec![],
             }),
         }))
         .await
@@ -343,7 +350,8 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
         decide("48225550000").await,
         Some(routing::decide_response::Step::Queue(routing::Queue {
             department_id: "hr".into(),
-            priority: 0,
+            // Level 0, from outside: 2 × 0 + 1.
+            priority: 1,
         }))
     );
 
@@ -395,7 +403,8 @@ async fn a_schedule_created_through_the_api_switches_a_number_in_and_out_of_hour
     };
     let sales = Some(routing::decide_response::Step::Queue(routing::Queue {
         department_id: "sales".into(),
-        priority: 0,
+        // Level 0, from outside: 2 × 0 + 1.
+        priority: 1,
     }));
     let closed = Some(routing::decide_response::Step::Hangup(routing::Hangup {
         prompt: "closed".into(),

@@ -1,6 +1,8 @@
 //! The configuration kept in the coordinator and shared by nodes: the first node seeds
-//! it, later nodes take it, a change through any node reaches every node, and two admins
-//! editing at once never lose a change. Against the in-memory coordinator and a real etcd.
+//! it, later nodes take it, a change through any node reaches every node (caller lists and
+//! screening policies included), two admins editing at once never lose a change, and the
+//! largest configuration the store allows fits etcd. Against the in-memory coordinator and
+//! a real etcd.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -8,9 +10,12 @@ use std::time::Duration;
 
 use cc_cluster::testing::EtcdServer;
 use cc_cluster::{Coordinator, MemoryCoordinator};
-use cc_common::config::{DEMO_TOML, Employee, Role};
+use cc_common::config::{
+    AnonymousPolicy, CallerList, DEMO_TOML, Destination, Employee, Role, Screening,
+};
 use cc_common::{Config, Shutdown, ShutdownTrigger};
-use cc_config::{ConfigStore, StoreError};
+use cc_config::store::MAX_STORED_BYTES;
+use cc_config::{ConfigState, ConfigStore, StoreError};
 
 fn employee(id: &str, extension: &str) -> Employee {
     Employee {
@@ -20,6 +25,7 @@ fn employee(id: &str, extension: &str) -> Employee {
         sip_password: "secret".into(),
         role: Role::User,
         mobile: None,
+        priority: 0,
     }
 }
 
@@ -101,6 +107,110 @@ async fn two_admins_never_lose_a_change(coordinator: Arc<dyn Coordinator>) {
     until(&b, |c| c.employee("anna").unwrap().name == "Anna A").await;
 }
 
+async fn caller_lists_and_policies_reach_every_node(coordinator: Arc<dyn Coordinator>) {
+    let (a, b, _stop) = two_nodes(coordinator).await;
+    a.create(CallerList {
+        id: "spam".into(),
+        name: None,
+        entries: vec!["+48700*".into()],
+    })
+    .await
+    .unwrap();
+    until(&b, |c| c.caller_list("spam").is_some()).await;
+    b.create(Screening {
+        employee: "anna".into(),
+        dnd: None,
+        vip: Vec::new(),
+        never: vec!["spam".into()],
+        limited: Vec::new(),
+        anonymous: AnonymousPolicy::Decline,
+        declined: Destination::Hangup("in-a-meeting".into()),
+    })
+    .await
+    .unwrap();
+    until(&a, |c| c.screening_of("anna").is_some()).await;
+    // The list is in use on every node: neither may delete it.
+    let etag = a.get::<CallerList>("spam").unwrap().etag;
+    let refused = a.delete::<CallerList>("spam", etag).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Referenced { .. }),
+        "{refused}"
+    );
+}
+
+/// The demo organisation with a caller list of `n` numbers (15 bytes stored each).
+fn with_list(n: usize) -> Config {
+    let mut config = demo();
+    config.caller_lists.push(CallerList {
+        id: "everyone".into(),
+        name: None,
+        entries: (0..n).map(|i| format!("+4822{i:07}")).collect(),
+    });
+    config
+}
+
+fn stored_size(config: Config) -> usize {
+    ConfigState::new(config).unwrap().to_stored().len()
+}
+
+#[tokio::test]
+async fn etcd_takes_the_largest_configuration_the_store_allows() {
+    // As many numbers as fit the limit: etcd (default --max-request-bytes) stores it.
+    let one = stored_size(with_list(1));
+    let n = 1 + (MAX_STORED_BYTES - one) / 15;
+    let largest = stored_size(with_list(n));
+    assert!(largest <= MAX_STORED_BYTES && largest + 15 > MAX_STORED_BYTES);
+    let etcd = EtcdServer::start().await.unwrap();
+    let (_trigger, shutdown) = Shutdown::new();
+    let store = ConfigStore::open(Arc::new(etcd.connect().await), with_list(n), shutdown)
+        .await
+        .unwrap();
+    let everyone = store.get::<CallerList>("everyone").unwrap();
+    assert_eq!(everyone.resource.entries.len(), n);
+
+    // One number more is refused by the store, before etcd, and changes nothing.
+    let grown = CallerList {
+        entries: with_list(n + 1).caller_lists.remove(0).entries,
+        ..everyone.resource.clone()
+    };
+    let refused = store.update(grown, everyone.etag).await.unwrap_err();
+    assert_eq!(
+        refused,
+        StoreError::TooLarge {
+            size: largest + 15,
+            limit: MAX_STORED_BYTES
+        }
+    );
+    assert_eq!(store.revision(), 1);
+    // The stored value is still the one seeded: a new node takes it as it is.
+    let (_trigger, shutdown) = Shutdown::new();
+    let other = ConfigStore::open(Arc::new(etcd.connect().await), demo(), shutdown)
+        .await
+        .unwrap();
+    assert_eq!(other.snapshot().caller_lists, store.snapshot().caller_lists);
+}
+
+#[tokio::test]
+async fn a_file_too_large_to_store_cannot_seed_but_a_stored_configuration_serves() {
+    let coordinator: Arc<dyn Coordinator> = Arc::new(MemoryCoordinator::default());
+    let (_trigger, shutdown) = Shutdown::new();
+    let refused = ConfigStore::open(coordinator.clone(), with_list(110_000), shutdown.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::TooLarge { size, limit } if size > limit),
+        "{refused}"
+    );
+    ConfigStore::open(coordinator.clone(), demo(), shutdown.clone())
+        .await
+        .unwrap();
+    // A later node's own organisation is not stored, so its size does not matter.
+    let later = ConfigStore::open(coordinator, with_list(110_000), shutdown)
+        .await
+        .unwrap();
+    assert!(later.snapshot().caller_lists.is_empty());
+}
+
 #[tokio::test]
 async fn memory_nodes_share_one_configuration() {
     nodes_share_one_configuration(Arc::new(MemoryCoordinator::default())).await;
@@ -109,6 +219,17 @@ async fn memory_nodes_share_one_configuration() {
 #[tokio::test]
 async fn memory_two_admins_never_lose_a_change() {
     two_admins_never_lose_a_change(Arc::new(MemoryCoordinator::default())).await;
+}
+
+#[tokio::test]
+async fn memory_caller_lists_and_policies_reach_every_node() {
+    caller_lists_and_policies_reach_every_node(Arc::new(MemoryCoordinator::default())).await;
+}
+
+#[tokio::test]
+async fn etcd_caller_lists_and_policies_reach_every_node() {
+    let etcd = EtcdServer::start().await.unwrap();
+    caller_lists_and_policies_reach_every_node(Arc::new(etcd.connect().await)).await;
 }
 
 #[tokio::test]

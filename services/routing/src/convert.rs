@@ -5,16 +5,22 @@ use cc_proto::routing::internal::v1 as pb;
 use cc_proto::routing::internal::v1::decide_response::Step as PbStep;
 use tonic::Status;
 
-use crate::core::{Call, Cursor, Decision, DialOutcome, Facts, Forward, Outcome, Step};
+use crate::core::{Call, Caller, Cursor, Decision, DialOutcome, Facts, Forward, Outcome, Step};
 
 // ----- requests -----
 
-/// The call of a request: an empty `caller_extension` is a call from outside.
+/// The call of a request: an empty `caller_extension` is a call from outside, from
+/// `caller_number` (empty: withheld).
 pub(crate) fn call(request: &pb::DecideRequest) -> Call<'_> {
     let extension = request.caller_extension.as_str();
+    let number = request.caller_number.as_str();
     Call {
         dialed: &request.dialed,
-        caller_extension: (!extension.is_empty()).then_some(extension),
+        caller: if extension.is_empty() {
+            Caller::Outside((!number.is_empty()).then_some(number))
+        } else {
+            Caller::Employee(extension)
+        },
     }
 }
 
@@ -108,6 +114,7 @@ pub(crate) fn decision(decision: Decision<'_>) -> pb::DecideResponse {
         step: Some(step),
         operation_id: decision.operation.unwrap_or_default().into(),
         cursor: decision.cursor.map(|c| c.to_string()).unwrap_or_default(),
+        screened_by: decision.screened.unwrap_or_default().into(),
     }
 }
 

@@ -57,7 +57,7 @@ async fn calls_are_greeted_queued_dialled_or_refused() {
         .unwrap(),
         Some(Step::Queue(pb::Queue {
             department_id: "sales".into(),
-            priority: 0,
+            priority: 1,
         }))
     );
     // An employee dials a colleague's extension: no greeting.
@@ -122,6 +122,8 @@ async fn a_configuration_change_routes_from_the_next_decision_on() {
         greetings: Vec::new(),
         schedule: None,
         after_hours: None,
+        priority: 0,
+        rules: Vec::new(),
     });
     next.departments[0].extension = "610".into();
     next.check().unwrap();
@@ -131,7 +133,7 @@ async fn a_configuration_change_routes_from_the_next_decision_on() {
         decide(&api, "48220000000", "", None).await.unwrap(),
         Some(Step::Queue(pb::Queue {
             department_id: "support".into(),
-            priority: 0,
+            priority: 1,
         }))
     );
     assert_eq!(

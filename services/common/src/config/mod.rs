@@ -13,14 +13,22 @@ use thiserror::Error;
 
 use crate::ids::{EmployeeId, Extension};
 
+mod callers;
 mod media;
 mod org;
 mod scenario;
 mod schedule;
 mod watch;
 
+pub use callers::{
+    AnonymousPolicy, CallerList, CallerPattern, CallerRule, DECLINED_PROMPT, LimitedCallers,
+    MAX_CALLER_DIGITS, MAX_PRIORITY_LEVEL, Screening,
+};
 pub use media::{MediaConfig, PortRange};
-pub use org::{AfterHours, Department, GreetingBand, Number, Organization, Route, Strategy, Trunk};
+pub use org::{
+    AfterHours, DEFAULT_ANNOUNCE_SECONDS, Department, Destination, GreetingBand, Number,
+    Organization, Route, Strategy, Trunk,
+};
 pub use scenario::{
     Action, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES, DialOp, HangupOp, Menu, Operation,
     QueueOp, Scenario, TransferOp, is_menu_key,
@@ -73,6 +81,12 @@ pub struct Config {
     /// Graphs of operations (greetings, menus, queues...) numbers walk.
     #[serde(default)]
     pub scenarios: Vec<Scenario>,
+    /// Callers by number, for caller rules and screening.
+    #[serde(default)]
+    pub caller_lists: Vec<CallerList>,
+    /// Policies protecting employees from calls.
+    #[serde(default)]
+    pub screening: Vec<Screening>,
 }
 
 /// `[api]`: the gRPC API (integrators, admin console, health and reflection).
@@ -249,6 +263,14 @@ pub struct Employee {
     pub role: Role,
     #[serde(default)]
     pub mobile: Option<String>,
+    /// Priority level (0-9) of this employee's internal calls in queues; above 0 they also
+    /// rank with calls from outside (R-32: "except calls from the director").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: u8,
+}
+
+fn is_zero(level: &u8) -> bool {
+    *level == 0
 }
 
 impl Config {
@@ -297,6 +319,15 @@ impl Config {
 
     pub fn scenario(&self, id: &str) -> Option<&Scenario> {
         self.scenarios.iter().find(|s| s.id == id)
+    }
+
+    pub fn caller_list(&self, id: &str) -> Option<&CallerList> {
+        self.caller_lists.iter().find(|l| l.id == id)
+    }
+
+    /// The screening policy protecting an employee, if any.
+    pub fn screening_of(&self, employee: &str) -> Option<&Screening> {
+        self.screening.iter().find(|s| s.employee == employee)
     }
 
     /// Checks the whole configuration: values in range and cross-references (members,
@@ -427,17 +458,11 @@ impl Config {
                     ));
                 }
             }
+            callers::check_level(field("priority"), e.priority)?;
         }
         let schedule_ids = schedule::validate(&self.schedules)?;
-        org::validate(
-            &self.organization,
-            &self.employees,
-            &self.departments,
-            &self.trunks,
-            &self.numbers,
-            &schedule_ids,
-            &self.scenarios,
-        )?;
+        let list_ids = callers::validate_lists(&self.caller_lists)?;
+        org::validate(self, &schedule_ids, &list_ids)?;
         Ok(())
     }
 }

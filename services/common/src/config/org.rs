@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::scenario::{self, Known, Scenario};
-use super::{ConfigError, Employee, invalid};
+use super::callers::{self, CallerRule};
+use super::scenario::{self, Known};
+use super::{Config, ConfigError, invalid};
 
 /// `[organization]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +112,20 @@ pub struct Department {
     /// How long that member alone rings before the department's strategy takes over.
     #[serde(default = "default_last_agent_ring_seconds")]
     pub last_agent_ring_seconds: u32,
+    /// How often a waiting caller hears their place in line and the expected wait.
+    #[serde(default = "default_announce_seconds")]
+    pub announce_seconds: u32,
+    /// After each announcement, a caller who shows a number may press 2 to be called back
+    /// keeping their place in line (R-20, virtual hold).
+    #[serde(default)]
+    pub offer_callback: bool,
+}
+
+/// How often a waiting caller hears their place when the department says nothing.
+pub const DEFAULT_ANNOUNCE_SECONDS: u32 = 40;
+
+fn default_announce_seconds() -> u32 {
+    DEFAULT_ANNOUNCE_SECONDS
 }
 
 fn default_ring_seconds() -> u32 {
@@ -169,13 +184,25 @@ pub struct Number {
     /// Where calls go out of hours; required with `schedule`, refused without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_hours: Option<AfterHours>,
+    /// Priority level (0-9) of its calls in queues (R-32: the director's line first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: u8,
+    /// Callers on a list who go elsewhere or wait with a higher priority;
+    /// the first rule whose list holds the caller applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<CallerRule>,
 }
 
-/// Where a scheduled number's calls go out of hours: `{ department = "..." }`,
-/// `{ employee = "..." }`, `{ scenario = "..." }` or `{ hangup = "<prompt id>" }`.
+fn is_zero(level: &u8) -> bool {
+    *level == 0
+}
+
+/// Where calls go instead of a number's route (out of hours, by a caller rule, turned
+/// away by a screening policy): `{ department = "..." }`, `{ employee = "..." }`,
+/// `{ scenario = "..." }` or `{ hangup = "<prompt id>" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum AfterHours {
+pub enum Destination {
     Department(String),
     Employee(String),
     /// Play this prompt ("we are closed, our hours are ...") and end the call.
@@ -183,6 +210,9 @@ pub enum AfterHours {
     /// Walk this `[[scenarios]]` id (e.g. a menu offering a message or a callback).
     Scenario(String),
 }
+
+/// Where a scheduled number's calls go out of hours (its first name).
+pub type AfterHours = Destination;
 
 /// One time-of-day greeting band of a number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,14 +257,20 @@ pub(super) fn is_id(s: &str) -> bool {
 
 /// Checks the organisation's tables against each other and the employees.
 pub(super) fn validate(
-    org: &Organization,
-    employees: &[Employee],
-    departments: &[Department],
-    trunks: &[Trunk],
-    numbers: &[Number],
+    config: &Config,
     schedule_ids: &HashSet<&str>,
-    scenarios: &[Scenario],
+    lists: &HashSet<&str>,
 ) -> Result<(), ConfigError> {
+    let Config {
+        organization: org,
+        employees,
+        departments,
+        trunks,
+        numbers,
+        scenarios,
+        screening,
+        ..
+    } = config;
     if org.timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(invalid(
             "organization.timezone",
@@ -294,6 +330,9 @@ pub(super) fn validate(
         if d.last_agent_ring_seconds == 0 || d.last_agent_ring_seconds > 600 {
             return Err(invalid(field("last_agent_ring_seconds"), "must be 1-600"));
         }
+        if !(5..=600).contains(&d.announce_seconds) {
+            return Err(invalid(field("announce_seconds"), "must be 5-600"));
+        }
         if d.wrap_up_seconds > 3600 {
             return Err(invalid(field("wrap_up_seconds"), "must be at most 3600"));
         }
@@ -315,6 +354,12 @@ pub(super) fn validate(
             trunks: &trunk_ids,
         },
     )?;
+    let known = DestinationIds {
+        departments: &department_ids,
+        employees: &employee_ids,
+        scenarios: &scenario_ids,
+        schedules: schedule_ids,
+    };
     let mut seen_numbers = HashSet::new();
     for (i, n) in numbers.iter().enumerate() {
         let field = |f: &str| format!("numbers[{i}].{f}");
@@ -365,14 +410,9 @@ pub(super) fn validate(
             }
             _ => {}
         }
-        check_hours(
-            n,
-            &field,
-            schedule_ids,
-            &department_ids,
-            &employee_ids,
-            &scenario_ids,
-        )?;
+        check_hours(n, &field, &known)?;
+        callers::check_level(field("priority"), n.priority)?;
+        callers::validate_rules(&format!("numbers[{i}]"), &n.rules, lists, &known)?;
         if let Some(g) = &n.greeting
             && !is_id(g)
         {
@@ -383,20 +423,51 @@ pub(super) fn validate(
         }
         check_greetings(i, &n.greetings)?;
     }
+    callers::validate_screening(screening, lists, &known, scenarios)?;
     Ok(())
+}
+
+/// The ids a [`Destination`] may name.
+pub(super) struct DestinationIds<'a> {
+    pub departments: &'a HashSet<&'a str>,
+    pub employees: &'a HashSet<&'a str>,
+    pub scenarios: &'a HashSet<&'a str>,
+    pub schedules: &'a HashSet<&'a str>,
+}
+
+/// A destination names what exists.
+pub(super) fn check_destination(
+    field: String,
+    to: &Destination,
+    known: &DestinationIds<'_>,
+) -> Result<(), ConfigError> {
+    match to {
+        Destination::Department(d) if !known.departments.contains(d.as_str()) => Err(invalid(
+            field,
+            format!("department {d:?} is not configured"),
+        )),
+        Destination::Employee(e) if !known.employees.contains(e.as_str()) => {
+            Err(invalid(field, format!("employee {e:?} is not configured")))
+        }
+        Destination::Scenario(s) if !known.scenarios.contains(s.as_str()) => {
+            Err(invalid(field, format!("{s:?} is not a scenario id")))
+        }
+        Destination::Hangup(p) if !is_id(p) => Err(invalid(
+            field,
+            format!("{p:?} is not a prompt id (a file stem in [media] prompts_dir)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A number's `schedule` and `after_hours`: both or neither, each naming what exists.
 fn check_hours(
     n: &Number,
     field: &dyn Fn(&str) -> String,
-    schedule_ids: &HashSet<&str>,
-    department_ids: &HashSet<&str>,
-    employee_ids: &HashSet<&str>,
-    scenario_ids: &HashSet<&str>,
+    known: &DestinationIds<'_>,
 ) -> Result<(), ConfigError> {
     if let Some(s) = &n.schedule
-        && !schedule_ids.contains(s.as_str())
+        && !known.schedules.contains(s.as_str())
     {
         return Err(invalid(
             field("schedule"),
@@ -413,25 +484,8 @@ fn check_hours(
             field("after_hours"),
             "applies only to a number with a schedule (without one it is open 24/7)",
         )),
-        (_, Some(AfterHours::Department(d))) if !department_ids.contains(d.as_str()) => {
-            Err(invalid(
-                field("after_hours"),
-                format!("department {d:?} is not configured"),
-            ))
-        }
-        (_, Some(AfterHours::Employee(e))) if !employee_ids.contains(e.as_str()) => Err(invalid(
-            field("after_hours"),
-            format!("employee {e:?} is not configured"),
-        )),
-        (_, Some(AfterHours::Scenario(s))) if !scenario_ids.contains(s.as_str()) => Err(invalid(
-            field("after_hours"),
-            format!("{s:?} is not a scenario id"),
-        )),
-        (_, Some(AfterHours::Hangup(p))) if !is_id(p) => Err(invalid(
-            field("after_hours"),
-            format!("{p:?} is not a prompt id (a file stem in [media] prompts_dir)"),
-        )),
-        _ => Ok(()),
+        (_, Some(to)) => check_destination(field("after_hours"), to, known),
+        (None, None) => Ok(()),
     }
 }
 

@@ -108,7 +108,7 @@ fn default_menu_tries() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct QueueOp {
     pub department: String,
-    /// Higher is served first.
+    /// Priority level 0-9, higher served first (see [`super::MAX_PRIORITY_LEVEL`]).
     #[serde(default)]
     pub priority: u8,
 }
@@ -375,6 +375,7 @@ fn check_operation(
                     format!("department {:?} is not configured", q.department),
                 ));
             }
+            super::callers::check_level(field("queue.priority"), q.priority)?;
         }
         Action::Dial(d) => {
             if !known.employees.contains(d.employee.as_str()) {

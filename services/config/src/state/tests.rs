@@ -25,6 +25,7 @@ fn employee(id: &str, extension: &str) -> Employee {
         sip_password: format!("{id}-secret"),
         role: Role::User,
         mobile: None,
+        priority: 0,
     }
 }
 
@@ -39,6 +40,8 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         wrap_up_seconds: 0,
         last_agent_minutes: 0,
         last_agent_ring_seconds: 10,
+        announce_seconds: 40,
+        offer_callback: false,
     }
 }
 
@@ -51,6 +54,8 @@ fn number(digits: &str, route: Route) -> Number {
         greetings: Vec::new(),
         schedule: None,
         after_hours: None,
+        priority: 0,
+        rules: Vec::new(),
     }
 }
 

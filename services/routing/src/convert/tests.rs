@@ -35,12 +35,21 @@ fn an_empty_caller_extension_is_a_call_from_outside() {
     let outside = request("48221234567", "");
     let call = call(&outside);
     assert_eq!(call.dialed, "48221234567");
-    assert_eq!(call.caller_extension, None);
+    assert_eq!(call.caller, Caller::Outside(None), "no number: withheld");
+
+    let known = pb::DecideRequest {
+        caller_number: "+48600100200".into(),
+        ..request("48221234567", "")
+    };
+    assert_eq!(
+        super::call(&known).caller,
+        Caller::Outside(Some("+48600100200"))
+    );
 
     let inside = request("600", "202");
     let call = super::call(&inside);
     assert_eq!(call.dialed, "600");
-    assert_eq!(call.caller_extension, Some("202"));
+    assert_eq!(call.caller, Caller::Employee("202"));
 }
 
 #[test]
@@ -220,8 +229,17 @@ fn a_scenario_decision_carries_its_operation_and_cursor() {
         step: Step::Play { prompt: "welcome" },
         operation: Some("greet"),
         cursor: Some(cursor),
+        screened: None,
     });
     assert_eq!(response.operation_id, "greet");
+    assert_eq!(response.screened_by, "");
+    let screened = decision(Decision {
+        screened: Some("anna"),
+        ..Decision::plain(Step::Hangup {
+            prompt: Some("unavailable"),
+        })
+    });
+    assert_eq!(screened.screened_by, "anna");
     assert_eq!(response.cursor, "1f3a09c2.4.1");
     let back = pb::DecideRequest {
         cursor: response.cursor,

@@ -17,7 +17,20 @@
 //! - An internal call (from an employee's device) dials extensions: an employee rings
 //!   directly, a department's extension queues; no external greeting.
 //! - What cannot be routed is refused (not found) rather than left ringing.
+//!
+//! And who calls (R-30, R-32, R-33; see [`callers`]):
+//! - A number's caller rules come first: the first whose list holds the caller sends the
+//!   call elsewhere (in and out of hours: spam to a polite prompt) and/or raises its
+//!   priority.
+//! - Whenever a call would ring an employee who has a screening policy (a number's route,
+//!   a scenario's dial, an internal call), the policy decides; a call it turns away never
+//!   rings them and goes to the policy's `declined` destination instead (a deputy there
+//!   is rung without screening, so two policies cannot send a call round in circles).
+//! - A queued call's priority is `2 × level + 1` from outside (or from an employee with a
+//!   priority level) and `2 × level` otherwise, the level being the highest of the
+//!   number's, the caller rule's, the queue step's and the calling employee's.
 
+mod callers;
 mod greeting;
 pub mod scenario;
 pub mod schedule;
@@ -26,13 +39,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_common::config::{AfterHours, Config, Number, Route};
+use cc_common::config::{Config, Destination, MAX_PRIORITY_LEVEL, Number, Route};
 use chrono_tz::Tz;
 
+pub use callers::Caller;
 pub use greeting::Greetings;
 pub use scenario::{Cursor, Decision, Outcome};
 pub use schedule::{LocalTime, Schedule};
 
+use callers::{ListId, Lists, Policy};
 use scenario::{Graph, UNAVAILABLE};
 
 /// What the call does next. Borrowed from the table: a decision allocates nothing.
@@ -87,8 +102,9 @@ pub enum DialOutcome {
 pub struct Call<'a> {
     /// The user part of the Request-URI.
     pub dialed: &'a str,
-    /// The caller's extension when the call comes from an employee's registered device.
-    pub caller_extension: Option<&'a str>,
+    /// Who calls: an employee's registered device (an internal call), or a number from
+    /// outside.
+    pub caller: Caller<'a>,
 }
 
 /// What happened so far, as the call actor reports it.
@@ -104,7 +120,7 @@ pub struct Facts<'a> {
     pub outcome: Option<Outcome<'a>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Department(String),
     Employee(String),
@@ -122,11 +138,48 @@ struct NumberPlan {
     tz: Tz,
     /// Its working hours and where calls go outside them; `None`: open 24/7.
     hours: Option<(Arc<Schedule>, Target)>,
+    /// Its priority level in queues.
+    level: u8,
+    /// Caller rules, in order.
+    rules: Vec<Rule>,
+}
+
+/// A number's caller rule, compiled.
+#[derive(Debug, Clone)]
+struct Rule {
+    list: ListId,
+    goto: Option<Target>,
+    level: u8,
 }
 
 #[derive(Debug, Clone)]
 struct Person {
     mobile: Option<String>,
+    /// The screening policy protecting them.
+    policy: Option<Policy>,
+}
+
+/// What decides a queued call's priority, gathered on the way to the step.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rank {
+    level: u8,
+    /// From outside, or from an employee with a priority level of their own.
+    outside: bool,
+}
+
+impl Rank {
+    fn at_least(self, level: u8) -> Rank {
+        Rank {
+            level: self.level.max(level),
+            ..self
+        }
+    }
+
+    /// The queue priority of a step at `level`.
+    fn priority(self, level: u8) -> u8 {
+        let level = self.level.max(level).min(MAX_PRIORITY_LEVEL);
+        level * 2 + u8::from(self.outside)
+    }
 }
 
 /// The routing table of one organisation, built from its configuration.
@@ -135,7 +188,12 @@ pub struct RoutingTable {
     numbers: HashMap<String, NumberPlan>,
     extensions: HashMap<String, Target>,
     people: HashMap<String, Person>,
+    /// Priority levels of employees who have one, by extension.
+    caller_levels: HashMap<String, u8>,
     scenarios: Vec<Graph>,
+    /// Scenarios by their fingerprint, to follow a cursor wherever the call was sent.
+    by_fingerprint: HashMap<u32, usize>,
+    lists: Lists,
     forward_after: Option<Duration>,
     trunk: Option<String>,
 }
@@ -165,11 +223,12 @@ impl RoutingTable {
             .enumerate()
             .map(|(i, s)| (s.id.as_str(), i))
             .collect();
+        let lists = Lists::new(&config.caller_lists);
         let numbers = config
             .numbers
             .iter()
             .map(|n| {
-                let plan = number_plan(n, &schedules, &scenario_index, tz);
+                let plan = number_plan(n, &schedules, &scenario_index, &lists, tz);
                 (n.normalized().to_owned(), plan)
             })
             .collect();
@@ -190,20 +249,50 @@ impl RoutingTable {
             .employees
             .iter()
             .map(|e| {
-                (
-                    e.id.as_str().to_owned(),
-                    Person {
-                        mobile: e.mobile.clone(),
-                    },
-                )
+                let policy = config.screening_of(e.id.as_str()).map(|p| Policy {
+                    dnd: p.dnd.as_deref().and_then(|s| schedules.get(s)).cloned(),
+                    vip: p.vip.iter().filter_map(|l| lists.id(l)).collect(),
+                    never: p.never.iter().filter_map(|l| lists.id(l)).collect(),
+                    limited: p
+                        .limited
+                        .iter()
+                        .filter_map(|l| {
+                            Some((
+                                lists.id(&l.callers)?,
+                                schedules.get(l.schedule.as_str())?.clone(),
+                            ))
+                        })
+                        .collect(),
+                    anonymous: p.anonymous,
+                    declined: destination(&p.declined, &scenario_index),
+                });
+                let person = Person {
+                    mobile: e.mobile.clone(),
+                    policy,
+                };
+                (e.id.as_str().to_owned(), person)
             })
+            .collect();
+        let caller_levels = config
+            .employees
+            .iter()
+            .filter(|e| e.priority > 0)
+            .map(|e| (e.extension.as_str().to_owned(), e.priority))
+            .collect();
+        let by_fingerprint = scenarios
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.fingerprint(), i))
             .collect();
         let seconds = config.organization.mobile_forward_seconds;
         RoutingTable {
             numbers,
             extensions,
             people,
+            caller_levels,
             scenarios,
+            by_fingerprint,
+            lists,
             forward_after: (seconds > 0).then(|| Duration::from_secs(u64::from(seconds))),
             trunk: config.trunks.first().map(|t| t.id.clone()),
         }
@@ -211,12 +300,31 @@ impl RoutingTable {
 
     /// What `call` does next, given what already happened, at Unix time `now_unix`.
     pub fn decide(&self, call: &Call<'_>, facts: &Facts<'_>, now_unix: i64) -> Decision<'_> {
-        if call.caller_extension.is_some() {
+        let here = Here {
+            caller: call.caller,
+            now_unix,
+        };
+        if let Caller::Employee(extension) = call.caller {
+            // Most organisations give no employee a level: skip the hashing.
+            let level = if self.caller_levels.is_empty() {
+                None
+            } else {
+                self.caller_levels.get(extension).copied()
+            };
+            let rank = Rank {
+                level: level.unwrap_or(0),
+                outside: level.is_some(),
+            };
+            if let Some(cursor) = facts.cursor
+                && let Some(decision) = self.resume(cursor, facts.outcome, &here)
+            {
+                return ranked(decision, rank);
+            }
             if facts.dial.is_some() {
                 return Decision::plain(unavailable());
             }
             return match self.extensions.get(call.dialed) {
-                Some(target) => self.route(target),
+                Some(target) => ranked(self.route(target, &here), rank),
                 None => Decision::plain(Step::NotFound),
             };
         }
@@ -229,49 +337,69 @@ impl RoutingTable {
         {
             return Decision::plain(Step::Play { prompt });
         }
-        if let Some(cursor) = facts.cursor
-            && let Some(decision) = self.resume(plan, cursor, facts.outcome)
-        {
-            return decision;
+        let rule = plan
+            .rules
+            .iter()
+            .find(|r| self.lists.holds(r.list, &call.caller));
+        let rank = Rank {
+            level: plan.level,
+            outside: true,
         }
-        let target = match &plan.hours {
-            Some((schedule, after_hours)) if !schedule.open_at(now_unix) => after_hours,
-            _ => &plan.target,
+        .at_least(rule.map_or(0, |r| r.level));
+        if let Some(cursor) = facts.cursor
+            && let Some(decision) = self.resume(cursor, facts.outcome, &here)
+        {
+            return ranked(decision, rank);
+        }
+        let target = match (rule.and_then(|r| r.goto.as_ref()), &plan.hours) {
+            (Some(goto), _) => goto,
+            (None, Some((schedule, after_hours))) if !schedule.open_at(now_unix) => after_hours,
+            (None, _) => &plan.target,
         };
-        match target {
+        let decision = match target {
             // A scenario starts afresh: the call just arrived, or its cursor is stale.
-            Target::Scenario(_) if facts.cursor.is_some() => self.route(target),
+            Target::Scenario(_) if facts.cursor.is_some() => self.route(target, &here),
             // The person did not take it (mobile included, when forwarded), and the dial
             // was no scenario's (a route's, a transfer's): a polite end.
             _ if facts.dial.is_some() => Decision::plain(unavailable()),
-            _ => self.route(target),
+            _ => self.route(target, &here),
+        };
+        ranked(decision, rank)
+    }
+
+    /// The next step of a call under way in a scenario (in or out of hours: a call
+    /// finishes the scenario it started, also one a rule or a screening policy sent it
+    /// to); `None` when the cursor names no scenario of this configuration or does not fit.
+    fn resume<'t>(
+        &'t self,
+        cursor: Cursor,
+        outcome: Option<Outcome<'_>>,
+        here: &Here<'_>,
+    ) -> Option<Decision<'t>> {
+        let graph = self
+            .scenarios
+            .get(*self.by_fingerprint.get(&cursor.scenario)?)?;
+        graph.resume(cursor, outcome, |e| self.dial_screened(e, here))
+    }
+
+    /// The first step towards `target`, employees screened.
+    fn route<'t>(&'t self, target: &'t Target, here: &Here<'_>) -> Decision<'t> {
+        match target {
+            Target::Employee(e) => match self.dial_screened(e, here) {
+                Ok(step) => Decision::plain(step),
+                Err(declined) => declined,
+            },
+            Target::Scenario(i) => match self.scenarios.get(*i) {
+                Some(graph) => graph.start(|e| self.dial_screened(e, here)),
+                None => Decision::plain(Step::NotFound),
+            },
+            _ => self.route_unscreened(target),
         }
     }
 
-    /// The next step of a call under way in one of the number's scenarios (in or out of
-    /// hours: a call finishes the scenario it started); `None` when the cursor is not one
-    /// of theirs or does not fit.
-    fn resume<'t>(
-        &'t self,
-        plan: &NumberPlan,
-        cursor: Cursor,
-        outcome: Option<Outcome<'_>>,
-    ) -> Option<Decision<'t>> {
-        let after_hours = plan.hours.as_ref().map(|(_, t)| t);
-        [Some(&plan.target), after_hours]
-            .into_iter()
-            .flatten()
-            .find_map(|t| match t {
-                Target::Scenario(i) => self
-                    .scenarios
-                    .get(*i)
-                    .filter(|g| g.fingerprint() == cursor.scenario),
-                _ => None,
-            })?
-            .resume(cursor, outcome, |e| self.dial(e))
-    }
-
-    fn route<'t>(&'t self, target: &'t Target) -> Decision<'t> {
+    /// The first step towards `target`, where a screening policy sent the call: nobody
+    /// there is screened again.
+    fn route_unscreened<'t>(&'t self, target: &'t Target) -> Decision<'t> {
         let step = match target {
             Target::Department(d) => Step::Queue {
                 department: d,
@@ -283,12 +411,30 @@ impl RoutingTable {
             },
             Target::Scenario(i) => {
                 return match self.scenarios.get(*i) {
-                    Some(graph) => graph.start(|e| self.dial(e)),
+                    Some(graph) => graph.start(|e| Ok(self.dial(e))),
                     None => Decision::plain(Step::NotFound),
                 };
             }
         };
         Decision::plain(step)
+    }
+
+    /// Rings an employee, unless their screening policy turns the call away: then the
+    /// decision where it goes instead, marked as screened.
+    fn dial_screened<'t>(
+        &'t self,
+        employee: &'t str,
+        here: &Here<'_>,
+    ) -> Result<Step<'t>, Decision<'t>> {
+        let policy = self.people.get(employee).and_then(|p| p.policy.as_ref());
+        match policy {
+            Some(p) if !p.admits(&self.lists, &here.caller, here.now_unix) => {
+                let mut decision = self.route_unscreened(&p.declined);
+                decision.screened = Some(employee);
+                Err(decision)
+            }
+            _ => Ok(self.dial(employee)),
+        }
     }
 
     /// Rings an employee, forwarded to their mobile when they have one and a trunk exists.
@@ -309,6 +455,21 @@ impl RoutingTable {
     }
 }
 
+/// Who calls and when: what screening looks at.
+#[derive(Debug, Clone, Copy)]
+struct Here<'a> {
+    caller: Caller<'a>,
+    now_unix: i64,
+}
+
+/// The decision with a queue step's level turned into the call's priority.
+fn ranked(mut decision: Decision<'_>, rank: Rank) -> Decision<'_> {
+    if let Step::Queue { priority, .. } = &mut decision.step {
+        *priority = rank.priority(*priority);
+    }
+    decision
+}
+
 /// The polite end of a call nobody took.
 fn unavailable() -> Step<'static> {
     Step::Hangup {
@@ -316,34 +477,55 @@ fn unavailable() -> Step<'static> {
     }
 }
 
-/// A number's plan: its route or scenario, greetings, and hours when it has a schedule
-/// (validated at load; a schedule or scenario that is missing all the same leaves the
-/// number open 24/7, or not found).
+/// A destination as a routing target (validated at load: a scenario that is missing all
+/// the same is not found).
+fn destination(to: &Destination, scenarios: &HashMap<&str, usize>) -> Target {
+    match to {
+        Destination::Department(d) => Target::Department(d.clone()),
+        Destination::Employee(e) => Target::Employee(e.clone()),
+        Destination::Hangup(prompt) => Target::Hangup(prompt.clone()),
+        Destination::Scenario(id) => {
+            Target::Scenario(scenarios.get(id.as_str()).copied().unwrap_or(usize::MAX))
+        }
+    }
+}
+
+/// A number's plan: its route or scenario, greetings, hours when it has a schedule, and
+/// caller rules (validated at load; a schedule, scenario or list that is missing all the
+/// same leaves the number open 24/7, not found, or without that rule).
 fn number_plan(
     n: &Number,
     schedules: &HashMap<&str, Arc<Schedule>>,
     scenarios: &HashMap<&str, usize>,
+    lists: &Lists,
     org_tz: Tz,
 ) -> NumberPlan {
-    let scenario = |id: &str| Target::Scenario(scenarios.get(id).copied().unwrap_or(usize::MAX));
     let target = match (&n.route, &n.scenario) {
         (Some(Route::Department(d)), _) => Target::Department(d.clone()),
         (Some(Route::Employee(e)), _) => Target::Employee(e.clone()),
-        (None, Some(id)) => scenario(id),
+        (None, Some(id)) => destination(&Destination::Scenario(id.clone()), scenarios),
         (None, None) => Target::Scenario(usize::MAX),
     };
     let schedule = n.schedule.as_deref().and_then(|id| schedules.get(id));
-    let after_hours = n.after_hours.as_ref().map(|a| match a {
-        AfterHours::Department(d) => Target::Department(d.clone()),
-        AfterHours::Employee(e) => Target::Employee(e.clone()),
-        AfterHours::Hangup(prompt) => Target::Hangup(prompt.clone()),
-        AfterHours::Scenario(id) => scenario(id),
-    });
+    let after_hours = n.after_hours.as_ref().map(|a| destination(a, scenarios));
+    let rules = n
+        .rules
+        .iter()
+        .filter_map(|r| {
+            Some(Rule {
+                list: lists.id(&r.callers)?,
+                goto: r.goto.as_ref().map(|g| destination(g, scenarios)),
+                level: r.priority.unwrap_or(0),
+            })
+        })
+        .collect();
     NumberPlan {
         target,
         greetings: Greetings::new(n.greeting.clone(), &n.greetings),
         tz: schedule.map_or(org_tz, |s| s.tz()),
         hours: schedule.cloned().zip(after_hours),
+        level: n.priority,
+        rules,
     }
 }
 

@@ -154,6 +154,9 @@ pub struct Decision<'t> {
     pub operation: Option<&'t str>,
     /// Where the call is in its scenario; `None` outside scenarios.
     pub cursor: Option<Cursor>,
+    /// The employee whose screening policy turned the call away: the step is where it
+    /// goes instead (R-30; reports count it as rejected by screening).
+    pub screened: Option<&'t str>,
 }
 
 impl<'t> Decision<'t> {
@@ -163,6 +166,7 @@ impl<'t> Decision<'t> {
             step,
             operation: None,
             cursor: None,
+            screened: None,
         }
     }
 }
@@ -252,7 +256,10 @@ impl Graph {
     }
 
     /// The first step of the scenario.
-    pub(super) fn start<'t>(&'t self, dial: impl FnOnce(&'t str) -> Step<'t>) -> Decision<'t> {
+    pub(super) fn start<'t>(
+        &'t self,
+        dial: impl FnOnce(&'t str) -> Result<Step<'t>, Decision<'t>>,
+    ) -> Decision<'t> {
         self.enter(self.start, 0, dial)
     }
 
@@ -262,7 +269,7 @@ impl Graph {
         &'t self,
         cursor: Cursor,
         outcome: Option<Outcome<'_>>,
-        dial: impl FnOnce(&'t str) -> Step<'t>,
+        dial: impl FnOnce(&'t str) -> Result<Step<'t>, Decision<'t>>,
     ) -> Option<Decision<'t>> {
         if cursor.scenario != self.fingerprint {
             return None;
@@ -310,6 +317,7 @@ impl Graph {
                         },
                         operation: Some(&op.id),
                         cursor: None,
+                        screened: None,
                     },
                 })
             }
@@ -318,12 +326,13 @@ impl Graph {
     }
 
     /// The step of operation `index`, at a menu after `invalid` wrong keys; `dial` makes
-    /// the step that rings an employee (with mobile forwarding, as the table knows it).
+    /// the step that rings an employee (with mobile forwarding, as the table knows it), or
+    /// the decision where the call goes instead when their screening turns it away.
     fn enter<'t>(
         &'t self,
         index: u16,
         invalid: u8,
-        dial: impl FnOnce(&'t str) -> Step<'t>,
+        dial: impl FnOnce(&'t str) -> Result<Step<'t>, Decision<'t>>,
     ) -> Decision<'t> {
         let Some(op) = self.ops.get(usize::from(index)) else {
             // Compiled edges always name an operation; a bug ends the call politely.
@@ -355,7 +364,17 @@ impl Graph {
                 department,
                 priority: *priority,
             },
-            Act::Dial { employee, .. } => dial(employee),
+            Act::Dial { employee, .. } => match dial(employee) {
+                Ok(step) => step,
+                // Turned away by the employee's screening: where the call goes instead,
+                // leaving this scenario (the dial operation named, for reports).
+                Err(declined) => {
+                    return Decision {
+                        operation: declined.operation.or(Some(&op.id)),
+                        ..declined
+                    };
+                }
+            },
             Act::Transfer { number, trunk, .. } => Step::Transfer { number, trunk },
             Act::Hangup { prompt } => Step::Hangup {
                 prompt: prompt.as_deref(),
@@ -369,6 +388,7 @@ impl Graph {
                 operation: index,
                 invalid,
             }),
+            screened: None,
         }
     }
 }

@@ -59,7 +59,7 @@ fn winter_utc(hour: i64, minute: i64) -> i64 {
 fn external(dialed: &str) -> Call<'_> {
     Call {
         dialed,
-        caller_extension: None,
+        caller: Caller::Outside(None),
     }
 }
 
@@ -109,7 +109,7 @@ fn an_external_call_is_greeted_by_the_band_of_the_local_time_then_queued() {
         step(&t, &call, &GREETED, winter_utc(9, 0)),
         Step::Queue {
             department: "sales",
-            priority: 0
+            priority: 1
         }
     );
 }
@@ -193,7 +193,7 @@ fn internal_calls_skip_the_greeting_and_reach_extensions() {
     let t = table("");
     let from_piotr = |dialed| Call {
         dialed,
-        caller_extension: Some("202"),
+        caller: Caller::Employee("202"),
     };
     assert_eq!(
         step(&t, &from_piotr("600"), &Facts::default(), 0),
@@ -220,7 +220,7 @@ fn no_mobile_or_no_trunk_means_no_forwarding() {
     let t = table("");
     let from_anna = Call {
         dialed: "202",
-        caller_extension: Some("201"),
+        caller: Caller::Employee("201"),
     };
     assert_eq!(
         step(&t, &from_anna, &Facts::default(), 0),
@@ -272,7 +272,7 @@ fn a_scheduled_number_takes_its_route_in_hours_and_after_hours_outside_them() {
     let call = external("48225550000");
     let sales = Step::Queue {
         department: "sales",
-        priority: 0,
+        priority: 1,
     };
     let closed = Step::Hangup {
         prompt: Some("closed"),
@@ -338,7 +338,7 @@ fn schedules_do_not_touch_internal_calls_or_numbers_without_one() {
     let t = table(SCHEDULED);
     let from_piotr = Call {
         dialed: "600",
-        caller_extension: Some("202"),
+        caller: Caller::Employee("202"),
     };
     let sunday_night = winter_utc(23, 0) + 3 * 86_400;
     assert!(matches!(
@@ -351,4 +351,5 @@ fn schedules_do_not_touch_internal_calls_or_numbers_without_one() {
     ));
 }
 
+mod callers;
 mod scenarios;

@@ -190,6 +190,9 @@ pub(super) enum Phase {
     Ending,
 }
 
+/// How a call turned away by screening ends.
+const SCREENED: &str = "rejected by screening";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Purpose {
     /// A greeting or a scenario's prompt: routing is asked again when it ends.
@@ -281,7 +284,7 @@ struct DialState {
 pub struct Call {
     no: CallNo,
     pub(super) id: String,
-    ctx: Arc<CallContext>,
+    pub(super) ctx: Arc<CallContext>,
     outbox: Outbox,
     pub(super) phase: Phase,
     caller: Option<Caller>,
@@ -299,11 +302,16 @@ pub struct Call {
     cursor: String,
     /// How the last step ended, for the next request.
     pub(super) outcome: Option<routing::decide_request::Outcome>,
+    /// Why the call ends when its goodbye prompt has played ("rejected by screening" once
+    /// an employee's screening turned it away, R-30; "callback requested", R-20).
+    pub(super) farewell: &'static str,
+    /// The digit collection of a waiting caller's choices under way.
+    pub(super) choices: Option<u64>,
     /// The menu's digit collection under way.
     pub(super) menu: Option<u64>,
     pub(super) playback: Option<(u64, Purpose)>,
     /// The queue the call is (or was) in.
-    queued: Option<Queued>,
+    pub(super) queued: Option<Queued>,
     /// The media node holding the call's endpoints (picked with the first one).
     media: Option<MediaControlClient<Channel>>,
     /// Tries to join the queue that failed in a row (for the retry's back-off).
@@ -328,13 +336,13 @@ const REMOTE_DEVICES_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The queue the call joined.
 #[derive(Debug, Clone)]
-struct Queued {
-    department: String,
+pub(super) struct Queued {
+    pub(super) department: String,
     /// The agent's wrap-up after the call.
     wrap_up: u32,
-    priority: u32,
+    pub(super) priority: u32,
     /// When it first joined (its place in line wherever the queue moves).
-    enqueued_at_unix_ms: u64,
+    pub(super) enqueued_at_unix_ms: u64,
 }
 
 /// How soon a call whose queue is out of reach tries again: soon at first (a new owner may
@@ -383,6 +391,8 @@ impl Call {
             facts: routing::Facts::default(),
             cursor: String::new(),
             outcome: None,
+            farewell: "said goodbye",
+            choices: None,
             menu: None,
             playback: None,
             queued: None,
@@ -398,7 +408,7 @@ impl Call {
         }
     }
 
-    fn set_phase(&mut self, phase: Phase) {
+    pub(super) fn set_phase(&mut self, phase: Phase) {
         self.phase = phase;
         let state = match phase {
             Phase::Routing => CallState::Routing,
@@ -410,7 +420,7 @@ impl Call {
         self.ctx.registry.update(self.no, |i| i.state = state);
     }
 
-    fn emit(&self, event: CallEvent) {
+    pub(super) fn emit(&self, event: CallEvent) {
         let _ = self.ctx.events.send(event);
     }
 
@@ -656,11 +666,25 @@ impl Call {
             facts: Some(self.facts),
             cursor: self.cursor.clone(),
             outcome: self.outcome.take(),
+            caller_number: match caller.extension {
+                Some(_) => String::new(),
+                None => sip::caller_number(&caller.invite)
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
         };
         let mut r = self.ctx.services.routing.clone();
         let (step, operation) = match rpc(self.timeout(), r.decide(request)).await {
             Ok(response) => {
                 self.cursor = response.cursor;
+                if !response.screened_by.is_empty() {
+                    info!(call = %self.id, employee = %response.screened_by, "turned away by screening");
+                    self.farewell = SCREENED;
+                    self.emit(CallEvent::Screened {
+                        id: self.id.clone(),
+                        employee: response.screened_by,
+                    });
+                }
                 (response.step, response.operation_id)
             }
             Err(e) => {
@@ -692,8 +716,11 @@ impl Call {
             }
             Some(Step::Hangup(_)) => {
                 self.respond_caller(480, None);
-                self.end(myself, Side::Nobody, "nobody to take the call")
-                    .await;
+                let why = match self.farewell {
+                    SCREENED => SCREENED,
+                    _ => "nobody to take the call",
+                };
+                self.end(myself, Side::Nobody, why).await;
             }
             Some(Step::NotFound(_)) | None => {
                 self.respond_caller(404, None);
@@ -868,9 +895,12 @@ impl Call {
                         self.decide(myself).await;
                     }
                     Purpose::Position if self.phase == Phase::Queued => self.music(myself).await,
-                    Purpose::Goodbye => self.end(myself, Side::Nobody, "said goodbye").await,
+                    Purpose::Goodbye => self.end(myself, Side::Nobody, self.farewell).await,
                     _ => {}
                 }
+            }
+            Some(MediaEv::CollectDone(done)) if self.choices == Some(done.collection_id) => {
+                self.chosen(myself, done).await;
             }
             Some(MediaEv::CollectDone(done)) => self.menu_collected(myself, done).await,
             // Many phones send nothing while they only hear early media.
@@ -884,7 +914,7 @@ impl Call {
         }
     }
 
-    async fn music(&mut self, myself: &ActorRef<CallMsg>) {
+    pub(super) async fn music(&mut self, myself: &ActorRef<CallMsg>) {
         self.play(myself, vec!["music-on-hold".into()], true, Purpose::Music)
             .await;
     }
@@ -930,7 +960,7 @@ impl Call {
                     position: e.position,
                 });
                 if e.position > 1 {
-                    self.announce(myself, e.position).await;
+                    self.announce(myself, e.position, None).await;
                 } else {
                     self.music(myself).await;
                 }
@@ -950,7 +980,7 @@ impl Call {
                 return;
             }
         }
-        let every = self.ctx.timings.position_every.as_millis() as u64;
+        let every = self.announce_every_ms();
         self.arm(myself, every, Timer::Position);
         let max_wait = self.ctx.config().organization.max_wait_seconds;
         if max_wait > 0 {
@@ -1070,9 +1100,18 @@ impl Call {
 
     /// The queue refused the call for good: the caller hears that nobody can take it.
     async fn leave_queue_unavailable(&mut self, myself: &ActorRef<CallMsg>, e: &tonic::Status) {
-        if e.code() != tonic::Code::InvalidArgument && e.code() != tonic::Code::NotFound {
-            // A timeout may hide an enqueue that was applied: take it back, or the
-            // queue would offer a call nobody carries.
+        // A timeout may hide an enqueue that was applied: take it back, or the queue
+        // would offer a call nobody carries.
+        let applied = e.code() != tonic::Code::InvalidArgument && e.code() != tonic::Code::NotFound;
+        self.leave_queue(applied);
+        self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
+            .await;
+    }
+
+    /// The call stops waiting in its queue (telling the queue when it is there) and stops
+    /// ringing anyone for it.
+    pub(super) fn leave_queue(&mut self, tell_the_queue: bool) {
+        if tell_the_queue {
             let left = queue::CallRequest {
                 call_id: self.id.clone(),
             };
@@ -1081,12 +1120,16 @@ impl Call {
         self.queued = None;
         self.stop_waiting();
         self.set_phase(Phase::Routing);
-        self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
-            .await;
+    }
+
+    /// The number the caller calls from, when they show it (calls from outside only).
+    pub(super) fn caller_number(&self) -> Option<&str> {
+        let caller = self.caller.as_ref().filter(|c| c.extension.is_none())?;
+        sip::caller_number(&caller.invite)
     }
 
     /// The queue of the department the call is (or was) in, at its owner now.
-    fn queue_client(&self) -> QueueControlClient<Channel> {
+    pub(super) fn queue_client(&self) -> QueueControlClient<Channel> {
         let department = self.queued.as_ref().map_or("", |q| q.department.as_str());
         self.ctx.services.queue(department)
     }
@@ -1096,14 +1139,6 @@ impl Call {
         self.media
             .get_or_insert_with(|| self.ctx.services.pick_media())
             .clone()
-    }
-
-    async fn announce(&mut self, myself: &ActorRef<CallMsg>, position: u32) {
-        let mut prompts = vec!["position-you-are".to_owned()];
-        prompts.extend(position.to_string().chars().map(|d| format!("digit-{d}")));
-        prompts.push("position-in-line".into());
-        info!(call = %self.id, position, "announcing the position in line");
-        self.play(myself, prompts, false, Purpose::Position).await;
     }
 
     async fn on_offer(&mut self, myself: &ActorRef<CallMsg>, event: queue::OfferEvent) {
@@ -1152,7 +1187,7 @@ impl Call {
     }
 
     /// Stops ringing every planned agent (the call left the queue).
-    fn stop_waiting(&mut self) {
+    pub(super) fn stop_waiting(&mut self) {
         let agents: Vec<String> = self.targets.keys().cloned().collect();
         for agent in agents {
             self.stop_agent(&agent);
@@ -1930,9 +1965,9 @@ impl Call {
                 if let Ok(p) = rpc(self.timeout(), q.get_position(request)).await
                     && matches!(self.playback, Some((_, Purpose::Music)) | None)
                 {
-                    self.announce(myself, p.position).await;
+                    self.announce(myself, p.position, p.expected_wait_ms).await;
                 }
-                let every = self.ctx.timings.position_every.as_millis() as u64;
+                let every = self.announce_every_ms();
                 self.arm(myself, every, Timer::Position);
             }
             Timer::Resend2xx { attempt } => {

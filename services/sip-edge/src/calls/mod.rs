@@ -9,6 +9,7 @@ mod menu;
 mod outbox;
 pub mod sip;
 mod transfer;
+mod waiting;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -292,6 +293,19 @@ pub enum CallEvent {
     Ended {
         id: String,
         reason: String,
+    },
+    /// An employee's screening policy turned the call away.
+    Screened {
+        id: String,
+        employee: String,
+    },
+    /// The waiting caller chose a callback that keeps their place.
+    CallbackRequested {
+        id: String,
+        department: String,
+        number: String,
+        enqueued_at_unix_ms: u64,
+        priority: u32,
     },
 }
 

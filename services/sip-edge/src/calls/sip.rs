@@ -126,6 +126,27 @@ pub fn presented_caller(caller_invite: &Request, domain: &str, tag: &str) -> Nam
     name
 }
 
+/// The number a caller from outside calls from (the From user: digits with an optional
+/// leading `+`, or whatever the trunk put there); `None` when they withhold it: an
+/// anonymous From (RFC 3323: `anonymous`, `anonymous.invalid`), no user at all, or
+/// `Privacy: user` / `header` / `id` asked for.
+pub fn caller_number(invite: &Request) -> Option<&str> {
+    let uri = &invite.headers.from()?.uri;
+    let user = uri.user().filter(|u| !u.is_empty())?;
+    let withheld = user.eq_ignore_ascii_case("anonymous")
+        || uri.as_sip().is_some_and(
+            |u| matches!(&u.host, Host::Domain(d) if d.eq_ignore_ascii_case("anonymous.invalid")),
+        )
+        || invite.headers.other("Privacy").is_some_and(|p| {
+            p.split(';').map(str::trim).any(|v| {
+                ["user", "header", "id"]
+                    .iter()
+                    .any(|k| v.eq_ignore_ascii_case(k))
+            })
+        });
+    (!withheld).then_some(user)
+}
+
 /// A SIP URI `sip:user@domain`.
 pub fn user_uri(user: &str, host: &str) -> Uri {
     let host = Host::parse(host).unwrap_or_else(|| Host::Domain(host.into()));
@@ -194,6 +215,55 @@ mod tests {
             cc_sip::Message::Request(r) => r,
             _ => unreachable!(),
         }
+    }
+
+    /// The caller's INVITE with another From (and extra headers).
+    fn invite_from(from: &str, extra: &str) -> Request {
+        let raw = format!(
+            "INVITE sip:48221234567@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
+             From: {from};tag=abc\r\n{extra}\
+             To: <sip:48221234567@127.0.0.1>\r\n\
+             Call-ID: in-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        );
+        match parse_message(raw.as_bytes()).unwrap() {
+            cc_sip::Message::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_caller_number_is_the_from_user_unless_withheld() {
+        assert_eq!(caller_number(&caller_invite()), Some("600100200"));
+        assert_eq!(
+            caller_number(&invite_from("<sip:+48600100200@pstn.example>", "")),
+            Some("+48600100200")
+        );
+        assert_eq!(
+            caller_number(&invite_from("<tel:+48600100200>", "")),
+            Some("+48600100200")
+        );
+        for (from, extra) in [
+            ("\"Anonymous\" <sip:anonymous@anonymous.invalid>", ""),
+            ("<sip:Anonymous@pstn.example>", ""),
+            ("<sip:600100200@anonymous.invalid>", ""),
+            ("<sip:pstn.example>", ""),
+            ("<sip:600100200@pstn.example>", "Privacy: id\r\n"),
+            ("<sip:600100200@pstn.example>", "Privacy: header;user\r\n"),
+        ] {
+            assert_eq!(
+                caller_number(&invite_from(from, extra)),
+                None,
+                "{from} {extra}"
+            );
+        }
+        assert_eq!(
+            caller_number(&invite_from(
+                "<sip:600100200@pstn.example>",
+                "Privacy: none\r\n"
+            )),
+            Some("600100200")
+        );
     }
 
     #[test]

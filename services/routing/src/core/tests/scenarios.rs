@@ -122,9 +122,10 @@ fn menu(invalid_prompt: Option<&str>) -> Step<'_> {
     }
 }
 
+/// Sales' queue, for a call from outside at level 0.
 const SALES: Step<'static> = Step::Queue {
     department: "sales",
-    priority: 0,
+    priority: 1,
 };
 
 /// A walk on the menu number that has reached the menu.
@@ -436,11 +437,15 @@ fn internal_calls_and_route_numbers_are_untouched_by_scenarios() {
     let t = table(SCENARIOS);
     let from_piotr = Call {
         dialed: "600",
-        caller_extension: Some("202"),
+        caller: Caller::Employee("202"),
     };
     assert_eq!(
         t.decide(&from_piotr, &Facts::default(), open()),
-        Decision::plain(SALES)
+        Decision::plain(Step::Queue {
+            department: "sales",
+            priority: 0
+        }),
+        "an internal call ranks below calls from outside"
     );
     assert_eq!(
         t.decide(&external("48221234567"), &GREETED, open()),

@@ -1,0 +1,139 @@
+//! A caller waiting in a department's queue is never left in silence and is come back to
+//! music plays, and every `announce_seconds` of the department (40 by
+//! default) the caller hears their place in line and, once the department has handled
+//! calls, the expected wait. Where the department offers callbacks and the caller shows a
+//! number, the announcement ends with the choices ("waiting-choices"): any key but 2, or
+//! none, keeps waiting; 2 asks to be called back without losing the place (virtual hold):
+//! the call leaves the queue, a callback request with the call's original enqueue time and
+//! priority is raised as an event for the callback scheduler, the caller hears
+//! "callback-confirmed" and the call ends.
+
+use cc_proto::media::internal::v1 as media;
+use ractor::ActorRef;
+use tracing::{info, warn};
+
+use super::CallEvent;
+use super::actor::{Call, CallMsg, Phase, Purpose};
+
+/// The key that asks for a callback.
+const CALLBACK_KEY: &str = "2";
+
+/// How long the caller has to press a key after the choices end.
+const CHOICE_TIMEOUT_MS: u32 = 5000;
+
+impl Call {
+    /// How often the caller hears their place: the department's `announce_seconds`.
+    pub(super) fn announce_every_ms(&self) -> u64 {
+        let department = self.queued.as_ref().map(|q| q.department.as_str());
+        department
+            .and_then(|d| self.ctx.config().department(d).map(|d| d.announce_seconds))
+            .map_or(self.ctx.timings.position_every.as_millis() as u64, |s| {
+                u64::from(s) * 1000
+            })
+    }
+
+    /// Tells the caller their place in line (and the expected wait when known), then the
+    /// choices when the department offers a callback.
+    pub(super) async fn announce(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        position: u32,
+        expected_wait_ms: Option<u64>,
+    ) {
+        let mut prompts = vec!["position-you-are".to_owned()];
+        prompts.extend(digits(u64::from(position)));
+        prompts.push("position-in-line".into());
+        if let Some(ms) = expected_wait_ms {
+            // Whole minutes, rounded up: "about 1 minute" rather than "0".
+            prompts.extend(digits(ms.div_ceil(60_000).max(1)));
+            prompts.push("wait-minutes".into());
+        }
+        if self.choices.is_none() && self.offers_callback() && self.listen_for_choice().await {
+            prompts.push("waiting-choices".into());
+        }
+        info!(call = %self.id, position, expected_wait_ms, "announcing the position in line");
+        self.play(myself, prompts, false, Purpose::Position).await;
+    }
+
+    /// Whether the caller may ask for a callback: the department offers it and there is a
+    /// number to call back.
+    fn offers_callback(&self) -> bool {
+        let Some(q) = &self.queued else { return false };
+        let offered = self
+            .ctx
+            .config()
+            .department(&q.department)
+            .is_some_and(|d| d.offer_callback);
+        offered && self.caller_number().is_some()
+    }
+
+    /// Starts collecting the caller's key before the announcement plays (a key pressed
+    /// during it counts); `false` when the media node cannot.
+    async fn listen_for_choice(&mut self) -> bool {
+        let Some(endpoint) = self.a.clone() else {
+            return false;
+        };
+        let request = media::CollectDigitsRequest {
+            endpoint_id: endpoint,
+            max_digits: 1,
+            terminator: String::new(),
+            first_digit_timeout_ms: CHOICE_TIMEOUT_MS,
+            inter_digit_timeout_ms: CHOICE_TIMEOUT_MS,
+            after_prompt: true,
+        };
+        let mut m = self.media_client();
+        match tokio::time::timeout(self.timeout(), m.collect_digits(request)).await {
+            Ok(Ok(r)) => {
+                self.choices = Some(r.into_inner().collection_id);
+                true
+            }
+            Ok(Err(e)) => {
+                warn!(call = %self.id, error = %e, "cannot collect the waiting caller's choice");
+                false
+            }
+            Err(_) => {
+                warn!(call = %self.id, "cannot collect the waiting caller's choice: no answer in time");
+                false
+            }
+        }
+    }
+
+    /// The caller's key after the choices (or none): a callback, or waiting on.
+    pub(super) async fn chosen(&mut self, myself: &ActorRef<CallMsg>, done: media::CollectDone) {
+        self.choices = None;
+        if self.phase != Phase::Queued || done.digits != CALLBACK_KEY {
+            return;
+        }
+        let (Some(q), Some(number)) = (self.queued.clone(), self.caller_number()) else {
+            return;
+        };
+        let number = number.to_owned();
+        info!(call = %self.id, department = %q.department, %number, "the caller asks to be called back keeping their place");
+        self.emit(CallEvent::CallbackRequested {
+            id: self.id.clone(),
+            department: q.department.clone(),
+            number,
+            enqueued_at_unix_ms: q.enqueued_at_unix_ms,
+            priority: q.priority,
+        });
+        self.leave_queue(true);
+        self.stop_prompt();
+        self.farewell = "callback requested";
+        self.play(
+            myself,
+            vec!["callback-confirmed".into()],
+            false,
+            Purpose::Goodbye,
+        )
+        .await;
+    }
+}
+
+/// The prompts that say a number digit by digit.
+fn digits(n: u64) -> impl Iterator<Item = String> {
+    n.to_string()
+        .chars()
+        .map(|d| format!("digit-{d}"))
+        .collect::<Vec<_>>()
+        .into_iter()
+}

@@ -1,0 +1,232 @@
+//! Who calls, end to end through a real `ccd all` with SIPp callers and phones (R-30, R-32,
+//! R-33): the director's screening policy turns a never-connect caller away with a neutral
+//! prompt (her phone never rings) and puts a VIP through during do-not-disturb; a spam
+//! caller to the sales line hears the polite prompt instead of reaching an agent; a call on
+//! the director's line overtakes an ordinary caller who waited longer.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use cc_proto::queues::v1 as queues_pb;
+use cc_proto::queues::v1::queues_client::QueuesClient;
+use cc_tests::ccd::{Ccd, NodeConfig};
+use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::phones::{Behaviour, Logged};
+use cc_tests::sip::Transport;
+use cc_tests::tools::Sipp;
+
+/// Anna's direct line (she is the director), the sales line (Piotr), and the director's
+/// line into the sales queue.
+const ANNA: &str = "48221110000";
+const SALES: &str = "48220000001";
+const DIRECTORS_LINE: &str = "48220000009";
+
+const VIP: &str = "+48600000001";
+const SPAM: &str = "+48800555000";
+const ORDINARY: &str = "+48900000002";
+
+/// Anna never to be disturbed (a do-not-disturb schedule open around the clock) except by
+/// VIPs, spam never put through; spam on the sales line hears "refused".
+fn organisation() -> NodeConfig {
+    NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 0
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["piotr"]
+ring_seconds = 10
+
+[[schedules]]
+id = "always"
+[schedules.hours]
+mon = ["00:00-24:00"]
+tue = ["00:00-24:00"]
+wed = ["00:00-24:00"]
+thu = ["00:00-24:00"]
+fri = ["00:00-24:00"]
+sat = ["00:00-24:00"]
+sun = ["00:00-24:00"]
+
+[[caller_lists]]
+id = "vip"
+entries = ["{VIP}"]
+
+[[caller_lists]]
+id = "spam"
+entries = ["+48800*"]
+
+[[numbers]]
+number = "{ANNA}"
+route = {{ employee = "anna" }}
+
+[[numbers]]
+number = "{SALES}"
+route = {{ department = "sales" }}
+[[numbers.rules]]
+callers = "spam"
+goto = {{ hangup = "refused" }}
+
+[[numbers]]
+number = "{DIRECTORS_LINE}"
+route = {{ department = "sales" }}
+priority = 9
+
+[[screening]]
+employee = "anna"
+dnd = "always"
+vip = ["vip"]
+never = ["spam"]
+"#
+    ))
+}
+
+/// A caller from `from` dialling `number` with the given scenario.
+fn caller(node: &Ccd, number: &str, from: &str, scenario: &str, talk_ms: u64) -> Sipp {
+    Sipp::new(scenario, node.addr(), Transport::Udp)
+        .service(number)
+        .caller(from)
+        .with_pcaps()
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+        .timeout(Duration::from_secs(40))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_never_connect_caller_hears_the_neutral_prompt_and_a_vip_reaches_the_director_in_dnd() {
+    let node = Ccd::start(organisation());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+
+    // Spam: the neutral prompt as early media, then 480; Anna's phone never rings.
+    let turned_away = run(caller(&node, ANNA, SPAM, "caller_closed.xml", 0)).await;
+    assert!(
+        turned_away.all_calls_succeeded(),
+        "{}",
+        describe(&turned_away, &node, &[&anna])
+    );
+    assert!(anna.received("INVITE").is_empty(), "{}", anna.describe());
+    let log = node.log_text();
+    assert!(log.contains("turned away by screening"), "{log}");
+    assert!(log.contains("rejected by screening"), "{log}");
+
+    // An ordinary caller is turned away too: Anna does not want to be disturbed.
+    let ordinary = run(caller(&node, ANNA, ORDINARY, "caller_closed.xml", 0)).await;
+    assert!(
+        ordinary.all_calls_succeeded(),
+        "{}",
+        describe(&ordinary, &node, &[&anna])
+    );
+    assert!(anna.received("INVITE").is_empty(), "{}", anna.describe());
+
+    // A VIP is put through although she is in do-not-disturb.
+    let vip = run(caller(&node, ANNA, VIP, "caller.xml", 300)).await;
+    assert!(
+        vip.all_calls_succeeded(),
+        "{}",
+        describe(&vip, &node, &[&anna])
+    );
+    let invites = anna.received("INVITE");
+    assert_eq!(invites.len(), 1, "{}", anna.describe());
+    assert!(
+        invites[0].text.contains(VIP.trim_start_matches('+')),
+        "{}",
+        invites[0].text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spam_caller_to_the_sales_line_hears_the_polite_prompt_and_no_agent_rings() {
+    let node = Ccd::start(organisation());
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
+    log_in_available(&node, &["piotr"]).await;
+    let spam = run(caller(&node, SALES, SPAM, "caller_closed.xml", 0)).await;
+    assert!(
+        spam.all_calls_succeeded(),
+        "{}",
+        describe(&spam, &node, &[&piotr])
+    );
+    assert!(piotr.received("INVITE").is_empty(), "{}", piotr.describe());
+    // Anyone else on the same line reaches Piotr.
+    let customer = run(caller(&node, SALES, ORDINARY, "caller.xml", 300)).await;
+    assert!(
+        customer.all_calls_succeeded(),
+        "{}",
+        describe(&customer, &node, &[&piotr])
+    );
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+}
+
+/// Waits (at most 10 s) until `n` calls wait in the sales queue.
+async fn waiting(node: &Ccd, n: u32) {
+    let mut queues = QueuesClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let now = queues
+            .list_queues(queues_pb::ListQueuesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .queues
+            .iter()
+            .map(|q| q.waiting_calls)
+            .sum::<u32>();
+        if now == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{n} calls never waited\n{}", node.log_text());
+}
+
+/// The caller number an agent's INVITE presents (the From user).
+fn presented(invite: &Logged) -> String {
+    let from = invite
+        .text
+        .lines()
+        .find(|l| l.starts_with("From:"))
+        .unwrap_or_default();
+    from.split("sip:")
+        .nth(1)
+        .and_then(|rest| rest.split('@').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_the_directors_line_overtakes_a_caller_who_waited_longer() {
+    let node = Ccd::start(organisation());
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
+    // Nobody works yet: an ordinary caller waits first, then one on the director's line.
+    let first = tokio::spawn(run(caller(&node, SALES, ORDINARY, "caller.xml", 500)));
+    waiting(&node, 1).await;
+    let second = tokio::spawn(run(caller(
+        &node,
+        DIRECTORS_LINE,
+        "+48900000003",
+        "caller.xml",
+        500,
+    )));
+    waiting(&node, 2).await;
+    log_in_available(&node, &["piotr"]).await;
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert!(
+        first.all_calls_succeeded() && second.all_calls_succeeded(),
+        "{}\n{}",
+        describe(&first, &node, &[&piotr]),
+        second.describe()
+    );
+    let order: Vec<String> = piotr.received("INVITE").iter().map(presented).collect();
+    assert_eq!(
+        order,
+        ["+48900000003", "+48900000002"],
+        "the director's line first\n{}",
+        piotr.describe()
+    );
+}

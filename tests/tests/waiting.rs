@@ -1,0 +1,117 @@
+//! A waiting caller is come back to (R-20), end to end through a real `ccd all` with a SIPp
+//! caller: every `announce_seconds` they hear their place and the choices, and pressing 2
+//! asks for a callback that keeps their place: the call leaves the queue, ends politely,
+//! and a callback request with the original enqueue time is raised as an event.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use cc_proto::events::v1 as events_pb;
+use cc_proto::events::v1::events_client::EventsClient;
+use cc_proto::queues::v1 as queues_pb;
+use cc_proto::queues::v1::queues_client::QueuesClient;
+use cc_tests::ccd::{Ccd, NodeConfig};
+use cc_tests::org::run;
+use cc_tests::sip::Transport;
+use cc_tests::tools::Sipp;
+
+const SALES: &str = "48220000001";
+const CUSTOMER: &str = "+48600700800";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_caller_who_presses_2_gets_a_callback_request_that_keeps_their_place() {
+    // Nobody works: the caller waits; the choices come every 5 s.
+    let node = Ccd::start(NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna", "piotr"]
+announce_seconds = 5
+offer_callback = true
+
+[[numbers]]
+number = "{SALES}"
+route = {{ department = "sales" }}
+"#
+    )));
+    let mut events = EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let mut stream = events
+        .watch_events(events_pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+
+    // The key 2 seven seconds in: after the first announcement and its choices began.
+    let caller = Sipp::new("caller_waiting_key.xml", node.addr(), Transport::Udp)
+        .service(SALES)
+        .caller(CUSTOMER)
+        .file(
+            "dtmf.pcap",
+            Path::new("/usr/share/sip-tester/dtmf_2833_2.pcap"),
+        )
+        .arg("-d")
+        .arg("7000")
+        .timeout(Duration::from_secs(30));
+    let done = run(caller).await;
+    assert!(
+        done.all_calls_succeeded(),
+        "{}\n--- ccd log ---\n{}",
+        done.describe(),
+        node.log_text()
+    );
+
+    use events_pb::event::Event as E;
+    let mut request = None;
+    let mut ended = None;
+    while ended.is_none() {
+        let e = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        match e.event.unwrap() {
+            E::CallbackRequested(r) => request = Some(r),
+            E::CallEnded(end) => ended = Some(end),
+            _ => {}
+        }
+    }
+    let request = request.unwrap_or_else(|| panic!("no callback request\n{}", node.log_text()));
+    assert_eq!(request.department_id, "sales");
+    assert_eq!(request.number, CUSTOMER);
+    assert_eq!(request.priority, 1, "a call from outside at level 0");
+    assert!(
+        request.enqueued_at_unix_ms >= started && request.enqueued_at_unix_ms <= started + 3_000,
+        "the place in line is the original enqueue time: {} vs start {started}",
+        request.enqueued_at_unix_ms
+    );
+    assert_eq!(ended.unwrap().reason, "callback requested");
+
+    // The call left the queue.
+    let mut queues = QueuesClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let waiting = queues
+        .list_queues(queues_pb::ListQueuesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .queues
+        .iter()
+        .map(|q| q.waiting_calls)
+        .sum::<u32>();
+    assert_eq!(waiting, 0, "{}", node.log_text());
+}
