@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cc/routing/internal/v1/routing.proto",
         "cc/queue/internal/v1/queue.proto",
         "cc/presence/internal/v1/presence.proto",
+        "cc/callbacks/v1/callbacks.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -32,6 +32,12 @@ pub mod config {
     }
 }
 
+pub mod callbacks {
+    pub mod v1 {
+        tonic::include_proto!("cc.callbacks.v1");
+    }
+}
+
 pub mod queues {
     pub mod v1 {
         tonic::include_proto!("cc.queues.v1");

@@ -9,11 +9,29 @@
 //!   and reads them all back for a new leader.
 //! - [`journal`] keeps those keys in a file too when the coordinator is in memory (`ccd
 //!   all`), so a restart loses none.
+//! - [`service`] runs the scheduler on a node: one leader in the cluster (elected at
+//!   [`service::ELECTION_KEY`]) drives a core restored from the store, writes every change
+//!   before acting on it, and hands each due attempt to a [`Dialer`]; what it follows
+//!   (free agents, working hours) comes in through [`feeds`].
+//! - [`api`] serves `cc.callbacks.v1.Callbacks` on every node, forwarding changes to the
+//!   leader; [`events`] turns the store's changes into the callbacks' event stream.
 //!
-//! The scheduler actor, the gRPC API, dialling and `ccd` wiring come later (issue 7).
+//! The real dialler (sip-edge originating the call) and the `ccd` wiring come later.
 
+pub mod api;
+pub mod clock;
+mod convert;
 pub mod core;
+pub mod dialer;
+mod error;
+pub mod events;
+pub mod feeds;
 pub mod journal;
+pub mod service;
 pub mod store;
 
-pub use store::{CallbackStore, Loaded, StoreError, Written};
+pub use clock::Clock;
+pub use dialer::Dialer;
+pub use error::ServiceError;
+pub use service::{Cluster, Links, Role, Scheduled, Scheduler, SchedulerHandle, Settings};
+pub use store::{CallbackStore, Loaded, StoreError, Stored, Written};

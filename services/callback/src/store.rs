@@ -237,6 +237,52 @@ impl CallbackStore {
     }
 }
 
+/// A callback as stored, for readers that do not lead (the API's Get, List and Watch on
+/// any node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The callback.
+    pub record: Record,
+    /// The leader that wrote it.
+    pub leader: LeaderToken,
+    /// The store revision of its last change.
+    pub revision: Revision,
+}
+
+/// The callback stored at `kv`, or `None` (with a warning) when it cannot be read.
+pub fn decode(kv: &KeyValue) -> Option<Stored> {
+    read(kv).map(|envelope| Stored {
+        record: envelope.record,
+        leader: envelope.leader,
+        revision: kv.mod_revision,
+    })
+}
+
+/// Every readable stored callback, in id order, and the store revision they were read at.
+/// Needs no leadership: a reader's view, never written back.
+pub async fn list(coordinator: &dyn Coordinator) -> Result<(Vec<Stored>, Revision), StoreError> {
+    let listing = coordinator
+        .list(PREFIX)
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok((
+        listing.kvs.iter().filter_map(decode).collect(),
+        listing.revision,
+    ))
+}
+
+/// One stored callback (`None`: no such key, or an unreadable value).
+pub async fn get(
+    coordinator: &dyn Coordinator,
+    id: &CallbackId,
+) -> Result<Option<Stored>, StoreError> {
+    let kv = coordinator
+        .get(&key(id))
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(kv.as_ref().and_then(decode))
+}
+
 /// The envelope stored at `kv`, or `None` (with a warning) when it cannot be read.
 fn read(kv: &KeyValue) -> Option<Envelope> {
     let id = kv.key.strip_prefix(PREFIX).unwrap_or(&kv.key);
