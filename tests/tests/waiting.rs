@@ -1,5 +1,5 @@
 //! A waiting caller is come back to (R-20), end to end through a real `ccd all` with a SIPp
-//! caller: every `announce_seconds` they hear their place and the choices, and pressing 2
+//! caller: every `announce_seconds` they hear their place and the choices, and pressing 3
 //! asks for a callback that keeps their place: the call leaves the queue, ends politely,
 //! and a callback request with the original enqueue time is raised as an event.
 #![allow(clippy::unwrap_used)]
@@ -20,7 +20,7 @@ const SALES: &str = "48220000001";
 const CUSTOMER: &str = "+48600700800";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_waiting_caller_who_presses_2_gets_a_callback_request_that_keeps_their_place() {
+async fn a_waiting_caller_who_presses_3_gets_a_callback_request_that_keeps_their_place() {
     // Nobody works: the caller waits; the choices come every 5 s.
     let node = Ccd::start(NodeConfig::default().toml(&format!(
         r#"
@@ -35,7 +35,7 @@ extension = "600"
 strategy = "sequential"
 members = ["anna", "piotr"]
 announce_seconds = 5
-offer_callback = true
+waiting_choices = true
 
 [[numbers]]
 number = "{SALES}"
@@ -55,13 +55,13 @@ route = {{ department = "sales" }}
         .unwrap()
         .as_millis() as u64;
 
-    // The key 2 seven seconds in: after the first announcement and its choices began.
+    // The key 3 seven seconds in: after the first announcement and its choices began.
     let caller = Sipp::new("caller_waiting_key.xml", node.addr(), Transport::Udp)
         .service(SALES)
         .caller(CUSTOMER)
         .file(
             "dtmf.pcap",
-            Path::new("/usr/share/sip-tester/dtmf_2833_2.pcap"),
+            Path::new("/usr/share/sip-tester/dtmf_2833_3.pcap"),
         )
         .arg("-d")
         .arg("7000")

@@ -335,6 +335,21 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             call_id: id,
             reason,
         }),
+        CallEvent::MessageLeft {
+            id,
+            recipient,
+            caller_number,
+            recording_path,
+            duration_ms,
+            edge_node,
+        } => E::MessageLeft(pb::MessageLeft {
+            call_id: id,
+            recipient_id: recipient,
+            caller_number,
+            recording_path,
+            seconds: duration_ms as f64 / 1000.0,
+            edge_node,
+        }),
         CallEvent::Screened { id, employee } => E::CallScreened(pb::CallScreened {
             call_id: id,
             employee_id: employee,

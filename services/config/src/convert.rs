@@ -130,7 +130,7 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
             .last_agent_ring_seconds
             .unwrap_or(DEFAULT_LAST_AGENT_RING_SECONDS),
         announce_seconds: d.announce_seconds.unwrap_or(DEFAULT_ANNOUNCE_SECONDS),
-        offer_callback: d.offer_callback,
+        waiting_choices: d.waiting_choices,
     })
 }
 
@@ -178,8 +178,10 @@ fn after_hours(a: pb::AfterHours) -> Result<AfterHours, Status> {
         Some(Target::Employee(e)) => Ok(AfterHours::Employee(e)),
         Some(Target::Hangup(prompt)) => Ok(AfterHours::Hangup(prompt)),
         Some(Target::Scenario(s)) => Ok(AfterHours::Scenario(s)),
+        Some(Target::Message(m)) => Ok(AfterHours::Message(m)),
         None => Err(Status::invalid_argument(
-            "number.after_hours: a department, an employee, a scenario or a hangup prompt is required \
+            "number.after_hours: a department, an employee, a scenario, a hangup prompt or a \
+             message recipient is required \
              (leave after_hours out for a number without a schedule)",
         )),
     }
@@ -272,6 +274,7 @@ fn operation(o: pb::Operation, k: usize) -> Result<Operation, Status> {
                 prompt: non_empty(h.prompt),
             })
         }
+        Some(A::Message(m)) => op.message = Some(m.r#for),
         None => {}
     }
     Ok(op)
@@ -337,7 +340,7 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
         last_agent_minutes: d.last_agent_minutes,
         last_agent_ring_seconds: Some(d.last_agent_ring_seconds),
         announce_seconds: Some(d.announce_seconds),
-        offer_callback: d.offer_callback,
+        waiting_choices: d.waiting_choices,
     }
 }
 
@@ -376,6 +379,7 @@ fn after_hours_pb(a: &AfterHours) -> pb::AfterHours {
         AfterHours::Employee(e) => Target::Employee(e.clone()),
         AfterHours::Hangup(prompt) => Target::Hangup(prompt.clone()),
         AfterHours::Scenario(s) => Target::Scenario(s.clone()),
+        AfterHours::Message(m) => Target::Message(m.clone()),
     };
     pb::AfterHours {
         target: Some(target),
@@ -446,6 +450,9 @@ fn operation_pb(o: &Operation) -> pb::Operation {
         }),
         Action::Hangup(h) => A::Hangup(pb::HangupOperation {
             prompt: h.prompt.clone().unwrap_or_default(),
+        }),
+        Action::Message(to) => A::Message(pb::MessageOperation {
+            r#for: to.to_owned(),
         }),
     });
     pb::Operation {

@@ -333,6 +333,13 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
                 ))
             })
     };
+    // Messages are taken for it: a number after hours, a scenario operation, a rule or a
+    // screening policy.
+    let takes_messages = |key: &str| {
+        routes_to(&|_| false, &|a| matches!(a, AfterHours::Message(m) if m == key))
+            .or_else(|| operation_names(&|a| matches!(a, Action::Message(m) if m == key)))
+            .or_else(|| sends_to(&|d| matches!(d, Destination::Message(m) if m == key)))
+    };
     match kind {
         Kind::Employee => config
             .departments
@@ -351,13 +358,15 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
                     .screening_of(key)
                     .map(|_| "a screening policy protects it".to_owned())
             })
-            .or_else(|| sends_to(&|d| matches!(d, Destination::Employee(e) if e == key))),
+            .or_else(|| sends_to(&|d| matches!(d, Destination::Employee(e) if e == key)))
+            .or_else(|| takes_messages(key)),
         Kind::Department => routes_to(
             &|r| matches!(r, Route::Department(d) if d == key),
             &|a| matches!(a, AfterHours::Department(d) if d == key),
         )
         .or_else(|| operation_names(&|a| matches!(a, Action::Queue(q) if q.department == key)))
-        .or_else(|| sends_to(&|d| matches!(d, Destination::Department(x) if x == key))),
+        .or_else(|| sends_to(&|d| matches!(d, Destination::Department(x) if x == key)))
+        .or_else(|| takes_messages(key)),
         Kind::Schedule => config
             .numbers
             .iter()

@@ -198,8 +198,8 @@ async fn mistakes_are_refused_naming_the_field_of_the_request() {
                 declined: Some(pb::Destination { target: None }),
                 ..Default::default()
             },
-            "screening_policy.declined: a department, an employee, a scenario or a hangup \
-             prompt is required",
+            "screening_policy.declined: a department, an employee, a scenario, a hangup \
+             prompt or a message recipient is required",
         ),
         (
             pb::ScreeningPolicy {

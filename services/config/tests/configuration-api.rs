@@ -175,7 +175,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         last_agent_minutes: 0,
         last_agent_ring_seconds: None,
         announce_seconds: None,
-        offer_callback: false,
+        waiting_choices: false,
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -321,7 +321,7 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 last_agent_minutes: 0,
                 last_agent_ring_seconds: None,
                 announce_seconds: None,
-                offer_callback: false,
+                waiting_choices: false,
             }),
         }))
         .await

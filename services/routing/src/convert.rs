@@ -109,6 +109,9 @@ pub(crate) fn decision(decision: Decision<'_>) -> pb::DecideResponse {
             prompt: prompt.unwrap_or_default().into(),
         }),
         Step::NotFound => PbStep::NotFound(pb::NotFound {}),
+        Step::Message { to } => PbStep::TakeMessage(pb::TakeMessage {
+            recipient_id: to.into(),
+        }),
     };
     pb::DecideResponse {
         step: Some(step),

@@ -115,10 +115,11 @@ pub struct Department {
     /// How often a waiting caller hears their place in line and the expected wait.
     #[serde(default = "default_announce_seconds")]
     pub announce_seconds: u32,
-    /// After each announcement, a caller who shows a number may press 2 to be called back
-    /// keeping their place in line (R-20, virtual hold).
+    /// After each announcement, a caller who shows a number hears the choices: 2 leaves a
+    /// message for the department, 3 asks to be called back keeping their place in
+    /// line (R-20, virtual hold); 1 or no key keeps waiting.
     #[serde(default)]
-    pub offer_callback: bool,
+    pub waiting_choices: bool,
 }
 
 /// How often a waiting caller hears their place when the department says nothing.
@@ -209,6 +210,9 @@ pub enum Destination {
     Hangup(String),
     /// Walk this `[[scenarios]]` id (e.g. a menu offering a message or a callback).
     Scenario(String),
+    /// Take a message for this employee or department id: the caller is answered,
+    /// speaks after the tone, and hears the number they will be called back at.
+    Message(String),
 }
 
 /// Where a scheduled number's calls go out of hours (its first name).
@@ -456,6 +460,15 @@ pub(super) fn check_destination(
             field,
             format!("{p:?} is not a prompt id (a file stem in [media] prompts_dir)"),
         )),
+        Destination::Message(to)
+            if !known.employees.contains(to.as_str())
+                && !known.departments.contains(to.as_str()) =>
+        {
+            Err(invalid(
+                field,
+                format!("{to:?} is neither an employee nor a department id"),
+            ))
+        }
         _ => Ok(()),
     }
 }

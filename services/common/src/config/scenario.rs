@@ -56,6 +56,9 @@ pub struct Operation {
     /// Play a prompt, if any, and end the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hangup: Option<HangupOp>,
+    /// Take a message for this employee or department and end the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// After `play`: the next operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
@@ -149,10 +152,14 @@ pub enum Action<'a> {
     Dial(&'a DialOp),
     Transfer(&'a TransferOp),
     Hangup(&'a HangupOp),
+    /// The employee or department id a message is for.
+    Message(&'a str),
 }
 
 /// The fields that say what an operation does, in the order errors list them.
-const KINDS: [&str; 6] = ["play", "menu", "queue", "dial", "transfer", "hangup"];
+const KINDS: [&str; 7] = [
+    "play", "menu", "queue", "dial", "transfer", "hangup", "message",
+];
 
 impl Action<'_> {
     /// Its field name (`play`, `menu`, ...).
@@ -164,6 +171,7 @@ impl Action<'_> {
             Action::Dial(_) => "dial",
             Action::Transfer(_) => "transfer",
             Action::Hangup(_) => "hangup",
+            Action::Message(_) => "message",
         }
     }
 }
@@ -184,6 +192,7 @@ impl Operation {
             self.dial.as_ref().map(Action::Dial),
             self.transfer.as_ref().map(Action::Transfer),
             self.hangup.as_ref().map(Action::Hangup),
+            self.message.as_deref().map(Action::Message),
         ]
         .into_iter()
         .flatten()
@@ -413,6 +422,14 @@ fn check_operation(
         Action::Hangup(h) => {
             if let Some(p) = &h.prompt {
                 prompt("hangup.prompt", p)?;
+            }
+        }
+        Action::Message(to) => {
+            if !known.employees.contains(to) && !known.departments.contains(to) {
+                return Err(invalid(
+                    field("message"),
+                    format!("{to:?} is neither an employee nor a department id"),
+                ));
             }
         }
     }

@@ -124,8 +124,10 @@ fn destination(d: pb::Destination, field: &str) -> Result<Destination, Status> {
         Some(Target::Employee(e)) => Ok(Destination::Employee(e)),
         Some(Target::Hangup(prompt)) => Ok(Destination::Hangup(prompt)),
         Some(Target::Scenario(s)) => Ok(Destination::Scenario(s)),
+        Some(Target::Message(m)) => Ok(Destination::Message(m)),
         None => Err(Status::invalid_argument(format!(
-            "{field}: a department, an employee, a scenario or a hangup prompt is required \
+            "{field}: a department, an employee, a scenario, a hangup prompt or a message \
+             recipient is required \
              (or leave it out)"
         ))),
     }
@@ -138,6 +140,7 @@ fn destination_pb(d: &Destination) -> pb::Destination {
         Destination::Employee(e) => Target::Employee(e.clone()),
         Destination::Hangup(prompt) => Target::Hangup(prompt.clone()),
         Destination::Scenario(s) => Target::Scenario(s.clone()),
+        Destination::Message(m) => Target::Message(m.clone()),
     };
     pb::Destination {
         target: Some(target),

@@ -81,7 +81,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
         last_agent_minutes: 0,
         last_agent_ring_seconds: None,
         announce_seconds: None,
-        offer_callback: false,
+        waiting_choices: false,
     };
     let d = department(request.clone()).unwrap();
     assert_eq!(d.strategy, Strategy::Progressive);
@@ -180,6 +180,7 @@ fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
         Target::Employee("anna".into()),
         Target::Hangup("closed".into()),
         Target::Scenario("night".into()),
+        Target::Message("sales".into()),
     ] {
         let request = pb::Number {
             number: "48221234567".into(),
@@ -197,6 +198,7 @@ fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
             Target::Employee(e) => AfterHours::Employee(e),
             Target::Hangup(p) => AfterHours::Hangup(p),
             Target::Scenario(s) => AfterHours::Scenario(s),
+            Target::Message(m) => AfterHours::Message(m),
         };
         assert_eq!(n.after_hours, Some(expected));
         assert_eq!(

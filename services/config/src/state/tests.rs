@@ -41,7 +41,7 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         last_agent_minutes: 0,
         last_agent_ring_seconds: 10,
         announce_seconds: 40,
-        offer_callback: false,
+        waiting_choices: false,
     }
 }
 

@@ -154,6 +154,12 @@ fn every_step_becomes_its_oneof_case() {
         ),
         (Step::NotFound, PbStep::NotFound(pb::NotFound {})),
         (
+            Step::Message { to: "sales" },
+            PbStep::TakeMessage(pb::TakeMessage {
+                recipient_id: "sales".into(),
+            }),
+        ),
+        (
             Step::Menu {
                 prompt: "main-menu",
                 invalid_prompt: Some("invalid-choice"),

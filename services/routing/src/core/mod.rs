@@ -77,6 +77,8 @@ pub enum Step<'t> {
     Transfer { number: &'t str, trunk: &'t str },
     /// Play a polite prompt, if any, and end the call.
     Hangup { prompt: Option<&'t str> },
+    /// Take a message for an employee or department (by id) and end the call.
+    Message { to: &'t str },
     /// Refuse the call: nothing is configured for what was dialled (SIP 404).
     NotFound,
 }
@@ -128,6 +130,8 @@ enum Target {
     Hangup(String),
     /// Walk the scenario (an index into the table's `scenarios`).
     Scenario(usize),
+    /// Take a message for this employee or department id.
+    Message(String),
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +413,7 @@ impl RoutingTable {
             Target::Hangup(prompt) => Step::Hangup {
                 prompt: Some(prompt),
             },
+            Target::Message(to) => Step::Message { to },
             Target::Scenario(i) => {
                 return match self.scenarios.get(*i) {
                     Some(graph) => graph.start(|e| Ok(self.dial(e))),
@@ -484,6 +489,7 @@ fn destination(to: &Destination, scenarios: &HashMap<&str, usize>) -> Target {
         Destination::Department(d) => Target::Department(d.clone()),
         Destination::Employee(e) => Target::Employee(e.clone()),
         Destination::Hangup(prompt) => Target::Hangup(prompt.clone()),
+        Destination::Message(to) => Target::Message(to.clone()),
         Destination::Scenario(id) => {
             Target::Scenario(scenarios.get(id.as_str()).copied().unwrap_or(usize::MAX))
         }

@@ -124,6 +124,9 @@ enum Act {
     Hangup {
         prompt: Option<String>,
     },
+    Message {
+        to: String,
+    },
 }
 
 /// Keys a menu can offer: 0-9, * and #.
@@ -231,6 +234,7 @@ impl Graph {
                     Some(Action::Hangup(h)) => Act::Hangup {
                         prompt: h.prompt.clone(),
                     },
+                    Some(Action::Message(to)) => Act::Message { to: to.to_owned() },
                     None => Act::Hangup { prompt: None },
                 };
                 Op {
@@ -379,6 +383,7 @@ impl Graph {
             Act::Hangup { prompt } => Step::Hangup {
                 prompt: prompt.as_deref(),
             },
+            Act::Message { to } => Step::Message { to },
         };
         Decision {
             step,

@@ -115,6 +115,8 @@ pub enum Timer {
     MenuDeadline {
         collection: u64,
     },
+    /// The longest message has been recorded.
+    MessageDeadline,
     /// The call has waited `max_wait_seconds` in the queue it joined at `generation`.
     MaxWait {
         generation: u64,
@@ -202,6 +204,8 @@ pub(super) enum Purpose {
     Music,
     Position,
     Goodbye,
+    /// The invitation to leave a message: the recording starts when it ends.
+    MessageIntro,
 }
 
 /// Who ended the call (that side needs no BYE).
@@ -307,6 +311,8 @@ pub struct Call {
     pub(super) farewell: &'static str,
     /// The digit collection of a waiting caller's choices under way.
     pub(super) choices: Option<u64>,
+    /// The message being taken.
+    pub(super) message: Option<super::message::Taking>,
     /// The menu's digit collection under way.
     pub(super) menu: Option<u64>,
     pub(super) playback: Option<(u64, Purpose)>,
@@ -393,6 +399,7 @@ impl Call {
             outcome: None,
             farewell: "said goodbye",
             choices: None,
+            message: None,
             menu: None,
             playback: None,
             queued: None,
@@ -708,6 +715,7 @@ impl Call {
             Some(Step::Queue(q)) => self.enqueue(myself, q).await,
             Some(Step::Dial(d)) => self.dial(myself, d).await,
             Some(Step::Transfer(t)) => self.transfer_out(myself, t).await,
+            Some(Step::TakeMessage(m)) => self.take_message(myself, m).await,
             Some(Step::Hangup(h)) if !h.prompt.is_empty() => {
                 if self.early_media(myself).await {
                     self.play(myself, vec![h.prompt], false, Purpose::Goodbye)
@@ -772,7 +780,7 @@ impl Call {
     /// Answers the caller (200 with the endpoint's SDP, retransmitted until the ACK). The
     /// endpoint is made, placed near `near` (the leg it will be bridged to), if the caller
     /// has none yet. False when the call cannot be answered (and has been ended).
-    async fn answer(&mut self, myself: &ActorRef<CallMsg>, near: Option<&str>) -> bool {
+    pub(super) async fn answer(&mut self, myself: &ActorRef<CallMsg>, near: Option<&str>) -> bool {
         let Some(sdp) = self.caller_endpoint(myself, near).await else {
             return false;
         };
@@ -896,11 +904,15 @@ impl Call {
                     }
                     Purpose::Position if self.phase == Phase::Queued => self.music(myself).await,
                     Purpose::Goodbye => self.end(myself, Side::Nobody, self.farewell).await,
+                    Purpose::MessageIntro => self.record_message(myself).await,
                     _ => {}
                 }
             }
             Some(MediaEv::CollectDone(done)) if self.choices == Some(done.collection_id) => {
                 self.chosen(myself, done).await;
+            }
+            Some(MediaEv::CollectDone(done)) if self.ends_message(done.collection_id) => {
+                self.message_done(myself).await;
             }
             Some(MediaEv::CollectDone(done)) => self.menu_collected(myself, done).await,
             // Many phones send nothing while they only hear early media.
@@ -2013,6 +2025,7 @@ impl Call {
                 }
             }
             Timer::MenuDeadline { collection } => self.menu_overdue(myself, collection).await,
+            Timer::MessageDeadline => self.message_done(myself).await,
             Timer::PlayDeadline { playback } => {
                 if self.playback.is_some_and(|(id, _)| id == playback) {
                     debug!(call = %self.id, playback, "playback end not reported: going on");
@@ -2038,6 +2051,12 @@ impl Call {
         if self.phase == Phase::Ending {
             return;
         }
+        // A caller hanging up while speaking leaves their message all the same.
+        let why = if self.keep_message().await {
+            "message left"
+        } else {
+            why
+        };
         self.set_phase(Phase::Ending);
         info!(call = %self.id, reason = why, "call ended");
         self.emit(CallEvent::Ended {

@@ -6,6 +6,7 @@ mod actor;
 mod api;
 mod dispatch;
 mod menu;
+mod message;
 mod outbox;
 pub mod sip;
 mod transfer;
@@ -298,6 +299,16 @@ pub enum CallEvent {
     Screened {
         id: String,
         employee: String,
+    },
+    /// A caller left a message.
+    MessageLeft {
+        id: String,
+        recipient: String,
+        caller_number: String,
+        recording_path: String,
+        /// The recording's length in milliseconds (0 when unknown).
+        duration_ms: u64,
+        edge_node: String,
     },
     /// The waiting caller chose a callback that keeps their place.
     CallbackRequested {

@@ -1,12 +1,13 @@
 //! A caller waiting in a department's queue is never left in silence and is come back to
 //! music plays, and every `announce_seconds` of the department (40 by
 //! default) the caller hears their place in line and, once the department has handled
-//! calls, the expected wait. Where the department offers callbacks and the caller shows a
-//! number, the announcement ends with the choices ("waiting-choices"): any key but 2, or
-//! none, keeps waiting; 2 asks to be called back without losing the place (virtual hold):
-//! the call leaves the queue, a callback request with the call's original enqueue time and
-//! priority is raised as an event for the callback scheduler, the caller hears
-//! "callback-confirmed" and the call ends.
+//! calls, the expected wait. Where the department offers the choices and the caller shows
+//! a number, the announcement ends with them ("waiting-choices"): 1, another key or none
+//! keeps waiting; 2 leaves the queue to leave a message for the department; 3 asks
+//! to be called back without losing the place (virtual hold): the call leaves the queue, a
+//! callback request with the call's original enqueue time and priority is raised as an
+//! event for the callback scheduler, the caller hears "callback-confirmed" and the call
+//! ends.
 
 use cc_proto::media::internal::v1 as media;
 use ractor::ActorRef;
@@ -15,8 +16,9 @@ use tracing::{info, warn};
 use super::CallEvent;
 use super::actor::{Call, CallMsg, Phase, Purpose};
 
-/// The key that asks for a callback.
-const CALLBACK_KEY: &str = "2";
+/// The keys of the choices, as the "waiting-choices" prompt says them.
+const MESSAGE_KEY: &str = "2";
+const CALLBACK_KEY: &str = "3";
 
 /// How long the caller has to press a key after the choices end.
 const CHOICE_TIMEOUT_MS: u32 = 5000;
@@ -48,22 +50,22 @@ impl Call {
             prompts.extend(digits(ms.div_ceil(60_000).max(1)));
             prompts.push("wait-minutes".into());
         }
-        if self.choices.is_none() && self.offers_callback() && self.listen_for_choice().await {
+        if self.choices.is_none() && self.offers_choices() && self.listen_for_choice().await {
             prompts.push("waiting-choices".into());
         }
         info!(call = %self.id, position, expected_wait_ms, "announcing the position in line");
         self.play(myself, prompts, false, Purpose::Position).await;
     }
 
-    /// Whether the caller may ask for a callback: the department offers it and there is a
+    /// Whether the caller hears the choices: the department offers them and there is a
     /// number to call back.
-    fn offers_callback(&self) -> bool {
+    fn offers_choices(&self) -> bool {
         let Some(q) = &self.queued else { return false };
         let offered = self
             .ctx
             .config()
             .department(&q.department)
-            .is_some_and(|d| d.offer_callback);
+            .is_some_and(|d| d.waiting_choices);
         offered && self.caller_number().is_some()
     }
 
@@ -98,13 +100,26 @@ impl Call {
         }
     }
 
-    /// The caller's key after the choices (or none): a callback, or waiting on.
+    /// The caller's key after the choices (or none): a message, a callback, or waiting on.
     pub(super) async fn chosen(&mut self, myself: &ActorRef<CallMsg>, done: media::CollectDone) {
         self.choices = None;
-        if self.phase != Phase::Queued || done.digits != CALLBACK_KEY {
+        if self.phase != Phase::Queued {
             return;
         }
-        let (Some(q), Some(number)) = (self.queued.clone(), self.caller_number()) else {
+        let Some(q) = self.queued.clone() else { return };
+        if done.digits == MESSAGE_KEY {
+            info!(call = %self.id, department = %q.department, "the caller leaves a message instead of waiting");
+            self.leave_queue(true);
+            self.stop_prompt();
+            let take = cc_proto::routing::internal::v1::TakeMessage {
+                recipient_id: q.department,
+            };
+            return self.take_message(myself, take).await;
+        }
+        if done.digits != CALLBACK_KEY {
+            return;
+        }
+        let Some(number) = self.caller_number() else {
             return;
         };
         let number = number.to_owned();

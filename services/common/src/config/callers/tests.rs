@@ -81,6 +81,20 @@ fn the_example_parses() {
 }
 
 #[test]
+fn messages_are_taken_for_employees_and_departments() {
+    let c = config(
+        "[[scenarios]]\nid='m'\nstart='m'\n[[scenarios.operations]]\nid='m'\nmessage='sales'\n\
+         [[screening]]\nemployee='anna'\ndeclined={ message='anna' }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.scenario("m").unwrap().operations[0].action(),
+        Some(super::super::Action::Message("sales"))
+    );
+    assert_eq!(c.screening[0].declined, Destination::Message("anna".into()));
+}
+
+#[test]
 fn a_policy_without_declined_ends_with_the_neutral_prompt() {
     let c = config("[[screening]]\nemployee='anna'\ndnd='lunch'\n").unwrap();
     assert_eq!(
@@ -202,6 +216,15 @@ fn mistakes_are_refused_naming_the_field() {
              [[screening]]\nemployee='anna'\ndeclined={ scenario='back' }\n"
                 .into(),
             "screening[0].declined",
+        ),
+        (
+            "[[screening]]\nemployee='anna'\ndeclined={ message='nobody' }\n".into(),
+            "screening[0].declined",
+        ),
+        (
+            "[[scenarios]]\nid='m'\nstart='m'\n[[scenarios.operations]]\nid='m'\nmessage='nobody'\n"
+                .into(),
+            "scenarios[1].operations[0].message",
         ),
         (
             "[[screening]]\nemployee='anna'\nanonymous='ignore'\n".into(),

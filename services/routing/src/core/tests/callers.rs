@@ -75,6 +75,20 @@ next = "end"
 [[scenarios.operations]]
 id = "end"
 hangup = {}
+[[numbers]]
+number = "48229990003"
+route = { department = "sales" }
+schedule = "mornings"
+after_hours = { message = "sales" }
+[[scenarios]]
+id = "take"
+start = "take"
+[[scenarios.operations]]
+id = "take"
+message = "anna"
+[[numbers]]
+number = "48229990004"
+scenario = "take"
 [[screening]]
 employee = "anna"
 dnd = "lunch"
@@ -264,4 +278,24 @@ fn a_declined_call_that_piotr_does_not_answer_ends_politely() {
         ..GREETED
     };
     assert_eq!(step(&t, &call, &after, afternoon()), unavailable());
+}
+
+#[test]
+fn a_message_is_taken_out_of_hours_and_by_a_scenario_operation() {
+    let t = table(CALLERS);
+    let caller = "+48900000000";
+    assert_eq!(
+        step(&t, &from("48229990003", caller), &GREETED, afternoon()),
+        Step::Message { to: "sales" }
+    );
+    assert_eq!(
+        step(&t, &from("48229990003", caller), &GREETED, morning()),
+        Step::Queue {
+            department: "sales",
+            priority: 1
+        }
+    );
+    let d = t.decide(&from("48229990004", caller), &GREETED, lunch());
+    assert_eq!(d.step, Step::Message { to: "anna" });
+    assert_eq!(d.operation, Some("take"));
 }
