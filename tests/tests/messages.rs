@@ -67,13 +67,15 @@ async fn watch(node: &Ccd) -> Streaming<events_pb::Event> {
         .into_inner()
 }
 
-/// The message left and how the call ended, from the event stream.
+/// The message left and how the call ended, from the event stream (and the scenario
+/// operations the call walked, in order).
 async fn message_and_end(
     stream: &mut Streaming<events_pb::Event>,
     node: &Ccd,
-) -> (events_pb::MessageLeft, String) {
+) -> (events_pb::MessageLeft, String, Vec<String>) {
     use events_pb::event::Event as E;
     let mut message = None;
+    let mut operations = Vec::new();
     loop {
         let e = tokio::time::timeout(Duration::from_secs(10), stream.message())
             .await
@@ -82,9 +84,10 @@ async fn message_and_end(
             .unwrap();
         match e.event.unwrap() {
             E::MessageLeft(m) => message = Some(m),
+            E::CallOperation(o) => operations.push(o.operation_id),
             E::CallEnded(end) => {
                 let m = message.unwrap_or_else(|| panic!("no message\n{}", node.log_text()));
-                return (m, end.reason);
+                return (m, end.reason, operations);
             }
             _ => {}
         }
@@ -126,10 +129,11 @@ async fn a_caller_leaves_a_message_ended_by_pound_and_hears_their_number_read_ba
         .timeout(Duration::from_secs(60));
     let done = run(caller).await;
     assert_ok(&done, &node);
-    let (m, reason) = message_and_end(&mut events, &node).await;
+    let (m, reason, operations) = message_and_end(&mut events, &node).await;
     assert_eq!(m.recipient_id, "anna");
     assert_eq!(m.caller_number, CUSTOMER);
     assert_eq!(reason, "message left");
+    assert_eq!(operations, ["take"], "the scenario operation is an event");
     assert_recorded(&m, 5.0);
     assert!(m.seconds < 20.0, "# ended it: {} s", m.seconds);
 }
@@ -148,7 +152,7 @@ async fn a_caller_who_hangs_up_while_speaking_leaves_the_message_all_the_same() 
         .timeout(Duration::from_secs(40));
     let done = run(caller).await;
     assert_ok(&done, &node);
-    let (m, reason) = message_and_end(&mut events, &node).await;
+    let (m, reason, _) = message_and_end(&mut events, &node).await;
     assert_eq!(m.recipient_id, "anna");
     assert_eq!(reason, "message left");
     assert_recorded(&m, 2.0);
@@ -173,7 +177,7 @@ async fn a_waiting_caller_who_presses_2_leaves_a_message_for_the_department() {
         .timeout(Duration::from_secs(60));
     let done = run(caller).await;
     assert_ok(&done, &node);
-    let (m, reason) = message_and_end(&mut events, &node).await;
+    let (m, reason, _) = message_and_end(&mut events, &node).await;
     assert_eq!(m.recipient_id, "sales");
     assert_eq!(m.caller_number, CUSTOMER);
     assert_eq!(reason, "message left");

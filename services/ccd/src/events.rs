@@ -350,6 +350,10 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             seconds: duration_ms as f64 / 1000.0,
             edge_node,
         }),
+        CallEvent::Operation { id, operation } => E::CallOperation(pb::CallOperation {
+            call_id: id,
+            operation_id: operation,
+        }),
         CallEvent::Screened { id, employee } => E::CallScreened(pb::CallScreened {
             call_id: id,
             employee_id: employee,

@@ -703,6 +703,10 @@ impl Call {
         debug!(call = %self.id, ?step, %operation, "routing step");
         if !operation.is_empty() {
             info!(call = %self.id, %operation, "scenario operation");
+            self.emit(CallEvent::Operation {
+                id: self.id.clone(),
+                operation: operation.clone(),
+            });
         }
         match step {
             Some(Step::Play(p)) => {

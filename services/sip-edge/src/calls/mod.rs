@@ -295,6 +295,11 @@ pub enum CallEvent {
         id: String,
         reason: String,
     },
+    /// The call entered a scenario operation (reports group calls by it).
+    Operation {
+        id: String,
+        operation: String,
+    },
     /// An employee's screening policy turned the call away.
     Screened {
         id: String,
