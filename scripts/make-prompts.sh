@@ -48,7 +48,9 @@ say invalid-choice "Sorry, that is not a valid choice."
 say closed "We are closed now. Please call again during our opening hours."
 say refused "We are sorry, we cannot take this call. Goodbye."
 say goodbye "Thank you for calling. Goodbye."
-say screening-name "Please say your name and company after the tone, then press the pound key."
+say screening-name "Please say your name, your company and what you are calling about after the tone, then press the pound key."
+say screening-caller "You have a call from"
+say screening-accept "Press 1 to take the call. Press 2 to decline it."
 say enter-extension "Please enter the extension of the person you want to reach."
 for d in 0 1 2 3 4 5 6 7 8 9; do
   words=(zero one two three four five six seven eight nine)

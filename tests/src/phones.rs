@@ -1,7 +1,7 @@
 //! Agents' desk phones played by SIPp: each registers with digest authentication
 //! (`agent_register.xml`) and handles the calls it gets with an out-of-call scenario
 //! (`agent_answer.xml`, `agent_no_answer.xml`, `agent_busy.xml`, `agent_hangup.xml`,
-//! `agent_hold.xml`, `agent_refer.xml`, `agent_refer_hang_up.xml`),
+//! `agent_hold.xml`, `agent_refer.xml`, `agent_refer_hang_up.xml`, `agent_answer_key.xml`),
 //! echoing RTP back (`-rtp_echo`). The phone runs in the background until dropped (killed by
 //! its PID); its SIP message log tells what it was sent and when.
 
@@ -26,6 +26,13 @@ pub enum Behaviour {
     NoAnswer,
     /// Declines with 486 Busy Here.
     Busy,
+    /// Rings for `ring_ms`, answers, presses `key` (RFC 4733) `key_ms` after the answer,
+    /// waits for the BYE.
+    AnswerThenKey {
+        ring_ms: u64,
+        key: char,
+        key_ms: u64,
+    },
     /// Rings for `ring_ms`, answers, puts the call on hold (re-INVITE a=sendonly) after
     /// `hold_ms`, takes it back (a=sendrecv) `hold_ms` later, waits for the BYE.
     AnswerThenHold { ring_ms: u64, hold_ms: u64 },
@@ -232,6 +239,22 @@ impl Phone {
                     ("refer_to", target.to_owned()),
                 ],
             ),
+            Behaviour::AnswerThenKey {
+                ring_ms,
+                key,
+                key_ms,
+            } => {
+                let pcap = format!("/usr/share/sip-tester/dtmf_2833_{key}.pcap");
+                std::os::unix::fs::symlink(&pcap, dir.path().join("dtmf.pcap"))
+                    .unwrap_or_else(|e| panic!("cannot link {pcap} for phone {name}: {e}"));
+                (
+                    "agent_answer_key.xml",
+                    vec![
+                        ("ring_ms", ring_ms.to_string()),
+                        ("key_ms", key_ms.to_string()),
+                    ],
+                )
+            }
             Behaviour::NoAnswer => ("agent_no_answer.xml", vec![]),
             Behaviour::Busy => ("agent_busy.xml", vec![]),
         };

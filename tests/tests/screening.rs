@@ -230,3 +230,104 @@ async fn a_call_on_the_directors_line_overtakes_a_caller_who_waited_longer() {
         piotr.describe()
     );
 }
+
+/// Anna announces her callers (R-31): they say who they are, she accepts or declines.
+fn announcing() -> NodeConfig {
+    NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 0
+
+[[numbers]]
+number = "{ANNA}"
+route = {{ employee = "anna" }}
+
+[[screening]]
+employee = "anna"
+announce = true
+"#
+    ))
+}
+
+/// A caller to Anna who says who they are and presses # after `-d` (`scenario`:
+/// `caller_announced.xml` hangs up on hold, `caller_message.xml` waits for the BYE).
+fn announcing_caller(node: &Ccd, scenario: &str) -> Sipp {
+    Sipp::new(scenario, node.addr(), Transport::Udp)
+        .service(ANNA)
+        .caller(ORDINARY)
+        .with_pcaps()
+        .file(
+            "dtmf.pcap",
+            std::path::Path::new("/usr/share/sip-tester/dtmf_2833_pound.pcap"),
+        )
+        .arg("-d")
+        .arg("7500")
+        .timeout(Duration::from_secs(60))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_call_the_director_accepts_is_connected() {
+    let node = Ccd::start(announcing());
+    // Anna answers, hears who calls and presses 1 three seconds in.
+    let anna = phone(
+        &node,
+        "201",
+        Behaviour::AnswerThenKey {
+            ring_ms: 200,
+            key: '1',
+            key_ms: 3000,
+        },
+    );
+    let call = run(announcing_caller(&node, "caller_announced.xml")).await;
+    assert!(
+        call.all_calls_succeeded(),
+        "{}",
+        describe(&call, &node, &[&anna])
+    );
+    let log = node.log_text();
+    assert!(log.contains("presenting the caller to the callee"), "{log}");
+    assert!(
+        log.contains("the callee accepted the announced call"),
+        "{log}"
+    );
+    assert!(log.contains("answered"), "{log}");
+    // Connected: the caller's hang-up reached Anna as a BYE.
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        anna.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_call_the_director_declines_is_never_connected_and_ends_politely() {
+    let node = Ccd::start(announcing());
+    let anna = phone(
+        &node,
+        "201",
+        Behaviour::AnswerThenKey {
+            ring_ms: 200,
+            key: '2',
+            key_ms: 3000,
+        },
+    );
+    // The caller, on hold, is never told "connecting": they hear the neutral prompt and
+    // the call ends (ccd's BYE).
+    let call = run(announcing_caller(&node, "caller_message.xml")).await;
+    assert!(
+        call.all_calls_succeeded(),
+        "{}",
+        describe(&call, &node, &[&anna])
+    );
+    let log = node.log_text();
+    assert!(
+        log.contains("the callee declined the announced call"),
+        "{log}"
+    );
+    assert!(!log.contains("the callee accepted"), "{log}");
+    assert!(log.contains("rejected by screening"), "{log}");
+    // Anna's leg was hung up by ccd.
+    assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
+}

@@ -261,6 +261,7 @@ fn operation(o: pb::Operation, k: usize) -> Result<Operation, Status> {
         Some(A::Dial(d)) => {
             op.dial = Some(DialOp {
                 employee: d.employee,
+                announce: d.announce,
             })
         }
         Some(A::Transfer(t)) => {
@@ -443,6 +444,7 @@ fn operation_pb(o: &Operation) -> pb::Operation {
         }),
         Action::Dial(d) => A::Dial(pb::DialOperation {
             employee: d.employee.clone(),
+            announce: d.announce,
         }),
         Action::Transfer(t) => A::Transfer(pb::TransferOperation {
             number: t.number.clone(),

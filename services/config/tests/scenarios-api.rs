@@ -74,6 +74,7 @@ fn main_menu() -> pb::Scenario {
                     "anna",
                     Action::Dial(pb::DialOperation {
                         employee: "anna".into(),
+                        announce: false,
                     }),
                 )
             },
@@ -216,6 +217,7 @@ async fn mistakes_are_refused_naming_the_field_of_the_request() {
     let mut s = main_menu();
     s.operations[3].action = Some(Action::Dial(pb::DialOperation {
         employee: "zofia".into(),
+        announce: false,
     }));
     cases.push((s, "scenario.operations[3].dial.employee"));
     let mut s = main_menu();

@@ -124,6 +124,7 @@ async fn caller_lists_and_policies_reach_every_node(coordinator: Arc<dyn Coordin
         never: vec!["spam".into()],
         limited: Vec::new(),
         anonymous: AnonymousPolicy::Decline,
+        announce: false,
         declined: Destination::Hangup("in-a-meeting".into()),
     })
     .await

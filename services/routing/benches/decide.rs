@@ -246,6 +246,7 @@ fn with_lists(mut config: Config, entries: usize) -> Config {
             schedule: "s2".into(),
         }],
         anonymous: Default::default(),
+        announce: false,
         declined: Destination::Employee("piotr".into()),
     });
     config.check().expect("configuration with caller lists");

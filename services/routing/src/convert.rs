@@ -68,6 +68,7 @@ fn dial_outcome(value: i32, field: &str) -> Result<Option<DialOutcome>, Status> 
         D::NoAnswer => Some(DialOutcome::NoAnswer),
         D::Busy => Some(DialOutcome::Busy),
         D::Unreachable => Some(DialOutcome::Unreachable),
+        D::Declined => Some(DialOutcome::Declined),
     })
 }
 
@@ -97,9 +98,14 @@ pub(crate) fn decision(decision: Decision<'_>) -> pb::DecideResponse {
             department_id: department.into(),
             priority: u32::from(priority),
         }),
-        Step::Dial { employee, forward } => PbStep::Dial(pb::Dial {
+        Step::Dial {
+            employee,
+            forward,
+            announce,
+        } => PbStep::Dial(pb::Dial {
             employee_id: employee.into(),
             forward: forward.map(self::forward),
+            announce,
         }),
         Step::Transfer { number, trunk } => PbStep::Transfer(pb::Transfer {
             number: number.into(),

@@ -66,6 +66,7 @@ async fn calls_are_greeted_queued_dialled_or_refused() {
         Some(Step::Dial(pb::Dial {
             employee_id: "piotr".into(),
             forward: None,
+            announce: false,
         }))
     );
     // Extensions are not reachable from outside.

@@ -146,11 +146,23 @@ pub struct Screening {
     pub limited: Vec<LimitedCallers>,
     #[serde(default)]
     pub anonymous: AnonymousPolicy,
+    /// Announced transfer: a call the policy puts through is announced first. The
+    /// caller says their name, company and purpose (recorded); the employee's phone rings
+    /// and, answered, plays it and asks to accept (1) or decline (2). Only an accepted call
+    /// is connected; a declined one (or no key, or the employee hanging up) goes to
+    /// `declined`, and the caller, who only heard "please hold" and music, never hears
+    /// "connecting" first.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub announce: bool,
     /// Where a turned-away call goes: a neutral prompt and the end of the call (`{ hangup
     /// = "in-a-meeting" }`, never what the person is really doing), a deputy (`{ employee
     /// }`), a department or a scenario (e.g. one that takes a message).
     #[serde(default = "default_declined")]
     pub declined: Destination,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The prompt a turned-away caller hears when the policy names no `declined`.

@@ -116,11 +116,15 @@ pub struct QueueOp {
     pub priority: u8,
 }
 
-/// `dial = { employee = "..." }`.
+/// `dial = { employee = "...", announce = false }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DialOp {
     pub employee: String,
+    /// Announce the caller first (R-31, as a screening policy's `announce`): a declined
+    /// call takes `no_answer`, or the employee's policy's `declined` when they have one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub announce: bool,
 }
 
 /// `transfer = { number = "+48...", trunk = "..." }`.

@@ -86,6 +86,7 @@ pub(crate) fn screening(p: pb::ScreeningPolicy) -> Result<Screening, Status> {
             })
             .collect(),
         anonymous,
+        announce: p.announce,
         declined,
     })
 }
@@ -113,6 +114,7 @@ pub(crate) fn screening_pb(v: &Versioned<Screening>) -> pb::ScreeningPolicy {
         anonymous: anonymous.into(),
         declined: Some(destination_pb(&p.declined)),
         etag: v.etag.to_string(),
+        announce: p.announce,
     }
 }
 

@@ -536,6 +536,7 @@ fn pb_policy() -> pb::ScreeningPolicy {
             target: Some(pb::destination::Target::Employee("piotr".into())),
         }),
         etag: String::new(),
+        announce: true,
     }
 }
 
@@ -554,6 +555,7 @@ fn a_screening_policy_round_trips_with_every_field() {
                 schedule: "supplier-hours".into(),
             }],
             anonymous: AnonymousPolicy::Decline,
+            announce: true,
             declined: Destination::Employee("piotr".into()),
         }
     );

@@ -32,6 +32,7 @@ fn policy(employee: &str) -> Screening {
         never: Vec::new(),
         limited: Vec::new(),
         anonymous: AnonymousPolicy::Connect,
+        announce: false,
         declined: Destination::Hangup("unavailable".into()),
     }
 }

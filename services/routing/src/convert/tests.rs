@@ -114,10 +114,12 @@ fn every_step_becomes_its_oneof_case() {
             Step::Dial {
                 employee: "piotr",
                 forward: None,
+                announce: false,
             },
             PbStep::Dial(pb::Dial {
                 employee_id: "piotr".into(),
                 forward: None,
+                announce: false,
             }),
         ),
         (
@@ -128,6 +130,7 @@ fn every_step_becomes_its_oneof_case() {
                     number: "+48600100200",
                     trunk: "pstn",
                 }),
+                announce: false,
             },
             PbStep::Dial(pb::Dial {
                 employee_id: "anna".into(),
@@ -136,6 +139,7 @@ fn every_step_becomes_its_oneof_case() {
                     number: "+48600100200".into(),
                     trunk_id: "pstn".into(),
                 }),
+                announce: false,
             }),
         ),
         (
@@ -217,6 +221,7 @@ fn a_forward_delay_beyond_u32_milliseconds_saturates() {
             number: "+48600100200",
             trunk: "pstn",
         }),
+        announce: false,
     };
     let Some(PbStep::Dial(dial)) = decision(Decision::plain(long)).step else {
         panic!("expected a dial step");

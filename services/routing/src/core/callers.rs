@@ -121,6 +121,8 @@ pub(super) struct Policy {
     pub(super) never: Vec<ListId>,
     pub(super) limited: Vec<(ListId, Arc<Schedule>)>,
     pub(super) anonymous: AnonymousPolicy,
+    /// Announce the calls it puts through.
+    pub(super) announce: bool,
     pub(super) declined: Target,
 }
 

@@ -71,6 +71,10 @@ pub enum Step<'t> {
     Dial {
         employee: &'t str,
         forward: Option<Forward<'t>>,
+        /// Announce the caller first: the caller says who they are, the employee
+        /// hears it and accepts or declines; a declined call is reported as
+        /// [`DialOutcome::Declined`].
+        announce: bool,
     },
     /// Ring an outside number through a trunk; ask again with the dial outcome if nobody
     /// answers.
@@ -97,6 +101,8 @@ pub enum DialOutcome {
     NoAnswer,
     Busy,
     Unreachable,
+    /// The employee heard the caller announced and declined (or did not accept in time).
+    Declined,
 }
 
 /// The call as routing sees it.
@@ -268,6 +274,7 @@ impl RoutingTable {
                         })
                         .collect(),
                     anonymous: p.anonymous,
+                    announce: p.announce,
                     declined: destination(&p.declined, &scenario_index),
                 });
                 let person = Person {
@@ -324,6 +331,11 @@ impl RoutingTable {
             {
                 return ranked(decision, rank);
             }
+            if let (Some(DialOutcome::Declined), Some(Target::Employee(e))) =
+                (facts.dial, self.extensions.get(call.dialed))
+            {
+                return self.declined_by(e);
+            }
             if facts.dial.is_some() {
                 return Decision::plain(unavailable());
             }
@@ -363,6 +375,8 @@ impl RoutingTable {
         let decision = match target {
             // A scenario starts afresh: the call just arrived, or its cursor is stale.
             Target::Scenario(_) if facts.cursor.is_some() => self.route(target, &here),
+            // The employee heard the caller announced and declined.
+            Target::Employee(e) if facts.dial == Some(DialOutcome::Declined) => self.declined_by(e),
             // The person did not take it (mobile included, when forwarded), and the dial
             // was no scenario's (a route's, a transfer's): a polite end.
             _ if facts.dial.is_some() => Decision::plain(unavailable()),
@@ -383,18 +397,29 @@ impl RoutingTable {
         let graph = self
             .scenarios
             .get(*self.by_fingerprint.get(&cursor.scenario)?)?;
-        graph.resume(cursor, outcome, |e| self.dial_screened(e, here))
+        if outcome == Some(Outcome::Dial(DialOutcome::Declined))
+            && let Some(employee) = graph.dialled(cursor)
+            && self
+                .people
+                .get(employee)
+                .is_some_and(|p| p.policy.is_some())
+        {
+            return Some(self.declined_by(employee));
+        }
+        graph.resume(cursor, outcome, |e, announce| {
+            self.dial_screened(e, announce, here)
+        })
     }
 
     /// The first step towards `target`, employees screened.
     fn route<'t>(&'t self, target: &'t Target, here: &Here<'_>) -> Decision<'t> {
         match target {
-            Target::Employee(e) => match self.dial_screened(e, here) {
+            Target::Employee(e) => match self.dial_screened(e, false, here) {
                 Ok(step) => Decision::plain(step),
                 Err(declined) => declined,
             },
             Target::Scenario(i) => match self.scenarios.get(*i) {
-                Some(graph) => graph.start(|e| self.dial_screened(e, here)),
+                Some(graph) => graph.start(|e, announce| self.dial_screened(e, announce, here)),
                 None => Decision::plain(Step::NotFound),
             },
             _ => self.route_unscreened(target),
@@ -409,14 +434,14 @@ impl RoutingTable {
                 department: d,
                 priority: 0,
             },
-            Target::Employee(e) => self.dial(e),
+            Target::Employee(e) => self.dial(e, false),
             Target::Hangup(prompt) => Step::Hangup {
                 prompt: Some(prompt),
             },
             Target::Message(to) => Step::Message { to },
             Target::Scenario(i) => {
                 return match self.scenarios.get(*i) {
-                    Some(graph) => graph.start(|e| Ok(self.dial(e))),
+                    Some(graph) => graph.start(|e, announce| Ok(self.dial(e, announce))),
                     None => Decision::plain(Step::NotFound),
                 };
             }
@@ -424,29 +449,47 @@ impl RoutingTable {
         Decision::plain(step)
     }
 
-    /// Rings an employee, unless their screening policy turns the call away: then the
-    /// decision where it goes instead, marked as screened.
+    /// Rings an employee (announcing the caller when asked, or when their policy says so),
+    /// unless their screening policy turns the call away: then the decision where it goes
+    /// instead, marked as screened.
     fn dial_screened<'t>(
         &'t self,
         employee: &'t str,
+        announce: bool,
         here: &Here<'_>,
     ) -> Result<Step<'t>, Decision<'t>> {
         let policy = self.people.get(employee).and_then(|p| p.policy.as_ref());
         match policy {
             Some(p) if !p.admits(&self.lists, &here.caller, here.now_unix) => {
-                let mut decision = self.route_unscreened(&p.declined);
-                decision.screened = Some(employee);
-                Err(decision)
+                Err(self.turned_away(employee, p))
             }
-            _ => Ok(self.dial(employee)),
+            Some(p) => Ok(self.dial(employee, announce || p.announce)),
+            None => Ok(self.dial(employee, announce)),
+        }
+    }
+
+    /// Where a call `employee`'s policy turned away (or they declined) goes instead.
+    fn turned_away<'t>(&'t self, employee: &'t str, policy: &'t Policy) -> Decision<'t> {
+        let mut decision = self.route_unscreened(&policy.declined);
+        decision.screened = Some(employee);
+        decision
+    }
+
+    /// Where a call goes that `employee` declined when it was announced: their policy's
+    /// `declined`, or a polite end without one.
+    fn declined_by<'t>(&'t self, employee: &'t str) -> Decision<'t> {
+        match self.people.get(employee).and_then(|p| p.policy.as_ref()) {
+            Some(p) => self.turned_away(employee, p),
+            None => Decision::plain(unavailable()),
         }
     }
 
     /// Rings an employee, forwarded to their mobile when they have one and a trunk exists.
-    fn dial<'t>(&'t self, employee: &'t str) -> Step<'t> {
+    fn dial<'t>(&'t self, employee: &'t str, announce: bool) -> Step<'t> {
         Step::Dial {
             employee,
             forward: self.forward(employee),
+            announce,
         }
     }
 

@@ -114,6 +114,7 @@ enum Act {
     },
     Dial {
         employee: String,
+        announce: bool,
         no_answer: Option<u16>,
     },
     Transfer {
@@ -220,6 +221,7 @@ impl Graph {
                     },
                     Some(Action::Dial(d)) => Act::Dial {
                         employee: d.employee.clone(),
+                        announce: d.announce,
                         no_answer: to(o.no_answer.as_ref()),
                     },
                     Some(Action::Transfer(t)) => Act::Transfer {
@@ -255,6 +257,17 @@ impl Graph {
         }
     }
 
+    /// The employee the cursor's operation rings, when it is a dial of this scenario.
+    pub(super) fn dialled(&self, cursor: Cursor) -> Option<&str> {
+        if cursor.scenario != self.fingerprint {
+            return None;
+        }
+        match &self.ops.get(usize::from(cursor.operation))?.act {
+            Act::Dial { employee, .. } => Some(employee),
+            _ => None,
+        }
+    }
+
     pub(super) fn fingerprint(&self) -> u32 {
         self.fingerprint
     }
@@ -262,7 +275,7 @@ impl Graph {
     /// The first step of the scenario.
     pub(super) fn start<'t>(
         &'t self,
-        dial: impl FnOnce(&'t str) -> Result<Step<'t>, Decision<'t>>,
+        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Decision<'t>>,
     ) -> Decision<'t> {
         self.enter(self.start, 0, dial)
     }
@@ -273,7 +286,7 @@ impl Graph {
         &'t self,
         cursor: Cursor,
         outcome: Option<Outcome<'_>>,
-        dial: impl FnOnce(&'t str) -> Result<Step<'t>, Decision<'t>>,
+        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Decision<'t>>,
     ) -> Option<Decision<'t>> {
         if cursor.scenario != self.fingerprint {
             return None;
@@ -336,7 +349,7 @@ impl Graph {
         &'t self,
         index: u16,
         invalid: u8,
-        dial: impl FnOnce(&'t str) -> Result<Step<'t>, Decision<'t>>,
+        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Decision<'t>>,
     ) -> Decision<'t> {
         let Some(op) = self.ops.get(usize::from(index)) else {
             // Compiled edges always name an operation; a bug ends the call politely.
@@ -368,7 +381,9 @@ impl Graph {
                 department,
                 priority: *priority,
             },
-            Act::Dial { employee, .. } => match dial(employee) {
+            Act::Dial {
+                employee, announce, ..
+            } => match dial(employee, *announce) {
                 Ok(step) => step,
                 // Turned away by the employee's screening: where the call goes instead,
                 // leaving this scenario (the dial operation named, for reports).

@@ -174,6 +174,7 @@ fn a_direct_number_rings_the_employee_with_mobile_forwarding() {
                 number: "+48600100200",
                 trunk: "pstn",
             }),
+            announce: false,
         }
     );
     let unanswered = Facts {
@@ -226,7 +227,8 @@ fn no_mobile_or_no_trunk_means_no_forwarding() {
         step(&t, &from_anna, &Facts::default(), 0),
         Step::Dial {
             employee: "piotr",
-            forward: None
+            forward: None,
+            announce: false,
         }
     );
     let mut without_trunk = table("");
@@ -328,7 +330,8 @@ fn a_number_follows_its_schedules_zone_for_hours_and_greetings() {
         step(&t, &call, &GREETED, winter_utc(13, 0)),
         Step::Dial {
             employee: "anna",
-            forward: Some(_)
+            forward: Some(_),
+            announce: false,
         }
     ));
 }

@@ -117,6 +117,11 @@ pub enum Timer {
     },
     /// The longest message has been recorded.
     MessageDeadline,
+    /// An announcement's key collection should have ended by now (the caller's recording
+    /// or the callee's choice).
+    AnnounceDeadline {
+        collection: Option<u64>,
+    },
     /// The call has waited `max_wait_seconds` in the queue it joined at `generation`.
     MaxWait {
         generation: u64,
@@ -206,11 +211,13 @@ pub(super) enum Purpose {
     Goodbye,
     /// The invitation to leave a message: the recording starts when it ends.
     MessageIntro,
+    /// The question who is calling: the recording starts when it ends.
+    AnnounceIntro,
 }
 
 /// Who ended the call (that side needs no BYE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(super) enum Side {
     Caller,
     Leg(usize),
     Nobody,
@@ -298,7 +305,7 @@ pub struct Call {
     /// A 183 with our SDP went to the caller.
     early_sent: bool,
     /// The endpoint facing agents, and its SDP offer.
-    b: Option<(String, String)>,
+    pub(super) b: Option<(String, String)>,
     legs: Vec<Leg>,
     facts: routing::Facts,
     /// Where the call is in its scenario: routing's cursor, sent back with the next
@@ -313,6 +320,10 @@ pub struct Call {
     pub(super) choices: Option<u64>,
     /// The message being taken.
     pub(super) message: Option<super::message::Taking>,
+    /// The announced dial under way.
+    pub(super) announcing: Option<super::announce::Announcing>,
+    /// The recording of the caller announcing themselves, once made (asked once a call).
+    pub(super) announcement: Option<String>,
     /// The menu's digit collection under way.
     pub(super) menu: Option<u64>,
     pub(super) playback: Option<(u64, Purpose)>,
@@ -400,6 +411,8 @@ impl Call {
             farewell: "said goodbye",
             choices: None,
             message: None,
+            announcing: None,
+            announcement: None,
             menu: None,
             playback: None,
             queued: None,
@@ -581,6 +594,9 @@ impl Call {
                         self.legs[i].bye_received = true;
                         if self.winner == Some(i) {
                             self.end(myself, side, "agent hung up").await;
+                        } else if self.presented_leg() == Some(i) {
+                            info!(call = %self.id, "the callee hung up on the announcement");
+                            self.decline_announced(myself, i, false).await;
                         }
                     }
                     Side::Nobody => {}
@@ -643,7 +659,7 @@ impl Call {
             // hears how the ringing ended.
             let status = match routing::DialOutcome::try_from(self.facts.dial_outcome) {
                 Ok(routing::DialOutcome::Busy) => Some(486),
-                Ok(routing::DialOutcome::NoAnswer) => Some(480),
+                Ok(routing::DialOutcome::NoAnswer | routing::DialOutcome::Declined) => Some(480),
                 Ok(routing::DialOutcome::Unreachable) => Some(404),
                 Ok(routing::DialOutcome::Unspecified) | Err(_) => None,
             };
@@ -664,6 +680,7 @@ impl Call {
             let dial = routing::Dial {
                 employee_id,
                 forward: None,
+                announce: false,
             };
             return self.dial(myself, dial).await;
         }
@@ -909,6 +926,7 @@ impl Call {
                     Purpose::Position if self.phase == Phase::Queued => self.music(myself).await,
                     Purpose::Goodbye => self.end(myself, Side::Nobody, self.farewell).await,
                     Purpose::MessageIntro => self.record_message(myself).await,
+                    Purpose::AnnounceIntro => self.record_announcement(myself).await,
                     _ => {}
                 }
             }
@@ -917,6 +935,10 @@ impl Call {
             }
             Some(MediaEv::CollectDone(done)) if self.ends_message(done.collection_id) => {
                 self.message_done(myself).await;
+            }
+            Some(MediaEv::CollectDone(done)) if self.announce_collection(done.collection_id) => {
+                self.announce_keys(myself, Some(done.collection_id), &done.digits)
+                    .await;
             }
             Some(MediaEv::CollectDone(done)) => self.menu_collected(myself, done).await,
             // Many phones send nothing while they only hear early media.
@@ -1401,6 +1423,33 @@ impl Call {
         }
     }
 
+    /// Every other leg stops ringing, and the ringing's timers (mobile forwarding, giving
+    /// up) no longer apply: leg `keep` answered.
+    pub(super) fn stop_other_legs(&mut self, keep: usize) {
+        self.next_generation();
+        for j in 0..self.legs.len() {
+            if j != keep {
+                self.cancel_leg(j);
+            }
+        }
+    }
+
+    /// Hangs up an answered leg (unless it hung up itself).
+    pub(super) fn hang_up_leg(&mut self, i: usize) {
+        if !self.legs[i].bye_received {
+            self.send_in_dialog(i, Method::Bye);
+        }
+        self.legs[i].bye_received = true;
+    }
+
+    /// Stops what plays on an endpoint (the outbox does it: nothing waits on it).
+    pub(super) fn stop_play_on(&mut self, endpoint: String) {
+        let r = media::EndpointRef {
+            endpoint_id: endpoint,
+        };
+        notify!(self, "media: stop play", media, stop_play, r);
+    }
+
     fn cancel_leg(&mut self, i: usize) {
         let leg = &mut self.legs[i];
         if !leg.pending() || leg.cancel != Cancel::No {
@@ -1489,6 +1538,10 @@ impl Call {
             self.send_in_dialog(i, Method::Bye);
             return self.maybe_finish(myself);
         };
+        if self.presents() {
+            // An announced call: the callee hears who calls and chooses first.
+            return self.present(myself, i, sdp).await;
+        }
         if self.connect(myself, i, sdp).await {
             return;
         }
@@ -1499,7 +1552,12 @@ impl Call {
 
     /// Connects the caller to the leg that answered: media bridged, the others cancelled,
     /// queue and presence told.
-    async fn connect(&mut self, myself: &ActorRef<CallMsg>, i: usize, sdp: String) -> bool {
+    pub(super) async fn connect(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        i: usize,
+        sdp: String,
+    ) -> bool {
         let Some((b, _)) = self.b.clone() else {
             return false;
         };
@@ -1623,7 +1681,16 @@ impl Call {
 
     // ----- direct calls -----
 
+    /// Rings an employee as routing asks: announced first when it says so.
     async fn dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
+        if d.announce {
+            return self.announced_dial(myself, d).await;
+        }
+        self.ring_employee(myself, d).await;
+    }
+
+    /// Rings an employee's phones (then their mobile).
+    pub(super) async fn ring_employee(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
         self.set_phase(Phase::Dialing);
         self.dial = Some(DialState {
             forward: d.forward.clone(),
@@ -1818,6 +1885,7 @@ impl Call {
                 let d = routing::Dial {
                     employee_id,
                     forward: None,
+                    announce: false,
                 };
                 self.dial(myself, d).await;
             }
@@ -2030,6 +2098,9 @@ impl Call {
             }
             Timer::MenuDeadline { collection } => self.menu_overdue(myself, collection).await,
             Timer::MessageDeadline => self.message_done(myself).await,
+            Timer::AnnounceDeadline { collection } => {
+                self.announce_keys(myself, collection, "").await;
+            }
             Timer::PlayDeadline { playback } => {
                 if self.playback.is_some_and(|(id, _)| id == playback) {
                     debug!(call = %self.id, playback, "playback end not reported: going on");
@@ -2051,7 +2122,7 @@ impl Call {
     /// Ends the call: every leg but `by` is hung up or cancelled, the queue entry, the
     /// agent and the media endpoints are released. The actor stays until its outbound
     /// INVITEs have their final responses (a late 2xx is then hung up), at most `linger`.
-    async fn end(&mut self, myself: &ActorRef<CallMsg>, by: Side, why: &str) {
+    pub(super) async fn end(&mut self, myself: &ActorRef<CallMsg>, by: Side, why: &str) {
         if self.phase == Phase::Ending {
             return;
         }

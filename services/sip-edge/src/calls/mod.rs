@@ -3,6 +3,7 @@
 //! the other services' gRPC APIs (routing, queue, presence, media).
 
 mod actor;
+mod announce;
 mod api;
 mod dispatch;
 mod menu;

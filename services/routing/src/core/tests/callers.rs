@@ -96,6 +96,7 @@ vip = ["key-clients"]
 never = ["spam"]
 limited = [{ callers = "suppliers", schedule = "mornings" }]
 anonymous = "decline"
+announce = true
 declined = { employee = "piotr" }
 "#;
 
@@ -298,4 +299,60 @@ fn a_message_is_taken_out_of_hours_and_by_a_scenario_operation() {
     let d = t.decide(&from("48229990004", caller), &GREETED, lunch());
     assert_eq!(d.step, Step::Message { to: "anna" });
     assert_eq!(d.operation, Some("take"));
+}
+
+#[test]
+fn a_call_the_policy_puts_through_is_announced_and_a_declined_one_goes_to_declined() {
+    let t = table(CALLERS);
+    let call = from(ANNA, "+48900000000");
+    let d = t.decide(&call, &GREETED, afternoon());
+    assert!(
+        matches!(
+            d.step,
+            Step::Dial {
+                employee: "anna",
+                announce: true,
+                ..
+            }
+        ),
+        "{d:?}"
+    );
+    // Anna declined: Piotr, marked as screened by her.
+    let declined = Facts {
+        dial: Some(DialOutcome::Declined),
+        outcome: Some(Outcome::Dial(DialOutcome::Declined)),
+        ..GREETED
+    };
+    assert!(sent_to_piotr(&t.decide(&call, &declined, afternoon())));
+    // The same from a scenario's dial, and for an internal call.
+    let first = t.decide(&from("48229990002", "+48900000000"), &GREETED, afternoon());
+    let in_scenario = Facts {
+        cursor: first.cursor,
+        ..declined
+    };
+    let d = t.decide(&from("48229990002", "+48900000000"), &in_scenario, afternoon());
+    assert!(sent_to_piotr(&d), "{d:?}");
+    let piotr_calls_anna = Call {
+        dialed: "201",
+        caller: Caller::Employee("202"),
+    };
+    let d = t.decide(&piotr_calls_anna, &declined, afternoon());
+    assert!(sent_to_piotr(&d), "{d:?}");
+    // Piotr has no policy: he is rung without an announcement.
+    let anna_calls_piotr = Call {
+        dialed: "202",
+        caller: Caller::Employee("201"),
+    };
+    let d = t.decide(&anna_calls_piotr, &Facts::default(), afternoon());
+    assert!(
+        matches!(
+            d.step,
+            Step::Dial {
+                employee: "piotr",
+                announce: false,
+                ..
+            }
+        ),
+        "{d:?}"
+    );
 }

@@ -163,6 +163,7 @@ fn each_key_leads_to_its_operation() {
                     number: "+48600100200",
                     trunk: "pstn",
                 }),
+                announce: false,
             }
         ),
         "desk phones, then the mobile, as for a direct number"
@@ -364,6 +365,7 @@ fn a_scheduled_number_walks_its_scenario_in_hours_and_its_after_hours_scenario_o
     let piotr = Step::Dial {
         employee: "piotr",
         forward: None,
+        announce: false,
     };
     assert_eq!(Walk { ..night }.press("1"), (Some("anna"), piotr));
     assert_eq!(
