@@ -93,6 +93,7 @@ route = {{ department = "sales" }}
     assert_eq!(request.department_id, "sales");
     assert_eq!(request.number, CUSTOMER);
     assert_eq!(request.priority, 1, "a call from outside at level 0");
+    assert!(request.keeps_place);
     assert!(
         request.enqueued_at_unix_ms >= started && request.enqueued_at_unix_ms <= started + 3_000,
         "the place in line is the original enqueue time: {} vs start {started}",
@@ -114,4 +115,77 @@ route = {{ department = "sales" }}
         .map(|q| q.waiting_calls)
         .sum::<u32>();
     assert_eq!(waiting, 0, "{}", node.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenarios_callback_offer_reads_the_number_back_and_raises_a_request() {
+    let node = Ccd::start(NodeConfig::default().toml(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+
+[[scenarios]]
+id = "call-me"
+start = "offer"
+[[scenarios.operations]]
+id = "offer"
+callback = "sales"
+
+[[numbers]]
+number = "48220000002"
+scenario = "call-me"
+"#,
+    ));
+    let mut events = EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let mut stream = events
+        .watch_events(events_pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    // Early media only: the number read back and the confirmation, then 480.
+    let caller = Sipp::new("caller_closed.xml", node.addr(), Transport::Udp)
+        .service("48220000002")
+        .caller(CUSTOMER)
+        .timeout(Duration::from_secs(30));
+    let done = run(caller).await;
+    assert!(
+        done.all_calls_succeeded(),
+        "{}\n--- ccd log ---\n{}",
+        done.describe(),
+        node.log_text()
+    );
+    use events_pb::event::Event as E;
+    let mut request = None;
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        match e.event.unwrap() {
+            E::CallbackRequested(r) => request = Some(r),
+            E::CallEnded(end) => {
+                assert_eq!(end.reason, "callback requested");
+                break;
+            }
+            _ => {}
+        }
+    }
+    let request = request.unwrap_or_else(|| panic!("no callback request\n{}", node.log_text()));
+    assert_eq!(
+        (request.department_id.as_str(), request.employee_id.as_str()),
+        ("sales", "")
+    );
+    assert_eq!(request.number, CUSTOMER);
+    assert!(!request.keeps_place, "an offer takes no place in a line");
 }

@@ -361,15 +361,19 @@ fn call_event(e: CallEvent) -> pb::event::Event {
         CallEvent::CallbackRequested {
             id,
             department,
+            employee,
             number,
             enqueued_at_unix_ms,
             priority,
+            keeps_place,
         } => E::CallbackRequested(pb::CallbackRequested {
             call_id: id,
             department_id: department,
             number,
             enqueued_at_unix_ms,
             priority,
+            employee_id: employee,
+            keeps_place,
         }),
     }
 }

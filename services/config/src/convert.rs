@@ -179,10 +179,11 @@ fn after_hours(a: pb::AfterHours) -> Result<AfterHours, Status> {
         Some(Target::Hangup(prompt)) => Ok(AfterHours::Hangup(prompt)),
         Some(Target::Scenario(s)) => Ok(AfterHours::Scenario(s)),
         Some(Target::Message(m)) => Ok(AfterHours::Message(m)),
+        Some(Target::Callback(c)) => Ok(AfterHours::Callback(c)),
         None => Err(Status::invalid_argument(
-            "number.after_hours: a department, an employee, a scenario, a hangup prompt or a \
-             message recipient is required \
-             (leave after_hours out for a number without a schedule)",
+            "number.after_hours: a department, an employee, a scenario, a hangup prompt, a \
+             message recipient or a callback is required (leave after_hours out for a number \
+             without a schedule)",
         )),
     }
 }
@@ -276,6 +277,7 @@ fn operation(o: pb::Operation, k: usize) -> Result<Operation, Status> {
             })
         }
         Some(A::Message(m)) => op.message = Some(m.r#for),
+        Some(A::Callback(c)) => op.callback = Some(c.from),
         None => {}
     }
     Ok(op)
@@ -381,6 +383,7 @@ fn after_hours_pb(a: &AfterHours) -> pb::AfterHours {
         AfterHours::Hangup(prompt) => Target::Hangup(prompt.clone()),
         AfterHours::Scenario(s) => Target::Scenario(s.clone()),
         AfterHours::Message(m) => Target::Message(m.clone()),
+        AfterHours::Callback(c) => Target::Callback(c.clone()),
     };
     pb::AfterHours {
         target: Some(target),
@@ -455,6 +458,9 @@ fn operation_pb(o: &Operation) -> pb::Operation {
         }),
         Action::Message(to) => A::Message(pb::MessageOperation {
             r#for: to.to_owned(),
+        }),
+        Action::Callback(from) => A::Callback(pb::CallbackOperation {
+            from: from.to_owned(),
         }),
     });
     pb::Operation {

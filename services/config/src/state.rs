@@ -336,9 +336,14 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
     // Messages are taken for it: a number after hours, a scenario operation, a rule or a
     // screening policy.
     let takes_messages = |key: &str| {
-        routes_to(&|_| false, &|a| matches!(a, AfterHours::Message(m) if m == key))
-            .or_else(|| operation_names(&|a| matches!(a, Action::Message(m) if m == key)))
-            .or_else(|| sends_to(&|d| matches!(d, Destination::Message(m) if m == key)))
+        let named = |d: &Destination| matches!(d, Destination::Message(m) | Destination::Callback(m) if m == key);
+        routes_to(&|_| false, &named)
+            .or_else(|| {
+                operation_names(
+                    &|a| matches!(a, Action::Message(m) | Action::Callback(m) if m == key),
+                )
+            })
+            .or_else(|| sends_to(&named))
     };
     match kind {
         Kind::Employee => config

@@ -199,7 +199,7 @@ async fn mistakes_are_refused_naming_the_field_of_the_request() {
                 ..Default::default()
             },
             "screening_policy.declined: a department, an employee, a scenario, a hangup \
-             prompt or a message recipient is required",
+             prompt, a message recipient or a callback is required",
         ),
         (
             pb::ScreeningPolicy {

@@ -118,6 +118,9 @@ pub(crate) fn decision(decision: Decision<'_>) -> pb::DecideResponse {
         Step::Message { to } => PbStep::TakeMessage(pb::TakeMessage {
             recipient_id: to.into(),
         }),
+        Step::Callback { from } => PbStep::OfferCallback(pb::OfferCallback {
+            from_id: from.into(),
+        }),
     };
     pb::DecideResponse {
         step: Some(step),

@@ -213,6 +213,10 @@ pub enum Destination {
     /// Take a message for this employee or department id: the caller is answered,
     /// speaks after the tone, and hears the number they will be called back at.
     Message(String),
+    /// Offer a callback from this employee or department id: the caller hears the
+    /// number they will be called back at and the confirmation, and the call ends; a
+    /// caller who withholds their number leaves a message instead.
+    Callback(String),
 }
 
 /// Where a scheduled number's calls go out of hours (its first name).
@@ -460,7 +464,7 @@ pub(super) fn check_destination(
             field,
             format!("{p:?} is not a prompt id (a file stem in [media] prompts_dir)"),
         )),
-        Destination::Message(to)
+        Destination::Message(to) | Destination::Callback(to)
             if !known.employees.contains(to.as_str())
                 && !known.departments.contains(to.as_str()) =>
         {

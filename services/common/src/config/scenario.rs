@@ -59,6 +59,9 @@ pub struct Operation {
     /// Take a message for this employee or department and end the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Offer a callback from this employee or department and end the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
     /// After `play`: the next operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
@@ -158,11 +161,13 @@ pub enum Action<'a> {
     Hangup(&'a HangupOp),
     /// The employee or department id a message is for.
     Message(&'a str),
+    /// The employee or department id who calls back.
+    Callback(&'a str),
 }
 
 /// The fields that say what an operation does, in the order errors list them.
-const KINDS: [&str; 7] = [
-    "play", "menu", "queue", "dial", "transfer", "hangup", "message",
+const KINDS: [&str; 8] = [
+    "play", "menu", "queue", "dial", "transfer", "hangup", "message", "callback",
 ];
 
 impl Action<'_> {
@@ -176,6 +181,7 @@ impl Action<'_> {
             Action::Transfer(_) => "transfer",
             Action::Hangup(_) => "hangup",
             Action::Message(_) => "message",
+            Action::Callback(_) => "callback",
         }
     }
 }
@@ -197,6 +203,7 @@ impl Operation {
             self.transfer.as_ref().map(Action::Transfer),
             self.hangup.as_ref().map(Action::Hangup),
             self.message.as_deref().map(Action::Message),
+            self.callback.as_deref().map(Action::Callback),
         ]
         .into_iter()
         .flatten()
@@ -428,10 +435,10 @@ fn check_operation(
                 prompt("hangup.prompt", p)?;
             }
         }
-        Action::Message(to) => {
+        Action::Message(to) | Action::Callback(to) => {
             if !known.employees.contains(to) && !known.departments.contains(to) {
                 return Err(invalid(
-                    field("message"),
+                    field(action.name()),
                     format!("{to:?} is neither an employee nor a department id"),
                 ));
             }

@@ -127,10 +127,10 @@ fn destination(d: pb::Destination, field: &str) -> Result<Destination, Status> {
         Some(Target::Hangup(prompt)) => Ok(Destination::Hangup(prompt)),
         Some(Target::Scenario(s)) => Ok(Destination::Scenario(s)),
         Some(Target::Message(m)) => Ok(Destination::Message(m)),
+        Some(Target::Callback(c)) => Ok(Destination::Callback(c)),
         None => Err(Status::invalid_argument(format!(
-            "{field}: a department, an employee, a scenario, a hangup prompt or a message \
-             recipient is required \
-             (or leave it out)"
+            "{field}: a department, an employee, a scenario, a hangup prompt, a message \
+             recipient or a callback is required (or leave it out)"
         ))),
     }
 }
@@ -143,6 +143,7 @@ fn destination_pb(d: &Destination) -> pb::Destination {
         Destination::Hangup(prompt) => Target::Hangup(prompt.clone()),
         Destination::Scenario(s) => Target::Scenario(s.clone()),
         Destination::Message(m) => Target::Message(m.clone()),
+        Destination::Callback(c) => Target::Callback(c.clone()),
     };
     pb::Destination {
         target: Some(target),

@@ -181,6 +181,7 @@ fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
         Target::Hangup("closed".into()),
         Target::Scenario("night".into()),
         Target::Message("sales".into()),
+        Target::Callback("sales".into()),
     ] {
         let request = pb::Number {
             number: "48221234567".into(),
@@ -199,6 +200,7 @@ fn a_number_round_trips_with_its_schedule_and_each_after_hours_route() {
             Target::Hangup(p) => AfterHours::Hangup(p),
             Target::Scenario(s) => AfterHours::Scenario(s),
             Target::Message(m) => AfterHours::Message(m),
+            Target::Callback(c) => AfterHours::Callback(c),
         };
         assert_eq!(n.after_hours, Some(expected));
         assert_eq!(

@@ -164,6 +164,12 @@ fn every_step_becomes_its_oneof_case() {
             }),
         ),
         (
+            Step::Callback { from: "sales" },
+            PbStep::OfferCallback(pb::OfferCallback {
+                from_id: "sales".into(),
+            }),
+        ),
+        (
             Step::Menu {
                 prompt: "main-menu",
                 invalid_prompt: Some("invalid-choice"),

@@ -83,6 +83,8 @@ pub enum Step<'t> {
     Hangup { prompt: Option<&'t str> },
     /// Take a message for an employee or department (by id) and end the call.
     Message { to: &'t str },
+    /// Offer a callback from an employee or department (by id) and end the call.
+    Callback { from: &'t str },
     /// Refuse the call: nothing is configured for what was dialled (SIP 404).
     NotFound,
 }
@@ -138,6 +140,8 @@ enum Target {
     Scenario(usize),
     /// Take a message for this employee or department id.
     Message(String),
+    /// Offer a callback from this employee or department id.
+    Callback(String),
 }
 
 #[derive(Debug, Clone)]
@@ -439,6 +443,7 @@ impl RoutingTable {
                 prompt: Some(prompt),
             },
             Target::Message(to) => Step::Message { to },
+            Target::Callback(from) => Step::Callback { from },
             Target::Scenario(i) => {
                 return match self.scenarios.get(*i) {
                     Some(graph) => graph.start(|e, announce| Ok(self.dial(e, announce))),
@@ -533,6 +538,7 @@ fn destination(to: &Destination, scenarios: &HashMap<&str, usize>) -> Target {
         Destination::Employee(e) => Target::Employee(e.clone()),
         Destination::Hangup(prompt) => Target::Hangup(prompt.clone()),
         Destination::Message(to) => Target::Message(to.clone()),
+        Destination::Callback(from) => Target::Callback(from.clone()),
         Destination::Scenario(id) => {
             Target::Scenario(scenarios.get(id.as_str()).copied().unwrap_or(usize::MAX))
         }

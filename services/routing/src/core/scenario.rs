@@ -128,6 +128,9 @@ enum Act {
     Message {
         to: String,
     },
+    Callback {
+        from: String,
+    },
 }
 
 /// Keys a menu can offer: 0-9, * and #.
@@ -237,6 +240,9 @@ impl Graph {
                         prompt: h.prompt.clone(),
                     },
                     Some(Action::Message(to)) => Act::Message { to: to.to_owned() },
+                    Some(Action::Callback(from)) => Act::Callback {
+                        from: from.to_owned(),
+                    },
                     None => Act::Hangup { prompt: None },
                 };
                 Op {
@@ -399,6 +405,7 @@ impl Graph {
                 prompt: prompt.as_deref(),
             },
             Act::Message { to } => Step::Message { to },
+            Act::Callback { from } => Step::Callback { from },
         };
         Decision {
             step,

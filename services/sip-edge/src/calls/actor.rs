@@ -737,6 +737,7 @@ impl Call {
             Some(Step::Dial(d)) => self.dial(myself, d).await,
             Some(Step::Transfer(t)) => self.transfer_out(myself, t).await,
             Some(Step::TakeMessage(m)) => self.take_message(myself, m).await,
+            Some(Step::OfferCallback(c)) => self.offer_callback(myself, c).await,
             Some(Step::Hangup(h)) if !h.prompt.is_empty() => {
                 if self.early_media(myself).await {
                     self.play(myself, vec![h.prompt], false, Purpose::Goodbye)

@@ -316,13 +316,16 @@ pub enum CallEvent {
         duration_ms: u64,
         edge_node: String,
     },
-    /// The waiting caller chose a callback that keeps their place.
+    /// The caller asked to be called back: a waiting caller keeping their place
+    /// (R-20, `keeps_place`), or a scenario's offer; from a department or an employee.
     CallbackRequested {
         id: String,
         department: String,
+        employee: String,
         number: String,
         enqueued_at_unix_ms: u64,
         priority: u32,
+        keeps_place: bool,
     },
 }
 

@@ -127,9 +127,11 @@ impl Call {
         self.emit(CallEvent::CallbackRequested {
             id: self.id.clone(),
             department: q.department.clone(),
+            employee: String::new(),
             number,
             enqueued_at_unix_ms: q.enqueued_at_unix_ms,
             priority: q.priority,
+            keeps_place: true,
         });
         self.leave_queue(true);
         self.stop_prompt();
@@ -151,4 +153,53 @@ fn digits(n: u64) -> impl Iterator<Item = String> {
         .map(|d| format!("digit-{d}"))
         .collect::<Vec<_>>()
         .into_iter()
+}
+
+impl Call {
+    /// A scenario's offer of a callback: the caller hears the number they will be
+    /// called back at and the confirmation; a callback request (not keeping a place in any
+    /// line: the time is now) is raised for `from`, and the call ends. A caller who withholds
+    /// their number leaves a message for `from` instead (they can say their number there).
+    pub(super) async fn offer_callback(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        offer: cc_proto::routing::internal::v1::OfferCallback,
+    ) {
+        let Some(number) = self.caller_number().map(str::to_owned) else {
+            info!(call = %self.id, from = %offer.from_id, "no number to call back: taking a message");
+            let take = cc_proto::routing::internal::v1::TakeMessage {
+                recipient_id: offer.from_id,
+            };
+            return self.take_message(myself, take).await;
+        };
+        if !self.early_media(myself).await {
+            return;
+        }
+        info!(call = %self.id, from = %offer.from_id, %number, "callback offered and taken");
+        let mut prompts = vec!["message-number".to_owned()];
+        prompts.extend(
+            number
+                .chars()
+                .filter(char::is_ascii_digit)
+                .map(|d| format!("digit-{d}")),
+        );
+        prompts.push("callback-confirmed".into());
+        let is_department = self.ctx.config().department(&offer.from_id).is_some();
+        let (department, employee) = if is_department {
+            (offer.from_id, String::new())
+        } else {
+            (String::new(), offer.from_id)
+        };
+        self.emit(CallEvent::CallbackRequested {
+            id: self.id.clone(),
+            department,
+            employee,
+            number,
+            enqueued_at_unix_ms: super::unix_ms(),
+            priority: 0,
+            keeps_place: false,
+        });
+        self.farewell = "callback requested";
+        self.play(myself, prompts, false, Purpose::Goodbye).await;
+    }
 }

@@ -45,6 +45,12 @@ transfer = { number = "+48600100200" }
 [[scenarios.operations]]
 id = "bye"
 hangup = { prompt = "goodbye" }
+[[scenarios.operations]]
+id = "note"
+message = "anna"
+[[scenarios.operations]]
+id = "call-me"
+callback = "sales"
 "#;
 
 const NUMBER: &str = "[[numbers]]\nnumber='48221234567'\nscenario='main'\n";

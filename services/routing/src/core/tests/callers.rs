@@ -89,6 +89,11 @@ message = "anna"
 [[numbers]]
 number = "48229990004"
 scenario = "take"
+[[numbers]]
+number = "48229990005"
+route = { department = "sales" }
+schedule = "mornings"
+after_hours = { callback = "sales" }
 [[screening]]
 employee = "anna"
 dnd = "lunch"
@@ -330,7 +335,11 @@ fn a_call_the_policy_puts_through_is_announced_and_a_declined_one_goes_to_declin
         cursor: first.cursor,
         ..declined
     };
-    let d = t.decide(&from("48229990002", "+48900000000"), &in_scenario, afternoon());
+    let d = t.decide(
+        &from("48229990002", "+48900000000"),
+        &in_scenario,
+        afternoon(),
+    );
     assert!(sent_to_piotr(&d), "{d:?}");
     let piotr_calls_anna = Call {
         dialed: "201",
@@ -354,5 +363,19 @@ fn a_call_the_policy_puts_through_is_announced_and_a_declined_one_goes_to_declin
             }
         ),
         "{d:?}"
+    );
+}
+
+#[test]
+fn a_callback_is_offered_out_of_hours() {
+    let t = table(CALLERS);
+    assert_eq!(
+        step(
+            &t,
+            &from("48229990005", "+48900000000"),
+            &GREETED,
+            afternoon()
+        ),
+        Step::Callback { from: "sales" }
     );
 }
