@@ -37,6 +37,9 @@ RUN groupadd --system --gid 10001 ccd \
 COPY --from=builder /src/target/release/ccd /usr/local/bin/ccd
 # [media] prompts_dir of deploy/base/ccd.toml.
 COPY prompts/ /usr/share/ccd/prompts/
+# Where `ccd all` without etcd keeps messages and callbacks across restarts (--data-dir;
+# mount a volume there to keep them across containers). Unused with etcd.
+ENV CCD_DATA_DIR=/var/lib/ccd/data
 USER 10001:10001
 # SIP (sip-edge), the gRPC API and grpc.health.v1, Prometheus metrics: [sip] listen,
 # [grpc] listen and metrics_listen of deploy/base/ccd.toml. Media's RTP range and WebRTC

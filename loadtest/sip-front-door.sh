@@ -38,7 +38,7 @@ extension = "201"
 sip_password = "anna-secret"
 role = "user"
 TOML
-RUST_LOG=warn "$ccd" all --config "$work/ccd.toml" 2>"$work/ccd.log" &
+RUST_LOG=warn "$ccd" all --config "$work/ccd.toml" --data-dir "$work/data" 2>"$work/ccd.log" &
 ccd_pid=$!
 trap 'kill $ccd_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do

@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cc/queue/internal/v1/queue.proto",
         "cc/presence/internal/v1/presence.proto",
         "cc/callbacks/v1/callbacks.proto",
+        "cc/messages/v1/messages.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

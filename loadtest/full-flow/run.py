@@ -188,7 +188,7 @@ def main():
     (work / "ccd.toml").write_text(config(args, sip_port, api_port, metrics_port))
     log = open(work / "ccd.log", "w")
     ccd = subprocess.Popen(
-        [args.ccd, "all", "--config", str(work / "ccd.toml")],
+        [args.ccd, "all", "--config", str(work / "ccd.toml"), "--data-dir", str(work / "data")],
         stderr=log,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": "warn,ccd=info"},

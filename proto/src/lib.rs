@@ -38,6 +38,12 @@ pub mod callbacks {
     }
 }
 
+pub mod messages {
+    pub mod v1 {
+        tonic::include_proto!("cc.messages.v1");
+    }
+}
+
 pub mod queues {
     pub mod v1 {
         tonic::include_proto!("cc.queues.v1");

@@ -62,6 +62,9 @@ pub struct NodeConfig {
     pub command: String,
     /// Further environment variables of the process (e.g. `CCD_FAKE_NOW`).
     pub env: Vec<(String, String)>,
+    /// `--data-dir`: where a node without etcd keeps messages and callbacks. None: a
+    /// directory of the node's own, gone with it (set one to restart a node on its data).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for NodeConfig {
@@ -79,6 +82,7 @@ impl Default for NodeConfig {
             etcd: Vec::new(),
             command: "all".into(),
             env: Vec::new(),
+            data_dir: None,
         }
     }
 }
@@ -99,6 +103,12 @@ impl NodeConfig {
     /// Coordinates through the etcd member at `endpoint` (`ccd all --etcd`).
     pub fn etcd(mut self, endpoint: &str) -> Self {
         self.etcd.push(endpoint.into());
+        self
+    }
+
+    /// Keeps the node's data (messages, callbacks) in `dir`, which outlives the node.
+    pub fn data_dir(mut self, dir: &std::path::Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
         self
     }
 
@@ -337,6 +347,12 @@ impl Ccd {
             if !config.etcd.is_empty() {
                 cmd.arg("--etcd").arg(config.etcd.join(","));
             }
+            // Never the default `./data`: nodes running in parallel would share it.
+            let data = config
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().join("data"));
+            cmd.arg("--data-dir").arg(data);
             cmd.envs(config.env.iter().map(|(k, v)| (k, v)));
             let mut child = cmd
                 .env("NO_COLOR", "1")

@@ -1,13 +1,14 @@
-//! Callbacks that survive a restart of a lone `ccd all`, where the coordinator is in memory:
-//! [`Journaled`] wraps a coordinator and journals every change of the keys under one prefix
-//! (`/cc/callbacks/`) to a file, one JSON line per change (`{"key": .., "value": ..}`, the
-//! value `null` for a deletion), synced before the write is answered. Opening it replays the
+//! Callbacks and messages that survive a restart of a lone `ccd all`, where the coordinator
+//! is in memory: [`Journaled`] wraps a coordinator and journals every change of the keys
+//! under chosen prefixes (`/cc/callbacks/`, `/cc/messages/`) to a file, one JSON line per
+//! change (`{"key": .., "value": ..}`, the value `null` for a deletion), synced before the
+//! write is answered. Opening it replays the
 //! file into the coordinator and compacts it: the live keys are written to a temporary file,
 //! synced and renamed over the journal. It compacts again when the journal has grown by as
 //! many lines as there were live keys (at least `compact_after`).
 //!
-//! Everything else passes through untouched. Keys under the prefix are replayed without
-//! their lease (callbacks have none). Writes under the prefix are serialised, so the file
+//! Everything else passes through untouched. Keys under the prefixes are replayed without
+//! their lease (callbacks and messages have none). Writes under the prefixes are serialised, so the file
 //! has them in the coordinator's order. A torn last line (a crash mid-write) is skipped with
 //! a warning. If a line cannot be written, the write is answered
 //! [`Error::Unavailable`] (it did land in memory, which is what a lost answer looks like to
@@ -39,11 +40,11 @@ struct Line {
     value: Option<String>,
 }
 
-/// A coordinator whose keys under one prefix are kept in a file too.
+/// A coordinator whose keys under some prefixes are kept in a file too.
 #[derive(Debug)]
 pub struct Journaled {
     inner: Arc<dyn Coordinator>,
-    prefix: String,
+    prefixes: Vec<String>,
     compact_after: usize,
     journal: Mutex<Journal>,
 }
@@ -63,24 +64,31 @@ struct Journal {
 
 impl Journaled {
     /// Replays the journal at `path` (none yet is fine) into `inner`, compacts it, and
-    /// journals every later change under `prefix` made through the returned coordinator.
+    /// journals every later change under `prefixes` made through the returned coordinator.
+    /// Keys the journal holds under other prefixes are dropped (a prefix no longer kept).
     pub async fn open(
         path: impl Into<PathBuf>,
         inner: Arc<dyn Coordinator>,
-        prefix: impl Into<String>,
+        prefixes: &[&str],
     ) -> io::Result<Self> {
-        Self::with_compaction(path, inner, prefix, COMPACT_AFTER).await
+        Self::with_compaction(path, inner, prefixes, COMPACT_AFTER).await
     }
 
     /// As [`Journaled::open`], compacting after at least `compact_after` lines (tests).
     pub async fn with_compaction(
         path: impl Into<PathBuf>,
         inner: Arc<dyn Coordinator>,
-        prefix: impl Into<String>,
+        prefixes: &[&str],
         compact_after: usize,
     ) -> io::Result<Self> {
         let path = path.into();
-        let prefix = prefix.into();
+        let prefixes: Vec<String> = prefixes.iter().map(|p| (*p).to_owned()).collect();
+        if prefixes.iter().any(String::is_empty) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an empty prefix would journal every key",
+            ));
+        }
         let entries = blocking({
             let path = path.clone();
             move || replay(&path)
@@ -88,7 +96,7 @@ impl Journaled {
         .await?;
         let mut replayed = 0usize;
         for (key, value) in entries {
-            if key.starts_with(&prefix) {
+            if prefixes.iter().any(|p| key.starts_with(p.as_str())) {
                 inner
                     .put(&key, value.into_bytes(), None)
                     .await
@@ -99,7 +107,7 @@ impl Journaled {
         tracing::info!(path = %path.display(), keys = replayed, "journal replayed");
         let journaled = Self {
             inner,
-            prefix,
+            prefixes,
             compact_after: compact_after.max(1),
             journal: Mutex::new(Journal {
                 path,
@@ -117,18 +125,21 @@ impl Journaled {
     }
 
     fn journaled(&self, key: &str) -> bool {
-        key.starts_with(&self.prefix)
+        self.prefixes.iter().any(|p| key.starts_with(p.as_str()))
     }
 
-    /// Rewrites the journal from the coordinator's keys under the prefix.
+    /// Rewrites the journal from the coordinator's keys under the prefixes.
     async fn compact(&self, journal: &mut Journal) -> io::Result<()> {
-        let listing = self
-            .inner
-            .list(&self.prefix)
-            .await
-            .map_err(io::Error::other)?;
+        let mut kvs = Vec::new();
+        for prefix in &self.prefixes {
+            let listing = self.inner.list(prefix).await.map_err(io::Error::other)?;
+            kvs.extend(listing.kvs);
+        }
+        // Nested prefixes would list a key twice.
+        kvs.sort_by(|a, b| a.key.cmp(&b.key));
+        kvs.dedup_by(|a, b| a.key == b.key);
         let mut bytes = Vec::new();
-        for kv in &listing.kvs {
+        for kv in &kvs {
             let line = Line {
                 key: kv.key.clone(),
                 value: Some(String::from_utf8_lossy(&kv.value).into_owned()),
@@ -141,7 +152,7 @@ impl Journaled {
         let file = blocking(move || snapshot(&path, &bytes)).await?;
         journal.file = Some(file);
         journal.appended = 0;
-        journal.live = listing.kvs.len();
+        journal.live = kvs.len();
         journal.broken = false;
         Ok(())
     }
@@ -153,8 +164,9 @@ impl Journaled {
         key: &str,
         value: Option<&[u8]>,
     ) -> Result<(), Error> {
+        let path = journal.path.display().to_string();
         let unavailable = |e: io::Error| {
-            tracing::error!(error = %e, "cannot write the callback journal");
+            tracing::error!(%path, error = %e, "cannot write the journal");
             Error::Unavailable(format!("journal: {e}"))
         };
         if journal.broken {
@@ -183,7 +195,7 @@ impl Journaled {
                     && let Err(e) = self.compact(journal).await
                 {
                     // The line is written; the next write tries the rewrite again.
-                    tracing::warn!(error = %e, "cannot compact the callback journal");
+                    tracing::warn!(error = %e, "cannot compact the journal");
                     journal.broken = true;
                 }
                 Ok(())

@@ -15,8 +15,11 @@
 //!   (free agents, working hours) comes in through [`feeds`].
 //! - [`api`] serves `cc.callbacks.v1.Callbacks` on every node, forwarding changes to the
 //!   leader; [`events`] turns the store's changes into the callbacks' event stream.
+//! - [`messages`] keeps the messages taken for people who could not answer, under
+//!   `/cc/messages/<id>`, and serves `cc.messages.v1.Messages`.
 //!
-//! The real dialler (sip-edge originating the call) and the `ccd` wiring come later.
+//! The real dialler (sip-edge originating the call) and the scheduler's `ccd` wiring come
+//! later; `ccd` serves the messages and journals callbacks and messages already.
 
 pub mod api;
 pub mod clock;
@@ -27,6 +30,7 @@ mod error;
 pub mod events;
 pub mod feeds;
 pub mod journal;
+pub mod messages;
 pub mod service;
 pub mod store;
 

@@ -36,7 +36,7 @@ fn request(id: &str, number: &str) -> Request {
 /// A process start: a fresh in-memory coordinator with the journal replayed into it.
 async fn start(path: &std::path::Path) -> Arc<dyn Coordinator> {
     Arc::new(
-        Journaled::open(path, Arc::new(MemoryCoordinator::default()), PREFIX)
+        Journaled::open(path, Arc::new(MemoryCoordinator::default()), &[PREFIX])
             .await
             .unwrap(),
     )
@@ -134,7 +134,7 @@ async fn the_journal_is_compacted_and_survives_a_torn_last_line() {
     let path = dir.path().join("callbacks.journal");
     {
         let coordinator =
-            Journaled::with_compaction(&path, Arc::new(MemoryCoordinator::default()), PREFIX, 5)
+            Journaled::with_compaction(&path, Arc::new(MemoryCoordinator::default()), &[PREFIX], 5)
                 .await
                 .unwrap();
         for i in 0..50 {
@@ -179,4 +179,48 @@ async fn the_journal_is_compacted_and_survives_a_torn_last_line() {
     // Opening compacted the torn line away.
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 2);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_keys_of_every_journaled_prefix_and_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ccd.journal");
+    let prefixes = [PREFIX, cc_callback::messages::PREFIX];
+    let open = || async {
+        let coordinator: Arc<dyn Coordinator> = Arc::new(
+            Journaled::open(&path, Arc::new(MemoryCoordinator::default()), &prefixes)
+                .await
+                .unwrap(),
+        );
+        coordinator
+    };
+    {
+        let coordinator = open().await;
+        coordinator
+            .put("/cc/messages/m1", b"one".to_vec(), None)
+            .await
+            .unwrap();
+        coordinator
+            .put("/cc/messages/m2", b"two".to_vec(), None)
+            .await
+            .unwrap();
+        coordinator.delete("/cc/messages/m2").await.unwrap();
+        coordinator
+            .put("/cc/callbacks/c1", b"cb".to_vec(), None)
+            .await
+            .unwrap();
+        coordinator
+            .put("/cc/nodes/queue/a", b"node".to_vec(), None)
+            .await
+            .unwrap();
+    }
+    let coordinator = open().await;
+    let value = |key: &'static str| {
+        let coordinator = coordinator.clone();
+        async move { coordinator.get(key).await.unwrap().map(|kv| kv.value) }
+    };
+    assert_eq!(value("/cc/messages/m1").await, Some(b"one".to_vec()));
+    assert_eq!(value("/cc/messages/m2").await, None);
+    assert_eq!(value("/cc/callbacks/c1").await, Some(b"cb".to_vec()));
+    assert_eq!(value("/cc/nodes/queue/a").await, None, "not journaled");
 }

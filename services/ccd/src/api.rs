@@ -1,8 +1,11 @@
 //! The node's gRPC server: the services' APIs plus health (grpc.health.v1) and reflection
 //! (v1 and v1alpha, since grpcurl 1.8 only speaks v1alpha).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use cc_callback::messages::MessageStore;
+use cc_callback::messages::api::MessagesApi;
 use cc_common::Shutdown;
 use cc_common::config::ConfigWatch;
 use cc_config::ConfigStore;
@@ -14,6 +17,7 @@ use cc_presence::control::PresenceControlApi;
 use cc_proto::agents::v1::agents_server::AgentsServer;
 use cc_proto::config::v1::configuration_server::ConfigurationServer;
 use cc_proto::media::internal::v1::media_control_server::MediaControlServer;
+use cc_proto::messages::v1::messages_server::MessagesServer;
 use cc_proto::presence::internal::v1::presence_control_server::PresenceControlServer;
 use cc_proto::queue::internal::v1::queue_control_server::QueueControlServer;
 use cc_proto::queues::v1::queues_server::QueuesServer;
@@ -46,6 +50,8 @@ pub struct Apis<'a> {
     pub cluster: Option<(Arc<dyn cc_cluster::Coordinator>, String)>,
     /// The cluster's event stream, and this node's own (what other nodes gather).
     pub events: (crate::events::EventHub, crate::events::EventHub),
+    /// The message store the Messages API serves, and where this node's recordings are.
+    pub messages: Option<(MessageStore, PathBuf)>,
 }
 
 /// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
@@ -134,6 +140,12 @@ pub async fn start(
     if config.is_some() {
         health.set_serving::<ConfigurationServer<ConfigApi>>().await;
     }
+    let messages = apis
+        .messages
+        .map(|(store, recordings)| MessagesApi::server(store, recordings));
+    if messages.is_some() {
+        health.set_serving::<MessagesServer<MessagesApi>>().await;
+    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cc_proto::FILE_DESCRIPTOR_SET)
@@ -153,6 +165,7 @@ pub async fn start(
         .add_optional_service(queue_control)
         .add_optional_service(routing)
         .add_optional_service(config)
+        .add_optional_service(messages)
         .add_optional_service(calls)
         .add_service(events);
     let task = tokio::spawn(async move {

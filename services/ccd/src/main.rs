@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod api;
+mod data;
 mod events;
 
 use anyhow::Context;
@@ -58,6 +59,11 @@ struct NodeArgs {
     /// calls in progress to end before it stops (a second SIGTERM stops it at once).
     #[arg(long, env = "CCD_DRAIN_SECS", default_value_t = 60)]
     drain_secs: u64,
+    /// Where a node without --etcd keeps what must survive a restart (messages and
+    /// callbacks, journaled to `journal.jsonl`); created if missing, one node per
+    /// directory. With --etcd, etcd keeps them and this is not used.
+    #[arg(long, env = "CCD_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +159,7 @@ fn main() -> anyhow::Result<()> {
             etcd_prefix: args.etcd_prefix,
             advertise: args.advertise,
             drain: Duration::from_secs(args.drain_secs),
+            data_dir: args.data_dir,
         },
     ))
 }
@@ -266,26 +273,31 @@ fn node_name(api_addr: std::net::SocketAddr) -> String {
     format!("{host}-{}-{incarnation:08x}", api_addr.port())
 }
 
-/// The coordinator: etcd when endpoints are given, otherwise one in this process.
-/// With `prefix`, every key of the cluster lives under it.
+/// The coordinator: etcd when endpoints are given, otherwise one in this process whose
+/// messages and callbacks are journaled in `data` (locked, and so returned, for the life of
+/// the process). With `prefix`, every key of the cluster lives under it.
 async fn coordinator(
     etcd: &[String],
     prefix: Option<&str>,
-) -> anyhow::Result<Arc<dyn cc_cluster::Coordinator>> {
+    data: &std::path::Path,
+) -> anyhow::Result<(Arc<dyn cc_cluster::Coordinator>, Option<data::DataDir>)> {
     if etcd.is_empty() {
-        return Ok(Arc::new(cc_cluster::MemoryCoordinator::default()));
+        let dir = data::DataDir::open(data)?;
+        let memory = Arc::new(cc_cluster::MemoryCoordinator::default());
+        return Ok((dir.journaled(memory).await?, Some(dir)));
     }
     let coordinator = cc_cluster::EtcdCoordinator::connect(etcd, Duration::from_secs(5))
         .await
         .with_context(|| format!("cannot reach etcd at {}", etcd.join(",")))?;
     tracing::info!(endpoints = %etcd.join(","), prefix = prefix.unwrap_or(""), "coordinating through etcd");
     let coordinator: Arc<dyn cc_cluster::Coordinator> = Arc::new(coordinator);
-    Ok(match prefix {
+    let coordinator = match prefix {
         Some(prefix) => {
             Arc::new(cc_cluster::Namespaced::new(coordinator, prefix).context("--etcd-prefix")?)
         }
         None => coordinator,
-    })
+    };
+    Ok((coordinator, None))
 }
 
 async fn serve(
@@ -299,6 +311,7 @@ async fn serve(
         etcd_prefix,
         advertise,
         drain,
+        data_dir,
     } = options;
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
@@ -306,7 +319,7 @@ async fn serve(
     let clustered = !etcd.is_empty();
     // The node's configuration store: the Configuration API edits it, and every service
     // that derives state from the organisation follows `store.subscribe()`.
-    let coordinator = coordinator(&etcd, etcd_prefix.as_deref()).await?;
+    let (coordinator, _data) = coordinator(&etcd, etcd_prefix.as_deref(), &data_dir).await?;
     let store = cc_config::ConfigStore::open(
         coordinator.clone(),
         Config::clone(&config),
@@ -314,6 +327,12 @@ async fn serve(
     )
     .await
     .context("configuration store")?;
+    // Messages are the cluster's, like the configuration they are checked against.
+    let messages = cc_callback::messages::MessageStore::new(
+        coordinator.clone(),
+        store.subscribe(),
+        cc_callback::Clock::system(),
+    );
     let metrics_addr = config.api.metrics_listen;
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(metrics_addr)
@@ -442,10 +461,20 @@ async fn serve(
             config: Some(store.clone()),
             cluster: Some((coordinator.clone(), node.clone())),
             events: (cluster_events, local_events),
+            // Every node serves the Messages API; recordings from this node's directory.
+            messages: Some((messages.clone(), config.media.recordings_dir.clone())),
         },
         shutdown.clone(),
     )
     .await?;
+    if services.sip_edge {
+        // This node's sip-edge raises voice messages as events; they are read back from the
+        // node's own event stream (resumable by sequence) into the message store.
+        let events = tonic::transport::Channel::from_shared(format!("http://{address}"))
+            .with_context(|| format!("the advertised address {address:?}"))?
+            .connect_lazy();
+        cc_callback::messages::ingest::follow(messages, events, shutdown.clone());
+    }
     if demo && let Some(edge) = &edge {
         print_demo_help(&config, edge.local_addr);
     }
@@ -562,6 +591,8 @@ struct NodeOptions {
     advertise: Option<String>,
     /// The longest a sip-edge node waits for its calls on SIGTERM.
     drain: Duration,
+    /// Where a node without etcd journals messages and callbacks.
+    data_dir: PathBuf,
 }
 
 fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {
