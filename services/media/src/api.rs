@@ -27,7 +27,9 @@ impl MediaControlService {
 
 fn status(e: MediaError) -> Status {
     match e {
-        MediaError::NotFound(_) => Status::not_found(e.to_string()),
+        MediaError::NotFound(_) | MediaError::RecordingNotFound(_) => {
+            Status::not_found(e.to_string())
+        }
         MediaError::NoPorts | MediaError::Capacity(_) => Status::resource_exhausted(e.to_string()),
         MediaError::Sdp(_) | MediaError::UnknownPrompt(_) | MediaError::InvalidArgument(_) => {
             Status::invalid_argument(e.to_string())
@@ -347,5 +349,27 @@ impl MediaControl for MediaControlService {
             }
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_recording_entries_keep_their_status_codes() {
+        let code = |e: MediaError| status(e).code();
+        assert_eq!(
+            code(MediaError::RecordingNotFound("prompts[0]: ...".into())),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code(MediaError::InvalidArgument("prompts[0]: ...".into())),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            code(MediaError::State("prompts[0]: still being recorded".into())),
+            tonic::Code::FailedPrecondition
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -18,12 +18,17 @@ use crate::endpoint::{Endpoint, EndpointInit, Net};
 use crate::ports::PortPool;
 use crate::prompts::PromptStore;
 use crate::recorder;
+use crate::recordings::{self, Unfinished};
 use crate::shard::{self, Command, Setup, ShardHandle};
 use crate::webrtc::WebRtcLeg;
 use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
 
 /// Events buffered per subscriber before a slow one starts losing the oldest.
 const EVENT_BUFFER: usize = 65_536;
+/// How long StopRecording waits for the writer thread to complete the file (it is one
+/// header write and a sync away); past it the reply goes anyway and the file is finished
+/// later.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// The result of creating an endpoint.
 #[derive(Debug, Clone)]
@@ -44,6 +49,8 @@ pub struct RemoteApplied {
 
 #[derive(Debug, Clone)]
 pub struct PlayRequest {
+    /// Prompt ids, and `recording:<file>` entries naming a finished recording of
+    /// `[media] recordings_dir` (its recorded leg is played, at most 60 s of it).
     pub prompts: Vec<String>,
     pub looped: bool,
     pub barge_in: bool,
@@ -85,6 +92,8 @@ struct Inner {
     webrtc_addr: SocketAddr,
     ports: Mutex<PortPool>,
     prompts: Arc<PromptStore>,
+    /// Recordings being written (marked by their recorders): not yet playable.
+    unfinished: Unfinished,
     events: broadcast::Sender<MediaEvent>,
     next_id: AtomicU64,
     next_shard: AtomicUsize,
@@ -112,6 +121,36 @@ pub struct CreatedWebRtc {
     pub negotiated: Option<Negotiated>,
 }
 
+/// One entry of a Play request, checked: a prompt in memory, or a recording to load.
+enum Source {
+    Prompt(Arc<[i16]>),
+    Recording {
+        index: usize,
+        given: String,
+        path: PathBuf,
+    },
+}
+
+/// The audio of checked Play entries; a recording named twice is read once. Blocking when
+/// there are recordings.
+fn load_sources(dir: &Path, sources: Vec<Source>) -> Result<Vec<Arc<[i16]>>, MediaError> {
+    let mut loaded: HashMap<PathBuf, Arc<[i16]>> = HashMap::new();
+    sources
+        .into_iter()
+        .map(|s| match s {
+            Source::Prompt(samples) => Ok(samples),
+            Source::Recording { index, given, path } => {
+                if let Some(samples) = loaded.get(&path) {
+                    return Ok(samples.clone());
+                }
+                let samples: Arc<[i16]> = recordings::load_entry(dir, index, &given, &path)?.into();
+                loaded.insert(path, samples.clone());
+                Ok(samples)
+            }
+        })
+        .collect()
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain data behind; keep going.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -135,7 +174,8 @@ impl MediaEngine {
             ))
         })?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let recorder = recorder::spawn_writer(events.clone())?;
+        let unfinished = Unfinished::default();
+        let recorder = recorder::spawn_writer(events.clone(), unfinished.clone())?;
         let count = match config.loops {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -169,6 +209,7 @@ impl MediaEngine {
                 routes: Mutex::new(HashMap::new()),
                 webrtc_addr,
                 prompts: Arc::new(prompts),
+                unfinished,
                 events,
                 next_id: AtomicU64::new(1),
                 next_shard: AtomicUsize::new(0),
@@ -391,24 +432,46 @@ impl MediaEngine {
             .await
     }
 
-    /// Plays prompts; returns the playback id that its PlayDone event carries.
-    /// Starts a playback; returns its id and how long the prompts last (zero when looped).
+    /// Starts a playback; returns its id (which its PlayDone event carries) and how long
+    /// the prompts last (zero when looped). Every entry is checked before any recording is
+    /// read from disk.
     pub async fn play(&self, id: EndpointId, req: PlayRequest) -> Result<(u64, u64), MediaError> {
         if req.prompts.is_empty() {
             return Err(MediaError::InvalidArgument(
                 "prompts: give at least one".into(),
             ));
         }
-        let prompts = req
-            .prompts
+        let dir = &self.inner.config.recordings_dir;
+        let sources =
+            req.prompts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| match p.strip_prefix(recordings::PREFIX) {
+                    Some(given) => recordings::check_entry(dir, &self.inner.unfinished, i, given)
+                        .map(|path| Source::Recording {
+                            index: i,
+                            given: given.to_owned(),
+                            path,
+                        }),
+                    None => self
+                        .inner
+                        .prompts
+                        .get(p)
+                        .map(Source::Prompt)
+                        .ok_or_else(|| MediaError::UnknownPrompt(p.clone())),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+        let prompts = if sources
             .iter()
-            .map(|p| {
-                self.inner
-                    .prompts
-                    .get(p)
-                    .ok_or_else(|| MediaError::UnknownPrompt(p.clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .any(|s| matches!(s, Source::Recording { .. }))
+        {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || load_sources(&dir, sources))
+                .await
+                .map_err(|e| MediaError::Recording(format!("loading recordings: {e}")))??
+        } else {
+            load_sources(dir, sources)?
+        };
         let playback = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let samples: usize = prompts.iter().map(|p| p.len()).sum();
         // 8 kHz prompts: 8 samples a millisecond.
@@ -514,6 +577,7 @@ impl MediaEngine {
     }
 
     /// Records `id` (left) and its bridged peer (right) into `recordings_dir/file_name`.
+    /// The file cannot be played back until [`stop_recording`](Self::stop_recording).
     pub async fn start_recording(
         &self,
         id: EndpointId,
@@ -522,23 +586,11 @@ impl MediaEngine {
     ) -> Result<PathBuf, MediaError> {
         let recording = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let name = match file_name {
-            Some(n) => {
-                let plain = !n.is_empty()
-                    && n.len() <= 200
-                    && n.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                    && !n.starts_with('.');
-                if !plain {
-                    return Err(MediaError::InvalidArgument(format!(
-                        "file_name: {n:?} must be letters, digits, '-', '_' or '.' (no directories)"
-                    )));
-                }
-                if n.ends_with(".wav") {
-                    n
-                } else {
-                    format!("{n}.wav")
-                }
-            }
+            Some(n) => recordings::file_name(&n).ok_or_else(|| {
+                MediaError::InvalidArgument(format!(
+                    "file_name: {n:?} must be letters, digits, '-', '_' or '.' (no directories)"
+                ))
+            })?,
             None => format!("{id}-{recording}.wav"),
         };
         let path = self.inner.config.recordings_dir.join(name);
@@ -552,9 +604,21 @@ impl MediaEngine {
         .await
     }
 
+    /// Stops the recording of `id`; returns once the file is complete (final header and
+    /// metadata written), so it can be played back at once, or after [`CLOSE_WAIT`].
     pub async fn stop_recording(&self, id: EndpointId) -> Result<(PathBuf, f64), MediaError> {
-        self.on(id, |reply| Command::StopRecording { id, reply })
-            .await
+        let (closed, written) = oneshot::channel();
+        let stopped = self
+            .on(id, |reply| Command::StopRecording { id, closed, reply })
+            .await?;
+        // An error means the writer is gone: nothing more will happen to the file.
+        if tokio::time::timeout(CLOSE_WAIT, written).await.is_err() {
+            tracing::warn!(
+                path = %stopped.0.display(),
+                "the recording writer is slow: StopRecording answers before the file is complete"
+            );
+        }
+        Ok(stopped)
     }
 
     /// Destroys an endpoint: its socket closes, its port returns to the pool, a bridge to

@@ -13,6 +13,7 @@ mod engine;
 mod ports;
 mod prompts;
 mod recorder;
+mod recordings;
 mod shard;
 mod webrtc;
 
@@ -68,6 +69,10 @@ pub enum MediaError {
     Prompts(String),
     #[error("recording: {0}")]
     Recording(String),
+    /// A `recording:` entry of a Play request whose file is missing or unreadable; the
+    /// message names the entry and the reason.
+    #[error("{0}")]
+    RecordingNotFound(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("the media engine is shutting down")]

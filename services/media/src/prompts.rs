@@ -1,6 +1,7 @@
 //! The prompt store: every `*.wav` in `[media] prompts_dir`, decoded once at start and
 //! shared by all socket loops. A file that is not 8 kHz 16-bit mono is refused at start
-//! with its name and the reason, never discovered mid-call.
+//! with its name and the reason, never discovered mid-call. (Recordings played back are
+//! the exception: `recording:<file>` entries are read when played, see `recordings`.)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,6 +31,11 @@ impl PromptStore {
             let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
+            if id.starts_with(crate::recordings::PREFIX) {
+                // Play would take it for a recording of recordings_dir.
+                tracing::warn!(path = %path.display(), "prompt skipped: its id starts with the reserved \"recording:\"");
+                continue;
+            }
             let bytes = std::fs::read(&path)
                 .map_err(|e| MediaError::Prompts(format!("cannot read {}: {e}", path.display())))?;
             let samples = wav::parse_prompt(&bytes)

@@ -6,7 +6,10 @@
 //! loop queues the decoded audio per channel and, on each 20 ms tick, moves one frame of
 //! each side into an interleaved buffer (silence for a side that sent nothing, so
 //! the channels stay aligned in time). Full buffers go to one writer thread per engine:
-//! file I/O never stalls a socket loop.
+//! file I/O never stalls a socket loop. A recorder marks its file [`Unfinished`] as it
+//! starts; the writer clears the mark once the final header is written, and says so to
+//! whoever stopped the recording, so a recording can be played back as soon as
+//! StopRecording returns and never before.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -23,8 +26,9 @@ use cc_media_core::reorder::{
 };
 use cc_media_core::rtp::RtpHeader;
 use cc_media_core::wav::{StereoWavWriter, WAV_HEADER_LEN};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
+use crate::recordings::Unfinished;
 use crate::{EndpointId, MediaEvent};
 
 /// Frames a side may run ahead of the other before its oldest audio is dropped (jitter
@@ -123,7 +127,9 @@ impl Side {
     }
 }
 
-/// The per-endpoint half of a recording, owned by the socket loop.
+/// The per-endpoint half of a recording, owned by the socket loop. Dropped without
+/// [`finish`](Self::finish) (an endpoint lost while moving between loops), it still closes
+/// its file.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     pub(crate) path: PathBuf,
@@ -134,6 +140,8 @@ pub(crate) struct Recorder {
     frames: u64,
     writer: mpsc::Sender<WriterCommand>,
     id: u64,
+    /// The writer has not been told to close the file yet.
+    open: bool,
 }
 
 impl Recorder {
@@ -142,9 +150,12 @@ impl Recorder {
         endpoint: EndpointId,
         path: PathBuf,
         metadata: BTreeMap<String, String>,
-        writer: mpsc::Sender<WriterCommand>,
+        writer: Writer,
     ) -> Recorder {
         let wav = StereoWavWriter::new();
+        // Before the file exists: no Play can catch it half-written.
+        writer.unfinished.begin(&path);
+        let writer = writer.commands;
         // An empty but valid header first: a crash leaves a playable (if short) file.
         let header = wav.header().map(|h| h.to_vec()).unwrap_or_default();
         let _ = writer.send(WriterCommand::Open {
@@ -163,6 +174,7 @@ impl Recorder {
             frames: 0,
             writer,
             id,
+            open: true,
         }
     }
 
@@ -222,8 +234,15 @@ impl Recorder {
         self.frames as f64 * 0.02
     }
 
-    /// Ends the recording: the writer patches the header with the final sizes.
-    pub(crate) fn finish(mut self) -> (PathBuf, f64) {
+    /// Ends the recording: the writer patches the header with the final sizes, then
+    /// signals `closed` (when given) as the file is complete.
+    pub(crate) fn finish(mut self, closed: Option<oneshot::Sender<()>>) -> (PathBuf, f64) {
+        let seconds = self.close(closed);
+        (self.path.clone(), seconds)
+    }
+
+    fn close(&mut self, closed: Option<oneshot::Sender<()>>) -> f64 {
+        self.open = false;
         self.flush();
         let header = self.wav.header().map(|h| h.to_vec()).unwrap_or_default();
         let seconds = self.seconds();
@@ -231,8 +250,17 @@ impl Recorder {
             id: self.id,
             header,
             seconds,
+            closed,
         });
-        (self.path, seconds)
+        seconds
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if self.open {
+            self.close(None);
+        }
     }
 }
 
@@ -253,6 +281,8 @@ pub(crate) enum WriterCommand {
         id: u64,
         header: Vec<u8>,
         seconds: f64,
+        /// Signalled once the file is complete (header, metadata).
+        closed: Option<oneshot::Sender<()>>,
     },
 }
 
@@ -263,11 +293,25 @@ struct OpenFile {
     metadata: BTreeMap<String, String>,
 }
 
-/// Starts the writer thread; it ends when every sender is dropped.
+/// The way to the writer thread, cloned into every socket loop: its commands, and the
+/// recordings under way (a [`Recorder`] marks its file, the writer clears the mark).
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    commands: mpsc::Sender<WriterCommand>,
+    unfinished: Unfinished,
+}
+
+/// Starts the writer thread; it ends when every [`Writer`] (and recorder) is dropped. It
+/// clears a recording from `unfinished` once its file is complete.
 pub(crate) fn spawn_writer(
     events: broadcast::Sender<MediaEvent>,
-) -> std::io::Result<mpsc::Sender<WriterCommand>> {
+    unfinished: Unfinished,
+) -> std::io::Result<Writer> {
     let (tx, rx) = mpsc::channel::<WriterCommand>();
+    let writer = Writer {
+        commands: tx,
+        unfinished: unfinished.clone(),
+    };
     std::thread::Builder::new()
         .name("media-recorder".into())
         .spawn(move || {
@@ -312,6 +356,7 @@ pub(crate) fn spawn_writer(
                         id,
                         header,
                         seconds,
+                        closed,
                     } => {
                         let Some(rec) = open.remove(&id) else { continue };
                         if let Some(mut f) = rec.file {
@@ -324,6 +369,10 @@ pub(crate) fn spawn_writer(
                             }
                         }
                         write_metadata(&rec.path, rec.endpoint, seconds, rec.metadata);
+                        unfinished.end(&rec.path);
+                        if let Some(closed) = closed {
+                            let _ = closed.send(());
+                        }
                         let _ = events.send(MediaEvent::RecordingDone {
                             endpoint: rec.endpoint,
                             path: rec.path,
@@ -333,7 +382,7 @@ pub(crate) fn spawn_writer(
                 }
             }
         })?;
-    Ok(tx)
+    Ok(writer)
 }
 
 fn write_metadata(
@@ -362,13 +411,25 @@ mod tests {
     #[test]
     fn sides_stay_aligned_and_a_silent_side_is_padded() {
         let (tx, rx) = mpsc::channel();
-        let mut rec = Recorder::new(1, EndpointId(1), "/tmp/x.wav".into(), BTreeMap::new(), tx);
+        let unfinished = Unfinished::default();
+        let writer = Writer {
+            commands: tx,
+            unfinished: unfinished.clone(),
+        };
+        let mut rec = Recorder::new(
+            1,
+            EndpointId(1),
+            "/tmp/x.wav".into(),
+            BTreeMap::new(),
+            writer,
+        );
+        assert!(unfinished.contains(std::path::Path::new("/tmp/x.wav")));
         rec.push_left(&[1000; 80]);
         rec.push_left(&[1000; 80]);
         let now = Instant::now();
         rec.tick(now);
         rec.tick(now);
-        let (_, seconds) = rec.finish();
+        let (_, seconds) = rec.finish(None);
         assert!((seconds - 0.04).abs() < 1e-9);
         let cmds: Vec<_> = rx.try_iter().collect();
         let data: Vec<u8> = cmds

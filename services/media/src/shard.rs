@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, oneshot};
 use cc_media_core::rtp::{RTP_HEADER_LEN, RtpBuilder, RtpHeader};
 
 use crate::endpoint::{Endpoint, Received};
-use crate::recorder::{Recorder, WriterCommand};
+use crate::recorder::{Recorder, Writer};
 use crate::{EndpointId, MediaError, MediaEvent, Negotiated};
 
 const TICK: Duration = Duration::from_millis(20);
@@ -118,8 +118,10 @@ pub(crate) enum Command {
         metadata: BTreeMap<String, String>,
         reply: Reply<PathBuf>,
     },
+    /// `closed` is signalled once the writer has completed the file.
     StopRecording {
         id: EndpointId,
+        closed: oneshot::Sender<()>,
         reply: Reply<(PathBuf, f64)>,
     },
     /// Removes the endpoint; the reply hands back its port for reuse.
@@ -172,7 +174,7 @@ impl ShardHandle {
 pub(crate) fn spawn(
     index: usize,
     events: broadcast::Sender<MediaEvent>,
-    recorder: mpsc::Sender<WriterCommand>,
+    recorder: Writer,
     webrtc: Option<UdpSocket>,
 ) -> std::io::Result<ShardHandle> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(std::io::Error::from)?;
@@ -229,7 +231,7 @@ struct Shard {
     events: broadcast::Sender<MediaEvent>,
     /// Events gathered while handling one input, published after it.
     pending: Vec<MediaEvent>,
-    recorder: mpsc::Sender<WriterCommand>,
+    recorder: Writer,
     stats: Arc<ShardStats>,
     scratch: Vec<u8>,
     /// The socket all WebRTC legs of this loop share, if it carries them.
@@ -573,11 +575,11 @@ impl Shard {
                 });
                 let _ = reply.send(r);
             }
-            Command::StopRecording { id, reply } => {
+            Command::StopRecording { id, closed, reply } => {
                 let r = self.get(id).and_then(|ep| {
                     ep.recorder
                         .take()
-                        .map(Recorder::finish)
+                        .map(|rec| rec.finish(Some(closed)))
                         .ok_or_else(|| MediaError::State(format!("{id} is not recording")))
                 });
                 let _ = reply.send(r);
@@ -637,7 +639,7 @@ impl Shard {
         let mut ep = self.take(id)?;
         ep.stop_play(&mut self.pending);
         if let Some(rec) = ep.recorder.take() {
-            rec.finish();
+            rec.finish(None);
         }
         Ok(ep)
     }
