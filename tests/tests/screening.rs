@@ -289,6 +289,10 @@ async fn an_announced_call_the_director_accepts_is_connected() {
     let log = node.log_text();
     assert!(log.contains("presenting the caller to the callee"), "{log}");
     assert!(
+        !log.contains("cannot play the announcement"),
+        "the callee heard the recording: {log}"
+    );
+    assert!(
         log.contains("the callee accepted the announced call"),
         "{log}"
     );

@@ -36,6 +36,23 @@ pub struct Organization {
     /// 0 waits for ever.
     #[serde(default = "default_max_wait_seconds")]
     pub max_wait_seconds: u32,
+    /// A caller from outside whose direct call finds the employee busy hears so and
+    /// chooses: 1 waits (music, then the phones ring again after `busy_wait_seconds`, up to
+    /// three times), 2 leaves a message; no key: the call goes on as routing says. Off:
+    /// routing decides at once (a polite end, or the scenario's `no_answer`).
+    #[serde(default = "default_true")]
+    pub busy_choices: bool,
+    /// How long a caller who chose to wait for a busy employee waits before the next ring.
+    #[serde(default = "default_busy_wait_seconds")]
+    pub busy_wait_seconds: u32,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_busy_wait_seconds() -> u32 {
+    20
 }
 
 fn default_max_wait_seconds() -> u32 {
@@ -54,6 +71,8 @@ impl Default for Organization {
             mobile_forward_seconds: default_mobile_forward_seconds(),
             answer_before_queue: false,
             max_wait_seconds: default_max_wait_seconds(),
+            busy_choices: true,
+            busy_wait_seconds: default_busy_wait_seconds(),
         }
     }
 }
@@ -287,6 +306,9 @@ pub(super) fn validate(
                 org.timezone
             ),
         ));
+    }
+    if !(1..=600).contains(&org.busy_wait_seconds) {
+        return Err(invalid("organization.busy_wait_seconds", "must be 1-600"));
     }
     let employee_ids: HashSet<&str> = employees.iter().map(|e| e.id.as_str()).collect();
     let mut extensions: HashSet<&str> = employees.iter().map(|e| e.extension.as_str()).collect();

@@ -117,6 +117,12 @@ pub enum Timer {
     },
     /// The longest message has been recorded.
     MessageDeadline,
+    /// The busy choices' key should have been collected by now.
+    BusyDeadline {
+        collection: u64,
+    },
+    /// A caller waiting for a busy employee has waited: ring again.
+    BusyRetry,
     /// An announcement's key collection should have ended by now (the caller's recording
     /// or the callee's choice).
     AnnounceDeadline {
@@ -289,6 +295,8 @@ struct DialState {
     forward: Option<routing::Forward>,
     forwarded: bool,
     ringing_sent: bool,
+    /// The employee dial routing asked for (none for outside numbers).
+    request: Option<routing::Dial>,
 }
 
 /// The state of one call.
@@ -320,6 +328,8 @@ pub struct Call {
     pub(super) choices: Option<u64>,
     /// The message being taken.
     pub(super) message: Option<super::message::Taking>,
+    /// A busy employee's caller choosing or waiting.
+    pub(super) busy: Option<super::busy::Busy>,
     /// The announced dial under way.
     pub(super) announcing: Option<super::announce::Announcing>,
     /// The recording of the caller announcing themselves, once made (asked once a call).
@@ -413,6 +423,7 @@ impl Call {
             message: None,
             announcing: None,
             announcement: None,
+            busy: None,
             menu: None,
             playback: None,
             queued: None,
@@ -446,6 +457,11 @@ impl Call {
 
     fn send(&self, command: FromCall) {
         let _ = self.ctx.core.send(command);
+    }
+
+    /// Whether the call walks no scenario (routing gave no cursor).
+    pub(super) fn cursor_is_empty(&self) -> bool {
+        self.cursor.is_empty()
     }
 
     pub(super) fn timeout(&self) -> Duration {
@@ -936,6 +952,10 @@ impl Call {
             }
             Some(MediaEv::CollectDone(done)) if self.ends_message(done.collection_id) => {
                 self.message_done(myself).await;
+            }
+            Some(MediaEv::CollectDone(done)) if self.busy_collection(done.collection_id) => {
+                self.busy_chosen(myself, done.collection_id, &done.digits)
+                    .await;
             }
             Some(MediaEv::CollectDone(done)) if self.announce_collection(done.collection_id) => {
                 self.announce_keys(myself, Some(done.collection_id), &done.digits)
@@ -1697,6 +1717,7 @@ impl Call {
             forward: d.forward.clone(),
             forwarded: false,
             ringing_sent: false,
+            request: Some(d.clone()),
         });
         let extension = self
             .ctx
@@ -1740,6 +1761,7 @@ impl Call {
             forward: None,
             forwarded: true,
             ringing_sent: false,
+            request: None,
         });
         info!(call = %self.id, number = %t.number, trunk = %t.trunk_id, "transferring to an outside number");
         let trunk = (!t.trunk_id.is_empty()).then_some(t.trunk_id.as_str());
@@ -1806,6 +1828,24 @@ impl Call {
     }
 
     pub(super) async fn dial_finished(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        outcome: routing::DialOutcome,
+    ) {
+        let request = self.dial.as_ref().and_then(|d| d.request.clone());
+        if outcome == routing::DialOutcome::Busy && self.busy_is_choice(request.as_ref()) {
+            for i in 0..self.legs.len() {
+                self.cancel_leg(i);
+            }
+            if let Some(dial) = request {
+                return self.offer_busy_choices(myself, dial).await;
+            }
+        }
+        self.report_dial(myself, outcome).await;
+    }
+
+    /// Routing hears how the dial ended and decides what follows.
+    pub(super) async fn report_dial(
         &mut self,
         myself: &ActorRef<CallMsg>,
         outcome: routing::DialOutcome,
@@ -1896,6 +1936,7 @@ impl Call {
                     forward: None,
                     forwarded: true,
                     ringing_sent: true,
+                    request: None,
                 });
                 self.dial_outside(myself, &target, None).await;
             }
@@ -2099,6 +2140,10 @@ impl Call {
             }
             Timer::MenuDeadline { collection } => self.menu_overdue(myself, collection).await,
             Timer::MessageDeadline => self.message_done(myself).await,
+            Timer::BusyDeadline { collection } => {
+                self.busy_chosen(myself, collection, "").await;
+            }
+            Timer::BusyRetry => self.busy_retry(myself).await,
             Timer::AnnounceDeadline { collection } => {
                 self.announce_keys(myself, collection, "").await;
             }

@@ -5,6 +5,7 @@
 mod actor;
 mod announce;
 mod api;
+mod busy;
 mod dispatch;
 mod menu;
 mod message;
