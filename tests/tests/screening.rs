@@ -335,3 +335,76 @@ async fn an_announced_call_the_director_declines_is_never_connected_and_ends_pol
     // Anna's leg was hung up by ccd.
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_director_accepts_an_announced_call_through_the_api() {
+    use cc_proto::calls::v1 as calls_pb;
+    use cc_proto::calls::v1::calls_client::CallsClient;
+    let node = Ccd::start(announcing());
+    // Anna answers and presses nothing: the API decides.
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    let caller = tokio::spawn(run(announcing_caller(&node, "caller_announced.xml")));
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let mut call_id = String::new();
+    for _ in 0..50 {
+        let list = calls
+            .list_calls(calls_pb::ListCallsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(c) = list.calls.first() {
+            call_id = c.call_id.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!call_id.is_empty(), "{}", node.log_text());
+    // Not presented yet: the caller is still saying who they are.
+    let early = calls
+        .answer_announcement(calls_pb::AnswerAnnouncementRequest {
+            call_id: call_id.clone(),
+            accept: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{early:?}");
+    // Once Anna hears the announcement, she accepts through the API.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while !node
+        .log_text()
+        .contains("presenting the caller to the callee")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never presented\n{}",
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    calls
+        .answer_announcement(calls_pb::AnswerAnnouncementRequest {
+            call_id,
+            accept: true,
+        })
+        .await
+        .unwrap();
+    let call = caller.await.unwrap();
+    assert!(
+        call.all_calls_succeeded(),
+        "{}",
+        describe(&call, &node, &[&anna])
+    );
+    assert!(
+        node.log_text()
+            .contains("the callee accepted the announced call"),
+        "{}",
+        node.log_text()
+    );
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "connected: the caller's hang-up reached Anna\n{}",
+        anna.describe()
+    );
+}

@@ -83,6 +83,11 @@ pub enum CallMsg {
         target: String,
         reply: ractor::RpcReplyPort<Result<(), TransferError>>,
     },
+    /// The presented employee accepts or declines the announced call.
+    AnswerAnnouncement {
+        accept: bool,
+        reply: ractor::RpcReplyPort<Result<(), super::AnnouncementError>>,
+    },
 }
 
 /// The actor's own timers; a generation tells a stale one from the current.
@@ -187,6 +192,10 @@ impl Actor for CallActor {
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
             CallMsg::Transfer { target, reply } => {
                 let result = call.transfer(&myself, target, None).await;
+                let _ = reply.send(result);
+            }
+            CallMsg::AnswerAnnouncement { accept, reply } => {
+                let result = call.answer_announcement(&myself, accept).await;
                 let _ = reply.send(result);
             }
         }

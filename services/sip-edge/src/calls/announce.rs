@@ -351,6 +351,26 @@ impl Call {
             .await;
     }
 
+    /// The employee accepted or declined through the API, as with keys on the phone.
+    pub(super) async fn answer_announcement(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        accept: bool,
+    ) -> Result<(), super::AnnouncementError> {
+        let Some(Stage::Presenting { leg, sdp, .. }) =
+            self.announcing.as_ref().map(|a| a.stage.clone())
+        else {
+            return Err(super::AnnouncementError::NotPresented);
+        };
+        if accept {
+            self.accept_announced(myself, leg, sdp).await;
+        } else {
+            info!(call = %self.id, "the callee declined the announced call through the API");
+            self.decline_announced(myself, leg, true).await;
+        }
+        Ok(())
+    }
+
     /// The leg being presented the call, if one is.
     pub(super) fn presented_leg(&self) -> Option<usize> {
         match self.announcing.as_ref().map(|a| &a.stage) {

@@ -8,7 +8,7 @@ use cc_proto::calls::v1::calls_server::{Calls, CallsServer};
 use ractor::{RactorErr, call_t};
 use tonic::{Request, Response, Status};
 
-use super::{CallContext, CallInfo, CallMsg, CallState, TransferError};
+use super::{AnnouncementError, CallContext, CallInfo, CallMsg, CallState, TransferError};
 
 #[derive(Debug, Clone)]
 pub struct CallsApi {
@@ -85,6 +85,35 @@ impl Calls for CallsApi {
             .cast(CallMsg::Hangup)
             .map_err(|_| Status::not_found("call_id: the call has just ended"))?;
         Ok(Response::new(pb::HangupCallResponse {}))
+    }
+
+    async fn answer_announcement(
+        &self,
+        request: Request<pb::AnswerAnnouncementRequest>,
+    ) -> Result<Response<pb::AnswerAnnouncementResponse>, Status> {
+        let r = request.into_inner();
+        let actor = self.actor(&r.call_id)?;
+        let timeout_ms = self.ctx.timings.rpc_timeout.as_millis() as u64 * 4;
+        let result = call_t!(
+            actor,
+            |reply| CallMsg::AnswerAnnouncement {
+                accept: r.accept,
+                reply
+            },
+            timeout_ms
+        );
+        match result {
+            Ok(Ok(())) => Ok(Response::new(pb::AnswerAnnouncementResponse {})),
+            Ok(Err(e @ AnnouncementError::NotPresented)) => {
+                Err(Status::failed_precondition(e.to_string()))
+            }
+            Err(RactorErr::Actor(_) | RactorErr::Messaging(_) | RactorErr::Spawn(_)) => {
+                Err(Status::not_found("call_id: the call has ended"))
+            }
+            Err(RactorErr::Timeout) => {
+                Err(Status::deadline_exceeded("the call did not answer in time"))
+            }
+        }
     }
 
     async fn transfer_call(

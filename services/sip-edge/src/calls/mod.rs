@@ -330,6 +330,13 @@ pub enum CallEvent {
     },
 }
 
+/// Why an answer to an announcement was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnnouncementError {
+    #[error("the call is not being presented to anyone")]
+    NotPresented,
+}
+
 /// Why a transfer was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
