@@ -22,12 +22,10 @@ pub type Capacity = BTreeMap<Target, u32>;
 /// Working hours as the scheduler shares them between the core and whoever replaces them.
 pub type SharedHours = Arc<dyn Hours + Sync>;
 
-/// Hours that never change. The organisation's configuration gives departments and
-/// employees no working hours of their own yet (schedules belong to numbers), so `ccd`
-/// runs the scheduler on [`AlwaysOpen`] hours: callbacks are dialled whenever the caller's
-/// window and the target's free agents allow. A department schedule, once the
-/// configuration has one, comes in through a `watch` channel fed from the configuration
-/// (routing's `Schedule` already answers "open now, and when next").
+/// Hours that never change: [`AlwaysOpen`] for tests, or one configuration's
+/// [`ConfigHours`](crate::hours::ConfigHours) (a department's `schedule`, an employee's
+/// do-not-disturb); a node following configuration changes sends new ones through the
+/// channel.
 pub fn fixed_hours(hours: impl Hours + Sync + 'static) -> watch::Receiver<SharedHours> {
     let shared: SharedHours = Arc::new(hours);
     watch::channel(shared).1

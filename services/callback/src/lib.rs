@@ -12,7 +12,8 @@
 //! - [`service`] runs the scheduler on a node: one leader in the cluster (elected at
 //!   [`service::ELECTION_KEY`]) drives a core restored from the store, writes every change
 //!   before acting on it, and hands each due attempt to a [`Dialer`]; what it follows
-//!   (free agents, working hours) comes in through [`feeds`].
+//!   (free agents, working hours) comes in through [`feeds`]; [`hours`] gives the
+//!   configured hours (departments' schedules, employees' do-not-disturb).
 //! - [`api`] serves `cc.callbacks.v1.Callbacks` on every node, forwarding changes to the
 //!   leader; [`events`] turns the store's changes into the callbacks' event stream.
 //! - [`messages`] keeps the messages taken for people who could not answer, under
@@ -29,6 +30,7 @@ pub mod dialer;
 mod error;
 pub mod events;
 pub mod feeds;
+pub mod hours;
 pub mod journal;
 pub mod messages;
 pub mod service;

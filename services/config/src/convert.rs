@@ -131,6 +131,7 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
             .unwrap_or(DEFAULT_LAST_AGENT_RING_SECONDS),
         announce_seconds: d.announce_seconds.unwrap_or(DEFAULT_ANNOUNCE_SECONDS),
         waiting_choices: d.waiting_choices,
+        schedule: non_empty(d.schedule),
     })
 }
 
@@ -344,6 +345,7 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
         last_agent_ring_seconds: Some(d.last_agent_ring_seconds),
         announce_seconds: Some(d.announce_seconds),
         waiting_choices: d.waiting_choices,
+        schedule: d.schedule.clone().unwrap_or_default(),
     }
 }
 

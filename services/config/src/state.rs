@@ -378,6 +378,13 @@ fn reference_to(config: &Config, kind: Kind, key: &str) -> Option<String> {
             .find(|n| n.schedule.as_deref() == Some(key))
             .map(|n| format!("number {:?} follows it", n.number))
             .or_else(|| {
+                config
+                    .departments
+                    .iter()
+                    .find(|d| d.schedule.as_deref() == Some(key))
+                    .map(|d| format!("department {:?} follows it", d.id))
+            })
+            .or_else(|| {
                 config.screening.iter().find_map(|p| {
                     if p.dnd.as_deref() == Some(key) {
                         Some(format!(

@@ -176,6 +176,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         last_agent_ring_seconds: None,
         announce_seconds: None,
         waiting_choices: false,
+        schedule: String::new(),
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -322,6 +323,7 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 last_agent_ring_seconds: None,
                 announce_seconds: None,
                 waiting_choices: false,
+                schedule: String::new(),
             }),
         }))
         .await

@@ -62,6 +62,7 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
         last_agent_ring_seconds: 10,
         announce_seconds: 40,
         waiting_choices: false,
+        schedule: None,
     });
     next.check().unwrap();
     publish.send_replace(Arc::new(next));

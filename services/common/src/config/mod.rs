@@ -628,6 +628,8 @@ mod tests {
                 dept("last_agent_ring_seconds = 0\n"),
                 "departments[0].last_agent_ring_seconds",
             ),
+            (dept("schedule = 'nights'\n"), "departments[0].schedule"),
+            (dept("announce_seconds = 4\n"), "departments[0].announce_seconds"),
             (
                 dept("[[numbers]]\nnumber='123'\nroute={ department = 'hr' }\n"),
                 "numbers[0].route",

@@ -139,6 +139,10 @@ pub struct Department {
     /// line (R-20, virtual hold); 1 or no key keeps waiting.
     #[serde(default)]
     pub waiting_choices: bool,
+    /// A `[[schedules]]` id: the department's working hours, when callbacks from it are
+    /// dialled. Absent: around the clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// How often a waiting caller hears their place when the department says nothing.
@@ -359,6 +363,14 @@ pub(super) fn validate(
         }
         if d.last_agent_ring_seconds == 0 || d.last_agent_ring_seconds > 600 {
             return Err(invalid(field("last_agent_ring_seconds"), "must be 1-600"));
+        }
+        if let Some(s) = &d.schedule
+            && !schedule_ids.contains(s.as_str())
+        {
+            return Err(invalid(
+                field("schedule"),
+                format!("{s:?} is not a schedule id"),
+            ));
         }
         if !(5..=600).contains(&d.announce_seconds) {
             return Err(invalid(field("announce_seconds"), "must be 5-600"));

@@ -82,6 +82,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
         last_agent_ring_seconds: None,
         announce_seconds: None,
         waiting_choices: false,
+        schedule: String::new(),
     };
     let d = department(request.clone()).unwrap();
     assert_eq!(d.strategy, Strategy::Progressive);

@@ -42,6 +42,7 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         last_agent_ring_seconds: 10,
         announce_seconds: 40,
         waiting_choices: false,
+        schedule: None,
     }
 }
 
