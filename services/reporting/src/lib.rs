@@ -1,0 +1,14 @@
+//! Reporting: call events from sip-edge, routing, queue, presence and callback become call
+//! records in a store, and the store answers the per-scenario report, the
+//! contact-center KPIs and the call list.
+//!
+//! - [`core`]: the event model and the pure aggregation (what every number means);
+//! - [`store`]: the [`store::ReportStore`] trait and its SQLite implementation (idempotent
+//!   batch ingest, the report computed in SQL);
+//! - [`v1`]: today's public event stream (cc.events.v1) mapped into the event model;
+//! - [`synth`]: synthetic call traffic for benches and load tests.
+
+pub mod core;
+pub mod store;
+pub mod synth;
+pub mod v1;

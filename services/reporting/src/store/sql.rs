@@ -1,0 +1,81 @@
+//! The store's statements, in SQL that SQLite and PostgreSQL both speak (ON CONFLICT
+//! upserts, CASE rather than MIN/MAX of two values, window functions), so a PostgreSQL
+//! backend runs the same text with `?N` placeholders written `$N`.
+
+pub const INSERT_CALL_EVENT: &str = "INSERT INTO call_events (call_id, seq, at_ms, kind, a, b, c) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (call_id, seq) DO NOTHING";
+
+pub const INSERT_AGENT_EVENT: &str = "INSERT INTO agent_events (agent_id, seq, at_ms, state) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (agent_id, seq) DO NOTHING";
+
+pub const CALL_EVENTS: &str =
+    "SELECT seq, at_ms, kind, a, b, c FROM call_events WHERE call_id = ?1 ORDER BY seq";
+
+pub const UPSERT_CALL: &str = "INSERT INTO calls (call_id, started_ms, number, caller, call_type, scenario_id, \
+     department, agent, queued, wait_ms, abandon_wait_ms, handle_ms, ended_ms, end_reason, \
+     talk_ms, callback_requested, callback_department, callback_kept, last_seq, events) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+     ?19, ?20) \
+     ON CONFLICT (call_id) DO UPDATE SET started_ms = excluded.started_ms, \
+     number = excluded.number, caller = excluded.caller, call_type = excluded.call_type, \
+     scenario_id = excluded.scenario_id, department = excluded.department, \
+     agent = excluded.agent, queued = excluded.queued, wait_ms = excluded.wait_ms, \
+     abandon_wait_ms = excluded.abandon_wait_ms, handle_ms = excluded.handle_ms, \
+     ended_ms = excluded.ended_ms, end_reason = excluded.end_reason, \
+     talk_ms = excluded.talk_ms, callback_requested = excluded.callback_requested, \
+     callback_department = excluded.callback_department, \
+     callback_kept = excluded.callback_kept, last_seq = excluded.last_seq, \
+     events = excluded.events";
+
+pub const DELETE_PASSES: &str = "DELETE FROM scenario_passes WHERE call_id = ?1";
+
+pub const DELETE_PASS_OPERATIONS: &str = "DELETE FROM pass_operations WHERE call_id = ?1";
+
+pub const INSERT_PASS: &str = "INSERT INTO scenario_passes (call_id, pass_no, scenario_id, started_ms, number, \
+     call_type, end_reason, department, by_option, re_pass, transferred, ended, \
+     no_conversation, completed, total_ms, talk_ms) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+pub const INSERT_PASS_OPERATION: &str =
+    "INSERT INTO pass_operations (call_id, pass_no, operation_id) VALUES (?1, ?2, ?3)";
+
+pub const UPSERT_CHECKPOINT: &str = "INSERT INTO sources (source, position) VALUES (?1, ?2) \
+     ON CONFLICT (source) DO UPDATE SET position = CASE \
+     WHEN excluded.position > sources.position THEN excluded.position \
+     ELSE sources.position END";
+
+pub const CHECKPOINT: &str = "SELECT position FROM sources WHERE source = ?1";
+
+/// The scenario report: `{value}` is the second dimension's column (or NULL), `{join}` the
+/// operations join when that is the dimension, `{group}` the grouping.
+pub fn scenario_report(value: &str, join: &str, group: &str) -> String {
+    format!(
+        "SELECT p.scenario_id, {value}, COUNT(*), SUM(p.by_option), SUM(p.transferred), \
+         SUM(p.no_conversation), SUM(p.completed), SUM(p.re_pass), SUM(p.ended), \
+         SUM(p.total_ms), SUM(p.talk_ms) \
+         FROM scenario_passes p{join} \
+         WHERE p.started_ms >= ?1 AND p.started_ms < ?2 \
+         GROUP BY {group}"
+    )
+}
+
+pub const KPI_CALLS: &str = "SELECT SUM(queued), COUNT(wait_ms), \
+     SUM(CASE WHEN wait_ms <= ?3 THEN 1 ELSE 0 END), SUM(wait_ms), COUNT(abandon_wait_ms), \
+     SUM(CASE WHEN abandon_wait_ms < ?4 THEN 1 ELSE 0 END), COUNT(handle_ms), \
+     SUM(handle_ms), SUM(callback_kept) \
+     FROM calls WHERE started_ms >= ?1 AND started_ms < ?2 AND (?5 IS NULL OR department = ?5)";
+
+pub const KPI_CALLBACKS_REQUESTED: &str = "SELECT COUNT(*) FROM calls \
+     WHERE started_ms >= ?1 AND started_ms < ?2 AND callback_requested = 1 \
+     AND (?3 IS NULL OR callback_department = ?3)";
+
+/// Each agent state with the time of the agent's next event (by sequence number), for the
+/// intervals that can overlap `[?1, ?2)`.
+pub const AGENT_INTERVALS: &str = "SELECT agent_id, state, at_ms, next_ms FROM ( \
+     SELECT agent_id, state, at_ms, \
+     LEAD(at_ms) OVER (PARTITION BY agent_id ORDER BY seq) AS next_ms FROM agent_events \
+     ) t WHERE at_ms < ?2 AND (next_ms IS NULL OR next_ms > ?1)";
+
+pub const CALL_LIST: &str = "SELECT call_id FROM calls \
+     WHERE started_ms >= ?1 AND started_ms < ?2 AND (?3 IS NULL OR department = ?3) \
+     ORDER BY started_ms DESC, call_id DESC LIMIT ?4";
