@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use cc_proto::events::v1 as events_pb;
 use cc_proto::events::v1::events_client::EventsClient;
+use cc_proto::messages::v1 as messages_pb;
 use cc_proto::queues::v1 as queues_pb;
 use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
@@ -17,6 +18,38 @@ use cc_tests::sip::Transport;
 use cc_tests::tools::Sipp;
 
 const SALES: &str = "48220000001";
+
+/// The message a callback request left for `recipient` (waits up to 5 s for it).
+async fn callback_message(node: &Ccd, recipient: &str) -> messages_pb::Message {
+    let mut messages = messages_pb::messages_client::MessagesClient::connect(format!(
+        "http://{}",
+        node.api_addr()
+    ))
+    .await
+    .unwrap();
+    for _ in 0..50 {
+        let list = messages
+            .list_messages(messages_pb::ListMessagesRequest {
+                recipient_id: recipient.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(m) = list
+            .messages
+            .into_iter()
+            .find(|m| m.source == messages_pb::Source::CallbackRequest as i32)
+        {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no callback request kept for {recipient}\n{}",
+        node.log_text()
+    );
+}
 const CUSTOMER: &str = "+48600700800";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,6 +133,10 @@ route = {{ department = "sales" }}
         request.enqueued_at_unix_ms
     );
     assert_eq!(ended.unwrap().reason, "callback requested");
+
+    // The promise is kept durably: a message for the department to call back.
+    let kept = callback_message(&node, "sales").await;
+    assert_eq!(kept.callback_number, CUSTOMER);
 
     // The call left the queue.
     let mut queues = QueuesClient::connect(format!("http://{}", node.api_addr()))
@@ -188,4 +225,6 @@ scenario = "call-me"
     );
     assert_eq!(request.number, CUSTOMER);
     assert!(!request.keeps_place, "an offer takes no place in a line");
+    let kept = callback_message(&node, "sales").await;
+    assert_eq!(kept.callback_number, CUSTOMER);
 }

@@ -298,15 +298,23 @@ pub(crate) fn message(m: &Message, etag: Etag) -> pb::Message {
         etag: etag.to_string(),
         ..Default::default()
     };
-    if let Origin::Voice(v) = &m.origin {
-        out.source = pb::Source::Voice.into();
-        out.call_id = v.call_id.clone();
-        out.caller_number = v.caller_number.clone();
-        out.recording = Some(pb::Recording {
-            path: v.recording_path.clone(),
-            seconds: v.recording_ms as f64 / 1000.0,
-        });
-        out.edge_node = v.edge_node.clone();
+    match &m.origin {
+        Origin::Voice(v) => {
+            out.source = pb::Source::Voice.into();
+            out.call_id = v.call_id.clone();
+            out.caller_number = v.caller_number.clone();
+            out.recording = Some(pb::Recording {
+                path: v.recording_path.clone(),
+                seconds: v.recording_ms as f64 / 1000.0,
+            });
+            out.edge_node = v.edge_node.clone();
+        }
+        Origin::CallbackRequest(c) => {
+            out.source = pb::Source::CallbackRequest.into();
+            out.call_id = c.call_id.clone();
+            out.caller_number = c.number.clone();
+        }
+        Origin::Api => {}
     }
     out
 }

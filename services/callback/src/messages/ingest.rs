@@ -1,6 +1,9 @@
 //! Voice messages into the store: follows a node's own event stream
 //! (`cc.events.v1.Events/WatchEvents { local_only }`, i.e. what its sip-edge raised) and
-//! keeps every `MessageLeft` as a message ([`MessageStore::ingest`], once per call).
+//! keeps every `MessageLeft` as a message ([`MessageStore::ingest`], once per call), and
+//! every `CallbackRequested` as one too ([`MessageStore::ingest_callback_request`]): a
+//! promised callback is then never lost, and its recipient sees it, until the callback
+//! scheduler dials such requests itself.
 //!
 //! Over gRPC even within one process (DESIGN.md section 1), which also gives the stream's
 //! sequence numbers: a broken stream resumes after the last event seen, so a restart of the
@@ -17,7 +20,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use super::MessageError;
-use super::record::VoiceLeft;
+use super::record::{CallbackAsked, VoiceLeft};
 use super::store::{Ingested, MessageStore};
 
 /// The first pause before trying again (a stream or a write); doubled up to [`RETRY_MAX`].
@@ -54,9 +57,16 @@ async fn run(store: MessageStore, mut client: EventsClient<Channel>, shutdown: &
                         Ok(Some(event)) => {
                             pause = RETRY;
                             next = event.sequence + 1;
-                            if let Some(events::event::Event::MessageLeft(left)) = &event.event {
-                                keep(&store, VoiceLeft::from_event(left, event.unix_ms), shutdown)
-                                    .await;
+                            match &event.event {
+                                Some(events::event::Event::MessageLeft(left)) => {
+                                    let left = VoiceLeft::from_event(left, event.unix_ms);
+                                    keep(&store, Kept::Voice(left), shutdown).await;
+                                }
+                                Some(events::event::Event::CallbackRequested(asked)) => {
+                                    let kept = Kept::callback(asked, event.unix_ms);
+                                    keep(&store, kept, shutdown).await;
+                                }
+                                _ => {}
                             }
                         }
                         Ok(None) => break,
@@ -84,27 +94,83 @@ async fn run(store: MessageStore, mut client: EventsClient<Channel>, shutdown: &
     }
 }
 
-/// Keeps one voice message, trying again while the store is out of reach.
-async fn keep(store: &MessageStore, left: VoiceLeft, shutdown: &mut Shutdown) {
+/// What an event leaves in the store.
+#[derive(Debug, Clone)]
+enum Kept {
+    Voice(VoiceLeft),
+    Callback {
+        recipient_id: String,
+        asked: CallbackAsked,
+        at: Option<crate::core::Timestamp>,
+    },
+}
+
+impl Kept {
+    fn callback(e: &events::CallbackRequested, unix_ms: u64) -> Kept {
+        let recipient_id = if e.department_id.is_empty() {
+            e.employee_id.clone()
+        } else {
+            e.department_id.clone()
+        };
+        Kept::Callback {
+            recipient_id,
+            asked: CallbackAsked {
+                call_id: e.call_id.clone(),
+                number: e.number.clone(),
+                enqueued_at_unix_ms: e.enqueued_at_unix_ms,
+                priority: e.priority,
+                keeps_place: e.keeps_place,
+            },
+            at: i64::try_from(unix_ms)
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map(crate::core::Timestamp::from_unix_ms),
+        }
+    }
+
+    fn call_id(&self) -> &str {
+        match self {
+            Kept::Voice(v) => &v.call_id,
+            Kept::Callback { asked, .. } => &asked.call_id,
+        }
+    }
+}
+
+/// Keeps one voice message or callback request, trying again while the store is out of
+/// reach.
+async fn keep(store: &MessageStore, kept: Kept, shutdown: &mut Shutdown) {
     let mut pause = RETRY;
+    let call = kept.call_id().to_owned();
     loop {
-        match store.ingest(left.clone()).await {
+        let result = match kept.clone() {
+            Kept::Voice(left) => store.ingest(left).await,
+            Kept::Callback {
+                recipient_id,
+                asked,
+                at,
+            } => {
+                store
+                    .ingest_callback_request(&recipient_id, asked, at)
+                    .await
+            }
+        };
+        match result {
             Ok(Ingested::Created(stored)) => {
                 return tracing::info!(
                     message = %stored.message.id,
                     recipient = stored.message.recipient_id(),
-                    call = %left.call_id,
-                    "voice message kept"
+                    %call,
+                    "message kept"
                 );
             }
             Ok(Ingested::Existing(stored)) => {
-                return tracing::debug!(message = %stored.message.id, "voice message already kept");
+                return tracing::debug!(message = %stored.message.id, "message already kept");
             }
             Err(MessageError::Unavailable(e)) => {
-                tracing::warn!(call = %left.call_id, error = %e, retry_in = ?pause, "messages: cannot keep a voice message yet");
+                tracing::warn!(%call, error = %e, retry_in = ?pause, "messages: cannot keep a message yet");
             }
             Err(e) => {
-                return tracing::error!(call = %left.call_id, error = %e, "messages: a voice message cannot be kept");
+                return tracing::error!(%call, error = %e, "messages: a message cannot be kept");
             }
         }
         tokio::select! {

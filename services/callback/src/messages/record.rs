@@ -236,6 +236,22 @@ pub enum Origin {
     Api,
     /// Left by the caller on the phone.
     Voice(Voice),
+    /// A caller asked to be called back (R-20's virtual hold, or a scenario's offer).
+    CallbackRequest(CallbackAsked),
+}
+
+/// What a call's request to be called back carried (`cc.events.v1.CallbackRequested`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackAsked {
+    pub call_id: String,
+    /// The number to call back, as the call presented it.
+    pub number: String,
+    /// The caller's place in line: when they first queued (virtual hold), else when they
+    /// asked.
+    pub enqueued_at_unix_ms: u64,
+    pub priority: u32,
+    /// A waiting caller's virtual hold: they gave up their place on the promise.
+    pub keeps_place: bool,
 }
 
 /// What the call of a voice message left behind.
@@ -318,6 +334,44 @@ pub struct VoiceLeft {
 }
 
 impl Message {
+    /// The message a caller's request to be called back leaves for `recipient_id` (a
+    /// department or an employee). Never refused for what the call carried, as a voice
+    /// message; only a missing call id is (it makes the message's id).
+    pub fn from_callback_request(
+        recipient_id: &str,
+        asked: CallbackAsked,
+        config: &Config,
+        at: Timestamp,
+    ) -> Result<Message, MessageError> {
+        if asked.call_id.is_empty() {
+            return Err(MessageError::invalid("call_id", "required"));
+        }
+        let recipient = Recipient::lookup(config, recipient_id)
+            .unwrap_or_else(|| Recipient::Unlisted(cut(recipient_id)));
+        let substance = if asked.keeps_place {
+            "Asked to be called back instead of waiting, keeping their place in line."
+        } else {
+            "Asked to be called back."
+        };
+        Ok(Message {
+            id: MessageId::for_call(&format!("{}-callback", asked.call_id)),
+            recipient,
+            caller: Caller::default(),
+            substance: substance.to_owned(),
+            callback_number: PhoneNumber::parse(&asked.number).ok(),
+            callback_time: None,
+            deputy: None,
+            state: MessageState::New,
+            origin: Origin::CallbackRequest(CallbackAsked {
+                call_id: cut(&asked.call_id),
+                number: cut(&asked.number),
+                ..asked
+            }),
+            created: at,
+            updated: at,
+        })
+    }
+
     /// A new message taken through the API, checked against `config`.
     pub fn create(
         id: MessageId,

@@ -16,7 +16,7 @@ use cc_common::config::ConfigWatch;
 use serde::{Deserialize, Serialize};
 
 use super::MessageError;
-use super::record::{Edit, Message, MessageId, MessageState, NewMessage, VoiceLeft};
+use super::record::{CallbackAsked, Edit, Message, MessageId, MessageState, NewMessage, VoiceLeft};
 use crate::clock::Clock;
 use crate::core::Timestamp;
 
@@ -183,6 +183,25 @@ impl MessageStore {
     pub async fn ingest(&self, left: VoiceLeft) -> Result<Ingested, MessageError> {
         let config = self.config.borrow().clone();
         let message = Message::from_voice(left, &config, self.clock.now())?;
+        self.keep_once(message).await
+    }
+
+    /// Keeps a caller's request to be called back as a message for `recipient_id`, once
+    /// per call, as [`Self::ingest`] does for voice messages.
+    pub async fn ingest_callback_request(
+        &self,
+        recipient_id: &str,
+        asked: CallbackAsked,
+        at: Option<Timestamp>,
+    ) -> Result<Ingested, MessageError> {
+        let config = self.config.borrow().clone();
+        let at = at.unwrap_or_else(|| self.clock.now());
+        let message = Message::from_callback_request(recipient_id, asked, &config, at)?;
+        self.keep_once(message).await
+    }
+
+    /// Writes a message made from an event unless its id exists already.
+    async fn keep_once(&self, message: Message) -> Result<Ingested, MessageError> {
         match self.put_new(&message).await? {
             Swap::Done(revision) => Ok(Ingested::Created(Stored {
                 message,

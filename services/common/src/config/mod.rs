@@ -629,7 +629,14 @@ mod tests {
                 "departments[0].last_agent_ring_seconds",
             ),
             (dept("schedule = 'nights'\n"), "departments[0].schedule"),
-            (dept("announce_seconds = 4\n"), "departments[0].announce_seconds"),
+            (
+                dept("").replace("id='sales'", "id='anna'"),
+                "departments[0].id",
+            ),
+            (
+                dept("announce_seconds = 4\n"),
+                "departments[0].announce_seconds",
+            ),
             (
                 dept("[[numbers]]\nnumber='123'\nroute={ department = 'hr' }\n"),
                 "numbers[0].route",

@@ -328,6 +328,13 @@ pub(super) fn validate(
         if !department_ids.insert(d.id.as_str()) {
             return Err(invalid(field("id"), format!("{:?} is used twice", d.id)));
         }
+        // Messages and callbacks name "an employee or department id": one must not be both.
+        if employee_ids.contains(d.id.as_str()) {
+            return Err(invalid(
+                field("id"),
+                format!("{:?} is an employee's id already", d.id),
+            ));
+        }
         if !is_id(&d.extension) || !extensions.insert(d.extension.as_str()) {
             return Err(invalid(
                 field("extension"),

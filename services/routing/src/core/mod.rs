@@ -338,7 +338,7 @@ impl RoutingTable {
             if let (Some(DialOutcome::Declined), Some(Target::Employee(e))) =
                 (facts.dial, self.extensions.get(call.dialed))
             {
-                return self.declined_by(e);
+                return ranked(self.declined_by(e), rank);
             }
             if facts.dial.is_some() {
                 return Decision::plain(unavailable());

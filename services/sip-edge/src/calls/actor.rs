@@ -726,6 +726,8 @@ impl Call {
         let (step, operation) = match rpc(self.timeout(), r.decide(request)).await {
             Ok(response) => {
                 self.cursor = response.cursor;
+                // Each decision says afresh how a goodbye that follows it ends the call.
+                self.farewell = "said goodbye";
                 if !response.screened_by.is_empty() {
                     info!(call = %self.id, employee = %response.screened_by, "turned away by screening");
                     self.farewell = SCREENED;
@@ -974,6 +976,11 @@ impl Call {
             // Many phones send nothing while they only hear early media.
             Some(MediaEv::RtpTimeout(_)) if self.caller.as_ref().is_some_and(|c| !c.final_sent) => {
             }
+            // The callee's side is silent only once it is someone's (an announcement's
+            // callee who declined leaves it quiet on purpose).
+            Some(MediaEv::RtpTimeout(_))
+                if self.winner.is_none()
+                    && self.a.as_deref() != Some(event.endpoint_id.as_str()) => {}
             Some(MediaEv::RtpTimeout(t)) => {
                 info!(call = %self.id, silent = t.silent_seconds, "no RTP: ending the call");
                 self.end(myself, Side::Nobody, "media timeout").await;
@@ -1358,7 +1365,7 @@ impl Call {
     }
 
     /// Whether this call is a leg another sip-edge node sent here to ring our phones.
-    fn is_edge_leg(&self) -> bool {
+    pub(super) fn is_edge_leg(&self) -> bool {
         self.caller
             .as_ref()
             .is_some_and(|c| c.invite.headers.other(EDGE_LEG_HEADER).is_some())
@@ -1451,6 +1458,13 @@ impl Call {
             d.ringing_sent = true;
             self.respond_caller(180, None);
         }
+    }
+
+    /// The previous dial's timers (giving up, forwarding) no longer apply, and its state
+    /// is gone.
+    pub(super) fn forget_dial(&mut self) {
+        self.next_generation();
+        self.dial = None;
     }
 
     /// Every other leg stops ringing, and the ringing's timers (mobile forwarding, giving
@@ -1712,7 +1726,7 @@ impl Call {
     // ----- direct calls -----
 
     /// Rings an employee as routing asks: announced first when it says so.
-    async fn dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
+    pub(super) async fn dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
         if d.announce {
             return self.announced_dial(myself, d).await;
         }
@@ -1859,6 +1873,11 @@ impl Call {
         myself: &ActorRef<CallMsg>,
         outcome: routing::DialOutcome,
     ) {
+        if self.phase == Phase::Ending {
+            return;
+        }
+        // The dial is over, announced or not: the next answer is connected as usual.
+        self.announcing = None;
         for i in 0..self.legs.len() {
             self.cancel_leg(i);
         }
@@ -2042,7 +2061,7 @@ impl Call {
         notify!(self, "presence: call ended", presence, call_ended, ended);
     }
 
-    async fn destroy_endpoint(&mut self, endpoint: String) {
+    pub(super) async fn destroy_endpoint(&mut self, endpoint: String) {
         let r = media::EndpointRef {
             endpoint_id: endpoint,
         };
@@ -2200,8 +2219,14 @@ impl Call {
                 self.bye_caller();
             }
         }
+        // A callee hearing an announcement has answered: it needs a BYE, not a CANCEL.
+        let presented = self.presented_leg();
+        self.announcing = None;
+        self.busy = None;
+        self.choices = None;
+        self.menu = None;
         for i in 0..self.legs.len() {
-            if self.winner == Some(i) {
+            if self.winner == Some(i) || presented == Some(i) {
                 if by != Side::Leg(i) && !self.legs[i].bye_received {
                     self.send_in_dialog(i, Method::Bye);
                 }

@@ -58,6 +58,8 @@ impl Call {
     /// this call already), then rings.
     pub(super) async fn announced_dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
         self.set_phase(Phase::Dialing);
+        // Timers of an earlier dial (its giving up, its forwarding) no longer apply.
+        self.forget_dial();
         let recorded = self.announcement.is_some();
         self.announcing = Some(Announcing {
             dial: d,
@@ -161,6 +163,9 @@ impl Call {
         collection: Option<u64>,
         digits: &str,
     ) {
+        if self.phase == Phase::Ending {
+            return;
+        }
         let Some(a) = &self.announcing else { return };
         match a.stage.clone() {
             Stage::Recording { collection: c } if c == collection => {
@@ -343,9 +348,13 @@ impl Call {
         hang_up: bool,
     ) {
         self.announcing = None;
-        self.stop_callee_prompt();
         if hang_up {
             self.hang_up_leg(leg);
+        }
+        // The callee's side goes with the callee: a later dial makes a fresh one (its
+        // offer is spent), and its silence must not end the call.
+        if let Some((b, _)) = self.b.take() {
+            self.destroy_endpoint(b).await;
         }
         self.dial_finished(myself, routing::DialOutcome::Declined)
             .await;
@@ -357,9 +366,13 @@ impl Call {
         myself: &ActorRef<CallMsg>,
         accept: bool,
     ) -> Result<(), super::AnnouncementError> {
-        let Some(Stage::Presenting { leg, sdp, .. }) =
-            self.announcing.as_ref().map(|a| a.stage.clone())
-        else {
+        let presenting = match self.announcing.as_ref().map(|a| a.stage.clone()) {
+            Some(Stage::Presenting { leg, sdp, .. }) if self.phase != Phase::Ending => {
+                Some((leg, sdp))
+            }
+            _ => None,
+        };
+        let Some((leg, sdp)) = presenting else {
             return Err(super::AnnouncementError::NotPresented);
         };
         if accept {

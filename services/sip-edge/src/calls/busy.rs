@@ -39,6 +39,7 @@ impl Call {
     pub(super) fn busy_is_choice(&self, dial: Option<&routing::Dial>) -> bool {
         let Some(dial) = dial else { return false };
         self.ctx.config().organization.busy_choices
+            && !self.is_edge_leg()
             && self.caller_number().is_some()
             && self.cursor_is_empty()
             && !dial.employee_id.is_empty()
@@ -126,9 +127,8 @@ impl Call {
         if self.phase != Phase::Routing {
             return;
         }
-        if matches!(self.playback, Some((_, Purpose::Menu))) {
-            self.stop_prompt();
-        }
+        // What follows plays its own prompt or music, which replaces the choices (a stop
+        // sent now could arrive after it); only routing's answer may not.
         match digits {
             WAIT_KEY => {
                 if let Some(b) = &mut self.busy {
@@ -148,6 +148,9 @@ impl Call {
             }
             _ => {
                 self.busy = None;
+                if matches!(self.playback, Some((_, Purpose::Menu))) {
+                    self.stop_prompt();
+                }
                 self.busy_as_routing_says(myself).await;
             }
         }
@@ -162,7 +165,7 @@ impl Call {
             return;
         }
         info!(call = %self.id, employee = %dial.employee_id, "ringing the employee again");
-        self.ring_employee(myself, dial).await;
+        self.dial(myself, dial).await;
     }
 
     /// No choice: routing hears the employee was busy.

@@ -127,9 +127,9 @@ pub fn presented_caller(caller_invite: &Request, domain: &str, tag: &str) -> Nam
 }
 
 /// The number a caller from outside calls from (the From user: digits with an optional
-/// leading `+`, or whatever the trunk put there); `None` when they withhold it: an
-/// anonymous From (RFC 3323: `anonymous`, `anonymous.invalid`), no user at all, or
-/// `Privacy: user` / `header` / `id` asked for.
+/// leading `+`); `None` when they withhold it or show none: an anonymous From (RFC 3323:
+/// `anonymous`, `anonymous.invalid`), `Privacy: user` / `header` / `id`, no user, or a
+/// user that is no number (carriers' "Restricted", "unknown", "Private").
 pub fn caller_number(invite: &Request) -> Option<&str> {
     let uri = &invite.headers.from()?.uri;
     let user = uri.user().filter(|u| !u.is_empty())?;
@@ -144,7 +144,11 @@ pub fn caller_number(invite: &Request) -> Option<&str> {
                     .any(|k| v.eq_ignore_ascii_case(k))
             })
         });
-    (!withheld).then_some(user)
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    let number = !digits.is_empty()
+        && digits.len() <= cc_common::config::MAX_CALLER_DIGITS
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    (!withheld && number).then_some(user)
 }
 
 /// A SIP URI `sip:user@domain`.
@@ -250,6 +254,8 @@ mod tests {
             ("<sip:pstn.example>", ""),
             ("<sip:600100200@pstn.example>", "Privacy: id\r\n"),
             ("<sip:600100200@pstn.example>", "Privacy: header;user\r\n"),
+            ("<sip:Restricted@pstn.example>", ""),
+            ("<sip:unknown@pstn.example>", ""),
         ] {
             assert_eq!(
                 caller_number(&invite_from(from, extra)),

@@ -109,8 +109,8 @@ impl Call {
         let Some(q) = self.queued.clone() else { return };
         if done.digits == MESSAGE_KEY {
             info!(call = %self.id, department = %q.department, "the caller leaves a message instead of waiting");
+            // The next prompt replaces the music (a stop sent now could arrive after it).
             self.leave_queue(true);
-            self.stop_prompt();
             let take = cc_proto::routing::internal::v1::TakeMessage {
                 recipient_id: q.department,
             };
@@ -134,7 +134,6 @@ impl Call {
             keeps_place: true,
         });
         self.leave_queue(true);
-        self.stop_prompt();
         self.farewell = "callback requested";
         self.play(
             myself,
