@@ -264,6 +264,7 @@ fn announcing_caller(node: &Ccd, scenario: &str) -> Sipp {
         )
         .arg("-d")
         .arg("7500")
+        .key("hold_ms", "15000")
         .timeout(Duration::from_secs(60))
 }
 
@@ -406,5 +407,46 @@ async fn the_director_accepts_an_announced_call_through_the_api() {
         anna.wait_for("BYE", 1, Duration::from_secs(5)),
         "connected: the caller's hang-up reached Anna\n{}",
         anna.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_hanging_up_during_the_announcement_hangs_up_the_callee_too() {
+    let node = Ccd::start(announcing());
+    // Anna answers and listens; the caller gives up 3 s into the announcement.
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    let caller = Sipp::new("caller_announced.xml", node.addr(), Transport::Udp)
+        .service(ANNA)
+        .caller(ORDINARY)
+        .with_pcaps()
+        .file(
+            "dtmf.pcap",
+            std::path::Path::new("/usr/share/sip-tester/dtmf_2833_pound.pcap"),
+        )
+        .arg("-d")
+        .arg("7500")
+        .key("hold_ms", "3000")
+        .timeout(Duration::from_secs(60));
+    let call = run(caller).await;
+    assert!(
+        call.all_calls_succeeded(),
+        "{}",
+        describe(&call, &node, &[&anna])
+    );
+    assert!(
+        node.log_text()
+            .contains("presenting the caller to the callee"),
+        "{}",
+        node.log_text()
+    );
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "the callee's leg is hung up with the call\n{}",
+        anna.describe()
+    );
+    assert!(
+        !node.log_text().contains("the callee declined"),
+        "{}",
+        node.log_text()
     );
 }
