@@ -25,26 +25,30 @@ pub enum Method {
 impl Method {
     /// Parses a method token; returns `None` when it is not a valid token.
     pub fn parse(s: &str) -> Option<Method> {
-        Some(match s {
-            "INVITE" => Method::Invite,
-            "ACK" => Method::Ack,
-            "BYE" => Method::Bye,
-            "CANCEL" => Method::Cancel,
-            "REGISTER" => Method::Register,
-            "OPTIONS" => Method::Options,
-            "INFO" => Method::Info,
-            "UPDATE" => Method::Update,
-            "PRACK" => Method::Prack,
-            "SUBSCRIBE" => Method::Subscribe,
-            "NOTIFY" => Method::Notify,
-            "REFER" => Method::Refer,
-            "MESSAGE" => Method::Message,
-            "PUBLISH" => Method::Publish,
-            other if !other.is_empty() && other.bytes().all(crate::scan::is_token_byte) => {
-                Method::Other(other.to_owned())
+        // Dispatch on length and first byte, then one comparison of known length (inlined,
+        // where a string match would call memcmp for each name in turn). This runs for
+        // every Allow entry and every CSeq.
+        let known = match (s.len(), s.as_bytes().first()) {
+            (6, Some(b'I')) if s == "INVITE" => Method::Invite,
+            (3, Some(b'A')) if s == "ACK" => Method::Ack,
+            (3, Some(b'B')) if s == "BYE" => Method::Bye,
+            (6, Some(b'C')) if s == "CANCEL" => Method::Cancel,
+            (8, Some(b'R')) if s == "REGISTER" => Method::Register,
+            (7, Some(b'O')) if s == "OPTIONS" => Method::Options,
+            (4, Some(b'I')) if s == "INFO" => Method::Info,
+            (6, Some(b'U')) if s == "UPDATE" => Method::Update,
+            (5, Some(b'P')) if s == "PRACK" => Method::Prack,
+            (9, Some(b'S')) if s == "SUBSCRIBE" => Method::Subscribe,
+            (6, Some(b'N')) if s == "NOTIFY" => Method::Notify,
+            (5, Some(b'R')) if s == "REFER" => Method::Refer,
+            (7, Some(b'M')) if s == "MESSAGE" => Method::Message,
+            (7, Some(b'P')) if s == "PUBLISH" => Method::Publish,
+            _ if !s.is_empty() && s.bytes().all(crate::scan::is_token_byte) => {
+                Method::Other(s.to_owned())
             }
             _ => return None,
-        })
+        };
+        Some(known)
     }
 
     pub fn as_str(&self) -> &str {

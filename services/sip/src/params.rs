@@ -2,7 +2,23 @@
 //! values are kept as written (a quoted value keeps its quotes) so printing is faithful.
 
 use crate::Text;
-use crate::scan::Cursor;
+use crate::scan::{Cursor, Gather, is_token_byte};
+
+/// A parameter value: a token, or a host (IPv6 references and the colons in them).
+fn is_value_byte(b: u8) -> bool {
+    VALUE[usize::from(b)]
+}
+
+const VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = is_token_byte(b) || matches!(b, b':' | b'[' | b']');
+        i += 1;
+    }
+    t
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -65,45 +81,48 @@ impl Params {
 
     /// Parses `;a=b;c` from the cursor, stopping at the first byte that cannot continue
     /// a parameter list (`,`, `>`, `?`, end). Values may be tokens, hosts or quoted strings.
-    pub(crate) fn parse(c: &mut Cursor<'_>, extra_value_bytes: &[u8]) -> Result<Params, String> {
-        let mut params = Vec::new();
-        while c.eat(b';') {
+    pub(crate) fn parse(c: &mut Cursor<'_>) -> Result<Params, String> {
+        if !c.eat(b';') {
+            return Ok(Params::new());
+        }
+        let mut params = Gather::<(&str, Option<&str>), 6>::new(("", None));
+        loop {
             c.skip_ws();
-            let name = c
-                .take_while(|b| crate::scan::is_token_byte(b) || extra_value_bytes.contains(&b))
-                .ok_or_else(|| {
-                    format!(
-                        "empty parameter name before {:?}",
-                        crate::error::truncate(c.rest(), 20)
-                    )
-                })?;
+            let name = c.token().ok_or_else(|| {
+                format!(
+                    "empty parameter name before {:?}",
+                    crate::error::truncate(c.rest(), 20)
+                )
+            })?;
             let value = if c.eat(b'=') {
                 c.skip_ws();
                 if c.peek() == Some(b'"') {
                     Some(
                         c.quoted_raw()
-                            .ok_or("unterminated quoted parameter value")?
-                            .into(),
+                            .ok_or("unterminated quoted parameter value")?,
                     )
                 } else {
                     let v = c
-                        .take_while(|b| {
-                            crate::scan::is_token_byte(b)
-                                || matches!(b, b':' | b'[' | b']')
-                                || extra_value_bytes.contains(&b)
-                        })
+                        .take_while(is_value_byte)
                         .ok_or_else(|| format!("parameter {name} has an empty value"))?;
-                    Some(v.into())
+                    Some(v)
                 }
             } else {
                 None
             };
-            params.push(Param {
-                name: name.into(),
-                value,
-            });
+            params.push((name, value));
+            if !c.eat(b';') {
+                break;
+            }
         }
-        Ok(Params(params))
+        params
+            .try_map(|(name, value)| {
+                Ok(Param {
+                    name: name.into(),
+                    value: value.map(Text::from),
+                })
+            })
+            .map(Params)
     }
 
     pub(crate) fn print(&self, out: &mut String) {

@@ -11,18 +11,67 @@ use crate::uri::Uri;
 
 /// Finds the end of the header block: the index just past the empty line.
 pub(crate) fn header_end(data: &[u8]) -> Option<usize> {
+    scan_head(data, |_| {})
+}
+
+/// Finds the end of the header block, telling `on_line_end` where each line ends.
+fn scan_head(data: &[u8], mut on_line_end: impl FnMut(usize)) -> Option<usize> {
     // Jump from line end to line end; an empty line (LF LF or LF CR LF) ends the headers.
     let mut from = 0;
-    while let Some(off) = crate::scan::find_byte(b'\n', &data[from..]) {
+    while let Some(off) = memchr::memchr(b'\n', &data[from..]) {
         let i = from + off;
+        on_line_end(i);
         match data.get(i + 1) {
-            Some(b'\n') => return Some(i + 2),
-            Some(b'\r') if data.get(i + 2) == Some(&b'\n') => return Some(i + 3),
+            Some(b'\n') => {
+                on_line_end(i + 1);
+                return Some(i + 2);
+            }
+            Some(b'\r') if data.get(i + 2) == Some(&b'\n') => {
+                on_line_end(i + 2);
+                return Some(i + 3);
+            }
             None => return None,
             _ => from = i + 1,
         }
     }
     None
+}
+
+/// Where the first lines of a header block end, noted while looking for the block's end so
+/// that splitting the lines does not search for them again.
+struct LineEnds {
+    at: [usize; 32],
+    /// How many line ends were seen (the first 32 are in `at`).
+    count: usize,
+}
+
+impl LineEnds {
+    fn new() -> Self {
+        LineEnds {
+            at: [0; 32],
+            count: 0,
+        }
+    }
+
+    fn push(&mut self, i: usize) {
+        if let Some(slot) = self.at.get_mut(self.count) {
+            *slot = i;
+        }
+        self.count += 1;
+    }
+
+    fn known(&self) -> &[usize] {
+        &self.at[..self.count.min(self.at.len())]
+    }
+}
+
+/// Whether no header line can hold a control character: the whole block has none but
+/// HTAB and line ends, and every CR ends a line. Then the per-line check is skipped.
+fn head_is_clean(head: &[u8]) -> bool {
+    let odd = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
+    // No early exit: a plain fold vectorises.
+    !head.iter().fold(false, |seen, &b| seen | odd(b))
+        && memchr::memchr_iter(b'\r', head).all(|i| head.get(i + 1) == Some(&b'\n'))
 }
 
 /// Number of leading CR/LF bytes (keep-alives and stray line ends before a message).
@@ -41,25 +90,44 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
     if data.is_empty() {
         return Err(ParseError::Empty);
     }
-    let end = header_end(data).ok_or(ParseError::Unterminated)?;
+    let mut ends = LineEnds::new();
+    let end = scan_head(data, |i| ends.push(i)).ok_or(ParseError::Unterminated)?;
     let head = std::str::from_utf8(&data[..end]).map_err(|_| ParseError::NotUtf8)?;
+    let clean = head_is_clean(head.as_bytes());
     let rest = &data[end..];
 
-    let mut lines = unfold(head);
+    let mut lines = Lines {
+        head,
+        pos: 0,
+        ends: ends.known(),
+        line: 0,
+    };
     // The start line is one physical line: a following line that starts with whitespace
     // is a malformed header, not a continuation of the start line.
     let start_line = lines.physical().ok_or(ParseError::Empty)?;
     let start = parse_start_line(start_line)?;
-    // One header per line is right for nearly every message (comma lists add a few).
-    let mut headers = Vec::with_capacity(memchr::memchr_iter(b'\n', head.as_bytes()).count());
-    for line in lines {
-        let (name, value) = split_header_line(&line)?;
+    // One header per line between the start line and the empty line is right for nearly
+    // every message (comma lists add a few, folded lines take a few away).
+    let mut headers = Vec::with_capacity(ends.count.saturating_sub(2));
+    // The logical lines of `Lines`, without a `Cow` per line: a folded line is joined in
+    // one reused buffer.
+    let mut folded = String::new();
+    while let Some(first) = lines.physical() {
+        if first.is_empty() {
+            continue;
+        }
+        let line = if lines.next_is_continuation() {
+            lines.join_continuations(first, &mut folded);
+            folded.as_str()
+        } else {
+            first
+        };
+        let (name, value) = split_header_line(line, clean)?;
         Header::parse_into(name, value, &mut headers)?;
     }
     let headers = Headers(headers);
-    check_single_instances(&headers)?;
-    check_mandatory(&headers)?;
-    let body = match headers.content_length() {
+    let content_length = check_counts(&headers)?;
+    let body = match content_length {
         Some(n) if n > rest.len() => {
             return Err(ParseError::BodyTruncated {
                 declared: n,
@@ -127,10 +195,17 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
             reason: reason.trim_matches([' ', '\t']),
         });
     }
-    let mut parts = line.split(' ');
-    let (Some(method), Some(uri), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Exactly two spaces: method, URI and version.
+    let space = |s: &str| crate::scan::find_byte(b' ', s.as_bytes());
+    let parts = space(line).and_then(|i| {
+        let rest = &line[i + 1..];
+        let j = space(rest)?;
+        let version = &rest[j + 1..];
+        space(version)
+            .is_none()
+            .then(|| (&line[..i], &rest[..j], version))
+    });
+    let Some((method, uri, version)) = parts else {
         return Err(ParseError::StartLine(format!(
             "expected \"METHOD URI SIP/2.0\" with single spaces, got {:?}",
             truncate(line, 60)
@@ -161,18 +236,28 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     Ok(StartLine::Request { method, uri })
 }
 
-/// Headers that may appear once only (RFC 3261 7.3.1): two Content-Lengths in particular
-/// are how request smuggling starts.
-fn check_single_instances(h: &Headers) -> Result<(), ParseError> {
+/// Checks the header counts in one pass: headers that may appear once only (RFC 3261
+/// 7.3.1: two Content-Lengths in particular are how request smuggling starts), then the
+/// mandatory ones. Returns the Content-Length.
+fn check_counts(h: &Headers) -> Result<Option<usize>, ParseError> {
     let mut seen = [0u8; 7];
+    let mut via = false;
+    let mut content_length = None;
     for header in h.iter() {
         let i = match header {
+            Header::Via(_) => {
+                via = true;
+                continue;
+            }
             Header::From(_) => 0,
             Header::To(_) => 1,
             Header::CallId(_) => 2,
             Header::CSeq(_) => 3,
             Header::MaxForwards(_) => 4,
-            Header::ContentLength(_) => 5,
+            Header::ContentLength(n) => {
+                content_length = Some(*n);
+                5
+            }
             Header::ContentType(_) => 6,
             _ => continue,
         };
@@ -184,7 +269,17 @@ fn check_single_instances(h: &Headers) -> Result<(), ParseError> {
             ));
         }
     }
-    Ok(())
+    let mandatory = [
+        (via, "Via"),
+        (seen[0] > 0, "From"),
+        (seen[1] > 0, "To"),
+        (seen[2] > 0, "Call-ID"),
+        (seen[3] > 0, "CSeq"),
+    ];
+    match mandatory.into_iter().find(|(present, _)| !present) {
+        Some((_, name)) => Err(ParseError::Missing(name)),
+        None => Ok(content_length),
+    }
 }
 
 fn header_name(h: &Header) -> &'static str {
@@ -211,25 +306,6 @@ fn check_version(v: &str) -> Result<(), ParseError> {
     }
 }
 
-fn check_mandatory(h: &Headers) -> Result<(), ParseError> {
-    if h.top_via().is_none() {
-        return Err(ParseError::Missing("Via"));
-    }
-    if h.from().is_none() {
-        return Err(ParseError::Missing("From"));
-    }
-    if h.to().is_none() {
-        return Err(ParseError::Missing("To"));
-    }
-    if h.call_id().is_none() {
-        return Err(ParseError::Missing("Call-ID"));
-    }
-    if h.cseq().is_none() {
-        return Err(ParseError::Missing("CSeq"));
-    }
-    Ok(())
-}
-
 trait StripCi {
     fn strip_prefix_ci(&self, p: &str) -> Option<&str>;
 }
@@ -244,24 +320,40 @@ impl StripCi for str {
 /// Yields logical header lines: CRLF (or bare LF) separated, continuation lines that
 /// start with whitespace joined to the previous line with one space (RFC 3261 7.3.1).
 fn unfold(head: &str) -> Lines<'_> {
-    Lines { head, pos: 0 }
+    Lines {
+        head,
+        pos: 0,
+        ends: &[],
+        line: 0,
+    }
 }
 
 /// Logical header lines of a header block (see [`unfold`]).
 struct Lines<'a> {
     head: &'a str,
     pos: usize,
+    /// Where the first physical lines end, when already known.
+    ends: &'a [usize],
+    /// How many physical lines were taken.
+    line: usize,
 }
 
 impl<'a> Lines<'a> {
     /// The next physical line without its line end, or `None` at the end.
+    #[inline]
     pub(crate) fn physical(&mut self) -> Option<&'a str> {
         let bytes = self.head.as_bytes();
         if self.pos >= bytes.len() {
             return None;
         }
         let start = self.pos;
-        let end = crate::scan::find_byte(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let end = match self.ends.get(self.line) {
+            Some(&end) => end,
+            None => {
+                crate::scan::find_byte(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i)
+            }
+        };
+        self.line += 1;
         self.pos = end + 1;
         let line = &self.head[start..end];
         Some(line.strip_suffix('\r').unwrap_or(line))
@@ -269,6 +361,18 @@ impl<'a> Lines<'a> {
 
     fn next_is_continuation(&self) -> bool {
         matches!(self.head.as_bytes().get(self.pos), Some(b' ' | b'\t'))
+    }
+
+    /// Writes `first` and the continuation lines after it into `out`, each joined with
+    /// one space.
+    fn join_continuations(&mut self, first: &str, out: &mut String) {
+        out.clear();
+        out.push_str(first);
+        while self.next_is_continuation() {
+            let Some(next) = self.physical() else { break };
+            out.push(' ');
+            out.push_str(next.trim_start());
+        }
     }
 }
 
@@ -282,19 +386,41 @@ impl<'a> Iterator for Lines<'a> {
                 // Either the terminating empty line or stray blank lines: skip.
                 continue;
             }
-            let mut line = Cow::Borrowed(first);
-            while self.next_is_continuation() {
-                let Some(next) = self.physical() else { break };
-                let owned = line.to_mut();
-                owned.push(' ');
-                owned.push_str(next.trim_start());
+            if !self.next_is_continuation() {
+                return Some(Cow::Borrowed(first));
             }
-            return Some(line);
+            let mut line = String::new();
+            self.join_continuations(first, &mut line);
+            return Some(Cow::Owned(line));
         }
     }
 }
 
-fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
+/// Splits `Name: value`. `clean` says the whole header block is known to hold no control
+/// character (see [`head_is_clean`]), which spares the per-line check.
+#[inline]
+fn split_header_line(line: &str, clean: bool) -> Result<(&str, &str), ParseError> {
+    // Fast path: a token, optional LWS, a colon. The same split as the full check whenever
+    // that succeeds (neither a token nor LWS holds a colon), in one pass over the name.
+    let bytes = line.as_bytes();
+    let name_len = bytes
+        .iter()
+        .position(|&b| !crate::scan::is_token_byte(b))
+        .unwrap_or(bytes.len());
+    let mut colon = name_len;
+    while matches!(bytes.get(colon), Some(b' ' | b'\t')) {
+        colon += 1;
+    }
+    if clean && name_len > 0 && bytes.get(colon) == Some(&b':') {
+        return Ok((&line[..name_len], crate::scan::trim_lws(&line[colon + 1..])));
+    }
+    split_header_line_checked(line, clean)
+}
+
+/// [`split_header_line`] for lines the fast path does not take: checks every byte and
+/// names what is wrong.
+#[cold]
+fn split_header_line_checked(line: &str, clean: bool) -> Result<(&str, &str), ParseError> {
     let colon = crate::scan::find_byte(b':', line.as_bytes())
         .ok_or_else(|| ParseError::HeaderLine(truncate(line, 40)))?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
@@ -308,7 +434,8 @@ fn split_header_line(line: &str) -> Result<(&str, &str), ParseError> {
     let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
     // Fast path first: almost every line has no control byte at all.
     // (No early exit in the first scan: a plain fold vectorises.)
-    let bad = bytes.iter().fold(false, |seen, &b| seen | is_control(b))
+    let bad = !clean
+        && bytes.iter().fold(false, |seen, &b| seen | is_control(b))
         && bytes.iter().enumerate().any(|(i, &b)| {
             is_control(b) && (b == b'\r' || b == b'\n' || i == 0 || bytes[i - 1] != b'\\')
         });
@@ -343,7 +470,7 @@ pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option
     }
     let mut copied = Vec::with_capacity(8);
     for line in lines {
-        let Ok((name, value)) = split_header_line(&line) else {
+        let Ok((name, value)) = split_header_line(&line, false) else {
             continue;
         };
         if matches!(
@@ -378,6 +505,46 @@ pub fn error_response_from_raw(data: &[u8], status: u16, detail: &str) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MINIMAL: &str = "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                           From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n";
+
+    #[test]
+    fn long_header_blocks_and_folded_lines_split_like_short_ones() {
+        // More lines than the line ends noted while finding the end of the block.
+        let mut raw = MINIMAL.to_owned();
+        for i in 0..40 {
+            raw.push_str(&format!("X-{i}: v{i}\r\n"));
+        }
+        raw.push_str("Subject: a\r\n  folded\r\n\r\n");
+        let m = parse_message(raw.as_bytes()).unwrap();
+        for i in 0..40 {
+            assert_eq!(
+                m.headers().other(&format!("X-{i}")),
+                Some(format!("v{i}").as_str())
+            );
+        }
+        assert_eq!(m.headers().other("Subject"), Some("a folded"));
+        assert_eq!(
+            parse_message(raw.replace("\r\n", "\n").as_bytes()).unwrap(),
+            m
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_wherever_they_are() {
+        // The check of the whole block only lets clean blocks skip the per-line check.
+        for bad in ["X-A: a\rb", "X-A: a\0b", "X-A: \x7f", "Subject: a\r\n \x01"] {
+            let raw = format!("{MINIMAL}{bad}\r\n\r\n");
+            let err = parse_message(raw.as_bytes()).unwrap_err();
+            assert!(
+                err.to_string().contains("control character"),
+                "{bad:?}: {err}"
+            );
+        }
+        let quoted_pair = format!("{MINIMAL}X-A: \"a\\\x01\"\r\n\r\n");
+        assert!(parse_message(quoted_pair.as_bytes()).is_ok());
+    }
 
     #[test]
     fn a_serialized_response_parses_back_to_itself() {

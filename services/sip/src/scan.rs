@@ -1,15 +1,36 @@
 //! A small cursor over header values: tokens, quoted strings, separators and LWS.
 //! Kept private; typed headers use it to parse their grammar.
 
-/// Parses a non-empty run of ASCII digits (Rust's `parse` would also take a leading '+').
-pub(crate) fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+/// Parses a non-empty run of ASCII digits (Rust's `parse` would also take a leading '+');
+/// `None` when it does not fit in `T`.
+pub(crate) fn digits<T: TryFrom<u64>>(s: &str) -> Option<T> {
+    if s.is_empty() {
         return None;
     }
-    s.parse().ok()
+    let mut n = 0u64;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    T::try_from(n).ok()
+}
+
+/// `str::trim` (Unicode whitespace), without decoding characters when both ends are
+/// visible ASCII, as they nearly always are.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
 }
 
 /// Trims SP and HTAB only: Unicode spaces are content in SIP, not linear whitespace.
+#[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
     let b = s.as_bytes();
     let lws = |c: &u8| *c == b' ' || *c == b'\t';
@@ -48,8 +69,53 @@ const TOKEN: [bool; 256] = {
 };
 
 #[inline]
-pub(crate) fn is_token_byte(b: u8) -> bool {
-    TOKEN[usize::from(b)]
+pub(crate) const fn is_token_byte(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// Short list items (slices of the input) gathered on the stack, so that the parsed list
+/// can be allocated at exactly its length. SIP lists (parameters, Allow, Supported) are
+/// short: a `Vec` grown by pushes would keep room for four or more entries in every
+/// parsed message, and counting the separators first would scan the value twice.
+#[derive(Debug)]
+pub(crate) struct Gather<T: Copy, const N: usize> {
+    buf: [T; N],
+    len: usize,
+    /// Items beyond the first `N`, rare.
+    spill: Vec<T>,
+}
+
+impl<T: Copy, const N: usize> Gather<T, N> {
+    #[inline]
+    pub(crate) fn new(fill: T) -> Self {
+        Gather {
+            buf: [fill; N],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, item: T) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) => *slot = item,
+            None => self.spill.push(item),
+        }
+        self.len += 1;
+    }
+
+    /// Maps the items, in order, into a `Vec` of exactly their number; stops at the first
+    /// error.
+    pub(crate) fn try_map<U, E>(&self, mut f: impl FnMut(T) -> Result<U, E>) -> Result<Vec<U>, E> {
+        let mut out = Vec::with_capacity(self.len);
+        for &item in &self.buf[..self.len.min(N)] {
+            out.push(f(item)?);
+        }
+        for &item in &self.spill {
+            out.push(f(item)?);
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,22 +125,27 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(crate) fn new(s: &'a str) -> Self {
         Cursor { s, pos: 0 }
     }
 
+    #[inline]
     pub(crate) fn rest(&self) -> &'a str {
         &self.s[self.pos..]
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.s.len()
     }
 
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.s.as_bytes().get(self.pos).copied()
     }
 
+    #[inline]
     pub(crate) fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
             self.pos += 1;
@@ -82,6 +153,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `c` (after optional whitespace) and returns whether it was there.
+    #[inline]
     pub(crate) fn eat(&mut self, c: u8) -> bool {
         let save = self.pos;
         self.skip_ws();
@@ -95,20 +167,23 @@ impl<'a> Cursor<'a> {
     }
 
     /// A non-empty token (RFC 3261 25.1), after optional whitespace.
+    #[inline]
     pub(crate) fn token(&mut self) -> Option<&'a str> {
         self.skip_ws();
         self.take_while(is_token_byte)
     }
 
+    #[inline]
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> Option<&'a str> {
         let start = self.pos;
-        while self.peek().is_some_and(&f) {
-            self.pos += 1;
-        }
-        (self.pos > start).then(|| &self.s[start..self.pos])
+        let rest = &self.s.as_bytes()[start..];
+        let n = rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
+        self.pos = start + n;
+        (n > 0).then(|| &self.s[start..self.pos])
     }
 
     /// Everything up to (not including) the first byte in `stops`, possibly empty.
+    #[inline]
     pub(crate) fn take_until(&mut self, stops: &[u8]) -> &'a str {
         let start = self.pos;
         let rest = &self.s.as_bytes()[start..];
@@ -149,7 +224,7 @@ pub(crate) fn unquote(s: &str) -> crate::Text {
     let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
         return s.into();
     };
-    if !inner.contains('\\') {
+    if find_byte(b'\\', inner.as_bytes()).is_none() {
         return inner.into();
     }
     let mut out = crate::Text::with_capacity(inner.len());
@@ -260,5 +335,36 @@ mod tests {
         assert_eq!(c.quoted_raw(), Some(r#""x\"y""#));
         assert_eq!(c.rest(), " rest");
         assert_eq!(Cursor::new("\"open").quoted_raw(), None);
+    }
+
+    #[test]
+    fn gather_keeps_order_past_its_stack_room() {
+        let mut g = Gather::<usize, 2>::new(0);
+        for i in 0..5 {
+            g.push(i);
+        }
+        let v = g.try_map(|i| Ok::<_, ()>(i * 10)).unwrap();
+        assert_eq!(
+            (v, Gather::<u8, 2>::new(0).try_map(Ok::<_, ()>)),
+            (vec![0, 10, 20, 30, 40], Ok(vec![]))
+        );
+        assert_eq!(g.try_map(|i| if i == 3 { Err(i) } else { Ok(i) }), Err(3));
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a\t",
+            "\u{a0}a",
+            "a\u{2003}",
+            "\u{85}",
+            "é",
+            "<sip:a@b>",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::ParseError;
 use crate::params::{Param, Params};
+use crate::scan::Gather;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -33,16 +34,14 @@ impl Host {
                 .map(|ip| Host::Ip(IpAddr::V6(ip)));
         }
         if first.is_ascii_digit()
-            && let Ok(ip) = s.parse::<Ipv4Addr>()
+            && let Some(ip) = dotted_quad(s.as_bytes()).or_else(|| s.parse::<Ipv4Addr>().ok())
         {
             return Some(Host::Ip(IpAddr::V4(ip)));
         }
-        let valid = !s.is_empty()
-            && s.len() <= 255
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            && !s.starts_with('.')
-            && !s.starts_with('-');
+        let valid = s.len() <= 255
+            && s.bytes().all(|b| DOMAIN[usize::from(b)])
+            && first != b'.'
+            && first != b'-';
         valid.then(|| Host::Domain(s.into()))
     }
 
@@ -75,6 +74,36 @@ impl fmt::Display for Host {
         self.print(&mut s);
         f.write_str(&s)
     }
+}
+
+/// The plain form of an IPv4 address, `d.d.d.d` with octets of one to three digits and no
+/// leading zero. `None` for anything else, which the standard parser then decides.
+fn dotted_quad(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value = 0u32;
+        while i - start < 3
+            && let Some(&d) = s.get(i)
+            && d.is_ascii_digit()
+        {
+            value = value * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && s[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// A sip: or sips: URI.
@@ -137,6 +166,7 @@ impl SipUri {
 }
 
 impl Uri {
+    #[inline]
     pub fn parse(s: &str) -> Result<Uri, ParseError> {
         let colon = crate::scan::find_byte(b':', s.as_bytes())
             .ok_or_else(|| ParseError::uri(s, "no scheme"))?;
@@ -254,14 +284,22 @@ fn parse_sip(scheme: Scheme, rest: &str, whole: &str) -> Result<SipUri, ParseErr
             if u.is_empty() {
                 return Err(err("empty user part before '@'"));
             }
-            if !u.bytes().all(|b| is_user_byte(b) || b == b'%')
-                || p.is_some_and(|p| !p.bytes().all(|b| is_password_byte(b) || b == b'%'))
-            {
-                return Err(err("character not allowed in the user part (escape it)"));
-            }
-            let user = unescape(u).ok_or_else(|| err("bad %-escape in user part"))?;
+            let not_allowed = || err("character not allowed in the user part (escape it)");
+            let u_escaped = escapes(u, &USER).ok_or_else(not_allowed)?;
+            let p_escaped = match p {
+                Some(p) => escapes(p, &PASSWORD).ok_or_else(not_allowed)?,
+                None => false,
+            };
+            let user = if u_escaped {
+                unescape(u).ok_or_else(|| err("bad %-escape in user part"))?
+            } else {
+                u.into()
+            };
             let password = match p {
-                Some(p) => Some(unescape(p).ok_or_else(|| err("bad %-escape in password"))?),
+                Some(p) if p_escaped => {
+                    Some(unescape(p).ok_or_else(|| err("bad %-escape in password"))?)
+                }
+                Some(p) => Some(p.into()),
                 None => None,
             };
             (Some(user), password)
@@ -363,35 +401,51 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         let port = crate::scan::digits(rest.strip_prefix(':')?)?;
         return Some((host, Some(port)));
     }
-    match s.rfind(':') {
+    match s.bytes().rposition(|b| b == b':') {
         Some(i) => Some((&s[..i], Some(crate::scan::digits(&s[i + 1..])?))),
         None => Some((s, None)),
     }
 }
 
+/// `;name[=value]...` after a host or a tel number (`s` is empty or starts with ';').
 fn parse_uri_params(s: &str) -> Option<Params> {
-    let mut params = Vec::new();
-    for part in s.split(';').skip(1) {
-        if part.is_empty() {
-            return None;
+    let Some(first) = crate::scan::find_byte(b';', s.as_bytes()) else {
+        return Some(Params::new());
+    };
+    let mut parts = Gather::<&str, 6>::new("");
+    let mut rest = &s[first + 1..];
+    loop {
+        match crate::scan::find_byte(b';', rest.as_bytes()) {
+            Some(i) => {
+                parts.push(&rest[..i]);
+                rest = &rest[i + 1..];
+            }
+            None => {
+                parts.push(rest);
+                break;
+            }
         }
-        let (n, v) = match part.split_once('=') {
-            Some((n, v)) => (n, Some(unescape(v)?)),
-            None => (part, None),
-        };
-        if n.is_empty() {
-            return None;
-        }
-        params.push(Param {
-            name: unescape(n)?,
-            value: v,
-        });
     }
-    Some(Params(params))
+    parts
+        .try_map(|part| {
+            let (n, v) = match crate::scan::find_byte(b'=', part.as_bytes()) {
+                Some(i) => (&part[..i], Some(unescape(&part[i + 1..]).ok_or(())?)),
+                None => (part, None),
+            };
+            if n.is_empty() {
+                return Err(());
+            }
+            Ok(Param {
+                name: unescape(n).ok_or(())?,
+                value: v,
+            })
+        })
+        .ok()
+        .map(Params)
 }
 
 fn unescape(s: &str) -> Option<Text> {
-    if !s.contains('%') {
+    if crate::scan::find_byte(b'%', s.as_bytes()).is_none() {
         return Some(s.into());
     }
     let bytes = s.as_bytes();
@@ -413,7 +467,7 @@ fn unescape(s: &str) -> Option<Text> {
     String::from_utf8(out).ok().map(Text::from)
 }
 
-fn is_unreserved(b: u8) -> bool {
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -421,20 +475,73 @@ fn is_unreserved(b: u8) -> bool {
         )
 }
 
+/// Byte classes of URI components as tables: the parser asks about every byte.
+const fn class_table(class: Class) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match class {
+            Class::User => {
+                is_unreserved(b)
+                    || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+            }
+            Class::Password => is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b','),
+            Class::Param => {
+                is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+            }
+            Class::HeaderNameValue => {
+                is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+            }
+            Class::Domain => b.is_ascii_alphanumeric() || b == b'-' || b == b'.',
+        };
+        i += 1;
+    }
+    t
+}
+
+#[derive(Clone, Copy)]
+enum Class {
+    User,
+    Password,
+    Param,
+    HeaderNameValue,
+    Domain,
+}
+
+const USER: [bool; 256] = class_table(Class::User);
+const PASSWORD: [bool; 256] = class_table(Class::Password);
+const PARAM: [bool; 256] = class_table(Class::Param);
+const HNV: [bool; 256] = class_table(Class::HeaderNameValue);
+const DOMAIN: [bool; 256] = class_table(Class::Domain);
+
+/// `Some(whether s holds a %-escape)` when every other byte is in `allowed`.
+fn escapes(s: &str, allowed: &[bool; 256]) -> Option<bool> {
+    let mut escaped = false;
+    for &b in s.as_bytes() {
+        if b == b'%' {
+            escaped = true;
+        } else if !allowed[usize::from(b)] {
+            return None;
+        }
+    }
+    Some(escaped)
+}
+
 fn is_user_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    USER[usize::from(b)]
 }
 
 fn is_password_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+    PASSWORD[usize::from(b)]
 }
 
 fn is_param_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+    PARAM[usize::from(b)]
 }
 
 fn is_hnv_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+    HNV[usize::from(b)]
 }
 
 fn escape_into(s: &str, allowed: fn(u8) -> bool, out: &mut String) {
@@ -460,6 +567,38 @@ mod tests {
 
     fn round(s: &str) -> String {
         Uri::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn the_ipv4_fast_path_agrees_with_the_standard_parser() {
+        for s in [
+            "192.168.1.20",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4 ",
+            "1234.1.1.1",
+            "1.2.3.04",
+            "9.9.9.9x",
+            "1.2.3.",
+        ] {
+            let fast = dotted_quad(s.as_bytes());
+            if fast.is_some() {
+                assert_eq!(fast, s.parse::<Ipv4Addr>().ok(), "{s:?}");
+            }
+            let want = s
+                .parse::<Ipv4Addr>()
+                .ok()
+                .map(|ip| Host::Ip(IpAddr::V4(ip)));
+            if want.is_some() {
+                assert_eq!(Host::parse(s), want, "{s:?}");
+            }
+        }
+        assert!(Host::parse("1.2.3.4.5").is_some_and(|h| matches!(h, Host::Domain(_))));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::Text;
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::scan::{Cursor, quote_into, unquote};
+use crate::scan::{Cursor, Gather, quote_into, unquote};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthParam {
@@ -56,41 +56,29 @@ impl Auth {
         let err = |r: &str| ParseError::header(header, r);
         let mut c = Cursor::new(s);
         let scheme = c.token().ok_or_else(|| err("missing auth scheme"))?.into();
-        let mut params = Vec::new();
+        // Name, value as written and whether it is quoted; converted once the count is
+        // known, into a list of exactly that length.
+        let mut raw = Gather::<(&str, &str, bool), 12>::new(("", "", false));
         loop {
             c.skip_ws();
             if c.is_empty() {
                 break;
             }
-            let name = c
-                .token()
-                .ok_or_else(|| err("expected a parameter name"))?
-                .into();
+            let name = c.token().ok_or_else(|| err("expected a parameter name"))?;
             if !c.eat(b'=') {
                 return Err(err("expected '=' after parameter name"));
             }
             c.skip_ws();
             let (value, quoted) = if c.peek() == Some(b'"') {
-                (
-                    unquote(
-                        c.quoted_raw()
-                            .ok_or_else(|| err("unterminated quoted value"))?,
-                    ),
-                    true,
-                )
+                let q = c
+                    .quoted_raw()
+                    .ok_or_else(|| err("unterminated quoted value"))?;
+                (q, true)
             } else {
-                (
-                    c.token()
-                        .ok_or_else(|| err("empty parameter value"))?
-                        .into(),
-                    false,
-                )
+                let t = c.token().ok_or_else(|| err("empty parameter value"))?;
+                (t, false)
             };
-            params.push(AuthParam {
-                name,
-                value,
-                quoted,
-            });
+            raw.push((name, value, quoted));
             if !c.eat(b',') {
                 c.skip_ws();
                 if !c.is_empty() {
@@ -98,6 +86,13 @@ impl Auth {
                 }
             }
         }
+        let params = raw.try_map(|(name, value, quoted)| {
+            Ok::<_, ParseError>(AuthParam {
+                name: name.into(),
+                value: if quoted { unquote(value) } else { value.into() },
+                quoted,
+            })
+        })?;
         Ok(Auth { scheme, params })
     }
 

@@ -11,8 +11,7 @@ pub struct CSeq {
 
 impl CSeq {
     pub fn parse(s: &str) -> Result<CSeq, ParseError> {
-        let mut it = s.split_ascii_whitespace();
-        let (Some(n), Some(m), None) = (it.next(), it.next(), it.next()) else {
+        let Some((n, m)) = two_words(s) else {
             return Err(ParseError::header("CSeq", "expected a number and a method"));
         };
         // RFC 3261 8.1.1.5: the sequence number is a 32-bit unsigned integer below 2**31.
@@ -34,6 +33,23 @@ impl CSeq {
         out.push(' ');
         out.push_str(self.method.as_str());
     }
+}
+
+/// The two words of `s` when it has exactly two (separated as by
+/// `split_ascii_whitespace`).
+fn two_words(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let word = |from: usize| {
+        let start = from + b[from..].iter().position(|c| !c.is_ascii_whitespace())?;
+        let end = b[start..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(b.len(), |n| start + n);
+        Some((start, end))
+    };
+    let (a, b_end) = word(0)?;
+    let (c, d) = word(b_end)?;
+    word(d).is_none().then(|| (&s[a..b_end], &s[c..d]))
 }
 
 #[cfg(test)]

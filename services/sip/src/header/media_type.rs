@@ -39,7 +39,7 @@ impl MediaType {
             .token()
             .ok_or_else(|| err("missing media subtype".into()))?
             .into();
-        let params = Params::parse(&mut c, &[]).map_err(err)?;
+        let params = Params::parse(&mut c).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {
             return Err(err("unexpected text after media type".into()));

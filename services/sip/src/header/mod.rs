@@ -22,7 +22,7 @@ pub use via::{BRANCH_MAGIC, Transport, Via};
 use crate::Text;
 use crate::error::ParseError;
 use crate::method::Method;
-use crate::scan::split_commas;
+use crate::scan::{Gather, split_commas};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Header {
@@ -84,9 +84,10 @@ pub(crate) enum Kind {
 
 impl Kind {
     pub(crate) fn of(name: &str) -> Option<Kind> {
-        let eq = |s: &str| name.eq_ignore_ascii_case(s);
-        Some(match name.len() {
-            1 => match name.as_bytes()[0].to_ascii_lowercase() {
+        let bytes = name.as_bytes();
+        let first = bytes.first()?.to_ascii_lowercase();
+        if bytes.len() == 1 {
+            return Some(match first {
                 b'v' => Kind::Via,
                 b'f' => Kind::From,
                 b't' => Kind::To,
@@ -97,29 +98,35 @@ impl Kind {
                 b'k' => Kind::Supported,
                 b'r' => Kind::ReferTo,
                 _ => return None,
-            },
-            2 if eq("To") => Kind::To,
-            3 if eq("Via") => Kind::Via,
-            4 if eq("From") => Kind::From,
-            4 if eq("CSeq") => Kind::CSeq,
-            5 if eq("Route") => Kind::Route,
-            5 if eq("Allow") => Kind::Allow,
-            6 if eq("Reason") => Kind::Reason,
-            7 if eq("Call-ID") => Kind::CallId,
-            7 if eq("Contact") => Kind::Contact,
-            7 if eq("Expires") => Kind::Expires,
-            7 if eq("Require") => Kind::Require,
-            8 if eq("Refer-To") => Kind::ReferTo,
-            9 if eq("Supported") => Kind::Supported,
-            10 if eq("User-Agent") => Kind::UserAgent,
-            12 if eq("Max-Forwards") => Kind::MaxForwards,
-            12 if eq("Record-Route") => Kind::RecordRoute,
-            12 if eq("Content-Type") => Kind::ContentType,
-            13 if eq("Authorization") => Kind::Authorization,
-            14 if eq("Content-Length") => Kind::ContentLength,
-            16 if eq("WWW-Authenticate") => Kind::WwwAuthenticate,
-            18 if eq("Proxy-Authenticate") => Kind::ProxyAuthenticate,
-            19 if eq("Proxy-Authorization") => Kind::ProxyAuthorization,
+            });
+        }
+        // Length and first letter leave one candidate (two for Call-ID and Contact); a
+        // comparison of known length confirms it, exact first since senders nearly always
+        // use the canonical spelling.
+        let is = |canonical: &str| is_named(bytes, canonical);
+        Some(match (bytes.len(), first) {
+            (2, b't') if is("To") => Kind::To,
+            (3, b'v') if is("Via") => Kind::Via,
+            (4, b'f') if is("From") => Kind::From,
+            (4, b'c') if is("CSeq") => Kind::CSeq,
+            (5, b'r') if is("Route") => Kind::Route,
+            (5, b'a') if is("Allow") => Kind::Allow,
+            (6, b'r') if is("Reason") => Kind::Reason,
+            (7, b'c') if is("Call-ID") => Kind::CallId,
+            (7, b'c') if is("Contact") => Kind::Contact,
+            (7, b'e') if is("Expires") => Kind::Expires,
+            (7, b'r') if is("Require") => Kind::Require,
+            (8, b'r') if is("Refer-To") => Kind::ReferTo,
+            (9, b's') if is("Supported") => Kind::Supported,
+            (10, b'u') if is("User-Agent") => Kind::UserAgent,
+            (12, b'm') if is("Max-Forwards") => Kind::MaxForwards,
+            (12, b'r') if is("Record-Route") => Kind::RecordRoute,
+            (12, b'c') if is("Content-Type") => Kind::ContentType,
+            (13, b'a') if is("Authorization") => Kind::Authorization,
+            (14, b'c') if is("Content-Length") => Kind::ContentLength,
+            (16, b'w') if is("WWW-Authenticate") => Kind::WwwAuthenticate,
+            (18, b'p') if is("Proxy-Authenticate") => Kind::ProxyAuthenticate,
+            (19, b'p') if is("Proxy-Authorization") => Kind::ProxyAuthorization,
             _ => return None,
         })
     }
@@ -152,6 +159,13 @@ impl Kind {
     }
 }
 
+/// Whether a header name is `canonical` in any case. Inlined at each call so that the
+/// comparison has a constant length and needs no call to memcmp.
+#[inline(always)]
+fn is_named(name: &[u8], canonical: &str) -> bool {
+    name == canonical.as_bytes() || name.eq_ignore_ascii_case(canonical.as_bytes())
+}
+
 fn parse_u32(s: &str, header: &'static str) -> Result<u32, ParseError> {
     let s = crate::scan::trim_lws(s);
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -163,29 +177,56 @@ fn parse_u32(s: &str, header: &'static str) -> Result<u32, ParseError> {
             ),
         ));
     }
-    s.parse()
-        .map_err(|_| ParseError::header(header, "value does not fit in 32 bits"))
+    // At most ten digits: the sum fits in a u64.
+    let n = s.bytes().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    u32::try_from(n).map_err(|_| ParseError::header(header, "value does not fit in 32 bits"))
 }
 
-/// The comma-separated parts of a token list (Allow, Supported, Require). Tokens hold no
-/// quotes or angle brackets, so a plain split is exact; a part with a quote fails the
-/// token check of its caller.
-fn token_list(s: &str) -> impl Iterator<Item = &str> {
-    s.split(',')
-        .map(crate::scan::trim_lws)
-        .filter(|t| !t.is_empty())
+/// The comma-separated parts of a token list (Allow, Supported, Require), trimmed of LWS,
+/// empty ones skipped. Tokens hold no quotes or angle brackets, so a plain split is exact;
+/// a part with a quote fails the token check of its caller.
+fn token_list<'a>(s: &'a str, mut each: impl FnMut(&'a str)) {
+    let b = s.as_bytes();
+    let lws = |c: u8| c == b' ' || c == b'\t';
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && lws(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && b[i] != b',' {
+            i += 1;
+        }
+        let mut end = i;
+        while end > start && lws(b[end - 1]) {
+            end -= 1;
+        }
+        if end > start {
+            // Both ends are next to ASCII bytes (or the ends of `s`): char boundaries.
+            each(&s[start..end]);
+        }
+        i += 1;
+    }
 }
 
 fn parse_tokens(s: &str, header: &'static str) -> Result<Vec<Text>, ParseError> {
-    token_list(s)
-        .map(|t| {
-            if t.bytes().all(crate::scan::is_token_byte) {
-                Ok(t.into())
-            } else {
-                Err(ParseError::header(header, format!("{t:?} is not a token")))
-            }
-        })
-        .collect()
+    let mut tokens = Gather::<&str, 8>::new("");
+    token_list(s, |t| tokens.push(t));
+    tokens.try_map(|t| {
+        if t.bytes().all(crate::scan::is_token_byte) {
+            Ok(t.into())
+        } else {
+            Err(ParseError::header(header, format!("{t:?} is not a token")))
+        }
+    })
+}
+
+fn parse_methods(s: &str, header: &'static str) -> Result<Vec<Method>, ParseError> {
+    let mut names = Gather::<&str, 16>::new("");
+    token_list(s, |m| names.push(m));
+    names.try_map(|m| {
+        Method::parse(m).ok_or_else(|| ParseError::header(header, format!("{m:?} is not a method")))
+    })
 }
 
 impl Header {
@@ -203,7 +244,7 @@ impl Header {
             return Ok(());
         };
         let h = kind.name();
-        let header = match kind {
+        match kind {
             Kind::Via => {
                 for v in split_commas(value) {
                     out.push(Header::Via(Via::parse(v)?));
@@ -211,7 +252,6 @@ impl Header {
                 if crate::scan::trim_lws(value).is_empty() {
                     return Err(ParseError::header(h, "empty value"));
                 }
-                return Ok(());
             }
             Kind::Contact => {
                 let mut parts = split_commas(value).peekable();
@@ -221,7 +261,6 @@ impl Header {
                 for v in parts {
                     out.push(Header::Contact(Contact::parse(v)?));
                 }
-                return Ok(());
             }
             Kind::Route | Kind::RecordRoute => {
                 for v in split_commas(value) {
@@ -232,48 +271,41 @@ impl Header {
                         Header::RecordRoute(a)
                     });
                 }
-                return Ok(());
             }
-            Kind::From => Header::From(NameAddr::parse(value, h)?),
-            Kind::To => Header::To(NameAddr::parse(value, h)?),
-            Kind::ReferTo => Header::ReferTo(NameAddr::parse(value, h)?),
+            Kind::From => out.push(Header::From(NameAddr::parse(value, h)?)),
+            Kind::To => out.push(Header::To(NameAddr::parse(value, h)?)),
+            Kind::ReferTo => out.push(Header::ReferTo(NameAddr::parse(value, h)?)),
             Kind::CallId => {
                 let v = crate::scan::trim_lws(value);
                 // word [ "@" word ]: printable ASCII without spaces.
                 if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(ParseError::header(h, "must be one word of printable ASCII"));
                 }
-                Header::CallId(v.into())
+                out.push(Header::CallId(v.into()));
             }
-            Kind::CSeq => Header::CSeq(CSeq::parse(value)?),
+            Kind::CSeq => out.push(Header::CSeq(CSeq::parse(value)?)),
             Kind::MaxForwards => {
                 let n = parse_u32(value, h)?;
                 if n > 255 {
                     return Err(ParseError::header(h, "must be at most 255"));
                 }
-                Header::MaxForwards(n)
+                out.push(Header::MaxForwards(n));
             }
-            Kind::ContentType => Header::ContentType(MediaType::parse(value)?),
-            Kind::ContentLength => Header::ContentLength(parse_u32(value, h)? as usize),
-            Kind::Expires => Header::Expires(parse_u32(value, h)?),
-            Kind::Allow => Header::Allow(
-                token_list(value)
-                    .map(|m| {
-                        Method::parse(m)
-                            .ok_or_else(|| ParseError::header(h, format!("{m:?} is not a method")))
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            Kind::Supported => Header::Supported(parse_tokens(value, h)?),
-            Kind::Require => Header::Require(parse_tokens(value, h)?),
-            Kind::Authorization => Header::Authorization(Auth::parse(value, h)?),
-            Kind::WwwAuthenticate => Header::WwwAuthenticate(Auth::parse(value, h)?),
-            Kind::ProxyAuthenticate => Header::ProxyAuthenticate(Auth::parse(value, h)?),
-            Kind::ProxyAuthorization => Header::ProxyAuthorization(Auth::parse(value, h)?),
-            Kind::Reason => Header::Reason(Reason::parse(value)?),
-            Kind::UserAgent => Header::UserAgent(crate::scan::trim_lws(value).into()),
-        };
-        out.push(header);
+            Kind::ContentType => out.push(Header::ContentType(MediaType::parse(value)?)),
+            Kind::ContentLength => out.push(Header::ContentLength(parse_u32(value, h)? as usize)),
+            Kind::Expires => out.push(Header::Expires(parse_u32(value, h)?)),
+            Kind::Allow => out.push(Header::Allow(parse_methods(value, h)?)),
+            Kind::Supported => out.push(Header::Supported(parse_tokens(value, h)?)),
+            Kind::Require => out.push(Header::Require(parse_tokens(value, h)?)),
+            Kind::Authorization => out.push(Header::Authorization(Auth::parse(value, h)?)),
+            Kind::WwwAuthenticate => out.push(Header::WwwAuthenticate(Auth::parse(value, h)?)),
+            Kind::ProxyAuthenticate => out.push(Header::ProxyAuthenticate(Auth::parse(value, h)?)),
+            Kind::ProxyAuthorization => {
+                out.push(Header::ProxyAuthorization(Auth::parse(value, h)?))
+            }
+            Kind::Reason => out.push(Header::Reason(Reason::parse(value)?)),
+            Kind::UserAgent => out.push(Header::UserAgent(crate::scan::trim_lws(value).into())),
+        }
         Ok(())
     }
 
@@ -341,5 +373,91 @@ fn join<'a>(items: impl Iterator<Item = &'a str>, out: &mut String) {
             out.push_str(", ");
         }
         out.push_str(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_finds_its_kind_in_any_case() {
+        let kinds = [
+            Kind::Via,
+            Kind::From,
+            Kind::To,
+            Kind::CallId,
+            Kind::CSeq,
+            Kind::Contact,
+            Kind::MaxForwards,
+            Kind::Route,
+            Kind::RecordRoute,
+            Kind::ContentType,
+            Kind::ContentLength,
+            Kind::Expires,
+            Kind::Allow,
+            Kind::Supported,
+            Kind::Require,
+            Kind::Authorization,
+            Kind::WwwAuthenticate,
+            Kind::ProxyAuthenticate,
+            Kind::ProxyAuthorization,
+            Kind::Reason,
+            Kind::ReferTo,
+            Kind::UserAgent,
+        ];
+        for kind in kinds {
+            let name = kind.name();
+            for spelling in [name.to_owned(), name.to_lowercase(), name.to_uppercase()] {
+                assert_eq!(Kind::of(&spelling), Some(kind), "{spelling}");
+            }
+        }
+        assert_eq!(Kind::of("i"), Some(Kind::CallId));
+        assert_eq!(Kind::of("M"), Some(Kind::Contact));
+        for other in [
+            "",
+            "x",
+            "Vias",
+            "Call-IE",
+            "Contacts",
+            "Subject",
+            "CSeq-",
+            "Max-Forward",
+        ] {
+            assert_eq!(Kind::of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn token_lists_split_like_split_and_trim() {
+        for s in [
+            "",
+            ",",
+            " a ,b,, c\t",
+            "INVITE, ACK",
+            "a",
+            " , a , ",
+            "\u{a0}a, b",
+        ] {
+            let mut got = Vec::new();
+            token_list(s, |t| got.push(t));
+            let want: Vec<&str> = s
+                .split(',')
+                .map(crate::scan::trim_lws)
+                .filter(|t| !t.is_empty())
+                .collect();
+            assert_eq!(got, want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn lists_longer_than_the_stack_room_keep_order_and_exact_size() {
+        let names = ["INVITE", "ACK", "BYE"].repeat(7).join(", ");
+        let methods = parse_methods(&names, "Allow").unwrap();
+        assert_eq!((methods.len(), methods.capacity()), (21, 21));
+        assert_eq!(methods[20], Method::Bye);
+        assert!(parse_methods("INVITE, \"ACK\"", "Allow").is_err());
+        let tokens = parse_tokens("a, b, c", "Supported").unwrap();
+        assert_eq!((tokens.len(), tokens.capacity()), (3, 3));
     }
 }

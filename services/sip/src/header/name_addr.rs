@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::error::ParseError;
 use crate::params::Params;
-use crate::scan::{Cursor, quote_into, unquote};
+use crate::scan::{Cursor, quote_into, trim, unquote};
 use crate::uri::Uri;
 
 /// `"Display" <uri>;params` or `uri;params`.
@@ -38,7 +38,9 @@ impl NameAddr {
         let err = |r: String| ParseError::header(header, r);
         let mut c = Cursor::new(s);
         c.skip_ws();
-        let bracketed = c.peek() == Some(b'"') || has_unquoted_angle(s);
+        // Most values open with '<' or a quoted display name; only a bare display name or
+        // an addr-spec needs the scan for an unquoted '<'.
+        let bracketed = matches!(c.peek(), Some(b'"' | b'<')) || has_unquoted_angle(s);
         let (display, uri_s) = if bracketed {
             let display = if c.peek() == Some(b'"') {
                 let q = c
@@ -46,7 +48,7 @@ impl NameAddr {
                     .ok_or_else(|| err("unterminated display name".into()))?;
                 Some(unquote(q))
             } else {
-                let d = c.take_until(b"<").trim();
+                let d = trim(c.take_until(b"<"));
                 (!d.is_empty()).then(|| d.into())
             };
             if !c.eat(b'<') {
@@ -56,12 +58,12 @@ impl NameAddr {
             if !c.eat(b'>') {
                 return Err(err("missing '>' after the URI".into()));
             }
-            (display, uri.trim())
+            (display, trim(uri))
         } else {
-            (None, c.take_until(b"; \t").trim())
+            (None, trim(c.take_until(b"; \t")))
         };
         let uri = Uri::parse(uri_s).map_err(|e| err(e.to_string()))?;
-        let params = Params::parse(&mut c, &[]).map_err(err)?;
+        let params = Params::parse(&mut c).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {
             return Err(err(format!(
@@ -120,7 +122,7 @@ pub enum Contact {
 
 impl Contact {
     pub fn parse(s: &str) -> Result<Contact, ParseError> {
-        if s.trim() == "*" {
+        if trim(s) == "*" {
             return Ok(Contact::Wildcard);
         }
         NameAddr::parse(s, "Contact").map(Contact::Addr)

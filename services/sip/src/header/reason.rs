@@ -42,7 +42,7 @@ impl Reason {
             .token()
             .ok_or_else(|| err("missing protocol".into()))?
             .into();
-        let params = Params::parse(&mut c, &[]).map_err(err)?;
+        let params = Params::parse(&mut c).map_err(err)?;
         c.skip_ws();
         if !c.is_empty() {
             return Err(err("unexpected text after parameters".into()));

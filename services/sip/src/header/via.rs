@@ -21,19 +21,17 @@ pub enum Transport {
 
 impl Transport {
     pub fn parse(s: &str) -> Transport {
-        const KNOWN: [(&str, Transport); 6] = [
-            ("UDP", Transport::Udp),
-            ("TCP", Transport::Tcp),
-            ("TLS", Transport::Tls),
-            ("SCTP", Transport::Sctp),
-            ("WS", Transport::Ws),
-            ("WSS", Transport::Wss),
-        ];
-        KNOWN
-            .into_iter()
-            .find(|(name, _)| s.eq_ignore_ascii_case(name))
-            .map(|(_, t)| t)
-            .unwrap_or_else(|| Transport::Other(s.to_owned()))
+        let b = s.as_bytes();
+        let is = |name: &[u8]| b.eq_ignore_ascii_case(name);
+        match b.len() {
+            3 if is(b"UDP") => Transport::Udp,
+            3 if is(b"TCP") => Transport::Tcp,
+            3 if is(b"TLS") => Transport::Tls,
+            4 if is(b"SCTP") => Transport::Sctp,
+            2 if is(b"WS") => Transport::Ws,
+            3 if is(b"WSS") => Transport::Wss,
+            _ => Transport::Other(s.to_owned()),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,6 +94,37 @@ impl Via {
 
     pub fn parse(s: &str) -> Result<Via, ParseError> {
         let err = |r: &str| ParseError::header("Via", r);
+        // Nearly every Via starts "SIP/2.0/": what the token-by-token path below accepts
+        // there, in one comparison.
+        let mut c = match s.as_bytes().get(..8) {
+            Some(p) if p[..3].eq_ignore_ascii_case(b"SIP") && &p[3..] == b"/2.0/" => {
+                Cursor::new(&s[8..])
+            }
+            _ => Self::sent_protocol(s)?,
+        };
+        let transport = Transport::parse(c.token().ok_or_else(|| err("missing transport"))?);
+        c.skip_ws();
+        // sent-by = host [ COLON port ], and LWS may surround the colon.
+        let hostport = c.take_until(b";");
+        let (host, port) =
+            split_sent_by(hostport).ok_or_else(|| err("bad sent-by host or port"))?;
+        let params = Params::parse(&mut c).map_err(|r| ParseError::header("Via", r))?;
+        c.skip_ws();
+        if !c.is_empty() {
+            return Err(err("unexpected text after parameters"));
+        }
+        Ok(Via {
+            transport,
+            host,
+            port,
+            params,
+        })
+    }
+
+    /// `SIP / 2.0 /` token by token, with LWS allowed around the slashes; the cursor is
+    /// left before the transport.
+    fn sent_protocol(s: &str) -> Result<Cursor<'_>, ParseError> {
+        let err = |r: &str| ParseError::header("Via", r);
         let mut c = Cursor::new(s);
         let proto = c.token().ok_or_else(|| err("missing protocol name"))?;
         if !c.eat(b'/') {
@@ -108,23 +137,7 @@ impl Via {
         if !c.eat(b'/') {
             return Err(err("expected '/' before transport"));
         }
-        let transport = Transport::parse(c.token().ok_or_else(|| err("missing transport"))?);
-        c.skip_ws();
-        // sent-by = host [ COLON port ], and LWS may surround the colon.
-        let hostport = c.take_until(b";");
-        let (host, port) =
-            split_sent_by(hostport).ok_or_else(|| err("bad sent-by host or port"))?;
-        let params = Params::parse(&mut c, &[]).map_err(|r| ParseError::header("Via", r))?;
-        c.skip_ws();
-        if !c.is_empty() {
-            return Err(err("unexpected text after parameters"));
-        }
-        Ok(Via {
-            transport,
-            host,
-            port,
-            params,
-        })
+        Ok(c)
     }
 
     pub(crate) fn print(&self, out: &mut String) {
@@ -152,7 +165,7 @@ fn split_sent_by(s: &str) -> Option<(Host, Option<u16>)> {
         };
         (&s[..=close], port)
     } else {
-        match s.split_once(':') {
+        match crate::scan::find_byte(b':', s.as_bytes()).map(|i| (&s[..i], &s[i + 1..])) {
             Some((h, p)) => (
                 crate::scan::trim_lws(h),
                 Some(crate::scan::digits(crate::scan::trim_lws(p))?),
