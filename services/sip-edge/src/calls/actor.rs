@@ -396,7 +396,7 @@ fn moving(e: &tonic::Status) -> bool {
     )
 }
 
-async fn rpc<T>(
+pub(super) async fn rpc<T>(
     timeout: Duration,
     fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<T, tonic::Status> {
@@ -1207,6 +1207,30 @@ impl Call {
     pub(super) fn queue_client(&self) -> QueueControlClient<Channel> {
         let department = self.queued.as_ref().map_or("", |q| q.department.as_str());
         self.ctx.services.queue(department)
+    }
+
+    /// Starts collecting one key on `endpoint` (ended early by `terminator`, when not
+    /// empty), waiting `timeout_ms` for it — from the end of the prompt when
+    /// `after_prompt`; the collection id its CollectDone carries.
+    pub(super) async fn collect_key(
+        &mut self,
+        endpoint: String,
+        timeout_ms: u32,
+        terminator: &str,
+        after_prompt: bool,
+    ) -> Result<u64, tonic::Status> {
+        let request = media::CollectDigitsRequest {
+            endpoint_id: endpoint,
+            max_digits: 1,
+            terminator: terminator.to_owned(),
+            first_digit_timeout_ms: timeout_ms,
+            inter_digit_timeout_ms: timeout_ms,
+            after_prompt,
+        };
+        let mut m = self.media_client();
+        rpc(self.timeout(), m.collect_digits(request))
+            .await
+            .map(|r| r.collection_id)
     }
 
     /// The media node of the call's endpoints, picked with the first one.

@@ -121,19 +121,7 @@ impl Call {
                 return self.ring_announced(myself).await;
             }
         }
-        let collect = media::CollectDigitsRequest {
-            endpoint_id: endpoint,
-            max_digits: 1,
-            terminator: "#".into(),
-            first_digit_timeout_ms: RECORD_MS,
-            inter_digit_timeout_ms: RECORD_MS,
-            after_prompt: false,
-        };
-        let collection = match tokio::time::timeout(self.timeout(), m.collect_digits(collect)).await
-        {
-            Ok(Ok(r)) => Some(r.into_inner().collection_id),
-            _ => None,
-        };
+        let collection = self.collect_key(endpoint, RECORD_MS, "#", false).await.ok();
         if let Some(a) = &mut self.announcing {
             a.stage = Stage::Recording { collection };
         }
@@ -256,19 +244,7 @@ impl Call {
             warn!(call = %self.id, error = %e, "the callee's answer was refused");
             return self.decline_announced(myself, leg, true).await;
         }
-        let collect = media::CollectDigitsRequest {
-            endpoint_id: b.clone(),
-            max_digits: 1,
-            terminator: String::new(),
-            first_digit_timeout_ms: CHOICE_MS,
-            inter_digit_timeout_ms: CHOICE_MS,
-            after_prompt: true,
-        };
-        let collection = match tokio::time::timeout(self.timeout(), m.collect_digits(collect)).await
-        {
-            Ok(Ok(r)) => Some(r.into_inner().collection_id),
-            _ => None,
-        };
+        let collection = self.collect_key(b.clone(), CHOICE_MS, "", true).await.ok();
         let mut prompts = vec!["screening-caller".to_owned()];
         if let Some(path) = &self.announcement {
             prompts.push(format!("recording:{path}"));

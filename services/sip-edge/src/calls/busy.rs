@@ -6,18 +6,15 @@
 //! scenario are left to it (its `no_answer`), and internal callers just hear routing's
 //! answer.
 
-use cc_proto::media::internal::v1 as media;
 use cc_proto::routing::internal::v1 as routing;
 use ractor::ActorRef;
 use tracing::{info, warn};
 
 use super::actor::{Call, CallMsg, PLAY_MARGIN_MS, Phase, Purpose, Timer};
+use super::waiting::CHOICE_TIMEOUT_MS;
 
 /// How often a caller may choose to wait for the same busy employee.
 const MAX_WAITS: u32 = 3;
-
-/// How long the caller has to press a key once the choices have played.
-const CHOICE_TIMEOUT_MS: u32 = 5000;
 
 const WAIT_KEY: &str = "1";
 const MESSAGE_KEY: &str = "2";
@@ -58,21 +55,10 @@ impl Call {
         }
         let waits = self.busy.as_ref().map_or(0, |b| b.waits);
         let collection = match self.a.clone() {
-            Some(endpoint) => {
-                let request = media::CollectDigitsRequest {
-                    endpoint_id: endpoint,
-                    max_digits: 1,
-                    terminator: String::new(),
-                    first_digit_timeout_ms: CHOICE_TIMEOUT_MS,
-                    inter_digit_timeout_ms: CHOICE_TIMEOUT_MS,
-                    after_prompt: true,
-                };
-                let mut m = self.media_client();
-                match tokio::time::timeout(self.timeout(), m.collect_digits(request)).await {
-                    Ok(Ok(r)) => Some(r.into_inner().collection_id),
-                    _ => None,
-                }
-            }
+            Some(endpoint) => self
+                .collect_key(endpoint, CHOICE_TIMEOUT_MS, "", true)
+                .await
+                .ok(),
             None => None,
         };
         let Some(collection) = collection else {

@@ -86,20 +86,12 @@ impl Call {
             Ok(Err(e)) => return self.message_failed(myself, &e.to_string()).await,
             Err(_) => return self.message_failed(myself, "no answer in time").await,
         };
-        let collect = media::CollectDigitsRequest {
-            endpoint_id: endpoint,
-            max_digits: 1,
-            terminator: "#".into(),
-            first_digit_timeout_ms: MAX_MESSAGE_MS,
-            inter_digit_timeout_ms: MAX_MESSAGE_MS,
-            after_prompt: false,
-        };
-        let collection = match tokio::time::timeout(self.timeout(), m.collect_digits(collect)).await
-        {
-            Ok(Ok(r)) => Some(r.into_inner().collection_id),
-            // The message still ends with the caller hanging up, or at the deadline.
-            _ => None,
-        };
+        // Without a collection the message still ends with the caller hanging up, or at
+        // the deadline.
+        let collection = self
+            .collect_key(endpoint, MAX_MESSAGE_MS, "#", false)
+            .await
+            .ok();
         if let Some(t) = &mut self.message {
             t.recording = Some(path);
             t.collection = collection;
@@ -124,16 +116,10 @@ impl Call {
         if !self.keep_message().await {
             return;
         }
-        let mut prompts = Vec::new();
-        if let Some(number) = self.caller_number() {
-            prompts.push("message-number".to_owned());
-            prompts.extend(
-                number
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .map(|d| format!("digit-{d}")),
-            );
-        }
+        let mut prompts = self
+            .caller_number()
+            .map(super::waiting::read_back)
+            .unwrap_or_default();
         prompts.push("message-saved".into());
         self.farewell = "message left";
         self.play(myself, prompts, false, Purpose::Goodbye).await;

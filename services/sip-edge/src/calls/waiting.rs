@@ -20,8 +20,8 @@ use super::actor::{Call, CallMsg, Phase, Purpose};
 const MESSAGE_KEY: &str = "2";
 const CALLBACK_KEY: &str = "3";
 
-/// How long the caller has to press a key after the choices end.
-const CHOICE_TIMEOUT_MS: u32 = 5000;
+/// How long the caller has to press a key after choices end (here and for a busy line).
+pub(super) const CHOICE_TIMEOUT_MS: u32 = 5000;
 
 impl Call {
     /// How often the caller hears their place: the department's `announce_seconds`.
@@ -43,11 +43,11 @@ impl Call {
         expected_wait_ms: Option<u64>,
     ) {
         let mut prompts = vec!["position-you-are".to_owned()];
-        prompts.extend(digits(u64::from(position)));
+        prompts.extend(spoken_digits(&position.to_string()));
         prompts.push("position-in-line".into());
         if let Some(ms) = expected_wait_ms {
             // Whole minutes, rounded up: "about 1 minute" rather than "0".
-            prompts.extend(digits(ms.div_ceil(60_000).max(1)));
+            prompts.extend(spoken_digits(&ms.div_ceil(60_000).max(1).to_string()));
             prompts.push("wait-minutes".into());
         }
         if self.choices.is_none() && self.offers_choices() && self.listen_for_choice().await {
@@ -75,26 +75,16 @@ impl Call {
         let Some(endpoint) = self.a.clone() else {
             return false;
         };
-        let request = media::CollectDigitsRequest {
-            endpoint_id: endpoint,
-            max_digits: 1,
-            terminator: String::new(),
-            first_digit_timeout_ms: CHOICE_TIMEOUT_MS,
-            inter_digit_timeout_ms: CHOICE_TIMEOUT_MS,
-            after_prompt: true,
-        };
-        let mut m = self.media_client();
-        match tokio::time::timeout(self.timeout(), m.collect_digits(request)).await {
-            Ok(Ok(r)) => {
-                self.choices = Some(r.into_inner().collection_id);
+        match self
+            .collect_key(endpoint, CHOICE_TIMEOUT_MS, "", true)
+            .await
+        {
+            Ok(collection) => {
+                self.choices = Some(collection);
                 true
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 warn!(call = %self.id, error = %e, "cannot collect the waiting caller's choice");
-                false
-            }
-            Err(_) => {
-                warn!(call = %self.id, "cannot collect the waiting caller's choice: no answer in time");
                 false
             }
         }
@@ -145,13 +135,18 @@ impl Call {
     }
 }
 
-/// The prompts that say a number digit by digit.
-fn digits(n: u64) -> impl Iterator<Item = String> {
-    n.to_string()
-        .chars()
+/// The prompts that say the digits of `text`, one by one (anything else is skipped).
+pub(super) fn spoken_digits(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.chars()
+        .filter(char::is_ascii_digit)
         .map(|d| format!("digit-{d}"))
-        .collect::<Vec<_>>()
-        .into_iter()
+}
+
+/// "We will call you back at" and the number, digit by digit.
+pub(super) fn read_back(number: &str) -> Vec<String> {
+    std::iter::once("message-number".to_owned())
+        .chain(spoken_digits(number))
+        .collect()
 }
 
 impl Call {
@@ -175,13 +170,7 @@ impl Call {
             return;
         }
         info!(call = %self.id, from = %offer.from_id, %number, "callback offered and taken");
-        let mut prompts = vec!["message-number".to_owned()];
-        prompts.extend(
-            number
-                .chars()
-                .filter(char::is_ascii_digit)
-                .map(|d| format!("digit-{d}")),
-        );
+        let mut prompts = read_back(&number);
         prompts.push("callback-confirmed".into());
         let is_department = self.ctx.config().department(&offer.from_id).is_some();
         let (department, employee) = if is_department {
