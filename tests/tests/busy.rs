@@ -82,7 +82,12 @@ async fn a_caller_who_finds_the_employee_busy_may_leave_a_message() {
         describe(&call, &node, &[&anna])
     );
     assert_eq!(anna.received("INVITE").len(), 1, "{}", anna.describe());
-    let log = node.log_text();
-    assert!(log.contains("taking a message"), "{log}");
-    assert!(log.contains("message left"), "{log}");
+    // The message is saved once the recording is complete, which may be just after the
+    // caller's BYE.
+    assert!(
+        node.wait_for_log("message left", Duration::from_secs(10)),
+        "{}",
+        node.log_text()
+    );
+    assert!(node.log_text().contains("taking a message"));
 }
