@@ -3,6 +3,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "cc/sip/v1/registrations.proto",
+        "cc/sip/internal/v1/dialer.proto",
         "cc/media/internal/v1/media.proto",
         "cc/agents/v1/agents.proto",
         "cc/config/v1/config.proto",

@@ -3,6 +3,11 @@
 #![allow(missing_debug_implementations, clippy::unwrap_used)]
 
 pub mod sip {
+    pub mod internal {
+        pub mod v1 {
+            tonic::include_proto!("cc.sip.internal.v1");
+        }
+    }
     pub mod v1 {
         tonic::include_proto!("cc.sip.v1");
     }

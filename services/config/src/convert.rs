@@ -5,10 +5,10 @@
 //! and destinations they share with numbers are in [`callers`].
 
 use cc_common::config::{
-    Action, AfterHours, DEFAULT_ANNOUNCE_SECONDS, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES,
-    Department, DialOp, Employee, GreetingBand, HangupOp, MAX_PRIORITY_LEVEL, Menu, Number,
-    Operation, QueueOp, Role, Route, Scenario, Schedule, ScheduleException, Strategy, TransferOp,
-    Trunk, WeekHours,
+    Action, AfterHours, CallbackMode, DEFAULT_ANNOUNCE_SECONDS, DEFAULT_MENU_TIMEOUT_SECONDS,
+    DEFAULT_MENU_TRIES, Department, DialOp, Employee, GreetingBand, HangupOp, MAX_PRIORITY_LEVEL,
+    Menu, Number, Operation, QueueOp, Role, Route, Scenario, Schedule, ScheduleException, Strategy,
+    TransferOp, Trunk, WeekHours,
 };
 use cc_common::ids::{EmployeeId, Extension};
 use cc_proto::config::v1 as pb;
@@ -132,6 +132,18 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
         announce_seconds: d.announce_seconds.unwrap_or(DEFAULT_ANNOUNCE_SECONDS),
         waiting_choices: d.waiting_choices,
         schedule: non_empty(d.schedule),
+        callback_mode: match pb::CallbackMode::try_from(d.callback_mode) {
+            Ok(pb::CallbackMode::Unspecified | pb::CallbackMode::AgentFirst) => {
+                CallbackMode::AgentFirst
+            }
+            Ok(pb::CallbackMode::CustomerFirst) => CallbackMode::CustomerFirst,
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "department.callback_mode: {} is not a CallbackMode",
+                    d.callback_mode
+                )));
+            }
+        },
     })
 }
 
@@ -346,6 +358,11 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
         announce_seconds: Some(d.announce_seconds),
         waiting_choices: d.waiting_choices,
         schedule: d.schedule.clone().unwrap_or_default(),
+        callback_mode: match d.callback_mode {
+            CallbackMode::AgentFirst => pb::CallbackMode::AgentFirst,
+            CallbackMode::CustomerFirst => pb::CallbackMode::CustomerFirst,
+        }
+        .into(),
     }
 }
 

@@ -177,6 +177,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         announce_seconds: None,
         waiting_choices: false,
         schedule: String::new(),
+        callback_mode: pb::CallbackMode::Unspecified.into(),
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -324,12 +325,14 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 announce_seconds: None,
                 waiting_choices: false,
                 schedule: String::new(),
+                callback_mode: pb::CallbackMode::CustomerFirst.into(),
             }),
         }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(hr.etag, "r2");
+    assert_eq!(hr.callback_mode(), pb::CallbackMode::CustomerFirst);
     let number = api
         .create_number(Request::new(pb::CreateNumberRequest {
             number: Some(pb::Number {

@@ -63,6 +63,7 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
         announce_seconds: 40,
         waiting_choices: false,
         schedule: None,
+        callback_mode: Default::default(),
     });
     next.check().unwrap();
     publish.send_replace(Arc::new(next));

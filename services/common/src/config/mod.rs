@@ -26,8 +26,8 @@ pub use callers::{
 };
 pub use media::{MediaConfig, PortRange};
 pub use org::{
-    AfterHours, DEFAULT_ANNOUNCE_SECONDS, Department, Destination, GreetingBand, Number,
-    Organization, Route, Strategy, Trunk,
+    AfterHours, CallbackMode, DEFAULT_ANNOUNCE_SECONDS, Department, Destination, GreetingBand,
+    Number, Organization, Route, Strategy, Trunk,
 };
 pub use scenario::{
     Action, DEFAULT_MENU_TIMEOUT_SECONDS, DEFAULT_MENU_TRIES, DialOp, HangupOp, Menu, Operation,
@@ -87,6 +87,77 @@ pub struct Config {
     /// Policies protecting employees from calls.
     #[serde(default)]
     pub screening: Vec<Screening>,
+    /// How promised callbacks are retried.
+    #[serde(default)]
+    pub callbacks: CallbacksConfig,
+}
+
+/// `[callbacks]`: how the callback scheduler retries.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// Attempts per callback unless its request says otherwise (1-20).
+    #[serde(default = "defaults::callback_attempts")]
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt (no answer, busy, failure), in seconds
+    /// (1-86400); each later wait is `retry_factor` times the previous one.
+    #[serde(default = "defaults::callback_first_retry_seconds")]
+    pub first_retry_seconds: u32,
+    /// 1-10.
+    #[serde(default = "defaults::callback_retry_factor")]
+    pub retry_factor: f64,
+    /// The longest wait between two attempts, in seconds (at least `first_retry_seconds`,
+    /// at most 86400).
+    #[serde(default = "defaults::callback_max_retry_seconds")]
+    pub max_retry_seconds: u32,
+    /// How long the customer's phone rings before the attempt counts as not answered
+    /// (5-300 seconds).
+    #[serde(default = "defaults::callback_ring_seconds")]
+    pub ring_seconds: u32,
+    /// How long a callback asked for during a call (a waiting caller's choice, a
+    /// scenario's offer) may be tried, in hours (1-2160): past it, it expires.
+    #[serde(default = "defaults::callback_window_hours")]
+    pub window_hours: u32,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            max_attempts: defaults::callback_attempts(),
+            first_retry_seconds: defaults::callback_first_retry_seconds(),
+            retry_factor: defaults::callback_retry_factor(),
+            max_retry_seconds: defaults::callback_max_retry_seconds(),
+            ring_seconds: defaults::callback_ring_seconds(),
+            window_hours: defaults::callback_window_hours(),
+        }
+    }
+}
+
+impl CallbacksConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=20).contains(&self.max_attempts) {
+            return Err(invalid("callbacks.max_attempts", "must be 1-20"));
+        }
+        if !(1..=86_400).contains(&self.first_retry_seconds) {
+            return Err(invalid("callbacks.first_retry_seconds", "must be 1-86400"));
+        }
+        if !(1.0..=10.0).contains(&self.retry_factor) {
+            return Err(invalid("callbacks.retry_factor", "must be 1-10"));
+        }
+        if !(self.first_retry_seconds..=86_400).contains(&self.max_retry_seconds) {
+            return Err(invalid(
+                "callbacks.max_retry_seconds",
+                "must be at least first_retry_seconds and at most 86400",
+            ));
+        }
+        if !(5..=300).contains(&self.ring_seconds) {
+            return Err(invalid("callbacks.ring_seconds", "must be 5-300"));
+        }
+        if !(1..=2160).contains(&self.window_hours) {
+            return Err(invalid("callbacks.window_hours", "must be 1-2160"));
+        }
+        Ok(())
+    }
 }
 
 /// `[api]`: the gRPC API (integrators, admin console, health and reflection).
@@ -167,6 +238,24 @@ pub struct SipConfig {
 }
 
 mod defaults {
+    pub fn callback_attempts() -> u32 {
+        3
+    }
+    pub fn callback_first_retry_seconds() -> u32 {
+        120
+    }
+    pub fn callback_retry_factor() -> f64 {
+        2.0
+    }
+    pub fn callback_max_retry_seconds() -> u32 {
+        1800
+    }
+    pub fn callback_ring_seconds() -> u32 {
+        30
+    }
+    pub fn callback_window_hours() -> u32 {
+        72
+    }
     pub fn rtp_ports() -> super::PortRange {
         super::PortRange {
             first: 20000,
@@ -335,6 +424,7 @@ impl Config {
     /// by its path (`employees[1].extension`). Loading runs it; so does every change made
     /// through the configuration API, on the candidate configuration as a whole.
     pub fn check(&self) -> Result<(), ConfigError> {
+        self.callbacks.check()?;
         let sip = &self.sip;
         if sip.domain.is_empty()
             || !sip

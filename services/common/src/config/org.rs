@@ -143,6 +143,23 @@ pub struct Department {
     /// dialled. Absent: around the clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// How the department's callbacks are placed: `agent_first` (default) reserves
+    /// an agent, tells them whom they call back and why, then dials the customer;
+    /// `customer_first` dials the customer, greets them, then queues them first in line.
+    #[serde(default)]
+    pub callback_mode: CallbackMode,
+}
+
+/// How a department's callbacks are placed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackMode {
+    /// An agent takes the callback in their turn, hears whom they call and why, then the
+    /// customer is dialled through the trunk and connected.
+    #[default]
+    AgentFirst,
+    /// The customer is dialled first, greeted, then queued first in line for an agent.
+    CustomerFirst,
 }
 
 /// How often a waiting caller hears their place when the department says nothing.

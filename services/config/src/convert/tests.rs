@@ -83,6 +83,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
         announce_seconds: None,
         waiting_choices: false,
         schedule: String::new(),
+        callback_mode: pb::CallbackMode::Unspecified.into(),
     };
     let d = department(request.clone()).unwrap();
     assert_eq!(d.strategy, Strategy::Progressive);
@@ -92,6 +93,27 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
     assert_eq!(back.etag, "r3");
     assert_eq!(back.members, request.members);
     assert_eq!(back.strategy, request.strategy);
+    // Unset means agent first; both modes round-trip; an unknown one is named.
+    assert_eq!(back.callback_mode(), pb::CallbackMode::AgentFirst);
+    let customer_first = department(pb::Department {
+        callback_mode: pb::CallbackMode::CustomerFirst.into(),
+        ..request.clone()
+    })
+    .unwrap();
+    assert_eq!(customer_first.callback_mode, CallbackMode::CustomerFirst);
+    assert_eq!(
+        department_pb(&versioned(customer_first, 4)).callback_mode(),
+        pb::CallbackMode::CustomerFirst
+    );
+    let err = department(pb::Department {
+        callback_mode: 9,
+        ..request.clone()
+    })
+    .unwrap_err();
+    assert!(
+        err.message().starts_with("department.callback_mode: "),
+        "{err:?}"
+    );
     // An explicit zero is passed on, for the check to refuse it by name.
     let zero = department(pb::Department {
         ring_seconds: Some(0),

@@ -43,6 +43,7 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         announce_seconds: 40,
         waiting_choices: false,
         schedule: None,
+        callback_mode: Default::default(),
     }
 }
 
