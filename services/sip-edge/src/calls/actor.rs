@@ -88,6 +88,10 @@ pub enum CallMsg {
         accept: bool,
         reply: ractor::RpcReplyPort<Result<(), super::AnnouncementError>>,
     },
+    /// Place a promised callback: the first message of a call this node starts.
+    PlaceCallback(Box<super::callback::Placing>),
+    /// The scheduler no longer waits for the callback's outcome.
+    CallbackWithdrawn,
 }
 
 /// The actor's own timers; a generation tells a stale one from the current.
@@ -139,6 +143,10 @@ pub enum Timer {
     },
     /// Try joining the department's queue again (its owner was unreachable or moving).
     Requeue,
+    /// A callback's customer has rung long enough.
+    CustomerGiveUp {
+        generation: u64,
+    },
 }
 
 pub struct CallActor;
@@ -198,6 +206,8 @@ impl Actor for CallActor {
                 let result = call.answer_announcement(&myself, accept).await;
                 let _ = reply.send(result);
             }
+            CallMsg::PlaceCallback(placing) => call.start_callback(&myself, *placing).await,
+            CallMsg::CallbackWithdrawn => call.callback_withdrawn(&myself).await,
         }
         Ok(())
     }
@@ -228,6 +238,11 @@ pub(super) enum Purpose {
     MessageIntro,
     /// The question who is calling: the recording starts when it ends.
     AnnounceIntro,
+    /// A callback's agent hears whom they call: the customer is dialled when it
+    /// ends.
+    CallbackBrief,
+    /// A customer-first callback's greeting: the customer is queued when it ends.
+    CallbackGreeting,
 }
 
 /// Who ended the call (that side needs no BYE).
@@ -261,6 +276,8 @@ enum LegKind {
     Direct(String),
     /// An outside number through a trunk (an employee's mobile, a transfer target).
     Trunk,
+    /// The customer of a callback, through the trunk.
+    Customer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,9 +333,10 @@ pub struct Call {
     outbox: Outbox,
     pub(super) phase: Phase,
     caller: Option<Caller>,
-    /// The caller's media endpoint and our SDP for it.
+    /// The caller's media endpoint and our SDP for it (a callback's customer's endpoint
+    /// and our offer to them).
     pub(super) a: Option<String>,
-    a_sdp: Option<String>,
+    pub(super) a_sdp: Option<String>,
     /// A 183 with our SDP went to the caller.
     early_sent: bool,
     /// The endpoint facing agents, and its SDP offer.
@@ -356,11 +374,13 @@ pub struct Call {
     edge_legs: std::collections::HashSet<std::net::SocketAddr>,
     targets: HashMap<String, Target>,
     dial: Option<DialState>,
-    winner: Option<usize>,
-    generation: u64,
+    pub(super) winner: Option<usize>,
+    pub(super) generation: u64,
     /// The generation of the current stay in a queue (for its maximum wait).
     queue_generation: u64,
     lingering: bool,
+    /// The callback this call places; such a call has no caller.
+    pub(super) callback: Option<super::callback::Placing>,
 }
 
 /// Marks an INVITE one sip-edge node sends another to ring the phones registered there
@@ -445,6 +465,7 @@ impl Call {
             generation: 0,
             queue_generation: 0,
             lingering: false,
+            callback: None,
         }
     }
 
@@ -477,7 +498,11 @@ impl Call {
         self.ctx.timings.rpc_timeout
     }
 
-    fn next_generation(&mut self) -> u64 {
+    pub(super) fn no(&self) -> CallNo {
+        self.no
+    }
+
+    pub(super) fn next_generation(&mut self) -> u64 {
         self.generation += 1;
         self.generation
     }
@@ -619,6 +644,8 @@ impl Call {
                         self.legs[i].bye_received = true;
                         if self.winner == Some(i) {
                             self.end(myself, side, "agent hung up").await;
+                        } else if self.customer_on_line(i) {
+                            self.end(myself, side, "customer hung up").await;
                         } else if self.presented_leg() == Some(i) {
                             info!(call = %self.id, "the callee hung up on the announcement");
                             self.decline_announced(myself, i, false).await;
@@ -885,6 +912,23 @@ impl Call {
         }
     }
 
+    /// The call goes on even if the end of a playback of `duration_ms` is never reported
+    /// (nothing is armed for a looped one, whose length is 0).
+    pub(super) fn arm_play_deadline(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        playback: u64,
+        duration_ms: u64,
+    ) {
+        if duration_ms > 0 {
+            self.arm(
+                myself,
+                duration_ms + PLAY_MARGIN_MS,
+                Timer::PlayDeadline { playback },
+            );
+        }
+    }
+
     pub(super) fn arm(&self, myself: &ActorRef<CallMsg>, after_ms: u64, timer: Timer) {
         myself.send_after(Duration::from_millis(after_ms), move || {
             CallMsg::Timer(timer)
@@ -911,16 +955,7 @@ impl Call {
         match rpc(self.timeout(), m.play(request)).await {
             Ok(p) => {
                 self.playback = Some((p.playback_id, purpose));
-                if p.duration_ms > 0 {
-                    // The call goes on even if the end of the playback is never reported.
-                    self.arm(
-                        myself,
-                        p.duration_ms + PLAY_MARGIN_MS,
-                        Timer::PlayDeadline {
-                            playback: p.playback_id,
-                        },
-                    );
-                }
+                self.arm_play_deadline(myself, p.playback_id, p.duration_ms);
                 p.duration_ms
             }
             Err(e) => {
@@ -955,6 +990,12 @@ impl Call {
                     Purpose::Goodbye => self.end(myself, Side::Nobody, self.farewell).await,
                     Purpose::MessageIntro => self.record_message(myself).await,
                     Purpose::AnnounceIntro => self.record_announcement(myself).await,
+                    Purpose::CallbackBrief if self.phase == Phase::Talking => {
+                        self.dial_customer(myself).await;
+                    }
+                    Purpose::CallbackGreeting if self.phase == Phase::Routing => {
+                        self.queue_customer(myself).await;
+                    }
                     _ => {}
                 }
             }
@@ -976,6 +1017,10 @@ impl Call {
             // Many phones send nothing while they only hear early media.
             Some(MediaEv::RtpTimeout(_)) if self.caller.as_ref().is_some_and(|c| !c.final_sent) => {
             }
+            // Nor does a callback's customer before answering.
+            Some(MediaEv::RtpTimeout(_))
+                if self.callback.as_ref().is_some_and(|c| !c.reached)
+                    && self.a.as_deref() == Some(event.endpoint_id.as_str()) => {}
             // The callee's side is silent only once it is someone's (an announcement's
             // callee who declined leaves it quiet on purpose).
             Some(MediaEv::RtpTimeout(_))
@@ -996,8 +1041,10 @@ impl Call {
 
     // ----- the queue -----
 
-    async fn enqueue(&mut self, myself: &ActorRef<CallMsg>, q: routing::Queue) {
-        if !self.early_media(myself).await {
+    pub(super) async fn enqueue(&mut self, myself: &ActorRef<CallMsg>, q: routing::Queue) {
+        // A callback's agent-first call has nobody on the line while it waits.
+        let place = self.callback_place();
+        if place.is_none() && !self.early_media(myself).await {
             return;
         }
         let wrap_up = self
@@ -1009,7 +1056,7 @@ impl Call {
             call_id: self.id.clone(),
             department_id: q.department_id.clone(),
             priority: q.priority,
-            enqueued_at_unix_ms: 0,
+            enqueued_at_unix_ms: place.unwrap_or(0),
             edge_node: self.ctx.services.node().to_owned(),
             caller: self.caller_identity(),
         };
@@ -1018,7 +1065,7 @@ impl Call {
             department: q.department_id.clone(),
             wrap_up,
             priority: q.priority,
-            enqueued_at_unix_ms: unix_ms(),
+            enqueued_at_unix_ms: place.filter(|at| *at > 0).unwrap_or_else(unix_ms),
         });
         let department = q.department_id.clone();
         self.ctx
@@ -1057,15 +1104,14 @@ impl Call {
         }
         let every = self.announce_every_ms();
         self.arm(myself, every, Timer::Position);
-        let max_wait = self.ctx.config().organization.max_wait_seconds;
-        if max_wait > 0 {
+        let max_wait_ms = match self.callback_max_wait() {
+            Some(wait) => wait.as_millis() as u64,
+            None => u64::from(self.ctx.config().organization.max_wait_seconds) * 1000,
+        };
+        if max_wait_ms > 0 {
             let generation = self.next_generation();
             self.queue_generation = generation;
-            self.arm(
-                myself,
-                u64::from(max_wait) * 1000,
-                Timer::MaxWait { generation },
-            );
+            self.arm(myself, max_wait_ms, Timer::MaxWait { generation });
         }
     }
 
@@ -1131,7 +1177,7 @@ impl Call {
         let talking = match (self.phase, self.winner) {
             (Phase::Talking, Some(i)) => match &self.legs[i].kind {
                 LegKind::Queue(agent) => Some(agent.clone()),
-                LegKind::Direct(_) | LegKind::Trunk => None,
+                LegKind::Direct(_) | LegKind::Trunk | LegKind::Customer => None,
             },
             _ => None,
         };
@@ -1151,7 +1197,7 @@ impl Call {
     /// internal call, else the From user (a number); empty when unknown or anonymous.
     fn caller_identity(&self) -> String {
         let Some(c) = &self.caller else {
-            return String::new();
+            return self.callback_number().unwrap_or_default().to_owned();
         };
         let user = c
             .extension
@@ -1179,6 +1225,15 @@ impl Call {
         // would offer a call nobody carries.
         let applied = e.code() != tonic::Code::InvalidArgument && e.code() != tonic::Code::NotFound;
         self.leave_queue(applied);
+        if self.callback.is_some() {
+            let why = format!(
+                "the department's queue refused the callback: {}",
+                e.message()
+            );
+            return self
+                .callback_failed(myself, super::callback::Placed::Failed(why))
+                .await;
+        }
         self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
             .await;
     }
@@ -1420,14 +1475,51 @@ impl Call {
         }
     }
 
+    /// Rings `contact` for the call's callee side (the endpoint `b`), showing the caller
+    /// (a callback's customer number: the agent sees whom they call back).
     fn start_leg(&mut self, kind: LegKind, contact: DeviceContact, to: cc_sip::Uri) {
-        let (Some(caller), Some((_, offer))) = (&self.caller, &self.b) else {
+        let Some((_, offer)) = self.b.clone() else {
             return;
         };
+        let domain = &self.ctx.local.domain;
+        let from = match (&self.caller, self.callback_number()) {
+            (Some(caller), _) => sip::presented_caller(&caller.invite, domain, &random_token()),
+            (None, Some(number)) => sip::presented_number(number, domain, &random_token()),
+            (None, None) => return,
+        };
+        self.invite_leg(kind, contact, to, from, &offer);
+    }
+
+    /// Rings a callback's customer at `number` through the trunk at `trunk`, offering
+    /// `offer`, showing `shown`; the leg's index.
+    pub(super) fn invite_customer(
+        &mut self,
+        number: &str,
+        trunk: std::net::SocketAddr,
+        shown: &str,
+        offer: &str,
+    ) -> usize {
+        let contact = DeviceContact {
+            uri: sip::addr_uri(number, trunk),
+            dest: Peer::Udp(trunk),
+        };
+        let to = sip::addr_uri(number, trunk);
+        let from = sip::presented_number(shown, &self.ctx.local.domain, &random_token());
+        self.invite_leg(LegKind::Customer, contact, to, from, offer);
+        self.legs.len() - 1
+    }
+
+    fn invite_leg(
+        &mut self,
+        kind: LegKind,
+        contact: DeviceContact,
+        to: cc_sip::Uri,
+        from: cc_sip::header::NameAddr,
+        offer: &str,
+    ) {
         let local = &self.ctx.local;
         let call_id = format!("{}@{}", random_token(), local.addr.ip());
         let branch = format!("{}{}", cc_sip::header::BRANCH_MAGIC, random_token());
-        let from = sip::presented_caller(&caller.invite, &local.domain, &random_token());
         let mut invite = sip::invite(
             local,
             OutboundInvite {
@@ -1597,6 +1689,14 @@ impl Call {
         leg.status = Some(response.status);
         leg.dialog = Some(dialog);
         self.ack_leg(i);
+        if self.is_customer_leg(i) {
+            if self.legs[i].cancel != Cancel::No || self.phase == Phase::Ending {
+                self.send_in_dialog(i, Method::Bye);
+                return self.maybe_finish(myself);
+            }
+            let sdp = sip::sdp_of(&response.headers, &response.body);
+            return self.customer_answered(myself, i, sdp).await;
+        }
         let wanted = self.legs[i].cancel == Cancel::No
             && self.winner.is_none()
             && matches!(self.phase, Phase::Queued | Phase::Dialing);
@@ -1638,19 +1738,23 @@ impl Call {
             warn!(call = %self.id, error = %e, "the callee's answer was refused");
             return false;
         }
-        if !self.answer(myself, Some(&b)).await {
-            return false;
-        }
-        let Some(a) = self.a.clone() else {
-            return false;
-        };
-        let bridge = media::BridgeRequest {
-            endpoint_id: a,
-            other_endpoint_id: b,
-        };
-        if let Err(e) = rpc(self.timeout(), m.bridge(bridge)).await {
-            warn!(call = %self.id, error = %e, "cannot bridge");
-            return false;
+        // A callback's agent (agent first) is alone on the line until the customer answers.
+        let briefs = self.briefs_agent();
+        if !briefs {
+            if !self.answer(myself, Some(&b)).await {
+                return false;
+            }
+            let Some(a) = self.a.clone() else {
+                return false;
+            };
+            let bridge = media::BridgeRequest {
+                endpoint_id: a,
+                other_endpoint_id: b,
+            };
+            if let Err(e) = rpc(self.timeout(), m.bridge(bridge)).await {
+                warn!(call = %self.id, error = %e, "cannot bridge");
+                return false;
+            }
         }
         self.winner = Some(i);
         self.set_phase(Phase::Talking);
@@ -1658,7 +1762,7 @@ impl Call {
         let agent = match &self.legs[i].kind {
             LegKind::Queue(agent) => Some(agent.clone()),
             LegKind::Direct(employee) => Some(employee.clone()),
-            LegKind::Trunk => None,
+            LegKind::Trunk | LegKind::Customer => None,
         };
         let shown = agent.clone();
         self.ctx.registry.update(self.no, |info| {
@@ -1690,6 +1794,9 @@ impl Call {
         } else {
             info!(call = %self.id, kind = ?self.legs[i].kind, "answered");
         }
+        if briefs {
+            self.brief_agent(myself).await;
+        }
         true
     }
 
@@ -1706,6 +1813,7 @@ impl Call {
             return;
         }
         match kind {
+            LegKind::Customer => self.customer_failed(myself, status).await,
             LegKind::Queue(agent) => {
                 let still_ringing = self.legs.iter().any(|l| {
                     l.kind == LegKind::Queue(agent.clone()) && l.pending() && l.cancel == Cancel::No
@@ -1879,6 +1987,16 @@ impl Call {
         myself: &ActorRef<CallMsg>,
         outcome: routing::DialOutcome,
     ) {
+        if self.callback.is_some() {
+            // A callback's employee did not take it: the customer is not dialled.
+            for i in 0..self.legs.len() {
+                self.cancel_leg(i);
+            }
+            let why = format!("the employee did not take the callback ({outcome:?})");
+            return self
+                .callback_failed(myself, super::callback::Placed::Failed(why))
+                .await;
+        }
         let request = self.dial.as_ref().and_then(|d| d.request.clone());
         if outcome == routing::DialOutcome::Busy && self.busy_is_choice(request.as_ref()) {
             for i in 0..self.legs.len() {
@@ -2175,10 +2293,25 @@ impl Call {
                 );
             }
             Timer::Linger => self.finish(myself),
+            Timer::CustomerGiveUp { generation } => {
+                if generation == self.generation
+                    && let Some(i) = self.callback.as_ref().and_then(|c| c.customer)
+                    && self.legs[i].pending()
+                {
+                    self.cancel_leg(i);
+                    self.customer_failed(myself, 408).await;
+                }
+            }
             Timer::Requeue => self.requeue(myself).await,
             Timer::MaxWait { generation } => {
                 if self.phase == Phase::Queued && generation == self.queue_generation {
                     info!(call = %self.id, "waited the longest allowed: leaving the queue");
+                    if self.callback.is_some() {
+                        self.leave_queue(true);
+                        let why = "no agent took the callback in time".to_owned();
+                        let failed = super::callback::Placed::Failed(why);
+                        return self.callback_failed(myself, failed).await;
+                    }
                     let left = queue::CallRequest {
                         call_id: self.id.clone(),
                     };
@@ -2232,6 +2365,7 @@ impl Call {
         };
         self.set_phase(Phase::Ending);
         info!(call = %self.id, reason = why, "call ended");
+        self.settle(super::callback::Placed::Failed(why.to_owned()));
         self.emit(CallEvent::Ended {
             id: self.id.clone(),
             reason: why.to_owned(),
@@ -2250,7 +2384,7 @@ impl Call {
         self.choices = None;
         self.menu = None;
         for i in 0..self.legs.len() {
-            if self.winner == Some(i) || presented == Some(i) {
+            if self.winner == Some(i) || presented == Some(i) || self.customer_on_line(i) {
                 if by != Side::Leg(i) && !self.legs[i].bye_received {
                     self.send_in_dialog(i, Method::Bye);
                 }

@@ -6,6 +6,8 @@ mod actor;
 mod announce;
 mod api;
 mod busy;
+mod callback;
+mod dialer;
 mod dispatch;
 mod menu;
 mod message;
@@ -36,6 +38,8 @@ use crate::core::{CallNo, FromCall, ToCall};
 pub use actor::CallMsg;
 use actor::{CallActor, CallArgs};
 pub use api::CallsApi;
+pub use callback::{CallbackTarget, PlaceError, Placed, Placement, place};
+pub use dialer::DialerApi;
 pub use dispatch::spawn_dispatchers;
 pub use sip::Local;
 
@@ -432,7 +436,7 @@ impl Registry {
         self.len() == 0
     }
 
-    fn insert(&self, call: CallNo, id: &str, actor: ActorRef<CallMsg>) {
+    pub(super) fn insert(&self, call: CallNo, id: &str, actor: ActorRef<CallMsg>) {
         locked(&self.calls).insert(call, actor);
         locked(&self.ids).insert(id.to_owned(), call);
         locked(&self.owned).insert(call, (id.to_owned(), Vec::new()));

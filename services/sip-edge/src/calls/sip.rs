@@ -126,6 +126,13 @@ pub fn presented_caller(caller_invite: &Request, domain: &str, tag: &str) -> Nam
     name
 }
 
+/// A From showing `number` at our domain (a callback's customer to the agent, our caller
+/// ID to the customer).
+pub fn presented_number(number: &str, domain: &str, tag: &str) -> NameAddr {
+    let uri = SipUri::new(Some(number), Host::Domain(domain.into()), None);
+    NameAddr::new(Uri::Sip(uri)).with_tag(tag)
+}
+
 /// The number a caller from outside calls from (the From user: digits with an optional
 /// leading `+`); `None` when they withhold it or show none: an anonymous From (RFC 3323:
 /// `anonymous`, `anonymous.invalid`), `Privacy: user` / `header` / `id`, no user, or a
