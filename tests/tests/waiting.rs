@@ -1,15 +1,17 @@
 //! A waiting caller is come back to, end to end through a real `ccd all` with a SIPp
 //! caller: every `announce_seconds` they hear their place and the choices, and pressing 3
 //! asks for a callback that keeps their place: the call leaves the queue, ends politely,
-//! and a callback request with the original enqueue time is raised as an event.
+//! and a callback request with the original enqueue time is raised as an event and
+//! scheduled.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::time::Duration;
 
+use cc_proto::callbacks::v1 as callbacks_pb;
+use cc_proto::callbacks::v1::callbacks_client::CallbacksClient;
 use cc_proto::events::v1 as events_pb;
 use cc_proto::events::v1::events_client::EventsClient;
-use cc_proto::messages::v1 as messages_pb;
 use cc_proto::queues::v1 as queues_pb;
 use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
@@ -19,36 +21,33 @@ use cc_tests::tools::Sipp;
 
 const SALES: &str = "48220000001";
 
-/// The message a callback request left for `recipient` (waits up to 5 s for it).
-async fn callback_message(node: &Ccd, recipient: &str) -> messages_pb::Message {
-    let mut messages = messages_pb::messages_client::MessagesClient::connect(format!(
-        "http://{}",
-        node.api_addr()
-    ))
-    .await
-    .unwrap();
-    for _ in 0..50 {
-        let list = messages
-            .list_messages(messages_pb::ListMessagesRequest {
-                recipient_id: recipient.into(),
+/// The callback the scheduler holds for `number` (waits up to 10 s for it).
+async fn scheduled_callback(node: &Ccd, number: &str) -> callbacks_pb::Callback {
+    let mut callbacks = CallbacksClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let list = callbacks
+            .list_callbacks(callbacks_pb::ListCallbacksRequest {
+                number: number.into(),
                 ..Default::default()
             })
-            .await
-            .unwrap()
-            .into_inner();
-        if let Some(m) = list
-            .messages
-            .into_iter()
-            .find(|m| m.source == messages_pb::Source::CallbackRequest as i32)
+            .await;
+        if let Ok(list) = list
+            && let Some(c) = list.into_inner().callbacks.into_iter().next()
         {
-            return m;
+            return c;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!(
-        "no callback request kept for {recipient}\n{}",
-        node.log_text()
-    );
+    panic!("no callback scheduled for {number}\n{}", node.log_text());
+}
+
+fn department_of(c: &callbacks_pb::Callback) -> Option<&str> {
+    match c.target.as_ref()?.target.as_ref()? {
+        callbacks_pb::target::Target::DepartmentId(d) => Some(d),
+        callbacks_pb::target::Target::EmployeeId(_) => None,
+    }
 }
 const CUSTOMER: &str = "+48600700800";
 
@@ -134,9 +133,13 @@ route = {{ department = "sales" }}
     );
     assert_eq!(ended.unwrap().reason, "callback requested");
 
-    // The promise is kept durably: a message for the department to call back.
-    let kept = callback_message(&node, "sales").await;
-    assert_eq!(kept.callback_number, CUSTOMER);
+    // The promise is kept durably: the scheduler holds the callback at the caller's
+    // original place in line, pending until an agent of sales is at work.
+    let kept = scheduled_callback(&node, CUSTOMER).await;
+    assert_eq!(department_of(&kept), Some("sales"));
+    assert_eq!(kept.source(), callbacks_pb::Source::VirtualHold);
+    assert_eq!(kept.enqueued_at_unix_ms, Some(request.enqueued_at_unix_ms));
+    assert_eq!(kept.state(), callbacks_pb::CallbackState::Pending);
 
     // The call left the queue.
     let mut queues = QueuesClient::connect(format!("http://{}", node.api_addr()))
@@ -225,6 +228,7 @@ scenario = "call-me"
     );
     assert_eq!(request.number, CUSTOMER);
     assert!(!request.keeps_place, "an offer takes no place in a line");
-    let kept = callback_message(&node, "sales").await;
-    assert_eq!(kept.callback_number, CUSTOMER);
+    let kept = scheduled_callback(&node, CUSTOMER).await;
+    assert_eq!(department_of(&kept), Some("sales"));
+    assert_eq!(kept.source(), callbacks_pb::Source::Offer);
 }

@@ -32,6 +32,7 @@ pub mod events;
 pub mod feeds;
 pub mod hours;
 pub mod journal;
+pub mod links;
 pub mod messages;
 pub mod service;
 pub mod store;

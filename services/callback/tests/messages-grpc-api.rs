@@ -595,7 +595,7 @@ async fn message_left_events_of_the_node_become_one_message_per_call() {
             .unwrap()
             .connect_lazy();
         let (_stop, shutdown) = cc_common::Shutdown::new();
-        let follower = cc_callback::messages::ingest::follow(store, channel, shutdown);
+        let follower = cc_callback::messages::ingest::follow(store, channel, None, shutdown);
 
         let listed = loop {
             let listed = client

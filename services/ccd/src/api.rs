@@ -52,6 +52,8 @@ pub struct Apis<'a> {
     pub events: (crate::events::EventHub, crate::events::EventHub),
     /// The message store the Messages API serves, and where this node's recordings are.
     pub messages: Option<(MessageStore, PathBuf)>,
+    /// The node's callback scheduler: serves the Callbacks API.
+    pub callbacks: Option<cc_callback::SchedulerHandle>,
 }
 
 /// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
@@ -104,6 +106,23 @@ pub async fn start(
     if calls.is_some() {
         health
             .set_serving::<cc_proto::calls::v1::calls_server::CallsServer<cc_sip_edge::calls::CallsApi>>()
+            .await;
+    }
+    let dialer = apis
+        .edge
+        .and_then(|e| e.handle().calls())
+        .map(cc_sip_edge::calls::DialerApi::server);
+    if dialer.is_some() {
+        health
+            .set_serving::<cc_proto::sip::internal::v1::dialer_server::DialerServer<cc_sip_edge::calls::DialerApi>>()
+            .await;
+    }
+    let callbacks = apis.callbacks.map(cc_callback::api::CallbacksApi::server);
+    if callbacks.is_some() {
+        health
+            .set_serving::<cc_proto::callbacks::v1::callbacks_server::CallbacksServer<
+                cc_callback::api::CallbacksApi,
+            >>()
             .await;
     }
     let events = crate::events::EventsApi::server(apis.events.0, apis.events.1);
@@ -167,6 +186,8 @@ pub async fn start(
         .add_optional_service(config)
         .add_optional_service(messages)
         .add_optional_service(calls)
+        .add_optional_service(dialer)
+        .add_optional_service(callbacks)
         .add_service(events);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);

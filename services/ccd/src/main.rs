@@ -80,6 +80,8 @@ enum Command {
     Presence(NodeArgs),
     /// Only the department queues; each department is owned by one queue node at a time.
     Queue(NodeArgs),
+    /// Only the callback scheduler and its API; one node leads, the others stand by.
+    Callback(NodeArgs),
     /// Validate a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -101,6 +103,7 @@ fn main() -> anyhow::Result<()> {
         Command::Routing(args) => (Services::only(Service::Routing), args),
         Command::Presence(args) => (Services::only(Service::Presence), args),
         Command::Queue(args) => (Services::only(Service::Queue), args),
+        Command::Callback(args) => (Services::only(Service::Callback), args),
         Command::CheckConfig { config } => {
             let c = load(&config)?;
             println!(
@@ -172,6 +175,7 @@ enum Service {
     Routing,
     Presence,
     Queue,
+    Callback,
 }
 
 impl Service {
@@ -183,6 +187,7 @@ impl Service {
             Service::Routing => "routing",
             Service::Presence => "presence",
             Service::Queue => "queue",
+            Service::Callback => "callback",
         }
     }
 }
@@ -195,6 +200,7 @@ struct Services {
     routing: bool,
     presence: bool,
     queue: bool,
+    callback: bool,
 }
 
 impl Services {
@@ -204,6 +210,7 @@ impl Services {
         routing: true,
         presence: true,
         queue: true,
+        callback: true,
     };
 
     fn only(service: Service) -> Services {
@@ -213,6 +220,7 @@ impl Services {
             routing: service == Service::Routing,
             presence: service == Service::Presence,
             queue: service == Service::Queue,
+            callback: service == Service::Callback,
         }
     }
 
@@ -223,6 +231,7 @@ impl Services {
             Service::Routing => self.routing,
             Service::Presence => self.presence,
             Service::Queue => self.queue,
+            Service::Callback => self.callback,
         }
     }
 
@@ -234,12 +243,54 @@ impl Services {
             Service::Routing,
             Service::Presence,
             Service::Queue,
+            Service::Callback,
         ]
         .into_iter()
         .filter(|s| self.runs(*s))
         .map(Service::name)
         .collect()
     }
+}
+
+/// Starts this node's callback scheduler: it campaigns for the leadership, and while it
+/// leads places due attempts through the cluster's sip-edge nodes, as many per department
+/// as presence shows agents at work, within the configured working hours.
+fn start_scheduler(
+    config: &Config,
+    store: &Arc<cc_config::ConfigStore>,
+    coordinator: Arc<dyn cc_cluster::Coordinator>,
+    lease: &cc_cluster::NodeLease,
+    node: cc_cluster::NodeInfo,
+    shutdown: Shutdown,
+) -> anyhow::Result<cc_callback::Scheduler> {
+    let retries = &config.callbacks;
+    let mut settings = cc_callback::Settings::default();
+    settings.core.max_attempts = retries.max_attempts;
+    settings.core.first_retry = Duration::from_secs(u64::from(retries.first_retry_seconds));
+    settings.core.retry_factor = retries.retry_factor;
+    settings.core.max_retry = Duration::from_secs(u64::from(retries.max_retry_seconds));
+    let timings = cc_callback::links::DialTimings::within(
+        settings.core.in_doubt_after,
+        Duration::from_secs(u64::from(retries.ring_seconds)),
+    );
+    let links = cc_callback::Links {
+        dialer: Arc::new(cc_callback::links::SipEdgeDialer::new(
+            coordinator.clone(),
+            timings,
+        )),
+        capacity: cc_callback::links::follow_capacity(
+            coordinator.clone(),
+            store.subscribe(),
+            shutdown.clone(),
+        ),
+        hours: cc_callback::links::follow_hours(store.subscribe(), shutdown.clone()),
+    };
+    let cluster = cc_callback::Cluster {
+        coordinator,
+        lease: lease.subscribe(),
+        node,
+    };
+    cc_callback::Scheduler::start(cluster, links, settings, shutdown).context("callback scheduler")
 }
 
 /// A node's lease lives this long after its last keep-alive: a dead node's registrations
@@ -434,6 +485,19 @@ async fn serve(
     } else {
         None
     };
+    // The callback scheduler: every callback node campaigns, one leads.
+    let scheduler = if services.callback {
+        Some(start_scheduler(
+            &config,
+            &store,
+            coordinator.clone(),
+            &lease,
+            info(Service::Callback.name()),
+            shutdown.clone(),
+        )?)
+    } else {
+        None
+    };
     let local_events = events::EventHub::default();
     local_events.follow(
         edge.as_ref().map(|e| e.handle()).as_ref(),
@@ -463,6 +527,7 @@ async fn serve(
             events: (cluster_events, local_events),
             // Every node serves the Messages API; recordings from this node's directory.
             messages: Some((messages.clone(), config.media.recordings_dir.clone())),
+            callbacks: scheduler.as_ref().map(cc_callback::Scheduler::handle),
         },
         shutdown.clone(),
     )
@@ -473,7 +538,12 @@ async fn serve(
         let events = tonic::transport::Channel::from_shared(format!("http://{address}"))
             .with_context(|| format!("the advertised address {address:?}"))?
             .connect_lazy();
-        cc_callback::messages::ingest::follow(messages, events, shutdown.clone());
+        // Callback requests go to the scheduler nodes (forwarded to the leader).
+        let scheduling = cc_callback::messages::ingest::Scheduling {
+            nodes: cc_cluster::Members::follow(coordinator.clone(), Service::Callback.name()),
+            window: Duration::from_secs(u64::from(config.callbacks.window_hours) * 3600),
+        };
+        cc_callback::messages::ingest::follow(messages, events, Some(scheduling), shutdown.clone());
     }
     if demo && let Some(edge) = &edge {
         print_demo_help(&config, edge.local_addr);

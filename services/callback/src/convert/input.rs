@@ -82,6 +82,7 @@ fn source(value: i32) -> Result<Source, Status> {
         Ok(pb::Source::Message) => Ok(Source::Message),
         Ok(pb::Source::Abandoned) => Ok(Source::Abandoned),
         Ok(pb::Source::Missed) => Ok(Source::Missed),
+        Ok(pb::Source::Offer) => Ok(Source::Offer),
         Err(_) => Err(invalid("source", format!("{value} is not a Source"))),
     }
 }

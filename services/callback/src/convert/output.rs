@@ -20,6 +20,7 @@ fn proto_source(s: Source) -> pb::Source {
         Source::Message => pb::Source::Message,
         Source::Abandoned => pb::Source::Abandoned,
         Source::Missed => pb::Source::Missed,
+        Source::Offer => pb::Source::Offer,
         Source::Api => pb::Source::Api,
     }
 }

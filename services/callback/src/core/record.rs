@@ -26,6 +26,8 @@ pub enum Source {
     Missed,
     /// An integrator or agent scheduled it through the API.
     Api,
+    /// The caller accepted a scenario's offer to be called back.
+    Offer,
 }
 
 /// How one attempt ended.

@@ -1,9 +1,12 @@
-//! Voice messages into the store: follows a node's own event stream
+//! Voice messages and callback requests into the stores: follows a node's own event stream
 //! (`cc.events.v1.Events/WatchEvents { local_only }`, i.e. what its sip-edge raised) and
-//! keeps every `MessageLeft` as a message ([`MessageStore::ingest`], once per call), and
-//! every `CallbackRequested` as one too ([`MessageStore::ingest_callback_request`]): a
-//! promised callback is then never lost, and its recipient sees it, until the callback
-//! scheduler dials such requests itself.
+//! keeps every `MessageLeft` as a message ([`MessageStore::ingest`], once per call). Every
+//! `CallbackRequested` goes to the callback scheduler ([`Scheduling`]: its
+//! `cc.callbacks.v1.Callbacks/ScheduleCallback`, with the call's id as the callback's, so a
+//! request read twice is scheduled once); where the cluster runs no scheduler, or the
+//! scheduler refuses it for good (full, or the request is one it cannot take), it is kept
+//! as a message instead ([`MessageStore::ingest_callback_request`]): a promised callback is
+//! never lost, and its recipient sees it.
 //!
 //! Over gRPC even within one process (DESIGN.md section 1), which also gives the stream's
 //! sequence numbers: a broken stream resumes after the last event seen, so a restart of the
@@ -13,7 +16,10 @@
 
 use std::time::Duration;
 
+use cc_cluster::Members;
 use cc_common::Shutdown;
+use cc_proto::callbacks::v1 as callbacks;
+use cc_proto::callbacks::v1::callbacks_client::CallbacksClient;
 use cc_proto::events::v1 as events;
 use cc_proto::events::v1::events_client::EventsClient;
 use tokio::task::JoinHandle;
@@ -27,19 +33,42 @@ use super::store::{Ingested, MessageStore};
 const RETRY: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
+/// Where callback requests are scheduled.
+#[derive(Debug, Clone)]
+pub struct Scheduling {
+    /// The scheduler nodes (service `callback`): any of them takes a request (forwarding
+    /// it to the leader).
+    pub nodes: Members,
+    /// How long a callback asked for during a call may be tried: its window.
+    pub window: Duration,
+}
+
 /// Follows the events at `events` (this node's own API) until `shutdown`, keeping every
-/// voice message they report.
-pub fn follow(store: MessageStore, events: Channel, mut shutdown: Shutdown) -> JoinHandle<()> {
+/// voice message they report, and scheduling every callback request through `scheduling`
+/// (kept as a message without it).
+pub fn follow(
+    store: MessageStore,
+    events: Channel,
+    scheduling: Option<Scheduling>,
+    mut shutdown: Shutdown,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut stop = shutdown.clone();
+        let keeper = Keeper { store, scheduling };
         tokio::select! {
-            () = run(store, EventsClient::new(events), &mut stop) => {}
+            () = run(keeper, EventsClient::new(events), &mut stop) => {}
             () = shutdown.wait() => {}
         }
     })
 }
 
-async fn run(store: MessageStore, mut client: EventsClient<Channel>, shutdown: &mut Shutdown) {
+/// Where what the events report is kept.
+struct Keeper {
+    store: MessageStore,
+    scheduling: Option<Scheduling>,
+}
+
+async fn run(keeper: Keeper, mut client: EventsClient<Channel>, shutdown: &mut Shutdown) {
     // From the first event the node numbered: a message left before this task first
     // connected (the API starts after the services) is not missed.
     let mut next = 1;
@@ -57,17 +86,7 @@ async fn run(store: MessageStore, mut client: EventsClient<Channel>, shutdown: &
                         Ok(Some(event)) => {
                             pause = RETRY;
                             next = event.sequence + 1;
-                            match &event.event {
-                                Some(events::event::Event::MessageLeft(left)) => {
-                                    let left = VoiceLeft::from_event(left, event.unix_ms);
-                                    keep(&store, Kept::Voice(left), shutdown).await;
-                                }
-                                Some(events::event::Event::CallbackRequested(asked)) => {
-                                    let kept = Kept::callback(asked, event.unix_ms);
-                                    keep(&store, kept, shutdown).await;
-                                }
-                                _ => {}
-                            }
+                            keeper.take(&event, shutdown).await;
                         }
                         Ok(None) => break,
                         Err(e) => {
@@ -91,6 +110,126 @@ async fn run(store: MessageStore, mut client: EventsClient<Channel>, shutdown: &
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(RETRY_MAX);
+    }
+}
+
+impl Keeper {
+    /// Keeps what one event asks for: a voice message, or a callback (scheduled, else
+    /// kept as a message).
+    async fn take(&self, event: &events::Event, shutdown: &mut Shutdown) {
+        match &event.event {
+            Some(events::event::Event::MessageLeft(left)) => {
+                let left = VoiceLeft::from_event(left, event.unix_ms);
+                keep(&self.store, Kept::Voice(left), shutdown).await;
+            }
+            Some(events::event::Event::CallbackRequested(asked)) => {
+                let scheduled = self.schedule(asked, shutdown).await;
+                if !scheduled {
+                    let kept = Kept::callback(asked, event.unix_ms);
+                    keep(&self.store, kept, shutdown).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Schedules a callback request with the scheduler, trying again while it is out of
+    /// reach; false when there is none, or it refused the request for good (then it is kept
+    /// as a message).
+    async fn schedule(&self, asked: &events::CallbackRequested, shutdown: &mut Shutdown) -> bool {
+        let Some(scheduling) = &self.scheduling else {
+            return false;
+        };
+        let request = schedule_request(asked, scheduling.window);
+        let mut pause = RETRY;
+        loop {
+            if scheduling.nodes.current().is_empty() {
+                tracing::warn!(call = %asked.call_id, "no callback scheduler in the cluster: the callback request is kept as a message");
+                return false;
+            }
+            let mut client = CallbacksClient::new(scheduling.nodes.route());
+            let answer = tokio::time::timeout(
+                Duration::from_secs(5),
+                client.schedule_callback(request.clone()),
+            )
+            .await
+            .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer in time")));
+            match answer {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    let id = r.callback.map(|c| c.callback_id).unwrap_or_default();
+                    tracing::info!(call = %asked.call_id, callback = %id, merged = r.merged, "callback scheduled");
+                    return true;
+                }
+                Err(e) if e.code() == tonic::Code::AlreadyExists => return true,
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        tonic::Code::Unavailable
+                            | tonic::Code::DeadlineExceeded
+                            | tonic::Code::Cancelled
+                            | tonic::Code::Unknown
+                    ) =>
+                {
+                    tracing::warn!(call = %asked.call_id, error = %e, retry_in = ?pause, "callbacks: the scheduler is not reachable yet");
+                }
+                Err(e) => {
+                    tracing::error!(call = %asked.call_id, error = %e, "the scheduler refused a callback request: kept as a message");
+                    return false;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.wait() => return true,
+            }
+            pause = (pause * 2).min(RETRY_MAX);
+        }
+    }
+}
+
+/// The scheduler's request for a callback asked for during call `asked.call_id` (whose id
+/// it takes, so that reading the event twice schedules it once).
+fn schedule_request(
+    asked: &events::CallbackRequested,
+    window: Duration,
+) -> callbacks::ScheduleCallbackRequest {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let target = if asked.department_id.is_empty() {
+        callbacks::target::Target::EmployeeId(asked.employee_id.clone())
+    } else {
+        callbacks::target::Target::DepartmentId(asked.department_id.clone())
+    };
+    let (source, enqueued_at_unix_ms, reason) = if asked.keeps_place {
+        (
+            callbacks::Source::VirtualHold,
+            asked.enqueued_at_unix_ms,
+            "chose a callback while waiting in line",
+        )
+    } else {
+        (
+            callbacks::Source::Offer,
+            0,
+            "accepted the offer of a callback",
+        )
+    };
+    callbacks::ScheduleCallbackRequest {
+        callback_id: format!("call-{}", asked.call_id),
+        number: asked.number.clone(),
+        name: String::new(),
+        reason: reason.into(),
+        target: Some(callbacks::Target {
+            target: Some(target),
+        }),
+        source: source.into(),
+        earliest_unix_ms: 0,
+        latest_unix_ms: now.saturating_add(window.as_millis() as u64),
+        time_zone: String::new(),
+        enqueued_at_unix_ms,
+        priority: asked.priority.min(255),
+        max_attempts: 0,
     }
 }
 
