@@ -26,6 +26,9 @@ pub enum Behaviour {
     NoAnswer,
     /// Declines with 486 Busy Here.
     Busy,
+    /// A customer's phone: its first two calls ring until cancelled; the third rings for
+    /// `ring_ms`, is answered, talks `talk_ms` and hangs up.
+    AnswerThirdCall { ring_ms: u64, talk_ms: u64 },
     /// Rings for `ring_ms`, answers, presses `key` (RFC 4733) `key_ms` after the answer,
     /// waits for the BYE.
     AnswerThenKey {
@@ -257,6 +260,13 @@ impl Phone {
             }
             Behaviour::NoAnswer => ("agent_no_answer.xml", vec![]),
             Behaviour::Busy => ("agent_busy.xml", vec![]),
+            Behaviour::AnswerThirdCall { ring_ms, talk_ms } => (
+                "customer_answer_third.xml",
+                vec![
+                    ("ring_ms", ring_ms.to_string()),
+                    ("talk_ms", talk_ms.to_string()),
+                ],
+            ),
         };
         let mut cmd = Command::new(sipp);
         cmd.current_dir(dir.path());
