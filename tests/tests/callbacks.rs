@@ -34,6 +34,11 @@ const CUSTOMER: &str = "+48600700800";
 /// `customer`; a failed attempt is tried again after 1 s, then 2 s, ...; the customer's
 /// phone rings 5 s.
 fn organisation(mode: &str, customer: &Phone, max_attempts: u32) -> NodeConfig {
+    organisation_via(mode, customer.addr(), max_attempts)
+}
+
+/// [`organisation`] with the trunk at `trunk`.
+fn organisation_via(mode: &str, trunk: std::net::SocketAddr, max_attempts: u32) -> NodeConfig {
     NodeConfig::default().toml(&format!(
         r#"
 [organization]
@@ -62,7 +67,7 @@ target = "{}"
 number = "{SALES}"
 route = {{ department = "sales" }}
 "#,
-        customer.addr()
+        trunk
     ))
 }
 
@@ -619,4 +624,28 @@ route = {{ department = "sales" }}
 "#,
         customer.addr()
     ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_that_never_answers_fails_the_attempt_instead_of_counting_as_no_answer() {
+    // Nothing listens behind the trunk.
+    let trunk = cc_tests::net::loopback(cc_tests::net::free_port());
+    let node = Ccd::start(organisation_via("customer_first", trunk, 1));
+    let _anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
+    log_in_available(&node, &["anna"]).await;
+    let id = schedule_for_sales(&node, CUSTOMER).await;
+    let gave_up = until_state(
+        &node,
+        &id,
+        pb::CallbackState::GaveUp,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(gave_up.attempts, 1, "{gave_up:#?}");
+    assert!(
+        node.log_count("the trunk did not answer the INVITE") >= 1,
+        "{}",
+        node.log_text()
+    );
+    assert_eq!(node.log_count("outcome=NoAnswer"), 0, "{}", node.log_text());
 }

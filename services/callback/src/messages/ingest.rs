@@ -32,6 +32,9 @@ use super::store::{Ingested, MessageStore};
 /// The first pause before trying again (a stream or a write); doubled up to [`RETRY_MAX`].
 const RETRY: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long a callback request waits for the scheduler nodes to be known (just after
+/// start) before it is kept as a message instead.
+const FIRST_MEMBERS: Duration = Duration::from_secs(5);
 
 /// Where callback requests are scheduled.
 #[derive(Debug, Clone)]
@@ -142,6 +145,10 @@ impl Keeper {
         };
         let request = schedule_request(asked, scheduling.window);
         let mut pause = RETRY;
+        // Just after start the scheduler nodes may not be known yet: give them a moment.
+        let mut nodes = scheduling.nodes.subscribe();
+        let _ =
+            tokio::time::timeout(FIRST_MEMBERS, nodes.wait_for(|nodes| !nodes.is_empty())).await;
         loop {
             if scheduling.nodes.current().is_empty() {
                 tracing::warn!(call = %asked.call_id, "no callback scheduler in the cluster: the callback request is kept as a message");
@@ -180,7 +187,8 @@ impl Keeper {
             }
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
-                () = shutdown.wait() => return true,
+                // Not scheduled: kept as a message rather than lost.
+                () = shutdown.wait() => return false,
             }
             pause = (pause * 2).min(RETRY_MAX);
         }

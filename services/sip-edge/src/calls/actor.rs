@@ -26,6 +26,7 @@ use routing::decide_response::Step;
 use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
+use super::callback::Placed;
 use super::outbox::Outbox;
 use super::sip::{self, OutboundInvite};
 use super::transfer::{self, Goal, ReferSubscription, Refusal};
@@ -610,11 +611,14 @@ impl Call {
             let c = self.caller.as_mut().expect("checked above");
             (c.dialog.as_mut(), Side::Caller, self.a.clone())
         } else if let Some(i) = self.leg_index(&call_id) {
-            (
-                self.legs[i].dialog.as_mut(),
-                Side::Leg(i),
-                self.b.as_ref().map(|(e, _)| e.clone()),
-            )
+            // A callback's customer has an endpoint of their own (`a`); every other leg
+            // shares the callee's (`b`).
+            let endpoint = if self.is_customer_leg(i) {
+                self.a.clone()
+            } else {
+                self.b.as_ref().map(|(e, _)| e.clone())
+            };
+            (self.legs[i].dialog.as_mut(), Side::Leg(i), endpoint)
         } else {
             (None, Side::Nobody, None)
         };
@@ -1230,9 +1234,7 @@ impl Call {
                 "the department's queue refused the callback: {}",
                 e.message()
             );
-            return self
-                .callback_failed(myself, super::callback::Placed::Failed(why))
-                .await;
+            return self.callback_failed(myself, Placed::Failed(why)).await;
         }
         self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
             .await;
@@ -1681,6 +1683,10 @@ impl Call {
             Err(e) => {
                 warn!(call = %self.id, error = %e, "unusable 2xx from a callee");
                 self.legs[i].done = true;
+                if self.is_customer_leg(i) && self.phase != Phase::Ending {
+                    let why = Placed::Failed(format!("the trunk's 2xx is unusable: {e}"));
+                    self.callback_failed(myself, why).await;
+                }
                 return;
             }
         };
@@ -1813,6 +1819,10 @@ impl Call {
             return;
         }
         match kind {
+            LegKind::Customer if status == 408 && !self.legs[i].provisional => {
+                let why = Placed::Failed("the trunk did not answer the INVITE".into());
+                self.callback_failed(myself, why).await;
+            }
             LegKind::Customer => self.customer_failed(myself, status).await,
             LegKind::Queue(agent) => {
                 let still_ringing = self.legs.iter().any(|l| {
@@ -1993,9 +2003,7 @@ impl Call {
                 self.cancel_leg(i);
             }
             let why = format!("the employee did not take the callback ({outcome:?})");
-            return self
-                .callback_failed(myself, super::callback::Placed::Failed(why))
-                .await;
+            return self.callback_failed(myself, Placed::Failed(why)).await;
         }
         let request = self.dial.as_ref().and_then(|d| d.request.clone());
         if outcome == routing::DialOutcome::Busy && self.busy_is_choice(request.as_ref()) {
@@ -2034,8 +2042,11 @@ impl Call {
 
     /// The connected leg a transfer hands the caller away from.
     fn connected_leg(&self) -> Result<usize, TransferError> {
+        // An agent placing a callback has nobody to transfer until the customer answers.
+        let customer_missing = self.callback.as_ref().is_some_and(|c| !c.reached);
         match (self.phase, self.winner) {
             (Phase::Ending, _) => Err(TransferError::Gone),
+            (Phase::Talking, Some(_)) if customer_missing => Err(TransferError::NotConnected),
             (Phase::Talking, Some(i)) => Ok(i),
             _ => Err(TransferError::NotConnected),
         }
@@ -2298,8 +2309,14 @@ impl Call {
                     && let Some(i) = self.callback.as_ref().and_then(|c| c.customer)
                     && self.legs[i].pending()
                 {
+                    let heard = self.legs[i].provisional;
                     self.cancel_leg(i);
-                    self.customer_failed(myself, 408).await;
+                    if heard {
+                        self.customer_failed(myself, 408).await;
+                    } else {
+                        let why = Placed::Failed("the trunk did not answer the INVITE".into());
+                        self.callback_failed(myself, why).await;
+                    }
                 }
             }
             Timer::Requeue => self.requeue(myself).await,
@@ -2309,7 +2326,7 @@ impl Call {
                     if self.callback.is_some() {
                         self.leave_queue(true);
                         let why = "no agent took the callback in time".to_owned();
-                        let failed = super::callback::Placed::Failed(why);
+                        let failed = Placed::Failed(why);
                         return self.callback_failed(myself, failed).await;
                     }
                     let left = queue::CallRequest {

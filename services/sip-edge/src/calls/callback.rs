@@ -427,8 +427,9 @@ impl super::actor::Call {
     /// The customer's phone did not answer (a final failure response, or the ring time).
     pub(super) async fn customer_failed(&mut self, myself: &ActorRef<CallMsg>, status: u16) {
         let outcome = match status {
-            486 | 600 => Placed::Busy,
-            408 | 480 | 487 | 603 => Placed::NoAnswer,
+            // Busy, or the customer turned the call down.
+            486 | 600 | 603 => Placed::Busy,
+            408 | 480 | 487 => Placed::NoAnswer,
             other => Placed::Failed(format!("the trunk answered {other}")),
         };
         info!(call = %self.id, status, ?outcome, "callback: the customer was not reached");
