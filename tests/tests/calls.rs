@@ -223,6 +223,11 @@ async fn sequential_rings_the_first_member_then_the_next_after_ring_seconds() {
         piotr_rang >= anna_rang + 1.7 && (piotr_rang - anna_stopped).abs() < 0.7,
         "piotr rang at {piotr_rang}; anna {anna_rang}..{anna_stopped}"
     );
+    assert!(
+        piotr.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        piotr.describe()
+    );
     assert_eq!(piotr.received("BYE").len(), 1, "{}", piotr.describe());
 }
 
@@ -247,6 +252,11 @@ async fn ring_all_rings_everyone_and_cancels_the_losers() {
     assert!(
         piotr_stopped - piotr_rang < 2.5,
         "piotr rang {piotr_rang}, cancelled {piotr_stopped}"
+    );
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        anna.describe()
     );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
     available(&node, "piotr").await;
@@ -896,6 +906,11 @@ async fn an_employee_department_and_number_created_through_the_api_take_calls_at
     available(&node, "maria").await;
     let run = run(caller(&node, "48229999999", "caller.xml", 1500)).await;
     assert_ok(&run, &node, &[&maria]);
+    assert!(
+        maria.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        maria.describe()
+    );
     assert_eq!(maria.received("BYE").len(), 1, "{}", maria.describe());
 }
 
@@ -930,6 +945,12 @@ async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
         answers[1].contains("a=sendrecv"),
         "resume answered with\n{}",
         answers[1]
+    );
+    // The caller's BYE reaches Anna through ccd a moment after the caller's run ends.
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        anna.describe()
     );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
 }

@@ -224,6 +224,11 @@ async fn a_refer_to_a_department_queues_the_caller_there_even_if_the_phone_hangs
     assert_notify(&seen.notifies[1], "terminated", "SIP/2.0 200 OK");
     // ccd hung Anna up at once; her own BYE, coming after, reached a dialog ccd had ended
     // (as a BYE crossing ccd's would) and was answered 200, not 481.
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        anna.describe()
+    );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
     assert_eq!(answer_to_own_bye(&anna), "SIP/2.0 200 OK");
     assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());

@@ -334,6 +334,11 @@ async fn an_announced_call_the_director_declines_is_never_connected_and_ends_pol
     assert!(!log.contains("the callee accepted"), "{log}");
     assert!(log.contains("rejected by screening"), "{log}");
     // Anna's leg was hung up by ccd.
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        anna.describe()
+    );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
 }
 
