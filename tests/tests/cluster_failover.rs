@@ -605,6 +605,9 @@ async fn a_queue_owner_cut_off_from_etcd_stops_offering_before_another_takes_ove
     )
     .await;
     // The cut-off owner gave the department up on its own, before the other node took it.
+    // (The owner key can change before the new owner's log line is read.)
+    assert!(other.wait_for_log("queue ownership taken", Duration::from_secs(5)));
+    assert!(cut_off.wait_for_log("queue ownership lost", Duration::from_secs(5)));
     let dropped = logged_at(&cut_off, "queue ownership lost");
     let taken = logged_at(&other, "queue ownership taken");
     assert!(
