@@ -26,6 +26,22 @@ pub async fn agents(api: SocketAddr) -> AgentsClient<Channel> {
 
 /// Logs the agents in and waits (at most 5 s each) until they are offered calls.
 pub async fn log_in_available(node: &Ccd, ids: &[&str]) {
+    log_in_until(node, ids, "available", |s| s == pb::AgentState::Available).await;
+}
+
+/// Logs the agents in and waits (at most 5 s each) until they are at work: available, or
+/// already taken by a call that was waiting for them.
+pub async fn log_in_at_work(node: &Ccd, ids: &[&str]) {
+    log_in_until(node, ids, "at work", |s| {
+        !matches!(
+            s,
+            pb::AgentState::Offline | pb::AgentState::Unspecified | pb::AgentState::Paused
+        )
+    })
+    .await;
+}
+
+async fn log_in_until(node: &Ccd, ids: &[&str], what: &str, done: impl Fn(pb::AgentState) -> bool) {
     let mut client = agents(node.api_addr()).await;
     for id in ids {
         client
@@ -46,13 +62,13 @@ pub async fn log_in_available(node: &Ccd, ids: &[&str]) {
                 .unwrap_or_else(|e| panic!("cannot get {id}: {e}"))
                 .into_inner()
                 .state;
-            if state == pb::AgentState::Available as i32 {
+            let state = pb::AgentState::try_from(state).unwrap_or(pb::AgentState::Unspecified);
+            if done(state) {
                 break;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{id} is not available after 5 s: {:?}",
-                pb::AgentState::try_from(state)
+                "{id} is not {what} after 5 s: {state:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -21,7 +21,7 @@ use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::TempDir;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::org::run;
-use cc_tests::org::{agents, log_in_available, phone};
+use cc_tests::org::{agents, log_in_at_work, phone};
 use cc_tests::phones::{Behaviour, Logged, Phone};
 use cc_tests::sip::Transport;
 use cc_tests::tools::Sipp;
@@ -196,7 +196,7 @@ async fn an_agent_first_callback_rings_the_agent_then_the_customer_and_connects_
     assert!(invites(&customer).is_empty(), "{}", customer.describe());
 
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    log_in_available(&node, &["anna"]).await;
+    log_in_at_work(&node, &["anna"]).await;
     let reached = until_state(
         &node,
         &id,
@@ -252,7 +252,7 @@ async fn a_customer_first_callback_greets_the_customer_then_queues_them_first_in
     );
     let node = Ccd::start(organisation("customer_first", &customer, 3));
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    log_in_available(&node, &["anna"]).await;
+    log_in_at_work(&node, &["anna"]).await;
     let id = schedule_for_sales(&node, CUSTOMER).await;
     let reached = until_state(
         &node,
@@ -289,7 +289,7 @@ async fn a_busy_customer_is_tried_again_after_the_back_off_then_given_up_on() {
     let customer = Phone::unregistered("customer", Behaviour::Busy);
     let node = Ccd::start(organisation("agent_first", &customer, 2));
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    log_in_available(&node, &["anna"]).await;
+    log_in_at_work(&node, &["anna"]).await;
     let id = schedule_for_sales(&node, CUSTOMER).await;
     let gave_up = until_state(
         &node,
@@ -337,7 +337,7 @@ async fn an_unanswered_callback_is_retried_with_a_growing_back_off_and_reached_o
     );
     let node = Ccd::start(organisation("customer_first", &customer, 3));
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    log_in_available(&node, &["anna"]).await;
+    log_in_at_work(&node, &["anna"]).await;
     let id = schedule_for_sales(&node, CUSTOMER).await;
     let reached = until_state(
         &node,
@@ -447,7 +447,7 @@ async fn pending_callbacks_survive_a_killed_ccd_all_and_are_dialled_after_the_re
 
     // And they are kept: once Anna works, each customer is called once.
     let _anna = phone(&second, "201", Behaviour::Answer { ring_ms: 300 });
-    log_in_available(&second, &["anna"]).await;
+    log_in_at_work(&second, &["anna"]).await;
     for id in &ids {
         until_state(
             &second,
@@ -632,7 +632,7 @@ async fn a_trunk_that_never_answers_fails_the_attempt_instead_of_counting_as_no_
     let trunk = cc_tests::net::loopback(cc_tests::net::free_port());
     let node = Ccd::start(organisation_via("customer_first", trunk, 1));
     let _anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
-    log_in_available(&node, &["anna"]).await;
+    log_in_at_work(&node, &["anna"]).await;
     let id = schedule_for_sales(&node, CUSTOMER).await;
     let gave_up = until_state(
         &node,

@@ -1,21 +1,23 @@
 //! The scheduler's links to the rest of a running contact center (what `ccd` wires in):
 //! - [`SipEdgeDialer`] places each attempt through a sip-edge node
 //!   (`cc.sip.internal.v1.Dialer/PlaceCallback`), which makes it a call of its own;
-//! - [`follow_capacity`] counts, from presence, the agents of each department who are at
+//! - [`follow_capacity`] counts, from presence's shards as they change, the agents of each department who are at
 //!   work, and whether each employee is free;
 //! - [`follow_hours`] keeps the working hours in step with the configuration.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::{Coordinator, Members};
+use cc_cluster::{Coordinator, Members, Owners, ShardRoutes, keys};
 use cc_common::Shutdown;
 use cc_common::config::Config;
 use cc_proto::agents::v1 as agents;
-use cc_proto::agents::v1::agents_client::AgentsClient;
+use cc_proto::presence::internal::v1 as control;
+use cc_proto::presence::internal::v1::presence_control_client::PresenceControlClient;
 use cc_proto::sip::internal::v1 as sip;
 use cc_proto::sip::internal::v1::dialer_client::DialerClient;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
 
 use crate::core::{Dispatch, Outcome, Target};
@@ -117,43 +119,87 @@ impl Dialer for SipEdgeDialer {
     }
 }
 
-/// How often the agents' states are read again from presence.
-const CAPACITY_EVERY: Duration = Duration::from_millis(250);
+/// A shard's follower retries this soon after losing its stream, then twice as long each
+/// time up to [`MAX_RETRY`]; a stream that opens starts over.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(2);
 
-/// Who can take callbacks now, read from presence (every [`CAPACITY_EVERY`]): for each
-/// department, its members at work (logged in with a phone, not paused: available, on a
-/// call, ringing or in wrap-up), since a department's callback waits in its queue for the
-/// next of them like a caller; for each employee, 1 while available. Until presence
-/// answers, nobody.
+/// How long opening a shard's stream may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a shard's follower tells the counter.
+#[derive(Debug)]
+enum ShardNews {
+    /// The agent is now in this state (`None`: removed from presence).
+    Agent {
+        shard: u32,
+        agent: String,
+        state: Option<agents::AgentState>,
+    },
+    /// The shard's stream is gone: its agents are unknown until it is followed again.
+    Lost(u32),
+}
+
+/// Who can take callbacks now, as presence tells it: for each department, its members at
+/// work (logged in with a phone, not paused: available, on a call, ringing or in wrap-up),
+/// since a department's callback waits in its queue for the next of them like a caller;
+/// for each employee, 1 while available. Until presence answers, nobody.
+///
+/// Presence is followed shard by shard at each shard's owner (`WatchShard`: the shard's
+/// agents as they are, then every change), so a change reaches the scheduler as soon as
+/// presence makes it, with no polling. A shard that cannot be followed (its node died, or
+/// the shard moved) counts nobody until its stream opens again, with the snapshot it starts
+/// with.
 pub fn follow_capacity(
     coordinator: Arc<dyn Coordinator>,
     config: watch::Receiver<Arc<Config>>,
+    shutdown: Shutdown,
+) -> watch::Receiver<Capacity> {
+    let owners = Owners::follow(coordinator, keys::PRESENCE_OWNERS);
+    let routes = ShardRoutes::follow(&owners, keys::PRESENCE_SHARDS);
+    follow_capacity_at(routes, config, shutdown)
+}
+
+/// [`follow_capacity`] with presence at `routes`.
+pub fn follow_capacity_at(
+    routes: ShardRoutes,
+    mut config: watch::Receiver<Arc<Config>>,
     mut shutdown: Shutdown,
 ) -> watch::Receiver<Capacity> {
     let (tx, rx) = watch::channel(Capacity::new());
-    let presence = Members::follow(coordinator, "presence").route();
+    let (news_tx, mut news) = mpsc::channel(1024);
+    for shard in 0..routes.count() {
+        tokio::spawn(follow_shard(
+            shard,
+            routes.get(shard),
+            news_tx.clone(),
+            shutdown.clone(),
+        ));
+    }
+    drop(news_tx);
     tokio::spawn(async move {
-        let mut client = AgentsClient::new(presence);
-        let mut every = tokio::time::interval(CAPACITY_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut states: HashMap<String, (u32, agents::AgentState)> = HashMap::new();
+        let mut config_open = true;
         loop {
             tokio::select! {
-                _ = every.tick() => {}
+                got = news.recv() => {
+                    let Some(first) = got else { return };
+                    apply(&mut states, first);
+                    // Everything already waiting counts in one go (a snapshot, a burst).
+                    while let Ok(more) = news.try_recv() {
+                        apply(&mut states, more);
+                    }
+                }
+                changed = config.changed(), if config_open => {
+                    // A configuration that can no longer change stays as it is.
+                    config_open = changed.is_ok();
+                }
                 () = shutdown.wait() => return,
             }
-            let listed = tokio::time::timeout(
-                Duration::from_secs(2),
-                client.list_agents(agents::ListAgentsRequest { local_only: false }),
+            let capacity = capacity(
+                &config.borrow_and_update(),
+                states.iter().map(|(id, (_, state))| (id.as_str(), *state)),
             );
-            let agents = match listed.await {
-                Ok(Ok(r)) => r.into_inner().agents,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "callbacks: presence not reachable for capacity");
-                    continue;
-                }
-                Err(_) => continue,
-            };
-            let capacity = capacity(&config.borrow(), &agents);
             tx.send_if_modified(|current| {
                 let changed = *current != capacity;
                 *current = capacity;
@@ -167,25 +213,108 @@ pub fn follow_capacity(
     rx
 }
 
+fn apply(states: &mut HashMap<String, (u32, agents::AgentState)>, news: ShardNews) {
+    match news {
+        ShardNews::Agent {
+            shard,
+            agent,
+            state: Some(state),
+        } => {
+            states.insert(agent, (shard, state));
+        }
+        ShardNews::Agent {
+            agent, state: None, ..
+        } => {
+            states.remove(&agent);
+        }
+        ShardNews::Lost(shard) => states.retain(|_, (s, _)| *s != shard),
+    }
+}
+
+/// Follows one presence shard at `channel` (its owner, wherever it is now) for the counter,
+/// stream after stream, until shutdown or until the counter is gone.
+async fn follow_shard(
+    shard: u32,
+    channel: Channel,
+    news: mpsc::Sender<ShardNews>,
+    mut shutdown: Shutdown,
+) {
+    let mut client = PresenceControlClient::new(channel);
+    let mut retry = FIRST_RETRY;
+    loop {
+        let opened = tokio::select! {
+            opened = tokio::time::timeout(
+                OPEN_TIMEOUT,
+                client.watch_shard(control::WatchShardRequest { shard }),
+            ) => opened,
+            () = shutdown.wait() => return,
+        };
+        match opened {
+            Ok(Ok(stream)) => {
+                retry = FIRST_RETRY;
+                let mut stream = stream.into_inner();
+                loop {
+                    let event = tokio::select! {
+                        event = stream.message() => event,
+                        () = shutdown.wait() => return,
+                    };
+                    let event = match event {
+                        Ok(Some(event)) => event,
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::debug!(shard, error = %e, "callbacks: presence shard stream broke");
+                            break;
+                        }
+                    };
+                    let state = match agents::agent_event::Kind::try_from(event.kind) {
+                        Ok(agents::agent_event::Kind::Removed) => None,
+                        _ => Some(
+                            agents::AgentState::try_from(event.to)
+                                .unwrap_or(agents::AgentState::Unspecified),
+                        ),
+                    };
+                    let told = news.send(ShardNews::Agent {
+                        shard,
+                        agent: event.agent_id,
+                        state,
+                    });
+                    if told.await.is_err() {
+                        return;
+                    }
+                }
+                if news.send(ShardNews::Lost(shard)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(shard, error = %e, "callbacks: presence shard not followed yet");
+            }
+            Err(_) => tracing::debug!(shard, "callbacks: presence shard did not answer in time"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(retry) => {}
+            () = shutdown.wait() => return,
+        }
+        retry = retry.saturating_mul(2).min(MAX_RETRY);
+    }
+}
+
 /// The capacity the agents' states give (see [`follow_capacity`]).
-pub fn capacity(config: &Config, agents: &[agents::Agent]) -> Capacity {
+pub fn capacity<'a>(
+    config: &Config,
+    agents: impl IntoIterator<Item = (&'a str, agents::AgentState)>,
+) -> Capacity {
     use agents::AgentState as S;
-    let state = |a: &agents::Agent| S::try_from(a.state).unwrap_or(S::Unspecified);
-    let at_work = |a: &agents::Agent| {
+    let by_id: HashMap<&str, S> = agents.into_iter().collect();
+    let at_work = |id: &str| {
         matches!(
-            state(a),
-            S::Available | S::Reserved | S::Ringing | S::OnCall | S::WrapUp
+            by_id.get(id),
+            Some(S::Available | S::Reserved | S::Ringing | S::OnCall | S::WrapUp)
         )
     };
-    let by_id: std::collections::HashMap<&str, &agents::Agent> =
-        agents.iter().map(|a| (a.agent_id.as_str(), a)).collect();
     let mut capacity = Capacity::new();
     for d in &config.departments {
-        let working = d
-            .members
-            .iter()
-            .filter(|m| by_id.get(m.as_str()).is_some_and(|a| at_work(a)))
-            .count();
+        let working = d.members.iter().filter(|m| at_work(m)).count();
         if working > 0 {
             capacity.insert(
                 Target::department(d.id.clone()),
@@ -193,9 +322,9 @@ pub fn capacity(config: &Config, agents: &[agents::Agent]) -> Capacity {
             );
         }
     }
-    for a in agents {
-        if state(a) == S::Available {
-            capacity.insert(Target::employee(a.agent_id.clone()), 1);
+    for (id, state) in &by_id {
+        if *state == S::Available {
+            capacity.insert(Target::employee((*id).to_owned()), 1);
         }
     }
     capacity
@@ -234,12 +363,8 @@ mod tests {
     use super::*;
     use agents::AgentState as S;
 
-    fn agent(id: &str, state: S) -> agents::Agent {
-        agents::Agent {
-            agent_id: id.into(),
-            state: state.into(),
-            ..Default::default()
-        }
+    fn agent(id: &str, state: S) -> (&str, S) {
+        (id, state)
     }
 
     fn demo() -> Config {
@@ -254,7 +379,7 @@ mod tests {
             agent("piotr", S::Available),
             agent("maria", S::Paused),
         ];
-        let capacity = capacity(&demo(), &agents);
+        let capacity = capacity(&demo(), agents);
         assert_eq!(capacity.get(&Target::department("sales")), Some(&2));
         assert_eq!(capacity.get(&Target::department("support")), Some(&1));
         assert_eq!(capacity.get(&Target::employee("piotr")), Some(&1));
@@ -269,14 +394,14 @@ mod tests {
             agent("piotr", S::Paused),
             agent("maria", S::Unspecified),
         ];
-        assert!(capacity(&demo(), &agents).is_empty());
-        assert!(capacity(&demo(), &[]).is_empty());
+        assert!(capacity(&demo(), agents).is_empty());
+        assert!(capacity(&demo(), []).is_empty());
     }
 
     #[test]
     fn every_state_of_work_counts_for_a_department() {
         for state in [S::Available, S::Reserved, S::Ringing, S::OnCall, S::WrapUp] {
-            let capacity = capacity(&demo(), &[agent("maria", state)]);
+            let capacity = capacity(&demo(), [agent("maria", state)]);
             assert_eq!(
                 capacity.get(&Target::department("support")),
                 Some(&1),
