@@ -5,6 +5,7 @@
 //! Every socket is on 127.0.0.1, every port is picked free ([`net`]), every wait has a
 //! deadline, and every process the harness starts is killed by its PID when dropped.
 
+pub mod callbacks;
 pub mod ccd;
 pub mod digest;
 pub mod net;

@@ -44,12 +44,23 @@ pub async fn log_in_at_work(node: &Ccd, ids: &[&str]) {
 async fn log_in_until(node: &Ccd, ids: &[&str], what: &str, done: impl Fn(pb::AgentState) -> bool) {
     let mut client = agents(node.api_addr()).await;
     for id in ids {
-        client
-            .login(pb::LoginRequest {
+        // Refused (UNAVAILABLE) only while the agent's presence shard has no owner yet (a
+        // cluster starting) or changes hands: log in again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let request = pb::LoginRequest {
                 agent_id: (*id).into(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{id} cannot log in: {e}"));
+            };
+            match client.login(request).await {
+                Ok(_) => break,
+                Err(e) if e.code() == tonic::Code::Unavailable => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{id} cannot log in after 10 s: {e}"
+                ),
+                Err(e) => panic!("{id} cannot log in: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     for id in ids {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

@@ -12,20 +12,22 @@
 //!   the third attempt; a busy one is given up on after the last attempt.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cc_proto::callbacks::v1 as pb;
-use cc_proto::callbacks::v1::callbacks_client::CallbacksClient;
 use cc_proto::queues::v1 as queues_pb;
 use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::TempDir;
+use cc_tests::callbacks::{
+    callbacks, first_invite_at, get, header, invites, now_unix_ms, schedule, schedule_request,
+    until_state,
+};
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::org::run;
-use cc_tests::org::{agents, log_in_at_work, phone};
-use cc_tests::phones::{Behaviour, Logged, Phone};
+use cc_tests::org::{agents, log_in_at_work, log_in_available, phone};
+use cc_tests::phones::{Behaviour, Phone};
 use cc_tests::sip::Transport;
 use cc_tests::tools::Sipp;
-use tonic::transport::Channel;
 
 const SALES: &str = "48221230000";
 const CUSTOMER: &str = "+48600700800";
@@ -39,6 +41,17 @@ fn organisation(mode: &str, customer: &Phone, max_attempts: u32) -> NodeConfig {
 
 /// [`organisation`] with the trunk at `trunk`.
 fn organisation_via(mode: &str, trunk: std::net::SocketAddr, max_attempts: u32) -> NodeConfig {
+    organisation_with(mode, trunk, max_attempts, "", "")
+}
+
+/// [`organisation_via`] with `department` lines added to sales and `tables` after it.
+fn organisation_with(
+    mode: &str,
+    trunk: std::net::SocketAddr,
+    max_attempts: u32,
+    department: &str,
+    tables: &str,
+) -> NodeConfig {
     NodeConfig::default().toml(&format!(
         r#"
 [organization]
@@ -50,6 +63,7 @@ max_attempts = {max_attempts}
 first_retry_seconds = 1
 retry_factor = 2.0
 ring_seconds = 5
+abandoned_after_seconds = 2
 
 [[departments]]
 id = "sales"
@@ -58,119 +72,19 @@ extension = "600"
 strategy = "sequential"
 members = ["anna"]
 callback_mode = "{mode}"
+{department}
 
 [[trunks]]
 id = "pstn"
-target = "{}"
+target = "{trunk}"
 
 [[numbers]]
 number = "{SALES}"
 route = {{ department = "sales" }}
-"#,
-        trunk
+
+{tables}
+"#
     ))
-}
-
-async fn callbacks(node: &Ccd) -> CallbacksClient<Channel> {
-    let url = format!("http://{}", node.api_addr());
-    for _ in 0..50 {
-        if let Ok(c) = CallbacksClient::connect(url.clone()).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to the Callbacks API at {url}");
-}
-
-/// Schedules a callback to `number` for sales, due now; its id.
-async fn schedule_for_sales(node: &Ccd, number: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let mut client = callbacks(node).await;
-    let mut last = None;
-    // The scheduler takes requests once it has been elected (a moment after start).
-    for _ in 0..100 {
-        let request = pb::ScheduleCallbackRequest {
-            number: number.into(),
-            name: "Jan Nowak".into(),
-            reason: "invoice".into(),
-            target: Some(pb::Target {
-                target: Some(pb::target::Target::DepartmentId("sales".into())),
-            }),
-            source: pb::Source::Api.into(),
-            latest_unix_ms: now + 3_600_000,
-            time_zone: "Europe/Warsaw".into(),
-            ..Default::default()
-        };
-        match client.schedule_callback(request).await {
-            Ok(r) => return r.into_inner().callback.unwrap().callback_id,
-            Err(e) if e.code() == tonic::Code::Unavailable => last = Some(e),
-            Err(e) => panic!("the callback was refused: {e}\n{}", node.log_text()),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "no scheduler took the callback: {last:?}\n{}",
-        node.log_text()
-    );
-}
-
-/// Waits (at most `within`) until the callback is in `state`; the callback then.
-async fn until_state(
-    node: &Ccd,
-    id: &str,
-    state: pb::CallbackState,
-    within: Duration,
-) -> pb::Callback {
-    let mut client = callbacks(node).await;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let c = client
-            .get_callback(pb::GetCallbackRequest {
-                callback_id: id.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if c.state() == state {
-            return c;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the callback is {:?}, not {state:?}, after {within:?}: {c:#?}\n{}",
-            c.state(),
-            node.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn invites(phone: &Phone) -> Vec<Logged> {
-    phone
-        .log()
-        .into_iter()
-        .filter(|m| m.received && m.is_request("INVITE"))
-        .collect()
-}
-
-fn first_invite_at(phone: &Phone) -> f64 {
-    invites(phone)
-        .first()
-        .unwrap_or_else(|| panic!("no INVITE\n{}", phone.describe()))
-        .at
-}
-
-/// The header line `name:` of a logged message.
-fn header<'a>(m: &'a Logged, name: &str) -> &'a str {
-    m.text
-        .lines()
-        .find(|l| {
-            l.split_once(':')
-                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        })
-        .unwrap_or_else(|| panic!("no {name} header in\n{}", m.text))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +97,7 @@ async fn an_agent_first_callback_rings_the_agent_then_the_customer_and_connects_
         },
     );
     let node = Ccd::start(organisation("agent_first", &customer, 3));
-    let id = schedule_for_sales(&node, CUSTOMER).await;
+    let id = schedule(&node, "sales", CUSTOMER).await;
     // Nobody of sales works yet: the callback waits.
     let pending = until_state(
         &node,
@@ -253,7 +167,7 @@ async fn a_customer_first_callback_greets_the_customer_then_queues_them_first_in
     let node = Ccd::start(organisation("customer_first", &customer, 3));
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
     log_in_at_work(&node, &["anna"]).await;
-    let id = schedule_for_sales(&node, CUSTOMER).await;
+    let id = schedule(&node, "sales", CUSTOMER).await;
     let reached = until_state(
         &node,
         &id,
@@ -290,7 +204,7 @@ async fn a_busy_customer_is_tried_again_after_the_back_off_then_given_up_on() {
     let node = Ccd::start(organisation("agent_first", &customer, 2));
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
     log_in_at_work(&node, &["anna"]).await;
-    let id = schedule_for_sales(&node, CUSTOMER).await;
+    let id = schedule(&node, "sales", CUSTOMER).await;
     let gave_up = until_state(
         &node,
         &id,
@@ -338,7 +252,7 @@ async fn an_unanswered_callback_is_retried_with_a_growing_back_off_and_reached_o
     let node = Ccd::start(organisation("customer_first", &customer, 3));
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
     log_in_at_work(&node, &["anna"]).await;
-    let id = schedule_for_sales(&node, CUSTOMER).await;
+    let id = schedule(&node, "sales", CUSTOMER).await;
     let reached = until_state(
         &node,
         &id,
@@ -391,7 +305,7 @@ async fn pending_callbacks_survive_a_killed_ccd_all_and_are_dialled_after_the_re
     let numbers = ["+48600700801", "+48600700802", "+48600700803"];
     let mut ids = Vec::new();
     for number in numbers {
-        ids.push(schedule_for_sales(&first, number).await);
+        ids.push(schedule(&first, "sales", number).await);
     }
     // Nobody of sales works: all wait. The node is killed (SIGKILL), not stopped.
     for id in &ids {
@@ -633,7 +547,7 @@ async fn a_trunk_that_never_answers_fails_the_attempt_instead_of_counting_as_no_
     let node = Ccd::start(organisation_via("customer_first", trunk, 1));
     let _anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
     log_in_at_work(&node, &["anna"]).await;
-    let id = schedule_for_sales(&node, CUSTOMER).await;
+    let id = schedule(&node, "sales", CUSTOMER).await;
     let gave_up = until_state(
         &node,
         &id,
@@ -648,4 +562,275 @@ async fn a_trunk_that_never_answers_fails_the_attempt_instead_of_counting_as_no_
         node.log_text()
     );
     assert_eq!(node.log_count("outcome=NoAnswer"), 0, "{}", node.log_text());
+}
+
+/// Working hours that open at the start of a minute at least 5 s away (UTC), until
+/// midnight; the schedule's TOML and the opening (Unix seconds).
+fn opening_soon() -> (String, u64) {
+    const DAY: u64 = 86_400;
+    let mut now = now_unix_ms() / 1000;
+    if now % DAY >= DAY - 75 {
+        // Too close to midnight for an opening later today: wait for tomorrow.
+        std::thread::sleep(Duration::from_secs(DAY - now % DAY + 1));
+        now = now_unix_ms() / 1000;
+    }
+    let mut opening = (now / 60 + 1) * 60;
+    if opening - now < 5 {
+        opening += 60;
+    }
+    let minute = opening % DAY / 60;
+    // 1970-01-01 was a Thursday.
+    let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][((opening / DAY + 3) % 7) as usize];
+    let schedule = format!(
+        "[[schedules]]\nid = \"office\"\ntimezone = \"UTC\"\n[schedules.hours]\n{day} = [\"{:02}:{:02}-24:00\"]\n",
+        minute / 60,
+        minute % 60
+    );
+    (schedule, opening)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_due_out_of_hours_waits_for_the_department_to_open() {
+    let customer = Phone::unregistered(
+        "customer",
+        Behaviour::AnswerThenHangUp {
+            ring_ms: 200,
+            talk_ms: 500,
+        },
+    );
+    let (schedule_toml, opening) = opening_soon();
+    let node = Ccd::start(organisation_with(
+        "agent_first",
+        customer.addr(),
+        3,
+        "schedule = \"office\"",
+        &schedule_toml,
+    ));
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 100 });
+    log_in_available(&node, &["anna"]).await;
+    let id = schedule(&node, "sales", CUSTOMER).await;
+
+    // Anna is free, but sales is closed: the callback waits for the opening.
+    let pending = get(&node, &id).await;
+    assert_eq!(pending.state(), pb::CallbackState::Pending, "{pending:#?}");
+    let before = Duration::from_millis((opening * 1000).saturating_sub(now_unix_ms() + 1000));
+    tokio::time::sleep(before).await;
+    assert_eq!(get(&node, &id).await.state(), pb::CallbackState::Pending);
+    assert!(invites(&anna).is_empty(), "{}", anna.describe());
+    assert!(invites(&customer).is_empty(), "{}", customer.describe());
+
+    // Open: dialled at once.
+    let reached = until_state(
+        &node,
+        &id,
+        pb::CallbackState::Reached,
+        Duration::from_secs(45),
+    )
+    .await;
+    let dispatched = reached
+        .history
+        .iter()
+        .find(|c| matches!(c.change, Some(pb::change::Change::Dispatched(_))))
+        .unwrap_or_else(|| panic!("no dispatch in {reached:#?}"));
+    assert!(
+        dispatched.unix_ms >= opening * 1000,
+        "dispatched at {} ms, before the opening at {opening} s",
+        dispatched.unix_ms
+    );
+    assert!(
+        dispatched.unix_ms < opening * 1000 + 2000,
+        "dispatched at {} ms, long after the opening at {opening} s",
+        dispatched.unix_ms
+    );
+    assert_eq!(invites(&customer).len(), 1, "{}", customer.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_whose_window_closes_before_any_agent_is_free_expires() {
+    let customer = Phone::unregistered("customer", Behaviour::Answer { ring_ms: 100 });
+    let node = Ccd::start(organisation("agent_first", &customer, 3));
+    // Nobody of sales works; the caller can be called back for the next 2 s only.
+    let now = now_unix_ms();
+    let id = schedule_request(
+        &node,
+        pb::ScheduleCallbackRequest {
+            number: CUSTOMER.into(),
+            name: "Jan Nowak".into(),
+            reason: "invoice".into(),
+            target: Some(pb::Target {
+                target: Some(pb::target::Target::DepartmentId("sales".into())),
+            }),
+            source: pb::Source::Api.into(),
+            earliest_unix_ms: now,
+            latest_unix_ms: now + 2000,
+            time_zone: "Europe/Warsaw".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let expired = until_state(
+        &node,
+        &id,
+        pb::CallbackState::Expired,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(expired.attempts, 0, "{expired:#?}");
+    assert!(
+        expired.state_unix_ms >= now + 2000,
+        "expired before its window closed: {expired:#?}"
+    );
+    let last = expired.history.last().unwrap();
+    assert!(
+        matches!(
+            last.change,
+            Some(pb::change::Change::Expired(pb::change::Expired {
+                attempts: 0,
+                ..
+            }))
+        ),
+        "the outcome is recorded: {expired:#?}"
+    );
+    assert!(invites(&customer).is_empty(), "{}", customer.describe());
+}
+
+/// The callbacks the scheduler holds for `number`.
+async fn callbacks_for(node: &Ccd, number: &str) -> Vec<pb::Callback> {
+    callbacks(node)
+        .await
+        .list_callbacks(pb::ListCallbacksRequest {
+            number: number.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .callbacks
+}
+
+/// A caller from `from` dialling `number` who hangs up `after_ms` after hearing ccd
+/// (early media: a queue).
+fn giving_up(node: &Ccd, number: &str, from: &str, after_ms: u64) -> Sipp {
+    giving_up_with("caller_give_up.xml", node, number, from, after_ms)
+}
+
+/// [`giving_up`] with `scenario` (`caller_cancel.xml`: after ringing, for a person).
+fn giving_up_with(scenario: &str, node: &Ccd, number: &str, from: &str, after_ms: u64) -> Sipp {
+    Sipp::new(scenario, node.addr(), Transport::Udp)
+        .service(number)
+        .caller(from)
+        .with_pcaps()
+        .arg("-d")
+        .arg(&after_ms.to_string())
+        .timeout(Duration::from_secs(30))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_while_waiting_is_called_back_when_the_department_says_so() {
+    const HASTY: &str = "+48600000009";
+    let customer = Phone::unregistered(
+        "customer",
+        Behaviour::AnswerThenHangUp {
+            ring_ms: 200,
+            talk_ms: 500,
+        },
+    );
+    let node = Ccd::start(organisation_with(
+        "agent_first",
+        customer.addr(),
+        3,
+        "callback_abandoned = true",
+        "",
+    ));
+    // Nobody of sales works: one caller gives up after 3 s in line, one at once (under
+    // abandoned_after_seconds = 2: a misdial, not called back).
+    let patient = run(giving_up(&node, SALES, CUSTOMER, 3000)).await;
+    assert!(patient.all_calls_succeeded(), "{}", patient.describe());
+    let hasty = run(giving_up(&node, SALES, HASTY, 100)).await;
+    assert!(hasty.all_calls_succeeded(), "{}", hasty.describe());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let owed = loop {
+        if let Some(c) = callbacks_for(&node, CUSTOMER).await.into_iter().next() {
+            break c;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no callback for the abandoned call\n{}",
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(owed.source(), pb::Source::Abandoned, "{owed:#?}");
+    assert_eq!(
+        owed.target.as_ref().and_then(|t| t.target.clone()),
+        Some(pb::target::Target::DepartmentId("sales".into()))
+    );
+    assert!(
+        callbacks_for(&node, HASTY).await.is_empty(),
+        "a caller who hung up at once is not called back\n{}",
+        node.log_text()
+    );
+
+    // Anna starts work: the customer is called back.
+    let _anna = phone(&node, "201", Behaviour::Answer { ring_ms: 100 });
+    log_in_at_work(&node, &["anna"]).await;
+    until_state(
+        &node,
+        &owed.callback_id,
+        pb::CallbackState::Reached,
+        Duration::from_secs(45),
+    )
+    .await;
+    let invite = &invites(&customer)[0];
+    assert!(
+        invite.start_line.contains(CUSTOMER),
+        "{}",
+        invite.start_line
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_call_to_an_employee_is_called_back_by_that_employee() {
+    const ANNA_DIRECT: &str = "48221239999";
+    let customer = Phone::unregistered("customer", Behaviour::Answer { ring_ms: 100 });
+    let node = Ccd::start(organisation_with(
+        "agent_first",
+        customer.addr(),
+        3,
+        "",
+        &format!(
+            "[[numbers]]\nnumber = \"{ANNA_DIRECT}\"\nroute = {{ employee = \"anna\" }}\ncallback_missed = true\n"
+        ),
+    ));
+    // Anna's phone rings; the caller gives up before she answers.
+    let anna = phone(&node, "201", Behaviour::NoAnswer);
+    let run = run(giving_up_with(
+        "caller_cancel.xml",
+        &node,
+        ANNA_DIRECT,
+        CUSTOMER,
+        1500,
+    ))
+    .await;
+    assert!(run.all_calls_succeeded(), "{}", run.describe());
+    assert!(!invites(&anna).is_empty(), "{}", anna.describe());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let owed = loop {
+        if let Some(c) = callbacks_for(&node, CUSTOMER).await.into_iter().next() {
+            break c;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no callback for the missed call\n{}",
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(owed.source(), pb::Source::Missed, "{owed:#?}");
+    assert_eq!(
+        owed.target.as_ref().and_then(|t| t.target.clone()),
+        Some(pb::target::Target::EmployeeId("anna".into()))
+    );
 }

@@ -19,7 +19,7 @@ use cc_common::Shutdown;
 use cc_proto::events::v1 as pb;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_proto::events::v1::events_server::{Events, EventsServer};
-use cc_sip_edge::calls::CallEvent;
+use cc_sip_edge::calls::{Automatic, CallEvent};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -366,6 +366,7 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             enqueued_at_unix_ms,
             priority,
             keeps_place,
+            automatic,
         } => E::CallbackRequested(pb::CallbackRequested {
             call_id: id,
             department_id: department,
@@ -374,6 +375,12 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             priority,
             employee_id: employee,
             keeps_place,
+            lost: match automatic {
+                None => pb::LostCall::Unspecified,
+                Some(Automatic::Abandoned) => pb::LostCall::Abandoned,
+                Some(Automatic::Missed) => pb::LostCall::Missed,
+            }
+            .into(),
         }),
     }
 }

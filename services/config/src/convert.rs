@@ -144,6 +144,7 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
                 )));
             }
         },
+        callback_abandoned: d.callback_abandoned,
     })
 }
 
@@ -180,6 +181,8 @@ pub(crate) fn number(n: pb::Number) -> Result<Number, Status> {
             .enumerate()
             .map(|(k, r)| callers::caller_rule(r, &format!("number.rules[{k}]")))
             .collect::<Result<_, _>>()?,
+        callback_abandoned: n.callback_abandoned,
+        callback_missed: n.callback_missed,
     })
 }
 
@@ -363,6 +366,7 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
             CallbackMode::CustomerFirst => pb::CallbackMode::CustomerFirst,
         }
         .into(),
+        callback_abandoned: d.callback_abandoned,
     }
 }
 
@@ -391,6 +395,8 @@ pub(crate) fn number_pb(v: &Versioned<Number>) -> pb::Number {
         after_hours: n.after_hours.as_ref().map(after_hours_pb),
         priority: u32::from(n.priority),
         rules: n.rules.iter().map(callers::caller_rule_pb).collect(),
+        callback_abandoned: n.callback_abandoned,
+        callback_missed: n.callback_missed,
     }
 }
 

@@ -344,6 +344,8 @@ async fn numbers_take_rules_and_priorities_and_a_policy_protects_an_employee() {
         &api,
         pb::Number {
             rules: vec![],
+            callback_abandoned: None,
+            callback_missed: false,
             ..number
         },
     )

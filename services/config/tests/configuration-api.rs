@@ -178,6 +178,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         waiting_choices: false,
         schedule: String::new(),
         callback_mode: pb::CallbackMode::Unspecified.into(),
+        callback_abandoned: false,
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -326,6 +327,7 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 waiting_choices: false,
                 schedule: String::new(),
                 callback_mode: pb::CallbackMode::CustomerFirst.into(),
+                callback_abandoned: false,
             }),
         }))
         .await
@@ -345,6 +347,8 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 after_hours: None,
                 priority: 0,
                 rules: vec![],
+                callback_abandoned: None,
+                callback_missed: false,
             }),
         }))
         .await

@@ -125,6 +125,8 @@ async fn a_configuration_change_routes_from_the_next_decision_on() {
         after_hours: None,
         priority: 0,
         rules: Vec::new(),
+        callback_abandoned: None,
+        callback_missed: false,
     });
     next.departments[0].extension = "610".into();
     next.check().unwrap();

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use super::MessageError;
-use super::record::{CallbackAsked, VoiceLeft};
+use super::record::{CallbackAsked, LostCall, VoiceLeft};
 use super::store::{Ingested, MessageStore};
 
 /// The first pause before trying again (a stream or a write); doubled up to [`RETRY_MAX`].
@@ -210,19 +210,27 @@ fn schedule_request(
     } else {
         callbacks::target::Target::DepartmentId(asked.department_id.clone())
     };
-    let (source, enqueued_at_unix_ms, reason) = if asked.keeps_place {
-        (
-            callbacks::Source::VirtualHold,
-            asked.enqueued_at_unix_ms,
-            "chose a callback while waiting in line",
-        )
-    } else {
-        (
-            callbacks::Source::Offer,
-            0,
-            "accepted the offer of a callback",
-        )
-    };
+    let (source, enqueued_at_unix_ms, reason) =
+        match (LostCall::from_event(asked.lost), asked.keeps_place) {
+            (Some(LostCall::Abandoned), _) => (
+                callbacks::Source::Abandoned,
+                0,
+                "hung up while waiting in line",
+            ),
+            (Some(LostCall::Missed), _) => {
+                (callbacks::Source::Missed, 0, "called and nobody answered")
+            }
+            (None, true) => (
+                callbacks::Source::VirtualHold,
+                asked.enqueued_at_unix_ms,
+                "chose a callback while waiting in line",
+            ),
+            (None, false) => (
+                callbacks::Source::Offer,
+                0,
+                "accepted the offer of a callback",
+            ),
+        };
     callbacks::ScheduleCallbackRequest {
         callback_id: format!("call-{}", asked.call_id),
         number: asked.number.clone(),
@@ -267,6 +275,7 @@ impl Kept {
                 enqueued_at_unix_ms: e.enqueued_at_unix_ms,
                 priority: e.priority,
                 keeps_place: e.keeps_place,
+                lost: LostCall::from_event(e.lost),
             },
             at: i64::try_from(unix_ms)
                 .ok()

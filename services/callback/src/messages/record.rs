@@ -252,6 +252,31 @@ pub struct CallbackAsked {
     pub priority: u32,
     /// A waiting caller's virtual hold: they gave up their place on the promise.
     pub keeps_place: bool,
+    /// Nobody asked: the call was lost and is called back all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<LostCall>,
+}
+
+/// Why a callback nobody asked for is owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LostCall {
+    /// The caller hung up while waiting in line.
+    Abandoned,
+    /// The employee the caller rang did not answer.
+    Missed,
+}
+
+impl LostCall {
+    /// From the event's field; `None` when the caller asked.
+    pub fn from_event(lost: i32) -> Option<LostCall> {
+        use cc_proto::events::v1::LostCall as L;
+        match L::try_from(lost) {
+            Ok(L::Abandoned) => Some(LostCall::Abandoned),
+            Ok(L::Missed) => Some(LostCall::Missed),
+            Ok(L::Unspecified) | Err(_) => None,
+        }
+    }
 }
 
 /// What the call of a voice message left behind.
@@ -348,10 +373,13 @@ impl Message {
         }
         let recipient = Recipient::lookup(config, recipient_id)
             .unwrap_or_else(|| Recipient::Unlisted(cut(recipient_id)));
-        let substance = if asked.keeps_place {
-            "Asked to be called back instead of waiting, keeping their place in line."
-        } else {
-            "Asked to be called back."
+        let substance = match (asked.lost, asked.keeps_place) {
+            (Some(LostCall::Abandoned), _) => "Hung up while waiting in line: call them back.",
+            (Some(LostCall::Missed), _) => "Called and nobody answered: call them back.",
+            (None, true) => {
+                "Asked to be called back instead of waiting, keeping their place in line."
+            }
+            (None, false) => "Asked to be called back.",
         };
         Ok(Message {
             id: MessageId::for_call(&format!("{}-callback", asked.call_id)),

@@ -118,6 +118,11 @@ pub struct CallbacksConfig {
     /// scenario's offer) may be tried, in hours (1-2160): past it, it expires.
     #[serde(default = "defaults::callback_window_hours")]
     pub window_hours: u32,
+    /// An abandoned call (R-43: `callback_abandoned`) is called back only when the caller
+    /// waited at least this long in the queue, in seconds (0-3600): shorter ones are mostly
+    /// misdials.
+    #[serde(default = "defaults::callback_abandoned_after_seconds")]
+    pub abandoned_after_seconds: u32,
 }
 
 impl Default for CallbacksConfig {
@@ -129,6 +134,7 @@ impl Default for CallbacksConfig {
             max_retry_seconds: defaults::callback_max_retry_seconds(),
             ring_seconds: defaults::callback_ring_seconds(),
             window_hours: defaults::callback_window_hours(),
+            abandoned_after_seconds: defaults::callback_abandoned_after_seconds(),
         }
     }
 }
@@ -155,6 +161,12 @@ impl CallbacksConfig {
         }
         if !(1..=2160).contains(&self.window_hours) {
             return Err(invalid("callbacks.window_hours", "must be 1-2160"));
+        }
+        if self.abandoned_after_seconds > 3600 {
+            return Err(invalid(
+                "callbacks.abandoned_after_seconds",
+                "must be 0-3600",
+            ));
         }
         Ok(())
     }
@@ -255,6 +267,9 @@ mod defaults {
     }
     pub fn callback_window_hours() -> u32 {
         72
+    }
+    pub fn callback_abandoned_after_seconds() -> u32 {
+        5
     }
     pub fn rtp_ports() -> super::PortRange {
         super::PortRange {

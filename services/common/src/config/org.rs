@@ -148,6 +148,16 @@ pub struct Department {
     /// `customer_first` dials the customer, greets them, then queues them first in line.
     #[serde(default)]
     pub callback_mode: CallbackMode,
+    /// Callers who hang up while waiting in the department's queue are called back,
+    /// when they showed a number and waited at least `[callbacks]
+    /// abandoned_after_seconds`. A number's own `callback_abandoned` overrides it for the
+    /// calls that came through that number.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub callback_abandoned: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How a department's callbacks are placed.
@@ -232,6 +242,14 @@ pub struct Number {
     /// the first rule whose list holds the caller applies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<CallerRule>,
+    /// Whether its callers who hang up while waiting in a queue are called back;
+    /// absent: as the department says (`[[departments]] callback_abandoned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_abandoned: Option<bool>,
+    /// Its callers who rang an employee and hung up before anyone answered (or whom nobody
+    /// answered) are called back by that employee, unless they left a message.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub callback_missed: bool,
 }
 
 fn is_zero(level: &u8) -> bool {

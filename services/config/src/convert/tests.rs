@@ -84,6 +84,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
         waiting_choices: false,
         schedule: String::new(),
         callback_mode: pb::CallbackMode::Unspecified.into(),
+        callback_abandoned: false,
     };
     let d = department(request.clone()).unwrap();
     assert_eq!(d.strategy, Strategy::Progressive);
@@ -97,6 +98,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
     assert_eq!(back.callback_mode(), pb::CallbackMode::AgentFirst);
     let customer_first = department(pb::Department {
         callback_mode: pb::CallbackMode::CustomerFirst.into(),
+        callback_abandoned: false,
         ..request.clone()
     })
     .unwrap();
@@ -107,6 +109,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
     );
     let err = department(pb::Department {
         callback_mode: 9,
+        callback_abandoned: false,
         ..request.clone()
     })
     .unwrap_err();
@@ -162,6 +165,8 @@ fn a_number_round_trips_with_its_route_and_greetings() {
         after_hours: None,
         priority: 0,
         rules: vec![],
+        callback_abandoned: None,
+        callback_missed: false,
     };
     let n = number(request.clone()).unwrap();
     assert_eq!(n.route, Some(Route::Employee("anna".into())));

@@ -44,6 +44,7 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         waiting_choices: false,
         schedule: None,
         callback_mode: Default::default(),
+        callback_abandoned: false,
     }
 }
 
@@ -58,6 +59,8 @@ fn number(digits: &str, route: Route) -> Number {
         after_hours: None,
         priority: 0,
         rules: Vec::new(),
+        callback_abandoned: None,
+        callback_missed: false,
     }
 }
 

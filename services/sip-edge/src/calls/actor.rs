@@ -382,6 +382,8 @@ pub struct Call {
     lingering: bool,
     /// The callback this call places; such a call has no caller.
     pub(super) callback: Option<super::callback::Placing>,
+    /// The callback the call is owed if nobody takes it.
+    pub(super) lost: Option<super::lost::Lost>,
 }
 
 /// Marks an INVITE one sip-edge node sends another to ring the phones registered there
@@ -467,6 +469,7 @@ impl Call {
             queue_generation: 0,
             lingering: false,
             callback: None,
+            lost: None,
         }
     }
 
@@ -740,6 +743,7 @@ impl Call {
             };
             return self.dial(myself, dial).await;
         }
+        let declined = super::lost::declined(&self.facts);
         let request = routing::DecideRequest {
             dialed: caller.invite.uri.user().unwrap_or_default().to_owned(),
             caller_extension: caller.extension.clone().unwrap_or_default(),
@@ -756,6 +760,10 @@ impl Call {
         let mut r = self.ctx.services.routing.clone();
         let (step, operation) = match rpc(self.timeout(), r.decide(request)).await {
             Ok(response) => {
+                self.note_lost(
+                    response.step.as_ref(),
+                    declined || !response.screened_by.is_empty(),
+                );
                 self.cursor = response.cursor;
                 // Each decision says afresh how a goodbye that follows it ends the call.
                 self.farewell = "said goodbye";
@@ -1255,6 +1263,11 @@ impl Call {
     }
 
     /// The number the caller calls from, when they show it (calls from outside only).
+    /// What the caller dialled (the user part of their INVITE's Request-URI).
+    pub(super) fn dialed(&self) -> Option<&str> {
+        self.caller.as_ref()?.invite.uri.user()
+    }
+
     pub(super) fn caller_number(&self) -> Option<&str> {
         let caller = self.caller.as_ref().filter(|c| c.extension.is_none())?;
         sip::caller_number(&caller.invite)
@@ -2380,6 +2393,7 @@ impl Call {
         } else {
             why
         };
+        self.call_back_if_lost(by, why);
         self.set_phase(Phase::Ending);
         info!(call = %self.id, reason = why, "call ended");
         self.settle(super::callback::Placed::Failed(why.to_owned()));

@@ -9,6 +9,7 @@ mod busy;
 mod callback;
 mod dialer;
 mod dispatch;
+mod lost;
 mod menu;
 mod message;
 mod outbox;
@@ -322,7 +323,8 @@ pub enum CallEvent {
         edge_node: String,
     },
     /// The caller asked to be called back: a waiting caller keeping their place
-    /// (R-20, `keeps_place`), or a scenario's offer; from a department or an employee.
+    /// (R-20, `keeps_place`), or a scenario's offer; from a department or an employee. Or
+    /// nobody asked and the call was lost (`automatic`, R-43).
     CallbackRequested {
         id: String,
         department: String,
@@ -331,7 +333,18 @@ pub enum CallEvent {
         enqueued_at_unix_ms: u64,
         priority: u32,
         keeps_place: bool,
+        /// Nobody asked: the call was lost and the organisation calls back.
+        automatic: Option<Automatic>,
     },
+}
+
+/// Why a callback nobody asked for is owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Automatic {
+    /// The caller hung up while waiting in the department's queue.
+    Abandoned,
+    /// The employee the caller rang did not answer, and the caller left no message.
+    Missed,
 }
 
 /// Why an answer to an announcement was refused.

@@ -122,6 +122,7 @@ impl Call {
             enqueued_at_unix_ms: q.enqueued_at_unix_ms,
             priority: q.priority,
             keeps_place: true,
+            automatic: None,
         });
         self.leave_queue(true);
         self.farewell = "callback requested";
@@ -186,6 +187,7 @@ impl Call {
             enqueued_at_unix_ms: super::unix_ms(),
             priority: 0,
             keeps_place: false,
+            automatic: None,
         });
         self.farewell = "callback requested";
         self.play(myself, prompts, false, Purpose::Goodbye).await;
