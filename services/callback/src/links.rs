@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::{Coordinator, Members, Owners, ShardRoutes, keys};
+use cc_cluster::{Coordinator, Members, Owners, Peers, ShardRoutes, keys};
 use cc_common::Shutdown;
 use cc_common::config::Config;
 use cc_proto::agents::v1 as agents;
@@ -20,7 +20,7 @@ use cc_proto::sip::internal::v1::dialer_client::DialerClient;
 use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
 
-use crate::core::{Dispatch, Outcome, Target};
+use crate::core::{CallbackId, Dispatch, Outcome, Target};
 use crate::dialer::Dialer;
 use crate::feeds::{Capacity, SharedHours};
 use crate::hours::ConfigHours;
@@ -52,20 +52,42 @@ impl DialTimings {
     }
 }
 
-/// Places attempts through the sip-edge nodes of the cluster (balanced over them).
+/// Places attempts through the sip-edge nodes of the cluster (balanced over them); asks
+/// every one of them how an attempt ended, and to withdraw one.
 #[derive(Debug, Clone)]
 pub struct SipEdgeDialer {
+    members: Members,
     edges: Channel,
+    peers: Peers,
     timings: DialTimings,
 }
+
+/// How long asking one sip-edge node about an attempt may take to start answering (a node
+/// that runs it answers when it ends).
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SipEdgeDialer {
     /// Follows the sip-edge nodes registered in `coordinator`.
     pub fn new(coordinator: Arc<dyn Coordinator>, timings: DialTimings) -> Self {
+        let members = Members::follow(coordinator, "sip-edge");
         SipEdgeDialer {
-            edges: Members::follow(coordinator, "sip-edge").route(),
+            edges: members.route(),
+            members,
+            peers: Peers::default(),
             timings,
         }
+    }
+
+    /// A Dialer client for each sip-edge node registered now.
+    fn each_edge(&self) -> Vec<(String, DialerClient<Channel>)> {
+        self.members
+            .current()
+            .into_iter()
+            .filter_map(|node| {
+                let channel = self.peers.channel(&node.address).ok()?;
+                Some((node.address, DialerClient::new(channel)))
+            })
+            .collect()
     }
 
     fn request(&self, dispatch: &Dispatch) -> sip::PlaceCallbackRequest {
@@ -89,6 +111,7 @@ impl SipEdgeDialer {
             priority: u32::from(record.priority.0),
             max_wait_ms: self.timings.max_wait.as_millis() as u64,
             ring_ms: self.timings.ring.as_millis() as u64,
+            resume_only: false,
         }
     }
 }
@@ -107,15 +130,93 @@ impl Dialer for SipEdgeDialer {
             }
             Err(_) => return Outcome::Failed("no outcome from sip-edge in time".into()),
         };
-        use sip::CallbackOutcome as O;
-        let outcome = match O::try_from(answer.outcome) {
-            Ok(O::Reached) => Outcome::Reached,
-            Ok(O::NoAnswer) => Outcome::NoAnswer,
-            Ok(O::Busy) => Outcome::Busy,
-            Ok(O::Failed | O::Unspecified) | Err(_) => Outcome::Failed(answer.detail),
-        };
+        let outcome = outcome(answer.outcome, answer.detail);
         tracing::info!(callback = %dispatch.id, attempt = dispatch.attempt, call = %answer.call_id, ?outcome, "callback attempt ended");
         outcome
+    }
+
+    /// Asks every sip-edge node at once; the one that placed the attempt answers its
+    /// outcome (when it ends), the others NOT_FOUND. Every node answering NOT_FOUND means
+    /// the attempt runs nowhere: it was withdrawn or lost with its node, or never arrived
+    /// (the previous leader's lease expired before this leader started, so nothing it
+    /// sent is still on its way).
+    async fn resume(&self, dispatch: Dispatch) -> Option<Outcome> {
+        let mut request = self.request(&dispatch);
+        request.resume_only = true;
+        let edges = self.each_edge();
+        if edges.is_empty() {
+            return None;
+        }
+        let mut asked: tokio::task::JoinSet<Result<sip::PlaceCallbackResponse, tonic::Status>> =
+            tokio::task::JoinSet::new();
+        for (_, mut client) in edges {
+            let request = request.clone();
+            let deadline = self.timings.deadline;
+            asked.spawn(async move {
+                let answer = tokio::time::timeout(deadline, client.place_callback(request));
+                match answer.await {
+                    Ok(answer) => answer.map(tonic::Response::into_inner),
+                    Err(_) => Err(tonic::Status::deadline_exceeded("no outcome in time")),
+                }
+            });
+        }
+        let mut unsure = false;
+        while let Some(joined) = asked.join_next().await {
+            match joined {
+                Ok(Ok(answer)) => {
+                    let outcome = outcome(answer.outcome, answer.detail);
+                    tracing::info!(callback = %dispatch.id, attempt = dispatch.attempt, call = %answer.call_id, ?outcome, "a previous leader's callback attempt ended");
+                    return Some(outcome);
+                }
+                Ok(Err(e)) if e.code() == tonic::Code::NotFound => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(callback = %dispatch.id, error = %e, "a sip-edge node could not say how a callback attempt ended");
+                    unsure = true;
+                }
+                Err(_) => unsure = true,
+            }
+        }
+        if unsure {
+            return None;
+        }
+        tracing::info!(callback = %dispatch.id, attempt = dispatch.attempt, "a previous leader's callback attempt runs on no sip-edge node");
+        Some(Outcome::Failed(
+            "the attempt ended with the scheduler leader that placed it".into(),
+        ))
+    }
+
+    async fn withdraw(&self, id: CallbackId, attempt: u32) {
+        let request = sip::WithdrawCallbackRequest {
+            callback_id: id.as_str().to_owned(),
+            attempt,
+        };
+        for (address, mut client) in self.each_edge() {
+            let asked =
+                tokio::time::timeout(ASK_TIMEOUT, client.withdraw_callback(request.clone()));
+            match asked.await {
+                Ok(Ok(_)) => {
+                    tracing::info!(callback = %id, attempt, edge = %address, "callback attempt withdrawn");
+                }
+                Ok(Err(e)) if e.code() == tonic::Code::NotFound => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(callback = %id, attempt, edge = %address, error = %e, "cannot withdraw a callback attempt")
+                }
+                Err(_) => {
+                    tracing::warn!(callback = %id, attempt, edge = %address, "a sip-edge node did not answer a withdrawal")
+                }
+            }
+        }
+    }
+}
+
+/// The core's outcome for what sip-edge answered.
+fn outcome(outcome: i32, detail: String) -> Outcome {
+    use sip::CallbackOutcome as O;
+    match O::try_from(outcome) {
+        Ok(O::Reached) => Outcome::Reached,
+        Ok(O::NoAnswer) => Outcome::NoAnswer,
+        Ok(O::Busy) => Outcome::Busy,
+        Ok(O::Failed | O::Unspecified) | Err(_) => Outcome::Failed(detail),
     }
 }
 

@@ -3,7 +3,8 @@
 //! leader. The leader is killed in the middle of dispatching (its dials still ringing, its
 //! lease revoked); the follower takes over, restores every callback from etcd and dials the
 //! rest. Every callback is dialled exactly once across both leaders: the attempts the dead
-//! leader had dispatched are in doubt, not dialled again.
+//! leader had dispatched are not dialled again; they stay in doubt, or are settled with
+//! the outcome the dialler tells the new leader (sip-edge runs them on).
 
 #![allow(clippy::unwrap_used)]
 
@@ -62,13 +63,33 @@ async fn start(
 
 #[tokio::test]
 async fn a_new_leader_restores_and_every_due_callback_is_dialled_exactly_once() {
+    failover(Resume::Nobody).await;
+}
+
+#[tokio::test]
+async fn a_new_leader_learns_how_the_attempts_under_way_ended_without_dialling_them_again() {
+    failover(Resume::Reached).await;
+}
+
+/// What the dialler tells a new leader about its predecessor's attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// Nobody can tell: they stay in doubt.
+    Nobody,
+    /// They reached their customers (sip-edge ran them on).
+    Reached,
+}
+
+async fn failover(resume: Resume) {
     let etcd = EtcdServer::start().await.expect("etcd starts");
     tokio::time::timeout(WITHIN, async {
         // The dead leader's dials never end; the new leader's reach the customer.
         let hold = Arc::new(AtomicBool::new(true));
         let holding = hold.clone();
-        let dialer =
-            TestDialer::new(move |_| (!holding.load(Ordering::SeqCst)).then_some(Outcome::Reached));
+        let dialer = TestDialer::resuming(
+            move |_| (!holding.load(Ordering::SeqCst)).then_some(Outcome::Reached),
+            move |_| (resume == Resume::Reached).then_some(Outcome::Reached),
+        );
         let (_capacity, free) = sales(FREE);
 
         let (a, a_server, _) = start(
@@ -139,7 +160,11 @@ async fn a_new_leader_restores_and_every_due_callback_is_dialled_exactly_once() 
         let mut changes = cc_callback::events::watch(b_coordinator.clone(), 0)
             .await
             .unwrap();
-        while reached(b.handle.list().await.unwrap().0) < CALLBACKS - FREE as usize {
+        let settled = match resume {
+            Resume::Nobody => CALLBACKS - FREE as usize,
+            Resume::Reached => CALLBACKS,
+        };
+        while reached(b.handle.list().await.unwrap().0) < settled {
             changes.recv().await.unwrap().unwrap();
         }
 
@@ -164,14 +189,19 @@ async fn a_new_leader_restores_and_every_due_callback_is_dialled_exactly_once() 
         let by_a = per_callback.values().filter(|t| t[0] == token_a).count();
         assert_eq!(by_a, FREE as usize);
 
-        // What etcd holds: the dead leader's attempts in doubt, the rest reached.
+        // What etcd holds: the dead leader's attempts in doubt (or reached, as the dialler
+        // told the new leader), the rest reached.
         let (records, _) = b.handle.list().await.unwrap();
         for stored in records {
             let tokens = &per_callback[&stored.record.id];
             match stored.record.state {
-                State::Dispatching { token, attempt, .. } => {
+                State::Dispatching { token, attempt, .. } if resume == Resume::Nobody => {
                     assert_eq!((token, attempt), (token_a, 1));
                     assert_eq!(tokens, &vec![token_a]);
+                }
+                State::Reached { .. } if resume == Resume::Reached => {
+                    assert_eq!(tokens.len(), 1, "{tokens:?}");
+                    assert_eq!(stored.record.attempts, 1);
                 }
                 State::Reached { .. } => assert_eq!(tokens, &vec![token_b]),
                 other => panic!("{}: unexpected {other:?}", stored.record.id),

@@ -88,7 +88,7 @@ struct Flushed {
 
 /// What woke the term up.
 enum Wake {
-    Dial(Result<(Id, Outcome), JoinError>),
+    Dial(Result<(Id, Option<Outcome>), JoinError>),
     Command(Command),
     Capacity,
     Hours,
@@ -105,7 +105,7 @@ pub(super) struct Leader {
     /// The free agents last reported, per target.
     reported: Capacity,
     hours: watch::Receiver<SharedHours>,
-    dials: JoinSet<Outcome>,
+    dials: JoinSet<Option<Outcome>>,
     /// What each running dial task dials.
     running: HashMap<Id, Attempt>,
     /// The running dial of each callback (stopped when it is cancelled).
@@ -159,6 +159,7 @@ impl Leader {
             inflight: HashMap::new(),
         };
         leader.hours.mark_unchanged();
+        leader.resume_in_doubt();
         leader.capacity_changed(now)?;
         leader.flush(now).await?;
         Ok(leader)

@@ -43,6 +43,9 @@ type Policy = Box<dyn Fn(&Dispatch) -> Option<Outcome> + Send + Sync>;
 /// hangs until the scheduler drops it).
 pub struct TestDialer {
     policy: Policy,
+    /// How a previous leader's attempt ended, when a new leader asks; `None`: nobody can
+    /// tell.
+    resume: Policy,
     dialled: watch::Sender<Vec<Dialled>>,
 }
 
@@ -56,8 +59,18 @@ impl fmt::Debug for TestDialer {
 
 impl TestDialer {
     pub fn new(policy: impl Fn(&Dispatch) -> Option<Outcome> + Send + Sync + 'static) -> Arc<Self> {
+        Self::resuming(policy, |_| None)
+    }
+
+    /// A dialler that also tells a new leader how a previous leader's attempt ended
+    /// (`resume`), as sip-edge does.
+    pub fn resuming(
+        policy: impl Fn(&Dispatch) -> Option<Outcome> + Send + Sync + 'static,
+        resume: impl Fn(&Dispatch) -> Option<Outcome> + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new(Self {
             policy: Box::new(policy),
+            resume: Box::new(resume),
             dialled: watch::channel(Vec::new()).0,
         })
     }
@@ -95,6 +108,10 @@ impl Dialer for TestDialer {
             Some(outcome) => outcome,
             None => std::future::pending().await,
         }
+    }
+
+    async fn resume(&self, dispatch: Dispatch) -> Option<Outcome> {
+        (self.resume)(&dispatch)
     }
 }
 

@@ -2,30 +2,81 @@
 //! and each target's capacity kept as the free agents reported minus the dials running.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 
-use tokio::task::{Id, JoinError};
+use tokio::task::{AbortHandle, Id, JoinError};
 
 use super::{Attempt, Leader, StepDown};
-use crate::core::{CallbackError, Dispatch, Outcome, Target, Timestamp};
+use crate::core::{CallbackError, Dispatch, Outcome, State, Target, Timestamp};
 
-impl Leader {
-    /// Starts dialling a stored dispatch in its own task.
-    pub(super) fn dial(&mut self, dispatch: Dispatch) {
-        let attempt = Attempt {
+impl Attempt {
+    fn of(dispatch: &Dispatch) -> Self {
+        Attempt {
             id: dispatch.id.clone(),
             attempt: dispatch.attempt,
             token: dispatch.token,
             target: dispatch.record.target.clone(),
-        };
-        tracing::info!(id = %attempt.id, attempt = attempt.attempt, target = %attempt.target, "dialling a callback");
+        }
+    }
+}
+
+impl Leader {
+    /// Starts dialling a stored dispatch in its own task.
+    pub(super) fn dial(&mut self, dispatch: Dispatch) {
+        tracing::info!(id = %dispatch.id, attempt = dispatch.attempt, target = %dispatch.record.target, "dialling a callback");
         let dialer = self.dialer.clone();
-        let task = self.dials.spawn(async move { dialer.dial(dispatch).await });
+        let attempt = Attempt::of(&dispatch);
+        self.follow(attempt, async move { Some(dialer.dial(dispatch).await) });
+    }
+
+    /// Finds out how the attempts a previous leader dispatched ended (restored in doubt):
+    /// each is followed like a dial of this term, its outcome fed back when the dialler can
+    /// tell it; otherwise it stays in doubt until its deadline.
+    pub(super) fn resume_in_doubt(&mut self) {
+        let doubts: Vec<Dispatch> = self
+            .core
+            .records()
+            .filter_map(|r| match r.state {
+                State::Dispatching { attempt, token, .. } => Some(Dispatch {
+                    id: r.id.clone(),
+                    attempt,
+                    token,
+                    record: Box::new(r.clone()),
+                }),
+                _ => None,
+            })
+            .collect();
+        for dispatch in doubts {
+            tracing::info!(id = %dispatch.id, attempt = dispatch.attempt, "asking how a previous leader's callback attempt ended");
+            let dialer = self.dialer.clone();
+            let attempt = Attempt::of(&dispatch);
+            self.follow(attempt, async move { dialer.resume(dispatch).await });
+        }
+    }
+
+    /// Runs `outcome` as the dial of `attempt` in its own task.
+    fn follow(
+        &mut self,
+        attempt: Attempt,
+        outcome: impl Future<Output = Option<Outcome>> + Send + 'static,
+    ) {
+        let task = self.dials.spawn(outcome);
         // A previous attempt still dialling was already counted in doubt: stop it.
         if let Some(previous) = self.by_callback.insert(attempt.id.clone(), task.clone()) {
-            previous.abort();
+            self.stop(&previous);
         }
         *self.inflight.entry(attempt.target.clone()).or_default() += 1;
         self.running.insert(task.id(), attempt);
+    }
+
+    /// Stops a running dial: its task, and the attempt wherever the dialler placed it.
+    pub(super) fn stop(&mut self, dial: &AbortHandle) {
+        dial.abort();
+        if let Some(attempt) = self.running.get(&dial.id()) {
+            let dialer = self.dialer.clone();
+            let (id, n) = (attempt.id.clone(), attempt.attempt);
+            tokio::spawn(async move { dialer.withdraw(id, n).await });
+        }
     }
 
     /// A dial task ended: its outcome goes to the core (unless it was stopped), and its
@@ -33,10 +84,11 @@ impl Leader {
     pub(super) fn dial_ended(
         &mut self,
         now: Timestamp,
-        joined: Result<(Id, Outcome), JoinError>,
+        joined: Result<(Id, Option<Outcome>), JoinError>,
     ) -> Result<(), StepDown> {
         let (task, outcome) = match joined {
-            Ok((task, outcome)) => (task, Some(outcome)),
+            // `None`: nobody could tell how a previous leader's attempt ended.
+            Ok((task, outcome)) => (task, outcome),
             Err(e) if e.is_panic() => {
                 (e.id(), Some(Outcome::Failed("the dialler panicked".into())))
             }

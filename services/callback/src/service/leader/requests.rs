@@ -101,7 +101,7 @@ impl Leader {
                 if matches!(record.state, State::Cancelled { .. })
                     && let Some(dial) = self.by_callback.remove(&id)
                 {
-                    dial.abort();
+                    self.stop(&dial);
                 }
                 let _ = reply.send(Ok(record));
                 return Ok(());
