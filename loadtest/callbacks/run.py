@@ -202,8 +202,8 @@ def main():
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--rounds", type=int, default=10, help="rounds of each measurement (N samples each)")
     p.add_argument("--backlog", type=int, default=None,
-                   help="callbacks kept pending meanwhile (default: 100,000 minus one per agent, so that
-                   100,000 are active during the rounds: the scheduler's limit)")
+                   help="callbacks kept pending meanwhile (default: 100,000 minus one per agent, so "
+                        "that 100,000 are active during the rounds: the scheduler's limit)")
     p.add_argument("--report", required=True)
     args = p.parse_args()
     if args.backlog is None:

@@ -88,7 +88,8 @@ pub async fn get(node: &Ccd, id: &str) -> pb::Callback {
         .into_inner()
 }
 
-/// Waits (at most `within`) until the callback is in `state`; the callback then.
+/// Waits (at most `within`) until the callback exists and is in `state`; the callback
+/// then.
 pub async fn until_state(
     node: &Ccd,
     id: &str,
@@ -96,15 +97,22 @@ pub async fn until_state(
     within: Duration,
 ) -> pb::Callback {
     let deadline = tokio::time::Instant::now() + within;
+    let mut client = callbacks(node).await;
     loop {
-        let c = get(node, id).await;
-        if c.state() == state {
-            return c;
-        }
+        let got = client
+            .get_callback(pb::GetCallbackRequest {
+                callback_id: id.into(),
+            })
+            .await;
+        let seen = match got {
+            Ok(c) if c.get_ref().state() == state => return c.into_inner(),
+            Ok(c) => format!("{:?}: {:#?}", c.get_ref().state(), c.get_ref()),
+            Err(e) if e.code() == tonic::Code::NotFound => "not there".to_owned(),
+            Err(e) => panic!("cannot get callback {id}: {e}"),
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the callback is {:?}, not {state:?}, after {within:?}: {c:#?}\n{}",
-            c.state(),
+            "the callback is {seen}, not {state:?}, after {within:?}\n{}",
             node.log_text()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

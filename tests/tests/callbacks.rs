@@ -834,3 +834,61 @@ async fn a_missed_call_to_an_employee_is_called_back_by_that_employee() {
         Some(pb::target::Target::EmployeeId("anna".into()))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_taken_with_a_preferred_time_schedules_its_callback() {
+    use cc_proto::messages::v1 as messages;
+    use cc_proto::messages::v1::messages_client::MessagesClient;
+
+    let customer = Phone::unregistered(
+        "customer",
+        Behaviour::AnswerThenHangUp {
+            ring_ms: 200,
+            talk_ms: 500,
+        },
+    );
+    let node = Ccd::start(organisation("agent_first", &customer, 3));
+    let _anna = phone(&node, "201", Behaviour::Answer { ring_ms: 100 });
+    log_in_at_work(&node, &["anna"]).await;
+    // A receptionist takes a message for sales: call back within the next hour.
+    let now = now_unix_ms();
+    let mut client = MessagesClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let taken = client
+        .create_message(messages::CreateMessageRequest {
+            message_id: "m-invoice".into(),
+            recipient_id: "sales".into(),
+            caller_name: "Jan Nowak".into(),
+            substance: "About the invoice of March".into(),
+            callback_number: CUSTOMER.into(),
+            preferred_callback_time: Some(messages::PreferredCallbackTime {
+                time: Some(messages::preferred_callback_time::Time::Window(
+                    messages::CallbackWindow {
+                        earliest_unix_ms: now,
+                        latest_unix_ms: now + 3_600_000,
+                    },
+                )),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(taken.message_id, "m-invoice");
+
+    let reached = until_state(
+        &node,
+        "message-m-invoice",
+        pb::CallbackState::Reached,
+        Duration::from_secs(45),
+    )
+    .await;
+    assert_eq!(reached.source(), pb::Source::Message, "{reached:#?}");
+    assert_eq!(reached.name, "Jan Nowak");
+    assert_eq!(
+        reached.reasons,
+        vec!["About the invoice of March".to_owned()]
+    );
+    assert!(invites(&customer)[0].start_line.contains(CUSTOMER));
+}

@@ -1,10 +1,8 @@
 //! The node's gRPC server: the services' APIs plus health (grpc.health.v1) and reflection
 //! (v1 and v1alpha, since grpcurl 1.8 only speaks v1alpha).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use cc_callback::messages::MessageStore;
 use cc_callback::messages::api::MessagesApi;
 use cc_common::Shutdown;
 use cc_common::config::ConfigWatch;
@@ -50,8 +48,9 @@ pub struct Apis<'a> {
     pub cluster: Option<(Arc<dyn cc_cluster::Coordinator>, String)>,
     /// The cluster's event stream, and this node's own (what other nodes gather).
     pub events: (crate::events::EventHub, crate::events::EventHub),
-    /// The message store the Messages API serves, and where this node's recordings are.
-    pub messages: Option<(MessageStore, PathBuf)>,
+    /// The Messages API: the message store, where this node's recordings are, where
+    /// messages' callbacks are scheduled.
+    pub messages: Option<MessagesApi>,
     /// The node's callback scheduler: serves the Callbacks API.
     pub callbacks: Option<cc_callback::SchedulerHandle>,
 }
@@ -159,9 +158,7 @@ pub async fn start(
     if config.is_some() {
         health.set_serving::<ConfigurationServer<ConfigApi>>().await;
     }
-    let messages = apis
-        .messages
-        .map(|(store, recordings)| MessagesApi::server(store, recordings));
+    let messages = apis.messages.map(MessagesServer::new);
     if messages.is_some() {
         health.set_serving::<MessagesServer<MessagesApi>>().await;
     }

@@ -505,6 +505,12 @@ async fn serve(
         queue.as_ref().map(cc_queue::QueueService::handle),
         shutdown.clone(),
     );
+    // Callback requests (a caller's, a lost call's, a message's) go to the scheduler nodes
+    // (forwarded to the leader).
+    let scheduling = cc_callback::messages::ingest::Scheduling {
+        nodes: cc_cluster::Members::follow(coordinator.clone(), Service::Callback.name()),
+        window: Duration::from_secs(u64::from(config.callbacks.window_hours) * 3600),
+    };
     let cluster_events = events::EventHub::default();
     events::gather(
         &cluster_events,
@@ -526,7 +532,13 @@ async fn serve(
             cluster: Some((coordinator.clone(), node.clone())),
             events: (cluster_events, local_events),
             // Every node serves the Messages API; recordings from this node's directory.
-            messages: Some((messages.clone(), config.media.recordings_dir.clone())),
+            messages: Some(
+                cc_callback::messages::api::MessagesApi::new(
+                    messages.clone(),
+                    config.media.recordings_dir.clone(),
+                )
+                .with_callbacks(scheduling.clone(), shutdown.clone()),
+            ),
             callbacks: scheduler.as_ref().map(cc_callback::Scheduler::handle),
         },
         shutdown.clone(),
@@ -538,11 +550,6 @@ async fn serve(
         let events = tonic::transport::Channel::from_shared(format!("http://{address}"))
             .with_context(|| format!("the advertised address {address:?}"))?
             .connect_lazy();
-        // Callback requests go to the scheduler nodes (forwarded to the leader).
-        let scheduling = cc_callback::messages::ingest::Scheduling {
-            nodes: cc_cluster::Members::follow(coordinator.clone(), Service::Callback.name()),
-            window: Duration::from_secs(u64::from(config.callbacks.window_hours) * 3600),
-        };
         cc_callback::messages::ingest::follow(messages, events, Some(scheduling), shutdown.clone());
     }
     if demo && let Some(edge) = &edge {

@@ -144,54 +144,68 @@ impl Keeper {
             return false;
         };
         let request = schedule_request(asked, scheduling.window);
-        let mut pause = RETRY;
-        // Just after start the scheduler nodes may not be known yet: give them a moment.
-        let mut nodes = scheduling.nodes.subscribe();
-        let _ =
-            tokio::time::timeout(FIRST_MEMBERS, nodes.wait_for(|nodes| !nodes.is_empty())).await;
-        loop {
-            if scheduling.nodes.current().is_empty() {
-                tracing::warn!(call = %asked.call_id, "no callback scheduler in the cluster: the callback request is kept as a message");
+        let what = format!("call {}", asked.call_id);
+        schedule(scheduling, request, &what, shutdown).await
+    }
+}
+
+/// Schedules `request` (asked for by `what`, for the logs) with the scheduler nodes of
+/// `scheduling`, trying again while they are out of reach; false when there is none, or
+/// it refused the request for good.
+pub async fn schedule(
+    scheduling: &Scheduling,
+    request: callbacks::ScheduleCallbackRequest,
+    what: &str,
+    shutdown: &mut Shutdown,
+) -> bool {
+    let mut pause = RETRY;
+    // Just after start the scheduler nodes may not be known yet: give them a moment.
+    let mut nodes = scheduling.nodes.subscribe();
+    let _ = tokio::time::timeout(FIRST_MEMBERS, nodes.wait_for(|nodes| !nodes.is_empty())).await;
+    loop {
+        if scheduling.nodes.current().is_empty() {
+            tracing::warn!(
+                what,
+                "no callback scheduler in the cluster: the callback is not scheduled"
+            );
+            return false;
+        }
+        let mut client = CallbacksClient::new(scheduling.nodes.route());
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.schedule_callback(request.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer in time")));
+        match answer {
+            Ok(r) => {
+                let r = r.into_inner();
+                let id = r.callback.map(|c| c.callback_id).unwrap_or_default();
+                tracing::info!(what, callback = %id, merged = r.merged, "callback scheduled");
+                return true;
+            }
+            Err(e) if e.code() == tonic::Code::AlreadyExists => return true,
+            Err(e)
+                if matches!(
+                    e.code(),
+                    tonic::Code::Unavailable
+                        | tonic::Code::DeadlineExceeded
+                        | tonic::Code::Cancelled
+                        | tonic::Code::Unknown
+                ) =>
+            {
+                tracing::warn!(what, error = %e, retry_in = ?pause, "callbacks: the scheduler is not reachable yet");
+            }
+            Err(e) => {
+                tracing::error!(what, error = %e, "the scheduler refused a callback request");
                 return false;
             }
-            let mut client = CallbacksClient::new(scheduling.nodes.route());
-            let answer = tokio::time::timeout(
-                Duration::from_secs(5),
-                client.schedule_callback(request.clone()),
-            )
-            .await
-            .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer in time")));
-            match answer {
-                Ok(r) => {
-                    let r = r.into_inner();
-                    let id = r.callback.map(|c| c.callback_id).unwrap_or_default();
-                    tracing::info!(call = %asked.call_id, callback = %id, merged = r.merged, "callback scheduled");
-                    return true;
-                }
-                Err(e) if e.code() == tonic::Code::AlreadyExists => return true,
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        tonic::Code::Unavailable
-                            | tonic::Code::DeadlineExceeded
-                            | tonic::Code::Cancelled
-                            | tonic::Code::Unknown
-                    ) =>
-                {
-                    tracing::warn!(call = %asked.call_id, error = %e, retry_in = ?pause, "callbacks: the scheduler is not reachable yet");
-                }
-                Err(e) => {
-                    tracing::error!(call = %asked.call_id, error = %e, "the scheduler refused a callback request: kept as a message");
-                    return false;
-                }
-            }
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                // Not scheduled: kept as a message rather than lost.
-                () = shutdown.wait() => return false,
-            }
-            pause = (pause * 2).min(RETRY_MAX);
         }
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.wait() => return false,
+        }
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 
