@@ -442,7 +442,7 @@ clock. Target: dispatch lag p99 under 100 ms.
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-## {b['scheduled']:,} pending callbacks
+## {b['scheduled']:,} pending callbacks (with a round's {args.agents}: {b['scheduled'] + args.agents:,} active)
 
 - Scheduled through the API (32 concurrent clients): {b['schedule_seconds']} s, {b['schedule_per_second']:,}/s.
 - ccd resident memory: {b['rss_before_mib']} MiB before, {b['rss_after_mib']} MiB after:
