@@ -65,6 +65,8 @@ pub struct SipEdgeDialer {
 /// How long asking one sip-edge node about an attempt may take to start answering (a node
 /// that runs it answers when it ends).
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a dialler just started waits for the sip-edge nodes to be known.
+const FIRST_MEMBERS: Duration = Duration::from_secs(5);
 
 impl SipEdgeDialer {
     /// Follows the sip-edge nodes registered in `coordinator`.
@@ -78,16 +80,41 @@ impl SipEdgeDialer {
         }
     }
 
-    /// A Dialer client for each sip-edge node registered now.
-    fn each_edge(&self) -> Vec<(String, DialerClient<Channel>)> {
-        self.members
+    /// Asks every sip-edge node (again, a second apart) how an attempt whose request broke
+    /// ends, until one tells or the dial's deadline (from `started`) passes.
+    async fn settle_unsure(&self, dispatch: Dispatch, started: tokio::time::Instant) -> Outcome {
+        let deadline = started + self.timings.deadline;
+        loop {
+            if let Some(outcome) = self.resume(dispatch.clone()).await {
+                return outcome;
+            }
+            if tokio::time::Instant::now() + Duration::from_secs(1) >= deadline {
+                return Outcome::Failed("no sip-edge node could tell how the attempt ended".into());
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// A Dialer client for each sip-edge node registered now (waiting a moment for them to
+    /// be known just after start), and whether a node could not be reached at all.
+    async fn each_edge(&self) -> (Vec<(String, DialerClient<Channel>)>, bool) {
+        let mut nodes = self.members.subscribe();
+        let _ = tokio::time::timeout(FIRST_MEMBERS, nodes.wait_for(|n| !n.is_empty())).await;
+        let mut unreachable = false;
+        let edges = self
+            .members
             .current()
             .into_iter()
-            .filter_map(|node| {
-                let channel = self.peers.channel(&node.address).ok()?;
-                Some((node.address, DialerClient::new(channel)))
+            .filter_map(|node| match self.peers.channel(&node.address) {
+                Ok(channel) => Some((node.address, DialerClient::new(channel))),
+                Err(e) => {
+                    tracing::warn!(address = %node.address, error = %e, "a sip-edge node's address is unusable");
+                    unreachable = true;
+                    None
+                }
             })
-            .collect()
+            .collect();
+        (edges, unreachable)
     }
 
     fn request(&self, dispatch: &Dispatch) -> sip::PlaceCallbackRequest {
@@ -122,11 +149,18 @@ impl Dialer for SipEdgeDialer {
         let request = self.request(&dispatch);
         let mut client = DialerClient::new(self.edges.clone());
         let placed = tokio::time::timeout(self.timings.deadline, client.place_callback(request));
+        let started = tokio::time::Instant::now();
         let answer = match placed.await {
             Ok(Ok(answer)) => answer.into_inner(),
-            Ok(Err(e)) => {
-                tracing::warn!(callback = %dispatch.id, attempt = dispatch.attempt, error = %e, "a sip-edge node could not place the callback");
+            Ok(Err(e)) if refused(&e) => {
+                tracing::warn!(callback = %dispatch.id, attempt = dispatch.attempt, error = %e, "a sip-edge node refused the callback");
                 return Outcome::Failed(format!("sip-edge: {}", e.message()));
+            }
+            Ok(Err(e)) => {
+                // The connection broke, or the node did not answer: the attempt may run on
+                // there. Ask the nodes how it ends, rather than dial it again.
+                tracing::warn!(callback = %dispatch.id, attempt = dispatch.attempt, error = %e, "lost the sip-edge node placing the callback; asking how the attempt ends");
+                return self.settle_unsure(dispatch, started).await;
             }
             Err(_) => return Outcome::Failed("no outcome from sip-edge in time".into()),
         };
@@ -143,7 +177,7 @@ impl Dialer for SipEdgeDialer {
     async fn resume(&self, dispatch: Dispatch) -> Option<Outcome> {
         let mut request = self.request(&dispatch);
         request.resume_only = true;
-        let edges = self.each_edge();
+        let (edges, mut unsure) = self.each_edge().await;
         if edges.is_empty() {
             return None;
         }
@@ -160,7 +194,6 @@ impl Dialer for SipEdgeDialer {
                 }
             });
         }
-        let mut unsure = false;
         while let Some(joined) = asked.join_next().await {
             match joined {
                 Ok(Ok(answer)) => {
@@ -190,7 +223,7 @@ impl Dialer for SipEdgeDialer {
             callback_id: id.as_str().to_owned(),
             attempt,
         };
-        for (address, mut client) in self.each_edge() {
+        for (address, mut client) in self.each_edge().await.0 {
             let asked =
                 tokio::time::timeout(ASK_TIMEOUT, client.withdraw_callback(request.clone()));
             match asked.await {
@@ -207,6 +240,23 @@ impl Dialer for SipEdgeDialer {
             }
         }
     }
+}
+
+/// Whether sip-edge refused to place an attempt (it is certainly not placed), as opposed
+/// to the request failing on the way (it may be).
+fn refused(status: &tonic::Status) -> bool {
+    use tonic::Code as C;
+    matches!(
+        status.code(),
+        C::InvalidArgument
+            | C::FailedPrecondition
+            | C::NotFound
+            | C::AlreadyExists
+            | C::PermissionDenied
+            | C::ResourceExhausted
+            | C::Unimplemented
+            | C::OutOfRange
+    )
 }
 
 /// The core's outcome for what sip-edge answered.

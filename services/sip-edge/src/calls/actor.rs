@@ -743,7 +743,6 @@ impl Call {
             };
             return self.dial(myself, dial).await;
         }
-        let declined = super::lost::declined(&self.facts);
         let request = routing::DecideRequest {
             dialed: caller.invite.uri.user().unwrap_or_default().to_owned(),
             caller_extension: caller.extension.clone().unwrap_or_default(),
@@ -760,10 +759,7 @@ impl Call {
         let mut r = self.ctx.services.routing.clone();
         let (step, operation) = match rpc(self.timeout(), r.decide(request)).await {
             Ok(response) => {
-                self.note_lost(
-                    response.step.as_ref(),
-                    declined || !response.screened_by.is_empty(),
-                );
+                self.note_lost(response.step.as_ref(), !response.screened_by.is_empty());
                 self.cursor = response.cursor;
                 // Each decision says afresh how a goodbye that follows it ends the call.
                 self.farewell = "said goodbye";
@@ -1262,12 +1258,12 @@ impl Call {
         self.set_phase(Phase::Routing);
     }
 
-    /// The number the caller calls from, when they show it (calls from outside only).
     /// What the caller dialled (the user part of their INVITE's Request-URI).
     pub(super) fn dialed(&self) -> Option<&str> {
         self.caller.as_ref()?.invite.uri.user()
     }
 
+    /// The number the caller calls from, when they show it (calls from outside only).
     pub(super) fn caller_number(&self) -> Option<&str> {
         let caller = self.caller.as_ref().filter(|c| c.extension.is_none())?;
         sip::caller_number(&caller.invite)
@@ -1776,6 +1772,8 @@ impl Call {
             }
         }
         self.winner = Some(i);
+        // Taken: whatever happens to the call later (a transfer), it was not lost.
+        self.lost = None;
         self.set_phase(Phase::Talking);
         self.playback = None;
         let agent = match &self.legs[i].kind {

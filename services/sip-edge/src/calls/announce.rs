@@ -332,6 +332,8 @@ impl Call {
         if let Some((b, _)) = self.b.take() {
             self.destroy_endpoint(b).await;
         }
+        // The employee chose: a call they declined is not theirs to call back.
+        self.lost = None;
         self.dial_finished(myself, routing::DialOutcome::Declined)
             .await;
     }

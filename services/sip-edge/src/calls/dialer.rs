@@ -37,18 +37,68 @@ pub const KEEP_DONE: Duration = Duration::from_secs(15 * 60);
 /// An attempt: (callback id, attempt number).
 type Key = (String, u32);
 
-/// An attempt placed by this node.
+/// An attempt this node placed, is placing, or was asked about first.
 #[derive(Debug)]
 struct Attempt {
-    call: ActorRef<CallMsg>,
+    /// The call, once placed (`None` while placing, and for an attempt never placed here).
+    call: Option<ActorRef<CallMsg>>,
     /// Its outcome, once known.
-    outcome: watch::Receiver<Option<pb::PlaceCallbackResponse>>,
+    outcome: watch::Sender<Option<pb::PlaceCallbackResponse>>,
     /// Requests waiting for it now.
     waiting: usize,
     /// Bumped whenever the last request waiting goes away: a withdrawal timer started
     /// before a later one (or a new request) stands down.
     detached: u64,
+    /// Withdrawn while still being placed: stopped as soon as it is.
+    withdrawn: bool,
     ended_at: Option<Instant>,
+}
+
+impl Attempt {
+    fn new() -> Self {
+        Attempt {
+            call: None,
+            outcome: watch::channel(None).0,
+            waiting: 0,
+            detached: 0,
+            withdrawn: false,
+            ended_at: None,
+        }
+    }
+
+    /// An attempt that will never be placed here, ended with `why` (a new leader asked about
+    /// it, or withdrew it, before its placing arrived): a late request to place it gets that
+    /// failure instead of a call, so a customer is never rung for an attempt already given
+    /// up on.
+    fn never(why: &str) -> Self {
+        let attempt = Attempt {
+            ended_at: Some(Instant::now()),
+            ..Attempt::new()
+        };
+        attempt
+            .outcome
+            .send_replace(Some(failed(why, String::new())));
+        attempt
+    }
+
+    /// Stops the call (ringing stops; a conversation goes on), or has it stopped as soon as
+    /// it is placed.
+    fn withdraw(&mut self) {
+        match &self.call {
+            Some(call) => {
+                let _ = call.cast(CallMsg::CallbackWithdrawn);
+            }
+            None => self.withdrawn = true,
+        }
+    }
+}
+
+/// What a request for an attempt does.
+enum Claim {
+    /// Nobody placed it here yet: this request places it.
+    Place(Waiting),
+    /// It is placed (or given up on) already: this request waits for its outcome.
+    Follow(Waiting),
 }
 
 /// The attempts this node placed.
@@ -63,22 +113,54 @@ impl Attempts {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for the attempt's outcome as one more request; `None` when it is unknown here.
-    fn attach(&self, key: &Key) -> Option<Waiting> {
-        let mut attempts = self.lock();
-        let attempt = attempts.get_mut(key)?;
+    fn waiting(&self, key: &Key, attempt: &mut Attempt) -> Waiting {
         attempt.waiting += 1;
-        Some(Waiting {
+        Waiting {
             attempts: self.clone(),
             key: key.clone(),
-            outcome: attempt.outcome.clone(),
-        })
+            outcome: attempt.outcome.subscribe(),
+        }
+    }
+
+    /// The request for `key`: the first one places it (the attempt is known here from then
+    /// on, so a second request for it never places another call), later ones follow it.
+    fn claim(&self, key: &Key) -> Claim {
+        let mut attempts = self.lock();
+        if let Some(attempt) = attempts.get_mut(key) {
+            return Claim::Follow(self.waiting(key, attempt));
+        }
+        let attempt = attempts.entry(key.clone()).or_insert_with(Attempt::new);
+        Claim::Place(self.waiting(key, attempt))
+    }
+
+    /// A request asking how an attempt ended that was never placed here: it never will be.
+    fn unknown(&self, key: &Key, why: &str) -> Option<Waiting> {
+        let mut attempts = self.lock();
+        match attempts.get_mut(key) {
+            Some(attempt) => Some(self.waiting(key, attempt)),
+            None => {
+                attempts.insert(key.clone(), Attempt::never(why));
+                None
+            }
+        }
+    }
+
+    /// The attempt is placed as `call` (and stopped at once when it was withdrawn
+    /// meanwhile).
+    fn placed(&self, key: &Key, call: ActorRef<CallMsg>) {
+        let mut attempts = self.lock();
+        if let Some(attempt) = attempts.get_mut(key) {
+            if attempt.withdrawn {
+                let _ = call.cast(CallMsg::CallbackWithdrawn);
+            }
+            attempt.call = Some(call);
+        }
     }
 
     /// A request stopped waiting: with nobody left and the attempt running, it is
     /// withdrawn after the grace unless somebody asks again meanwhile.
     fn detach(&self, key: &Key) {
-        let (call, generation) = {
+        let generation = {
             let mut attempts = self.lock();
             let Some(attempt) = attempts.get_mut(key) else {
                 return;
@@ -88,38 +170,50 @@ impl Attempts {
                 return;
             }
             attempt.detached += 1;
-            (attempt.call.clone(), attempt.detached)
+            attempt.detached
         };
         let attempts = self.clone();
         let key = key.clone();
         tokio::spawn(async move {
             tokio::time::sleep(attempts.grace).await;
-            let still_alone = attempts.lock().get(&key).is_some_and(|a| {
-                a.waiting == 0 && a.ended_at.is_none() && a.detached == generation
-            });
-            if still_alone {
+            let mut all = attempts.lock();
+            if let Some(a) = all.get_mut(&key)
+                && a.waiting == 0
+                && a.ended_at.is_none()
+                && a.detached == generation
+            {
                 tracing::info!(callback = %key.0, attempt = key.1, "nobody asked for the callback attempt again: withdrawing it");
-                let _ = call.cast(CallMsg::CallbackWithdrawn);
+                a.withdraw();
             }
         });
     }
 
-    /// Stops a running attempt at once; false when none runs here.
+    /// Stops a running attempt at once; false when none runs here (one never placed here
+    /// never will be).
     fn withdraw(&self, key: &Key) -> bool {
-        let attempts = self.lock();
-        match attempts.get(key) {
+        let mut attempts = self.lock();
+        match attempts.get_mut(key) {
             Some(a) if a.ended_at.is_none() => {
-                let _ = a.call.cast(CallMsg::CallbackWithdrawn);
+                a.withdraw();
                 true
             }
-            _ => false,
+            Some(_) => false,
+            None => {
+                attempts.insert(
+                    key.clone(),
+                    Attempt::never("withdrawn before it was placed here"),
+                );
+                false
+            }
         }
     }
 
-    fn ended(&self, key: &Key) {
+    /// The attempt ended with `answer`; ended ones older than [`KEEP_DONE`] are forgotten.
+    fn ended(&self, key: &Key, answer: pb::PlaceCallbackResponse) {
         let now = Instant::now();
         let mut attempts = self.lock();
         if let Some(a) = attempts.get_mut(key) {
+            a.outcome.send_replace(Some(answer));
             a.ended_at = Some(now);
         }
         attempts.retain(|_, a| {
@@ -159,63 +253,48 @@ pub struct DialerApi {
 
 impl DialerApi {
     pub fn server(ctx: Arc<CallContext>) -> DialerServer<DialerApi> {
-        DialerServer::new(DialerApi::new(ctx, WITHDRAW_GRACE))
-    }
-
-    fn new(ctx: Arc<CallContext>, grace: Duration) -> Self {
-        DialerApi {
+        DialerServer::new(DialerApi {
             ctx,
             attempts: Attempts {
                 inner: Arc::default(),
-                grace,
+                grace: WITHDRAW_GRACE,
             },
-        }
+        })
     }
 
-    /// Places the attempt and keeps it; the request waiting for it.
-    async fn place(&self, key: Key, placement: Placement) -> Result<Waiting, Status> {
-        let (call_id, call, placed) =
-            callback::place(&self.ctx, placement)
-                .await
-                .map_err(|e| match e {
+    /// Places the attempt this request claimed; a placing refused ends the attempt with
+    /// the refusal (for any other request following it) and answers it.
+    async fn place(&self, key: &Key, placement: Placement) -> Result<(), Status> {
+        let placed = callback::place(&self.ctx, placement).await;
+        let (call_id, call, placed) = match placed {
+            Ok(placed) => placed,
+            Err(e) => {
+                let status = match e {
                     PlaceError::Invalid(why) => Status::invalid_argument(why),
                     PlaceError::Unavailable(why) => Status::unavailable(why),
-                })?;
-        let (tx, outcome) = watch::channel(None);
-        {
-            let mut attempts = self.attempts.lock();
-            if let Some(previous) = attempts.get(&key)
-                && previous.ended_at.is_none()
-            {
-                // Placed twice at once (two leaders racing): keep the first, stop this one.
-                let _ = call.cast(CallMsg::CallbackWithdrawn);
-                drop(attempts);
-                return self
-                    .attempts
-                    .attach(&key)
-                    .ok_or_else(|| Status::internal("the attempt vanished"));
+                };
+                self.attempts
+                    .ended(key, failed(status.message(), String::new()));
+                return Err(status);
             }
-            attempts.insert(
-                key.clone(),
-                Attempt {
-                    call,
-                    outcome,
-                    waiting: 0,
-                    detached: 0,
-                    ended_at: None,
-                },
-            );
-        }
+        };
+        self.attempts.placed(key, call);
         let attempts = self.attempts.clone();
-        let ended = key.clone();
+        let key = key.clone();
         tokio::spawn(async move {
             let answer = response(placed.await, call_id);
-            let _ = tx.send(Some(answer));
-            attempts.ended(&ended);
+            attempts.ended(&key, answer);
         });
-        self.attempts
-            .attach(&key)
-            .ok_or_else(|| Status::internal("the attempt vanished"))
+        Ok(())
+    }
+}
+
+/// A failed attempt's answer.
+fn failed(why: &str, call_id: String) -> pb::PlaceCallbackResponse {
+    pb::PlaceCallbackResponse {
+        outcome: pb::CallbackOutcome::Failed.into(),
+        detail: why.to_owned(),
+        call_id,
     }
 }
 
@@ -278,17 +357,22 @@ impl Dialer for DialerApi {
     ) -> Result<Response<pb::PlaceCallbackResponse>, Status> {
         let request = request.into_inner();
         let key = (request.callback_id.clone(), request.attempt);
-        let mut waiting = match self.attempts.attach(&key) {
-            Some(waiting) => waiting,
-            None if request.resume_only => {
-                return Err(Status::not_found(format!(
+        let mut waiting = if request.resume_only {
+            let why = "not placed here: a later scheduler leader asked about it first";
+            self.attempts.unknown(&key, why).ok_or_else(|| {
+                Status::not_found(format!(
                     "no attempt {} of callback {} was placed here",
                     key.1, key.0
-                )));
-            }
-            None => {
-                let placement = placement(request)?;
-                self.place(key, placement).await?
+                ))
+            })?
+        } else {
+            let placement = placement(request)?;
+            match self.attempts.claim(&key) {
+                Claim::Follow(waiting) => waiting,
+                Claim::Place(waiting) => {
+                    self.place(&key, placement).await?;
+                    waiting
+                }
             }
         };
         waiting.outcome().await.map(Response::new)
@@ -350,32 +434,40 @@ mod tests {
         }
     }
 
-    /// Attempts with one running attempt `("cb", 1)`, and how its call hears a withdrawal.
-    async fn one_running() -> (
-        Attempts,
-        Key,
-        watch::Sender<Option<pb::PlaceCallbackResponse>>,
-        mpsc::UnboundedReceiver<()>,
-    ) {
+    /// A stand-in call; the channel tells when it is withdrawn.
+    async fn stand() -> (ActorRef<CallMsg>, mpsc::UnboundedReceiver<()>) {
         let (told, withdrawn) = mpsc::unbounded_channel();
         let (call, _) = Actor::spawn(None, Stand, told).await.unwrap();
-        let (tx, outcome) = watch::channel(None);
-        let attempts = Attempts {
+        (call, withdrawn)
+    }
+
+    fn attempts() -> Attempts {
+        Attempts {
             inner: Arc::default(),
             grace: Duration::from_secs(30),
-        };
+        }
+    }
+
+    /// Attempts with one running attempt `("cb", 1)` placed by a request that is gone, and
+    /// how its call hears a withdrawal.
+    async fn one_running() -> (Attempts, Key, mpsc::UnboundedReceiver<()>) {
+        let (call, withdrawn) = stand().await;
+        let attempts = attempts();
         let key: Key = ("cb".into(), 1);
-        attempts.lock().insert(
-            key.clone(),
-            Attempt {
-                call,
-                outcome,
-                waiting: 0,
-                detached: 0,
-                ended_at: None,
-            },
-        );
-        (attempts, key, tx, withdrawn)
+        let Claim::Place(placing) = attempts.claim(&key) else {
+            panic!("the first request places")
+        };
+        attempts.placed(&key, call);
+        drop(placing);
+        (attempts, key, withdrawn)
+    }
+
+    fn reached() -> pb::PlaceCallbackResponse {
+        pb::PlaceCallbackResponse {
+            outcome: pb::CallbackOutcome::Reached.into(),
+            detail: String::new(),
+            call_id: "c1".into(),
+        }
     }
 
     /// Lets the spawned timers and the actor run (the clock is paused).
@@ -387,32 +479,27 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_attempt_nobody_waits_for_runs_on_for_the_grace_and_a_new_leader_can_take_it_up() {
-        let (attempts, key, tx, mut withdrawn) = one_running().await;
-        // The leader's request goes away (it died): the attempt runs on.
-        drop(attempts.attach(&key).unwrap());
+        let (attempts, key, mut withdrawn) = one_running().await;
+        // The leader's request went away (it died): the attempt runs on.
         tokio::time::sleep(Duration::from_secs(29)).await;
         settle().await;
         assert!(withdrawn.try_recv().is_err(), "withdrawn within the grace");
 
         // A new leader asks again in time: the attempt is its now, and it hears the outcome.
-        let mut waiting = attempts.attach(&key).unwrap();
+        let Claim::Follow(mut waiting) = attempts.claim(&key) else {
+            panic!("a second request never places the attempt again")
+        };
         tokio::time::sleep(Duration::from_secs(5)).await;
         settle().await;
         assert!(withdrawn.try_recv().is_err(), "the old timer stood down");
-        tx.send(Some(pb::PlaceCallbackResponse {
-            outcome: pb::CallbackOutcome::Reached.into(),
-            detail: String::new(),
-            call_id: "c1".into(),
-        }))
-        .unwrap();
+        attempts.ended(&key, reached());
         let answer = waiting.outcome().await.unwrap();
         assert_eq!(answer.outcome(), pb::CallbackOutcome::Reached);
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_attempt_nobody_takes_up_within_the_grace_is_withdrawn() {
-        let (attempts, key, _tx, mut withdrawn) = one_running().await;
-        drop(attempts.attach(&key).unwrap());
+        let (_attempts, _key, mut withdrawn) = one_running().await;
         tokio::time::sleep(Duration::from_secs(31)).await;
         settle().await;
         assert!(withdrawn.try_recv().is_ok(), "withdrawn after the grace");
@@ -420,15 +507,54 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_withdrawal_stops_a_running_attempt_at_once_and_not_an_ended_one() {
-        let (attempts, key, _tx, mut withdrawn) = one_running().await;
-        let _waiting = attempts.attach(&key).unwrap();
+        let (attempts, key, mut withdrawn) = one_running().await;
         assert!(attempts.withdraw(&key));
         settle().await;
         assert!(withdrawn.try_recv().is_ok());
-        attempts.ended(&key);
+        attempts.ended(&key, reached());
         assert!(!attempts.withdraw(&key), "an ended attempt is not running");
-        assert!(!attempts.withdraw(&("other".into(), 1)));
         // Its outcome is still kept for a new leader to ask.
-        assert!(attempts.attach(&key).is_some());
+        let Claim::Follow(mut waiting) = attempts.claim(&key) else {
+            panic!("an ended attempt is never placed again")
+        };
+        assert_eq!(
+            waiting.outcome().await.unwrap().outcome(),
+            pb::CallbackOutcome::Reached
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_withdrawn_while_it_is_being_placed_stops_once_placed() {
+        let attempts = attempts();
+        let key: Key = ("cb".into(), 1);
+        let Claim::Place(_placing) = attempts.claim(&key) else {
+            panic!("the first request places")
+        };
+        assert!(attempts.withdraw(&key), "it runs, being placed");
+        let (call, mut withdrawn) = stand().await;
+        attempts.placed(&key, call);
+        settle().await;
+        assert!(withdrawn.try_recv().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_asked_about_or_withdrawn_before_it_arrives_is_never_placed() {
+        let attempts = attempts();
+        for (key, asked) in [
+            (("asked".to_owned(), 1), true),
+            (("withdrawn".to_owned(), 2), false),
+        ] {
+            if asked {
+                assert!(attempts.unknown(&key, "not placed here").is_none());
+            } else {
+                assert!(!attempts.withdraw(&key));
+            }
+            // The dead leader's request arrives late: it places nothing and fails.
+            let Claim::Follow(mut late) = attempts.claim(&key) else {
+                panic!("{key:?}: a late request must not place the attempt")
+            };
+            let answer = late.outcome().await.unwrap();
+            assert_eq!(answer.outcome(), pb::CallbackOutcome::Failed, "{key:?}");
+        }
     }
 }

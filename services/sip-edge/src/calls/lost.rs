@@ -6,7 +6,6 @@
 //! for. Only callers from outside who show their number are called back.
 
 use cc_common::config::Config;
-use cc_proto::routing::internal::v1 as routing;
 use cc_proto::routing::internal::v1::decide_response::Step;
 use tracing::info;
 
@@ -50,7 +49,8 @@ fn owed_by(config: &Config, dialed: &str, step: &Step) -> Option<Option<Lost>> {
 
 impl Call {
     /// Notes what the call is owed after routing's `step`. A call turned away by screening
-    /// or declined by the employee it was announced to is owed nothing: the employee chose.
+    /// is owed nothing (nor one declined by the employee it was announced to, see
+    /// `decline_announced`): the employee chose.
     pub(super) fn note_lost(&mut self, step: Option<&Step>, turned_away: bool) {
         if turned_away || self.callback.is_some() || self.caller_number().is_none() {
             self.lost = None;
@@ -72,6 +72,8 @@ impl Call {
         if self.winner.is_some()
             || self.callback.is_some()
             || why == "message left"
+            // Hung up while hearing the number read back after leaving a message.
+            || self.farewell == "message left"
             || self.farewell == "callback requested"
         {
             return;
@@ -111,16 +113,12 @@ impl Call {
     }
 }
 
-/// Whether a dial step ended with the employee declining the announced caller.
-pub(super) fn declined(facts: &routing::Facts) -> bool {
-    facts.dial_outcome == routing::DialOutcome::Declined as i32
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use cc_proto::routing::internal::v1 as routing;
 
     const CONFIG: &str = r#"
 [sip]
