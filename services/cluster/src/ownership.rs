@@ -190,6 +190,23 @@ impl Ownership {
         }
     }
 
+    /// Ends the incarnation `lost` for good before this node claims the key again; retries
+    /// until the coordinator answers.
+    ///
+    /// A lease declared lost for want of keep-alives can be confirmed again before the
+    /// coordinator expires it, and the key lives on with it. Claimed again, it would come
+    /// back under its old token, and the nodes that follow the owner would see nothing
+    /// change while this node has dropped what it held (a queue's waiting calls, a shard's
+    /// agents). So the key is deleted if it is still that incarnation: the next owner,
+    /// this node or another, takes it under a new token that everyone notices.
+    pub async fn retire(&self, lost: &Owned) {
+        let mut retry = Backoff::from(Duration::from_millis(50));
+        while let Err(e) = self.release(lost).await {
+            tracing::debug!(key = %self.key, error = %e, retry = ?retry.peek(), "cannot retire a lost ownership yet");
+            tokio::time::sleep(retry.take()).await;
+        }
+    }
+
     /// The current holder of the key, if any (who leads an election).
     pub async fn holder(&self) -> Result<Option<KeyValue>, Error> {
         self.coordinator.get(&self.key).await

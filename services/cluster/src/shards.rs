@@ -228,6 +228,8 @@ impl ShardClaims {
         let mut pause = RELEASE_PAUSE;
         let mut release_after = Instant::now();
         let mut retry = Backoff::from(Duration::from_millis(50));
+        // Lost shards' keys being deleted; dropped (aborted) when this ends.
+        let mut retiring: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         let ownership = |shard: u32| {
             Ownership::new(
                 self.coordinator.clone(),
@@ -355,11 +357,19 @@ impl ShardClaims {
                 changed = members_rx.changed() => if changed.is_err() { return },
                 _ = lease.changed() => {}
                 Some((shard, token)) = lost_rx.recv() => {
-                    if held.get(&shard).is_some_and(|h| h.owned.token == token) {
-                        held.remove(&shard);
-                        tracing::warn!(shard, prefix = self.prefix, "shard lost");
-                        holder.lost(shard).await;
+                    if let Some(gone) = held.remove(&shard) {
+                        if gone.owned.token == token {
+                            tracing::warn!(shard, prefix = self.prefix, "shard lost");
+                            holder.lost(shard).await;
+                            // Its key may outlive the loss (the lease confirmed again):
+                            // gone, the shard is taken anew under a token others notice.
+                            let key = ownership(shard);
+                            retiring.spawn(async move { key.retire(&gone.owned).await });
+                        } else {
+                            held.insert(shard, gone);
+                        }
                     }
+                    while retiring.try_join_next().is_some() {}
                 }
                 () = sleep => {}
                 () = &mut shutdown => {

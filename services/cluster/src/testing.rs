@@ -4,15 +4,20 @@
 //! ports and data.
 //!
 //! [`EtcdCluster`] is N members started together as one cluster; [`EtcdServer`] is a
-//! cluster of one, for the tests that need a single etcd.
+//! cluster of one, for the tests that need a single etcd. [`Faulty`] is the in-memory
+//! coordinator with the faults a network and etcd's elections bring, on demand.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::{Coordinator, EtcdCoordinator};
+use crate::{
+    Coordinator, Error, EtcdCoordinator, Expect, KeyValue, LeaseId, Listing, MemoryCoordinator,
+    Revision, Swap, WatchStream, Write,
+};
 
 /// How long a member may take to serve requests after it is started.
 const READY_WITHIN: Duration = Duration::from_secs(15);
@@ -330,5 +335,110 @@ impl Drop for EtcdCluster {
         for member in &mut self.members {
             member.kill();
         }
+    }
+}
+
+/// The in-memory coordinator with faults on demand:
+/// - while [`Self::cut_keep_alives`] is on, the first keep-alive fails at once (a
+///   connection refused) and every later one hangs (a partition answers nothing);
+/// - with [`Self::stretched_leases`], leases live ten times the TTL asked for, as when a
+///   new etcd leader extends every lease it takes over: a lease its node gave up for lost
+///   can then be confirmed again;
+/// - with [`Self::slow_deletes`], deletes take a while, as over a network.
+#[derive(Debug, Default)]
+pub struct Faulty {
+    inner: MemoryCoordinator,
+    cut: AtomicBool,
+    refused_once: AtomicBool,
+    stretched: bool,
+    delete_delay: Duration,
+}
+
+impl Faulty {
+    /// Leases outlive their TTL tenfold.
+    #[must_use]
+    pub fn stretched_leases(mut self) -> Self {
+        self.stretched = true;
+        self
+    }
+
+    /// Every delete (also a conditional one) takes `delay`.
+    #[must_use]
+    pub fn slow_deletes(mut self, delay: Duration) -> Self {
+        self.delete_delay = delay;
+        self
+    }
+
+    /// Keep-alives fail (`true`) or go through again (`false`).
+    pub fn cut_keep_alives(&self, cut: bool) {
+        if !cut {
+            self.refused_once.store(false, Ordering::SeqCst);
+        }
+        self.cut.store(cut, Ordering::SeqCst);
+    }
+
+    async fn delete_delay(&self) {
+        if !self.delete_delay.is_zero() {
+            tokio::time::sleep(self.delete_delay).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordinator for Faulty {
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
+        self.inner.get(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Listing, Error> {
+        self.inner.list(prefix).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        lease: Option<LeaseId>,
+    ) -> Result<Revision, Error> {
+        self.inner.put(key, value, lease).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, Error> {
+        self.delete_delay().await;
+        self.inner.delete(key).await
+    }
+
+    async fn swap(&self, key: &str, expect: Expect, write: Write) -> Result<Swap, Error> {
+        if write == Write::Delete {
+            self.delete_delay().await;
+        }
+        self.inner.swap(key, expect, write).await
+    }
+
+    async fn grant(&self, ttl: Duration) -> Result<LeaseId, Error> {
+        let ttl = if self.stretched { ttl * 10 } else { ttl };
+        self.inner.grant(ttl).await
+    }
+
+    async fn keep_alive(&self, lease: LeaseId) -> Result<(), Error> {
+        if self.cut.load(Ordering::SeqCst) {
+            if !self.refused_once.swap(true, Ordering::SeqCst) {
+                return Err(Error::Unavailable("connection refused".into()));
+            }
+            std::future::pending::<()>().await;
+        }
+        self.inner.keep_alive(lease).await
+    }
+
+    async fn revoke(&self, lease: LeaseId) -> Result<(), Error> {
+        self.inner.revoke(lease).await
+    }
+
+    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, Error> {
+        self.inner.watch(prefix, from).await
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<(), Error> {
+        self.inner.compact(revision).await
     }
 }

@@ -1,13 +1,16 @@
 //! Presence nodes of one cluster split the agents' shards between them: one node alone
 //! serves every shard, a second one takes half over, each refuses the agents it does not
 //! serve, and when a node stops the other takes its shards over with the agents' sessions.
+//! A node that gave its lease up for lost takes its shards again under new tokens when the
+//! lease turns out to be alive.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cc_cluster::keys::PRESENCE_SHARDS;
+use cc_cluster::keys::{PRESENCE_SHARDS, presence_owner};
+use cc_cluster::testing::Faulty;
 use cc_cluster::{Coordinator, MemoryCoordinator, NodeInfo, NodeLease, Registration};
 use cc_common::config::DEMO_TOML;
 use cc_common::{Config, Shutdown, ShutdownTrigger};
@@ -166,4 +169,38 @@ async fn a_shard_watch_ends_when_the_shard_moves_to_another_node() {
     assert_eq!(ended, ServiceError::ShardNotOwned(shard));
     let (now, _) = b.presence.watch_shard(shard).await.unwrap();
     assert!(now.iter().any(|agent| agent.id() == &anna));
+}
+
+/// The create revision of every shard's ownership key (its owner's token).
+async fn tokens(coordinator: &Arc<dyn Coordinator>) -> Vec<i64> {
+    let mut tokens = Vec::new();
+    for shard in 0..PRESENCE_SHARDS {
+        let kv = coordinator.get(&presence_owner(shard)).await.unwrap();
+        tokens.push(kv.map_or(0, |kv| kv.create_revision));
+    }
+    tokens
+}
+
+/// etcd's new leader may extend the leases of the old: the node gave its lease up for lost
+/// (no keep-alive for two thirds of its TTL) and dropped its shards, then confirms the
+/// lease again. Its shards' keys, alive with the lease, must not stay claimed by nobody,
+/// nor come back under their old tokens (the sip-edge nodes would not tell the calls in
+/// progress to a new owner): each is taken again under a new one.
+#[tokio::test]
+async fn a_node_whose_lost_lease_is_confirmed_again_takes_its_shards_under_new_tokens() {
+    let faulty = Arc::new(Faulty::default().stretched_leases());
+    let coordinator: Arc<dyn Coordinator> = faulty.clone();
+    let a = node(&coordinator, "presence-a").await;
+    until_serving(&a.presence, 8).await;
+    let before = tokens(&coordinator).await;
+
+    faulty.cut_keep_alives(true);
+    until_serving(&a.presence, 0).await;
+    faulty.cut_keep_alives(false);
+    until_serving(&a.presence, 8).await;
+    let after = tokens(&coordinator).await;
+    for (shard, (old, new)) in before.iter().zip(&after).enumerate() {
+        assert!(new > old, "shard {shard}: token {new} after {old}");
+    }
+    drop(a.stop);
 }

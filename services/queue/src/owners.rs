@@ -232,10 +232,20 @@ impl Claimer {
         }
         let ended = lease_ended(self.lease.clone());
         tokio::pin!(ended);
+        // The incarnation this claim lost last, to end before claiming again.
+        let mut lost: Option<cc_cluster::Owned> = None;
         loop {
             if self.lease.has_changed().is_err() {
                 tracing::info!(department = %self.department, "node lease ended; department no longer claimed");
                 return;
+            }
+            if let Some(lost) = lost.take() {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => return,
+                    () = &mut ended => return,
+                    () = self.key.retire(&lost) => {}
+                }
             }
             let owned = tokio::select! {
                 biased;
@@ -261,6 +271,7 @@ impl Claimer {
                     if self.tell(false).is_err() {
                         return;
                     }
+                    lost = Some(owned);
                 }
             }
         }

@@ -11,10 +11,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cc_cluster::{
-    Coordinator, Error, Expect, KeyValue, LeaseId, Listing, MemoryCoordinator, NodeInfo, NodeLease,
-    Revision, Swap, WatchStream, Write, keys,
-};
+use cc_cluster::testing::Faulty;
+use cc_cluster::{Coordinator, MemoryCoordinator, NodeInfo, NodeLease, keys};
 use cc_common::Shutdown;
 use cc_common::shutdown::ShutdownTrigger;
 use cc_presence::core::AgentConfig;
@@ -46,7 +44,7 @@ async fn start_node(
     coordinator: &Arc<dyn Coordinator>,
     presence: &PresenceNode,
 ) -> QueueNode {
-    start_node_with(name, coordinator, presence, departments()).await
+    start_node_with(name, coordinator, presence, departments(), LEASE_TTL).await
 }
 
 async fn start_node_with(
@@ -54,8 +52,9 @@ async fn start_node_with(
     coordinator: &Arc<dyn Coordinator>,
     presence: &PresenceNode,
     departments: Vec<DepartmentConfig>,
+    lease_ttl: Duration,
 ) -> QueueNode {
-    let lease = NodeLease::start(coordinator.clone(), LEASE_TTL)
+    let lease = NodeLease::start(coordinator.clone(), lease_ttl)
         .await
         .unwrap();
     let ownership = Ownership {
@@ -107,63 +106,6 @@ async fn presence() -> PresenceNode {
 
 fn coordinator() -> Arc<dyn Coordinator> {
     Arc::new(MemoryCoordinator::default())
-}
-
-/// The in-memory coordinator with deletes that take a while, as over a network: a node that
-/// reported stopped before releasing its keys would be caught.
-#[derive(Debug, Clone, Default)]
-struct SlowDeletes(MemoryCoordinator);
-
-#[async_trait::async_trait]
-impl Coordinator for SlowDeletes {
-    async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
-        self.0.get(key).await
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Listing, Error> {
-        self.0.list(prefix).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision, Error> {
-        self.0.put(key, value, lease).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool, Error> {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.0.delete(key).await
-    }
-
-    async fn swap(&self, key: &str, expect: Expect, write: Write) -> Result<Swap, Error> {
-        if write == Write::Delete {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        self.0.swap(key, expect, write).await
-    }
-
-    async fn grant(&self, ttl: Duration) -> Result<LeaseId, Error> {
-        self.0.grant(ttl).await
-    }
-
-    async fn keep_alive(&self, lease: LeaseId) -> Result<(), Error> {
-        self.0.keep_alive(lease).await
-    }
-
-    async fn revoke(&self, lease: LeaseId) -> Result<(), Error> {
-        self.0.revoke(lease).await
-    }
-
-    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, Error> {
-        self.0.watch(prefix, from).await
-    }
-
-    async fn compact(&self, revision: Revision) -> Result<(), Error> {
-        self.0.compact(revision).await
-    }
 }
 
 /// The departments a node serves.
@@ -347,7 +289,8 @@ async fn each_department_has_one_owner_and_a_survivor_takes_over_a_dead_one() {
 
 #[tokio::test]
 async fn a_node_shutting_down_hands_its_departments_over_at_once() {
-    let coordinator: Arc<dyn Coordinator> = Arc::new(SlowDeletes::default());
+    let coordinator: Arc<dyn Coordinator> =
+        Arc::new(Faulty::default().slow_deletes(Duration::from_millis(200)));
     let presence = presence().await;
     let mut a = start_node("queue-a", &coordinator, &presence).await;
     until("a owns every department", || async {
@@ -457,12 +400,68 @@ async fn an_owner_that_loses_a_department_offers_nothing_more_for_it() {
     a.trigger.trigger();
 }
 
+/// etcd's new leader may extend the leases of the old: a node that gave its lease up for
+/// lost (no keep-alive went through for two thirds of its TTL) then confirms it again.
+/// Its departments, dropped with their calls at the loss, come back under new tokens, so
+/// the sip-edge nodes that follow the owners enqueue their calls there again.
+#[tokio::test]
+async fn an_owner_whose_lost_lease_is_confirmed_again_serves_under_new_tokens() {
+    let faulty = Arc::new(Faulty::default().stretched_leases());
+    let coordinator: Arc<dyn Coordinator> = faulty.clone();
+    let presence = presence().await;
+    let a = start_node_with(
+        "queue-a",
+        &coordinator,
+        &presence,
+        departments(),
+        Duration::from_secs(1),
+    )
+    .await;
+    until("a owns every department", || async {
+        served(&a.queue).await.len() == 2
+    })
+    .await;
+    a.api.enqueue(enqueue("c1", "sales", 0)).await.unwrap();
+    let key = keys::queue_owner("sales");
+    let before = coordinator.get(&key).await.unwrap().unwrap();
+
+    faulty.cut_keep_alives(true);
+    until("a dropped sales with c1", || async {
+        position(&a.api, "c1").await.is_err()
+    })
+    .await;
+    faulty.cut_keep_alives(false);
+    until("a serves sales again under a new token", || async {
+        let now = coordinator.get(&key).await.unwrap();
+        served(&a.queue).await.contains(&"sales".to_owned())
+            && now.is_some_and(|kv| kv.create_revision > before.create_revision)
+    })
+    .await;
+    // The same lease, confirmed again, not a new one.
+    let after = coordinator.get(&key).await.unwrap().unwrap();
+    assert_eq!(after.lease, before.lease);
+    assert_eq!(owner(&coordinator, "sales").await.as_deref(), Some(a.name));
+    assert_eq!(
+        position(&a.api, "c1").await.unwrap_err().code(),
+        Code::NotFound,
+        "c1 waits for its sip-edge node to enqueue it again"
+    );
+    a.trigger.trigger();
+}
+
 #[tokio::test]
 async fn departments_configured_later_are_claimed_and_removed_ones_released() {
     let coordinator = coordinator();
     let presence = presence().await;
     let [sales, support] = departments().try_into().unwrap();
-    let a = start_node_with("queue-a", &coordinator, &presence, vec![sales.clone()]).await;
+    let a = start_node_with(
+        "queue-a",
+        &coordinator,
+        &presence,
+        vec![sales.clone()],
+        LEASE_TTL,
+    )
+    .await;
     until("a owns sales", || async {
         served(&a.queue).await == ["sales"]
     })

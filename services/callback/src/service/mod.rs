@@ -296,8 +296,10 @@ struct Node {
 impl Node {
     async fn run(mut self) {
         let mut pause = Duration::ZERO;
+        // The term lost last, whose key must be gone before campaigning again.
+        let mut lost: Option<Owned> = None;
         loop {
-            let Some(owned) = self.campaign(pause).await else {
+            let Some(owned) = self.campaign(pause, lost.take()).await else {
                 tracing::info!("callback scheduler stopped");
                 return;
             };
@@ -319,6 +321,7 @@ impl Node {
                         "callback scheduler leadership lost; campaigning again"
                     );
                     pause = Duration::ZERO;
+                    lost = Some(owned);
                 }
                 Ended::SteppedDown {
                     why: StepDown::Fenced(by),
@@ -343,13 +346,17 @@ impl Node {
         }
     }
 
-    /// Waits `pause`, then until this node holds the election key, refusing requests
-    /// meanwhile. `None` at shutdown, or when no handle is left to ask anything.
-    async fn campaign(&mut self, pause: Duration) -> Option<Owned> {
+    /// Waits `pause` (and for the `lost` term's key to be gone), then until this node
+    /// holds the election key, refusing requests meanwhile. `None` at shutdown, or when no
+    /// handle is left to ask anything.
+    async fn campaign(&mut self, pause: Duration, lost: Option<Owned>) -> Option<Owned> {
         let election = self.election.clone();
         let mut lease = self.lease.clone();
         let acquire = async move {
             tokio::time::sleep(pause).await;
+            if let Some(lost) = &lost {
+                election.retire(lost).await;
+            }
             election.acquire(&mut lease).await
         };
         tokio::pin!(acquire);
