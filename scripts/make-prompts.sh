@@ -58,6 +58,7 @@ say enter-extension "Please enter the extension of the person you want to reach.
 say callback-agent "This is a callback. Please stay on the line while we call the customer at"
 say callback-customer "Hello. This is the call back you asked for. Please hold for a moment: you are first in line."
 say callback-not-reached "The customer could not be reached. The callback will be tried again."
+say on-hold "Your call is on hold. Please stay on the line."
 for d in 0 1 2 3 4 5 6 7 8 9; do
   words=(zero one two three four five six seven eight nine)
   say "digit-$d" "${words[$d]}"

@@ -380,7 +380,16 @@ impl Capture {
     }
 
     /// Stops the capture and returns (source port, destination port) of each UDP packet.
-    pub fn stop(mut self) -> Vec<(u16, u16)> {
+    pub fn stop(self) -> Vec<(u16, u16)> {
+        self.stop_fields(&["udp.srcport", "udp.dstport"])
+            .into_iter()
+            .filter_map(|p| Some((p[0].parse().ok()?, p[1].parse().ok()?)))
+            .collect()
+    }
+
+    /// Stops the capture and returns the tshark `fields` of each packet, in capture order
+    /// (an empty string for a field a packet lacks).
+    pub fn stop_fields(mut self, fields: &[&str]) -> Vec<Vec<String>> {
         // SIGINT lets tshark flush the file; it is our own child, ended by its PID.
         let _ = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
@@ -392,17 +401,20 @@ impl Capture {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let out = Command::new("tshark")
-            .arg("-r")
-            .arg(&self.file)
-            .args(["-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport"])
+        let mut read = Command::new("tshark");
+        read.arg("-r").arg(&self.file).args(["-T", "fields"]);
+        for field in fields {
+            read.args(["-e", field]);
+        }
+        let out = read
             .output()
             .unwrap_or_else(|e| panic!("cannot read the capture: {e}"));
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| {
-                let (a, b) = l.split_once('\t')?;
-                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+            .map(|l| {
+                let mut values: Vec<String> = l.split('\t').map(|v| v.trim().to_owned()).collect();
+                values.resize(fields.len(), String::new());
+                values
             })
             .collect()
     }

@@ -914,17 +914,57 @@ async fn an_employee_department_and_number_created_through_the_api_take_calls_at
     assert_eq!(maria.received("BYE").len(), 1, "{}", maria.describe());
 }
 
+/// Every event of the node from now on.
+async fn watch_events(node: &Ccd) -> tonic::Streaming<events_pb::Event> {
+    let mut events = EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    events
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The events of the stream up to the first CallEnded (within 10 s each).
+async fn events_until_ended(
+    stream: &mut tonic::Streaming<events_pb::Event>,
+) -> Vec<events_pb::event::Event> {
+    use events_pb::event::Event as E;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|e| matches!(e, E::CallEnded(_))) {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.extend(e.event);
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
+async fn an_agent_on_hold_leaves_the_caller_with_the_on_hold_prompt_and_music_until_resumed() {
     let (node, anna) = anna_alone(
         0,
         Behaviour::AnswerThenHold {
             ring_ms: 200,
-            hold_ms: 800,
+            hold_ms: 2000,
         },
     )
     .await;
-    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 4000)).await;
+    let mut events = watch_events(&node).await;
+    let caller_port = free_media_port();
+    // The caller's audio, and Anna's SIP to tell when she held and resumed.
+    let capture = Capture::start(&format!(
+        "udp and (dst port {caller_port} or src port {})",
+        anna.sip_port
+    ));
+    let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 7000).media_port(caller_port)).await;
+    let packets = capture.stop_fields(&["udp.srcport", "udp.dstport", "sip.Method"]);
     assert_ok(&run, &node, &[&anna]);
     // Both re-INVITEs were answered by the media node with the matching direction.
     let answers: Vec<String> = anna
@@ -946,13 +986,127 @@ async fn an_agent_puts_the_caller_on_hold_and_back_with_re_invites() {
         "resume answered with\n{}",
         answers[1]
     );
-    // The caller's BYE reaches Anna through ccd a moment after the caller's run ends.
+
+    // Between Anna's hold and her resume (2 s) the caller heard the on-hold prompt and
+    // music, 50 packets a second - not silence, as Anna's phone sent nothing on hold.
+    let anna_sip = anna.sip_port.to_string();
+    let invites: Vec<usize> = (0..packets.len())
+        .filter(|i| packets[*i][0] == anna_sip && packets[*i][2] == "INVITE")
+        .collect();
+    assert!(invites.len() >= 2, "Anna's re-INVITEs: {invites:?}");
+    let (held, resumed) = (invites[0], invites[invites.len() - 1]);
+    let to_caller = caller_port.to_string();
+    let during = packets[held..resumed]
+        .iter()
+        .filter(|p| p[1] == to_caller)
+        .count();
+    assert!(during >= 60, "{during} packets to the caller on hold");
+
+    // Held by the callee, then resumed, between the answer and the end.
+    use events_pb::event::Event as E;
+    let seen = events_until_ended(&mut events).await;
+    let at = |f: &dyn Fn(&E) -> bool| seen.iter().position(f);
+    let answered = at(&|e| matches!(e, E::CallAnswered(_))).expect("answered");
+    let on_hold = at(&|e| matches!(e, E::CallHeld(h) if h.by() == events_pb::HoldBy::Callee))
+        .unwrap_or_else(|| panic!("no CallHeld by the callee in {seen:?}"));
+    let back = at(&|e| matches!(e, E::CallResumed(_))).expect("resumed");
+    let ended = at(&|e| matches!(e, E::CallEnded(_))).expect("ended");
+    assert!(
+        answered < on_hold && on_hold < back && back < ended,
+        "{seen:?}"
+    );
     assert!(
         anna.wait_for("BYE", 1, Duration::from_secs(5)),
         "{}",
         anna.describe()
     );
     assert_eq!(anna.received("BYE").len(), 1, "{}", anna.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_held_through_the_api_plays_music_to_the_caller_until_resumed() {
+    let (node, anna) = anna_alone(0, Behaviour::Answer { ring_ms: 200 }).await;
+    let mut events = watch_events(&node).await;
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let caller = tokio::spawn(run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 5000)));
+    // Connected to Anna: hold it, twice (the second changes nothing), then resume.
+    let call = loop {
+        let list = calls
+            .list_calls(calls_pb::ListCallsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .calls;
+        if let Some(c) = list
+            .into_iter()
+            .find(|c| c.state() == calls_pb::CallState::Talking)
+        {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(call.held_since_unix_ms, 0);
+    for _ in 0..2 {
+        calls
+            .hold_call(calls_pb::HoldCallRequest {
+                call_id: call.call_id.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    let held = calls
+        .get_call(calls_pb::GetCallRequest {
+            call_id: call.call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        held.held_since_unix_ms >= call.connected_unix_ms,
+        "{held:?}"
+    );
+    calls
+        .resume_call(calls_pb::ResumeCallRequest {
+            call_id: call.call_id.clone(),
+        })
+        .await
+        .unwrap();
+    let back = calls
+        .get_call(calls_pb::GetCallRequest {
+            call_id: call.call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.held_since_unix_ms, 0, "{back:?}");
+    // An unknown call, and none given, are refused naming the field.
+    let unknown = calls
+        .hold_call(calls_pb::HoldCallRequest {
+            call_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    assert!(unknown.message().contains("call_id"), "{unknown:?}");
+    let run = caller.await.unwrap();
+    assert_ok(&run, &node, &[&anna]);
+
+    use events_pb::event::Event as E;
+    let seen = events_until_ended(&mut events).await;
+    let held: Vec<_> = seen
+        .iter()
+        .filter(|e| matches!(e, E::CallHeld(h) if h.by() == events_pb::HoldBy::Api))
+        .collect();
+    assert_eq!(held.len(), 1, "held once: {seen:?}");
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, E::CallResumed(_)))
+            .count(),
+        1,
+        "{seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ use cc_common::Shutdown;
 use cc_proto::events::v1 as pb;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_proto::events::v1::events_server::{Events, EventsServer};
-use cc_sip_edge::calls::{Automatic, CallEvent};
+use cc_sip_edge::calls::{Automatic, CallEvent, HoldBy};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -350,6 +350,16 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             seconds: duration_ms as f64 / 1000.0,
             edge_node,
         }),
+        CallEvent::Held { id, by } => E::CallHeld(pb::CallHeld {
+            call_id: id,
+            by: match by {
+                HoldBy::Caller => pb::HoldBy::Caller,
+                HoldBy::Callee => pb::HoldBy::Callee,
+                HoldBy::Api => pb::HoldBy::Api,
+            }
+            .into(),
+        }),
+        CallEvent::Resumed { id } => E::CallResumed(pb::CallResumed { call_id: id }),
         CallEvent::Operation { id, operation } => E::CallOperation(pb::CallOperation {
             call_id: id,
             operation_id: operation,

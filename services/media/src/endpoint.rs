@@ -226,8 +226,9 @@ impl Endpoint {
             direction: audio.direction,
         });
         if let Some(d) = self.inactivity.as_mut() {
-            // On hold (the peer only receives) silence is expected, not a dead call.
-            if audio.direction.receives() {
+            // On hold either way silence is expected, not a dead call: a phone that holds
+            // with `a=sendonly` often sends nothing, although it says it would.
+            if audio.direction == cc_sip::sdp::Direction::SendRecv {
                 d.resume(now);
             } else {
                 d.pause();

@@ -12,6 +12,7 @@
 //! | CallTransferred         | Transferred                                           |
 //! | CallbackRequested       | CallbackRequested (empty department: an employee's)   |
 //! | MessageLeft             | RecordingStarted (the message's recording)            |
+//! | CallHeld, CallResumed   | Held, Resumed (talk time leaves hold time out)        |
 //! | CallEnded               | Ended, the reason's words mapped by [`end_reason`]    |
 //! | AgentStateChanged       | an agent event                                        |
 //! | CallScreened, QueueChanged | nothing (see below)                                |
@@ -28,8 +29,8 @@
 //!   which scenario they belong to;
 //! - **the call type**: every call started at sip-edge is taken as inbound (callback and
 //!   outbound calls are not told apart);
-//! - **hold, resume, operation left and recording started** are not emitted: talk time
-//!   includes hold, and only messages' recordings are known;
+//! - **operation left and recording started** are not emitted: only messages' recordings
+//!   are known;
 //! - **the end reason** is words ("caller hung up"); [`end_reason`] maps the words sip-edge
 //!   uses today, and anything else becomes [`EndReason::Other`]. Abandonment does not
 //!   depend on it: a queued call the caller hung up on is abandoned either way;
@@ -172,6 +173,8 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
                 recording: e.recording_path.clone(),
             },
         ),
+        Kind::CallHeld(e) => call(&e.call_id, "CallHeld", CallEventKind::Held),
+        Kind::CallResumed(e) => call(&e.call_id, "CallResumed", CallEventKind::Resumed),
         Kind::CallEnded(e) => call(
             &e.call_id,
             "CallEnded",

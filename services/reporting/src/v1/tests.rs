@@ -89,6 +89,19 @@ fn every_call_event_maps() {
             },
         ),
         (
+            Kind::CallHeld(pb::CallHeld {
+                call_id: "c1".into(),
+                by: pb::HoldBy::Callee.into(),
+            }),
+            CallEventKind::Held,
+        ),
+        (
+            Kind::CallResumed(pb::CallResumed {
+                call_id: "c1".into(),
+            }),
+            CallEventKind::Resumed,
+        ),
+        (
             Kind::CallbackRequested(pb::CallbackRequested {
                 call_id: "c1".into(),
                 department_id: String::new(),

@@ -89,6 +89,11 @@ pub enum CallMsg {
         accept: bool,
         reply: ractor::RpcReplyPort<Result<(), super::AnnouncementError>>,
     },
+    /// The Calls API holds (`on`) or resumes the connected call.
+    Hold {
+        on: bool,
+        reply: ractor::RpcReplyPort<Result<(), super::HoldError>>,
+    },
     /// Place a promised callback: the first message of a call this node starts.
     PlaceCallback(Box<super::callback::Placing>),
     /// The scheduler no longer waits for the callback's outcome.
@@ -205,6 +210,10 @@ impl Actor for CallActor {
             }
             CallMsg::AnswerAnnouncement { accept, reply } => {
                 let result = call.answer_announcement(&myself, accept).await;
+                let _ = reply.send(result);
+            }
+            CallMsg::Hold { on, reply } => {
+                let result = call.api_hold(&myself, on).await;
                 let _ = reply.send(result);
             }
             CallMsg::PlaceCallback(placing) => call.start_callback(&myself, *placing).await,
@@ -384,6 +393,8 @@ pub struct Call {
     pub(super) callback: Option<super::callback::Placing>,
     /// The callback the call is owed if nobody takes it.
     pub(super) lost: Option<super::lost::Lost>,
+    /// Who holds the connected call.
+    pub(super) hold: super::hold::Hold,
 }
 
 /// Marks an INVITE one sip-edge node sends another to ring the phones registered there
@@ -470,6 +481,7 @@ impl Call {
             lingering: false,
             callback: None,
             lost: None,
+            hold: super::hold::Hold::default(),
         }
     }
 
@@ -540,6 +552,7 @@ impl Call {
                         agent: None,
                         started_unix_ms: unix_ms(),
                         connected_unix_ms: None,
+                        held_since_unix_ms: None,
                     },
                 );
                 self.emit(CallEvent::Started {
@@ -674,13 +687,24 @@ impl Call {
                     }
                     _ => Err(tonic::Status::invalid_argument("no SDP offer")),
                 };
-                let r = match answer {
+                let (r, receives) = match answer {
                     Ok(a) if !a.local_sdp.is_empty() => {
-                        sip::response(&request, 200, &tag, &local, peer, Some(&a.local_sdp))
+                        // Our answer sends when the phone receives: it holds when not.
+                        let receives = a.negotiated.as_ref().is_none_or(|n| {
+                            matches!(n.direction.as_str(), "sendrecv" | "sendonly")
+                        });
+                        let r =
+                            sip::response(&request, 200, &tag, &local, peer, Some(&a.local_sdp));
+                        (r, Some(receives))
                     }
-                    Ok(_) | Err(_) => sip::response(&request, 488, &tag, &local, peer, None),
+                    Ok(_) | Err(_) => {
+                        (sip::response(&request, 488, &tag, &local, peer, None), None)
+                    }
                 };
                 self.send(FromCall::Respond { tx, response: r });
+                if let Some(receives) = receives {
+                    self.phone_hold(myself, side, receives).await;
+                }
             }
             Method::Refer => self.on_refer(myself, tx, &request, peer, side, &tag).await,
             _ => {
@@ -2081,6 +2105,7 @@ impl Call {
         }
         self.release_connected(i).await;
         self.send_in_dialog(i, Method::Bye);
+        self.clear_hold();
         self.winner = None;
         self.queued = None;
         self.dial = None;

@@ -8,7 +8,9 @@ use cc_proto::calls::v1::calls_server::{Calls, CallsServer};
 use ractor::{RactorErr, call_t};
 use tonic::{Request, Response, Status};
 
-use super::{AnnouncementError, CallContext, CallInfo, CallMsg, CallState, TransferError};
+use super::{
+    AnnouncementError, CallContext, CallInfo, CallMsg, CallState, HoldError, TransferError,
+};
 
 #[derive(Debug, Clone)]
 pub struct CallsApi {
@@ -31,6 +33,25 @@ impl CallsApi {
     }
 }
 
+impl CallsApi {
+    /// Holds (`on`) or resumes a call for the one who took it.
+    async fn hold(&self, call_id: &str, on: bool) -> Result<(), Status> {
+        let actor = self.actor(call_id)?;
+        let timeout_ms = self.ctx.timings.rpc_timeout.as_millis() as u64 * 4;
+        match call_t!(actor, |reply| CallMsg::Hold { on, reply }, timeout_ms) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e @ HoldError::NotConnected)) => Err(Status::failed_precondition(e.to_string())),
+            Ok(Err(HoldError::Gone))
+            | Err(RactorErr::Actor(_) | RactorErr::Messaging(_) | RactorErr::Spawn(_)) => {
+                Err(Status::not_found("call_id: the call has ended"))
+            }
+            Err(RactorErr::Timeout) => {
+                Err(Status::deadline_exceeded("the call did not answer in time"))
+            }
+        }
+    }
+}
+
 fn call(info: CallInfo) -> pb::Call {
     let state = match info.state {
         CallState::Routing => pb::CallState::Routing,
@@ -48,6 +69,7 @@ fn call(info: CallInfo) -> pb::Call {
         agent_id: info.agent.unwrap_or_default(),
         started_unix_ms: info.started_unix_ms,
         connected_unix_ms: info.connected_unix_ms.unwrap_or(0),
+        held_since_unix_ms: info.held_since_unix_ms.unwrap_or(0),
     }
 }
 
@@ -114,6 +136,22 @@ impl Calls for CallsApi {
                 Err(Status::deadline_exceeded("the call did not answer in time"))
             }
         }
+    }
+
+    async fn hold_call(
+        &self,
+        request: Request<pb::HoldCallRequest>,
+    ) -> Result<Response<pb::HoldCallResponse>, Status> {
+        self.hold(&request.into_inner().call_id, true).await?;
+        Ok(Response::new(pb::HoldCallResponse {}))
+    }
+
+    async fn resume_call(
+        &self,
+        request: Request<pb::ResumeCallRequest>,
+    ) -> Result<Response<pb::ResumeCallResponse>, Status> {
+        self.hold(&request.into_inner().call_id, false).await?;
+        Ok(Response::new(pb::ResumeCallResponse {}))
     }
 
     async fn transfer_call(

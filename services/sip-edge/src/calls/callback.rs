@@ -191,6 +191,7 @@ impl super::actor::Call {
                 agent: None,
                 started_unix_ms: unix_ms(),
                 connected_unix_ms: None,
+                held_since_unix_ms: None,
             },
         );
         self.emit(CallEvent::Started {

@@ -9,6 +9,7 @@ mod busy;
 mod callback;
 mod dialer;
 mod dispatch;
+mod hold;
 mod lost;
 mod menu;
 mod message;
@@ -271,6 +272,8 @@ pub struct CallInfo {
     pub agent: Option<String>,
     pub started_unix_ms: u64,
     pub connected_unix_ms: Option<u64>,
+    /// Since when the call is on hold; `None` while not held.
+    pub held_since_unix_ms: Option<u64>,
 }
 
 /// What happens to calls.
@@ -301,6 +304,15 @@ pub enum CallEvent {
     Ended {
         id: String,
         reason: String,
+    },
+    /// A connected call went on hold: whoever is held hears the on-hold audio.
+    Held {
+        id: String,
+        by: HoldBy,
+    },
+    /// A held call talks again.
+    Resumed {
+        id: String,
     },
     /// The call entered a scenario operation (reports group calls by it).
     Operation {
@@ -352,6 +364,26 @@ pub enum Automatic {
 pub enum AnnouncementError {
     #[error("the call is not being presented to anyone")]
     NotPresented,
+}
+
+/// Who put a connected call on hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldBy {
+    /// The caller's phone (or a callback's customer's).
+    Caller,
+    /// The phone that took the call.
+    Callee,
+    /// The Calls API, on behalf of the one who took the call.
+    Api,
+}
+
+/// Why the Calls API cannot hold or resume a call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoldError {
+    #[error("the call is not connected")]
+    NotConnected,
+    #[error("the call has ended")]
+    Gone,
 }
 
 /// Why a transfer was refused.
