@@ -57,6 +57,14 @@ if [ "${1:-}" != "--build-only" ] && ! python3 -c "import aiortc" >/dev/null 2>&
   pip_install aiortc
 fi
 
+# pjsua2 (PJSIP's user agent from Python): a real phone for what SIPp cannot play, such
+# as an attended transfer across two calls.
+if [ "${1:-}" != "--build-only" ] && ! python3 -c "import pjsua2" >/dev/null 2>&1; then
+  echo "setup: installing pjsua2-python"
+  ensure_pip
+  pip_install pjsua2-python
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing: install Rust (https://rustup.rs) first" >&2
   exit 1

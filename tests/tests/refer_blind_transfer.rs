@@ -1,6 +1,7 @@
 //! Blind transfer from the agent's phone (RFC 3515 REFER) through a real `ccd all`: a SIPp
 //! caller is queued and answered by Anna's SIPp phone, which then sends a REFER naming
-//! another employee's extension, a department's, or one that reaches nothing. What each
+//! another employee's extension, a department's, one that reaches nothing, or (an attended
+//! transfer) a consultation dialog that is no call. What each
 //! phone was sent comes from its SIP log; what the call did, from the events API.
 #![allow(clippy::unwrap_used)]
 
@@ -251,6 +252,23 @@ async fn a_refer_to_a_department_queues_the_caller_there_even_if_the_phone_hangs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refer_to_an_extension_that_reaches_nothing_is_reported_failed_and_the_agent_keeps_the_caller()
  {
+    refer_fails_and_the_agent_keeps_the_caller("299", "SIP/2.0 404 Not Found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attended_transfer_replacing_no_call_is_reported_failed_and_the_agent_keeps_the_caller()
+{
+    refer_fails_and_the_agent_keeps_the_caller(
+        // The scenario appends `@domain`: it lands in a header of its own.
+        "202@cc.local?Replaces=no-such-call%3Bto-tag%3D1%3Bfrom-tag%3D2&x=",
+        "SIP/2.0 481 Call/Transaction Does Not Exist",
+    )
+    .await;
+}
+
+/// Anna's phone sends a REFER naming `target` (after `sip:`), which ccd accepts, then
+/// reports failed with `sipfrag`; the call stays hers until she hangs up.
+async fn refer_fails_and_the_agent_keeps_the_caller(target: &'static str, sipfrag: &str) {
     let node = Ccd::start(center());
     let mut stream = events(&node).await;
     let anna = phone(
@@ -259,7 +277,7 @@ async fn a_refer_to_an_extension_that_reaches_nothing_is_reported_failed_and_the
         Behaviour::AnswerThenReferAndHangUp {
             ring_ms: 200,
             talk_ms: 1000,
-            target: "299",
+            target,
         },
     );
     log_in_available(&node, &["anna"]).await;
@@ -276,7 +294,7 @@ async fn a_refer_to_an_extension_that_reaches_nothing_is_reported_failed_and_the
     assert_eq!(seen.answer, "SIP/2.0 202 Accepted", "{}", anna.describe());
     assert_eq!(seen.notifies.len(), 2, "{}", anna.describe());
     assert_notify(&seen.notifies[0], "active", "SIP/2.0 100 Trying");
-    assert_notify(&seen.notifies[1], "terminated", "SIP/2.0 404 Not Found");
+    assert_notify(&seen.notifies[1], "terminated", sipfrag);
     // Still connected after the failure: ccd never hung Anna up, she hung up herself.
     assert!(anna.received("BYE").is_empty(), "{}", anna.describe());
     assert_eq!(answer_to_own_bye(&anna), "SIP/2.0 200 OK");

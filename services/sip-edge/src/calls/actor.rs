@@ -89,6 +89,12 @@ pub enum CallMsg {
         accept: bool,
         reply: ractor::RpcReplyPort<Result<(), super::AnnouncementError>>,
     },
+    /// Another call's attended transfer replaces this call's caller dialog: hand it the
+    /// connected leg, then end.
+    HandOver(
+        Box<super::attended::HandOverAsk>,
+        ractor::RpcReplyPort<Result<Box<super::attended::Handed>, TransferError>>,
+    ),
     /// The Calls API holds (`on`) or resumes the connected call.
     Hold {
         on: bool,
@@ -212,6 +218,15 @@ impl Actor for CallActor {
                 let result = call.answer_announcement(&myself, accept).await;
                 let _ = reply.send(result);
             }
+            CallMsg::HandOver(ask, reply) => {
+                let handed = call.hand_over(*ask).await;
+                let given = handed.is_ok();
+                let _ = reply.send(handed.map(Box::new));
+                if given {
+                    call.end(&myself, Side::Nobody, "replaced by an attended transfer")
+                        .await;
+                }
+            }
             CallMsg::Hold { on, reply } => {
                 let result = call.api_hold(&myself, on).await;
                 let _ = reply.send(result);
@@ -279,7 +294,7 @@ struct Caller {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum LegKind {
+pub(super) enum LegKind {
     /// An agent rung for the queue's plan.
     Queue(String),
     /// An employee's phone on a direct call.
@@ -299,8 +314,8 @@ enum Cancel {
 }
 
 #[derive(Debug)]
-struct Leg {
-    kind: LegKind,
+pub(super) struct Leg {
+    pub(super) kind: LegKind,
     call_id: String,
     invite: Request,
     dest: Peer,
@@ -316,6 +331,31 @@ struct Leg {
 impl Leg {
     fn pending(&self) -> bool {
         !self.done
+    }
+
+    /// Moves the leg's state out for another call to carry on (an attended transfer),
+    /// leaving a leg that is over and needs nothing more: no BYE, no CANCEL.
+    pub(super) fn hand_over(&mut self) -> Leg {
+        let handed = Leg {
+            kind: self.kind.clone(),
+            call_id: self.call_id.clone(),
+            invite: self.invite.clone(),
+            dest: self.dest,
+            provisional: self.provisional,
+            cancel: self.cancel,
+            dialog: self.dialog.take(),
+            done: self.done,
+            status: self.status,
+            bye_received: self.bye_received,
+        };
+        self.done = true;
+        self.bye_received = true;
+        handed
+    }
+
+    /// The SIP Call-ID of the leg.
+    pub(super) fn call_id(&self) -> &str {
+        &self.call_id
     }
 }
 
@@ -378,6 +418,8 @@ pub struct Call {
     pub(super) queued: Option<Queued>,
     /// The media node holding the call's endpoints (picked with the first one).
     media: Option<MediaControlClient<Channel>>,
+    /// Its address.
+    media_node: String,
     /// Tries to join the queue that failed in a row (for the retry's back-off).
     requeue_failures: u32,
     /// Other sip-edge nodes this call rings phones through.
@@ -471,6 +513,7 @@ impl Call {
             playback: None,
             queued: None,
             media: None,
+            media_node: String::new(),
             requeue_failures: 0,
             edge_legs: Default::default(),
             targets: HashMap::new(),
@@ -534,6 +577,9 @@ impl Call {
                 caller_extension,
             } => {
                 info!(call = %self.id, dialed = request.uri.user().unwrap_or(""), from = %peer.addr(), "new call");
+                if let Some(sip_call_id) = request.headers.call_id() {
+                    self.ctx.registry.add_caller(sip_call_id, self.no);
+                }
                 let dialed = request.uri.user().unwrap_or_default().to_owned();
                 let caller = request
                     .headers
@@ -1325,9 +1371,51 @@ impl Call {
 
     /// The media node of the call's endpoints, picked with the first one.
     pub(super) fn media_client(&mut self) -> MediaControlClient<Channel> {
-        self.media
-            .get_or_insert_with(|| self.ctx.services.pick_media())
-            .clone()
+        if self.media.is_none() {
+            let (node, client) = self.ctx.services.pick_media();
+            self.media = Some(client);
+            self.media_node = node;
+        }
+        self.media.clone().expect("picked above")
+    }
+
+    /// The address of the media node holding the call's endpoints (empty: the media
+    /// service as a whole, when no node was listed).
+    pub(super) fn media_node(&mut self) -> String {
+        self.media_client();
+        self.media_node.clone()
+    }
+
+    /// What leg `i` is.
+    pub(super) fn leg_kind(&self, i: usize) -> LegKind {
+        self.legs[i].kind.clone()
+    }
+
+    /// Lets leg `i` go to another call (see [`Leg::hand_over`]).
+    pub(super) fn hand_over_leg(&mut self, i: usize) -> Leg {
+        self.legs[i].hand_over()
+    }
+
+    /// Whether `replaces` names the caller's dialog.
+    pub(super) fn is_caller_dialog(&self, replaces: &super::transfer::Replaces) -> bool {
+        self.caller
+            .as_ref()
+            .and_then(|c| c.dialog.as_ref())
+            .is_some_and(|d| {
+                let id = d.id();
+                replaces.names(&id.call_id, &id.local_tag, &id.remote_tag)
+            })
+    }
+
+    /// Asks the core for something (the call's own commands go through here).
+    pub(super) fn send_command(&self, command: FromCall) {
+        self.send(command);
+    }
+
+    /// Adds a leg another call handed over; its index.
+    pub(super) fn adopt_leg(&mut self, leg: Leg) -> usize {
+        self.legs.push(leg);
+        self.legs.len() - 1
     }
 
     async fn on_offer(&mut self, myself: &ActorRef<CallMsg>, event: queue::OfferEvent) {
@@ -2076,7 +2164,7 @@ impl Call {
     // ----- transfer -----
 
     /// The connected leg a transfer hands the caller away from.
-    fn connected_leg(&self) -> Result<usize, TransferError> {
+    pub(super) fn connected_leg(&self) -> Result<usize, TransferError> {
         // An agent placing a callback has nobody to transfer until the customer answers.
         let customer_missing = self.callback.as_ref().is_some_and(|c| !c.reached);
         match (self.phase, self.winner) {
@@ -2180,7 +2268,7 @@ impl Call {
         let asked = self
             .refer_leg(side)
             .and_then(|leg| Ok((leg, transfer::refer_target(request)?)));
-        let (leg, target) = match asked {
+        let (leg, asked) = match asked {
             Ok(asked) => asked,
             Err(refusal) => {
                 info!(call = %self.id, status = refusal.status, reason = %refusal.reason, "REFER refused");
@@ -2194,8 +2282,18 @@ impl Call {
         let id = request.headers.cseq().map_or(0, |c| c.seq);
         let sub = ReferSubscription { leg, id };
         self.notify_refer(sub, 100);
-        info!(call = %self.id, %target, "the connected phone transfers the call (REFER)");
-        if let Err(e) = self.transfer(myself, target, Some(sub)).await {
+        let target = asked.target.clone();
+        let done = match asked.replaces {
+            Some(replaces) => {
+                info!(call = %self.id, %target, replaces = %replaces.call_id, "the connected phone hands the caller to the call it made (REFER with Replaces)");
+                self.attended_transfer(myself, sub, target, replaces).await
+            }
+            None => {
+                info!(call = %self.id, %target, "the connected phone transfers the call (REFER)");
+                self.transfer(myself, target, Some(sub)).await
+            }
+        };
+        if let Err(e) = done {
             info!(call = %self.id, error = %e, "transfer asked by REFER not made");
             self.notify_refer(sub, transfer::failure_status(&e));
         }
@@ -2223,7 +2321,7 @@ impl Call {
 
     /// Tells the phone that sent an accepted REFER how its transfer goes: `status` as a
     /// sipfrag, the subscription ending with a final one.
-    fn notify_refer(&mut self, sub: ReferSubscription, status: u16) {
+    pub(super) fn notify_refer(&mut self, sub: ReferSubscription, status: u16) {
         self.send_on_leg(sub.leg, |dialog| {
             cc_sip::refer::notify(dialog, sub.id, status)
         });
@@ -2231,7 +2329,7 @@ impl Call {
 
     /// Tells queue and presence that the connected agent (if the call came from a queue) is
     /// done with it: the agent goes to wrap-up.
-    async fn release_connected(&mut self, i: usize) {
+    pub(super) async fn release_connected(&mut self, i: usize) {
         let LegKind::Queue(agent) = self.legs[i].kind.clone() else {
             return;
         };

@@ -180,6 +180,10 @@ impl Calls for CallsApi {
             Ok(Err(e @ TransferError::Unreachable(_))) => {
                 Err(Status::invalid_argument(e.to_string()))
             }
+            // Only a phone's attended transfer gets these.
+            Ok(Err(e @ (TransferError::NoSuchDialog | TransferError::Unsupported(_)))) => {
+                Err(Status::failed_precondition(e.to_string()))
+            }
             Ok(Err(TransferError::Gone))
             | Err(RactorErr::Actor(_) | RactorErr::Messaging(_) | RactorErr::Spawn(_)) => {
                 Err(Status::not_found("call_id: the call has ended"))

@@ -5,6 +5,7 @@
 mod actor;
 mod announce;
 mod api;
+mod attended;
 mod busy;
 mod callback;
 mod dialer;
@@ -193,19 +194,21 @@ impl CallServices {
 
     /// The media node for a new call: one of the least loaded, at random among equals (so a
     /// burst between two load reports spreads).
-    pub fn pick_media(&self) -> MediaControlClient<Channel> {
+    /// A media node for a new call's endpoints, the least loaded, with its address (empty
+    /// for the media service as a whole, when no node is listed).
+    pub fn pick_media(&self) -> (String, MediaControlClient<Channel>) {
         let nodes = self.media_nodes.current();
         let least = nodes.iter().map(|n| n.load).min();
         let candidates: Vec<&NodeInfo> = nodes.iter().filter(|n| Some(n.load) == least).collect();
         if candidates.is_empty() {
-            return self.any_media.clone();
+            return (String::new(), self.any_media.clone());
         }
         let node = candidates[rand::random_range(0..candidates.len())];
         match self.peers.channel(&node.address) {
-            Ok(channel) => MediaControlClient::new(channel),
+            Ok(channel) => (node.address.clone(), MediaControlClient::new(channel)),
             Err(e) => {
                 tracing::warn!(node = %node.node, address = %node.address, error = %e, "unusable media node address");
-                self.any_media.clone()
+                (String::new(), self.any_media.clone())
             }
         }
     }
@@ -395,6 +398,12 @@ pub enum TransferError {
     Unreachable(String),
     #[error("the call has ended")]
     Gone,
+    /// An attended transfer names a dialog that is no call's caller on this node.
+    #[error("the dialog to replace is not a call on this node")]
+    NoSuchDialog,
+    /// An attended transfer this node cannot make (and why).
+    #[error("attended transfer not possible: {0}")]
+    Unsupported(String),
 }
 
 pub(crate) fn unix_ms() -> u64 {
@@ -418,8 +427,19 @@ pub struct Registry {
     endpoints: Mutex<HashMap<String, CallNo>>,
     ids: Mutex<HashMap<String, CallNo>>,
     infos: Mutex<HashMap<CallNo, CallInfo>>,
-    /// Each call's id and endpoints, so that forgetting a call touches only its own entries.
-    owned: Mutex<HashMap<CallNo, (String, Vec<String>)>>,
+    /// The calls by the SIP Call-ID of their caller's dialog (an attended transfer names
+    /// the call it replaces by it).
+    callers: Mutex<HashMap<String, CallNo>>,
+    /// Each call's own entries, so that forgetting a call touches only those.
+    owned: Mutex<HashMap<CallNo, Owned>>,
+}
+
+/// What the registry holds for one call.
+#[derive(Debug, Default)]
+struct Owned {
+    id: String,
+    endpoints: Vec<String>,
+    caller: Option<String>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -443,9 +463,36 @@ impl Registry {
 
     pub fn add_endpoint(&self, endpoint: &str, call: CallNo) {
         locked(&self.endpoints).insert(endpoint.to_owned(), call);
-        if let Some((_, endpoints)) = locked(&self.owned).get_mut(&call) {
-            endpoints.push(endpoint.to_owned());
+        if let Some(owned) = locked(&self.owned).get_mut(&call) {
+            owned.endpoints.push(endpoint.to_owned());
         }
+    }
+
+    /// `endpoint` now belongs to `call` (its media events go there), no longer to the call
+    /// that had it.
+    pub fn move_endpoint(&self, endpoint: &str, call: CallNo) {
+        let from = locked(&self.endpoints).insert(endpoint.to_owned(), call);
+        let mut owned = locked(&self.owned);
+        if let Some(from) = from.and_then(|f| owned.get_mut(&f)) {
+            from.endpoints.retain(|e| e != endpoint);
+        }
+        if let Some(to) = owned.get_mut(&call) {
+            to.endpoints.push(endpoint.to_owned());
+        }
+    }
+
+    /// Notes the SIP Call-ID of the call's caller dialog.
+    pub(crate) fn add_caller(&self, sip_call_id: &str, call: CallNo) {
+        locked(&self.callers).insert(sip_call_id.to_owned(), call);
+        if let Some(owned) = locked(&self.owned).get_mut(&call) {
+            owned.caller = Some(sip_call_id.to_owned());
+        }
+    }
+
+    /// The call whose caller's dialog has this SIP Call-ID.
+    pub fn by_caller(&self, sip_call_id: &str) -> Option<(CallNo, ActorRef<CallMsg>)> {
+        let call = *locked(&self.callers).get(sip_call_id)?;
+        Some((call, self.actor(call)?))
     }
 
     /// Every call in progress, oldest first.
@@ -484,18 +531,27 @@ impl Registry {
     pub(super) fn insert(&self, call: CallNo, id: &str, actor: ActorRef<CallMsg>) {
         locked(&self.calls).insert(call, actor);
         locked(&self.ids).insert(id.to_owned(), call);
-        locked(&self.owned).insert(call, (id.to_owned(), Vec::new()));
+        locked(&self.owned).insert(
+            call,
+            Owned {
+                id: id.to_owned(),
+                ..Owned::default()
+            },
+        );
     }
 
     fn remove(&self, call: CallNo) {
         locked(&self.calls).remove(&call);
         locked(&self.infos).remove(&call);
-        let Some((id, endpoints)) = locked(&self.owned).remove(&call) else {
+        let Some(owned) = locked(&self.owned).remove(&call) else {
             return;
         };
-        locked(&self.ids).remove(&id);
+        locked(&self.ids).remove(&owned.id);
+        if let Some(caller) = owned.caller {
+            locked(&self.callers).remove(&caller);
+        }
         let mut all = locked(&self.endpoints);
-        for e in endpoints {
+        for e in owned.endpoints {
             all.remove(&e);
         }
     }

@@ -58,28 +58,80 @@ impl Refusal {
     }
 }
 
-/// The transfer target a REFER names: the user part of its one `sip:`/`sips:` Refer-To
-/// (any host: phones put our domain or our address there) or the number of a `tel:` one.
-/// Whether the target reaches anything is decided later, by [`goal`], and told in the
-/// final NOTIFY.
-///
-/// Refused: no or several Refer-To (400, RFC 3515 2.4.1); a Refer-To with Replaces, i.e. an
-/// attended transfer, which is not supported yet (501); another URI scheme (416); a URI
-/// without a user (400).
-pub(super) fn refer_target(request: &Request) -> Result<String, Refusal> {
-    let to = refer_to(request).map_err(|e| Refusal::new(e.status(), &e.to_string()))?;
-    if replaces(&to.uri).is_some() {
-        return Err(Refusal::new(
-            501,
-            "Refer-To with Replaces: attended transfer is not supported",
-        ));
+/// What a REFER asks for: a blind transfer to `target`, or, with `replaces`, an attended
+/// one: the phone has called the target itself (the dialog `replaces` names) and asks that
+/// the caller take its place there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ReferRequest {
+    pub target: String,
+    pub replaces: Option<Replaces>,
+}
+
+/// The dialog a Refer-To's Replaces names (RFC 3891 3): its Call-ID and both tags. Which
+/// tag is whose depends on who made the dialog, so it is matched either way round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Replaces {
+    pub call_id: String,
+    pub to_tag: String,
+    pub from_tag: String,
+}
+
+impl Replaces {
+    /// Parses `call-id;to-tag=..;from-tag=..` (other parameters, such as `early-only`,
+    /// are ignored).
+    pub(super) fn parse(value: &str) -> Result<Replaces, Refusal> {
+        let bad = |why: &str| Refusal::new(400, &format!("Refer-To: Replaces {why}"));
+        let mut parts = value.split(';');
+        let call_id = parts.next().unwrap_or_default().trim();
+        if call_id.is_empty() {
+            return Err(bad("names no Call-ID"));
+        }
+        let (mut to_tag, mut from_tag) = (None, None);
+        for part in parts {
+            let (name, tag) = part.split_once('=').unwrap_or((part, ""));
+            match name.trim().to_ascii_lowercase().as_str() {
+                "to-tag" => to_tag = Some(tag.trim()),
+                "from-tag" => from_tag = Some(tag.trim()),
+                _ => {}
+            }
+        }
+        match (to_tag, from_tag) {
+            (Some(to), Some(from)) if !to.is_empty() && !from.is_empty() => Ok(Replaces {
+                call_id: call_id.to_owned(),
+                to_tag: to.to_owned(),
+                from_tag: from.to_owned(),
+            }),
+            _ => Err(bad("lacks its to-tag or from-tag")),
+        }
     }
+
+    /// Whether these are the tags of a dialog whose own tags are `ours` and `theirs`.
+    pub(super) fn names(&self, call_id: &str, ours: &str, theirs: &str) -> bool {
+        self.call_id == call_id
+            && ((self.to_tag == ours && self.from_tag == theirs)
+                || (self.to_tag == theirs && self.from_tag == ours))
+    }
+}
+
+/// What a REFER asks for: the user part of its one `sip:`/`sips:` Refer-To (any host:
+/// phones put our domain or our address there) or the number of a `tel:` one, and the
+/// dialog its Replaces names, if any. Whether the target reaches anything is decided
+/// later, by [`goal`], and told in the final NOTIFY.
+///
+/// Refused: no or several Refer-To (400, RFC 3515 2.4.1); another URI scheme (416); a URI
+/// without a user, or a Replaces without its Call-ID or tags (400).
+pub(super) fn refer_target(request: &Request) -> Result<ReferRequest, Refusal> {
+    let to = refer_to(request).map_err(|e| Refusal::new(e.status(), &e.to_string()))?;
     if let Uri::Other(other) = &to.uri {
         let why = format!("Refer-To: {}: URIs are not supported", other.scheme);
         return Err(Refusal::new(416, &why));
     }
+    let replaces = replaces(&to.uri).map(Replaces::parse).transpose()?;
     match to.uri.user() {
-        Some(user) if !user.is_empty() => Ok(user.to_owned()),
+        Some(user) if !user.is_empty() => Ok(ReferRequest {
+            target: user.to_owned(),
+            replaces,
+        }),
         _ => Err(Refusal::new(400, "Refer-To names no extension or number")),
     }
 }
@@ -89,6 +141,8 @@ pub(super) fn failure_status(e: &TransferError) -> u16 {
     match e {
         TransferError::Unreachable(_) => 404,
         TransferError::NotConnected | TransferError::Gone => 503,
+        TransferError::NoSuchDialog => 481,
+        TransferError::Unsupported(_) => 501,
     }
 }
 
@@ -170,7 +224,12 @@ target = "127.0.0.1:5090"
 
     #[test]
     fn a_refer_names_its_target_by_the_user_of_its_refer_to() {
-        let target = |h: &str| refer_target(&refer(&format!("Refer-To: {h}\r\n")));
+        let target = |h: &str| {
+            refer_target(&refer(&format!("Refer-To: {h}\r\n"))).map(|r| {
+                assert_eq!(r.replaces, None);
+                r.target
+            })
+        };
         assert_eq!(target("<sip:202@cc.local>"), Ok("202".into()));
         assert_eq!(
             target("<sip:600@127.0.0.1:5060;user=phone>"),
@@ -178,6 +237,28 @@ target = "127.0.0.1:5090"
         );
         assert_eq!(target("\"Piotr\" <sips:202@cc.local>"), Ok("202".into()));
         assert_eq!(target("<tel:+48600100200>"), Ok("+48600100200".into()));
+    }
+
+    #[test]
+    fn an_attended_transfer_names_the_dialog_it_replaces_either_way_round() {
+        let asked = refer_target(&refer(
+            "Refer-To: <sip:202@cc.local?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2%3Bearly-only>\r\n",
+        ))
+        .unwrap();
+        assert_eq!(asked.target, "202");
+        let replaces = asked.replaces.unwrap();
+        assert_eq!(
+            replaces,
+            Replaces {
+                call_id: "abc@host".into(),
+                to_tag: "1".into(),
+                from_tag: "2".into(),
+            }
+        );
+        assert!(replaces.names("abc@host", "1", "2"));
+        assert!(replaces.names("abc@host", "2", "1"));
+        assert!(!replaces.names("abc@host", "1", "3"));
+        assert!(!replaces.names("other", "1", "2"));
     }
 
     #[test]
@@ -199,10 +280,18 @@ target = "127.0.0.1:5090"
         let web = refused("Refer-To: <http://example.com/>\r\n");
         assert_eq!(web.status, 416);
         assert!(web.reason.contains("Refer-To: http"), "{}", web.reason);
-        let attended =
-            refused("Refer-To: <sip:202@cc.local?Replaces=x%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\n");
-        assert_eq!(attended.status, 501);
-        assert!(attended.reason.contains("Replaces"), "{}", attended.reason);
+        for broken in [
+            "",
+            "x%3Bto-tag%3D1",
+            "x%3Bfrom-tag%3D2",
+            "%3Bto-tag%3D1%3Bfrom-tag%3D2",
+        ] {
+            let attended = refused(&format!(
+                "Refer-To: <sip:202@cc.local?Replaces={broken}>\r\n"
+            ));
+            assert_eq!(attended.status, 400, "{broken}");
+            assert!(attended.reason.contains("Replaces"), "{}", attended.reason);
+        }
     }
 
     #[test]
@@ -210,5 +299,10 @@ target = "127.0.0.1:5090"
         assert_eq!(failure_status(&TransferError::Unreachable("x".into())), 404);
         assert_eq!(failure_status(&TransferError::Gone), 503);
         assert_eq!(failure_status(&TransferError::NotConnected), 503);
+        assert_eq!(failure_status(&TransferError::NoSuchDialog), 481);
+        assert_eq!(
+            failure_status(&TransferError::Unsupported("why".into())),
+            501
+        );
     }
 }

@@ -64,6 +64,9 @@ pub enum FromCall {
         extension: String,
         reply: tokio::sync::oneshot::Sender<Vec<Contact>>,
     },
+    /// The leg `call_id` now belongs to call `to`, with its transactions (an attended
+    /// transfer hands a talking leg from one call to another).
+    MoveLeg { call_id: String, to: CallNo },
     /// The call is over: forget its legs (late messages then get 481 or are dropped).
     Ended { call: CallNo },
 }
@@ -126,6 +129,39 @@ impl CallTable {
             && let Some(handles) = self.client_handles.get_mut(&call)
         {
             handles.retain(|h| *h != tx);
+        }
+    }
+
+    /// Gives the leg `call_id` (and its client transactions) to `to`; a leg nobody has is
+    /// left alone.
+    pub fn move_leg(&mut self, call_id: &str, to: CallNo) {
+        let Some(from) = self.legs.get(call_id).copied() else {
+            return;
+        };
+        if from == to {
+            return;
+        }
+        if let Some(legs) = self.per_call.get_mut(&from) {
+            legs.retain(|l| l != call_id);
+        }
+        self.legs.remove(call_id);
+        self.add_leg(to, call_id);
+        let moved: Vec<TxHandle> = self
+            .client_handles
+            .get(&from)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|tx| self.clients.get(tx).is_some_and(|(_, id, _)| id == call_id))
+            .collect();
+        for tx in moved {
+            if let Some((call, _, _)) = self.clients.get_mut(&tx) {
+                *call = to;
+            }
+            if let Some(handles) = self.client_handles.get_mut(&from) {
+                handles.retain(|h| *h != tx);
+            }
+            self.client_handles.entry(to).or_default().push(tx);
         }
     }
 

@@ -352,6 +352,7 @@ impl EdgeCore {
                 });
             }
             FromCall::Contacts { .. } => {}
+            FromCall::MoveLeg { call_id, to } => self.calls.move_leg(&call_id, to),
             FromCall::Ended { call } => self.calls.remove(call),
         }
     }

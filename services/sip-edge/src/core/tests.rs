@@ -564,3 +564,71 @@ fn a_refer_in_a_calls_dialog_reaches_the_call_once_however_often_it_is_sent() {
     assert_eq!(again.iter().map(|r| r.status).collect::<Vec<_>>(), [202]);
     assert!(h.core.poll_call_event().is_none());
 }
+
+#[test]
+fn a_leg_handed_to_another_call_takes_its_requests_and_transactions_along() {
+    let mut h = Harness::new();
+    assert_eq!(h.register_with("201", "anna-secret", "").status, 200);
+    h.send(&invite_with_sdp("sip:202@cc.local", "call-a"));
+    let (first, _) = h.core.poll_call_event().unwrap();
+    h.send(&invite_with_sdp("sip:202@cc.local", "call-b"));
+    let (second, _) = h.core.poll_call_event().unwrap();
+    assert_ne!(first, second);
+    let parse = |raw: String| match parse_message(raw.as_bytes()).unwrap() {
+        Message::Request(r) => r,
+        _ => unreachable!(),
+    };
+    // The first call rings a phone (leg-1), then sends it a re-INVITE still unanswered.
+    let invite = parse(invite_with_sdp("sip:201@192.0.2.10:5062", "leg-1"));
+    h.core.handle_command(
+        FromCall::Request {
+            call: first,
+            request: invite,
+            dest: peer(),
+        },
+        h.t0,
+    );
+    let reinvite = parse(
+        invite_with_sdp("sip:201@192.0.2.10:5062", "leg-1")
+            .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+            .replace("branch=z9hG4bKleg-1", "branch=z9hG4bKleg-1-re"),
+    );
+    h.core.handle_command(
+        FromCall::Request {
+            call: first,
+            request: reinvite.clone(),
+            dest: peer(),
+        },
+        h.t0,
+    );
+    while h.core.poll_outgoing().is_some() {}
+
+    h.core.handle_command(
+        FromCall::MoveLeg {
+            call_id: "leg-1".into(),
+            to: second,
+        },
+        h.t0,
+    );
+    // The re-INVITE's answer, and requests in the leg's dialog, go to the second call...
+    h.core.handle_inbound(
+        Inbound {
+            message: Message::Response(Response::to_request(&reinvite, 200, Some("dev"))),
+            peer: peer(),
+        },
+        h.t0,
+        UNIX,
+    );
+    assert!(
+        matches!(h.core.poll_call_event(), Some((c, ToCall::Response { response })) if c == second && response.status == 200)
+    );
+    h.send(&request_in_dialog("REFER", "leg-1"));
+    assert!(matches!(h.core.poll_call_event(), Some((c, ToCall::Request { .. })) if c == second));
+    // ...also once the first call has ended.
+    h.core.handle_command(FromCall::Ended { call: first }, h.t0);
+    h.send(&request_in_dialog("BYE", "leg-1"));
+    assert!(matches!(h.core.poll_call_event(), Some((c, ToCall::Request { .. })) if c == second));
+    h.core
+        .handle_command(FromCall::Ended { call: second }, h.t0);
+    assert_eq!(h.core.call_count(), 0);
+}

@@ -1,0 +1,283 @@
+//! Attended transfer from the agent's phone (RFC 5589: a REFER whose Refer-To carries a
+//! Replaces) through a real `ccd all`, the agent's phone being PJSIP (pjsua2, the
+//! `tests/pjsua/attended_transfer.py` peer): a SIPp caller is queued and answered by Anna's
+//! PJSIP phone, which puts them on hold, calls Piotr's SIPp phone through ccd, then hands
+//! the caller over. Piotr's call carries on with the caller, without ringing again; Anna is
+//! hung up on both calls.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use cc_proto::events::v1 as events_pb;
+use cc_proto::events::v1::event::Event as E;
+use cc_proto::events::v1::events_client::EventsClient;
+use cc_tests::ccd::{Ccd, NodeConfig};
+use cc_tests::net::{free_media_port, free_port};
+use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::phones::Behaviour;
+use cc_tests::sip::Transport;
+use cc_tests::tools::{Capture, Sipp, require, run_bounded};
+use tonic::Streaming;
+
+/// The number that goes straight to the sales queue.
+const SALES_NUMBER: &str = "48220000001";
+
+/// Sales is Anna alone; Piotr (extension 202) is in no department: only a direct call
+/// reaches him.
+fn center() -> NodeConfig {
+    NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+ring_seconds = 5
+wrap_up_seconds = 0
+
+[[numbers]]
+number = "{SALES_NUMBER}"
+route = {{ department = "sales" }}
+"#
+    ))
+}
+
+/// Every event of the node from the first on.
+async fn events(node: &Ccd) -> Streaming<events_pb::Event> {
+    let mut client = EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    client
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The story of the first call the stream tells of (the caller's), each event in a word
+/// with its detail, up to its end; the other calls' events are left out.
+async fn first_call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<String> {
+    let mut story = Vec::new();
+    let mut first: Option<String> = None;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("the call did not end within 20 s: {story:?}"))
+            .unwrap()
+            .unwrap();
+        let (call, line) = match event.event {
+            Some(E::CallStarted(s)) => (s.call_id, "started".to_owned()),
+            Some(E::CallQueued(q)) => (q.call_id, format!("queued {}", q.department_id)),
+            Some(E::CallAnswered(a)) => (a.call_id, format!("answered {}", a.agent_id)),
+            Some(E::CallHeld(h)) => {
+                let by = format!("held by {:?}", h.by());
+                (h.call_id, by)
+            }
+            Some(E::CallResumed(r)) => (r.call_id, "resumed".to_owned()),
+            Some(E::CallTransferred(t)) => (t.call_id, format!("transferred {}", t.target)),
+            Some(E::CallEnded(e)) => (e.call_id, "ended".to_owned()),
+            _ => continue,
+        };
+        let first = first.get_or_insert_with(|| call.clone());
+        if call != *first {
+            continue;
+        }
+        let ended = line == "ended";
+        story.push(line);
+        if ended {
+            return story;
+        }
+    }
+}
+
+/// Anna's PJSIP phone: the script's steps as they come (one JSON object a line).
+struct Pjsua {
+    child: Child,
+    steps: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Pjsua {
+    fn start(node: &Ccd, port: u16) -> Pjsua {
+        let python = require("python3", "python3");
+        let check = run_bounded(
+            {
+                let mut c = Command::new(&python);
+                c.args(["-c", "import pjsua2"]);
+                c
+            },
+            Duration::from_secs(30),
+        );
+        assert!(
+            check.success(),
+            "pjsua2 is missing (scripts/setup.sh installs pjsua2-python from PyPI): {}",
+            check.describe()
+        );
+        let script = cc_tests::manifest_dir().join("pjsua/attended_transfer.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg(node.addr().to_string())
+            .args(["201", "anna-secret", "202"])
+            .arg(port.to_string())
+            .arg("40")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, steps) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Pjsua {
+            child,
+            steps,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (at most `within`) for a step containing `what`; its line.
+    fn until(&mut self, what: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.steps.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(what) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {what:?} from Anna's PJSIP phone; it said {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Waits for the script to end (at most `within`); its exit code.
+    fn exit_code(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Pjsua {
+    fn drop(&mut self) {
+        // Our own child, ended by its PID (a no-op once it has exited).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_hands_the_caller_to_the_colleague_they_consulted() {
+    let node = Ccd::start(center());
+    let mut stream = events(&node).await;
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
+    let anna_port = free_port();
+    let mut anna = Pjsua::start(&node, anna_port);
+    anna.until("registered", Duration::from_secs(15));
+    log_in_available(&node, &["anna"]).await;
+
+    // Piotr's audio, and Anna's SIP to tell when she handed the caller over.
+    let capture = Capture::start(&format!(
+        "udp and (dst port {} or src port {anna_port})",
+        piotr.media_port
+    ));
+    let caller_port = free_media_port();
+    let sipp = Sipp::new("caller.xml", node.addr(), Transport::Udp)
+        .service(SALES_NUMBER)
+        .with_pcaps()
+        .media_port(caller_port)
+        .arg("-d")
+        .arg("8000")
+        .timeout(Duration::from_secs(40));
+    let caller = tokio::spawn(run(sipp));
+
+    anna.until("\"referred\"", Duration::from_secs(20));
+    let done = tokio::task::spawn_blocking(move || {
+        let done = anna.until("\"done\"", Duration::from_secs(20));
+        let code = anna.exit_code(Duration::from_secs(10));
+        (done, code, anna.seen.clone())
+    })
+    .await
+    .unwrap();
+    let caller = caller.await.unwrap();
+    let packets = capture.stop_fields(&["udp.srcport", "udp.dstport", "sip.Method"]);
+    let (done, code, seen) = done;
+    assert_eq!(
+        code,
+        Some(0),
+        "{done}\nAnna's phone said {seen:?}\n{}",
+        describe(&caller, &node, &[&piotr])
+    );
+    assert!(done.contains("\"transfer_status\": 200"), "{done}");
+    assert!(
+        caller.all_calls_succeeded(),
+        "{}",
+        describe(&caller, &node, &[&piotr])
+    );
+
+    // Piotr was rung once (Anna's consultation call), never again, and his call carried on
+    // with the caller until the caller hung up.
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+    assert!(
+        piotr.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        piotr.describe()
+    );
+    assert_eq!(piotr.received("BYE").len(), 1, "{}", piotr.describe());
+
+    // After Anna's REFER, Piotr hears the caller (their audio, 50 packets a second, while
+    // the caller's recording plays): the two are bridged.
+    let anna_sip = anna_port.to_string();
+    let refer = packets
+        .iter()
+        .position(|p| p[0] == anna_sip && p[2] == "REFER")
+        .unwrap_or_else(|| panic!("no REFER from Anna in the capture"));
+    let to_piotr = piotr.media_port.to_string();
+    let heard = packets[refer..].iter().filter(|p| p[1] == to_piotr).count();
+    assert!(heard >= 25, "{heard} packets to Piotr after the transfer");
+
+    // The caller's call: answered by Anna, held, handed to Piotr, ended by the caller.
+    let story = first_call_story(&mut stream).await;
+    assert_eq!(
+        story,
+        [
+            "started",
+            "queued sales",
+            "answered anna",
+            "held by Callee",
+            "resumed",
+            "transferred 202",
+            "answered piotr",
+            "ended",
+        ],
+        "{}",
+        node.log_text()
+    );
+}
