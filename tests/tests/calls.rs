@@ -713,6 +713,7 @@ async fn the_calls_api_lists_a_connected_call_and_hangs_it_up() {
         .transfer_call(calls_pb::TransferCallRequest {
             call_id: "nope".into(),
             target: "202".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -739,15 +740,32 @@ async fn a_blind_transfer_connects_the_caller_to_another_employee() {
         .transfer_call(calls_pb::TransferCallRequest {
             call_id: call.call_id.clone(),
             target: "nowhere".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
     assert!(bad.message().contains("target"), "{}", bad.message());
+    // Only an employee is announced to: not a department; the call stays Anna's.
+    let department = client
+        .transfer_call(calls_pb::TransferCallRequest {
+            call_id: call.call_id.clone(),
+            target: "600".into(),
+            announced: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(department.code(), tonic::Code::InvalidArgument);
+    assert!(
+        department.message().contains("target") && department.message().contains("employee"),
+        "{}",
+        department.message()
+    );
     client
         .transfer_call(calls_pb::TransferCallRequest {
             call_id: call.call_id.clone(),
             target: "202".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -2,7 +2,8 @@
 //! R-33): the director's screening policy turns a never-connect caller away with a neutral
 //! prompt (her phone never rings) and puts a VIP through during do-not-disturb; a spam
 //! caller to the sales line hears the polite prompt instead of reaching an agent; a call on
-//! the director's line overtakes an ordinary caller who waited longer.
+//! the director's line overtakes an ordinary caller who waited longer; an agent's announced
+//! transfer presents the caller to the colleague, who accepts before being connected.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -453,5 +454,119 @@ async fn a_caller_hanging_up_during_the_announcement_hangs_up_the_callee_too() {
         !node.log_text().contains("the callee declined"),
         "{}",
         node.log_text()
+    );
+}
+
+/// Sales (Anna) takes the calls of the sales line; Piotr is in no department.
+fn sales_and_piotr() -> NodeConfig {
+    NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 0
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+ring_seconds = 5
+wrap_up_seconds = 0
+
+[[numbers]]
+number = "{SALES}"
+route = {{ department = "sales" }}
+"#
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_announced_transfer_connects_the_caller_once_the_colleague_accepts() {
+    use cc_proto::calls::v1 as calls_pb;
+    use cc_proto::calls::v1::calls_client::CallsClient;
+    let node = Ccd::start(sales_and_piotr());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    // Piotr answers, hears who calls and presses 1 three seconds in.
+    let piotr = phone(
+        &node,
+        "202",
+        Behaviour::AnswerThenKey {
+            ring_ms: 200,
+            key: '1',
+            key_ms: 3000,
+        },
+    );
+    log_in_available(&node, &["anna"]).await;
+    // The caller is answered by Anna, then (transferred) asked who they are: they speak
+    // 10 s after the answer and press # at 17.5 s.
+    let caller = tokio::spawn(run(Sipp::new(
+        "caller_announced.xml",
+        node.addr(),
+        Transport::Udp,
+    )
+    .service(SALES)
+    .caller(ORDINARY)
+    .with_pcaps()
+    .file(
+        "dtmf.pcap",
+        std::path::Path::new("/usr/share/sip-tester/dtmf_2833_pound.pcap"),
+    )
+    .arg("-d")
+    .arg("7500")
+    .key("hold_ms", "15000")
+    .timeout(Duration::from_secs(60))));
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let call = loop {
+        let talking = calls
+            .list_calls(calls_pb::ListCallsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .calls
+            .into_iter()
+            .find(|c| c.state() == calls_pb::CallState::Talking);
+        if let Some(call) = talking {
+            break call;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(call.agent_id, "anna");
+    calls
+        .transfer_call(calls_pb::TransferCallRequest {
+            call_id: call.call_id.clone(),
+            target: "202".into(),
+            announced: true,
+        })
+        .await
+        .unwrap();
+    let run = caller.await.unwrap();
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr])
+    );
+    let log = node.log_text();
+    assert!(log.contains("asking the caller who they are"), "{log}");
+    assert!(log.contains("presenting the caller to the callee"), "{log}");
+    assert!(
+        log.contains("the callee accepted the announced call"),
+        "{log}"
+    );
+    // Anna was hung up on at the transfer; Piotr, rung once, talked to the caller until
+    // the caller hung up.
+    assert!(
+        anna.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        anna.describe()
+    );
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+    assert!(
+        piotr.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        piotr.describe()
     );
 }

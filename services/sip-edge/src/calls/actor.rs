@@ -82,6 +82,8 @@ pub enum CallMsg {
     /// Blind transfer of the connected call to an extension or outside number.
     Transfer {
         target: String,
+        /// The target (an employee) hears who calls and accepts first.
+        announced: bool,
         reply: ractor::RpcReplyPort<Result<(), TransferError>>,
     },
     /// The presented employee accepts or declines the announced call.
@@ -210,8 +212,12 @@ impl Actor for CallActor {
             CallMsg::PresenceMoved(shards) => call.report_to_new_presence(&shards),
             CallMsg::Timer(timer) => call.on_timer(&myself, timer).await,
             CallMsg::Hangup => call.end(&myself, Side::Nobody, "hung up by the API").await,
-            CallMsg::Transfer { target, reply } => {
-                let result = call.transfer(&myself, target, None).await;
+            CallMsg::Transfer {
+                target,
+                announced,
+                reply,
+            } => {
+                let result = call.transfer(&myself, target, None, announced).await;
                 let _ = reply.send(result);
             }
             CallMsg::AnswerAnnouncement { accept, reply } => {
@@ -2178,16 +2184,22 @@ impl Call {
     /// Blind transfer: hangs up the connected leg and sends the caller to `target` (a
     /// department's or an employee's extension, or an outside number), with music meanwhile.
     /// When the connected phone asked for it with a REFER (`refer`), it is told the transfer
-    /// is made (a final NOTIFY with `200 OK`) before it is hung up.
+    /// is made (a final NOTIFY with `200 OK`) before it is hung up. `announced` (an
+    /// employee only) presents the caller to the employee first, as their screening's
+    /// announcement does.
     async fn transfer(
         &mut self,
         myself: &ActorRef<CallMsg>,
         target: String,
         refer: Option<ReferSubscription>,
+        announced: bool,
     ) -> Result<(), TransferError> {
         let i = self.connected_leg()?;
         let goal = transfer::goal(&self.ctx.config(), &target)?;
-        info!(call = %self.id, %target, "blind transfer");
+        if announced && !matches!(goal, Goal::Employee(_)) {
+            return Err(TransferError::NotAnnounceable(target));
+        }
+        info!(call = %self.id, %target, announced, "transfer");
         if let Some(sub) = refer {
             self.notify_refer(sub, 200);
         }
@@ -2231,7 +2243,7 @@ impl Call {
                 let d = routing::Dial {
                     employee_id,
                     forward: None,
-                    announce: false,
+                    announce: announced,
                 };
                 self.dial(myself, d).await;
             }
@@ -2290,7 +2302,7 @@ impl Call {
             }
             None => {
                 info!(call = %self.id, %target, "the connected phone transfers the call (REFER)");
-                self.transfer(myself, target, Some(sub)).await
+                self.transfer(myself, target, Some(sub), false).await
             }
         };
         if let Err(e) = done {

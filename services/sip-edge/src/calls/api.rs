@@ -168,6 +168,7 @@ impl Calls for CallsApi {
             actor,
             |reply| CallMsg::Transfer {
                 target: r.target,
+                announced: r.announced,
                 reply
             },
             timeout_ms
@@ -177,7 +178,7 @@ impl Calls for CallsApi {
             Ok(Err(e @ TransferError::NotConnected)) => {
                 Err(Status::failed_precondition(e.to_string()))
             }
-            Ok(Err(e @ TransferError::Unreachable(_))) => {
+            Ok(Err(e @ (TransferError::Unreachable(_) | TransferError::NotAnnounceable(_)))) => {
                 Err(Status::invalid_argument(e.to_string()))
             }
             // Only a phone's attended transfer gets these.

@@ -396,6 +396,8 @@ pub enum TransferError {
     NotConnected,
     #[error("target: {0:?} is no extension, and no trunk is configured for outside numbers")]
     Unreachable(String),
+    #[error("target: {0:?} is no employee's extension: only an employee can be announced to")]
+    NotAnnounceable(String),
     #[error("the call has ended")]
     Gone,
     /// An attended transfer names a dialog that is no call's caller on this node.
