@@ -1,6 +1,7 @@
 //! Harness for the end-to-end tests: it starts the real `ccd` binary on a free loopback port
 //! ([`ccd`]), runs real SIP peers (SIPp, sipsak, sipvicious) under hard timeouts ([`tools`]),
-//! and speaks raw SIP over UDP and TCP for what no tool sends ([`sip`], [`digest`]).
+//! drives PJSIP phones for what SIPp cannot play ([`pjsua`]), and speaks raw SIP over UDP
+//! and TCP for what no tool sends ([`sip`], [`digest`]).
 //!
 //! Every socket is on 127.0.0.1, every port is picked free ([`net`]), every wait has a
 //! deadline, and every process the harness starts is killed by its PID when dropped.
@@ -11,6 +12,7 @@ pub mod digest;
 pub mod net;
 pub mod org;
 pub mod phones;
+pub mod pjsua;
 pub mod register;
 pub mod sip;
 pub mod tools;

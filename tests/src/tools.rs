@@ -422,6 +422,21 @@ impl Capture {
 
 impl Drop for Capture {
     fn drop(&mut self) {
+        // Dropped without `stop` (a test failed first): SIGTERM lets tshark stop its
+        // dumpcap child, which a SIGKILL would leave capturing (and holding whatever the
+        // test process let it inherit); SIGKILL only if it does not go.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -6,10 +6,7 @@
 //! hung up on both calls.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cc_proto::events::v1 as events_pb;
 use cc_proto::events::v1::event::Event as E;
@@ -18,8 +15,9 @@ use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::{free_media_port, free_port};
 use cc_tests::org::{describe, log_in_available, phone, run};
 use cc_tests::phones::Behaviour;
+use cc_tests::pjsua::Pjsua;
 use cc_tests::sip::Transport;
-use cc_tests::tools::{Capture, Sipp, require, run_bounded};
+use cc_tests::tools::{Capture, Sipp};
 use tonic::Streaming;
 
 /// The number that goes straight to the sales queue.
@@ -101,105 +99,23 @@ async fn first_call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<Strin
     }
 }
 
-/// Anna's PJSIP phone: the script's steps as they come (one JSON object a line).
-struct Pjsua {
-    child: Child,
-    steps: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Pjsua {
-    fn start(node: &Ccd, port: u16) -> Pjsua {
-        let python = require("python3", "python3");
-        let check = run_bounded(
-            {
-                let mut c = Command::new(&python);
-                c.args(["-c", "import pjsua2"]);
-                c
-            },
-            Duration::from_secs(30),
-        );
-        assert!(
-            check.success(),
-            "pjsua2 is missing (scripts/setup.sh installs pjsua2-python from PyPI): {}",
-            check.describe()
-        );
-        let script = cc_tests::manifest_dir().join("pjsua/attended_transfer.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg(node.addr().to_string())
-            .args(["201", "anna-secret", "202"])
-            .arg(port.to_string())
-            .arg("40")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, steps) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Pjsua {
-            child,
-            steps,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (at most `within`) for a step containing `what`; its line.
-    fn until(&mut self, what: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.steps.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(what) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no {what:?} from Anna's PJSIP phone; it said {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// Waits for the script to end (at most `within`); its exit code.
-    fn exit_code(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Pjsua {
-    fn drop(&mut self) {
-        // Our own child, ended by its PID (a no-op once it has exited).
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_hands_the_caller_to_the_colleague_they_consulted() {
     let node = Ccd::start(center());
     let mut stream = events(&node).await;
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
     let anna_port = free_port();
-    let mut anna = Pjsua::start(&node, anna_port);
+    let mut anna = Pjsua::start(
+        "attended_transfer.py",
+        &[
+            node.addr().to_string(),
+            "201".into(),
+            "anna-secret".into(),
+            "202".into(),
+            anna_port.to_string(),
+            "40".into(),
+        ],
+    );
     anna.until("registered", Duration::from_secs(15));
     log_in_available(&node, &["anna"]).await;
 

@@ -38,6 +38,11 @@ struct Line {
     key: String,
     /// The new value; `None` when the key was deleted.
     value: Option<String>,
+    /// The coordinator's revision when the line was written, at least (older journals
+    /// have none). A store rebuilt from the journal starts beyond the highest one: values
+    /// carry revisions as fencing tokens, which must stay older than the new ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revision: Option<Revision>,
 }
 
 /// A coordinator whose keys under some prefixes are kept in a file too.
@@ -60,6 +65,8 @@ struct Journal {
     live: usize,
     /// A line may be missing or torn: rewrite the journal before the next line.
     broken: bool,
+    /// The highest revision the journal has seen, in this process or an earlier one.
+    high: Revision,
 }
 
 impl Journaled {
@@ -89,7 +96,7 @@ impl Journaled {
                 "an empty prefix would journal every key",
             ));
         }
-        let entries = blocking({
+        let (entries, high) = blocking({
             let path = path.clone();
             move || replay(&path)
         })
@@ -104,7 +111,7 @@ impl Journaled {
                 replayed += 1;
             }
         }
-        tracing::info!(path = %path.display(), keys = replayed, "journal replayed");
+        tracing::info!(path = %path.display(), keys = replayed, revision = high, "journal replayed");
         let journaled = Self {
             inner,
             prefixes,
@@ -115,6 +122,7 @@ impl Journaled {
                 appended: 0,
                 live: 0,
                 broken: true,
+                high,
             }),
         };
         {
@@ -122,6 +130,13 @@ impl Journaled {
             journaled.compact(&mut journal).await?;
         }
         Ok(journaled)
+    }
+
+    /// The highest revision the journal names (an earlier process's, or the replay's
+    /// own): the coordinator it was replayed into must give greater ones from now on (for
+    /// the in-memory one, [`cc_cluster::MemoryCoordinator::advance_revision`]).
+    pub async fn revision_floor(&self) -> Revision {
+        self.journal.lock().await.high
     }
 
     fn journaled(&self, key: &str) -> bool {
@@ -139,10 +154,15 @@ impl Journaled {
         kvs.sort_by(|a, b| a.key.cmp(&b.key));
         kvs.dedup_by(|a, b| a.key == b.key);
         let mut bytes = Vec::new();
+        let high = kvs
+            .iter()
+            .map(|kv| kv.mod_revision)
+            .fold(journal.high, Revision::max);
         for kv in &kvs {
             let line = Line {
                 key: kv.key.clone(),
                 value: Some(String::from_utf8_lossy(&kv.value).into_owned()),
+                revision: Some(high),
             };
             serde_json::to_writer(&mut bytes, &line).map_err(io::Error::other)?;
             bytes.push(b'\n');
@@ -154,6 +174,7 @@ impl Journaled {
         journal.appended = 0;
         journal.live = kvs.len();
         journal.broken = false;
+        journal.high = high;
         Ok(())
     }
 
@@ -163,7 +184,11 @@ impl Journaled {
         journal: &mut Journal,
         key: &str,
         value: Option<&[u8]>,
+        revision: Option<Revision>,
     ) -> Result<(), Error> {
+        if let Some(revision) = revision {
+            journal.high = journal.high.max(revision);
+        }
         let path = journal.path.display().to_string();
         let unavailable = |e: io::Error| {
             tracing::error!(%path, error = %e, "cannot write the journal");
@@ -176,6 +201,7 @@ impl Journaled {
         let line = Line {
             key: key.to_owned(),
             value: value.map(|v| String::from_utf8_lossy(v).into_owned()),
+            revision,
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| Error::Invalid(e.to_string()))?;
         bytes.push(b'\n');
@@ -229,7 +255,8 @@ impl Coordinator for Journaled {
         }
         let mut journal = self.journal.lock().await;
         let revision = self.inner.put(key, value.clone(), lease).await?;
-        self.record(&mut journal, key, Some(&value)).await?;
+        self.record(&mut journal, key, Some(&value), Some(revision))
+            .await?;
         Ok(revision)
     }
 
@@ -240,7 +267,7 @@ impl Coordinator for Journaled {
         let mut journal = self.journal.lock().await;
         let existed = self.inner.delete(key).await?;
         if existed {
-            self.record(&mut journal, key, None).await?;
+            self.record(&mut journal, key, None, None).await?;
         }
         Ok(existed)
     }
@@ -255,8 +282,9 @@ impl Coordinator for Journaled {
             Write::Delete => None,
         };
         let swapped = self.inner.swap(key, expect, write).await?;
-        if let Swap::Done(_) = swapped {
-            self.record(&mut journal, key, value.as_deref()).await?;
+        if let Swap::Done(revision) = swapped {
+            self.record(&mut journal, key, value.as_deref(), Some(revision))
+                .await?;
         }
         Ok(swapped)
     }
@@ -291,28 +319,28 @@ async fn blocking<T: Send + 'static>(
         .map_err(io::Error::other)?
 }
 
-/// The keys and values the journal at `path` ends with (nothing if there is no journal).
-fn replay(path: &Path) -> io::Result<BTreeMap<String, String>> {
+/// The keys and values the journal at `path` ends with (nothing if there is no journal),
+/// and the highest revision it names (0 when none).
+fn replay(path: &Path) -> io::Result<(BTreeMap<String, String>, Revision)> {
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((BTreeMap::new(), 0)),
         Err(e) => return Err(e),
     };
     let mut entries = BTreeMap::new();
+    let mut high: Revision = 0;
     for (n, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line = line?;
         if line.is_empty() {
             continue;
         }
         match serde_json::from_slice::<Line>(&line) {
-            Ok(Line {
-                key,
-                value: Some(value),
-            }) => {
-                entries.insert(key, value);
-            }
-            Ok(Line { key, value: None }) => {
-                entries.remove(&key);
+            Ok(line) => {
+                high = high.max(line.revision.unwrap_or(0));
+                match line.value {
+                    Some(value) => entries.insert(line.key, value),
+                    None => entries.remove(&line.key),
+                };
             }
             Err(e) => tracing::warn!(
                 path = %path.display(), line = n + 1, error = %e,
@@ -320,7 +348,7 @@ fn replay(path: &Path) -> io::Result<BTreeMap<String, String>> {
             ),
         }
     }
-    Ok(entries)
+    Ok((entries, high))
 }
 
 /// Writes `bytes` as the new journal (temporary file, sync, rename, sync the directory) and

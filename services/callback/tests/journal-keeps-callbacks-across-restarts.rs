@@ -224,3 +224,65 @@ async fn a_restart_keeps_the_keys_of_every_journaled_prefix_and_no_other() {
     assert_eq!(value("/cc/callbacks/c1").await, Some(b"cb".to_vec()));
     assert_eq!(value("/cc/nodes/queue/a").await, None, "not journaled");
 }
+
+/// Callbacks carry their leader's token, a revision of the process that wrote them: the
+/// process after a restart must give out greater revisions, or its leader would take
+/// itself for an older one and step down for ever. The journal remembers the highest
+/// revision, through compactions and from journals written before it kept any.
+#[tokio::test]
+async fn a_restarted_store_gives_revisions_beyond_those_of_the_earlier_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callbacks.journal");
+    let last = {
+        let memory = Arc::new(MemoryCoordinator::default());
+        // A long-running process: revisions far beyond the number of keys kept.
+        memory.advance_revision(5_000);
+        let journaled = Journaled::with_compaction(&path, memory, &[PREFIX], 2)
+            .await
+            .unwrap();
+        let mut last = 0;
+        for i in 0..5 {
+            last = journaled
+                .put(&format!("{PREFIX}cb-{i}"), b"{}".to_vec(), None)
+                .await
+                .unwrap();
+        }
+        assert!(last > 5_000);
+        last
+    };
+    let memory = Arc::new(MemoryCoordinator::default());
+    let journaled = Journaled::open(&path, memory.clone(), &[PREFIX])
+        .await
+        .unwrap();
+    let floor = journaled.revision_floor().await;
+    assert!(floor >= last, "floor {floor} below the last write {last}");
+    memory.advance_revision(floor);
+    let next = journaled
+        .put(&format!("{PREFIX}after"), b"{}".to_vec(), None)
+        .await
+        .unwrap();
+    assert!(
+        next > last,
+        "revision {next} after the restart, {last} before"
+    );
+    drop(journaled);
+
+    // A journal from before revisions were kept: no floor, every line still read.
+    std::fs::write(
+        &path,
+        format!("{{\"key\":\"{PREFIX}old\",\"value\":\"{{}}\"}}\n"),
+    )
+    .unwrap();
+    let journaled = Journaled::open(&path, Arc::new(MemoryCoordinator::default()), &[PREFIX])
+        .await
+        .unwrap();
+    // Only the replay's own revision: nothing an earlier process gave out.
+    assert!(journaled.revision_floor().await <= 2);
+    assert!(
+        journaled
+            .get(&format!("{PREFIX}old"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

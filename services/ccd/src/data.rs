@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cc_callback::journal::Journaled;
-use cc_cluster::Coordinator;
+use cc_cluster::{Coordinator, MemoryCoordinator};
 
 /// The key prefixes kept across restarts.
 const KEPT: [&str; 2] = [cc_callback::messages::PREFIX, cc_callback::store::PREFIX];
@@ -54,12 +54,16 @@ impl DataDir {
     /// process kept is replayed into it first).
     pub async fn journaled(
         &self,
-        memory: Arc<dyn Coordinator>,
+        memory: Arc<MemoryCoordinator>,
     ) -> anyhow::Result<Arc<dyn Coordinator>> {
         let journal = self.path.join("journal.jsonl");
-        let journaled = Journaled::open(&journal, memory, &KEPT)
+        let journaled = Journaled::open(&journal, memory.clone(), &KEPT)
             .await
             .with_context(|| format!("cannot replay the journal {}", journal.display()))?;
+        // Callbacks carry the scheduler leader's token (a revision of the earlier process):
+        // the tokens of this one must be greater, or its leader would take itself for an
+        // older one.
+        memory.advance_revision(journaled.revision_floor().await);
         tracing::info!(journal = %journal.display(), "messages and callbacks are kept in the data directory");
         Ok(Arc::new(journaled))
     }

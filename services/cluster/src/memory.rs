@@ -71,6 +71,15 @@ impl MemoryCoordinator {
         }
     }
 
+    /// Moves the store's revision up to `revision` (never down), as if that many changes
+    /// had been made: revisions given from now on are greater. A store rebuilt from a
+    /// journal starts there, so that the tokens an earlier process wrote into its values
+    /// (create revisions of ownership keys) stay older than every later one.
+    pub fn advance_revision(&self, revision: Revision) {
+        let mut state = self.lock();
+        state.revision = state.revision.max(revision);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }

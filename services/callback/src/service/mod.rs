@@ -329,6 +329,10 @@ impl Node {
                 } => {
                     tracing::warn!(token = owned.token, newer = %by, "a newer callback scheduler leader wrote; stepping down");
                     pause = Duration::ZERO;
+                    // Still holding the key, this node is the newest holder: the newer
+                    // token can only come from an earlier store (a journal replayed into
+                    // a fresh coordinator). Campaigning again under a new token heals it.
+                    lost = Some(owned);
                 }
                 Ended::SteppedDown {
                     why: StepDown::Store(why),
