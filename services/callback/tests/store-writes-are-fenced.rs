@@ -8,7 +8,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use cc_callback::core::{
     AlwaysOpen, CallbackCore, CoreConfig, LeaderToken, Outcome, PhoneNumber, Priority, Record,
@@ -16,11 +15,8 @@ use cc_callback::core::{
 };
 use cc_callback::store::{self, PREFIX};
 use cc_callback::{CallbackStore, StoreError, Written};
-use cc_cluster::testing::EtcdServer;
-use cc_cluster::{
-    Coordinator, Error, Expect, KeyValue, LeaseId, Listing, MemoryCoordinator, Revision, Swap,
-    WatchStream, Write,
-};
+use cc_cluster::testing::{EtcdServer, Faulty};
+use cc_cluster::{Coordinator, MemoryCoordinator};
 use common::{Leader, at};
 
 const OLD: LeaderToken = LeaderToken(5);
@@ -223,60 +219,9 @@ both_backends!(
     finished_records_stay_in_the_store_but_not_in_the_core,
 );
 
-/// The in-memory coordinator, except that the next compare-and-swap is applied and then
-/// answered with an error (the answer was lost on the way back).
-#[derive(Debug, Default)]
-struct LostAnswer {
-    inner: MemoryCoordinator,
-    lose_next_swap: AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl Coordinator for LostAnswer {
-    async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
-        self.inner.get(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Listing, Error> {
-        self.inner.list(prefix).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision, Error> {
-        self.inner.put(key, value, lease).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, Error> {
-        self.inner.delete(key).await
-    }
-    async fn swap(&self, key: &str, expect: Expect, write: Write) -> Result<Swap, Error> {
-        let swapped = self.inner.swap(key, expect, write).await;
-        if self.lose_next_swap.swap(false, Ordering::SeqCst) {
-            return Err(Error::Unavailable("answer lost".into()));
-        }
-        swapped
-    }
-    async fn grant(&self, ttl: std::time::Duration) -> Result<LeaseId, Error> {
-        self.inner.grant(ttl).await
-    }
-    async fn keep_alive(&self, lease: LeaseId) -> Result<(), Error> {
-        self.inner.keep_alive(lease).await
-    }
-    async fn revoke(&self, lease: LeaseId) -> Result<(), Error> {
-        self.inner.revoke(lease).await
-    }
-    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, Error> {
-        self.inner.watch(prefix, from).await
-    }
-    async fn compact(&self, revision: Revision) -> Result<(), Error> {
-        self.inner.compact(revision).await
-    }
-}
-
 #[tokio::test]
 async fn a_dispatch_whose_write_answer_was_lost_is_not_dialled_and_falls_in_doubt() {
-    let coordinator = Arc::new(LostAnswer::default());
+    let coordinator = Arc::new(Faulty::default());
     let mut store = CallbackStore::new(coordinator.clone(), NEW);
     let mut core = CallbackCore::new(CoreConfig::default(), NEW, AlwaysOpen);
     core.handle_request(at(0), request("a", "+74951110001"))
@@ -286,7 +231,7 @@ async fn a_dispatch_whose_write_answer_was_lost_is_not_dialled_and_falls_in_doub
     core.handle_capacity(at(1), &Target::department("sales"), 1)
         .unwrap();
     let dispatch = core.poll_output().unwrap();
-    coordinator.lose_next_swap.store(true, Ordering::SeqCst);
+    coordinator.lose_next_swap_answer();
     // The write landed, but the leader cannot know: it must not dial.
     assert!(matches!(
         store.write(dispatch.record()).await,

@@ -339,8 +339,11 @@ impl Drop for EtcdCluster {
 }
 
 /// The in-memory coordinator with faults on demand:
+/// - while [`Self::set_down`] is on, every request fails as etcd out of reach does;
 /// - while [`Self::cut_keep_alives`] is on, the first keep-alive fails at once (a
 ///   connection refused) and every later one hangs (a partition answers nothing);
+/// - after [`Self::lose_next_swap_answer`], the next compare-and-swap is applied but
+///   answered with an error (the answer was lost on the way back);
 /// - with [`Self::stretched_leases`], leases live ten times the TTL asked for, as when a
 ///   new etcd leader extends every lease it takes over: a lease its node gave up for lost
 ///   can then be confirmed again;
@@ -348,13 +351,40 @@ impl Drop for EtcdCluster {
 #[derive(Debug, Default)]
 pub struct Faulty {
     inner: MemoryCoordinator,
+    down: AtomicBool,
     cut: AtomicBool,
     refused_once: AtomicBool,
+    lose_swap_answer: AtomicBool,
     stretched: bool,
     delete_delay: Duration,
 }
 
 impl Faulty {
+    /// Faults over `store` (a clone shares it: the test reads and writes it directly).
+    pub fn over(store: MemoryCoordinator) -> Self {
+        Self {
+            inner: store,
+            ..Self::default()
+        }
+    }
+
+    /// Every request fails (`true`) or goes through again (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The next compare-and-swap lands but its answer is an error.
+    pub fn lose_next_swap_answer(&self) {
+        self.lose_swap_answer.store(true, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable("down for the test".into()));
+        }
+        Ok(())
+    }
+
     /// Leases outlive their TTL tenfold.
     #[must_use]
     pub fn stretched_leases(mut self) -> Self {
@@ -387,10 +417,12 @@ impl Faulty {
 #[async_trait::async_trait]
 impl Coordinator for Faulty {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
+        self.check()?;
         self.inner.get(key).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Listing, Error> {
+        self.check()?;
         self.inner.list(prefix).await
     }
 
@@ -400,27 +432,36 @@ impl Coordinator for Faulty {
         value: Vec<u8>,
         lease: Option<LeaseId>,
     ) -> Result<Revision, Error> {
+        self.check()?;
         self.inner.put(key, value, lease).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, Error> {
+        self.check()?;
         self.delete_delay().await;
         self.inner.delete(key).await
     }
 
     async fn swap(&self, key: &str, expect: Expect, write: Write) -> Result<Swap, Error> {
+        self.check()?;
         if write == Write::Delete {
             self.delete_delay().await;
         }
-        self.inner.swap(key, expect, write).await
+        let swapped = self.inner.swap(key, expect, write).await;
+        if self.lose_swap_answer.swap(false, Ordering::SeqCst) {
+            return Err(Error::Unavailable("answer lost".into()));
+        }
+        swapped
     }
 
     async fn grant(&self, ttl: Duration) -> Result<LeaseId, Error> {
+        self.check()?;
         let ttl = if self.stretched { ttl * 10 } else { ttl };
         self.inner.grant(ttl).await
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<(), Error> {
+        self.check()?;
         if self.cut.load(Ordering::SeqCst) {
             if !self.refused_once.swap(true, Ordering::SeqCst) {
                 return Err(Error::Unavailable("connection refused".into()));
@@ -431,14 +472,17 @@ impl Coordinator for Faulty {
     }
 
     async fn revoke(&self, lease: LeaseId) -> Result<(), Error> {
+        self.check()?;
         self.inner.revoke(lease).await
     }
 
     async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, Error> {
+        self.check()?;
         self.inner.watch(prefix, from).await
     }
 
     async fn compact(&self, revision: Revision) -> Result<(), Error> {
+        self.check()?;
         self.inner.compact(revision).await
     }
 }

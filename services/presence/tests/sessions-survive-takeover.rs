@@ -4,13 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cc_cluster::{
-    Coordinator, Error, Expect, KeyValue, LeaseId, Listing, MemoryCoordinator, Revision, Swap,
-    WatchStream, Write,
-};
+use cc_cluster::testing::Faulty;
+use cc_cluster::{Coordinator, Error, MemoryCoordinator, Revision, WatchStream};
 use cc_common::config::DEMO_TOML;
 use cc_common::{Config, Shutdown, ShutdownTrigger};
 use cc_presence::core::{AgentId, AgentState, CallId, Device, DeviceId, DeviceKind, PauseReason};
@@ -233,88 +230,13 @@ async fn without_a_coordinator_there_is_nothing_to_restore() {
     assert_eq!(p.restore_sessions().await.unwrap(), 0);
 }
 
-/// A coordinator that can be taken down: every call then fails as etcd out of reach does.
-#[derive(Debug, Clone)]
-struct Flaky {
-    store: MemoryCoordinator,
-    down: Arc<AtomicBool>,
-}
-
-impl Flaky {
-    fn check(&self) -> Result<(), Error> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(Error::Unavailable("down for the test".into()));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl Coordinator for Flaky {
-    async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
-        self.check()?;
-        self.store.get(key).await
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Listing, Error> {
-        self.check()?;
-        self.store.list(prefix).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision, Error> {
-        self.check()?;
-        self.store.put(key, value, lease).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool, Error> {
-        self.check()?;
-        self.store.delete(key).await
-    }
-
-    async fn swap(&self, key: &str, expect: Expect, write: Write) -> Result<Swap, Error> {
-        self.check()?;
-        self.store.swap(key, expect, write).await
-    }
-
-    async fn grant(&self, ttl: Duration) -> Result<LeaseId, Error> {
-        self.check()?;
-        self.store.grant(ttl).await
-    }
-
-    async fn keep_alive(&self, lease: LeaseId) -> Result<(), Error> {
-        self.check()?;
-        self.store.keep_alive(lease).await
-    }
-
-    async fn revoke(&self, lease: LeaseId) -> Result<(), Error> {
-        self.check()?;
-        self.store.revoke(lease).await
-    }
-
-    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, Error> {
-        self.check()?;
-        self.store.watch(prefix, from).await
-    }
-
-    async fn compact(&self, revision: Revision) -> Result<(), Error> {
-        self.check()?;
-        self.store.compact(revision).await
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn the_api_never_waits_for_the_coordinator_and_the_latest_session_lands_once_it_is_back() {
     let store = MemoryCoordinator::default();
-    let flaky = Flaky {
-        store: store.clone(),
-        down: Arc::new(AtomicBool::new(true)),
-    };
-    let (p, _p) = node(Some(Arc::new(flaky.clone()))).await;
+    // Down: every request fails as etcd out of reach does.
+    let flaky = Arc::new(Faulty::over(store.clone()));
+    flaky.set_down(true);
+    let (p, _p) = node(Some(flaky.clone())).await;
     let anna = AgentId::new("anna");
     let api = async {
         p.login(&anna).await.unwrap();
@@ -332,7 +254,7 @@ async fn the_api_never_waits_for_the_coordinator_and_the_latest_session_lands_on
     assert_eq!(stored(&store, "anna").await, None);
 
     let from = store.list(SESSIONS_PREFIX).await.unwrap().revision + 1;
-    flaky.down.store(false, Ordering::SeqCst);
+    flaky.set_down(false);
     let latest = json!({"logged_in": true, "pause": "PAUSE_REASON_BREAK"});
     until_stored(&store, "anna", latest).await;
     tokio::time::sleep(secs(5)).await;
@@ -350,16 +272,15 @@ async fn a_change_made_here_is_not_undone_by_an_older_stored_session() {
     let store = MemoryCoordinator::default();
     let logged_out = serde_json::to_vec(&json!({"logged_in": false, "pause": null})).unwrap();
     store.put(&key("anna"), logged_out, None).await.unwrap();
-    let flaky = Flaky {
-        store: store.clone(),
-        down: Arc::new(AtomicBool::new(true)),
-    };
-    let (p, _p) = node(Some(Arc::new(flaky.clone()))).await;
+    // Down: every request fails as etcd out of reach does.
+    let flaky = Arc::new(Faulty::over(store.clone()));
+    flaky.set_down(true);
+    let (p, _p) = node(Some(flaky.clone())).await;
     let anna = AgentId::new("anna");
     // Anna logs in here while her login cannot be written yet.
     p.login(&anna).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    flaky.down.store(false, Ordering::SeqCst);
+    flaky.set_down(false);
 
     assert_eq!(p.restore_sessions().await.unwrap(), 1);
     assert!(p.agent(&anna).await.unwrap().logged_in());
