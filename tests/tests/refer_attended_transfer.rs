@@ -23,8 +23,7 @@ use tonic::Streaming;
 /// The number that goes straight to the sales queue.
 const SALES_NUMBER: &str = "48220000001";
 
-/// Sales is Anna alone; Piotr (extension 202) is in no department: only a direct call
-/// reaches him.
+/// Sales is Anna alone; support (extension 700) is Piotr (extension 202) alone.
 fn center() -> NodeConfig {
     NodeConfig::default().toml(&format!(
         r#"
@@ -38,6 +37,15 @@ name = "Sales"
 extension = "600"
 strategy = "sequential"
 members = ["anna"]
+ring_seconds = 5
+wrap_up_seconds = 0
+
+[[departments]]
+id = "support"
+name = "Support"
+extension = "700"
+strategy = "sequential"
+members = ["piotr"]
 ring_seconds = 5
 wrap_up_seconds = 0
 
@@ -101,6 +109,21 @@ async fn first_call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_hands_the_caller_to_the_colleague_they_consulted() {
+    hand_over_to("202").await;
+}
+
+/// Anna consults the support department (its queue gives her Piotr) and hands the caller
+/// over: Piotr's presence follows the caller's call, and he is free again once it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_hands_the_caller_to_the_department_agent_they_consulted() {
+    let node = hand_over_to("700").await;
+    // Free again after the caller's call: not stuck on the consultation that ended.
+    log_in_available(&node, &["piotr"]).await;
+}
+
+/// Anna's PJSIP phone takes a sales caller, consults `target` (Piotr directly, or the
+/// support department where only he works), and hands the caller over.
+async fn hand_over_to(target: &str) -> Ccd {
     let node = Ccd::start(center());
     let mut stream = events(&node).await;
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
@@ -111,13 +134,16 @@ async fn an_agent_hands_the_caller_to_the_colleague_they_consulted() {
             node.addr().to_string(),
             "201".into(),
             "anna-secret".into(),
-            "202".into(),
+            target.into(),
             anna_port.to_string(),
             "40".into(),
         ],
     );
     anna.until("registered", Duration::from_secs(15));
     log_in_available(&node, &["anna"]).await;
+    if target == "700" {
+        log_in_available(&node, &["piotr"]).await;
+    }
 
     // Piotr's audio, and Anna's SIP to tell when she handed the caller over.
     let capture = Capture::start(&format!(
@@ -189,11 +215,12 @@ async fn an_agent_hands_the_caller_to_the_colleague_they_consulted() {
             "answered anna",
             "held by Callee",
             "resumed",
-            "transferred 202",
+            &format!("transferred {target}"),
             "answered piotr",
             "ended",
         ],
         "{}",
         node.log_text()
     );
+    node
 }

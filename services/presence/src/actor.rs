@@ -70,6 +70,13 @@ pub enum Command {
         /// Whether the agent talks on it (otherwise the agent's phone rings).
         answered: bool,
     },
+    /// [`Presence::call_moved`]
+    CallMoved {
+        /// The call the agent talks on now, and the one it was.
+        call: CallId,
+        from: CallId,
+        edge: Option<EdgeNode>,
+    },
 }
 
 impl Command {
@@ -357,6 +364,7 @@ impl State {
                 edge,
                 answered,
             } => core.call_in_progress(id, call, edge, answered, now),
+            Command::CallMoved { call, from, edge } => core.call_moved(id, &from, call, edge, now),
         }?;
         match (core.agent(id), retiring) {
             (Ok(agent), _) => Ok(agent.clone()),

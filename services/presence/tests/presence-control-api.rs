@@ -302,6 +302,7 @@ fn in_progress(agent: &str, call: &str, answered: bool) -> Request<pb::CallInPro
         call_id: call.into(),
         answered,
         edge_node: "edge-1".into(),
+        ..Default::default()
     })
 }
 

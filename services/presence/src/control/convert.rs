@@ -81,6 +81,10 @@ pub(super) fn call_in_progress(
     let agent = agent_id(request.agent_id)?;
     let call = call_id(request.call_id)?;
     let edge = edge_node(request.edge_node);
+    if !request.replaces_call_id.is_empty() {
+        let from = call_id(request.replaces_call_id)?;
+        return Ok((agent, Command::CallMoved { call, from, edge }));
+    }
     let answered = request.answered;
     Ok((
         agent,
@@ -147,6 +151,7 @@ mod tests {
                 call_id: "c1".into(),
                 answered,
                 edge_node: edge_node.into(),
+                replaces_call_id: String::new(),
             };
             assert_eq!(
                 call_in_progress(request).unwrap(),
@@ -239,6 +244,7 @@ mod tests {
                 call_id: call.into(),
                 answered: true,
                 edge_node: "edge-1".into(),
+                replaces_call_id: String::new(),
             })
             .unwrap_err();
             assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, name));

@@ -242,3 +242,51 @@ fn a_restored_call_shows_as_ringing_or_answered() {
     )));
     assert_eq!(unavailable.code(), Code::Unavailable);
 }
+
+/// An attended transfer moves the agent's call: the agent stays on call, under the new id;
+/// the old call's end is then stale, the new one's puts the agent in wrap-up.
+#[test]
+fn a_moved_call_keeps_the_agent_on_call_under_its_new_id() {
+    let start = Instant::now();
+    let (mut p, anna) = presence_with_anna(start);
+    p.call_in_progress(&anna, CallId::new("consult"), None, true, start)
+        .unwrap();
+    p.call_moved(
+        &anna,
+        &CallId::new("consult"),
+        CallId::new("caller"),
+        None,
+        start,
+    )
+    .unwrap();
+    assert_eq!(
+        p.agent(&anna).unwrap().state().call(),
+        Some(&CallId::new("caller"))
+    );
+    // Again (a retried report): nothing changes; from a call the agent is not on: refused.
+    p.call_moved(
+        &anna,
+        &CallId::new("consult"),
+        CallId::new("caller"),
+        None,
+        start,
+    )
+    .unwrap();
+    assert!(matches!(
+        p.call_moved(
+            &anna,
+            &CallId::new("other"),
+            CallId::new("third"),
+            None,
+            start
+        ),
+        Err(PresenceError::StaleCall { .. })
+    ));
+    assert!(
+        p.call_ended(&anna, &CallId::new("consult"), Duration::ZERO, start)
+            .is_err()
+    );
+    p.call_ended(&anna, &CallId::new("caller"), Duration::from_secs(5), start)
+        .unwrap();
+    assert!(p.agent(&anna).unwrap().state().call().is_none());
+}

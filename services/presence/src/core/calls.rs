@@ -210,6 +210,43 @@ impl Presence {
         Ok(())
     }
 
+    /// The agent's call goes on under another id: an attended transfer handed the agent's
+    /// leg from the call `from` (which ends without them) to `call`. The agent, bound to
+    /// `from` (`OnCall`), is now `OnCall` for `call`; later inputs about `call` apply to
+    /// them, inputs about `from` are stale. Idempotent once moved; an agent bound to
+    /// neither is refused with [`PresenceError::StaleCall`]. `edge` as for
+    /// [`Self::call_in_progress`].
+    pub fn call_moved(
+        &mut self,
+        id: &AgentId,
+        from: &CallId,
+        call: CallId,
+        edge: Option<EdgeNode>,
+        now: Instant,
+    ) -> Result<()> {
+        self.handle_timeout(now);
+        self.check_text("call id", call.as_str().len())?;
+        self.check_edge(edge.as_ref())?;
+        let state = self.state(id)?;
+        match state {
+            AgentState::OnCall { call: bound } if bound == from => {
+                self.set_state(id, AgentState::OnCall { call }, Cause::Restored, now);
+            }
+            AgentState::OnCall { call: bound } if *bound == call => {}
+            state => {
+                return Err(PresenceError::StaleCall {
+                    agent: id.clone(),
+                    call,
+                    state: state.clone(),
+                });
+            }
+        }
+        if let Some(edge) = edge {
+            self.agent_mut(id)?.edge = Some(edge);
+        }
+        Ok(())
+    }
+
     /// The sip-edge node `edge` left the cluster for good (it died): nobody will ever end
     /// the calls it carried, and the phones registered with it can no longer be rung.
     ///

@@ -1244,6 +1244,7 @@ impl Call {
                 call_id: self.id.clone(),
                 answered,
                 edge_node: self.ctx.services.node().to_owned(),
+                replaces_call_id: String::new(),
             };
             notify!(
                 self,
@@ -1390,6 +1391,32 @@ impl Call {
     pub(super) fn media_node(&mut self) -> String {
         self.media_client();
         self.media_node.clone()
+    }
+
+    /// Tells the queue the call is over for it (its agent is released elsewhere).
+    pub(super) fn tell_queue_call_ended(&mut self) {
+        let ended = queue::CallRequest {
+            call_id: self.id.clone(),
+        };
+        notify!(self, "queue: call ended", queue, call_ended, ended);
+    }
+
+    /// Tells presence that `agent`, talking on the call `from`, talks on this call now.
+    pub(super) fn tell_presence_call_moved(&mut self, agent: String, from: String) {
+        let moved = presence::CallInProgressRequest {
+            agent_id: agent,
+            call_id: self.id.clone(),
+            answered: true,
+            edge_node: self.ctx.services.node().to_owned(),
+            replaces_call_id: from,
+        };
+        notify!(
+            self,
+            "presence: call moved",
+            presence,
+            call_in_progress,
+            moved
+        );
     }
 
     /// What leg `i` is.

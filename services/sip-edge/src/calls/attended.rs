@@ -6,16 +6,17 @@
 //! its media endpoint) to the caller's call, which bridges the caller to it; the agent is
 //! hung up on both calls. The colleague hears the caller at once, with no new ringing.
 //!
-//! Handed over: a colleague's phone on a direct call, or an outside number. Refused with
-//! the reason in the final NOTIFY: a dialog that is no call's caller here (481); a
-//! consultation not connected, answered by an agent a queue offered (their state belongs
-//! to that call), or with its media on another node (501).
+//! Handed over: a colleague's phone on a direct call, an agent a department's queue gave
+//! the consultation (their presence moves to the caller's call, their wrap-up comes at its
+//! end), or an outside number. Refused with the reason in the final NOTIFY: a dialog that
+//! is no call's caller here (481); a consultation not connected, a callback, or with its
+//! media on another node (501).
 
 use cc_proto::media::internal::v1 as media;
 use ractor::{ActorRef, RactorErr, call_t};
 use tracing::{info, warn};
 
-use super::actor::{Call, CallMsg, Leg, LegKind, Phase, Side, rpc};
+use super::actor::{Call, CallMsg, Leg, LegKind, Phase, Queued, Side, rpc};
 use super::transfer::{ReferSubscription, Replaces};
 use super::{CallEvent, TransferError};
 use crate::core::{CallNo, FromCall};
@@ -40,6 +41,10 @@ pub struct Handed {
     pub(super) sdp: String,
     /// The employee on it (none for an outside number).
     pub(super) employee: Option<String>,
+    /// The consultation call's id, and its queue when an agent of it took the call: that
+    /// agent's presence moves to the new call, and their wrap-up comes with it.
+    pub(super) from_call: String,
+    pub(super) queued: Option<Queued>,
 }
 
 impl Call {
@@ -105,10 +110,16 @@ impl Call {
         if let Some((b, _)) = self.b.take() {
             self.destroy_endpoint(b).await;
         }
+        let from_queue = matches!(handed.leg.kind, LegKind::Queue(_));
         let k = self.adopt_leg(handed.leg);
         self.b = Some((handed.endpoint.clone(), handed.sdp));
         self.winner = Some(k);
-        self.queued = None;
+        // The agent a queue gave the consultation is this call's now: presence moves them
+        // here, and their wrap-up comes at this call's end.
+        self.queued = handed.queued;
+        if let (true, Some(agent)) = (from_queue, handed.employee.clone()) {
+            self.tell_presence_call_moved(agent, handed.from_call.clone());
+        }
         self.forget_dial();
         if let Some(a) = self.a.clone() {
             let bridge = media::BridgeRequest {
@@ -150,13 +161,11 @@ impl Call {
             _ => return unsupported("the consultation call is not connected"),
         };
         let employee = match self.leg_kind(j) {
-            LegKind::Direct(employee) => Some(employee.clone()),
+            LegKind::Direct(employee) | LegKind::Queue(employee) => Some(employee.clone()),
             LegKind::Trunk => None,
-            LegKind::Queue(_) => {
-                return unsupported("the consultation call went to a queue's agent");
-            }
             LegKind::Customer => return unsupported("the consultation call is a callback"),
         };
+        let from_queue = matches!(self.leg_kind(j), LegKind::Queue(_));
         if self.is_edge_leg() {
             return unsupported("the consultation call came through another sip-edge node");
         }
@@ -179,12 +188,22 @@ impl Call {
             to: ask.to,
         });
         self.winner = None;
+        // A queue's agent took the consultation: the queue is done with it (the agent's
+        // presence moves to the asking call, which ends it with the agent's wrap-up).
+        let queued = if from_queue {
+            self.tell_queue_call_ended();
+            self.queued.take()
+        } else {
+            None
+        };
         info!(call = %self.id, leg = leg.call_id(), "connected leg handed over to an attended transfer");
         Ok(Handed {
             leg,
             endpoint,
             sdp,
             employee,
+            from_call: self.id.clone(),
+            queued,
         })
     }
 }
