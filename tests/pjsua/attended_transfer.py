@@ -14,32 +14,12 @@ a timeout.
     attended_transfer.py REGISTRAR EXTENSION PASSWORD TARGET LOCAL_PORT [TIMEOUT_S]
 """
 
-import json
-import os
 import sys
 import time
 
 import pjsua2 as pj
 
-
-def say(step, **detail):
-    print(json.dumps({"step": step, **detail}), flush=True)
-
-
-class Phone(pj.Account):
-    def __init__(self):
-        super().__init__()
-        self.registered = False
-        self.incoming = []
-
-    def onRegState(self, prm):
-        if prm.code == 200 and not self.registered:
-            self.registered = True
-            say("registered")
-
-    def onIncomingCall(self, prm):
-        call = Leg(self, prm.callId)
-        self.incoming.append(call)
+from phone import end, say, start
 
 
 class Leg(pj.Call):
@@ -74,30 +54,7 @@ class Leg(pj.Call):
 def main():
     registrar, extension, password, target, port = sys.argv[1:6]
     timeout = float(sys.argv[6]) if len(sys.argv) > 6 else 30.0
-    endpoint = pj.Endpoint()
-    endpoint.libCreate()
-    config = pj.EpConfig()
-    config.uaConfig.threadCnt = 0
-    config.uaConfig.mainThreadOnly = True
-    config.logConfig.level = 1
-    config.logConfig.consoleLevel = 1
-    endpoint.libInit(config)
-    transport = pj.TransportConfig()
-    transport.port = int(port)
-    transport.boundAddress = "127.0.0.1"
-    transport.publicAddress = "127.0.0.1"
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    endpoint.libStart()
-    endpoint.audDevManager().setNullDev()
-
-    account_config = pj.AccountConfig()
-    account_config.idUri = f"sip:{extension}@{registrar}"
-    account_config.regConfig.registrarUri = f"sip:{registrar}"
-    account_config.sipConfig.authCreds.append(
-        pj.AuthCredInfo("digest", "*", extension, 0, password)
-    )
-    phone = Phone()
-    phone.create(account_config)
+    endpoint, phone = start(registrar, extension, password, port, Leg)
 
     deadline = time.monotonic() + timeout
     first = second = None
@@ -141,11 +98,7 @@ def main():
         leg is not None and leg.state == pj.PJSIP_INV_STATE_DISCONNECTED for leg in (first, second)
     ]
     say("done", transfer_status=outcome, ended=ended)
-    code = 0 if outcome == 200 and all(ended) else (2 if outcome is None else 1)
-    # pjsua2's Python objects of ended calls trip an assertion when the library is torn
-    # down: the process ends here instead, the kernel closing its socket.
-    sys.stdout.flush()
-    os._exit(code)
+    end(0 if outcome == 200 and all(ended) else (2 if outcome is None else 1))
 
 
 if __name__ == "__main__":

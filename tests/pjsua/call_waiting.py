@@ -13,33 +13,12 @@ otherwise.
 """
 
 import json
-import os
 import sys
 import time
 
 import pjsua2 as pj
 
-STEPS = []
-
-
-def say(step, **detail):
-    STEPS.append(step)
-    print(json.dumps({"step": step, **detail}), flush=True)
-
-
-class Phone(pj.Account):
-    def __init__(self):
-        super().__init__()
-        self.registered = False
-        self.incoming = []
-
-    def onRegState(self, prm):
-        if prm.code == 200 and not self.registered:
-            self.registered = True
-            say("registered")
-
-    def onIncomingCall(self, prm):
-        self.incoming.append(Leg(self, prm.callId))
+from phone import STEPS, end, say, start
 
 
 class Leg(pj.Call):
@@ -64,30 +43,7 @@ def main():
     registrar, extension, password, port = sys.argv[1:5]
     talk = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
     timeout = float(sys.argv[6]) if len(sys.argv) > 6 else 40.0
-    endpoint = pj.Endpoint()
-    endpoint.libCreate()
-    config = pj.EpConfig()
-    config.uaConfig.threadCnt = 0
-    config.uaConfig.mainThreadOnly = True
-    config.logConfig.level = 1
-    config.logConfig.consoleLevel = 1
-    endpoint.libInit(config)
-    transport = pj.TransportConfig()
-    transport.port = int(port)
-    transport.boundAddress = "127.0.0.1"
-    transport.publicAddress = "127.0.0.1"
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    endpoint.libStart()
-    endpoint.audDevManager().setNullDev()
-
-    account_config = pj.AccountConfig()
-    account_config.idUri = f"sip:{extension}@{registrar}"
-    account_config.regConfig.registrarUri = f"sip:{registrar}"
-    account_config.sipConfig.authCreds.append(
-        pj.AuthCredInfo("digest", "*", extension, 0, password)
-    )
-    phone = Phone()
-    phone.create(account_config)
+    endpoint, phone = start(registrar, extension, password, port, Leg)
 
     confirmed = pj.PJSIP_INV_STATE_CONFIRMED
     disconnected = pj.PJSIP_INV_STATE_DISCONNECTED
@@ -158,9 +114,7 @@ def main():
     ]
     ok = STEPS == expected
     print(json.dumps({"step": "done", "ok": ok, "steps": STEPS}), flush=True)
-    # pjsua2's Python objects of ended calls trip an assertion when the library is torn
-    # down: the process ends here instead, the kernel closing its socket.
-    os._exit(0 if ok else 1)
+    end(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use cc_proto::agents::v1 as pb;
 use cc_proto::agents::v1::agents_client::AgentsClient;
+use cc_proto::events::v1 as events_pb;
+use cc_proto::events::v1::events_client::EventsClient;
+use tonic::Streaming;
 use tonic::transport::Channel;
 
 use crate::ccd::Ccd;
@@ -113,4 +116,56 @@ pub fn describe(run: &SippRun, node: &Ccd, phones: &[&Phone]) -> String {
         s.push_str(&p.describe());
     }
     s
+}
+
+/// Every event of the node from the first on (`cc.events.v1.Events/WatchEvents`).
+pub async fn watch_events(node: &Ccd) -> Streaming<events_pb::Event> {
+    let mut client = EventsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .expect("the events API answers");
+    client
+        .watch_events(events_pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
+        .await
+        .expect("the events API streams")
+        .into_inner()
+}
+
+/// The story of the first call the stream tells of (the caller's), each event in a word
+/// with its detail, up to its end; the other calls' events are left out.
+pub async fn first_call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<String> {
+    use events_pb::event::Event as E;
+    let mut story = Vec::new();
+    let mut first: Option<String> = None;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("the call did not end within 20 s: {story:?}"))
+            .expect("the events stream works")
+            .expect("the events stream goes on");
+        let (call, line) = match event.event {
+            Some(E::CallStarted(s)) => (s.call_id, "started".to_owned()),
+            Some(E::CallQueued(q)) => (q.call_id, format!("queued {}", q.department_id)),
+            Some(E::CallAnswered(a)) => (a.call_id, format!("answered {}", a.agent_id)),
+            Some(E::CallHeld(h)) => {
+                let by = format!("held by {:?}", h.by());
+                (h.call_id, by)
+            }
+            Some(E::CallResumed(r)) => (r.call_id, "resumed".to_owned()),
+            Some(E::CallTransferred(t)) => (t.call_id, format!("transferred {}", t.target)),
+            Some(E::CallEnded(e)) => (e.call_id, "ended".to_owned()),
+            _ => continue,
+        };
+        let first = first.get_or_insert_with(|| call.clone());
+        if call != *first {
+            continue;
+        }
+        let ended = line == "ended";
+        story.push(line);
+        if ended {
+            return story;
+        }
+    }
 }

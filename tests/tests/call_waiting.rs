@@ -7,12 +7,9 @@
 
 use std::time::Duration;
 
-use cc_proto::events::v1 as events_pb;
-use cc_proto::events::v1::event::Event as E;
-use cc_proto::events::v1::events_client::EventsClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::{free_media_port, free_port};
-use cc_tests::org::{describe, log_in_available, run};
+use cc_tests::org::{describe, first_call_story, log_in_available, run, watch_events};
 use cc_tests::pjsua::Pjsua;
 use cc_tests::sip::Transport;
 use cc_tests::tools::{Capture, Sipp};
@@ -61,16 +58,7 @@ fn caller(node: &Ccd, number: &str, scenario: &str, talk_ms: u64) -> Sipp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_holds_a_call_takes_a_second_one_and_resumes_the_first() {
     let node = Ccd::start(center());
-    let mut events = EventsClient::connect(format!("http://{}", node.api_addr()))
-        .await
-        .unwrap()
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut events = watch_events(&node).await;
     let anna_port = free_port();
     let mut anna = Pjsua::start(
         "call_waiting.py",
@@ -141,32 +129,15 @@ async fn an_agent_holds_a_call_takes_a_second_one_and_resumes_the_first() {
     assert!(heard >= 40, "{heard} packets to the first caller on hold");
 
     // The first call was held by Anna's phone and resumed, once.
-    let mut first_call = None;
-    let mut story = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.message())
-            .await
-            .expect("the first call's events")
-            .unwrap()
-            .unwrap();
-        let (call, line) = match event.event {
-            Some(E::CallStarted(s)) => (s.call_id, "started".to_owned()),
-            Some(E::CallHeld(h)) => {
-                let by = format!("held by {:?}", h.by());
-                (h.call_id, by)
-            }
-            Some(E::CallResumed(r)) => (r.call_id, "resumed".to_owned()),
-            Some(E::CallEnded(e)) => (e.call_id, "ended".to_owned()),
-            _ => continue,
-        };
-        let first_call = first_call.get_or_insert_with(|| call.clone());
-        if call == *first_call {
-            let ended = line == "ended";
-            story.push(line);
-            if ended {
-                break;
-            }
-        }
-    }
-    assert_eq!(story, ["started", "held by Callee", "resumed", "ended"]);
+    assert_eq!(
+        first_call_story(&mut events).await,
+        [
+            "started",
+            "queued sales",
+            "answered anna",
+            "held by Callee",
+            "resumed",
+            "ended"
+        ]
+    );
 }

@@ -15,7 +15,7 @@ use cc_proto::queues::v1 as queues_pb;
 use cc_proto::queues::v1::queues_client::QueuesClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::free_media_port;
-use cc_tests::org::{agents, describe, phone, run};
+use cc_tests::org::{agents, describe, phone, run, watch_events};
 use cc_tests::phones::{Behaviour, Logged, Phone};
 use cc_tests::sip::Transport;
 use cc_tests::tools::{Capture, Sipp, SippRun};
@@ -930,21 +930,6 @@ async fn an_employee_department_and_number_created_through_the_api_take_calls_at
         maria.describe()
     );
     assert_eq!(maria.received("BYE").len(), 1, "{}", maria.describe());
-}
-
-/// Every event of the node from now on.
-async fn watch_events(node: &Ccd) -> tonic::Streaming<events_pb::Event> {
-    let mut events = EventsClient::connect(format!("http://{}", node.api_addr()))
-        .await
-        .unwrap();
-    events
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 /// The events of the stream up to the first CallEnded (within 10 s each).

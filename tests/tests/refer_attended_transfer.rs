@@ -8,17 +8,13 @@
 
 use std::time::Duration;
 
-use cc_proto::events::v1 as events_pb;
-use cc_proto::events::v1::event::Event as E;
-use cc_proto::events::v1::events_client::EventsClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
 use cc_tests::net::{free_media_port, free_port};
-use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::org::{describe, first_call_story, log_in_available, phone, run, watch_events};
 use cc_tests::phones::Behaviour;
 use cc_tests::pjsua::Pjsua;
 use cc_tests::sip::Transport;
 use cc_tests::tools::{Capture, Sipp};
-use tonic::Streaming;
 
 /// The number that goes straight to the sales queue.
 const SALES_NUMBER: &str = "48220000001";
@@ -56,57 +52,6 @@ route = {{ department = "sales" }}
     ))
 }
 
-/// Every event of the node from the first on.
-async fn events(node: &Ccd) -> Streaming<events_pb::Event> {
-    let mut client = EventsClient::connect(format!("http://{}", node.api_addr()))
-        .await
-        .unwrap();
-    client
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-/// The story of the first call the stream tells of (the caller's), each event in a word
-/// with its detail, up to its end; the other calls' events are left out.
-async fn first_call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<String> {
-    let mut story = Vec::new();
-    let mut first: Option<String> = None;
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), stream.message())
-            .await
-            .unwrap_or_else(|_| panic!("the call did not end within 20 s: {story:?}"))
-            .unwrap()
-            .unwrap();
-        let (call, line) = match event.event {
-            Some(E::CallStarted(s)) => (s.call_id, "started".to_owned()),
-            Some(E::CallQueued(q)) => (q.call_id, format!("queued {}", q.department_id)),
-            Some(E::CallAnswered(a)) => (a.call_id, format!("answered {}", a.agent_id)),
-            Some(E::CallHeld(h)) => {
-                let by = format!("held by {:?}", h.by());
-                (h.call_id, by)
-            }
-            Some(E::CallResumed(r)) => (r.call_id, "resumed".to_owned()),
-            Some(E::CallTransferred(t)) => (t.call_id, format!("transferred {}", t.target)),
-            Some(E::CallEnded(e)) => (e.call_id, "ended".to_owned()),
-            _ => continue,
-        };
-        let first = first.get_or_insert_with(|| call.clone());
-        if call != *first {
-            continue;
-        }
-        let ended = line == "ended";
-        story.push(line);
-        if ended {
-            return story;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_hands_the_caller_to_the_colleague_they_consulted() {
     hand_over_to("202").await;
@@ -125,7 +70,7 @@ async fn an_agent_hands_the_caller_to_the_department_agent_they_consulted() {
 /// support department where only he works), and hands the caller over.
 async fn hand_over_to(target: &str) -> Ccd {
     let node = Ccd::start(center());
-    let mut stream = events(&node).await;
+    let mut stream = watch_events(&node).await;
     let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
     let anna_port = free_port();
     let mut anna = Pjsua::start(

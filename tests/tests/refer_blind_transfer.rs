@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use cc_proto::events::v1 as events_pb;
 use cc_proto::events::v1::event::Event as E;
-use cc_proto::events::v1::events_client::EventsClient;
 use cc_tests::ccd::{Ccd, NodeConfig};
-use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::org::{describe, log_in_available, phone, run, watch_events};
 use cc_tests::phones::{Behaviour, Logged, Phone};
 use cc_tests::sip::Transport;
 use cc_tests::tools::{Sipp, SippRun};
@@ -52,21 +51,6 @@ number = "{SALES_NUMBER}"
 route = {{ department = "sales" }}
 "#
     ))
-}
-
-/// Every event of the node from the first on.
-async fn events(node: &Ccd) -> Streaming<events_pb::Event> {
-    let mut client = EventsClient::connect(format!("http://{}", node.api_addr()))
-        .await
-        .unwrap();
-    client
-        .watch_events(events_pb::WatchEventsRequest {
-            from_sequence: 0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 /// The call events up to the call's end, each in a word with its detail.
@@ -152,7 +136,7 @@ fn answer_to_own_bye(phone: &Phone) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refer_from_the_agents_phone_hands_the_caller_to_another_employee() {
     let node = Ccd::start(center());
-    let mut stream = events(&node).await;
+    let mut stream = watch_events(&node).await;
     let anna = phone(
         &node,
         "201",
@@ -202,7 +186,7 @@ async fn a_refer_from_the_agents_phone_hands_the_caller_to_another_employee() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refer_to_a_department_queues_the_caller_there_even_if_the_phone_hangs_up_itself() {
     let node = Ccd::start(center());
-    let mut stream = events(&node).await;
+    let mut stream = watch_events(&node).await;
     let anna = phone(
         &node,
         "201",
@@ -270,7 +254,7 @@ async fn an_attended_transfer_replacing_no_call_is_reported_failed_and_the_agent
 /// reports failed with `sipfrag`; the call stays hers until she hangs up.
 async fn refer_fails_and_the_agent_keeps_the_caller(target: &'static str, sipfrag: &str) {
     let node = Ccd::start(center());
-    let mut stream = events(&node).await;
+    let mut stream = watch_events(&node).await;
     let anna = phone(
         &node,
         "201",
