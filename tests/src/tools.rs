@@ -420,6 +420,25 @@ impl Capture {
     }
 }
 
+/// The fields [`requests_from`] and [`sent_to`] read, in this order: pass them to
+/// [`Capture::stop_fields`].
+pub const PORTS_AND_METHOD: [&str; 3] = ["udp.srcport", "udp.dstport", "sip.Method"];
+
+/// The indexes, in capture order, of the `method` requests sent from `sip_port` among
+/// `packets` (captured with [`PORTS_AND_METHOD`]).
+pub fn requests_from(packets: &[Vec<String>], sip_port: u16, method: &str) -> Vec<usize> {
+    let port = sip_port.to_string();
+    (0..packets.len())
+        .filter(|i| packets[*i][0] == port && packets[*i][2] == method)
+        .collect()
+}
+
+/// How many of `packets` (captured with [`PORTS_AND_METHOD`]) went to `port`.
+pub fn sent_to(packets: &[Vec<String>], port: u16) -> usize {
+    let port = port.to_string();
+    packets.iter().filter(|p| p[1] == port).count()
+}
+
 impl Drop for Capture {
     fn drop(&mut self) {
         // Dropped without `stop` (a test failed first): SIGTERM lets tshark stop its

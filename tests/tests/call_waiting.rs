@@ -12,7 +12,7 @@ use cc_tests::net::{free_media_port, free_port};
 use cc_tests::org::{describe, first_call_story, log_in_available, run, watch_events};
 use cc_tests::pjsua::Pjsua;
 use cc_tests::sip::Transport;
-use cc_tests::tools::{Capture, Sipp};
+use cc_tests::tools::{Capture, PORTS_AND_METHOD, Sipp, requests_from, sent_to};
 
 /// The sales line (Anna's department) and Anna's direct line.
 const SALES: &str = "48220000001";
@@ -101,7 +101,7 @@ async fn an_agent_holds_a_call_takes_a_second_one_and_resumes_the_first() {
     .await
     .unwrap();
     let first = first.await.unwrap();
-    let packets = capture.stop_fields(&["udp.srcport", "udp.dstport", "sip.Method"]);
+    let packets = capture.stop_fields(&PORTS_AND_METHOD);
     assert_eq!(code, Some(0), "{done}\n{}", describe(&first, &node, &[]));
     assert!(
         second.all_calls_succeeded(),
@@ -115,17 +115,9 @@ async fn an_agent_holds_a_call_takes_a_second_one_and_resumes_the_first() {
     );
 
     // Between Anna's hold and her resume the first caller heard the prompt and music.
-    let anna_sip = anna_port.to_string();
-    let invites: Vec<usize> = (0..packets.len())
-        .filter(|i| packets[*i][0] == anna_sip && packets[*i][2] == "INVITE")
-        .collect();
+    let invites = requests_from(&packets, anna_port, "INVITE");
     assert!(invites.len() >= 2, "Anna's re-INVITEs: {invites:?}");
-    let (held, resumed) = (invites[0], invites[invites.len() - 1]);
-    let to_first = first_port.to_string();
-    let heard = packets[held..resumed]
-        .iter()
-        .filter(|p| p[1] == to_first)
-        .count();
+    let heard = sent_to(&packets[invites[0]..invites[invites.len() - 1]], first_port);
     assert!(heard >= 40, "{heard} packets to the first caller on hold");
 
     // The first call was held by Anna's phone and resumed, once.

@@ -18,7 +18,7 @@ use cc_tests::net::free_media_port;
 use cc_tests::org::{agents, describe, phone, run, watch_events};
 use cc_tests::phones::{Behaviour, Logged, Phone};
 use cc_tests::sip::Transport;
-use cc_tests::tools::{Capture, Sipp, SippRun};
+use cc_tests::tools::{Capture, PORTS_AND_METHOD, Sipp, SippRun, requests_from, sent_to};
 use tonic::transport::Channel;
 
 /// The number that greets, and one that goes straight to the queue.
@@ -967,7 +967,7 @@ async fn an_agent_on_hold_leaves_the_caller_with_the_on_hold_prompt_and_music_un
         anna.sip_port
     ));
     let run = run(caller(&node, DIRECT_TO_QUEUE, "caller.xml", 7000).media_port(caller_port)).await;
-    let packets = capture.stop_fields(&["udp.srcport", "udp.dstport", "sip.Method"]);
+    let packets = capture.stop_fields(&PORTS_AND_METHOD);
     assert_ok(&run, &node, &[&anna]);
     // Both re-INVITEs were answered by the media node with the matching direction.
     let answers: Vec<String> = anna
@@ -992,17 +992,12 @@ async fn an_agent_on_hold_leaves_the_caller_with_the_on_hold_prompt_and_music_un
 
     // Between Anna's hold and her resume (2 s) the caller heard the on-hold prompt and
     // music, 50 packets a second - not silence, as Anna's phone sent nothing on hold.
-    let anna_sip = anna.sip_port.to_string();
-    let invites: Vec<usize> = (0..packets.len())
-        .filter(|i| packets[*i][0] == anna_sip && packets[*i][2] == "INVITE")
-        .collect();
+    let invites = requests_from(&packets, anna.sip_port, "INVITE");
     assert!(invites.len() >= 2, "Anna's re-INVITEs: {invites:?}");
-    let (held, resumed) = (invites[0], invites[invites.len() - 1]);
-    let to_caller = caller_port.to_string();
-    let during = packets[held..resumed]
-        .iter()
-        .filter(|p| p[1] == to_caller)
-        .count();
+    let during = sent_to(
+        &packets[invites[0]..invites[invites.len() - 1]],
+        caller_port,
+    );
     assert!(during >= 60, "{during} packets to the caller on hold");
 
     // Held by the callee, then resumed, between the answer and the end.

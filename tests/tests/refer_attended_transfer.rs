@@ -14,7 +14,7 @@ use cc_tests::org::{describe, first_call_story, log_in_available, phone, run, wa
 use cc_tests::phones::Behaviour;
 use cc_tests::pjsua::Pjsua;
 use cc_tests::sip::Transport;
-use cc_tests::tools::{Capture, Sipp};
+use cc_tests::tools::{Capture, PORTS_AND_METHOD, Sipp, requests_from, sent_to};
 
 /// The number that goes straight to the sales queue.
 const SALES_NUMBER: &str = "48220000001";
@@ -114,7 +114,7 @@ async fn hand_over_to(target: &str) -> Ccd {
     .await
     .unwrap();
     let caller = caller.await.unwrap();
-    let packets = capture.stop_fields(&["udp.srcport", "udp.dstport", "sip.Method"]);
+    let packets = capture.stop_fields(&PORTS_AND_METHOD);
     let (done, code, seen) = done;
     assert_eq!(
         code,
@@ -141,13 +141,9 @@ async fn hand_over_to(target: &str) -> Ccd {
 
     // After Anna's REFER, Piotr hears the caller (their audio, 50 packets a second, while
     // the caller's recording plays): the two are bridged.
-    let anna_sip = anna_port.to_string();
-    let refer = packets
-        .iter()
-        .position(|p| p[0] == anna_sip && p[2] == "REFER")
-        .unwrap_or_else(|| panic!("no REFER from Anna in the capture"));
-    let to_piotr = piotr.media_port.to_string();
-    let heard = packets[refer..].iter().filter(|p| p[1] == to_piotr).count();
+    let refers = requests_from(&packets, anna_port, "REFER");
+    assert!(!refers.is_empty(), "no REFER from Anna in the capture");
+    let heard = sent_to(&packets[refers[0]..], piotr.media_port);
     assert!(heard >= 25, "{heard} packets to Piotr after the transfer");
 
     // The caller's call: answered by Anna, held, handed to Piotr, ended by the caller.

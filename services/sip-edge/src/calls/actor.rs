@@ -234,7 +234,7 @@ impl Actor for CallActor {
                 }
             }
             CallMsg::Hold { on, reply } => {
-                let result = call.api_hold(&myself, on).await;
+                let result = call.api_hold(on).await;
                 let _ = reply.send(result);
             }
             CallMsg::PlaceCallback(placing) => call.start_callback(&myself, *placing).await,
@@ -755,7 +755,7 @@ impl Call {
                 };
                 self.send(FromCall::Respond { tx, response: r });
                 if let Some(receives) = receives {
-                    self.phone_hold(myself, side, receives).await;
+                    self.phone_hold(side, receives).await;
                 }
             }
             Method::Refer => self.on_refer(myself, tx, &request, peer, side, &tag).await,

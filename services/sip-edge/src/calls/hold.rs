@@ -9,12 +9,11 @@
 //! [`Hold`] is the pure part: who holds, and what the media must do when that changes; the
 //! call actor carries it out ([`Call::set_hold`]).
 
-use ractor::ActorRef;
 use tracing::{debug, info, warn};
 
 use cc_proto::media::internal::v1 as media;
 
-use super::actor::{Call, CallMsg, Phase, Side, rpc};
+use super::actor::{Call, Phase, Side, rpc};
 use super::{CallEvent, HoldBy, HoldError, unix_ms};
 
 /// What a held party hears, looped: the prompt, then about 48 s of music.
@@ -101,12 +100,7 @@ impl Call {
     /// A re-INVITE from `side` was answered; `receives` says whether that phone still
     /// receives audio. The caller's (or a callback customer's) and the connected phone's
     /// hold or resume the call; any other leg's change nothing.
-    pub(super) async fn phone_hold(
-        &mut self,
-        myself: &ActorRef<CallMsg>,
-        side: Side,
-        receives: bool,
-    ) {
+    pub(super) async fn phone_hold(&mut self, side: Side, receives: bool) {
         if self.phase != Phase::Talking {
             return;
         }
@@ -116,27 +110,23 @@ impl Call {
             Side::Leg(i) if self.winner == Some(i) => HoldBy::Callee,
             Side::Leg(_) | Side::Nobody => return,
         };
-        self.set_hold(myself, by, !receives).await;
+        self.set_hold(by, !receives).await;
     }
 
     /// The Calls API holds (`on`) or resumes the connected call.
-    pub(super) async fn api_hold(
-        &mut self,
-        myself: &ActorRef<CallMsg>,
-        on: bool,
-    ) -> Result<(), HoldError> {
+    pub(super) async fn api_hold(&mut self, on: bool) -> Result<(), HoldError> {
         match self.phase {
             Phase::Ending => return Err(HoldError::Gone),
             Phase::Talking if self.winner.is_some() && self.b.is_some() => {}
             _ => return Err(HoldError::NotConnected),
         }
-        self.set_hold(myself, HoldBy::Api, on).await;
+        self.set_hold(HoldBy::Api, on).await;
         Ok(())
     }
 
     /// Applies one change of who holds the call: unbridges or bridges the parties, starts
     /// or stops the on-hold audio on each side, says so in the events and the call list.
-    pub(super) async fn set_hold(&mut self, _myself: &ActorRef<CallMsg>, by: HoldBy, on: bool) {
+    pub(super) async fn set_hold(&mut self, by: HoldBy, on: bool) {
         let change = self.hold.set(by, on, unix_ms());
         if change == Change::default() {
             return;
