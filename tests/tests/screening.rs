@@ -3,15 +3,19 @@
 //! prompt (her phone never rings) and puts a VIP through during do-not-disturb; a spam
 //! caller to the sales line hears the polite prompt instead of reaching an agent; a call on
 //! the director's line overtakes an ordinary caller who waited longer; an agent's announced
-//! transfer presents the caller to the colleague, who accepts before being connected.
+//! transfer presents the caller to the colleague, who accepts before being connected, or
+//! to a department's agents in turn until one accepts.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
+use cc_proto::agents::v1 as agents_pb;
 use cc_proto::queues::v1 as queues_pb;
 use cc_proto::queues::v1::queues_client::QueuesClient;
-use cc_tests::ccd::{Ccd, NodeConfig};
-use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::ccd::{Ccd, Employee, NodeConfig};
+use cc_tests::org::{
+    agents, describe, first_call_story, log_in_available, phone, run, watch_events,
+};
 use cc_tests::phones::{Behaviour, Logged};
 use cc_tests::sip::Transport;
 use cc_tests::tools::Sipp;
@@ -482,10 +486,62 @@ route = {{ department = "sales" }}
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agents_announced_transfer_connects_the_caller_once_the_colleague_accepts() {
+/// A caller to the sales line who, once transferred with an announcement, says who they
+/// are 10 s after the answer, presses # at 17.5 s and hangs up `hold_ms` later.
+fn transferred_caller(node: &Ccd, hold_ms: u64) -> Sipp {
+    Sipp::new("caller_announced.xml", node.addr(), Transport::Udp)
+        .service(SALES)
+        .caller(ORDINARY)
+        .with_pcaps()
+        .file(
+            "dtmf.pcap",
+            std::path::Path::new("/usr/share/sip-tester/dtmf_2833_pound.pcap"),
+        )
+        .arg("-d")
+        .arg("7500")
+        .key("hold_ms", &hold_ms.to_string())
+        .timeout(Duration::from_secs(60))
+}
+
+/// Anna's call with the caller, once she talks, transferred with an announcement to
+/// `target`.
+async fn transfer_announced_when_talking(node: &Ccd, target: &str) {
     use cc_proto::calls::v1 as calls_pb;
     use cc_proto::calls::v1::calls_client::CallsClient;
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let talking = calls
+                .list_calls(calls_pb::ListCallsRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .calls
+                .into_iter()
+                .find(|c| c.state() == calls_pb::CallState::Talking);
+            if let Some(call) = talking {
+                return call;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("Anna takes the call within 20 s");
+    assert_eq!(call.agent_id, "anna");
+    calls
+        .transfer_call(calls_pb::TransferCallRequest {
+            call_id: call.call_id.clone(),
+            target: target.into(),
+            announced: true,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_announced_transfer_connects_the_caller_once_the_colleague_accepts() {
     let node = Ccd::start(sales_and_piotr());
     let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
     // Piotr answers, hears who calls and presses 1 three seconds in.
@@ -499,50 +555,8 @@ async fn an_agents_announced_transfer_connects_the_caller_once_the_colleague_acc
         },
     );
     log_in_available(&node, &["anna"]).await;
-    // The caller is answered by Anna, then (transferred) asked who they are: they speak
-    // 10 s after the answer and press # at 17.5 s.
-    let caller = tokio::spawn(run(Sipp::new(
-        "caller_announced.xml",
-        node.addr(),
-        Transport::Udp,
-    )
-    .service(SALES)
-    .caller(ORDINARY)
-    .with_pcaps()
-    .file(
-        "dtmf.pcap",
-        std::path::Path::new("/usr/share/sip-tester/dtmf_2833_pound.pcap"),
-    )
-    .arg("-d")
-    .arg("7500")
-    .key("hold_ms", "15000")
-    .timeout(Duration::from_secs(60))));
-    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
-        .await
-        .unwrap();
-    let call = loop {
-        let talking = calls
-            .list_calls(calls_pb::ListCallsRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .calls
-            .into_iter()
-            .find(|c| c.state() == calls_pb::CallState::Talking);
-        if let Some(call) = talking {
-            break call;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(call.agent_id, "anna");
-    calls
-        .transfer_call(calls_pb::TransferCallRequest {
-            call_id: call.call_id.clone(),
-            target: "202".into(),
-            announced: true,
-        })
-        .await
-        .unwrap();
+    let caller = tokio::spawn(run(transferred_caller(&node, 15_000)));
+    transfer_announced_when_talking(&node, "202").await;
     let run = caller.await.unwrap();
     assert!(
         run.all_calls_succeeded(),
@@ -569,4 +583,113 @@ async fn an_agents_announced_transfer_connects_the_caller_once_the_colleague_acc
         "{}",
         piotr.describe()
     );
+}
+
+/// Sales (Anna) takes the sales line; support (700) rings Piotr, then Marek.
+fn sales_and_support() -> NodeConfig {
+    let mut config = sales_and_piotr();
+    config.employees.push(Employee::new(
+        "marek",
+        "Marek Lis",
+        "203",
+        "marek-secret",
+        "user",
+    ));
+    config.extra.push_str(
+        r#"
+[[departments]]
+id = "support"
+name = "Support"
+extension = "700"
+strategy = "sequential"
+members = ["piotr", "marek"]
+ring_seconds = 10
+wrap_up_seconds = 0
+"#,
+    );
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_transfer_to_a_department_goes_to_the_next_agent_when_one_declines() {
+    let node = Ccd::start(sales_and_support());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    // Support's first agent hears who calls and declines (2); the next one accepts (1).
+    let piotr = phone(
+        &node,
+        "202",
+        Behaviour::AnswerThenKey {
+            ring_ms: 200,
+            key: '2',
+            key_ms: 3000,
+        },
+    );
+    let marek = phone(
+        &node,
+        "203",
+        Behaviour::AnswerThenKey {
+            ring_ms: 200,
+            key: '1',
+            key_ms: 3000,
+        },
+    );
+    log_in_available(&node, &["anna", "piotr", "marek"]).await;
+    let mut events = watch_events(&node).await;
+    let caller = tokio::spawn(run(transferred_caller(&node, 20_000)));
+    transfer_announced_when_talking(&node, "700").await;
+    let story = first_call_story(&mut events).await;
+    let run = caller.await.unwrap();
+    assert!(
+        run.all_calls_succeeded(),
+        "{}",
+        describe(&run, &node, &[&anna, &piotr, &marek])
+    );
+    assert_eq!(
+        story,
+        [
+            "started",
+            "queued sales",
+            "answered anna",
+            "transferred 700",
+            "queued support",
+            "answered marek",
+            "ended"
+        ],
+        "{}",
+        node.log_text()
+    );
+    let log = node.log_text();
+    assert!(log.contains("asking the caller who they are"), "{log}");
+    assert!(
+        log.contains("the callee declined the announced call"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the callee accepted the announced call"),
+        "{log}"
+    );
+    // Piotr heard who called, declined and was hung up on; Marek, rung once, talked to
+    // the caller until the caller hung up.
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+    assert!(
+        piotr.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        piotr.describe()
+    );
+    assert_eq!(marek.received("INVITE").len(), 1, "{}", marek.describe());
+    assert!(
+        marek.wait_for("BYE", 1, Duration::from_secs(5)),
+        "{}",
+        marek.describe()
+    );
+    // Declining took no call: Piotr is offered calls again.
+    let mut agents = agents(node.api_addr()).await;
+    let piotr_now = agents
+        .get_agent(agents_pb::GetAgentRequest {
+            agent_id: "piotr".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(piotr_now.state(), agents_pb::AgentState::Available);
 }

@@ -42,6 +42,13 @@ pub enum Input {
         /// The agent who answered.
         agent: AgentId,
     },
+    /// [`QueueCore::handle_presenting`]
+    Presenting {
+        /// The call.
+        call: CallId,
+        /// The agent who answered and hears who calls.
+        agent: AgentId,
+    },
     /// [`QueueCore::handle_reject`]
     Rejected {
         /// The call.
@@ -402,6 +409,7 @@ impl State {
                 core.handle_answer(now, &call, &agent)?;
                 self.queued.remove(&call);
             }
+            Input::Presenting { call, agent } => core.handle_presenting(now, &call, &agent)?,
             Input::Rejected {
                 call,
                 agent,

@@ -72,6 +72,17 @@ impl QueueControl for QueueControlApi {
         Ok(Response::new(pb::Done {}))
     }
 
+    async fn presenting(
+        &self,
+        request: Request<pb::AgentCallRequest>,
+    ) -> Result<Response<pb::Done>, Status> {
+        let request = request.into_inner();
+        let call = convert::call_id(request.call_id)?;
+        let agent = convert::agent_id(request.agent_id)?;
+        self.queue.presenting(call, agent).await.map_err(status)?;
+        Ok(Response::new(pb::Done {}))
+    }
+
     async fn rejected(
         &self,
         request: Request<pb::RejectedRequest>,

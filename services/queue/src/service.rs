@@ -402,6 +402,11 @@ impl QueueHandle {
         self.apply(Input::Answered { call, agent }).await
     }
 
+    /// The agent answered and hears who calls before taking the call.
+    pub async fn presenting(&self, call: CallId, agent: AgentId) -> Result<(), ServiceError> {
+        self.apply(Input::Presenting { call, agent }).await
+    }
+
     /// The agent declined or did not answer.
     pub async fn rejected(
         &self,

@@ -14,6 +14,9 @@ pub struct CoreConfig {
     /// Seed of the generator behind [`Strategy::Random`]: the core has no entropy source of its
     /// own, so a run is reproducible from its seed.
     pub rng_seed: u64,
+    /// The longest an agent who answered may take to accept or decline a call presented
+    /// to them ([`super::QueueCore::handle_presenting`]) before it counts as not answered.
+    pub max_presentation: Duration,
 }
 
 impl Default for CoreConfig {
@@ -21,6 +24,7 @@ impl Default for CoreConfig {
         Self {
             max_no_answers: 3,
             rng_seed: 0,
+            max_presentation: Duration::from_secs(90),
         }
     }
 }

@@ -201,6 +201,50 @@ impl QueueCore {
         Ok(())
     }
 
+    /// The agent answered but has not taken the call yet: they hear who calls first (an
+    /// announced transfer, R-31) and then take it ([`QueueCore::handle_answer`]) or decline
+    /// it ([`QueueCore::handle_reject`]). Meanwhile the call keeps its place in line and
+    /// only this agent is left in its plan: the other targets stop ringing (they did not
+    /// miss it, so the next plan may ring them), and the agent's ring time gives way to
+    /// [`CoreConfig::max_presentation`], after which they count as not answering.
+    pub fn handle_presenting(
+        &mut self,
+        now: Instant,
+        call: &CallId,
+        agent: &AgentId,
+    ) -> Result<(), QueueError> {
+        let a = self.offered_target(call, agent)?;
+        let generation = self.next_id();
+        let stop = now.checked_add(self.config.max_presentation).unwrap_or(now);
+        let Some(offer) = self.calls.get_mut(call).and_then(|c| c.offer.as_mut()) else {
+            return Ok(());
+        };
+        let others: Vec<usize> = offer
+            .targets
+            .iter()
+            .map(|t| t.agent)
+            .filter(|other| *other != a)
+            .collect();
+        offer.targets.retain(|t| t.agent == a);
+        for t in &mut offer.targets {
+            t.start = t.start.min(now);
+            t.stop = stop;
+        }
+        offer.generation = generation;
+        self.timers.arm(
+            stop,
+            Timer::OfferStop {
+                call: call.clone(),
+                generation,
+            },
+        );
+        for other in others {
+            self.cancel_target(call, other);
+        }
+        self.dispatch(now);
+        Ok(())
+    }
+
     /// The agent declined or did not answer before the edge gave up: the plan moves on to its
     /// next target, and the miss counts towards pausing the agent. The core times targets out
     /// by itself too, so reporting a ring-out is optional.

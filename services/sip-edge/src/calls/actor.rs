@@ -26,6 +26,7 @@ use routing::decide_response::Step;
 use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
+use super::announce::Announced;
 use super::callback::Placed;
 use super::outbox::Outbox;
 use super::sip::{self, OutboundInvite};
@@ -1332,6 +1333,8 @@ impl Call {
         }
         self.queued = None;
         self.stop_waiting();
+        // Whoever it was to be announced to, it is no longer them.
+        self.announcing = None;
         self.set_phase(Phase::Routing);
     }
 
@@ -1504,9 +1507,13 @@ impl Call {
         }
     }
 
-    /// Stops ringing an agent (the queue already knows).
+    /// Stops ringing an agent (the queue already knows), or presenting the call to them.
     fn stop_agent(&mut self, agent: &str) {
         self.targets.remove(agent);
+        if let Some(leg) = self.presented_to(agent) {
+            info!(call = %self.id, %agent, "the queue withdrew the call from the agent hearing who calls");
+            self.withdraw_presentation(leg, true);
+        }
         for i in 0..self.legs.len() {
             if self.legs[i].kind == LegKind::Queue(agent.to_owned()) {
                 self.cancel_leg(i);
@@ -1552,7 +1559,11 @@ impl Call {
         }
     }
 
-    async fn reject_agent(&mut self, agent: &str, reason: queue::rejected_request::Reason) {
+    pub(super) async fn reject_agent(
+        &mut self,
+        agent: &str,
+        reason: queue::rejected_request::Reason,
+    ) {
         self.targets.remove(agent);
         let request = queue::RejectedRequest {
             call_id: self.id.clone(),
@@ -2026,7 +2037,7 @@ impl Call {
     /// Rings an employee as routing asks: announced first when it says so.
     pub(super) async fn dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
         if d.announce {
-            return self.announced_dial(myself, d).await;
+            return self.announce_to(myself, Announced::Employee(d)).await;
         }
         self.ring_employee(myself, d).await;
     }
@@ -2212,8 +2223,8 @@ impl Call {
     /// department's or an employee's extension, or an outside number), with music meanwhile.
     /// When the connected phone asked for it with a REFER (`refer`), it is told the transfer
     /// is made (a final NOTIFY with `200 OK`) before it is hung up. `announced` (an
-    /// employee only) presents the caller to the employee first, as their screening's
-    /// announcement does.
+    /// employee or a department) presents the caller to the employee, or the agent the
+    /// queue offers them to, first, as a screening's announcement does.
     async fn transfer(
         &mut self,
         myself: &ActorRef<CallMsg>,
@@ -2223,7 +2234,7 @@ impl Call {
     ) -> Result<(), TransferError> {
         let i = self.connected_leg()?;
         let goal = transfer::goal(&self.ctx.config(), &target)?;
-        if announced && !matches!(goal, Goal::Employee(_)) {
+        if announced && matches!(goal, Goal::Outside) {
             return Err(TransferError::NotAnnounceable(target));
         }
         info!(call = %self.id, %target, announced, "transfer");
@@ -2247,7 +2258,7 @@ impl Call {
             }
         }
         if let Some((b, _)) = self.b.take() {
-            self.destroy_endpoint(b).await;
+            self.destroy_endpoint(b);
         }
         self.ctx.registry.update(self.no, |info| {
             info.agent = None;
@@ -2264,7 +2275,11 @@ impl Call {
                     department_id,
                     priority: 0,
                 };
-                self.enqueue(myself, q).await;
+                if announced {
+                    self.announce_to(myself, Announced::Queue(q)).await;
+                } else {
+                    self.enqueue(myself, q).await;
+                }
             }
             Goal::Employee(employee_id) => {
                 let d = routing::Dial {
@@ -2387,7 +2402,7 @@ impl Call {
         notify!(self, "presence: call ended", presence, call_ended, ended);
     }
 
-    pub(super) async fn destroy_endpoint(&mut self, endpoint: String) {
+    pub(super) fn destroy_endpoint(&mut self, endpoint: String) {
         let r = media::EndpointRef {
             endpoint_id: endpoint,
         };
@@ -2411,10 +2426,13 @@ impl Call {
                 }
             }
             Timer::RingStop { agent, generation } => {
+                // An agent hearing who calls is past ringing: the queue keeps the call for
+                // them until they choose.
                 if self
                     .targets
                     .get(&agent)
                     .is_some_and(|t| t.stop_generation == generation)
+                    && self.presented_to(&agent).is_none()
                 {
                     debug!(call = %self.id, %agent, "ring time over without word from the queue");
                     self.stop_agent(&agent);
@@ -2502,13 +2520,7 @@ impl Call {
                         let failed = Placed::Failed(why);
                         return self.callback_failed(myself, failed).await;
                     }
-                    let left = queue::CallRequest {
-                        call_id: self.id.clone(),
-                    };
-                    notify!(self, "queue: abandoned", queue, abandon, left);
-                    self.queued = None;
-                    self.stop_waiting();
-                    self.set_phase(Phase::Routing);
+                    self.leave_queue(true);
                     self.play(myself, vec!["unavailable".into()], false, Purpose::Goodbye)
                         .await;
                 }
@@ -2599,7 +2611,7 @@ impl Call {
             .into_iter()
             .flatten()
         {
-            self.destroy_endpoint(endpoint).await;
+            self.destroy_endpoint(endpoint);
         }
         self.maybe_finish(myself);
     }

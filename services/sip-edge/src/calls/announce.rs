@@ -1,14 +1,17 @@
-//! Announced (screened) transfer, as routing's Dial step with `announce` asks. Before
-//! the employee is connected, the caller is answered and asked who they are, from which
-//! company and why ("screening-name" and the tone); what they say is recorded until a key
-//! (#) or [`RECORD_MS`]. The caller then hears "please-hold" and music (never
-//! "connecting") while the employee's phones ring. The employee who answers is not
-//! connected: they hear "screening-caller", the recording and "screening-accept", and press
-//! 1 to take the call, which bridges it. 2, no key within [`CHOICE_MS`] of the end of the
-//! prompts, or hanging up declines it: the caller, still on hold, is not told, and routing
-//! is asked again with the dial outcome `Declined` (the employee's policy says where the
-//! call goes instead: a neutral prompt, a message, a deputy). A caller asked once is not
-//! asked again on the same call.
+//! Announced (screened) transfer, as routing's Dial step with `announce` asks, or a
+//! transfer through the API. Before the callee is connected, the caller is answered and
+//! asked who they are, from which company and why ("screening-name" and the tone); what
+//! they say is recorded until a key (#) or [`RECORD_MS`]. The caller then hears
+//! "please-hold" and music (never "connecting") while the employee's phones ring, or waits
+//! in the department's queue as any caller does. The employee or agent who answers is not
+//! connected: they hear "screening-caller", the recording and "screening-accept", and
+//! press 1 to take the call, which bridges it. 2, no key within [`CHOICE_MS`] of the end
+//! of the prompts, or hanging up declines it: the caller, still on hold, is not told. An
+//! employee's decline asks routing again with the dial outcome `Declined` (the employee's
+//! policy says where the call goes instead: a neutral prompt, a message, a deputy). An
+//! agent's decline counts in the queue as not answering: the call keeps its place and the
+//! queue offers it to the next agent. A caller asked once is not asked again on the same
+//! call.
 
 use std::collections::HashMap;
 
@@ -17,7 +20,9 @@ use cc_proto::routing::internal::v1 as routing;
 use ractor::ActorRef;
 use tracing::{info, warn};
 
-use super::actor::{Call, CallMsg, PLAY_MARGIN_MS, Phase, Purpose, Timer};
+use cc_proto::queue::internal::v1 as queue;
+
+use super::actor::{Call, CallMsg, LegKind, PLAY_MARGIN_MS, Phase, Purpose, Timer, rpc};
 
 /// The longest the caller speaks for the announcement.
 const RECORD_MS: u32 = 15_000;
@@ -31,9 +36,18 @@ const ACCEPT_KEY: &str = "1";
 /// An announced dial under way.
 #[derive(Debug, Clone)]
 pub(super) struct Announcing {
-    /// The dial routing asked for, rung once the announcement is recorded.
-    dial: routing::Dial,
+    /// Who is rung once the announcement is recorded.
+    to: Announced,
     stage: Stage,
+}
+
+/// Whom the caller is announced to.
+#[derive(Debug, Clone)]
+pub(super) enum Announced {
+    /// An employee's phones, as routing's dial (or a transfer) asks.
+    Employee(routing::Dial),
+    /// The agent a department's queue offers the call to (a transfer).
+    Queue(routing::Queue),
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +56,7 @@ enum Stage {
     Asking,
     /// The caller speaks; a key (collection) or the deadline ends it.
     Recording { collection: Option<u64> },
-    /// The employee's phones ring; the caller is on hold.
+    /// The employee's phones ring, or the call waits in its queue; the caller is on hold.
     Ringing,
     /// The employee answered `leg` and hears the announcement; their key (collection)
     /// decides. `sdp` is their answer, for the bridge.
@@ -54,15 +68,18 @@ enum Stage {
 }
 
 impl Call {
-    /// Starts an announced dial: asks the caller who they are (unless they were asked on
-    /// this call already), then rings.
-    pub(super) async fn announced_dial(&mut self, myself: &ActorRef<CallMsg>, d: routing::Dial) {
-        self.set_phase(Phase::Dialing);
+    /// Starts an announced dial or queueing: asks the caller who they are (unless they
+    /// were asked on this call already), then rings.
+    pub(super) async fn announce_to(&mut self, myself: &ActorRef<CallMsg>, to: Announced) {
+        self.set_phase(match to {
+            Announced::Employee(_) => Phase::Dialing,
+            Announced::Queue(_) => Phase::Routing,
+        });
         // Timers of an earlier dial (its giving up, its forwarding) no longer apply.
         self.forget_dial();
         let recorded = self.announcement.is_some();
         self.announcing = Some(Announcing {
-            dial: d,
+            to,
             stage: if recorded {
                 Stage::Ringing
             } else {
@@ -198,21 +215,26 @@ impl Call {
         }
     }
 
-    /// The caller waits on hold while the employee's phones ring.
+    /// The caller waits on hold while the employee's phones ring, or in the queue.
     async fn ring_announced(&mut self, myself: &ActorRef<CallMsg>) {
         let Some(a) = &mut self.announcing else {
             return;
         };
         a.stage = Stage::Ringing;
-        let dial = a.dial.clone();
-        self.play(
-            myself,
-            vec!["please-hold".into(), "music-on-hold".into()],
-            true,
-            Purpose::Music,
-        )
-        .await;
-        self.ring_employee(myself, dial).await;
+        match a.to.clone() {
+            Announced::Employee(dial) => {
+                self.play(
+                    myself,
+                    vec!["please-hold".into(), "music-on-hold".into()],
+                    true,
+                    Purpose::Music,
+                )
+                .await;
+                self.ring_employee(myself, dial).await;
+            }
+            // The queue plays what any caller hears there: music, their place in line.
+            Announced::Queue(q) => self.enqueue(myself, q).await,
+        }
     }
 
     /// Whether an answer on `leg` is to be presented rather than connected.
@@ -227,7 +249,21 @@ impl Call {
     }
 
     /// The employee answered leg `leg`: the others stop ringing, and they hear who calls.
+    /// A queue's agent is presented only once the queue keeps the call for them alone
+    /// (their ring time no longer runs out); if it no longer offers it to them, they are
+    /// hung up and the call waits on.
     pub(super) async fn present(&mut self, myself: &ActorRef<CallMsg>, leg: usize, sdp: String) {
+        if let LegKind::Queue(agent) = self.leg_kind(leg) {
+            let request = queue::AgentCallRequest {
+                call_id: self.id.clone(),
+                agent_id: agent.clone(),
+            };
+            let mut q = self.queue_client();
+            if let Err(e) = rpc(self.timeout(), q.presenting(request)).await {
+                info!(call = %self.id, %agent, error = %e, "the queue no longer offers the call to this agent");
+                return self.hang_up_leg(leg);
+            }
+        }
         let Some((b, _)) = self.b.clone() else {
             return self.decline_announced(myself, leg, true).await;
         };
@@ -316,26 +352,44 @@ impl Call {
     }
 
     /// The employee declined (or did not choose, or hung up: `hang_up` false): routing
-    /// decides where the call goes instead; the caller stays on hold meanwhile.
+    /// decides where the call goes instead; the caller stays on hold meanwhile. A queue's
+    /// agent who declines is one who did not answer: the queue offers the call on.
     pub(super) async fn decline_announced(
         &mut self,
         myself: &ActorRef<CallMsg>,
         leg: usize,
         hang_up: bool,
     ) {
+        let agent = match self.leg_kind(leg) {
+            LegKind::Queue(agent) => Some(agent),
+            _ => None,
+        };
+        self.withdraw_presentation(leg, hang_up);
+        if let Some(agent) = agent {
+            let declined = queue::rejected_request::Reason::Declined;
+            return self.reject_agent(&agent, declined).await;
+        }
         self.announcing = None;
-        if hang_up {
-            self.hang_up_leg(leg);
-        }
-        // The callee's side goes with the callee: a later dial makes a fresh one (its
-        // offer is spent), and its silence must not end the call.
-        if let Some((b, _)) = self.b.take() {
-            self.destroy_endpoint(b).await;
-        }
         // The employee chose: a call they declined is not theirs to call back.
         self.lost = None;
         self.dial_finished(myself, routing::DialOutcome::Declined)
             .await;
+    }
+
+    /// The presented callee goes (hung up unless they hung up, `hang_up` false), and the
+    /// call is back to ringing or waiting in line.
+    pub(super) fn withdraw_presentation(&mut self, leg: usize, hang_up: bool) {
+        if hang_up {
+            self.hang_up_leg(leg);
+        }
+        if let Some(a) = &mut self.announcing {
+            a.stage = Stage::Ringing;
+        }
+        // The callee's side goes with the callee: a later dial or offer makes a fresh one
+        // (its offer is spent), and its silence must not end the call.
+        if let Some((b, _)) = self.b.take() {
+            self.destroy_endpoint(b);
+        }
     }
 
     /// The employee accepted or declined through the API, as with keys on the phone.
@@ -360,6 +414,12 @@ impl Call {
             self.decline_announced(myself, leg, true).await;
         }
         Ok(())
+    }
+
+    /// The leg of a queue's agent being presented the call, if it is `agent`'s.
+    pub(super) fn presented_to(&self, agent: &str) -> Option<usize> {
+        self.presented_leg()
+            .filter(|leg| matches!(self.leg_kind(*leg), LegKind::Queue(a) if a == agent))
     }
 
     /// The leg being presented the call, if one is.

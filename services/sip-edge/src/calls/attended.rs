@@ -108,7 +108,7 @@ impl Call {
         }
         self.clear_hold();
         if let Some((b, _)) = self.b.take() {
-            self.destroy_endpoint(b).await;
+            self.destroy_endpoint(b);
         }
         let from_queue = matches!(handed.leg.kind, LegKind::Queue(_));
         let k = self.adopt_leg(handed.leg);

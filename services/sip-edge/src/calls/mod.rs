@@ -396,7 +396,9 @@ pub enum TransferError {
     NotConnected,
     #[error("target: {0:?} is no extension, and no trunk is configured for outside numbers")]
     Unreachable(String),
-    #[error("target: {0:?} is no employee's extension: only an employee can be announced to")]
+    #[error(
+        "target: {0:?} is an outside number: only an employee or a department can be announced to"
+    )]
     NotAnnounceable(String),
     #[error("the call has ended")]
     Gone,

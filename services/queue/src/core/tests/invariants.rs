@@ -134,6 +134,7 @@ fn random_inputs_keep_the_core_consistent() {
             CoreConfig {
                 max_no_answers: 2,
                 rng_seed: seed,
+                ..CoreConfig::default()
             },
             vec![first, second],
         );

@@ -400,3 +400,97 @@ fn with_one_target_per_plan_a_call_passes_over_agents_who_missed_it_then_starts_
     h.advance_to(30);
     assert_eq!(order(&h.offers()[0].1), ["a"]);
 }
+
+fn present(h: &mut Harness, call: &str, agent: &str) {
+    h.core
+        .handle_presenting(h.now, &call.into(), &agent.into())
+        .unwrap();
+}
+
+#[test]
+fn a_presented_agent_alone_keeps_the_call_past_its_ring_time() {
+    let mut h = Harness::new(vec![dept(Strategy::RingAll, &["a", "b"])]);
+    h.available(&["a", "b"]);
+    h.enqueue("c1", "d", 0);
+    h.drain();
+    h.now = h.at(4);
+    present(&mut h, "c1", "a");
+    assert_eq!(
+        h.drain(),
+        [Output::CancelOffer {
+            call: "c1".into(),
+            agent: "b".into()
+        }],
+        "the other phone stops ringing"
+    );
+    assert!(h.facts("b").available, "b is free for other calls");
+    assert_eq!(h.facts("b").consecutive_no_answers, 0, "b missed nothing");
+    // Well past the 10 s ring time: a still hears who calls, and then takes the call.
+    h.advance_to(40);
+    assert_eq!(h.drain(), []);
+    assert_eq!(h.core.position(&"c1".into()).unwrap(), 1, "still in line");
+    h.answer("c1", "a");
+    assert!(h.core.position(&"c1".into()).is_err());
+}
+
+#[test]
+fn a_declined_presentation_offers_the_call_to_the_next_agent() {
+    let mut h = Harness::new(vec![dept(Strategy::Sequential, &["a", "b"])]);
+    h.available(&["a", "b"]);
+    h.enqueue("c1", "d", 0);
+    h.drain();
+    h.now = h.at(2);
+    present(&mut h, "c1", "a");
+    h.drain();
+    h.now = h.at(20);
+    h.core
+        .handle_reject(h.now, &"c1".into(), &"a".into(), RejectReason::Declined)
+        .unwrap();
+    let out = h.drain();
+    assert_eq!(out[0], Output::OfferFailed { call: "c1".into() });
+    let Some(Output::Offer { plan, .. }) = out.get(1) else {
+        panic!("expected a new offer, got {out:?}");
+    };
+    assert_eq!(order(plan), ["b"], "a declined: b is next, alone");
+    assert_eq!(h.facts("a").consecutive_no_answers, 1);
+}
+
+#[test]
+fn a_presentation_without_a_choice_counts_as_no_answer() {
+    let config = CoreConfig {
+        max_presentation: Duration::from_secs(30),
+        ..CoreConfig::default()
+    };
+    let mut h = Harness::with_config(config, vec![dept(Strategy::RingAll, &["a", "b"])]);
+    h.available(&["a", "b"]);
+    h.enqueue("c1", "d", 0);
+    h.drain();
+    h.now = h.at(5);
+    present(&mut h, "c1", "a");
+    h.drain();
+    h.advance_to(34);
+    assert_eq!(h.drain(), []);
+    h.advance_to(35);
+    let out = h.drain();
+    assert_eq!(
+        out[0],
+        Output::CancelOffer {
+            call: "c1".into(),
+            agent: "a".into()
+        }
+    );
+    assert_eq!(out[1], Output::OfferFailed { call: "c1".into() });
+    let Some(Output::Offer { plan, .. }) = out.get(2) else {
+        panic!("expected a new offer, got {out:?}");
+    };
+    assert_eq!(order(plan), ["b"]);
+    // Presenting is for an agent of the plan only.
+    let refused = h
+        .core
+        .handle_presenting(h.now, &"c1".into(), &"a".into())
+        .unwrap_err();
+    assert!(
+        matches!(refused, QueueError::NotOffered { .. }),
+        "{refused}"
+    );
+}
