@@ -567,6 +567,7 @@ async fn message_left_events_of_the_node_become_one_message_per_call() {
             sequence,
             unix_ms: 1_700_000_000_000 + sequence,
             event: Some(e),
+            ..Default::default()
         };
         let left = |call: &str| {
             events::event::Event::MessageLeft(message_left(call, &dir.path().join("x.wav")))

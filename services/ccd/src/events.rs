@@ -32,6 +32,8 @@ const HISTORY: usize = 16_384;
 #[derive(Debug)]
 struct State {
     next: u64,
+    /// When the numbering began (the hub's creation).
+    since: u64,
     history: VecDeque<pb::Event>,
 }
 
@@ -47,6 +49,7 @@ impl Default for EventHub {
         EventHub {
             state: Arc::new(Mutex::new(State {
                 next: 1,
+                since: unix_ms(),
                 history: VecDeque::new(),
             })),
             live: broadcast::channel(4096).0,
@@ -62,14 +65,29 @@ fn unix_ms() -> u64 {
 }
 
 impl EventHub {
-    /// Numbers the event, keeps it, and hands it to the watchers.
+    /// Numbers an event that happens now, keeps it, and hands it to the watchers.
     pub fn publish(&self, event: pb::event::Event) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let e = pb::Event {
-            sequence: s.next,
+        self.publish_call(0, event);
+    }
+
+    /// [`EventHub::publish`] for a call's event, `call_sequence` its place among its
+    /// call's events.
+    pub fn publish_call(&self, call_sequence: u64, event: pb::event::Event) {
+        self.relay(pb::Event {
+            sequence: 0,
             unix_ms: unix_ms(),
+            numbered_since_unix_ms: 0,
+            call_sequence,
             event: Some(event),
-        };
+        });
+    }
+
+    /// Numbers an event another hub numbered (keeping when it happened and its call's
+    /// numbering), keeps it, and hands it to the watchers.
+    fn relay(&self, mut e: pb::Event) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        e.sequence = s.next;
+        e.numbered_since_unix_ms = s.since;
         s.next += 1;
         if s.history.len() >= HISTORY {
             s.history.pop_front();
@@ -79,14 +97,20 @@ impl EventHub {
         let _ = self.live.send(e);
     }
 
-    /// The kept events from `from` on, and the live ones after them.
+    /// The kept events from `from` on (from the oldest kept with [`Start::Oldest`]), and
+    /// the live ones after them.
     #[allow(clippy::result_large_err)]
-    fn watch(&self, from: u64) -> Result<(Vec<pb::Event>, broadcast::Receiver<pb::Event>), Status> {
+    fn watch(
+        &self,
+        from: Start,
+    ) -> Result<(Vec<pb::Event>, broadcast::Receiver<pb::Event>), Status> {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let live = self.live.subscribe();
-        if from == 0 {
-            return Ok((Vec::new(), live));
-        }
+        let from = match from {
+            Start::Now => return Ok((Vec::new(), live)),
+            Start::Oldest => return Ok((s.history.iter().cloned().collect(), live)),
+            Start::Sequence(from) => from,
+        };
         if from > s.next {
             return Err(Status::invalid_argument(format!(
                 "from_sequence: {from} is beyond the next sequence {}",
@@ -125,7 +149,7 @@ impl EventHub {
                     tokio::select! {
                         _ = stop.wait() => return,
                         e = calls.recv() => match e {
-                            Ok(e) => hub.publish(call_event(e)),
+                            Ok(e) => hub.publish_call(e.call_seq, call_event(e.event)),
                             Err(broadcast::error::RecvError::Lagged(n)) => {
                                 tracing::warn!(missed = n, "events: fell behind the call events");
                             }
@@ -190,6 +214,27 @@ impl EventHub {
     }
 }
 
+/// Where a watcher starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Only events from now on.
+    Now,
+    /// The oldest kept event on.
+    Oldest,
+    /// This sequence on.
+    Sequence(u64),
+}
+
+impl Start {
+    fn of(request: &pb::WatchEventsRequest) -> Start {
+        match (request.from_oldest, request.from_sequence) {
+            (true, _) => Start::Oldest,
+            (false, 0) => Start::Now,
+            (false, n) => Start::Sequence(n),
+        }
+    }
+}
+
 /// How soon a broken stream from another node is opened again.
 const RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -214,7 +259,7 @@ pub fn gather(
             tokio::select! {
                 _ = stop.wait() => return,
                 e = own.recv() => match e {
-                    Ok(e) => if let Some(event) = e.event { into.publish(event) },
+                    Ok(e) => into.relay(e),
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "events: fell behind this node's events");
                     }
@@ -271,6 +316,7 @@ async fn follow_node(cluster: EventHub, address: String, channel: tonic::transpo
         let request = pb::WatchEventsRequest {
             from_sequence: next,
             local_only: true,
+            from_oldest: false,
         };
         match client.watch_events(request).await {
             Ok(stream) => {
@@ -279,9 +325,7 @@ async fn follow_node(cluster: EventHub, address: String, channel: tonic::transpo
                     match stream.message().await {
                         Ok(Some(e)) => {
                             next = e.sequence + 1;
-                            if let Some(event) = e.event {
-                                cluster.publish(event);
-                            }
+                            cluster.relay(e);
                         }
                         Ok(None) => break,
                         Err(e) => {
@@ -424,7 +468,7 @@ impl Events for EventsApi {
         } else {
             &self.cluster
         };
-        let (replay, live) = hub.watch(request.from_sequence)?;
+        let (replay, live) = hub.watch(Start::of(&request))?;
         let last = replay.last().map(|e| e.sequence);
         let replayed = tokio_stream::iter(replay.into_iter().map(Ok));
         let live = BroadcastStream::new(live)
@@ -457,17 +501,17 @@ mod tests {
         for w in 0..5 {
             hub.publish(queue_changed(w));
         }
-        let (replay, _) = hub.watch(3).unwrap();
+        let (replay, _) = hub.watch(Start::Sequence(3)).unwrap();
         assert_eq!(
             replay.iter().map(|e| e.sequence).collect::<Vec<_>>(),
             [3, 4, 5]
         );
-        let (replay, mut live) = hub.watch(6).unwrap();
+        let (replay, mut live) = hub.watch(Start::Sequence(6)).unwrap();
         assert!(replay.is_empty());
         hub.publish(queue_changed(9));
         assert_eq!(live.try_recv().unwrap().sequence, 6);
         assert_eq!(
-            hub.watch(8).unwrap_err().code(),
+            hub.watch(Start::Sequence(8)).unwrap_err().code(),
             tonic::Code::InvalidArgument
         );
     }
@@ -478,8 +522,48 @@ mod tests {
         for w in 0..(HISTORY as u32 + 10) {
             hub.publish(queue_changed(w));
         }
-        let e = hub.watch(2).unwrap_err();
+        let e = hub.watch(Start::Sequence(2)).unwrap_err();
         assert_eq!(e.code(), tonic::Code::OutOfRange);
         assert!(e.message().contains("from_sequence"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_relayed_event_keeps_its_time_and_its_calls_numbering() {
+        let local = EventHub::default();
+        let cluster = EventHub::default();
+        cluster.publish(queue_changed(1));
+        local.publish_call(
+            4,
+            pb::event::Event::CallResumed(pb::CallResumed {
+                call_id: "c1".into(),
+            }),
+        );
+        let (kept, _) = local.watch(Start::Oldest).unwrap();
+        let original = kept[0].clone();
+        cluster.relay(original.clone());
+        let (all, _) = cluster.watch(Start::Oldest).unwrap();
+        let relayed = &all[1];
+        assert_eq!(relayed.sequence, 2, "numbered by the hub that relays it");
+        assert_eq!(relayed.call_sequence, 4);
+        assert_eq!(relayed.unix_ms, original.unix_ms);
+        assert_eq!(all[0].call_sequence, 0, "no call event");
+        assert!(relayed.numbered_since_unix_ms > 0);
+    }
+
+    #[test]
+    fn the_oldest_kept_event_is_where_a_rereading_watcher_starts() {
+        let hub = EventHub::default();
+        for w in 0..(HISTORY as u32 + 3) {
+            hub.publish(queue_changed(w));
+        }
+        let (replay, _) = hub.watch(Start::Oldest).unwrap();
+        assert_eq!(replay.len(), HISTORY);
+        assert_eq!(replay[0].sequence, 4);
+        let request = pb::WatchEventsRequest {
+            from_sequence: 2,
+            local_only: true,
+            from_oldest: true,
+        };
+        assert_eq!(Start::of(&request), Start::Oldest);
     }
 }

@@ -17,13 +17,17 @@
 //! | AgentStateChanged       | an agent event                                        |
 //! | CallScreened, QueueChanged | nothing (see below)                                |
 //!
+//! Numbering, so that an event read twice is stored once:
+//! - a call event is numbered by its call (`call_sequence`: sip-edge's call actor numbers
+//!   what it raises), the same through whichever node and however often it is read. An
+//!   event without it (from a node older than the field) falls back to the stream's
+//!   sequence, which is only stable as long as it is read again from the same node;
+//! - an agent event gets `unix_ms * 1000 + sequence % 1000`: ordered by time, the same
+//!   each time it is read from the node that numbered it, and apart from the other
+//!   nodes' events for the agent unless two of them number one agent's change in the same
+//!   millisecond with the same last three digits.
+//!
 //! What today's stream lacks, for a later change in sip-edge (and routing):
-//! - **per-call sequence numbers.** The mapping uses the stream's sequence (one node's
-//!   numbering of everything it emits), which is increasing within a call as long as the
-//!   events are read from the same node, so re-reading that node after a restart
-//!   deduplicates. The same call read through another node gets other numbers and would
-//!   count twice: the reporting must follow one node (with `local_only` on every node, or
-//!   the whole cluster through one node) until events carry the call's own sequence;
 //! - **the scenario**: there is no "scenario entered" event, so every call lands in the
 //!   no-scenario row and "by option" and "re-pass" stay 0; operations are known but not
 //!   which scenario they belong to;
@@ -88,6 +92,14 @@ fn agent_state(state: i32) -> Option<AgentState> {
     })
 }
 
+/// An agent event's number: see the module's notes.
+fn agent_seq(event: &pb::Event) -> u64 {
+    event
+        .unix_ms
+        .saturating_mul(1000)
+        .saturating_add(event.sequence % 1000)
+}
+
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
@@ -100,6 +112,10 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
     };
     let seq = event.sequence;
     let at = i64::try_from(event.unix_ms).unwrap_or(i64::MAX);
+    let call_seq = match event.call_sequence {
+        0 => seq,
+        n => n,
+    };
     let call = |id: &str, kind: &'static str, what: CallEventKind| {
         if id.is_empty() {
             return Err(V1Error::MissingCallId {
@@ -109,7 +125,7 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
         }
         Ok(Some(ReportEvent::Call(CallEvent {
             call: CallId::from(id),
-            seq,
+            seq: call_seq,
             at,
             kind: what,
         })))
@@ -189,7 +205,7 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
             Ok(agent_state(e.state).map(|state| {
                 ReportEvent::Agent(AgentEvent {
                     agent: AgentId::from(e.agent_id.as_str()),
-                    seq,
+                    seq: agent_seq(event),
                     at,
                     state,
                 })

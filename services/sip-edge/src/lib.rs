@@ -76,7 +76,7 @@ impl EdgeHandle {
     }
 
     /// What happens to calls from now on (nothing when the node takes no calls).
-    pub fn call_events(&self) -> Option<broadcast::Receiver<calls::CallEvent>> {
+    pub fn call_events(&self) -> Option<broadcast::Receiver<calls::NumberedEvent>> {
         self.calls.as_ref().map(|c| c.events.subscribe())
     }
 

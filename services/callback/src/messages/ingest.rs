@@ -80,6 +80,7 @@ async fn run(keeper: Keeper, mut client: EventsClient<Channel>, shutdown: &mut S
         let request = events::WatchEventsRequest {
             from_sequence: next,
             local_only: true,
+            from_oldest: false,
         };
         match client.watch_events(request).await {
             Ok(stream) => {

@@ -6,6 +6,8 @@ fn event(sequence: u64, kind: Kind) -> pb::Event {
     pb::Event {
         sequence,
         unix_ms: 1_700_000_000_000 + sequence,
+        numbered_since_unix_ms: 1_600_000_000_000,
+        call_sequence: 0,
         event: Some(kind),
     }
 }
@@ -150,7 +152,7 @@ fn agent_states_map_and_unspecified_is_skipped() {
         changed(PbAgentState::WrapUp),
         Ok(Some(ReportEvent::Agent(AgentEvent {
             agent: "anna".into(),
-            seq: 9,
+            seq: 1_700_000_000_009_009,
             at: 1_700_000_000_009,
             state: AgentState::WrapUp
         })))
@@ -213,4 +215,22 @@ fn sip_edge_s_end_words_map_to_reasons() {
     ] {
         assert_eq!(end_reason(words), reason, "{words}");
     }
+}
+
+#[test]
+fn a_call_event_is_numbered_by_its_call_when_it_says() {
+    let mut resumed = event(
+        40,
+        Kind::CallResumed(pb::CallResumed {
+            call_id: "c1".into(),
+        }),
+    );
+    resumed.call_sequence = 3;
+    let Ok(Some(ReportEvent::Call(c))) = map_event(&resumed) else {
+        panic!("a call event");
+    };
+    assert_eq!(c.seq, 3, "the call's own numbering, not the stream's 40");
+    // Read again through another node, numbered 7 there: the same event.
+    resumed.sequence = 7;
+    assert_eq!(map_event(&resumed), Ok(Some(ReportEvent::Call(c))));
 }

@@ -386,6 +386,8 @@ struct DialState {
 pub struct Call {
     no: CallNo,
     pub(super) id: String,
+    /// How many events the call raised.
+    emitted: std::cell::Cell<u64>,
     pub(super) ctx: Arc<CallContext>,
     outbox: Outbox,
     pub(super) phase: Phase,
@@ -499,6 +501,7 @@ impl Call {
             no: args.no,
             outbox: Outbox::start(args.id.clone(), args.ctx.timings.rpc_timeout),
             id: args.id,
+            emitted: std::cell::Cell::new(0),
             ctx: args.ctx,
             phase: Phase::Routing,
             caller: None,
@@ -547,8 +550,14 @@ impl Call {
         self.ctx.registry.update(self.no, |i| i.state = state);
     }
 
+    /// Raises a call event, numbered after the call's earlier ones.
     pub(super) fn emit(&self, event: CallEvent) {
-        let _ = self.ctx.events.send(event);
+        let call_seq = self.emitted.get() + 1;
+        self.emitted.set(call_seq);
+        let _ = self
+            .ctx
+            .events
+            .send(super::NumberedEvent { call_seq, event });
     }
 
     fn send(&self, command: FromCall) {

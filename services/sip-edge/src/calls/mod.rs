@@ -251,7 +251,7 @@ pub struct CallContext {
     pub core: mpsc::UnboundedSender<FromCall>,
     pub registry: Registry,
     /// What happens to calls, for the events API.
-    pub events: tokio::sync::broadcast::Sender<CallEvent>,
+    pub events: tokio::sync::broadcast::Sender<NumberedEvent>,
 }
 
 /// Where a call is in its life.
@@ -277,6 +277,15 @@ pub struct CallInfo {
     pub connected_unix_ms: Option<u64>,
     /// Since when the call is on hold; `None` while not held.
     pub held_since_unix_ms: Option<u64>,
+}
+
+/// A call event with its place among its call's events (1, 2, ...): the call's own
+/// numbering, so that a reader who gets an event twice (through two nodes, or again after
+/// a restart) can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberedEvent {
+    pub call_seq: u64,
+    pub event: CallEvent,
 }
 
 /// What happens to calls.
