@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cc/presence/internal/v1/presence.proto",
         "cc/callbacks/v1/callbacks.proto",
         "cc/messages/v1/messages.proto",
+        "cc/reporting/v1/reporting.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -49,6 +49,12 @@ pub mod messages {
     }
 }
 
+pub mod reporting {
+    pub mod v1 {
+        tonic::include_proto!("cc.reporting.v1");
+    }
+}
+
 pub mod queues {
     pub mod v1 {
         tonic::include_proto!("cc.queues.v1");

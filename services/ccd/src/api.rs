@@ -53,6 +53,8 @@ pub struct Apis<'a> {
     pub messages: Option<MessagesApi>,
     /// The node's callback scheduler: serves the Callbacks API.
     pub callbacks: Option<cc_callback::SchedulerHandle>,
+    /// The node's reports (a reporting node).
+    pub reporting: Option<cc_reporting::node::api::ReportingApi>,
 }
 
 /// Serves the APIs on an already bound listener (bound early, so that sip-edge can be
@@ -162,6 +164,16 @@ pub async fn start(
     if messages.is_some() {
         health.set_serving::<MessagesServer<MessagesApi>>().await;
     }
+    let reporting = apis
+        .reporting
+        .map(cc_reporting::node::api::ReportingApi::server);
+    if reporting.is_some() {
+        health
+            .set_serving::<cc_proto::reporting::v1::reporting_server::ReportingServer<
+                cc_reporting::node::api::ReportingApi,
+            >>()
+            .await;
+    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cc_proto::FILE_DESCRIPTOR_SET)
@@ -185,6 +197,7 @@ pub async fn start(
         .add_optional_service(calls)
         .add_optional_service(dialer)
         .add_optional_service(callbacks)
+        .add_optional_service(reporting)
         .add_service(events);
     let task = tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cc_cluster::{Coordinator, Members, NodeTasks};
+use cc_cluster::{Coordinator, follow_nodes};
 use cc_common::Shutdown;
 use cc_proto::events::v1 as pb;
 use cc_proto::events::v1::events_client::EventsClient;
@@ -269,43 +269,19 @@ pub fn gather(
         }
     });
     let cluster = cluster.clone();
-    let mut stop = shutdown;
-    tokio::spawn(async move {
-        let members: Vec<Members> = SOURCES
-            .iter()
-            .map(|s| Members::follow(coordinator.clone(), s))
-            .collect();
-        // One wake-up channel for a change in any of the services' node lists.
-        let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
-        for m in &members {
-            let mut nodes = m.subscribe();
-            let tx = changed_tx.clone();
-            tokio::spawn(async move {
-                while nodes.changed().await.is_ok() {
-                    let _ = tx.try_send(());
-                }
-            });
-        }
-        drop(changed_tx);
-        let mut following = NodeTasks::default();
-        loop {
-            let mut wanted: Vec<String> = members
-                .iter()
-                .flat_map(Members::current)
-                .map(|n| n.address)
-                .filter(|a| *a != me)
-                .collect();
-            wanted.sort();
-            wanted.dedup();
-            following.reconcile("events", &wanted, |address, channel| {
-                tokio::spawn(follow_node(cluster.clone(), address.to_owned(), channel))
-            });
-            tokio::select! {
-                _ = stop.wait() => break,
-                alive = changed.recv() => if alive.is_none() { break },
-            }
-        }
-    });
+    follow_nodes(
+        coordinator,
+        &SOURCES,
+        Some(me),
+        "events",
+        async move {
+            let mut shutdown = shutdown;
+            shutdown.wait().await;
+        },
+        move |address, channel| {
+            tokio::spawn(follow_node(cluster.clone(), address.to_owned(), channel))
+        },
+    );
 }
 
 /// Follows one node's local events into `cluster`, resuming after its last one.

@@ -8,6 +8,7 @@ use std::time::Duration;
 mod api;
 mod data;
 mod events;
+mod report;
 
 use anyhow::Context;
 use cc_common::config::DEMO_TOML;
@@ -64,6 +65,10 @@ struct NodeArgs {
     /// directory. With --etcd, etcd keeps them and this is not used.
     #[arg(long, env = "CCD_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+    /// Where a reporting node keeps call records: an SQLite file (created if missing).
+    /// Defaults to `reporting.sqlite3` in --data-dir.
+    #[arg(long, env = "CCD_REPORTING_DB")]
+    reporting_db: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +87,12 @@ enum Command {
     Queue(NodeArgs),
     /// Only the callback scheduler (R-42) and its API; one node leads, the others stand by.
     Callback(NodeArgs),
+    /// Only reporting: follows every node's events into its database and serves the
+    /// Reporting API (R-60..R-63).
+    Reporting(NodeArgs),
+    /// Print the per-scenario report of a time range from a reporting node (a table, or
+    /// CSV with --csv).
+    Report(report::ReportArgs),
     /// Validate a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -104,6 +115,13 @@ fn main() -> anyhow::Result<()> {
         Command::Presence(args) => (Services::only(Service::Presence), args),
         Command::Queue(args) => (Services::only(Service::Queue), args),
         Command::Callback(args) => (Services::only(Service::Callback), args),
+        Command::Reporting(args) => (Services::only(Service::Reporting), args),
+        Command::Report(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            return runtime.block_on(report::run(args));
+        }
         Command::CheckConfig { config } => {
             let c = load(&config)?;
             println!(
@@ -162,6 +180,7 @@ fn main() -> anyhow::Result<()> {
             etcd_prefix: args.etcd_prefix,
             advertise: args.advertise,
             drain: Duration::from_secs(args.drain_secs),
+            reporting_db: reporting_db(args.reporting_db.as_deref(), &args.data_dir)?,
             data_dir: args.data_dir,
         },
     ))
@@ -176,6 +195,7 @@ enum Service {
     Presence,
     Queue,
     Callback,
+    Reporting,
 }
 
 impl Service {
@@ -188,6 +208,7 @@ impl Service {
             Service::Presence => "presence",
             Service::Queue => "queue",
             Service::Callback => "callback",
+            Service::Reporting => "reporting",
         }
     }
 }
@@ -201,6 +222,7 @@ struct Services {
     presence: bool,
     queue: bool,
     callback: bool,
+    reporting: bool,
 }
 
 impl Services {
@@ -211,6 +233,7 @@ impl Services {
         presence: true,
         queue: true,
         callback: true,
+        reporting: true,
     };
 
     fn only(service: Service) -> Services {
@@ -221,6 +244,7 @@ impl Services {
             presence: service == Service::Presence,
             queue: service == Service::Queue,
             callback: service == Service::Callback,
+            reporting: service == Service::Reporting,
         }
     }
 
@@ -232,6 +256,7 @@ impl Services {
             Service::Presence => self.presence,
             Service::Queue => self.queue,
             Service::Callback => self.callback,
+            Service::Reporting => self.reporting,
         }
     }
 
@@ -244,6 +269,7 @@ impl Services {
             Service::Presence,
             Service::Queue,
             Service::Callback,
+            Service::Reporting,
         ]
         .into_iter()
         .filter(|s| self.runs(*s))
@@ -363,6 +389,7 @@ async fn serve(
         advertise,
         drain,
         data_dir,
+        reporting_db,
     } = options;
     let (trigger, shutdown) = Shutdown::new();
     // Signal handlers first: a SIGTERM that arrives while services start still drains them.
@@ -498,6 +525,16 @@ async fn serve(
     } else {
         None
     };
+    let reporting = if services.reporting {
+        Some(start_reporting(
+            &reporting_db,
+            coordinator.clone(),
+            store.subscribe(),
+            shutdown.clone(),
+        )?)
+    } else {
+        None
+    };
     let local_events = events::EventHub::default();
     local_events.follow(
         edge.as_ref().map(|e| e.handle()).as_ref(),
@@ -540,6 +577,7 @@ async fn serve(
                 .with_callbacks(scheduling.clone(), shutdown.clone()),
             ),
             callbacks: scheduler.as_ref().map(cc_callback::Scheduler::handle),
+            reporting,
         },
         shutdown.clone(),
     )
@@ -670,6 +708,71 @@ struct NodeOptions {
     drain: Duration,
     /// Where a node without etcd journals messages and callbacks.
     data_dir: PathBuf,
+    /// A reporting node's database file.
+    reporting_db: PathBuf,
+}
+
+/// The reporting database: `--reporting-db`, else `reporting.sqlite3` in the data
+/// directory.
+fn reporting_db(given: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            anyhow::bail!(
+                "--reporting-db {url:?}: PostgreSQL is not supported by this build yet; give \
+                 an SQLite file path"
+            )
+        }
+        Some("") => anyhow::bail!("--reporting-db: empty; give an SQLite file path"),
+        Some(path) => Ok(PathBuf::from(path)),
+        None => Ok(data_dir.join(cc_reporting::store::SqliteStore::FILE_NAME)),
+    }
+}
+
+/// Opens the reporting database (two connections: one writes, one answers reports),
+/// follows every sip-edge and presence node's events into it, and returns its API.
+fn start_reporting(
+    db: &std::path::Path,
+    coordinator: Arc<dyn cc_cluster::Coordinator>,
+    organization: cc_common::config::ConfigWatch,
+    shutdown: Shutdown,
+) -> anyhow::Result<cc_reporting::node::api::ReportingApi> {
+    use cc_reporting::node::{Stores, follow, start_writer};
+    use cc_reporting::store::SqliteStore;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create the reporting database's directory {}",
+                dir.display()
+            )
+        })?;
+    }
+    let open = || SqliteStore::open(db).with_context(|| "the reporting database".to_owned());
+    let stores = Stores::split(Box::new(open()?), Box::new(open()?));
+    tracing::info!(db = %db.display(), "reporting into SQLite");
+    let (writer, _task) = start_writer(stores.clone());
+    let followers = stores.clone();
+    cc_cluster::follow_nodes(
+        coordinator,
+        &[Service::SipEdge.name(), Service::Presence.name()],
+        None,
+        "reporting",
+        async move {
+            let mut shutdown = shutdown;
+            shutdown.wait().await;
+        },
+        move |address, channel| {
+            tokio::spawn(follow::follow_node(
+                address.to_owned(),
+                channel,
+                followers.clone(),
+                writer.clone(),
+            ))
+        },
+    );
+    Ok(cc_reporting::node::api::ReportingApi::new(
+        stores,
+        organization,
+    ))
 }
 
 fn print_demo_help(config: &Config, addr: std::net::SocketAddr) {

@@ -233,6 +233,55 @@ impl NodeTasks {
     }
 }
 
+/// Runs one task per node of any of `services` (by address, `except` left out), started
+/// with `start(address, channel)` when the node appears and aborted when it leaves, until
+/// `stop` resolves. `what` names the stream in logs. For following a stream from every node
+/// that has one (events, for instance).
+pub fn follow_nodes(
+    coordinator: Arc<dyn Coordinator>,
+    services: &[&str],
+    except: Option<String>,
+    what: &'static str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    mut start: impl FnMut(&str, Channel) -> tokio::task::JoinHandle<()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let members: Vec<crate::Members> = services
+        .iter()
+        .map(|s| crate::Members::follow(coordinator.clone(), s))
+        .collect();
+    tokio::spawn(async move {
+        // One wake-up channel for a change in any of the services' node lists.
+        let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
+        for m in &members {
+            let mut nodes = m.subscribe();
+            let tx = changed_tx.clone();
+            tokio::spawn(async move {
+                while nodes.changed().await.is_ok() {
+                    let _ = tx.try_send(());
+                }
+            });
+        }
+        drop(changed_tx);
+        let mut following = NodeTasks::default();
+        tokio::pin!(stop);
+        loop {
+            let mut wanted: Vec<String> = members
+                .iter()
+                .flat_map(crate::Members::current)
+                .map(|n| n.address)
+                .filter(|a| Some(a) != except.as_ref())
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            following.reconcile(what, &wanted, &mut start);
+            tokio::select! {
+                () = &mut stop => break,
+                alive = changed.recv() => if alive.is_none() { break },
+            }
+        }
+    })
+}
+
 impl Drop for NodeTasks {
     fn drop(&mut self) {
         for task in self.tasks.values() {

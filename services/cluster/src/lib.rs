@@ -37,7 +37,7 @@ pub mod testing;
 use std::fmt;
 use std::time::Duration;
 
-pub use discovery::{NodeTasks, Owner, Owners, Peers, endpoint, routed};
+pub use discovery::{NodeTasks, Owner, Owners, Peers, endpoint, follow_nodes, routed};
 pub use etcd::EtcdCoordinator;
 pub use follow::{Follower, Update};
 pub use lease::{LeaseState, NodeLease};

@@ -6,9 +6,12 @@
 //! - [`store`]: the [`store::ReportStore`] trait and its SQLite implementation (idempotent
 //!   batch ingest, the report computed in SQL);
 //! - [`v1`]: today's public event stream (cc.events.v1) mapped into the event model;
+//! - [`node`]: the reporting node: follows every node's events into the store and
+//!   serves `cc.reporting.v1.Reporting`;
 //! - [`synth`]: synthetic call traffic for benches and load tests.
 
 pub mod core;
+pub mod node;
 pub mod store;
 pub mod synth;
 pub mod v1;

@@ -84,11 +84,7 @@ fn a_call_s_events_across_batches_and_out_of_order_end_in_one_record() {
             .expect("ingest");
     }
     let listed = store
-        .calls(&CallListQuery {
-            range: TimeRange::all(),
-            department: None,
-            limit: 10,
-        })
+        .calls(&CallListQuery::new(TimeRange::all(), 10))
         .expect("calls");
     assert_eq!(listed.len(), 1);
     assert_eq!(
@@ -124,11 +120,7 @@ fn the_checkpoint_only_moves_forward() {
 fn a_call_list_page_is_bounded() {
     let store = SqliteStore::open_in_memory().expect("open");
     let err = store
-        .calls(&CallListQuery {
-            range: TimeRange::all(),
-            department: None,
-            limit: 10_001,
-        })
+        .calls(&CallListQuery::new(TimeRange::all(), 10_001))
         .expect_err("too many");
     assert!(matches!(
         err,

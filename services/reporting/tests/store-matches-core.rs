@@ -110,8 +110,22 @@ proptest! {
             let key = |r: &CallRecord| (r.start.as_ref().map(|s| s.at), r.call.clone());
             key(b).cmp(&key(a))
         });
-        let query = CallListQuery { range: TimeRange::all(), department: None, limit: 5 };
+        let query = CallListQuery::new(TimeRange::all(), 5);
+        let all = expected.clone();
         expected.truncate(5);
         prop_assert_eq!(store.calls(&query).expect("calls"), expected);
+        // Filtered on what the first call has, the list is the core's records that pass.
+        if let Some(first) = all.first() {
+            let query = CallListQuery {
+                department: first.department.clone(),
+                number: first.start.as_ref().map(|s| s.number.clone()),
+                agent: first.agent.clone(),
+                end_reason: first.end.map(|e| e.reason),
+                ..CallListQuery::new(TimeRange::all(), CallListQuery::MAX_LIMIT)
+            };
+            let passing: Vec<CallRecord> = all.iter().filter(|r| query.admits(r)).cloned().collect();
+            prop_assert!(!passing.is_empty());
+            prop_assert_eq!(store.calls(&query).expect("calls"), passing);
+        }
     }
 }

@@ -16,7 +16,8 @@ mod sqlite;
 use std::path::PathBuf;
 
 use crate::core::{
-    CallRecord, DepartmentId, KpiQuery, Kpis, ReportEvent, ScenarioQuery, ScenarioReport, TimeRange,
+    AgentId, CallEvent, CallId, CallRecord, DepartmentId, EndReason, KpiQuery, Kpis, ReportEvent,
+    ScenarioQuery, ScenarioReport, TimeRange,
 };
 
 pub use sqlite::{ROLLUP_BUCKET_MS, SqliteStore};
@@ -55,6 +56,12 @@ pub struct CallListQuery {
     pub range: TimeRange,
     /// Only calls that queued first in this department.
     pub department: Option<DepartmentId>,
+    /// Only calls to (inbound) or of (outbound) this number.
+    pub number: Option<String>,
+    /// Only calls this agent handled (the last to answer).
+    pub agent: Option<AgentId>,
+    /// Only calls that ended so.
+    pub end_reason: Option<EndReason>,
     /// At most [`CallListQuery::MAX_LIMIT`].
     pub limit: u32,
 }
@@ -62,6 +69,34 @@ pub struct CallListQuery {
 impl CallListQuery {
     /// A page of the call list is read whole (each call folded from its events).
     pub const MAX_LIMIT: u32 = 10_000;
+
+    /// Every call in `range`, at most `limit`.
+    pub fn new(range: TimeRange, limit: u32) -> Self {
+        Self {
+            range,
+            department: None,
+            number: None,
+            agent: None,
+            end_reason: None,
+            limit,
+        }
+    }
+
+    /// Whether a call's record passes the filters (the range aside).
+    pub fn admits(&self, record: &CallRecord) -> bool {
+        let number = record.start.as_ref().map(|s| s.number.as_str());
+        self.department
+            .as_ref()
+            .is_none_or(|d| record.department.as_ref() == Some(d))
+            && self.number.as_deref().is_none_or(|n| number == Some(n))
+            && self
+                .agent
+                .as_ref()
+                .is_none_or(|a| record.agent.as_ref() == Some(a))
+            && self
+                .end_reason
+                .is_none_or(|r| record.end.map(|e| e.reason) == Some(r))
+    }
 }
 
 /// What went wrong in a store.
@@ -115,4 +150,7 @@ pub trait ReportStore: Send {
 
     /// The latest calls first (by start, then call id descending).
     fn calls(&self, query: &CallListQuery) -> Result<Vec<CallRecord>, StoreError>;
+
+    /// Every stored event of a call, in sequence order (none for a call never heard of).
+    fn call_events(&self, call: &CallId) -> Result<Vec<CallEvent>, StoreError>;
 }

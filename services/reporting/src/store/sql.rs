@@ -78,4 +78,6 @@ pub const AGENT_INTERVALS: &str = "SELECT agent_id, state, at_ms, next_ms FROM (
 
 pub const CALL_LIST: &str = "SELECT call_id FROM calls \
      WHERE started_ms >= ?1 AND started_ms < ?2 AND (?3 IS NULL OR department = ?3) \
+     AND (?5 IS NULL OR number = ?5) AND (?6 IS NULL OR agent = ?6) \
+     AND (?7 IS NULL OR end_reason = ?7) \
      ORDER BY started_ms DESC, call_id DESC LIMIT ?4";

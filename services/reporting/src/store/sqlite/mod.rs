@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{CallListQuery, IngestBatch, IngestOutcome, ReportStore, StoreError, sql};
-use crate::core::{CallRecord, KpiQuery, Kpis, ScenarioQuery, ScenarioReport};
+use crate::core::{CallEvent, CallId, CallRecord, KpiQuery, Kpis, ScenarioQuery, ScenarioReport};
 
 /// The migrations, in order: (version, name, SQL). A database records the versions it has
 /// applied in `schema_migrations`; opening applies the missing ones, each in a transaction.
@@ -151,5 +151,9 @@ impl ReportStore for SqliteStore {
 
     fn calls(&self, query: &CallListQuery) -> Result<Vec<CallRecord>, StoreError> {
         query::calls(&self.conn, query)
+    }
+
+    fn call_events(&self, call: &CallId) -> Result<Vec<CallEvent>, StoreError> {
+        ingest::load_events(&self.conn, call)
     }
 }

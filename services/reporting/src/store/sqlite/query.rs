@@ -215,7 +215,10 @@ pub(super) fn calls(
                 query.range.from(),
                 query.range.to(),
                 query.department.as_ref().map(DepartmentId::as_str),
-                i64::from(query.limit)
+                i64::from(query.limit),
+                query.number.as_deref(),
+                query.agent.as_ref().map(AgentId::as_str),
+                query.end_reason.map(EndReason::as_str),
             ],
             |r| r.get(0),
         )?

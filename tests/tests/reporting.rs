@@ -1,0 +1,273 @@
+//! Reports end to end through a real `ccd all` (R-60..R-63): SIPp callers and a phone make
+//! calls, the reporting follows the node's events into its SQLite database, and the
+//! Reporting API (and `ccd report`) tells what happened.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use cc_proto::reporting::v1 as pb;
+use cc_proto::reporting::v1::reporting_client::ReportingClient;
+use cc_tests::ccd::{Ccd, NodeConfig, ccd_binary};
+use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::phones::Behaviour;
+use cc_tests::sip::Transport;
+use cc_tests::tools::Sipp;
+use tonic::transport::Channel;
+
+const SALES: &str = "48220000001";
+
+/// Sales (Anna alone) takes the sales line.
+fn sales() -> NodeConfig {
+    NodeConfig::default().toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 0
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+ring_seconds = 10
+wrap_up_seconds = 0
+
+[[numbers]]
+number = "{SALES}"
+route = {{ department = "sales" }}
+"#
+    ))
+}
+
+async fn reporting(node: &Ccd) -> ReportingClient<Channel> {
+    ReportingClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap()
+}
+
+/// The calls listed once `wanted` of them have ended (at most 10 s).
+async fn ended_calls(node: &Ccd, wanted: usize) -> Vec<pb::CallSummary> {
+    let mut client = reporting(node).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = client
+            .list_calls(pb::ListCallsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .calls;
+        if calls.iter().filter(|c| !c.end_reason.is_empty()).count() >= wanted {
+            return calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{wanted} ended calls not reported within 10 s: {calls:#?}\n{}",
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_and_an_abandoned_one_are_reported_with_their_timelines_and_kpis() {
+    let node = Ccd::start(sales());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
+    log_in_available(&node, &["anna"]).await;
+    // Anna takes the first caller, who talks 2 s and hangs up.
+    let talked = run(Sipp::new("caller.xml", node.addr(), Transport::Udp)
+        .service(SALES)
+        .caller("+48500100200")
+        .with_pcaps()
+        .arg("-d")
+        .arg("2000")
+        .timeout(Duration::from_secs(40)))
+    .await;
+    assert!(
+        talked.all_calls_succeeded(),
+        "{}",
+        describe(&talked, &node, &[&anna])
+    );
+    let calls = ended_calls(&node, 1).await;
+    let answered = calls[0].clone();
+
+    // Anna logs out; the next caller waits 3 s in the queue and gives up.
+    let mut agents = cc_tests::org::agents(node.api_addr()).await;
+    agents
+        .logout(cc_proto::agents::v1::LogoutRequest {
+            agent_id: "anna".into(),
+        })
+        .await
+        .unwrap();
+    let gave_up = run(Sipp::new("caller_give_up.xml", node.addr(), Transport::Udp)
+        .service(SALES)
+        .caller("+48500300400")
+        .with_pcaps()
+        .arg("-d")
+        .arg("3000")
+        .timeout(Duration::from_secs(40)))
+    .await;
+    assert!(
+        gave_up.all_calls_succeeded(),
+        "{}",
+        describe(&gave_up, &node, &[])
+    );
+    let calls = ended_calls(&node, 2).await;
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    let abandoned = calls[0].clone();
+    assert_eq!(calls[1], answered, "latest first");
+
+    assert_eq!(answered.number, SALES);
+    assert_eq!(answered.caller, "+48500100200");
+    assert_eq!(answered.call_type, "inbound");
+    assert_eq!(answered.department_id, "sales");
+    assert_eq!(answered.agent_id, "anna");
+    assert_eq!(answered.end_reason, "caller_hung_up");
+    assert!(
+        (1500..5000).contains(&answered.talk_ms),
+        "talked about 2 s: {answered:#?}"
+    );
+    assert!(answered.wait_ms.is_some(), "{answered:#?}");
+    assert_eq!(abandoned.caller, "+48500300400");
+    assert_eq!(abandoned.agent_id, "");
+    assert_eq!(abandoned.talk_ms, 0);
+    assert_eq!(abandoned.end_reason, "caller_hung_up");
+
+    // The answered call's timeline, in the call's own order.
+    let mut client = reporting(&node).await;
+    let detail = client
+        .get_call(pb::GetCallRequest {
+            call_id: answered.call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let story: Vec<String> = detail
+        .events
+        .iter()
+        .map(|e| format!("{} {}", e.kind, e.detail).trim().to_owned())
+        .collect();
+    assert_eq!(
+        story,
+        [
+            format!("started inbound call to {SALES} from +48500100200"),
+            "queued sales".to_owned(),
+            "offered anna".to_owned(),
+            "answered anna".to_owned(),
+            "ended caller_hung_up".to_owned(),
+        ]
+    );
+    let seqs: Vec<u64> = detail.events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5], "numbered by the call");
+    let unknown = client
+        .get_call(pb::GetCallRequest {
+            call_id: "no-such-call".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    // Filters of the call list.
+    let only_anna = client
+        .list_calls(pb::ListCallsRequest {
+            agent_id: "anna".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .calls;
+    assert_eq!(only_anna, std::slice::from_ref(&answered));
+
+    // The scenario report: both calls in the no-scenario row, one completed, one without
+    // a conversation; by end reason both ended with the caller hanging up.
+    let report = client
+        .get_scenario_report(pb::ScenarioReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.rows.len(), 1, "{report:#?}");
+    let m = report.rows[0].measures.unwrap();
+    assert_eq!(
+        (m.total, m.completed, m.no_conversation, m.ended),
+        (2, 1, 1, 2)
+    );
+    let filtered = client
+        .get_scenario_report(pb::ScenarioReportRequest {
+            filter: "no_conversation > 1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(filtered.rows.is_empty(), "{filtered:#?}");
+    let refused = client
+        .get_scenario_report(pb::ScenarioReportRequest {
+            filter: "colour = red".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().starts_with("filter: "), "{refused}");
+
+    // The department's KPIs: two offered, one answered in the 20 s, one abandoned.
+    let kpis = client
+        .get_kpis(pb::KpisRequest {
+            department_id: "sales".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            kpis.offered,
+            kpis.answered,
+            kpis.answered_in_threshold,
+            kpis.abandoned
+        ),
+        (2, 1, 1, 1),
+        "{kpis:#?}"
+    );
+    assert_eq!(kpis.service_level, Some(1.0));
+    let unknown = client
+        .get_kpis(pb::KpisRequest {
+            department_id: "marketing".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    // `ccd report` prints the same report for an operator, and as CSV.
+    let report = |extra: &[&str]| {
+        let out = std::process::Command::new(ccd_binary())
+            .arg("report")
+            .arg("--api")
+            .arg(node.api_addr().to_string())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = report(&["--last", "1h"]);
+    assert!(table.starts_with("scenario"), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("(no scenario)  "),
+        "{table}"
+    );
+    let csv = report(&["--csv", "--by", "end-reason"]);
+    assert_eq!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .take(8)
+            .collect::<Vec<_>>(),
+        ["", "caller_hung_up", "2", "0", "0", "1", "1", "0"],
+        "{csv}"
+    );
+}
