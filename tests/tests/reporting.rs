@@ -15,6 +15,7 @@ use cc_tests::tools::Sipp;
 use tonic::transport::Channel;
 
 const SALES: &str = "48220000001";
+const FRONT_DESK: &str = "48220000002";
 
 /// Sales (Anna alone) takes the sales line.
 fn sales() -> NodeConfig {
@@ -37,6 +38,21 @@ wrap_up_seconds = 0
 [[numbers]]
 number = "{SALES}"
 route = {{ department = "sales" }}
+
+[[scenarios]]
+id = "front-desk"
+start = "greet"
+[[scenarios.operations]]
+id = "greet"
+play = "welcome"
+next = "to-sales"
+[[scenarios.operations]]
+id = "to-sales"
+queue = {{ department = "sales", priority = 0 }}
+
+[[numbers]]
+number = "{FRONT_DESK}"
+scenario = "front-desk"
 "#
     ))
 }
@@ -269,5 +285,51 @@ async fn an_answered_call_and_an_abandoned_one_are_reported_with_their_timelines
             .collect::<Vec<_>>(),
         ["", "caller_hung_up", "2", "0", "0", "1", "1", "0"],
         "{csv}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_a_scenario_is_reported_under_it_and_its_operations() {
+    let node = Ccd::start(sales());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 300 });
+    log_in_available(&node, &["anna"]).await;
+    let talked = run(Sipp::new("caller.xml", node.addr(), Transport::Udp)
+        .service(FRONT_DESK)
+        .with_pcaps()
+        .arg("-d")
+        .arg("1000")
+        .timeout(Duration::from_secs(40)))
+    .await;
+    assert!(
+        talked.all_calls_succeeded(),
+        "{}",
+        describe(&talked, &node, &[&anna])
+    );
+    let calls = ended_calls(&node, 1).await;
+    assert_eq!(calls[0].scenario_ids, ["front-desk"]);
+    assert_eq!(calls[0].operation_ids, ["greet", "to-sales"]);
+    let mut client = reporting(&node).await;
+    let by_operation = client
+        .get_scenario_report(pb::ScenarioReportRequest {
+            dimension: pb::Dimension::Operation as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rows: Vec<(String, String, u64, u64)> = by_operation
+        .rows
+        .iter()
+        .map(|r| {
+            let m = r.measures.unwrap();
+            (r.scenario_id.clone(), r.value.clone(), m.total, m.completed)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("front-desk".to_owned(), "greet".to_owned(), 1, 1),
+            ("front-desk".to_owned(), "to-sales".to_owned(), 1, 1),
+        ]
     );
 }

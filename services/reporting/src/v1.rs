@@ -5,6 +5,7 @@
 //! | cc.events.v1            | reporting event                                       |
 //! |-------------------------|-------------------------------------------------------|
 //! | CallStarted             | Started { number: dialed, caller, call_type: Inbound } |
+//! | CallScenario            | ScenarioEntered (by option when an agent is named)    |
 //! | CallOperation           | OperationEntered                                      |
 //! | CallQueued              | Queued                                                |
 //! | CallOffered             | Offered                                               |
@@ -28,9 +29,8 @@
 //!   millisecond with the same last three digits.
 //!
 //! What today's stream lacks, for a later change in sip-edge (and routing):
-//! - **the scenario**: there is no "scenario entered" event, so every call lands in the
-//!   no-scenario row and "by option" and "re-pass" stay 0; operations are known but not
-//!   which scenario they belong to;
+//! - **a scenario run by an agent**: nothing raises CallScenario with an agent yet (no API
+//!   runs a scenario for a call), so "by option" stays 0;
 //! - **the call type**: every call started at sip-edge is taken as inbound (callback and
 //!   outbound calls are not told apart);
 //! - **operation left and recording started** are not emitted: only messages' recordings
@@ -47,7 +47,7 @@ use pb::event::Event as Kind;
 
 use crate::core::{
     AgentEvent, AgentId, AgentState, CallEvent, CallEventKind, CallId, CallType, DepartmentId,
-    EndReason, OperationId, ReportEvent,
+    EndReason, OperationId, ReportEvent, ScenarioEntry, ScenarioId,
 };
 
 /// A cc.events.v1 event that cannot be mapped.
@@ -138,6 +138,19 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
                 number: e.dialed.clone(),
                 caller: e.caller.clone(),
                 call_type: CallType::Inbound,
+            },
+        ),
+        Kind::CallScenario(e) => call(
+            &e.call_id,
+            "CallScenario",
+            CallEventKind::ScenarioEntered {
+                scenario: ScenarioId::from(e.scenario_id.as_str()),
+                entry: match non_empty(&e.by_agent_id) {
+                    None => ScenarioEntry::Routing,
+                    Some(agent) => ScenarioEntry::ByOption {
+                        agent: Some(AgentId::from(agent)),
+                    },
+                },
             },
         ),
         Kind::CallOperation(e) => call(

@@ -125,6 +125,7 @@ pub(crate) fn decision(decision: Decision<'_>) -> pb::DecideResponse {
     pb::DecideResponse {
         step: Some(step),
         operation_id: decision.operation.unwrap_or_default().into(),
+        scenario_id: decision.scenario.unwrap_or_default().into(),
         cursor: decision.cursor.map(|c| c.to_string()).unwrap_or_default(),
         screened_by: decision.screened.unwrap_or_default().into(),
     }

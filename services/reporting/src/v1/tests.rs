@@ -234,3 +234,33 @@ fn a_call_event_is_numbered_by_its_call_when_it_says() {
     resumed.sequence = 7;
     assert_eq!(map_event(&resumed), Ok(Some(ReportEvent::Call(c))));
 }
+
+#[test]
+fn a_scenario_entered_by_routing_or_by_an_agent_maps() {
+    let by = |agent: &str| {
+        call_kind(&event(
+            2,
+            Kind::CallScenario(pb::CallScenario {
+                call_id: "c1".into(),
+                scenario_id: "front-desk".into(),
+                by_agent_id: agent.into(),
+            }),
+        ))
+    };
+    assert_eq!(
+        by(""),
+        CallEventKind::ScenarioEntered {
+            scenario: "front-desk".into(),
+            entry: ScenarioEntry::Routing
+        }
+    );
+    assert_eq!(
+        by("anna"),
+        CallEventKind::ScenarioEntered {
+            scenario: "front-desk".into(),
+            entry: ScenarioEntry::ByOption {
+                agent: Some("anna".into())
+            }
+        }
+    );
+}

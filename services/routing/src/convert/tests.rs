@@ -212,8 +212,8 @@ fn every_step_becomes_its_oneof_case() {
         let response = decision(Decision::plain(domain.clone()));
         assert_eq!(response.step, Some(wire), "{domain:?}");
         assert_eq!(
-            (response.operation_id, response.cursor),
-            (String::new(), String::new())
+            (response.operation_id, response.scenario_id, response.cursor),
+            (String::new(), String::new(), String::new())
         );
     }
 }
@@ -245,10 +245,12 @@ fn a_scenario_decision_carries_its_operation_and_cursor() {
     let response = decision(Decision {
         step: Step::Play { prompt: "welcome" },
         operation: Some("greet"),
+        scenario: Some("front-desk"),
         cursor: Some(cursor),
         screened: None,
     });
     assert_eq!(response.operation_id, "greet");
+    assert_eq!(response.scenario_id, "front-desk");
     assert_eq!(response.screened_by, "");
     let screened = decision(Decision {
         screened: Some("anna"),

@@ -420,7 +420,7 @@ impl RoutingTable {
         match target {
             Target::Employee(e) => match self.dial_screened(e, false, here) {
                 Ok(step) => Decision::plain(step),
-                Err(declined) => declined,
+                Err(declined) => *declined,
             },
             Target::Scenario(i) => match self.scenarios.get(*i) {
                 Some(graph) => graph.start(|e, announce| self.dial_screened(e, announce, here)),
@@ -462,11 +462,11 @@ impl RoutingTable {
         employee: &'t str,
         announce: bool,
         here: &Here<'_>,
-    ) -> Result<Step<'t>, Decision<'t>> {
+    ) -> Result<Step<'t>, Box<Decision<'t>>> {
         let policy = self.people.get(employee).and_then(|p| p.policy.as_ref());
         match policy {
             Some(p) if !p.admits(&self.lists, &here.caller, here.now_unix) => {
-                Err(self.turned_away(employee, p))
+                Err(Box::new(self.turned_away(employee, p)))
             }
             Some(p) => Ok(self.dial(employee, announce || p.announce)),
             None => Ok(self.dial(employee, announce)),

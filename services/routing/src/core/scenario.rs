@@ -79,6 +79,8 @@ pub enum Outcome<'a> {
 /// One scenario, ready to walk.
 #[derive(Debug, Clone)]
 pub(super) struct Graph {
+    /// The scenario's id (reports group calls by it).
+    id: String,
     start: u16,
     ops: Vec<Op>,
     /// Tells this scenario's cursors from those of any other scenario or of an earlier
@@ -159,6 +161,8 @@ pub struct Decision<'t> {
     /// The id of the scenario operation the step comes from (for reports); `None` outside
     /// scenarios (greetings, routes, extensions).
     pub operation: Option<&'t str>,
+    /// The id of the scenario the step comes from (for reports); `None` outside scenarios.
+    pub scenario: Option<&'t str>,
     /// Where the call is in its scenario; `None` outside scenarios.
     pub cursor: Option<Cursor>,
     /// The employee whose screening policy turned the call away: the step is where it
@@ -172,6 +176,7 @@ impl<'t> Decision<'t> {
         Decision {
             step,
             operation: None,
+            scenario: None,
             cursor: None,
             screened: None,
         }
@@ -255,6 +260,7 @@ impl Graph {
         (&s.id, start, &ops).hash(&mut hasher);
         let hash = hasher.finish();
         Graph {
+            id: s.id.clone(),
             start,
             ops,
             // Folded: a cursor stays short, and 32 bits tell versions apart well enough
@@ -281,7 +287,7 @@ impl Graph {
     /// The first step of the scenario.
     pub(super) fn start<'t>(
         &'t self,
-        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Decision<'t>>,
+        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Box<Decision<'t>>>,
     ) -> Decision<'t> {
         self.enter(self.start, 0, dial)
     }
@@ -292,7 +298,7 @@ impl Graph {
         &'t self,
         cursor: Cursor,
         outcome: Option<Outcome<'_>>,
-        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Decision<'t>>,
+        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Box<Decision<'t>>>,
     ) -> Option<Decision<'t>> {
         if cursor.scenario != self.fingerprint {
             return None;
@@ -339,6 +345,7 @@ impl Graph {
                             prompt: Some(UNAVAILABLE),
                         },
                         operation: Some(&op.id),
+                        scenario: Some(&self.id),
                         cursor: None,
                         screened: None,
                     },
@@ -355,7 +362,7 @@ impl Graph {
         &'t self,
         index: u16,
         invalid: u8,
-        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Decision<'t>>,
+        dial: impl FnOnce(&'t str, bool) -> Result<Step<'t>, Box<Decision<'t>>>,
     ) -> Decision<'t> {
         let Some(op) = self.ops.get(usize::from(index)) else {
             // Compiled edges always name an operation; a bug ends the call politely.
@@ -396,7 +403,8 @@ impl Graph {
                 Err(declined) => {
                     return Decision {
                         operation: declined.operation.or(Some(&op.id)),
-                        ..declined
+                        scenario: declined.scenario.or(Some(&self.id)),
+                        ..*declined
                     };
                 }
             },
@@ -410,6 +418,7 @@ impl Graph {
         Decision {
             step,
             operation: Some(&op.id),
+            scenario: Some(&self.id),
             cursor: Some(Cursor {
                 scenario: self.fingerprint,
                 operation: index,

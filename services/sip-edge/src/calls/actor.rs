@@ -402,6 +402,8 @@ pub struct Call {
     pub(super) b: Option<(String, String)>,
     legs: Vec<Leg>,
     facts: routing::Facts,
+    /// The scenario the call walks now (the last one routing said), if any.
+    scenario: Option<String>,
     /// Where the call is in its scenario: routing's cursor, sent back with the next
     /// request (empty outside scenarios).
     cursor: String,
@@ -511,6 +513,7 @@ impl Call {
             b: None,
             legs: Vec::new(),
             facts: routing::Facts::default(),
+            scenario: None,
             cursor: String::new(),
             outcome: None,
             farewell: "said goodbye",
@@ -562,6 +565,24 @@ impl Call {
 
     fn send(&self, command: FromCall) {
         let _ = self.ctx.core.send(command);
+    }
+
+    /// Notes the scenario routing's step comes from (empty: none), raising an event when
+    /// the call enters one it was not in.
+    fn enter_scenario(&mut self, scenario: String) {
+        if scenario.is_empty() {
+            self.scenario = None;
+            return;
+        }
+        if self.scenario.as_deref() == Some(scenario.as_str()) {
+            return;
+        }
+        info!(call = %self.id, %scenario, "scenario entered");
+        self.emit(CallEvent::Scenario {
+            id: self.id.clone(),
+            scenario: scenario.clone(),
+        });
+        self.scenario = Some(scenario);
     }
 
     /// Whether the call walks no scenario (routing gave no cursor).
@@ -857,6 +878,7 @@ impl Call {
                         employee: response.screened_by,
                     });
                 }
+                self.enter_scenario(response.scenario_id);
                 (response.step, response.operation_id)
             }
             Err(e) => {
@@ -2259,6 +2281,7 @@ impl Call {
         // The call leaves its scenario: if the target does not answer, routing ends it
         // politely rather than taking it back into the scenario.
         self.cursor.clear();
+        self.scenario = None;
         if let Some(a) = self.a.clone() {
             let mut m = self.media_client();
             let r = media::EndpointRef { endpoint_id: a };

@@ -326,6 +326,13 @@ pub enum CallEvent {
     Resumed {
         id: String,
     },
+    /// The call entered a scenario (routing took it there; reports group calls by it).
+    /// Entering the scenario it is in already is no entry; entering it again after
+    /// leaving it is (a re-pass).
+    Scenario {
+        id: String,
+        scenario: String,
+    },
     /// The call entered a scenario operation (reports group calls by it).
     Operation {
         id: String,

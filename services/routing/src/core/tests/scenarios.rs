@@ -422,6 +422,11 @@ fn a_stale_cursor_after_a_dial_starts_the_scenario_again_but_a_dial_outside_it_e
     };
     let d = t.decide(&external(MENU_NUMBER), &stale, open());
     assert_eq!(d.operation, Some("greet"));
+    assert_eq!(
+        d.scenario,
+        Some("main"),
+        "the scenario's id travels with its steps"
+    );
     let transferred = Facts {
         cursor: None,
         ..stale
