@@ -333,3 +333,110 @@ async fn a_call_through_a_scenario_is_reported_under_it_and_its_operations() {
         ]
     );
 }
+
+/// The calls a node reports, once `wanted` have ended (at most 20 s).
+async fn all_ended(node: &Ccd, wanted: usize) -> Vec<pb::CallSummary> {
+    let mut client = reporting(node).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let calls = client
+            .list_calls(pb::ListCallsRequest::default())
+            .await
+            .map(|r| r.into_inner().calls)
+            .unwrap_or_default();
+        if calls.len() == wanted && calls.iter().all(|c| !c.end_reason.is_empty()) {
+            return calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {wanted} calls reported ended within 20 s at {}",
+            calls.iter().filter(|c| !c.end_reason.is_empty()).count(),
+            node.api_addr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporting_node_killed_mid_load_and_restarted_reports_what_an_uninterrupted_one_does() {
+    const CALLS: usize = 16;
+    let etcd = cc_cluster::testing::EtcdCluster::start(1).await.unwrap();
+    let mut config = sales();
+    config.etcd = etcd.endpoints();
+    // Every service, its own reporting among them: the uninterrupted run.
+    let node = Ccd::start(config.clone());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 100 });
+    log_in_available(&node, &["anna"]).await;
+    // A reporting node of its own, with its database in a directory that outlives it.
+    let data = cc_tests::TempDir::new("reporting-db");
+    let reporter_config = config.service("reporting").data_dir(data.path());
+    let reporter = Ccd::start(reporter_config.clone());
+
+    // Callers every 250 ms: half talk to Anna (or wait for her), half give up waiting.
+    let mut callers = Vec::new();
+    for i in 0..CALLS {
+        let scenario = if i % 2 == 0 {
+            "caller.xml"
+        } else {
+            "caller_give_up.xml"
+        };
+        let sipp = Sipp::new(scenario, node.addr(), Transport::Udp)
+            .service(SALES)
+            .caller(&format!("+4850010{i:04}"))
+            .with_pcaps()
+            .arg("-d")
+            .arg("500")
+            .timeout(Duration::from_secs(60));
+        callers.push(tokio::spawn(run(sipp)));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if i == CALLS / 2 {
+            // Killed (SIGKILL) in the middle of the load, started again a moment later.
+            drop(reporter);
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reporter = Ccd::start(reporter_config);
+    for i in (CALLS / 2 + 1)..CALLS {
+        let sipp = Sipp::new("caller.xml", node.addr(), Transport::Udp)
+            .service(SALES)
+            .caller(&format!("+4850010{i:04}"))
+            .with_pcaps()
+            .arg("-d")
+            .arg("500")
+            .timeout(Duration::from_secs(60));
+        callers.push(tokio::spawn(run(sipp)));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for caller in callers {
+        let done = caller.await.unwrap();
+        assert!(
+            done.all_calls_succeeded(),
+            "{}",
+            describe(&done, &node, &[&anna])
+        );
+    }
+
+    let uninterrupted = all_ended(&node, CALLS).await;
+    let restarted = all_ended(&reporter, CALLS).await;
+    assert_eq!(restarted, uninterrupted);
+    let report = |n: &Ccd| {
+        let api = n.api_addr();
+        async move {
+            ReportingClient::connect(format!("http://{api}"))
+                .await
+                .unwrap()
+                .get_scenario_report(pb::ScenarioReportRequest {
+                    dimension: pb::Dimension::EndReason as i32,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let (a, b) = (report(&node).await, report(&reporter).await);
+    assert_eq!(b, a);
+    let total: u64 = a.rows.iter().map(|r| r.measures.unwrap().total).sum();
+    assert_eq!(total, CALLS as u64, "{a:#?}");
+}
