@@ -433,6 +433,24 @@ impl Ccd {
         self.metrics_addr
     }
 
+    /// The Prometheus endpoint's text, scraped as Prometheus would: a plain HTTP GET.
+    pub fn scrape_metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let mut s =
+            std::net::TcpStream::connect_timeout(&self.metrics_addr, Duration::from_secs(5))
+                .unwrap_or_else(|e| {
+                    panic!("cannot reach the metrics at {}: {e}", self.metrics_addr)
+                });
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: ccd\r\nConnection: close\r\n\r\n"
+        );
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body
+    }
+
     /// The gRPC API's address.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
@@ -534,6 +552,18 @@ impl Drop for Ccd {
             eprintln!("--- ccd log ({}) ---\n{}", self.addr, self.log_text());
         }
     }
+}
+
+/// The value of `metric` (its name with labels, as printed, e.g.
+/// `cc_kpi_offered_calls{department="sales"}`) in a scrape, if it is there.
+pub fn metric_value(text: &str, metric: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(metric)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 #[cfg(test)]

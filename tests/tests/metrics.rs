@@ -1,34 +1,17 @@
 //! The Prometheus endpoint, scraped as Prometheus would: plain HTTP GET.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use cc_tests::ccd::Ccd;
+use cc_tests::ccd::{Ccd, metric_value};
 use cc_tests::sip::{Request, SipClient, Transport};
 
 fn scrape(node: &Ccd) -> String {
-    let mut s = TcpStream::connect_timeout(&node.metrics_addr(), Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: ccd\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
+    node.scrape_metrics()
 }
 
 fn value(text: &str, metric: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(metric)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
+    metric_value(text, metric)
 }
 
 #[test]

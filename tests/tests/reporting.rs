@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cc_proto::reporting::v1 as pb;
 use cc_proto::reporting::v1::reporting_client::ReportingClient;
-use cc_tests::ccd::{Ccd, NodeConfig, ccd_binary};
+use cc_tests::ccd::{Ccd, NodeConfig, ccd_binary, metric_value};
 use cc_tests::org::{describe, log_in_available, phone, run};
 use cc_tests::phones::Behaviour;
 use cc_tests::sip::Transport;
@@ -53,6 +53,13 @@ queue = {{ department = "sales", priority = 0 }}
 [[numbers]]
 number = "{FRONT_DESK}"
 scenario = "front-desk"
+
+[[scenarios]]
+id = "second-line"
+start = "ring-piotr"
+[[scenarios.operations]]
+id = "ring-piotr"
+dial = {{ employee = "piotr" }}
 "#
     ))
 }
@@ -286,6 +293,25 @@ async fn an_answered_call_and_an_abandoned_one_are_reported_with_their_timelines
         ["", "caller_hung_up", "2", "0", "0", "1", "1", "0"],
         "{csv}"
     );
+
+    // Today's KPIs of the department as Prometheus gauges (computed every 15 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let offered = r#"cc_kpi_offered_calls{department="sales"}"#;
+    loop {
+        let text = node.scrape_metrics();
+        if metric_value(&text, offered) == Some(2.0) {
+            let abandoned = r#"cc_kpi_abandoned_calls{department="sales"}"#;
+            assert_eq!(metric_value(&text, abandoned), Some(1.0), "{text}");
+            let level = r#"cc_kpi_service_level_ratio{department="sales"}"#;
+            assert_eq!(metric_value(&text, level), Some(1.0), "{text}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no live KPIs within 20 s: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,4 +465,96 @@ async fn a_reporting_node_killed_mid_load_and_restarted_reports_what_an_uninterr
     assert_eq!(b, a);
     let total: u64 = a.rows.iter().map(|r| r.measures.unwrap().total).sum();
     assert_eq!(total, CALLS as u64, "{a:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_an_agent_runs_for_a_call_counts_by_option() {
+    use cc_proto::calls::v1 as calls_pb;
+    use cc_proto::calls::v1::calls_client::CallsClient;
+    let node = Ccd::start(sales());
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 200 });
+    log_in_available(&node, &["anna"]).await;
+    // The caller reaches Anna, who sees they want the second line.
+    let caller = tokio::spawn(run(Sipp::new("caller.xml", node.addr(), Transport::Udp)
+        .service(SALES)
+        .with_pcaps()
+        .arg("-d")
+        .arg("6000")
+        .timeout(Duration::from_secs(40))));
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let talking = calls
+                .list_calls(calls_pb::ListCallsRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .calls
+                .into_iter()
+                .find(|c| c.state() == calls_pb::CallState::Talking);
+            if let Some(call) = talking {
+                return call;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("Anna takes the call within 20 s");
+    let unknown = calls
+        .run_scenario(calls_pb::RunScenarioRequest {
+            call_id: call.call_id.clone(),
+            scenario_id: "third-line".into(),
+            agent_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
+    assert!(unknown.message().starts_with("scenario_id: "), "{unknown}");
+    calls
+        .run_scenario(calls_pb::RunScenarioRequest {
+            call_id: call.call_id.clone(),
+            scenario_id: "second-line".into(),
+            agent_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let done = caller.await.unwrap();
+    assert!(
+        done.all_calls_succeeded(),
+        "{}",
+        describe(&done, &node, &[&anna, &piotr])
+    );
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+
+    let ended = ended_calls(&node, 1).await;
+    assert_eq!(ended[0].scenario_ids, ["second-line"]);
+    assert_eq!(ended[0].agent_id, "piotr");
+    let mut client = reporting(&node).await;
+    let detail = client
+        .get_call(pb::GetCallRequest {
+            call_id: ended[0].call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| e.kind == "scenario_entered" && e.detail == "second-line (by anna)"),
+        "{:#?}",
+        detail.events
+    );
+    let report = client
+        .get_scenario_report(pb::ScenarioReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.rows.len(), 1, "{report:#?}");
+    assert_eq!(report.rows[0].scenario_id, "second-line");
+    let m = report.rows[0].measures.unwrap();
+    assert_eq!((m.total, m.by_option, m.completed), (1, 1, 1), "{m:#?}");
 }

@@ -380,10 +380,10 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             .into(),
         }),
         CallEvent::Resumed { id } => E::CallResumed(pb::CallResumed { call_id: id }),
-        CallEvent::Scenario { id, scenario } => E::CallScenario(pb::CallScenario {
+        CallEvent::Scenario { id, scenario, by } => E::CallScenario(pb::CallScenario {
             call_id: id,
             scenario_id: scenario,
-            by_agent_id: String::new(),
+            by_agent_id: by.unwrap_or_default(),
         }),
         CallEvent::Operation { id, operation } => E::CallOperation(pb::CallOperation {
             call_id: id,

@@ -750,6 +750,10 @@ fn start_reporting(
     let stores = Stores::split(Box::new(open()?), Box::new(open()?));
     tracing::info!(db = %db.display(), "reporting into SQLite");
     let (writer, _task) = start_writer(stores.clone());
+    let mut stop = shutdown.clone();
+    cc_reporting::node::live::start(stores.clone(), organization.clone(), async move {
+        stop.wait().await;
+    });
     let followers = stores.clone();
     cc_cluster::follow_nodes(
         coordinator,

@@ -92,7 +92,12 @@ impl Routing for RoutingApi {
         let request = request.into_inner();
         let facts = convert::facts(&request)?;
         let table = self.table();
-        let decision = table.decide(&convert::call(&request), &facts, self.clock.now());
+        let call = convert::call(&request);
+        let decision = if request.start_scenario.is_empty() {
+            table.decide(&call, &facts, self.clock.now())
+        } else {
+            table.start_scenario(&request.start_scenario, &call, self.clock.now())
+        };
         Ok(Response::new(convert::decision(decision)))
     }
 }

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod convert;
 pub mod follow;
+pub mod live;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -205,6 +205,8 @@ pub struct RoutingTable {
     /// Priority levels of employees who have one, by extension.
     caller_levels: HashMap<String, u8>,
     scenarios: Vec<Graph>,
+    /// The scenarios by id (an agent puts a call into one by its id).
+    scenario_ids: HashMap<String, usize>,
     /// Scenarios by their fingerprint, to follow a cursor wherever the call was sent.
     by_fingerprint: HashMap<u32, usize>,
     lists: Lists,
@@ -305,6 +307,10 @@ impl RoutingTable {
             extensions,
             people,
             caller_levels,
+            scenario_ids: scenario_index
+                .iter()
+                .map(|(id, i)| ((*id).to_owned(), *i))
+                .collect(),
             scenarios,
             by_fingerprint,
             lists,
@@ -320,16 +326,7 @@ impl RoutingTable {
             now_unix,
         };
         if let Caller::Employee(extension) = call.caller {
-            // Most organisations give no employee a level: skip the hashing.
-            let level = if self.caller_levels.is_empty() {
-                None
-            } else {
-                self.caller_levels.get(extension).copied()
-            };
-            let rank = Rank {
-                level: level.unwrap_or(0),
-                outside: level.is_some(),
-            };
+            let rank = self.employee_rank(extension);
             if let Some(cursor) = facts.cursor
                 && let Some(decision) = self.resume(cursor, facts.outcome, &here)
             {
@@ -387,6 +384,67 @@ impl RoutingTable {
             _ => self.route(target, &here),
         };
         ranked(decision, rank)
+    }
+
+    /// How an employee's calls rank in queues: by their level (most organisations give
+    /// nobody one: then no hashing).
+    fn employee_rank(&self, extension: &str) -> Rank {
+        let level = if self.caller_levels.is_empty() {
+            None
+        } else {
+            self.caller_levels.get(extension).copied()
+        };
+        Rank {
+            level: level.unwrap_or(0),
+            outside: level.is_some(),
+        }
+    }
+
+    /// How a call ranks in queues: an employee's by their level, one from outside by its
+    /// number's level and its caller rule's.
+    fn rank_of(&self, call: &Call<'_>) -> Rank {
+        if let Caller::Employee(extension) = call.caller {
+            return self.employee_rank(extension);
+        }
+        let dialed = call.dialed.strip_prefix('+').unwrap_or(call.dialed);
+        let outside = Rank {
+            level: 0,
+            outside: true,
+        };
+        let Some(plan) = self.numbers.get(dialed) else {
+            return outside;
+        };
+        let rule = plan
+            .rules
+            .iter()
+            .find(|r| self.lists.holds(r.list, &call.caller));
+        Rank {
+            level: plan.level,
+            ..outside
+        }
+        .at_least(rule.map_or(0, |r| r.level))
+    }
+
+    /// The first step of scenario `id`, which an agent put the call into by hand (the
+    /// caller fell into the wrong one: R-60 "by option"), whatever the call did before;
+    /// its employees are screened as on any route. NotFound for an id that is no
+    /// scenario.
+    pub fn start_scenario(&self, id: &str, call: &Call<'_>, now_unix: i64) -> Decision<'_> {
+        let here = Here {
+            caller: call.caller,
+            now_unix,
+        };
+        match self
+            .scenario_ids
+            .get(id)
+            .and_then(|i| self.scenarios.get(*i))
+        {
+            Some(graph) => ranked(
+                graph.start(|e, announce| self.dial_screened(e, announce, &here)),
+                self.rank_of(call),
+            ),
+            None => Decision::plain(Step::NotFound),
+        }
     }
 
     /// The next step of a call under way in a scenario (in or out of hours: a call

@@ -87,6 +87,13 @@ pub enum CallMsg {
         announced: bool,
         reply: ractor::RpcReplyPort<Result<(), TransferError>>,
     },
+    /// An agent puts the connected call into a scenario by hand (R-60 "by option").
+    RunScenario {
+        scenario: String,
+        /// The agent who does; none: the one connected.
+        by: Option<String>,
+        reply: ractor::RpcReplyPort<Result<(), TransferError>>,
+    },
     /// The presented employee accepts or declines the announced call.
     AnswerAnnouncement {
         accept: bool,
@@ -219,6 +226,14 @@ impl Actor for CallActor {
                 reply,
             } => {
                 let result = call.transfer(&myself, target, None, announced).await;
+                let _ = reply.send(result);
+            }
+            CallMsg::RunScenario {
+                scenario,
+                by,
+                reply,
+            } => {
+                let result = call.run_scenario(&myself, scenario, by).await;
                 let _ = reply.send(result);
             }
             CallMsg::AnswerAnnouncement { accept, reply } => {
@@ -404,6 +419,8 @@ pub struct Call {
     facts: routing::Facts,
     /// The scenario the call walks now (the last one routing said), if any.
     scenario: Option<String>,
+    /// The scenario an agent put the call into, for routing to start with its next step.
+    start_scenario: Option<String>,
     /// Where the call is in its scenario: routing's cursor, sent back with the next
     /// request (empty outside scenarios).
     cursor: String,
@@ -514,6 +531,7 @@ impl Call {
             legs: Vec::new(),
             facts: routing::Facts::default(),
             scenario: None,
+            start_scenario: None,
             cursor: String::new(),
             outcome: None,
             farewell: "said goodbye",
@@ -581,6 +599,7 @@ impl Call {
         self.emit(CallEvent::Scenario {
             id: self.id.clone(),
             scenario: scenario.clone(),
+            by: None,
         });
         self.scenario = Some(scenario);
     }
@@ -856,6 +875,7 @@ impl Call {
             facts: Some(self.facts),
             cursor: self.cursor.clone(),
             outcome: self.outcome.take(),
+            start_scenario: self.start_scenario.take().unwrap_or_default(),
             caller_number: match caller.extension {
                 Some(_) => String::new(),
                 None => sip::caller_number(&caller.invite)
@@ -2272,30 +2292,7 @@ impl Call {
         if let Some(sub) = refer {
             self.notify_refer(sub, 200);
         }
-        self.release_connected(i).await;
-        self.send_in_dialog(i, Method::Bye);
-        self.clear_hold();
-        self.winner = None;
-        self.queued = None;
-        self.dial = None;
-        // The call leaves its scenario: if the target does not answer, routing ends it
-        // politely rather than taking it back into the scenario.
-        self.cursor.clear();
-        self.scenario = None;
-        if let Some(a) = self.a.clone() {
-            let mut m = self.media_client();
-            let r = media::EndpointRef { endpoint_id: a };
-            if let Err(e) = rpc(self.timeout(), m.unbridge(r)).await {
-                debug!(call = %self.id, error = %e, "unbridge failed");
-            }
-        }
-        if let Some((b, _)) = self.b.take() {
-            self.destroy_endpoint(b);
-        }
-        self.ctx.registry.update(self.no, |info| {
-            info.agent = None;
-            info.connected_unix_ms = None;
-        });
+        self.let_go_of_callee(i).await;
         self.emit(CallEvent::Transferred {
             id: self.id.clone(),
             target: target.clone(),
@@ -2332,6 +2329,74 @@ impl Call {
                 self.dial_outside(myself, &target, None).await;
             }
         }
+        Ok(())
+    }
+
+    /// The connected callee (leg `i`) goes: hung up (to wrap-up), unbridged, its media
+    /// endpoint gone, and the call out of its scenario (if what comes next does not
+    /// answer, routing ends it politely rather than taking it back into the scenario).
+    async fn let_go_of_callee(&mut self, i: usize) {
+        self.release_connected(i).await;
+        self.send_in_dialog(i, Method::Bye);
+        self.clear_hold();
+        self.winner = None;
+        self.queued = None;
+        self.dial = None;
+        self.cursor.clear();
+        self.scenario = None;
+        if let Some(a) = self.a.clone() {
+            let mut m = self.media_client();
+            let r = media::EndpointRef { endpoint_id: a };
+            if let Err(e) = rpc(self.timeout(), m.unbridge(r)).await {
+                debug!(call = %self.id, error = %e, "unbridge failed");
+            }
+        }
+        if let Some((b, _)) = self.b.take() {
+            self.destroy_endpoint(b);
+        }
+        self.ctx.registry.update(self.no, |info| {
+            info.agent = None;
+            info.connected_unix_ms = None;
+        });
+    }
+
+    /// An agent puts the caller into a scenario by hand (R-60 "by option": the caller fell
+    /// into the wrong one): the agent's leg goes as in a blind transfer, and the call walks
+    /// `scenario` from its start. `by` is the agent who did (default: the one connected).
+    async fn run_scenario(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        scenario: String,
+        by: Option<String>,
+    ) -> Result<(), TransferError> {
+        let i = self.connected_leg()?;
+        if self.is_edge_leg() {
+            return Err(TransferError::Unsupported(
+                "the call is another sip-edge node's: ask that node".into(),
+            ));
+        }
+        if self.ctx.config().scenario(&scenario).is_none() {
+            return Err(TransferError::NoScenario(scenario));
+        }
+        let by = by.or_else(|| match &self.legs[i].kind {
+            LegKind::Queue(agent) | LegKind::Direct(agent) => Some(agent.clone()),
+            LegKind::Trunk | LegKind::Customer => None,
+        });
+        info!(call = %self.id, %scenario, agent = ?by, "an agent runs a scenario for the call");
+        self.let_go_of_callee(i).await;
+        self.emit(CallEvent::Scenario {
+            id: self.id.clone(),
+            scenario: scenario.clone(),
+            by,
+        });
+        self.scenario = Some(scenario.clone());
+        self.start_scenario = Some(scenario);
+        // Routing starts the scenario afresh: how an earlier dial ended is no longer news.
+        self.facts.dial_outcome = 0;
+        self.outcome = None;
+        self.set_phase(Phase::Routing);
+        self.music(myself).await;
+        Box::pin(self.decide(myself)).await;
         Ok(())
     }
 

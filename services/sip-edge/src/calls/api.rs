@@ -173,25 +173,58 @@ impl Calls for CallsApi {
             },
             timeout_ms
         );
-        match result {
-            Ok(Ok(())) => Ok(Response::new(pb::TransferCallResponse {})),
-            Ok(Err(e @ TransferError::NotConnected)) => {
-                Err(Status::failed_precondition(e.to_string()))
-            }
-            Ok(Err(e @ (TransferError::Unreachable(_) | TransferError::NotAnnounceable(_)))) => {
-                Err(Status::invalid_argument(e.to_string()))
-            }
-            // Only a phone's attended transfer gets these.
-            Ok(Err(e @ (TransferError::NoSuchDialog | TransferError::Unsupported(_)))) => {
-                Err(Status::failed_precondition(e.to_string()))
-            }
-            Ok(Err(TransferError::Gone))
-            | Err(RactorErr::Actor(_) | RactorErr::Messaging(_) | RactorErr::Spawn(_)) => {
-                Err(Status::not_found("call_id: the call has ended"))
-            }
-            Err(RactorErr::Timeout) => {
-                Err(Status::deadline_exceeded("the call did not answer in time"))
-            }
+        transfer_outcome(result)?;
+        Ok(Response::new(pb::TransferCallResponse {}))
+    }
+
+    async fn run_scenario(
+        &self,
+        request: Request<pb::RunScenarioRequest>,
+    ) -> Result<Response<pb::RunScenarioResponse>, Status> {
+        let r = request.into_inner();
+        if r.scenario_id.is_empty() {
+            return Err(Status::invalid_argument("scenario_id is required"));
+        }
+        let actor = self.actor(&r.call_id)?;
+        let timeout_ms = self.ctx.timings.rpc_timeout.as_millis() as u64 * 4;
+        let by = (!r.agent_id.is_empty()).then_some(r.agent_id);
+        let result = call_t!(
+            actor,
+            |reply| CallMsg::RunScenario {
+                scenario: r.scenario_id,
+                by,
+                reply
+            },
+            timeout_ms
+        );
+        transfer_outcome(result)?;
+        Ok(Response::new(pb::RunScenarioResponse {}))
+    }
+}
+
+/// What a transfer's (or a scenario run's) answer from the call actor means to the API.
+#[allow(clippy::result_large_err)]
+fn transfer_outcome(
+    result: Result<Result<(), TransferError>, RactorErr<CallMsg>>,
+) -> Result<(), Status> {
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e @ TransferError::NotConnected)) => Err(Status::failed_precondition(e.to_string())),
+        Ok(Err(
+            e @ (TransferError::Unreachable(_)
+            | TransferError::NotAnnounceable(_)
+            | TransferError::NoScenario(_)),
+        )) => Err(Status::invalid_argument(e.to_string())),
+        // Only a phone's attended transfer gets these.
+        Ok(Err(e @ (TransferError::NoSuchDialog | TransferError::Unsupported(_)))) => {
+            Err(Status::failed_precondition(e.to_string()))
+        }
+        Ok(Err(TransferError::Gone))
+        | Err(RactorErr::Actor(_) | RactorErr::Messaging(_) | RactorErr::Spawn(_)) => {
+            Err(Status::not_found("call_id: the call has ended"))
+        }
+        Err(RactorErr::Timeout) => {
+            Err(Status::deadline_exceeded("the call did not answer in time"))
         }
     }
 }

@@ -332,6 +332,8 @@ pub enum CallEvent {
     Scenario {
         id: String,
         scenario: String,
+        /// The agent who put the call into it by hand ("by option"); none: routing did.
+        by: Option<String>,
     },
     /// The call entered a scenario operation (reports group calls by it).
     Operation {
@@ -418,6 +420,8 @@ pub enum TransferError {
     NotAnnounceable(String),
     #[error("the call has ended")]
     Gone,
+    #[error("scenario_id: {0:?} is no scenario")]
+    NoScenario(String),
     /// An attended transfer names a dialog that is no call's caller on this node.
     #[error("the dialog to replace is not a call on this node")]
     NoSuchDialog,

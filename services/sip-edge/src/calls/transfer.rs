@@ -139,7 +139,9 @@ pub(super) fn refer_target(request: &Request) -> Result<ReferRequest, Refusal> {
 /// The status line the final NOTIFY of a REFER reports when the transfer cannot be made.
 pub(super) fn failure_status(e: &TransferError) -> u16 {
     match e {
-        TransferError::Unreachable(_) | TransferError::NotAnnounceable(_) => 404,
+        TransferError::Unreachable(_)
+        | TransferError::NotAnnounceable(_)
+        | TransferError::NoScenario(_) => 404,
         TransferError::NotConnected | TransferError::Gone => 503,
         TransferError::NoSuchDialog => 481,
         TransferError::Unsupported(_) => 501,

@@ -459,3 +459,43 @@ fn internal_calls_and_route_numbers_are_untouched_by_scenarios() {
         Decision::plain(SALES)
     );
 }
+
+#[test]
+fn an_agent_puts_a_call_into_a_scenario_by_hand_from_its_start() {
+    let queue_first = format!(
+        "{SCENARIOS}
+[[scenarios]]
+id = \"queue-first\"
+start = \"q\"
+[[scenarios.operations]]
+id = \"q\"
+queue = {{ department = \"sales\", priority = 0 }}
+"
+    );
+    let t = table(&queue_first);
+    // Out of hours the number walks `night`; an agent puts the caller into `main` instead.
+    let d = t.start_scenario("main", &external(SCHEDULED_NUMBER), winter_utc(22, 0));
+    assert_eq!(d.scenario, Some("main"));
+    assert_eq!(d.operation, Some("greet"));
+    assert_eq!(d.step, Step::Play { prompt: "welcome" });
+    assert!(d.cursor.is_some(), "the walk goes on from there as usual");
+    // A queue step ranks as the call it is: from outside above an employee's.
+    let queued = t.start_scenario("queue-first", &external(MENU_NUMBER), open());
+    assert_eq!(queued.step, SALES);
+    let from_piotr = Call {
+        dialed: "600",
+        caller: Caller::Employee("202"),
+    };
+    assert_eq!(
+        t.start_scenario("queue-first", &from_piotr, open()).step,
+        Step::Queue {
+            department: "sales",
+            priority: 0
+        }
+    );
+    assert_eq!(
+        t.start_scenario("lost", &external(MENU_NUMBER), open())
+            .step,
+        Step::NotFound
+    );
+}
