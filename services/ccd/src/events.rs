@@ -19,7 +19,7 @@ use cc_common::Shutdown;
 use cc_proto::events::v1 as pb;
 use cc_proto::events::v1::events_client::EventsClient;
 use cc_proto::events::v1::events_server::{Events, EventsServer};
-use cc_sip_edge::calls::{Automatic, CallEvent, HoldBy};
+use cc_sip_edge::calls::{Automatic, CallEvent, CallKind, HoldBy};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -325,10 +325,22 @@ async fn follow_node(cluster: EventHub, address: String, channel: tonic::transpo
 fn call_event(e: CallEvent) -> pb::event::Event {
     use pb::event::Event as E;
     match e {
-        CallEvent::Started { id, dialed, caller } => E::CallStarted(pb::CallStarted {
+        CallEvent::Started {
+            id,
+            dialed,
+            caller,
+            kind,
+        } => E::CallStarted(pb::CallStarted {
             call_id: id,
             dialed,
             caller,
+            call_type: match kind {
+                CallKind::Inbound => pb::CallType::Inbound,
+                CallKind::Internal => pb::CallType::Internal,
+                CallKind::Callback => pb::CallType::Callback,
+                CallKind::Relay => pb::CallType::Relay,
+            }
+            .into(),
         }),
         CallEvent::Queued {
             id,

@@ -4,7 +4,7 @@
 //!
 //! | cc.events.v1            | reporting event                                       |
 //! |-------------------------|-------------------------------------------------------|
-//! | CallStarted             | Started { number: dialed, caller, call_type: Inbound } |
+//! | CallStarted             | Started { number: dialed, caller, call_type } (a relay leg: nothing) |
 //! | CallScenario            | ScenarioEntered (by option when an agent is named)    |
 //! | CallOperation           | OperationEntered                                      |
 //! | CallQueued              | Queued                                                |
@@ -31,8 +31,6 @@
 //! What today's stream lacks, for a later change in sip-edge (and routing):
 //! - **a scenario run by an agent**: nothing raises CallScenario with an agent yet (no API
 //!   runs a scenario for a call), so "by option" stays 0;
-//! - **the call type**: every call started at sip-edge is taken as inbound (callback and
-//!   outbound calls are not told apart);
 //! - **operation left and recording started** are not emitted: only messages' recordings
 //!   are known;
 //! - **the end reason** is words ("caller hung up"); [`end_reason`] maps the words sip-edge
@@ -131,15 +129,27 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
         })))
     };
     match kind {
-        Kind::CallStarted(e) => call(
-            &e.call_id,
-            "CallStarted",
-            CallEventKind::Started {
-                number: e.dialed.clone(),
-                caller: e.caller.clone(),
-                call_type: CallType::Inbound,
-            },
-        ),
+        Kind::CallStarted(e) => {
+            let call_type = match pb::CallType::try_from(e.call_type) {
+                // A relay leg is the other node's call: without its start it is in no
+                // report.
+                Ok(pb::CallType::Relay) => return Ok(None),
+                Ok(pb::CallType::Internal) => CallType::Internal,
+                Ok(pb::CallType::Callback) => CallType::Callback,
+                Ok(pb::CallType::Outbound) => CallType::Outbound,
+                // Older nodes say nothing: their calls at sip-edge were inbound.
+                Ok(pb::CallType::Inbound | pb::CallType::Unspecified) | Err(_) => CallType::Inbound,
+            };
+            call(
+                &e.call_id,
+                "CallStarted",
+                CallEventKind::Started {
+                    number: e.dialed.clone(),
+                    caller: e.caller.clone(),
+                    call_type,
+                },
+            )
+        }
         Kind::CallScenario(e) => call(
             &e.call_id,
             "CallScenario",

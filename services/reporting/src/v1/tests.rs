@@ -35,6 +35,7 @@ fn every_call_event_maps() {
             call_id: "c1".into(),
             dialed: "+4930100".into(),
             caller: "+49170".into(),
+            call_type: pb::CallType::Unspecified as i32,
         }),
     );
     assert_eq!(
@@ -263,4 +264,35 @@ fn a_scenario_entered_by_routing_or_by_an_agent_maps() {
             }
         }
     );
+}
+
+#[test]
+fn a_call_type_maps_and_a_relay_leg_is_left_out() {
+    let started = |call_type: pb::CallType| {
+        event(
+            1,
+            Kind::CallStarted(pb::CallStarted {
+                call_id: "c1".into(),
+                dialed: "201".into(),
+                caller: "202".into(),
+                call_type: call_type as i32,
+            }),
+        )
+    };
+    for (wire, expected) in [
+        (pb::CallType::Inbound, CallType::Inbound),
+        (pb::CallType::Internal, CallType::Internal),
+        (pb::CallType::Callback, CallType::Callback),
+        (pb::CallType::Outbound, CallType::Outbound),
+    ] {
+        assert_eq!(
+            call_kind(&started(wire)),
+            CallEventKind::Started {
+                number: "201".into(),
+                caller: "202".into(),
+                call_type: expected
+            }
+        );
+    }
+    assert_eq!(map_event(&started(pb::CallType::Relay)), Ok(None));
 }

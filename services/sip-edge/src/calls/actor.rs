@@ -31,7 +31,7 @@ use super::callback::Placed;
 use super::outbox::Outbox;
 use super::sip::{self, OutboundInvite};
 use super::transfer::{self, Goal, ReferSubscription, Refusal};
-use super::{CallContext, CallEvent, CallInfo, CallState, TransferError, unix_ms};
+use super::{CallContext, CallEvent, CallInfo, CallKind, CallState, TransferError, unix_ms};
 use crate::shards::agents_in_shards;
 
 /// Queues a notification to another service in the call's outbox (ordered, retried, not
@@ -657,10 +657,18 @@ impl Call {
                         held_since_unix_ms: None,
                     },
                 );
+                let kind = if request.headers.other(EDGE_LEG_HEADER).is_some() {
+                    CallKind::Relay
+                } else if caller_extension.is_some() {
+                    CallKind::Internal
+                } else {
+                    CallKind::Inbound
+                };
                 self.emit(CallEvent::Started {
                     id: self.id.clone(),
                     dialed,
                     caller,
+                    kind,
                 });
                 self.caller = Some(Caller {
                     tx,

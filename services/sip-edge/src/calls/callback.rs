@@ -198,6 +198,7 @@ impl super::actor::Call {
             id: self.id.clone(),
             dialed: p.number.clone(),
             caller: String::new(),
+            kind: super::CallKind::Callback,
         });
         self.emit(CallEvent::Operation {
             id: self.id.clone(),

@@ -288,6 +288,19 @@ pub struct NumberedEvent {
     pub event: CallEvent,
 }
 
+/// Which way a call goes, as its start tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// From outside, to one of the organisation's numbers.
+    Inbound,
+    /// From an employee's phone.
+    Internal,
+    /// Placed by the callback scheduler to keep a promised callback.
+    Callback,
+    /// Another sip-edge node's call, ringing this node's phones: that node reports it.
+    Relay,
+}
+
 /// What happens to calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallEvent {
@@ -295,6 +308,7 @@ pub enum CallEvent {
         id: String,
         dialed: String,
         caller: String,
+        kind: CallKind,
     },
     Queued {
         id: String,
