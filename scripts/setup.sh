@@ -14,6 +14,7 @@ packages=(
   sox                 # prompt generation and audio measurements
   espeak-ng           # prompt generation (scripts/make-prompts.sh)
   tshark              # counting RTP on the wire in media tests
+  postgresql          # the reporting store's PostgreSQL tests (a server per test)
 )
 if [ "${1:-}" = "--build-only" ]; then
   packages=(protobuf-compiler libprotobuf-dev)

@@ -1,6 +1,7 @@
 //! Reports end to end through a real `ccd all` (R-60..R-63): SIPp callers and a phone make
-//! calls, the reporting follows the node's events into its SQLite database, and the
-//! Reporting API (and `ccd report`) tells what happened.
+//! calls, the reporting follows the node's events into its database (SQLite, or a
+//! PostgreSQL the test starts), and the Reporting API (and `ccd report`) tells what
+//! happened.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -557,4 +558,350 @@ async fn a_scenario_an_agent_runs_for_a_call_counts_by_option() {
     assert_eq!(report.rows[0].scenario_id, "second-line");
     let m = report.rows[0].measures.unwrap();
     assert_eq!((m.total, m.by_option, m.completed), (1, 1, 1), "{m:#?}");
+}
+
+const SUPPORT: &str = "48220000003";
+const BILLING: &str = "48220000004";
+const ANNA_LINE: &str = "48220000005";
+const SPAM: &str = "+48800555000";
+
+/// The known mix's organisation: Anna takes sales (through the front desk), Marek
+/// support, Piotr billing (but he is never logged in, so billing's callers wait); Anna's
+/// own line turns spam away by screening; "second-line" rings Piotr.
+fn mix() -> NodeConfig {
+    let mut config = NodeConfig::default();
+    config.employees.push(cc_tests::ccd::Employee::new(
+        "marek",
+        "Marek Zieliński",
+        "203",
+        "marek-secret",
+        "user",
+    ));
+    config.toml(&format!(
+        r#"
+[organization]
+name = "Acme"
+timezone = "Europe/Warsaw"
+mobile_forward_seconds = 0
+
+[[departments]]
+id = "sales"
+name = "Sales"
+extension = "600"
+strategy = "sequential"
+members = ["anna"]
+ring_seconds = 10
+wrap_up_seconds = 0
+
+[[departments]]
+id = "support"
+name = "Support"
+extension = "700"
+strategy = "sequential"
+members = ["marek"]
+ring_seconds = 10
+wrap_up_seconds = 0
+
+[[departments]]
+id = "billing"
+name = "Billing"
+extension = "800"
+strategy = "sequential"
+members = ["piotr"]
+ring_seconds = 10
+wrap_up_seconds = 0
+
+[[caller_lists]]
+id = "spam"
+entries = ["+48800*"]
+
+[[screening]]
+employee = "anna"
+never = ["spam"]
+
+[[scenarios]]
+id = "front-desk"
+start = "greet"
+[[scenarios.operations]]
+id = "greet"
+play = "welcome"
+next = "to-sales"
+[[scenarios.operations]]
+id = "to-sales"
+queue = {{ department = "sales", priority = 0 }}
+
+[[scenarios]]
+id = "support-line"
+start = "to-support"
+[[scenarios.operations]]
+id = "to-support"
+queue = {{ department = "support", priority = 0 }}
+
+[[scenarios]]
+id = "billing-line"
+start = "to-billing"
+[[scenarios.operations]]
+id = "to-billing"
+queue = {{ department = "billing", priority = 0 }}
+
+[[scenarios]]
+id = "second-line"
+start = "ring-piotr"
+[[scenarios.operations]]
+id = "ring-piotr"
+dial = {{ employee = "piotr" }}
+
+[[numbers]]
+number = "{SALES}"
+scenario = "front-desk"
+
+[[numbers]]
+number = "{SUPPORT}"
+scenario = "support-line"
+
+[[numbers]]
+number = "{BILLING}"
+scenario = "billing-line"
+
+[[numbers]]
+number = "{ANNA_LINE}"
+route = {{ employee = "anna" }}
+"#
+    ))
+}
+
+/// A caller from `from` dialling `number` with a SIPp scenario, `-d` ms.
+fn mix_caller(node: &Ccd, number: &str, from: &str, scenario: &str, d_ms: u64) -> Sipp {
+    Sipp::new(scenario, node.addr(), Transport::Udp)
+        .service(number)
+        .caller(from)
+        .with_pcaps()
+        .arg("-d")
+        .arg(&d_ms.to_string())
+        .timeout(Duration::from_secs(40))
+}
+
+/// The call Anna is talking on (at most 20 s).
+async fn talking_call(node: &Ccd) -> String {
+    use cc_proto::calls::v1 as calls_pb;
+    use cc_proto::calls::v1::calls_client::CallsClient;
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let talking = calls
+                .list_calls(calls_pb::ListCallsRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .calls
+                .into_iter()
+                .find(|c| c.state() == calls_pb::CallState::Talking);
+            if let Some(call) = talking {
+                return call.call_id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a call is answered within 20 s")
+}
+
+/// A report's rows as (scenario, value, total, by option, with transfer, no
+/// conversation, completed, re-pass).
+type MixRow = (String, String, u64, u64, u64, u64, u64, u64);
+
+async fn mix_report(node: &Ccd, dimension: pb::Dimension) -> Vec<MixRow> {
+    reporting(node)
+        .await
+        .get_scenario_report(pb::ScenarioReportRequest {
+            dimension: dimension as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rows
+        .into_iter()
+        .map(|r| {
+            let m = r.measures.unwrap();
+            (
+                r.scenario_id,
+                r.value,
+                m.total,
+                m.by_option,
+                m.with_transfer,
+                m.no_conversation,
+                m.completed,
+                m.re_pass,
+            )
+        })
+        .collect()
+}
+
+fn row(scenario: &str, value: &str, counts: [u64; 6]) -> MixRow {
+    let [
+        total,
+        by_option,
+        transfer,
+        no_conversation,
+        completed,
+        re_pass,
+    ] = counts;
+    (
+        scenario.to_owned(),
+        value.to_owned(),
+        total,
+        by_option,
+        transfer,
+        no_conversation,
+        completed,
+        re_pass,
+    )
+}
+
+/// Places the known mix through `config` and checks the report rows it gives: an answered
+/// call, one transferred by its agent's REFER, one abandoned in a queue, one rejected by
+/// screening and one an agent moved to another scenario (by option).
+async fn a_known_mix_gives_exactly_the_expected_rows(config: NodeConfig) {
+    use cc_proto::calls::v1 as calls_pb;
+    use cc_proto::calls::v1::calls_client::CallsClient;
+    let node = Ccd::start(config);
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    let piotr = phone(&node, "202", Behaviour::Answer { ring_ms: 300 });
+    let marek = phone(
+        &node,
+        "203",
+        Behaviour::AnswerThenRefer {
+            ring_ms: 200,
+            talk_ms: 1000,
+            target: "202",
+        },
+    );
+    log_in_available(&node, &["anna", "marek"]).await;
+    let phones = [&anna, &piotr, &marek];
+    let check = |done: &cc_tests::tools::SippRun, what: &str| {
+        assert!(
+            done.all_calls_succeeded(),
+            "{what}: {}",
+            describe(done, &node, &phones)
+        );
+    };
+
+    // 1. Answered by Anna through the front desk.
+    let done = run(mix_caller(&node, SALES, "+48500000001", "caller.xml", 1000)).await;
+    check(&done, "answered");
+    // 2. Answered by Marek, who hands the caller to Piotr by REFER.
+    let done = run(mix_caller(
+        &node,
+        SUPPORT,
+        "+48500000002",
+        "caller.xml",
+        4000,
+    ))
+    .await;
+    check(&done, "transferred");
+    assert_eq!(piotr.received("INVITE").len(), 1, "{}", piotr.describe());
+    // 3. Waits for billing, where nobody is logged in, and gives up.
+    let done = run(mix_caller(
+        &node,
+        BILLING,
+        "+48500000003",
+        "caller_give_up.xml",
+        1500,
+    ))
+    .await;
+    check(&done, "abandoned");
+    // 4. Spam for Anna: turned away by her screening policy, her phone never rings.
+    let invites = anna.received("INVITE").len();
+    let done = run(mix_caller(&node, ANNA_LINE, SPAM, "caller_closed.xml", 0)).await;
+    check(&done, "screened");
+    assert_eq!(
+        anna.received("INVITE").len(),
+        invites,
+        "{}",
+        anna.describe()
+    );
+    // 5. Answered by Anna, who moves the caller to the second line (Piotr) by the API.
+    let caller = tokio::spawn(run(mix_caller(
+        &node,
+        SALES,
+        "+48500000005",
+        "caller.xml",
+        6000,
+    )));
+    let call_id = talking_call(&node).await;
+    CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .unwrap()
+        .run_scenario(calls_pb::RunScenarioRequest {
+            call_id,
+            scenario_id: "second-line".into(),
+            agent_id: String::new(),
+        })
+        .await
+        .unwrap();
+    check(&caller.await.unwrap(), "by option");
+    assert_eq!(piotr.received("INVITE").len(), 2, "{}", piotr.describe());
+
+    let calls = ended_calls(&node, 5).await;
+    let mut reasons: Vec<String> = calls.iter().map(|c| c.end_reason.clone()).collect();
+    reasons.sort();
+    let by_scenario = mix_report(&node, pb::Dimension::Unspecified).await;
+    let by_reason = mix_report(&node, pb::Dimension::EndReason).await;
+    let context = format!("{calls:#?}\n{by_scenario:#?}\n{by_reason:#?}");
+    assert_eq!(
+        reasons,
+        [
+            "abandoned_in_queue",
+            "caller_hung_up",
+            "caller_hung_up",
+            "caller_hung_up",
+            "rejected_by_screening"
+        ],
+        "{context}"
+    );
+    // total, by option, with transfer, no conversation, completed, re-pass
+    assert_eq!(
+        by_scenario,
+        [
+            row("", "", [1, 0, 0, 1, 0, 0]),
+            row("billing-line", "", [1, 0, 0, 1, 0, 0]),
+            row("front-desk", "", [2, 0, 0, 0, 2, 0]),
+            row("second-line", "", [1, 1, 0, 0, 1, 0]),
+            row("support-line", "", [1, 0, 1, 0, 1, 0]),
+        ],
+        "{context}"
+    );
+    assert_eq!(
+        by_reason,
+        [
+            row("", "rejected_by_screening", [1, 0, 0, 1, 0, 0]),
+            row("billing-line", "abandoned_in_queue", [1, 0, 0, 1, 0, 0]),
+            row("front-desk", "caller_hung_up", [2, 0, 0, 0, 2, 0]),
+            row("second-line", "caller_hung_up", [1, 1, 0, 0, 1, 0]),
+            row("support-line", "caller_hung_up", [1, 0, 1, 0, 1, 0]),
+        ],
+        "{context}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_mix_gives_exactly_the_expected_rows_on_sqlite() {
+    a_known_mix_gives_exactly_the_expected_rows(mix()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_mix_gives_exactly_the_expected_rows_on_postgres() {
+    // Started on a blocking thread: the synchronous client runs a runtime of its own.
+    let (_server, url) = tokio::task::spawn_blocking(|| {
+        let server = cc_reporting::testing::PostgresServer::start()
+            .expect("start PostgreSQL (scripts/setup.sh installs it)");
+        let url = server.fresh_database().expect("a database");
+        (server, url)
+    })
+    .await
+    .unwrap();
+    a_known_mix_gives_exactly_the_expected_rows(mix().env("CCD_REPORTING_DB", &url)).await;
 }

@@ -65,8 +65,9 @@ struct NodeArgs {
     /// directory. With --etcd, etcd keeps them and this is not used.
     #[arg(long, env = "CCD_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
-    /// Where a reporting node keeps call records: an SQLite file (created if missing).
-    /// Defaults to `reporting.sqlite3` in --data-dir.
+    /// Where a reporting node keeps call records: an SQLite file (created if missing), or
+    /// a PostgreSQL database (`postgres://user:password@host:port/database`, migrated on
+    /// start). Defaults to `reporting.sqlite3` in --data-dir.
     #[arg(long, env = "CCD_REPORTING_DB")]
     reporting_db: Option<String>,
 }
@@ -526,12 +527,15 @@ async fn serve(
         None
     };
     let reporting = if services.reporting {
-        Some(start_reporting(
-            &reporting_db,
-            coordinator.clone(),
-            store.subscribe(),
-            shutdown.clone(),
-        )?)
+        Some(
+            start_reporting(
+                &reporting_db,
+                coordinator.clone(),
+                store.subscribe(),
+                shutdown.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -708,47 +712,41 @@ struct NodeOptions {
     drain: Duration,
     /// Where a node without etcd journals messages and callbacks.
     data_dir: PathBuf,
-    /// A reporting node's database file.
-    reporting_db: PathBuf,
+    /// A reporting node's database.
+    reporting_db: cc_reporting::store::Database,
 }
 
 /// The reporting database: `--reporting-db`, else `reporting.sqlite3` in the data
 /// directory.
-fn reporting_db(given: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+fn reporting_db(
+    given: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<cc_reporting::store::Database> {
+    use cc_reporting::store::Database;
     match given {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            anyhow::bail!(
-                "--reporting-db {url:?}: PostgreSQL is not supported by this build yet; give \
-                 an SQLite file path"
-            )
-        }
-        Some("") => anyhow::bail!("--reporting-db: empty; give an SQLite file path"),
-        Some(path) => Ok(PathBuf::from(path)),
-        None => Ok(data_dir.join(cc_reporting::store::SqliteStore::FILE_NAME)),
+        Some(given) => Database::parse(given).map_err(|e| anyhow::anyhow!("--reporting-db {e}")),
+        None => Ok(Database::in_data_dir(data_dir)),
     }
 }
 
 /// Opens the reporting database (two connections: one writes, one answers reports),
 /// follows every sip-edge and presence node's events into it, and returns its API.
-fn start_reporting(
-    db: &std::path::Path,
+async fn start_reporting(
+    db: &cc_reporting::store::Database,
     coordinator: Arc<dyn cc_cluster::Coordinator>,
     organization: cc_common::config::ConfigWatch,
     shutdown: Shutdown,
 ) -> anyhow::Result<cc_reporting::node::api::ReportingApi> {
     use cc_reporting::node::{Stores, follow, start_writer};
-    use cc_reporting::store::SqliteStore;
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "cannot create the reporting database's directory {}",
-                dir.display()
-            )
-        })?;
-    }
-    let open = || SqliteStore::open(db).with_context(|| "the reporting database".to_owned());
-    let stores = Stores::split(Box::new(open()?), Box::new(open()?));
-    tracing::info!(db = %db.display(), "reporting into SQLite");
+    let opened = db.clone();
+    let (writer_store, reader_store) = tokio::task::spawn_blocking(move || {
+        Ok::<_, cc_reporting::store::StoreError>((opened.open()?, opened.open()?))
+    })
+    .await
+    .context("the reporting database's opening thread")?
+    .with_context(|| format!("the reporting database ({db})"))?;
+    let stores = Stores::split(writer_store, reader_store);
+    tracing::info!(%db, "reporting into {db}");
     let (writer, _task) = start_writer(stores.clone());
     let mut stop = shutdown.clone();
     cc_reporting::node::live::start(stores.clone(), organization.clone(), async move {

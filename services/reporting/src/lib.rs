@@ -3,8 +3,9 @@
 //! contact-center KPIs and the call list.
 //!
 //! - [`core`]: the event model and the pure aggregation (what every number means);
-//! - [`store`]: the [`store::ReportStore`] trait and its SQLite implementation (idempotent
-//!   batch ingest, the report computed in SQL);
+//! - [`store`]: the [`store::ReportStore`] trait and its SQLite and PostgreSQL stores
+//!   (idempotent batch ingest, the report computed in SQL);
+//! - [`testing`]: a temporary PostgreSQL server for tests;
 //! - [`v1`]: today's public event stream (cc.events.v1) mapped into the event model;
 //! - [`node`]: the reporting node: follows every node's events into the store and
 //!   serves `cc.reporting.v1.Reporting`;
@@ -14,4 +15,5 @@ pub mod core;
 pub mod node;
 pub mod store;
 pub mod synth;
+pub mod testing;
 pub mod v1;

@@ -62,6 +62,7 @@ pub fn end_reason(words: &str) -> EndReason {
     match words {
         "caller hung up" | "caller cancelled" => EndReason::CallerHungUp,
         "agent hung up" => EndReason::AgentHungUp,
+        "abandoned in queue" => EndReason::AbandonedInQueue,
         "the phones were rung" | "nobody to take the call" => EndReason::NoAnswer,
         "rejected by screening" => EndReason::RejectedByScreening,
         "media timeout" => EndReason::Timeout,

@@ -1,9 +1,11 @@
 //! Ingesting the same events again, in other batches or another order, changes nothing:
-//! events are identified by (call, seq) and (agent, seq).
+//! events are identified by (call, seq) and (agent, seq). On SQLite and PostgreSQL.
+
+mod common;
 
 use cc_reporting::core::{CallEvent, Dimension, KpiQuery, ReportEvent, ScenarioQuery, TimeRange};
 use cc_reporting::store::{
-    CallListQuery, Checkpoint, IngestBatch, IngestOutcome, ReportStore, SqliteStore, StoreError,
+    CallListQuery, Checkpoint, IngestBatch, IngestOutcome, ReportStore, StoreError,
 };
 use cc_reporting::synth::{Traffic, TrafficConfig};
 
@@ -15,10 +17,8 @@ fn all() -> ScenarioQuery {
     ScenarioQuery::new(TimeRange::all())
 }
 
-#[test]
-fn ingesting_twice_gives_the_same_report() {
+fn ingesting_twice_gives_the_same_report(store: &mut dyn ReportStore) {
     let events = traffic(5_000);
-    let mut store = SqliteStore::open_in_memory().expect("open");
     let first = store
         .ingest(IngestBatch {
             events: &events,
@@ -68,12 +68,10 @@ fn ingesting_twice_gives_the_same_report() {
     );
 }
 
-#[test]
-fn a_call_s_events_across_batches_and_out_of_order_end_in_one_record() {
+fn a_call_s_events_across_batches_and_out_of_order_end_in_one_record(store: &mut dyn ReportStore) {
     let mut generator = Traffic::new(3, TrafficConfig::default());
     let call: Vec<CallEvent> = generator.call();
     let events: Vec<ReportEvent> = call.iter().cloned().map(ReportEvent::Call).collect();
-    let mut store = SqliteStore::open_in_memory().expect("open");
     // The end first, then the rest one by one from the back.
     for e in events.iter().rev() {
         store
@@ -93,9 +91,7 @@ fn a_call_s_events_across_batches_and_out_of_order_end_in_one_record() {
     );
 }
 
-#[test]
-fn the_checkpoint_only_moves_forward() {
-    let mut store = SqliteStore::open_in_memory().expect("open");
+fn the_checkpoint_only_moves_forward(store: &mut dyn ReportStore) {
     let at = |position| Checkpoint {
         source: "events.v1@a".into(),
         position,
@@ -116,9 +112,7 @@ fn the_checkpoint_only_moves_forward() {
     assert_eq!(store.checkpoint("events.v1@b").expect("checkpoint"), None);
 }
 
-#[test]
-fn a_call_list_page_is_bounded() {
-    let store = SqliteStore::open_in_memory().expect("open");
+fn a_call_list_page_is_bounded(store: &mut dyn ReportStore) {
     let err = store
         .calls(&CallListQuery::new(TimeRange::all(), 10_001))
         .expect_err("too many");
@@ -131,9 +125,9 @@ fn a_call_list_page_is_bounded() {
     ));
 }
 
-#[test]
-fn a_sequence_number_beyond_sql_s_range_is_refused_and_nothing_is_stored() {
-    let mut store = SqliteStore::open_in_memory().expect("open");
+fn a_sequence_number_beyond_sql_s_range_is_refused_and_nothing_is_stored(
+    store: &mut dyn ReportStore,
+) {
     let mut events = traffic(10);
     if let Some(ReportEvent::Call(e)) = events.last_mut() {
         e.seq = u64::MAX;
@@ -160,3 +154,11 @@ fn a_sequence_number_beyond_sql_s_range_is_refused_and_nothing_is_stored() {
             .is_empty()
     );
 }
+
+common::on_both_stores!(
+    ingesting_twice_gives_the_same_report,
+    a_call_s_events_across_batches_and_out_of_order_end_in_one_record,
+    the_checkpoint_only_moves_forward,
+    a_call_list_page_is_bounded,
+    a_sequence_number_beyond_sql_s_range_is_refused_and_nothing_is_stored,
+);

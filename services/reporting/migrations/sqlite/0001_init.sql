@@ -4,8 +4,8 @@
 -- (agent_id, seq) are the events' identities, so a batch ingested twice adds nothing.
 -- calls, scenario_passes and pass_operations are derived (rewritten for every call that
 -- gets a new event) and could be rebuilt from the events.
--- PostgreSQL gets the same tables and columns in its own dialect (BIGINT, no WITHOUT
--- ROWID), numbered the same.
+-- PostgreSQL gets the same tables and columns in its own dialect
+-- (migrations/postgres/0001_init.sql), numbered the same.
 
 CREATE TABLE call_events (
     call_id TEXT NOT NULL,

@@ -72,12 +72,12 @@ impl Stores {
     /// Runs `f` on the read store, on a blocking thread.
     pub async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn ReportStore) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut dyn ReportStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, NodeError> {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
-            let store = reader.lock().unwrap_or_else(|p| p.into_inner());
-            f(store.as_ref()).map_err(NodeError::from)
+            let mut store = reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(store.as_mut()).map_err(NodeError::from)
         })
         .await
         .map_err(|e| NodeError::Thread(e.to_string()))?

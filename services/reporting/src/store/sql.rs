@@ -1,6 +1,7 @@
 //! The store's statements, in SQL that SQLite and PostgreSQL both speak (ON CONFLICT
-//! upserts, CASE rather than MIN/MAX of two values, window functions), so a PostgreSQL
-//! backend runs the same text with `?N` placeholders written `$N`.
+//! upserts, CASE rather than MIN/MAX of two values, window functions, sums cast back to
+//! BIGINT since PostgreSQL sums BIGINTs as NUMERIC), so the PostgreSQL backend runs the
+//! same text with its `?N` placeholders written `$N`.
 
 pub const INSERT_CALL_EVENT: &str = "INSERT INTO call_events (call_id, seq, at_ms, kind, a, b, c) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (call_id, seq) DO NOTHING";
@@ -50,24 +51,24 @@ pub const CHECKPOINT: &str = "SELECT position FROM sources WHERE source = ?1";
 /// operations join when that is the dimension, `{group}` the grouping.
 pub fn scenario_report(value: &str, join: &str, group: &str) -> String {
     format!(
-        "SELECT p.scenario_id, {value}, COUNT(*), SUM(p.by_option), SUM(p.transferred), \
-         SUM(p.no_conversation), SUM(p.completed), SUM(p.re_pass), SUM(p.ended), \
-         SUM(p.total_ms), SUM(p.talk_ms) \
+        "SELECT p.scenario_id, {value}, COUNT(*), CAST(SUM(p.by_option) AS BIGINT), CAST(SUM(p.transferred) AS BIGINT), \
+         CAST(SUM(p.no_conversation) AS BIGINT), CAST(SUM(p.completed) AS BIGINT), CAST(SUM(p.re_pass) AS BIGINT), CAST(SUM(p.ended) AS BIGINT), \
+         CAST(SUM(p.total_ms) AS BIGINT), CAST(SUM(p.talk_ms) AS BIGINT) \
          FROM scenario_passes p{join} \
          WHERE p.started_ms >= ?1 AND p.started_ms < ?2 \
          GROUP BY {group}"
     )
 }
 
-pub const KPI_CALLS: &str = "SELECT SUM(queued), COUNT(wait_ms), \
-     SUM(CASE WHEN wait_ms <= ?3 THEN 1 ELSE 0 END), SUM(wait_ms), COUNT(abandon_wait_ms), \
-     SUM(CASE WHEN abandon_wait_ms < ?4 THEN 1 ELSE 0 END), COUNT(handle_ms), \
-     SUM(handle_ms), SUM(callback_kept) \
-     FROM calls WHERE started_ms >= ?1 AND started_ms < ?2 AND (?5 IS NULL OR department = ?5)";
+pub const KPI_CALLS: &str = "SELECT CAST(SUM(queued) AS BIGINT), COUNT(wait_ms), \
+     CAST(SUM(CASE WHEN wait_ms <= ?3 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(wait_ms) AS BIGINT), COUNT(abandon_wait_ms), \
+     CAST(SUM(CASE WHEN abandon_wait_ms < ?4 THEN 1 ELSE 0 END) AS BIGINT), COUNT(handle_ms), \
+     CAST(SUM(handle_ms) AS BIGINT), CAST(SUM(callback_kept) AS BIGINT) \
+     FROM calls WHERE started_ms >= ?1 AND started_ms < ?2 AND (CAST(?5 AS TEXT) IS NULL OR department = ?5)";
 
 pub const KPI_CALLBACKS_REQUESTED: &str = "SELECT COUNT(*) FROM calls \
      WHERE started_ms >= ?1 AND started_ms < ?2 AND callback_requested = 1 \
-     AND (?3 IS NULL OR callback_department = ?3)";
+     AND (CAST(?3 AS TEXT) IS NULL OR callback_department = ?3)";
 
 /// Each agent state with the time of the agent's next event (by sequence number), for the
 /// intervals that can overlap `[?1, ?2)`.
@@ -77,7 +78,7 @@ pub const AGENT_INTERVALS: &str = "SELECT agent_id, state, at_ms, next_ms FROM (
      ) t WHERE at_ms < ?2 AND (next_ms IS NULL OR next_ms > ?1)";
 
 pub const CALL_LIST: &str = "SELECT call_id FROM calls \
-     WHERE started_ms >= ?1 AND started_ms < ?2 AND (?3 IS NULL OR department = ?3) \
-     AND (?5 IS NULL OR number = ?5) AND (?6 IS NULL OR agent = ?6) \
-     AND (?7 IS NULL OR end_reason = ?7) \
+     WHERE started_ms >= ?1 AND started_ms < ?2 AND (CAST(?3 AS TEXT) IS NULL OR department = ?3) \
+     AND (CAST(?5 AS TEXT) IS NULL OR number = ?5) AND (CAST(?6 AS TEXT) IS NULL OR agent = ?6) \
+     AND (CAST(?7 AS TEXT) IS NULL OR end_reason = ?7) \
      ORDER BY started_ms DESC, call_id DESC LIMIT ?4";

@@ -203,6 +203,7 @@ fn sip_edge_s_end_words_map_to_reasons() {
     for (words, reason) in [
         ("caller hung up", EndReason::CallerHungUp),
         ("agent hung up", EndReason::AgentHungUp),
+        ("abandoned in queue", EndReason::AbandonedInQueue),
         ("the phones were rung", EndReason::NoAnswer),
         ("nobody to take the call", EndReason::NoAnswer),
         ("rejected by screening", EndReason::RejectedByScreening),

@@ -193,3 +193,39 @@ pub fn traffic() -> impl Strategy<Value = Traffic> {
             Traffic { events, cuts }
         })
 }
+
+/// A PostgreSQL server of the test's own and a store in a fresh database on it.
+pub fn postgres_store() -> (
+    cc_reporting::testing::PostgresServer,
+    cc_reporting::store::PostgresStore,
+) {
+    let server = cc_reporting::testing::PostgresServer::start()
+        .expect("start PostgreSQL (scripts/setup.sh installs it)");
+    let url = server.fresh_database().expect("a database");
+    let store = cc_reporting::store::PostgresStore::connect(&url).expect("connect");
+    (server, store)
+}
+
+/// Two tests of a check that takes `&mut dyn ReportStore`: `<check>::sqlite` (in
+/// memory) and `<check>::postgres` (a server of its own).
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[test]
+            fn sqlite() {
+                let mut store =
+                    cc_reporting::store::SqliteStore::open_in_memory().expect("open");
+                super::$check(&mut store);
+            }
+
+            #[test]
+            fn postgres() {
+                let (_server, mut store) = super::common::postgres_store();
+                super::$check(&mut store);
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;

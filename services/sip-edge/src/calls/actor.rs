@@ -271,6 +271,9 @@ pub(super) enum Phase {
 
 /// How a call turned away by screening ends.
 const SCREENED: &str = "rejected by screening";
+/// How a call ends whose caller hangs up while it waits in a queue (ringing agents
+/// included): abandoned, whatever the SIP way of hanging up (CANCEL or BYE).
+const ABANDONED: &str = "abandoned in queue";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Purpose {
@@ -2667,6 +2670,8 @@ impl Call {
         // A caller hanging up while speaking leaves their message all the same.
         let why = if self.keep_message().await {
             "message left"
+        } else if by == Side::Caller && self.phase == Phase::Queued && self.queued.is_some() {
+            ABANDONED
         } else {
             why
         };

@@ -9,8 +9,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction, params};
-
+use super::db::{Row, Sql, values};
 use super::{StoreError, from_sql};
 use crate::core::{Dimension, Measures, RowKey, ScenarioId};
 
@@ -157,16 +156,18 @@ impl Deltas {
     }
 
     /// Writes the non-zero changes.
-    pub fn apply(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        let mut upsert = tx.prepare_cached(UPSERT)?;
+    pub fn apply(self, tx: &mut impl Sql) -> Result<(), StoreError> {
         for ((dimension, bucket, scenario, value), Delta(d)) in self.0 {
             if d == [0; 9] {
                 continue;
             }
-            upsert.execute(params![
-                dimension, bucket, scenario, value, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
-                d[8]
-            ])?;
+            tx.execute(
+                UPSERT,
+                values![
+                    dimension, bucket, &scenario, &value, d[0], d[1], d[2], d[3], d[4], d[5], d[6],
+                    d[7], d[8]
+                ],
+            )?;
         }
         Ok(())
     }
@@ -186,9 +187,11 @@ const UPSERT: &str = "INSERT INTO report_rollup (dimension, bucket_ms, scenario_
      total_ms = report_rollup.total_ms + excluded.total_ms, \
      talk_ms = report_rollup.talk_ms + excluded.talk_ms";
 
-const READ: &str = "SELECT scenario_key, value_key, SUM(total), SUM(by_option), SUM(transferred), \
-     SUM(no_conversation), SUM(completed), SUM(re_pass), SUM(ended), SUM(total_ms), \
-     SUM(talk_ms) FROM report_rollup \
+const READ: &str = "SELECT scenario_key, value_key, CAST(SUM(total) AS BIGINT), \
+     CAST(SUM(by_option) AS BIGINT), CAST(SUM(transferred) AS BIGINT), \
+     CAST(SUM(no_conversation) AS BIGINT), CAST(SUM(completed) AS BIGINT), \
+     CAST(SUM(re_pass) AS BIGINT), CAST(SUM(ended) AS BIGINT), CAST(SUM(total_ms) AS BIGINT), \
+     CAST(SUM(talk_ms) AS BIGINT) FROM report_rollup \
      WHERE dimension = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3 \
      GROUP BY scenario_key, value_key HAVING SUM(total) > 0";
 
@@ -199,31 +202,30 @@ const OLD_PASSES: &str = "SELECT pass_no, scenario_id, started_ms, number, call_
 const OLD_OPERATIONS: &str = "SELECT pass_no, operation_id FROM pass_operations WHERE call_id = ?1";
 
 /// A call's stored passes, before they are rewritten.
-pub fn stored_passes(conn: &Connection, call: &str) -> Result<Vec<PassRow>, StoreError> {
+pub fn stored_passes(db: &mut impl Sql, call: &str) -> Result<Vec<PassRow>, StoreError> {
     let mut passes: Vec<(i64, PassRow)> = Vec::new();
-    let mut stmt = conn.prepare_cached(OLD_PASSES)?;
-    let mut rows = stmt.query([call])?;
-    while let Some(r) = rows.next()? {
-        let count = |i: usize, what| -> Result<u64, StoreError> { from_sql(what, r.get(i)?) };
+    for mut r in db.query(OLD_PASSES, values![call])? {
+        let count =
+            |r: &Row, i: usize, what| -> Result<u64, StoreError> { from_sql(what, r.int(i)?) };
         passes.push((
-            r.get(0)?,
+            r.required_int(0)?,
             PassRow {
-                scenario: r.get(1)?,
-                started_ms: r.get(2)?,
-                number: r.get(3)?,
-                call_type: r.get(4)?,
-                end_reason: r.get(5)?,
-                department: r.get(6)?,
+                scenario: r.text(1)?,
+                started_ms: r.required_int(2)?,
+                number: r.required_text(3)?,
+                call_type: r.required_text(4)?,
+                end_reason: r.text(5)?,
+                department: r.text(6)?,
                 measures: Measures {
                     total: 1,
-                    by_option: count(7, "by option")?,
-                    re_pass: count(8, "re-pass")?,
-                    with_transfer: count(9, "transferred")?,
-                    ended: count(10, "ended")?,
-                    no_conversation: count(11, "no conversation")?,
-                    completed: count(12, "completed")?,
-                    total_ms: r.get(13)?,
-                    talk_ms: r.get(14)?,
+                    by_option: count(&r, 7, "by option")?,
+                    re_pass: count(&r, 8, "re-pass")?,
+                    with_transfer: count(&r, 9, "transferred")?,
+                    ended: count(&r, 10, "ended")?,
+                    no_conversation: count(&r, 11, "no conversation")?,
+                    completed: count(&r, 12, "completed")?,
+                    total_ms: r.required_int(13)?,
+                    talk_ms: r.required_int(14)?,
                 },
                 operations: Vec::new(),
             },
@@ -232,11 +234,9 @@ pub fn stored_passes(conn: &Connection, call: &str) -> Result<Vec<PassRow>, Stor
     if passes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(OLD_OPERATIONS)?;
-    let mut rows = stmt.query([call])?;
-    while let Some(r) = rows.next()? {
-        let pass_no: i64 = r.get(0)?;
-        let operation: String = r.get(1)?;
+    for mut r in db.query(OLD_OPERATIONS, values![call])? {
+        let pass_no = r.required_int(0)?;
+        let operation = r.required_text(1)?;
         if let Some((_, pass)) = passes.iter_mut().find(|(n, _)| *n == pass_no) {
             pass.operations.push(operation);
         }
@@ -247,21 +247,19 @@ pub fn stored_passes(conn: &Connection, call: &str) -> Result<Vec<PassRow>, Stor
 /// Adds the rollup's rows for the buckets `[first, end)` to `rows`; `value` turns a stored
 /// dimension value into the report's.
 pub fn read(
-    conn: &Connection,
+    db: &mut impl Sql,
     dimension: Option<Dimension>,
     (first, end): (i64, i64),
     rows: &mut HashMap<RowKey, Measures>,
     value: impl Fn(String) -> Result<crate::core::DimensionValue, StoreError>,
 ) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(READ)?;
-    let mut found = stmt.query(params![dimension_name(dimension), first, end])?;
-    while let Some(r) = found.next()? {
-        let scenario = unkey("rollup scenario key", r.get(0)?)?;
-        let dimension_value = match unkey("rollup value key", r.get(1)?)? {
+    for mut r in db.query(READ, values![dimension_name(dimension), first, end])? {
+        let scenario = unkey("rollup scenario key", r.required_text(0)?)?;
+        let dimension_value = match unkey("rollup value key", r.required_text(1)?)? {
             Some(v) if dimension.is_some() => Some(value(v)?),
             _ => None,
         };
-        let measures = super::query::measures(r)?;
+        let measures = super::query::measures(&r)?;
         rows.entry(RowKey {
             scenario: scenario.map(ScenarioId::new),
             value: dimension_value,

@@ -6,8 +6,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Row, params};
-
+use super::db::{Row, Sql, values};
 use super::ingest::load_events;
 use super::rollup;
 use super::{StoreError, from_sql};
@@ -39,8 +38,8 @@ fn dimension_value(dimension: Dimension, text: String) -> Result<DimensionValue,
 }
 
 /// The R-60 sums of a grouped row, in columns 2..=10.
-pub(super) fn measures(row: &Row<'_>) -> Result<Measures, StoreError> {
-    let count = |i: usize, what| -> Result<u64, StoreError> { from_sql(what, row.get(i)?) };
+pub(super) fn measures(row: &Row) -> Result<Measures, StoreError> {
+    let count = |i: usize, what| -> Result<u64, StoreError> { from_sql(what, row.int(i)?) };
     Ok(Measures {
         total: count(2, "total")?,
         by_option: count(3, "by option")?,
@@ -49,13 +48,13 @@ pub(super) fn measures(row: &Row<'_>) -> Result<Measures, StoreError> {
         completed: count(6, "completed")?,
         re_pass: count(7, "re-pass")?,
         ended: count(8, "ended")?,
-        total_ms: row.get::<_, Option<i64>>(9)?.unwrap_or(0),
-        talk_ms: row.get::<_, Option<i64>>(10)?.unwrap_or(0),
+        total_ms: row.int(9)?.unwrap_or(0),
+        talk_ms: row.int(10)?.unwrap_or(0),
     })
 }
 
 pub(super) fn scenario_report(
-    conn: &Connection,
+    db: &mut impl Sql,
     query: &ScenarioQuery,
 ) -> Result<ScenarioReport, StoreError> {
     let (from, to) = (query.range.from(), query.range.to());
@@ -66,11 +65,11 @@ pub(super) fn scenario_report(
     };
     match rollup::whole_buckets(from, to) {
         Some((first, end)) => {
-            rollup::read(conn, query.dimension, (first, end), &mut rows, value)?;
-            raw_rows(conn, query.dimension, from, first, &mut rows)?;
-            raw_rows(conn, query.dimension, end, to, &mut rows)?;
+            rollup::read(db, query.dimension, (first, end), &mut rows, value)?;
+            raw_rows(db, query.dimension, from, first, &mut rows)?;
+            raw_rows(db, query.dimension, end, to, &mut rows)?;
         }
-        None => raw_rows(conn, query.dimension, from, to, &mut rows)?,
+        None => raw_rows(db, query.dimension, from, to, &mut rows)?,
     }
     Ok(ScenarioReport::from_rows(
         rows.into_iter()
@@ -81,7 +80,7 @@ pub(super) fn scenario_report(
 
 /// Groups the raw passes that started in `[from, to)` into `rows`.
 fn raw_rows(
-    conn: &Connection,
+    db: &mut impl Sql,
     dimension: Option<Dimension>,
     from: i64,
     to: i64,
@@ -108,12 +107,9 @@ fn raw_rows(
         "p.scenario_id".to_owned()
     };
     let text = sql::scenario_report(value, join, &group);
-    let mut stmt = conn.prepare_cached(&text)?;
-    let mut found = stmt.query(params![from, to])?;
-    while let Some(row) = found.next()? {
-        let scenario: Option<String> = row.get(0)?;
-        let value: Option<String> = row.get(1)?;
-        let value = match (dimension, value) {
+    for mut row in db.query(&text, values![from, to])? {
+        let scenario = row.text(0)?;
+        let value = match (dimension, row.text(1)?) {
             (Some(d), Some(v)) => Some(dimension_value(d, v)?),
             _ => None,
         };
@@ -122,75 +118,57 @@ fn raw_rows(
             value,
         })
         .or_default()
-        .merge(&measures(row)?);
+        .merge(&measures(&row)?);
     }
     Ok(())
 }
 
-pub(super) fn kpis(conn: &Connection, query: &KpiQuery) -> Result<Kpis, StoreError> {
+pub(super) fn kpis(db: &mut impl Sql, query: &KpiQuery) -> Result<Kpis, StoreError> {
     let (from, to) = (query.range.from(), query.range.to());
     let department = query.department.as_ref().map(DepartmentId::as_str);
-    let mut k = conn
-        .prepare_cached(sql::KPI_CALLS)?
-        .query_row(
-            params![
-                from,
-                to,
-                query.threshold_ms(),
-                query.short_abandon_ms(),
-                department
-            ],
-            |row| {
-                Ok((
-                    row.get::<_, Option<i64>>(0)?,
-                    row.get::<_, Option<i64>>(1)?,
-                    row.get::<_, Option<i64>>(2)?,
-                    row.get::<_, Option<i64>>(3)?,
-                    row.get::<_, Option<i64>>(4)?,
-                    row.get::<_, Option<i64>>(5)?,
-                    row.get::<_, Option<i64>>(6)?,
-                    row.get::<_, Option<i64>>(7)?,
-                    row.get::<_, Option<i64>>(8)?,
-                ))
-            },
-        )
-        .map_err(StoreError::from)
-        .and_then(
-            |(offered, answered, within, wait, abandoned, short, handled, handle, kept)| {
-                Ok(Kpis {
-                    offered: from_sql("offered", offered)?,
-                    answered: from_sql("answered", answered)?,
-                    answered_in_threshold: from_sql("answered in threshold", within)?,
-                    wait_ms: wait.unwrap_or(0),
-                    abandoned: from_sql("abandoned", abandoned)?,
-                    short_abandoned: from_sql("short abandoned", short)?,
-                    handled: from_sql("handled", handled)?,
-                    handle_ms: handle.unwrap_or(0),
-                    callbacks_kept: from_sql("callbacks kept", kept)?,
-                    service_level_target: query.service_level_target,
-                    ..Kpis::default()
-                })
-            },
-        )?;
-    let requested: Option<i64> = conn
-        .prepare_cached(sql::KPI_CALLBACKS_REQUESTED)?
-        .query_row(params![from, to, department], |r| r.get(0))?;
-    k.callbacks_requested = from_sql("callbacks requested", requested)?;
+    let sums = db.query(
+        sql::KPI_CALLS,
+        values![
+            from,
+            to,
+            query.threshold_ms(),
+            query.short_abandon_ms(),
+            department
+        ],
+    )?;
+    let sums = sums
+        .first()
+        .ok_or_else(|| corrupt("KPI sums", "no row".to_owned()))?;
+    let mut k = Kpis {
+        offered: from_sql("offered", sums.int(0)?)?,
+        answered: from_sql("answered", sums.int(1)?)?,
+        answered_in_threshold: from_sql("answered in threshold", sums.int(2)?)?,
+        wait_ms: sums.int(3)?.unwrap_or(0),
+        abandoned: from_sql("abandoned", sums.int(4)?)?,
+        short_abandoned: from_sql("short abandoned", sums.int(5)?)?,
+        handled: from_sql("handled", sums.int(6)?)?,
+        handle_ms: sums.int(7)?.unwrap_or(0),
+        callbacks_kept: from_sql("callbacks kept", sums.int(8)?)?,
+        service_level_target: query.service_level_target,
+        ..Kpis::default()
+    };
+    let requested = db.query(sql::KPI_CALLBACKS_REQUESTED, values![from, to, department])?;
+    k.callbacks_requested = from_sql(
+        "callbacks requested",
+        requested.first().map(|r| r.int(0)).transpose()?.flatten(),
+    )?;
 
-    let mut stmt = conn.prepare_cached(sql::AGENT_INTERVALS)?;
-    let mut rows = stmt.query(params![from, to])?;
-    while let Some(row) = rows.next()? {
-        let agent = AgentId::new(row.get::<_, String>(0)?);
+    for mut row in db.query(sql::AGENT_INTERVALS, values![from, to])? {
+        let agent = AgentId::new(row.required_text(0)?);
         if !query.agents.includes(&agent) {
             continue;
         }
-        let state: String = row.get(1)?;
+        let state = row.required_text(1)?;
         let state = state
             .parse::<AgentState>()
             .map_err(|_| corrupt("agent state", state))?;
-        let at: i64 = row.get(2)?;
-        let next: Option<i64> = row.get(3)?;
-        let until = next.unwrap_or_else(|| query.open_until());
+        let at = row.required_int(2)?;
+        let until = row.int(3)?.unwrap_or_else(|| query.open_until());
         let (busy, staffed) = interval_time(state, at, until, &query.range);
         k.busy_ms = k.busy_ms.saturating_add(busy);
         k.staffed_ms = k.staffed_ms.saturating_add(staffed);
@@ -199,7 +177,7 @@ pub(super) fn kpis(conn: &Connection, query: &KpiQuery) -> Result<Kpis, StoreErr
 }
 
 pub(super) fn calls(
-    conn: &Connection,
+    db: &mut impl Sql,
     query: &CallListQuery,
 ) -> Result<Vec<CallRecord>, StoreError> {
     if query.limit > CallListQuery::MAX_LIMIT {
@@ -208,25 +186,22 @@ pub(super) fn calls(
             max: CallListQuery::MAX_LIMIT,
         });
     }
-    let ids: Vec<String> = conn
-        .prepare_cached(sql::CALL_LIST)?
-        .query_map(
-            params![
-                query.range.from(),
-                query.range.to(),
-                query.department.as_ref().map(DepartmentId::as_str),
-                i64::from(query.limit),
-                query.number.as_deref(),
-                query.agent.as_ref().map(AgentId::as_str),
-                query.end_reason.map(EndReason::as_str),
-            ],
-            |r| r.get(0),
-        )?
-        .collect::<Result<_, _>>()?;
+    let ids = db.query(
+        sql::CALL_LIST,
+        values![
+            query.range.from(),
+            query.range.to(),
+            query.department.as_ref().map(DepartmentId::as_str),
+            i64::from(query.limit),
+            query.number.as_deref(),
+            query.agent.as_ref().map(AgentId::as_str),
+            query.end_reason.map(EndReason::as_str),
+        ],
+    )?;
     ids.into_iter()
-        .map(|id| {
-            let call = CallId::new(id);
-            let events = load_events(conn, &call)?;
+        .map(|mut row| {
+            let call = CallId::new(row.required_text(0)?);
+            let events = load_events(db, &call)?;
             Ok(CallRecord::fold(&call, &events))
         })
         .collect()
