@@ -1,33 +1,62 @@
-//! The reporting at scale (issue 8's benchmark): fills an SQLite database with N synthetic
-//! calls (`cc_reporting::synth`, one call starting every 250 ms, ~7.7 events a call) in
-//! batches of 1,000 events, as the reporting node's writer does, timing the ingest; then
-//! times the scenario report and the KPIs over it, each query run 5 times (median and
-//! slowest). Prints a Markdown report.
+//! The reporting at scale (issue 8's benchmark): fills a database with N synthetic calls
+//! (`cc_reporting::synth`, one call starting every 250 ms, ~7.7 events a call) in batches
+//! of 1,000 events, as the reporting node's writer does, timing the ingest; then times the
+//! scenario report and the KPIs over it, each query run 5 times (median and slowest).
+//! Prints a Markdown report.
 //!
-//! Usage: cargo run --release -p cc-reporting --example load -- CALLS DB_FILE
-//! (`loadtest/reporting.sh` runs it and writes loadtest/reports/reporting-load.md).
+//! Usage: cargo run --release -p cc-reporting --example load -- CALLS DB
+//! where DB is a new SQLite file, or `postgres` for a PostgreSQL server of its own (a
+//! temporary cluster with the server's default durability: fsync and synchronous commit
+//! on). `loadtest/reporting.sh` runs it and writes loadtest/reports/reporting-load.md.
 
 use std::time::{Duration, Instant};
 
 use cc_reporting::core::{Dimension, Filter, KpiQuery, ReportEvent, ScenarioQuery, TimeRange};
-use cc_reporting::store::{IngestBatch, ReportStore, SqliteStore};
+use cc_reporting::store::{IngestBatch, PostgresStore, ReportStore, SqliteStore};
 use cc_reporting::synth::{Traffic, TrafficConfig};
+use cc_reporting::testing::PostgresServer;
 
 const BATCH: usize = 1_000;
 const RUNS: usize = 5;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: load CALLS DB_FILE";
+    let usage = "usage: load CALLS (DB_FILE | postgres)";
     let calls: u64 = args
         .next()
         .and_then(|n| n.replace('_', "").parse().ok())
         .unwrap_or_else(|| panic!("{usage}"));
-    let path = std::path::PathBuf::from(args.next().unwrap_or_else(|| panic!("{usage}")));
-    if path.exists() {
-        panic!("{} exists: give a new file", path.display());
-    }
-    let mut store = SqliteStore::open(&path).expect("open the database");
+    let db = args.next().unwrap_or_else(|| panic!("{usage}"));
+    let mut server = None;
+    let (mut store, size): (Box<dyn ReportStore>, Box<dyn Fn() -> u64>) = if db == "postgres" {
+        let started = PostgresServer::start_durable().expect("start PostgreSQL");
+        let url = started.fresh_database().expect("a database");
+        server = Some(started);
+        let store = PostgresStore::connect(&url).expect("connect");
+        let size = move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("client");
+            let bytes: i64 = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .expect("size")
+                .get(0);
+            bytes as u64
+        };
+        (Box::new(store), Box::new(size))
+    } else {
+        let path = std::path::PathBuf::from(db);
+        if path.exists() {
+            panic!("{} exists: give a new file", path.display());
+        }
+        let store = SqliteStore::open(&path).expect("open the database");
+        let size = move || {
+            ["", "-wal", "-shm"]
+                .iter()
+                .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+                .map(|m| m.len())
+                .sum()
+        };
+        (Box::new(store), Box::new(size))
+    };
 
     println!("## Ingest\n");
     println!("| calls so far | events so far | events/s in this slice | elapsed |");
@@ -69,11 +98,7 @@ fn main() {
     let total = started.elapsed().as_secs_f64();
     batches.sort();
     let pct = |p: f64| batches[((batches.len() - 1) as f64 * p) as usize];
-    let bytes: u64 = ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
-        .map(|m| m.len())
-        .sum();
+    let bytes = size();
     println!(
         "\n{calls} calls, {events} events in {total:.0} s: **{:.0} events/s** overall \
          (generation included); batch of {BATCH} events: median {:.1} ms, p99 {:.1} ms, \
@@ -150,6 +175,8 @@ fn main() {
         });
         println!("| {name} | 1 | {} | {} |", show(times.0), show(times.1));
     }
+    drop(store);
+    drop(server);
 }
 
 /// Median and slowest of [`RUNS`] runs.

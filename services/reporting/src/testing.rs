@@ -1,6 +1,7 @@
 //! A real PostgreSQL for tests (Debian's postgresql package, installed by
 //! scripts/setup.sh): a cluster of its own in a temporary directory, on a free loopback
-//! port, with no durability (tests want speed, not crash safety). Stopped when dropped.
+//! port, with no durability unless asked (tests want speed, not crash safety). Stopped
+//! when dropped.
 //!
 //! PostgreSQL refuses to run as root; as root (CI) the cluster runs as the `postgres`
 //! user the package creates, through `setpriv` (which execs, so the child is the server
@@ -53,9 +54,24 @@ fn is_root() -> io::Result<bool> {
 }
 
 impl PostgresServer {
-    /// Creates a cluster and starts its server; returns once it accepts connections
-    /// (a few seconds: most of it is `initdb`).
+    /// Creates a cluster and starts its server without durability (no fsync, no
+    /// synchronous commit: a test wants speed); returns once it accepts connections (a
+    /// few seconds: most of it is `initdb`).
     pub fn start() -> io::Result<Self> {
+        Self::start_with(&[
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+        ])
+    }
+
+    /// Like [`PostgresServer::start`] with the server's default durability (fsync and
+    /// synchronous commit on), for benchmarks that should compare with a production setup.
+    pub fn start_durable() -> io::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    fn start_with(settings: &[&str]) -> io::Result<Self> {
         let bin = bin_dir()?;
         let program = |name: &str| {
             bin.as_ref()
@@ -124,25 +140,19 @@ impl PostgresServer {
             .local_addr()?
             .port();
         let log = std::fs::File::create(dir.path().join("postgres.log"))?;
-        let child = command("postgres")
+        let mut postgres = command("postgres");
+        postgres
             .arg("-D")
             .arg(&data)
             .arg("-p")
             .arg(port.to_string())
             .arg("-k")
             .arg(dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=200",
-            ])
+            .args(["-c", "listen_addresses=127.0.0.1"]);
+        for setting in settings {
+            postgres.args(["-c", setting]);
+        }
+        let child = postgres
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -209,6 +209,53 @@ pub fn schema_version(db: &mut impl Sql) -> Result<i64, StoreError> {
         .unwrap_or(0))
 }
 
+/// The most rows one multi-row statement carries. With at most 20 columns a row, a
+/// statement stays far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+pub const MAX_ROWS: usize = 128;
+
+/// Cuts `len` rows into pieces for multi-row statements: pieces of [`MAX_ROWS`], then the
+/// rest in powers of two, so a statement comes in at most 8 shapes (each prepared once).
+pub fn pieces(len: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < len {
+        let left = len - at;
+        let n = if left >= MAX_ROWS {
+            MAX_ROWS
+        } else {
+            1 << (usize::BITS - 1 - left.leading_zeros())
+        };
+        out.push(at..at + n);
+        at += n;
+    }
+    out
+}
+
+/// `(?1, ?2), (?3, ?4)`: `rows` groups of `columns` placeholders, numbered from 1.
+pub fn row_placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('?');
+            out.push_str(&(r * columns + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `?1, ?2, ?3`: `n` placeholders, numbered from 1.
+pub fn list_placeholders(n: usize) -> String {
+    row_placeholders(n, 1).replace(['(', ')'], "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +267,23 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND ($12 IS NULL OR c = $12)"
         );
         assert_eq!(dollar_placeholders("x ? y"), "x ? y");
+    }
+
+    #[test]
+    fn rows_are_cut_into_few_shapes() {
+        let sizes = |len| pieces(len).iter().map(|r| r.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(7), [4, 2, 1]);
+        assert_eq!(sizes(300), [128, 128, 32, 8, 4]);
+        let covered: usize = pieces(1_000).iter().map(|r| r.len()).sum();
+        assert_eq!(covered, 1_000);
+        assert_eq!(pieces(5)[1], 4..5);
+    }
+
+    #[test]
+    fn placeholders_are_numbered_across_rows() {
+        assert_eq!(row_placeholders(2, 3), "(?1, ?2, ?3), (?4, ?5, ?6)");
+        assert_eq!(list_placeholders(3), "?1, ?2, ?3");
     }
 }

@@ -3,14 +3,19 @@
 //! events arriving out of order or across batches end in the same record as one ordered
 //! batch would) and its derived rows and rollup contributions rewritten, all in one
 //! transaction.
+//!
+//! Every step works on all the batch's rows at once, in multi-row statements (a batch of
+//! 1,000 events is a few dozen statements, not thousands): what a database over a network
+//! needs, and what keeps SQLite's per-statement cost low too.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::db::{Sql, values};
+use super::db::{Sql, Value, pieces, values};
 use super::rollup::{self, Deltas, PassRow};
 use super::{StoreError, to_sql};
 use crate::core::{
-    CallEvent, CallId, CallKpiFacts, CallRecord, CallStart, PassFacts, ReportEvent, ScenarioPass,
+    AgentEvent, CallEvent, CallId, CallKpiFacts, CallRecord, CallStart, PassFacts, ReportEvent,
+    ScenarioPass,
 };
 use crate::store::{IngestBatch, IngestOutcome, codec, sql};
 
@@ -19,54 +24,59 @@ pub(super) fn ingest(
     tx: &mut impl Sql,
     batch: IngestBatch<'_>,
 ) -> Result<IngestOutcome, StoreError> {
-    let mut outcome = IngestOutcome::default();
-    let mut touched: BTreeSet<&CallId> = BTreeSet::new();
+    let mut calls: Vec<&CallEvent> = Vec::new();
+    let mut agents: Vec<&AgentEvent> = Vec::new();
     for event in batch.events {
-        let inserted = match event {
-            ReportEvent::Call(e) => {
-                let row = codec::encode(&e.kind);
-                let n = tx.execute(
-                    sql::INSERT_CALL_EVENT,
-                    values![
-                        e.call.as_str(),
-                        to_sql("call event seq", e.seq)?,
-                        e.at,
-                        row.kind,
-                        row.a,
-                        row.b,
-                        row.c
-                    ],
-                )?;
-                if n > 0 {
-                    touched.insert(&e.call);
-                }
-                n > 0
-            }
-            ReportEvent::Agent(e) => {
-                tx.execute(
-                    sql::INSERT_AGENT_EVENT,
-                    values![
-                        e.agent.as_str(),
-                        to_sql("agent event seq", e.seq)?,
-                        e.at,
-                        e.state.as_str()
-                    ],
-                )? > 0
-            }
-        };
-        if inserted {
-            outcome.new_events += 1;
-        } else {
-            outcome.duplicates += 1;
+        match event {
+            ReportEvent::Call(e) => calls.push(e),
+            ReportEvent::Agent(e) => agents.push(e),
         }
     }
-    let mut deltas = Deltas::default();
-    for call in &touched {
-        let events = load_events(tx, call)?;
-        write_record(tx, &CallRecord::fold(call, &events), &mut deltas)?;
+    let mut new_events = 0usize;
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    for piece in pieces(calls.len()) {
+        let rows = &calls[piece];
+        let mut params: Vec<Value<'_>> = Vec::with_capacity(rows.len() * 7);
+        for e in rows {
+            let row = codec::encode(&e.kind);
+            params.extend_from_slice(values![
+                e.call.as_str(),
+                to_sql("call event seq", e.seq)?,
+                e.at,
+                row.kind,
+                row.a,
+                row.b,
+                row.c
+            ]);
+        }
+        for mut inserted in tx.query(&sql::insert_call_events(rows.len()), &params)? {
+            touched.insert(inserted.required_text(0)?);
+            new_events += 1;
+        }
     }
+    for piece in pieces(agents.len()) {
+        let rows = &agents[piece];
+        let mut params: Vec<Value<'_>> = Vec::with_capacity(rows.len() * 4);
+        for e in rows {
+            params.extend_from_slice(values![
+                e.agent.as_str(),
+                to_sql("agent event seq", e.seq)?,
+                e.at,
+                e.state.as_str()
+            ]);
+        }
+        let n = tx.execute(&sql::insert_agent_events(rows.len()), &params)?;
+        new_events += usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    let touched: Vec<CallId> = touched.into_iter().map(CallId::new).collect();
+    let mut events = events_of_calls(tx, &touched)?;
+    let records: Vec<CallRecord> = touched
+        .iter()
+        .map(|call| CallRecord::fold(call, events.remove(call).as_deref().unwrap_or(&[])))
+        .collect();
+    let mut deltas = Deltas::default();
+    write_records(tx, &records, &mut deltas)?;
     deltas.apply(tx)?;
-    outcome.calls_updated = touched.len();
     if let Some(cp) = batch.checkpoint {
         tx.execute(
             sql::UPSERT_CHECKPOINT,
@@ -76,25 +86,58 @@ pub(super) fn ingest(
             ],
         )?;
     }
-    Ok(outcome)
+    Ok(IngestOutcome {
+        new_events,
+        duplicates: batch.events.len().saturating_sub(new_events),
+        calls_updated: touched.len(),
+    })
+}
+
+fn decode_event(
+    call: &CallId,
+    row: &mut super::db::Row,
+    at: usize,
+) -> Result<CallEvent, StoreError> {
+    let seq = row.required_int(at)?;
+    let kind = row.required_text(at + 2)?;
+    Ok(CallEvent {
+        call: call.clone(),
+        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt {
+            what: "call event seq",
+            value: seq.to_string(),
+        })?,
+        at: row.required_int(at + 1)?,
+        kind: codec::decode(
+            &kind,
+            row.text(at + 3)?,
+            row.text(at + 4)?,
+            row.text(at + 5)?,
+        )?,
+    })
 }
 
 /// Every stored event of a call, in sequence order.
 pub(super) fn load_events(db: &mut impl Sql, call: &CallId) -> Result<Vec<CallEvent>, StoreError> {
-    let rows = db.query(sql::CALL_EVENTS, values![call.as_str()])?;
-    let mut events = Vec::with_capacity(rows.len());
-    for mut row in rows {
-        let seq = row.required_int(0)?;
-        let kind = row.required_text(2)?;
-        events.push(CallEvent {
-            call: call.clone(),
-            seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt {
-                what: "call event seq",
-                value: seq.to_string(),
-            })?,
-            at: row.required_int(1)?,
-            kind: codec::decode(&kind, row.text(3)?, row.text(4)?, row.text(5)?)?,
-        });
+    db.query(sql::CALL_EVENTS, values![call.as_str()])?
+        .iter_mut()
+        .map(|row| decode_event(call, row, 0))
+        .collect()
+}
+
+/// Every stored event of each of `calls`, each call's in sequence order.
+fn events_of_calls(
+    db: &mut impl Sql,
+    calls: &[CallId],
+) -> Result<BTreeMap<CallId, Vec<CallEvent>>, StoreError> {
+    let mut events: BTreeMap<CallId, Vec<CallEvent>> = BTreeMap::new();
+    for piece in pieces(calls.len()) {
+        let ids = &calls[piece];
+        let params: Vec<Value<'_>> = ids.iter().map(|c| Value::from(c.as_str())).collect();
+        for mut row in db.query(&sql::events_of_calls(ids.len()), &params)? {
+            let call = CallId::new(row.required_text(0)?);
+            let event = decode_event(&call, &mut row, 1)?;
+            events.entry(call).or_default().push(event);
+        }
     }
     Ok(events)
 }
@@ -117,61 +160,78 @@ fn pass_row(record: &CallRecord, start: &CallStart, pass: &ScenarioPass) -> Pass
     }
 }
 
-/// Rewrites a call's row, its scenario passes and their rollup contributions.
-fn write_record(
+/// Rewrites the calls' rows, their scenario passes and their rollup contributions.
+fn write_records(
     tx: &mut impl Sql,
-    record: &CallRecord,
+    records: &[CallRecord],
     deltas: &mut Deltas,
 ) -> Result<(), StoreError> {
-    let id = record.call.as_str();
-    let start = record.start.as_ref();
-    let facts = CallKpiFacts::of(record);
-    tx.execute(
-        sql::UPSERT_CALL,
-        values![
-            id,
-            start.map(|s| s.at),
-            start.map(|s| s.number.as_str()),
-            start.map(|s| s.caller.as_str()),
-            start.map(|s| s.call_type.as_str()),
-            record.first_scenario().map(|s| s.as_str()),
-            record.department.as_ref().map(|d| d.as_str()),
-            record.agent.as_ref().map(|a| a.as_str()),
-            facts.queued,
-            facts.wait_ms,
-            facts.abandon_wait_ms,
-            facts.handle_ms,
-            record.end.map(|e| e.at),
-            record.end.map(|e| e.reason.as_str()),
-            record.talk_ms,
-            record.callback.is_some(),
-            record
-                .callback
-                .as_ref()
-                .and_then(|c| c.department.as_ref())
-                .map(|d| d.as_str()),
-            facts.callback_kept,
-            to_sql("call event seq", record.last_seq)?,
-            to_sql("event count", record.events as u64)?,
-        ],
-    )?;
-    for old in rollup::stored_passes(tx, id)? {
+    let ids: Vec<&str> = records.iter().map(|r| r.call.as_str()).collect();
+    for old in rollup::stored_passes(tx, &ids)? {
         deltas.pass(&old, -1);
     }
-    tx.execute(sql::DELETE_PASSES, values![id])?;
-    tx.execute(sql::DELETE_PASS_OPERATIONS, values![id])?;
+    for piece in pieces(ids.len()) {
+        let params: Vec<Value<'_>> = ids[piece.clone()].iter().map(|&id| id.into()).collect();
+        tx.execute(&sql::delete_passes(piece.len()), &params)?;
+        tx.execute(&sql::delete_pass_operations(piece.len()), &params)?;
+    }
+    for piece in pieces(records.len()) {
+        let rows = &records[piece];
+        let mut params: Vec<Value<'_>> = Vec::with_capacity(rows.len() * 20);
+        for record in rows {
+            let start = record.start.as_ref();
+            let facts = CallKpiFacts::of(record);
+            params.extend_from_slice(values![
+                record.call.as_str(),
+                start.map(|s| s.at),
+                start.map(|s| s.number.as_str()),
+                start.map(|s| s.caller.as_str()),
+                start.map(|s| s.call_type.as_str()),
+                record.first_scenario().map(|s| s.as_str()),
+                record.department.as_ref().map(|d| d.as_str()),
+                record.agent.as_ref().map(|a| a.as_str()),
+                facts.queued,
+                facts.wait_ms,
+                facts.abandon_wait_ms,
+                facts.handle_ms,
+                record.end.map(|e| e.at),
+                record.end.map(|e| e.reason.as_str()),
+                record.talk_ms,
+                record.callback.is_some(),
+                record
+                    .callback
+                    .as_ref()
+                    .and_then(|c| c.department.as_ref())
+                    .map(|d| d.as_str()),
+                facts.callback_kept,
+                to_sql("call event seq", record.last_seq)?,
+                to_sql("event count", record.events as u64)?,
+            ]);
+        }
+        tx.execute(&sql::upsert_calls(rows.len()), &params)?;
+    }
     // A call without its start is in no range: no facts until the start arrives.
-    let Some(start) = start else {
-        return Ok(());
-    };
-    for (pass_no, pass) in record.passes.iter().enumerate() {
-        let row = pass_row(record, start, pass);
-        let m = &row.measures;
-        tx.execute(
-            sql::INSERT_PASS,
-            values![
-                id,
-                pass_no as i64,
+    let passes: Vec<(&str, i64, PassRow)> = records
+        .iter()
+        .filter_map(|r| r.start.as_ref().map(|start| (r, start)))
+        .flat_map(|(record, start)| {
+            record.passes.iter().enumerate().map(move |(n, pass)| {
+                (
+                    record.call.as_str(),
+                    n as i64,
+                    pass_row(record, start, pass),
+                )
+            })
+        })
+        .collect();
+    for piece in pieces(passes.len()) {
+        let rows = &passes[piece];
+        let mut params: Vec<Value<'_>> = Vec::with_capacity(rows.len() * 16);
+        for (id, pass_no, row) in rows {
+            let m = &row.measures;
+            params.extend_from_slice(values![
+                *id,
+                *pass_no,
                 &row.scenario,
                 row.started_ms,
                 &row.number,
@@ -186,15 +246,24 @@ fn write_record(
                 to_sql("count", m.completed)?,
                 m.total_ms,
                 m.talk_ms,
-            ],
-        )?;
-        for operation in &row.operations {
-            tx.execute(
-                sql::INSERT_PASS_OPERATION,
-                values![id, pass_no as i64, operation],
-            )?;
+            ]);
         }
-        deltas.pass(&row, 1);
+        tx.execute(&sql::insert_passes(rows.len()), &params)?;
+    }
+    let operations: Vec<(&str, i64, &str)> = passes
+        .iter()
+        .flat_map(|(id, pass_no, row)| row.operations.iter().map(|o| (*id, *pass_no, o.as_str())))
+        .collect();
+    for piece in pieces(operations.len()) {
+        let rows = &operations[piece];
+        let mut params: Vec<Value<'_>> = Vec::with_capacity(rows.len() * 3);
+        for &(id, pass_no, operation) in rows {
+            params.extend_from_slice(values![id, pass_no, operation]);
+        }
+        tx.execute(&sql::insert_pass_operations(rows.len()), &params)?;
+    }
+    for (_, _, row) in &passes {
+        deltas.pass(row, 1);
     }
     Ok(())
 }

@@ -41,7 +41,18 @@ pub struct PostgresStore {
     statements: HashMap<String, Statement>,
     /// The connection failed a check after an error: open a new one before the next use.
     broken: bool,
+    /// Calls rewritten by this store, and how many there will be at its next ANALYZE.
+    calls_written: u64,
+    next_analyze: u64,
 }
+
+/// The first ANALYZE after this many calls written, then each time four times as many,
+/// up to [`ANALYZE_UNTIL`]. Autovacuum analyzes a table once a minute at best, and a
+/// fresh database grows much faster than that in its first minutes (a reporting node
+/// catching up on the cluster's events): on the empty tables' statistics the planner scans
+/// a whole table for a call's rows, and the ingest slows ten times until autovacuum comes.
+const ANALYZE_FIRST: u64 = 1_000;
+const ANALYZE_UNTIL: u64 = 4_000_000;
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,7 +89,16 @@ pub fn redact(url: &str) -> String {
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(|source| StoreError::Open {
+    let open = || {
+        let mut client = Client::connect(url, NoTls)?;
+        // A commit does not wait for its WAL to reach the disk (as SQLite's WAL mode with
+        // synchronous=NORMAL): a crash of the database server may lose the last batches,
+        // never consistency, and since each batch's checkpoint is in its transaction, the
+        // followers read those batches again. Only this session's commits are concerned.
+        client.batch_execute("SET synchronous_commit = off")?;
+        Ok::<_, postgres::Error>(client)
+    };
+    open().map_err(|source| StoreError::Open {
         database: redact(url),
         source: source.into(),
     })
@@ -95,6 +115,8 @@ impl PostgresStore {
             client: connect(url)?,
             statements: HashMap::new(),
             broken: false,
+            calls_written: 0,
+            next_analyze: ANALYZE_FIRST,
         };
         store.write(|tx| db::migrate(tx, MIGRATIONS))?;
         Ok(store)
@@ -172,7 +194,19 @@ impl PostgresStore {
 
 impl ReportStore for PostgresStore {
     fn ingest(&mut self, batch: IngestBatch<'_>) -> Result<IngestOutcome, StoreError> {
-        self.write(|tx| ingest::ingest(tx, batch))
+        let outcome = self.write(|tx| ingest::ingest(tx, batch))?;
+        self.calls_written += outcome.calls_updated as u64;
+        if self.calls_written >= self.next_analyze && self.next_analyze <= ANALYZE_UNTIL {
+            self.next_analyze = self.calls_written.saturating_mul(4);
+            // The batch is stored: a failed ANALYZE only leaves the statistics older.
+            if let Err(e) = self.client.batch_execute(
+                "ANALYZE call_events, agent_events, calls, scenario_passes, pass_operations, \
+                 report_rollup",
+            ) {
+                tracing::warn!(error = %e, "reporting: ANALYZE failed");
+            }
+        }
+        Ok(outcome)
     }
 
     fn checkpoint(&mut self, source: &str) -> Result<Option<u64>, StoreError> {

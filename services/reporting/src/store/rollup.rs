@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::db::{Row, Sql, values};
+use super::db::{Row, Sql, Value, list_placeholders, pieces, row_placeholders, values};
 use super::{StoreError, from_sql};
 use crate::core::{Dimension, Measures, RowKey, ScenarioId};
 
@@ -157,26 +157,28 @@ impl Deltas {
 
     /// Writes the non-zero changes.
     pub fn apply(self, tx: &mut impl Sql) -> Result<(), StoreError> {
-        for ((dimension, bucket, scenario, value), Delta(d)) in self.0 {
-            if d == [0; 9] {
-                continue;
-            }
-            tx.execute(
-                UPSERT,
-                values![
-                    dimension, bucket, &scenario, &value, d[0], d[1], d[2], d[3], d[4], d[5], d[6],
+        // Each key once (they were netted), so one statement may carry many.
+        let rows: Vec<(Key, Delta)> = self.0.into_iter().filter(|(_, d)| d.0 != [0; 9]).collect();
+        for piece in pieces(rows.len()) {
+            let rows = &rows[piece];
+            let mut params: Vec<Value<'_>> = Vec::with_capacity(rows.len() * 13);
+            for ((dimension, bucket, scenario, value), Delta(d)) in rows {
+                params.extend_from_slice(values![
+                    *dimension, *bucket, scenario, value, d[0], d[1], d[2], d[3], d[4], d[5], d[6],
                     d[7], d[8]
-                ],
-            )?;
+                ]);
+            }
+            tx.execute(&upsert(rows.len()), &params)?;
         }
         Ok(())
     }
 }
 
-const UPSERT: &str = "INSERT INTO report_rollup (dimension, bucket_ms, scenario_key, value_key, total, \
+fn upsert(rows: usize) -> String {
+    format!(
+        "INSERT INTO report_rollup (dimension, bucket_ms, scenario_key, value_key, total, \
      by_option, transferred, no_conversation, completed, re_pass, ended, total_ms, talk_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-     ON CONFLICT (dimension, bucket_ms, scenario_key, value_key) DO UPDATE SET \
+     VALUES {} ON CONFLICT (dimension, bucket_ms, scenario_key, value_key) DO UPDATE SET \
      total = report_rollup.total + excluded.total, \
      by_option = report_rollup.by_option + excluded.by_option, \
      transferred = report_rollup.transferred + excluded.transferred, \
@@ -185,7 +187,10 @@ const UPSERT: &str = "INSERT INTO report_rollup (dimension, bucket_ms, scenario_
      re_pass = report_rollup.re_pass + excluded.re_pass, \
      ended = report_rollup.ended + excluded.ended, \
      total_ms = report_rollup.total_ms + excluded.total_ms, \
-     talk_ms = report_rollup.talk_ms + excluded.talk_ms";
+     talk_ms = report_rollup.talk_ms + excluded.talk_ms",
+        row_placeholders(rows, 13)
+    )
+}
 
 const READ: &str = "SELECT scenario_key, value_key, CAST(SUM(total) AS BIGINT), \
      CAST(SUM(by_option) AS BIGINT), CAST(SUM(transferred) AS BIGINT), \
@@ -195,53 +200,66 @@ const READ: &str = "SELECT scenario_key, value_key, CAST(SUM(total) AS BIGINT), 
      WHERE dimension = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3 \
      GROUP BY scenario_key, value_key HAVING SUM(total) > 0";
 
-const OLD_PASSES: &str = "SELECT pass_no, scenario_id, started_ms, number, call_type, end_reason, department, \
-     by_option, re_pass, transferred, ended, no_conversation, completed, total_ms, talk_ms \
-     FROM scenario_passes WHERE call_id = ?1";
+fn old_passes(calls: usize) -> String {
+    format!(
+        "SELECT call_id, pass_no, scenario_id, started_ms, number, call_type, end_reason, \
+         department, by_option, re_pass, transferred, ended, no_conversation, completed, \
+         total_ms, talk_ms FROM scenario_passes WHERE call_id IN ({})",
+        list_placeholders(calls)
+    )
+}
 
-const OLD_OPERATIONS: &str = "SELECT pass_no, operation_id FROM pass_operations WHERE call_id = ?1";
+fn old_operations(calls: usize) -> String {
+    format!(
+        "SELECT call_id, pass_no, operation_id FROM pass_operations WHERE call_id IN ({})",
+        list_placeholders(calls)
+    )
+}
 
-/// A call's stored passes, before they are rewritten.
-pub fn stored_passes(db: &mut impl Sql, call: &str) -> Result<Vec<PassRow>, StoreError> {
-    let mut passes: Vec<(i64, PassRow)> = Vec::new();
-    for mut r in db.query(OLD_PASSES, values![call])? {
-        let count =
-            |r: &Row, i: usize, what| -> Result<u64, StoreError> { from_sql(what, r.int(i)?) };
-        passes.push((
-            r.required_int(0)?,
-            PassRow {
-                scenario: r.text(1)?,
-                started_ms: r.required_int(2)?,
-                number: r.required_text(3)?,
-                call_type: r.required_text(4)?,
-                end_reason: r.text(5)?,
-                department: r.text(6)?,
+/// The stored passes of `calls`, before they are rewritten.
+pub fn stored_passes(db: &mut impl Sql, calls: &[&str]) -> Result<Vec<PassRow>, StoreError> {
+    let mut passes: HashMap<(String, i64), PassRow> = HashMap::new();
+    for piece in pieces(calls.len()) {
+        let ids = &calls[piece];
+        let params: Vec<Value<'_>> = ids.iter().map(|&id| id.into()).collect();
+        for mut r in db.query(&old_passes(ids.len()), &params)? {
+            let count =
+                |r: &Row, i: usize, what| -> Result<u64, StoreError> { from_sql(what, r.int(i)?) };
+            let key = (r.required_text(0)?, r.required_int(1)?);
+            let row = PassRow {
+                scenario: r.text(2)?,
+                started_ms: r.required_int(3)?,
+                number: r.required_text(4)?,
+                call_type: r.required_text(5)?,
+                end_reason: r.text(6)?,
+                department: r.text(7)?,
                 measures: Measures {
                     total: 1,
-                    by_option: count(&r, 7, "by option")?,
-                    re_pass: count(&r, 8, "re-pass")?,
-                    with_transfer: count(&r, 9, "transferred")?,
-                    ended: count(&r, 10, "ended")?,
-                    no_conversation: count(&r, 11, "no conversation")?,
-                    completed: count(&r, 12, "completed")?,
-                    total_ms: r.required_int(13)?,
-                    talk_ms: r.required_int(14)?,
+                    by_option: count(&r, 8, "by option")?,
+                    re_pass: count(&r, 9, "re-pass")?,
+                    with_transfer: count(&r, 10, "transferred")?,
+                    ended: count(&r, 11, "ended")?,
+                    no_conversation: count(&r, 12, "no conversation")?,
+                    completed: count(&r, 13, "completed")?,
+                    total_ms: r.required_int(14)?,
+                    talk_ms: r.required_int(15)?,
                 },
                 operations: Vec::new(),
-            },
-        ));
-    }
-    if passes.is_empty() {
-        return Ok(Vec::new());
-    }
-    for mut r in db.query(OLD_OPERATIONS, values![call])? {
-        let pass_no = r.required_int(0)?;
-        let operation = r.required_text(1)?;
-        if let Some((_, pass)) = passes.iter_mut().find(|(n, _)| *n == pass_no) {
-            pass.operations.push(operation);
+            };
+            passes.insert(key, row);
+        }
+        if passes.is_empty() {
+            continue;
+        }
+        for mut r in db.query(&old_operations(ids.len()), &params)? {
+            let key = (r.required_text(0)?, r.required_int(1)?);
+            let operation = r.required_text(2)?;
+            if let Some(pass) = passes.get_mut(&key) {
+                pass.operations.push(operation);
+            }
         }
     }
-    Ok(passes.into_iter().map(|(_, p)| p).collect())
+    Ok(passes.into_values().collect())
 }
 
 /// Adds the rollup's rows for the buckets `[first, end)` to `rows`; `value` turns a stored

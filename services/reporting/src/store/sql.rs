@@ -2,43 +2,94 @@
 //! upserts, CASE rather than MIN/MAX of two values, window functions, sums cast back to
 //! BIGINT since PostgreSQL sums BIGINTs as NUMERIC), so the PostgreSQL backend runs the
 //! same text with its `?N` placeholders written `$N`.
+//!
+//! Statements over many rows are built for a number of rows (`row_placeholders`,
+//! `list_placeholders`); the ingest cuts its rows with `db::pieces`, so each comes in a few
+//! shapes, each prepared once.
 
-pub const INSERT_CALL_EVENT: &str = "INSERT INTO call_events (call_id, seq, at_ms, kind, a, b, c) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (call_id, seq) DO NOTHING";
+use super::db::{list_placeholders, row_placeholders};
 
-pub const INSERT_AGENT_EVENT: &str = "INSERT INTO agent_events (agent_id, seq, at_ms, state) \
-     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (agent_id, seq) DO NOTHING";
+/// Inserts `rows` call events; returns the call id of each one not stored before.
+pub fn insert_call_events(rows: usize) -> String {
+    format!(
+        "INSERT INTO call_events (call_id, seq, at_ms, kind, a, b, c) VALUES {} \
+         ON CONFLICT (call_id, seq) DO NOTHING RETURNING call_id",
+        row_placeholders(rows, 7)
+    )
+}
 
+/// Inserts `rows` agent events (those stored before are left alone).
+pub fn insert_agent_events(rows: usize) -> String {
+    format!(
+        "INSERT INTO agent_events (agent_id, seq, at_ms, state) VALUES {} \
+         ON CONFLICT (agent_id, seq) DO NOTHING",
+        row_placeholders(rows, 4)
+    )
+}
+
+/// One call's events, in order.
 pub const CALL_EVENTS: &str =
     "SELECT seq, at_ms, kind, a, b, c FROM call_events WHERE call_id = ?1 ORDER BY seq";
 
-pub const UPSERT_CALL: &str = "INSERT INTO calls (call_id, started_ms, number, caller, call_type, scenario_id, \
-     department, agent, queued, wait_ms, abandon_wait_ms, handle_ms, ended_ms, end_reason, \
-     talk_ms, callback_requested, callback_department, callback_kept, last_seq, events) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20) \
-     ON CONFLICT (call_id) DO UPDATE SET started_ms = excluded.started_ms, \
-     number = excluded.number, caller = excluded.caller, call_type = excluded.call_type, \
-     scenario_id = excluded.scenario_id, department = excluded.department, \
-     agent = excluded.agent, queued = excluded.queued, wait_ms = excluded.wait_ms, \
-     abandon_wait_ms = excluded.abandon_wait_ms, handle_ms = excluded.handle_ms, \
-     ended_ms = excluded.ended_ms, end_reason = excluded.end_reason, \
-     talk_ms = excluded.talk_ms, callback_requested = excluded.callback_requested, \
-     callback_department = excluded.callback_department, \
-     callback_kept = excluded.callback_kept, last_seq = excluded.last_seq, \
-     events = excluded.events";
+/// The events of `calls` calls, each call's in order.
+pub fn events_of_calls(calls: usize) -> String {
+    format!(
+        "SELECT call_id, seq, at_ms, kind, a, b, c FROM call_events WHERE call_id IN ({}) \
+         ORDER BY call_id, seq",
+        list_placeholders(calls)
+    )
+}
 
-pub const DELETE_PASSES: &str = "DELETE FROM scenario_passes WHERE call_id = ?1";
+/// Writes `rows` calls' rows (a call appears once).
+pub fn upsert_calls(rows: usize) -> String {
+    format!(
+        "INSERT INTO calls (call_id, started_ms, number, caller, call_type, scenario_id, \
+         department, agent, queued, wait_ms, abandon_wait_ms, handle_ms, ended_ms, end_reason, \
+         talk_ms, callback_requested, callback_department, callback_kept, last_seq, events) \
+         VALUES {} \
+         ON CONFLICT (call_id) DO UPDATE SET started_ms = excluded.started_ms, \
+         number = excluded.number, caller = excluded.caller, call_type = excluded.call_type, \
+         scenario_id = excluded.scenario_id, department = excluded.department, \
+         agent = excluded.agent, queued = excluded.queued, wait_ms = excluded.wait_ms, \
+         abandon_wait_ms = excluded.abandon_wait_ms, handle_ms = excluded.handle_ms, \
+         ended_ms = excluded.ended_ms, end_reason = excluded.end_reason, \
+         talk_ms = excluded.talk_ms, callback_requested = excluded.callback_requested, \
+         callback_department = excluded.callback_department, \
+         callback_kept = excluded.callback_kept, last_seq = excluded.last_seq, \
+         events = excluded.events",
+        row_placeholders(rows, 20)
+    )
+}
 
-pub const DELETE_PASS_OPERATIONS: &str = "DELETE FROM pass_operations WHERE call_id = ?1";
+pub fn delete_passes(calls: usize) -> String {
+    format!(
+        "DELETE FROM scenario_passes WHERE call_id IN ({})",
+        list_placeholders(calls)
+    )
+}
 
-pub const INSERT_PASS: &str = "INSERT INTO scenario_passes (call_id, pass_no, scenario_id, started_ms, number, \
-     call_type, end_reason, department, by_option, re_pass, transferred, ended, \
-     no_conversation, completed, total_ms, talk_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+pub fn delete_pass_operations(calls: usize) -> String {
+    format!(
+        "DELETE FROM pass_operations WHERE call_id IN ({})",
+        list_placeholders(calls)
+    )
+}
 
-pub const INSERT_PASS_OPERATION: &str =
-    "INSERT INTO pass_operations (call_id, pass_no, operation_id) VALUES (?1, ?2, ?3)";
+pub fn insert_passes(rows: usize) -> String {
+    format!(
+        "INSERT INTO scenario_passes (call_id, pass_no, scenario_id, started_ms, number, \
+         call_type, end_reason, department, by_option, re_pass, transferred, ended, \
+         no_conversation, completed, total_ms, talk_ms) VALUES {}",
+        row_placeholders(rows, 16)
+    )
+}
+
+pub fn insert_pass_operations(rows: usize) -> String {
+    format!(
+        "INSERT INTO pass_operations (call_id, pass_no, operation_id) VALUES {}",
+        row_placeholders(rows, 3)
+    )
+}
 
 pub const UPSERT_CHECKPOINT: &str = "INSERT INTO sources (source, position) VALUES (?1, ?2) \
      ON CONFLICT (source) DO UPDATE SET position = CASE \

@@ -59,7 +59,8 @@ impl SqliteStore {
             let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;")?;
             conn.busy_timeout(Duration::from_secs(5))?;
-            conn.set_prepared_statement_cache_capacity(64);
+            // Multi-row statements come in a few shapes each (db::pieces).
+            conn.set_prepared_statement_cache_capacity(256);
             Ok(())
         };
         setup(&mut conn).map_err(DbError::from)?;
