@@ -358,7 +358,9 @@ for path in files:
         if not any(all(labels.get(k) == v for k, v in s["spec"].get("selector", {}).items())
                    for s in services if s["spec"].get("selector")):
             errors.append(f"{what}: no Service selects its pods")
-        if d["spec"].get("replicas", 1) < 2:
+        # One replica only where the object says why (a dev database without replication).
+        single = d["metadata"].get("annotations", {}).get("contact-center/single-replica", "")
+        if d["spec"].get("replicas", 1) < 2 and not single.strip():
             errors.append(f"{what}: fewer than 2 replicas")
         refs = [v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v]
         for c in containers(spec):
