@@ -905,3 +905,106 @@ async fn a_known_mix_gives_exactly_the_expected_rows_on_postgres() {
     .unwrap();
     a_known_mix_gives_exactly_the_expected_rows(mix().env("CCD_REPORTING_DB", &url)).await;
 }
+
+/// A WAV's channels, sample rate, length of audio and the share of loud samples (above
+/// -30 dBFS) on each of two channels, from its header and data chunk.
+fn wav_format(bytes: &[u8]) -> (u16, u32, Duration, [f64; 2]) {
+    assert!(bytes.len() >= 44, "{} bytes", bytes.len());
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
+    // The chunks after "WAVE": find "data".
+    let mut at = 12;
+    let data = loop {
+        assert!(at + 8 <= bytes.len(), "no data chunk");
+        let size = u32_at(at + 4) as usize;
+        if &bytes[at..at + 4] == b"data" {
+            break size;
+        }
+        at += 8 + size;
+    };
+    assert_eq!(bits, 16);
+    let samples = &bytes[at + 8..(at + 8 + data).min(bytes.len())];
+    let mut loud = [0usize; 2];
+    let frames = samples.len() / 4;
+    for frame in samples.chunks_exact(4) {
+        for (channel, count) in loud.iter_mut().enumerate() {
+            let s = i16::from_le_bytes([frame[2 * channel], frame[2 * channel + 1]]);
+            if s.unsigned_abs() > 1_036 {
+                *count += 1;
+            }
+        }
+    }
+    let share = |n: usize| n as f64 / frames.max(1) as f64;
+    let per_second = u64::from(rate) * u64::from(channels) * u64::from(bits / 8);
+    (
+        channels,
+        rate,
+        Duration::from_millis(data as u64 * 1000 / per_second),
+        [share(loud[0]), share(loud[1])],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_department_s_conversation_is_listed_with_the_call_and_downloads_as_a_wav() {
+    let mut config = sales();
+    config.extra = config.extra.replace(
+        "wrap_up_seconds = 0\n",
+        "wrap_up_seconds = 0\nrecord_calls = true\n",
+    );
+    let node = Ccd::start(config);
+    let anna = phone(&node, "201", Behaviour::Answer { ring_ms: 200 });
+    log_in_available(&node, &["anna"]).await;
+    let talked = run(Sipp::new("caller.xml", node.addr(), Transport::Udp)
+        .service(SALES)
+        .with_pcaps()
+        .arg("-d")
+        .arg("2000")
+        .timeout(Duration::from_secs(40)))
+    .await;
+    assert!(
+        talked.all_calls_succeeded(),
+        "{}",
+        describe(&talked, &node, &[&anna])
+    );
+    let calls = ended_calls(&node, 1).await;
+    let call = &calls[0];
+    let name = format!("call-{}.wav", call.call_id);
+    assert_eq!(call.recordings, [name.as_str()], "{call:#?}");
+
+    let mut client = reporting(&node).await;
+    let mut download = async |recording: &str| {
+        let mut chunks = client
+            .download_recording(pb::DownloadRecordingRequest {
+                call_id: call.call_id.clone(),
+                recording: recording.to_owned(),
+            })
+            .await?
+            .into_inner();
+        let mut wav = Vec::new();
+        while let Some(chunk) = chunks.message().await? {
+            wav.extend_from_slice(&chunk.data);
+        }
+        Ok::<_, tonic::Status>(wav)
+    };
+    let wav = download("").await.unwrap();
+    assert_eq!(download(&name).await.unwrap(), wav);
+    let (channels, rate, length, loud) = wav_format(&wav);
+    assert_eq!((channels, rate), (2, 8000));
+    // Both sides' audio (SIPp plays speech at both ends), not silence.
+    assert!(loud[0] > 0.05 && loud[1] > 0.05, "loud samples: {loud:?}");
+    // The conversation: from the answer to the caller's hang-up, about 2 s.
+    assert!(
+        length >= Duration::from_millis(1500) && length <= Duration::from_millis(3500),
+        "{length:?} of audio"
+    );
+    // Another name is NOT_FOUND, naming it.
+    let missing = download("other.wav").await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing}");
+    assert!(missing.message().contains("other.wav"), "{missing}");
+    let log = node.log_text();
+    assert!(log.contains("recording the conversation"), "{log}");
+}

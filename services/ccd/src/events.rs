@@ -405,6 +405,12 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             call_id: id,
             employee_id: employee,
         }),
+        CallEvent::RecordingStarted { id, recording_path } => {
+            E::CallRecordingStarted(pb::CallRecordingStarted {
+                call_id: id,
+                recording_path,
+            })
+        }
         CallEvent::CallbackRequested {
             id,
             department,

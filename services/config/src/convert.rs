@@ -145,6 +145,7 @@ pub(crate) fn department(d: pb::Department) -> Result<Department, Status> {
             }
         },
         callback_abandoned: d.callback_abandoned,
+        record_calls: d.record_calls,
     })
 }
 
@@ -367,6 +368,7 @@ pub(crate) fn department_pb(v: &Versioned<Department>) -> pb::Department {
         }
         .into(),
         callback_abandoned: d.callback_abandoned,
+        record_calls: d.record_calls,
     }
 }
 

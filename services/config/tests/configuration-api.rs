@@ -179,6 +179,7 @@ async fn invalid_resources_are_refused_with_a_message_naming_the_field() {
         schedule: String::new(),
         callback_mode: pb::CallbackMode::Unspecified.into(),
         callback_abandoned: false,
+        record_calls: false,
     };
     let err = api
         .create_department(Request::new(pb::CreateDepartmentRequest {
@@ -328,6 +329,7 @@ async fn a_number_and_department_created_through_the_api_route_at_once() {
                 schedule: String::new(),
                 callback_mode: pb::CallbackMode::CustomerFirst.into(),
                 callback_abandoned: false,
+                record_calls: false,
             }),
         }))
         .await

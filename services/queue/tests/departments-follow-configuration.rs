@@ -65,6 +65,7 @@ async fn departments_added_changed_and_removed_take_effect_without_a_restart() {
         schedule: None,
         callback_mode: Default::default(),
         callback_abandoned: false,
+        record_calls: false,
     });
     next.check().unwrap();
     publish.send_replace(Arc::new(next));

@@ -13,6 +13,7 @@
 //! | CallTransferred         | Transferred                                           |
 //! | CallbackRequested       | CallbackRequested (empty department: an employee's)   |
 //! | MessageLeft             | RecordingStarted (the message's recording)            |
+//! | CallRecordingStarted    | RecordingStarted (the conversation's recording)       |
 //! | CallHeld, CallResumed   | Held, Resumed (talk time leaves hold time out)        |
 //! | CallEnded               | Ended, the reason's words mapped by [`end_reason`]    |
 //! | AgentStateChanged       | an agent event                                        |
@@ -209,6 +210,13 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
         Kind::MessageLeft(e) => call(
             &e.call_id,
             "MessageLeft",
+            CallEventKind::RecordingStarted {
+                recording: e.recording_path.clone(),
+            },
+        ),
+        Kind::CallRecordingStarted(e) => call(
+            &e.call_id,
+            "CallRecordingStarted",
             CallEventKind::RecordingStarted {
                 recording: e.recording_path.clone(),
             },

@@ -154,6 +154,11 @@ pub struct Department {
     /// calls that came through that number.
     #[serde(default, skip_serializing_if = "is_false")]
     pub callback_abandoned: bool,
+    /// The conversations of the calls its agents answer are recorded: the caller
+    /// and whoever they talk to, transfers included, into one stereo WAV in `[media]
+    /// recordings_dir`, listed with the call in the Reporting API.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub record_calls: bool,
 }
 
 fn is_false(b: &bool) -> bool {

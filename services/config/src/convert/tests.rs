@@ -85,6 +85,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
         schedule: String::new(),
         callback_mode: pb::CallbackMode::Unspecified.into(),
         callback_abandoned: false,
+        record_calls: false,
     };
     let d = department(request.clone()).unwrap();
     assert_eq!(d.strategy, Strategy::Progressive);
@@ -99,6 +100,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
     let customer_first = department(pb::Department {
         callback_mode: pb::CallbackMode::CustomerFirst.into(),
         callback_abandoned: false,
+        record_calls: false,
         ..request.clone()
     })
     .unwrap();
@@ -110,6 +112,7 @@ fn a_department_round_trips_and_ring_time_defaults_to_15_seconds() {
     let err = department(pb::Department {
         callback_mode: 9,
         callback_abandoned: false,
+        record_calls: false,
         ..request.clone()
     })
     .unwrap_err();

@@ -45,6 +45,7 @@ fn department(id: &str, extension: &str, members: &[&str]) -> Department {
         schedule: None,
         callback_mode: Default::default(),
         callback_abandoned: false,
+        record_calls: false,
     }
 }
 

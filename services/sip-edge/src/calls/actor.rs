@@ -442,6 +442,8 @@ pub struct Call {
     pub(super) announcing: Option<super::announce::Announcing>,
     /// The recording of the caller announcing themselves, once made (asked once a call).
     pub(super) announcement: Option<String>,
+    /// The recording of the conversation, once started.
+    pub(super) conversation_recording: Option<String>,
     /// The menu's digit collection under way.
     pub(super) menu: Option<u64>,
     pub(super) playback: Option<(u64, Purpose)>,
@@ -542,6 +544,7 @@ impl Call {
             message: None,
             announcing: None,
             announcement: None,
+            conversation_recording: None,
             busy: None,
             menu: None,
             playback: None,
@@ -2016,6 +2019,9 @@ impl Call {
         if let LegKind::Queue(agent) = self.legs[i].kind.clone() {
             info!(call = %self.id, %agent, "answered by agent");
             self.targets.clear();
+            if !briefs {
+                self.record_conversation(&agent).await;
+            }
             let answered = queue::AgentCallRequest {
                 call_id: self.id.clone(),
                 agent_id: agent.clone(),

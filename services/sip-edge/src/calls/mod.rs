@@ -15,6 +15,7 @@ mod lost;
 mod menu;
 mod message;
 mod outbox;
+mod record;
 pub mod sip;
 mod transfer;
 mod waiting;
@@ -358,6 +359,11 @@ pub enum CallEvent {
     Screened {
         id: String,
         employee: String,
+    },
+    /// The call's conversation is being recorded: its department records calls.
+    RecordingStarted {
+        id: String,
+        recording_path: String,
     },
     /// A caller left a message.
     MessageLeft {
