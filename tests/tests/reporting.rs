@@ -156,7 +156,7 @@ async fn an_answered_call_and_an_abandoned_one_are_reported_with_their_timelines
     assert_eq!(abandoned.caller, "+48500300400");
     assert_eq!(abandoned.agent_id, "");
     assert_eq!(abandoned.talk_ms, 0);
-    assert_eq!(abandoned.end_reason, "caller_hung_up");
+    assert_eq!(abandoned.end_reason, "abandoned_in_queue");
 
     // The answered call's timeline, in the call's own order.
     let mut client = reporting(&node).await;
@@ -284,14 +284,18 @@ async fn an_answered_call_and_an_abandoned_one_are_reported_with_their_timelines
         "{table}"
     );
     let csv = report(&["--csv", "--by", "end-reason"]);
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(8).collect())
+        .collect();
     assert_eq!(
-        csv.lines()
-            .nth(1)
-            .unwrap()
-            .split(',')
-            .take(8)
-            .collect::<Vec<_>>(),
-        ["", "caller_hung_up", "2", "0", "0", "1", "1", "0"],
+        rows,
+        // In the order of the reasons (ListCalls' end_reason lists it).
+        [
+            ["", "caller_hung_up", "1", "0", "0", "0", "1", "0"],
+            ["", "abandoned_in_queue", "1", "0", "0", "1", "0", "0"],
+        ],
         "{csv}"
     );
 
@@ -357,6 +361,29 @@ async fn a_call_through_a_scenario_is_reported_under_it_and_its_operations() {
         [
             ("front-desk".to_owned(), "greet".to_owned(), 1, 1),
             ("front-desk".to_owned(), "to-sales".to_owned(), 1, 1),
+        ]
+    );
+    // The timeline: each operation entered and left, the last as the call ends.
+    let timeline: Vec<String> = client
+        .get_call(pb::GetCallRequest {
+            call_id: calls[0].call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .into_iter()
+        .filter(|e| e.kind.starts_with("operation_") || e.kind == "ended")
+        .map(|e| format!("{} {}", e.kind, e.detail))
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            "operation_entered greet",
+            "operation_left greet",
+            "operation_entered to-sales",
+            "operation_left to-sales",
+            "ended caller_hung_up",
         ]
     );
 }

@@ -401,6 +401,10 @@ fn call_event(e: CallEvent) -> pb::event::Event {
             call_id: id,
             operation_id: operation,
         }),
+        CallEvent::OperationLeft { id, operation } => E::CallOperationLeft(pb::CallOperationLeft {
+            call_id: id,
+            operation_id: operation,
+        }),
         CallEvent::Screened { id, employee } => E::CallScreened(pb::CallScreened {
             call_id: id,
             employee_id: employee,

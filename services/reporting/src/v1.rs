@@ -7,6 +7,7 @@
 //! | CallStarted             | Started { number: dialed, caller, call_type } (a relay leg: nothing) |
 //! | CallScenario            | ScenarioEntered (by option when an agent is named)    |
 //! | CallOperation           | OperationEntered                                      |
+//! | CallOperationLeft       | OperationLeft                                         |
 //! | CallQueued              | Queued                                                |
 //! | CallOffered             | Offered                                               |
 //! | CallAnswered            | Answered (empty agent: answered outside)              |
@@ -169,6 +170,13 @@ pub fn map_event(event: &pb::Event) -> Result<Option<ReportEvent>, V1Error> {
             &e.call_id,
             "CallOperation",
             CallEventKind::OperationEntered {
+                operation: OperationId::from(e.operation_id.as_str()),
+            },
+        ),
+        Kind::CallOperationLeft(e) => call(
+            &e.call_id,
+            "CallOperationLeft",
+            CallEventKind::OperationLeft {
                 operation: OperationId::from(e.operation_id.as_str()),
             },
         ),

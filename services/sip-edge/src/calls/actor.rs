@@ -444,6 +444,8 @@ pub struct Call {
     pub(super) announcement: Option<String>,
     /// The recording of the conversation, once started.
     pub(super) conversation_recording: Option<String>,
+    /// The scenario operation the call is in (reports time and group calls by it).
+    pub(super) operation: Option<String>,
     /// The menu's digit collection under way.
     pub(super) menu: Option<u64>,
     pub(super) playback: Option<(u64, Purpose)>,
@@ -545,6 +547,7 @@ impl Call {
             announcing: None,
             announcement: None,
             conversation_recording: None,
+            operation: None,
             busy: None,
             menu: None,
             playback: None,
@@ -608,6 +611,26 @@ impl Call {
             by: None,
         });
         self.scenario = Some(scenario);
+    }
+
+    /// The call enters a scenario operation, leaving the one it was in.
+    pub(super) fn enter_operation(&mut self, operation: String) {
+        self.leave_operation();
+        self.emit(CallEvent::Operation {
+            id: self.id.clone(),
+            operation: operation.clone(),
+        });
+        self.operation = Some(operation);
+    }
+
+    /// The call leaves the operation it is in, if any.
+    pub(super) fn leave_operation(&mut self) {
+        if let Some(operation) = self.operation.take() {
+            self.emit(CallEvent::OperationLeft {
+                id: self.id.clone(),
+                operation,
+            });
+        }
     }
 
     /// Whether the call walks no scenario (routing gave no cursor).
@@ -922,12 +945,11 @@ impl Call {
             }
         };
         debug!(call = %self.id, ?step, %operation, "routing step");
-        if !operation.is_empty() {
+        if operation.is_empty() {
+            self.leave_operation();
+        } else {
             info!(call = %self.id, %operation, "scenario operation");
-            self.emit(CallEvent::Operation {
-                id: self.id.clone(),
-                operation: operation.clone(),
-            });
+            self.enter_operation(operation.clone());
         }
         match step {
             Some(Step::Play(p)) => {
@@ -2401,6 +2423,7 @@ impl Call {
         });
         info!(call = %self.id, %scenario, agent = ?by, "an agent runs a scenario for the call");
         self.let_go_of_callee(i).await;
+        self.leave_operation();
         self.emit(CallEvent::Scenario {
             id: self.id.clone(),
             scenario: scenario.clone(),
@@ -2685,6 +2708,7 @@ impl Call {
         self.set_phase(Phase::Ending);
         info!(call = %self.id, reason = why, "call ended");
         self.settle(super::callback::Placed::Failed(why.to_owned()));
+        self.leave_operation();
         self.emit(CallEvent::Ended {
             id: self.id.clone(),
             reason: why.to_owned(),

@@ -200,10 +200,7 @@ impl super::actor::Call {
             caller: String::new(),
             kind: super::CallKind::Callback,
         });
-        self.emit(CallEvent::Operation {
-            id: self.id.clone(),
-            operation: "callback".into(),
-        });
+        self.enter_operation("callback".into());
         let target = p.target.clone();
         let priority = p.priority;
         let mode = placing.mode;

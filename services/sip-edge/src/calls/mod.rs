@@ -355,6 +355,11 @@ pub enum CallEvent {
         id: String,
         operation: String,
     },
+    /// The call left the operation it was in (for the next, another scenario or its end).
+    OperationLeft {
+        id: String,
+        operation: String,
+    },
     /// An employee's screening policy turned the call away.
     Screened {
         id: String,
