@@ -34,8 +34,8 @@ REPORT=loadtest/reports/reporting-load.md
   echo "The same batches, statements and queries on both databases, one after the other on"
   echo "the same machine. SQLite: one file in WAL mode, synchronous=NORMAL. PostgreSQL"
   echo "$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1): a fresh cluster with the server's defaults"
-  echo "(fsync and full-page writes on, shared_buffers 128 MB); the store's session commits"
-  echo "with synchronous_commit off (see the store's notes), over TCP on loopback."
+  echo "(fsync, full-page writes and synchronous commit on, shared_buffers 128 MB), over TCP on"
+  echo "loopback."
   if [ "$WHICH" != postgres ]; then
     echo
     echo "# SQLite"

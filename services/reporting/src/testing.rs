@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// How long the server may take to accept connections after it is started.
 const READY_WITHIN: Duration = Duration::from_secs(30);
+/// How many ports are tried before giving up.
+const PORT_ATTEMPTS: usize = 5;
 
 /// The role the tests connect as (a superuser of the temporary cluster).
 const USER: &str = "cc";
@@ -136,64 +138,63 @@ impl PostgresServer {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
-        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
-        let mut postgres = command("postgres");
-        postgres
-            .arg("-D")
-            .arg(&data)
-            .arg("-p")
-            .arg(port.to_string())
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1"]);
-        for setting in settings {
-            postgres.args(["-c", setting]);
-        }
-        let child = postgres
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        let mut server = Self {
-            dir,
-            port,
-            child,
-            databases: AtomicU32::new(0),
-        };
-        server.wait_ready()?;
-        Ok(server)
-    }
-
-    fn wait_ready(&mut self) -> io::Result<()> {
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            match postgres::Client::connect(&self.url("postgres"), postgres::NoTls) {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    if let Some(status) = self.child.try_wait()? {
-                        return Err(io::Error::other(format!(
-                            "postgres exited ({status}) before accepting connections: {}",
-                            self.log()
-                        )));
-                    }
-                    if Instant::now() > deadline {
-                        return Err(io::Error::other(format!(
-                            "postgres accepts no connection within {READY_WITHIN:?}: {e}; {}",
-                            self.log()
-                        )));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
+        // A port found free may be taken by another test's server before ours binds it:
+        // then ours exits, or (worse) the other one answers. Each attempt checks that the
+        // server answering is ours, and takes another port when it is not.
+        let mut taken = Vec::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+                .local_addr()?
+                .port();
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path().join("postgres.log"))?;
+            let mut postgres = command("postgres");
+            postgres
+                .arg("-D")
+                .arg(&data)
+                .arg("-p")
+                .arg(port.to_string())
+                .arg("-k")
+                .arg(dir.path())
+                .args(["-c", "listen_addresses=127.0.0.1"]);
+            for setting in settings {
+                postgres.args(["-c", setting]);
+            }
+            let mut child = postgres
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()?;
+            match wait_ready(port, &mut child, &data, dir.path()) {
+                Ok(()) => {
+                    return Ok(Self {
+                        dir,
+                        port,
+                        child,
+                        databases: AtomicU32::new(0),
+                    });
+                }
+                Err(Unready::PortTaken(why)) => {
+                    stop(&mut child);
+                    taken.push(format!("{port}: {why}"));
+                }
+                Err(Unready::Failed(e)) => {
+                    stop(&mut child);
+                    return Err(e);
                 }
             }
         }
+        Err(io::Error::other(format!(
+            "no free port for postgres after {PORT_ATTEMPTS} attempts: {}",
+            taken.join("; ")
+        )))
     }
 
     /// The server's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+        read_log(self.dir.path())
     }
 
     /// The loopback port it listens on.
@@ -221,20 +222,80 @@ impl PostgresServer {
 
 impl Drop for PostgresServer {
     fn drop(&mut self) {
-        // SIGQUIT: an immediate shutdown that also ends the server's backends; SIGKILL
-        // after a grace period.
-        let _ = Command::new("kill")
-            .arg("-QUIT")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Why a started server is not the one to use.
+enum Unready {
+    /// Another process has the port: try another.
+    PortTaken(String),
+    Failed(io::Error),
+}
+
+fn read_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default()
+}
+
+/// Waits until the server on `port` accepts connections and checks it is the one just
+/// started (its data directory is `data`).
+fn wait_ready(port: u16, child: &mut Child, data: &Path, dir: &Path) -> Result<(), Unready> {
+    let deadline = Instant::now() + READY_WITHIN;
+    let url = format!("postgres://{USER}@127.0.0.1:{port}/postgres");
+    loop {
+        match postgres::Client::connect(&url, postgres::NoTls) {
+            Ok(mut client) => {
+                let answering: String = client
+                    .query_one("SHOW data_directory", &[])
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| Unready::Failed(io::Error::other(e)))?;
+                if Path::new(&answering) == data {
+                    return Ok(());
+                }
+                return Err(Unready::PortTaken(format!(
+                    "another server ({answering}) answers"
+                )));
+            }
+            Err(e) => {
+                if let Some(status) = child.try_wait().map_err(Unready::Failed)? {
+                    let log = read_log(dir);
+                    if log.contains("already in use") {
+                        return Err(Unready::PortTaken("in use".to_owned()));
+                    }
+                    return Err(Unready::Failed(io::Error::other(format!(
+                        "postgres exited ({status}) before accepting connections: {log}"
+                    ))));
+                }
+                if Instant::now() > deadline {
+                    return Err(Unready::Failed(io::Error::other(format!(
+                        "postgres accepts no connection within {READY_WITHIN:?}: {e}; {}",
+                        read_log(dir)
+                    ))));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// Stops a server (if it still runs) and waits for it: SIGQUIT, an immediate shutdown
+/// that also ends its backends, then SIGKILL after a grace period. Only a child not yet
+/// reaped is signalled: its pid is still its own.
+fn stop(child: &mut Child) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg("-QUIT")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

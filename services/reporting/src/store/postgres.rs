@@ -89,16 +89,10 @@ pub fn redact(url: &str) -> String {
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {
-    let open = || {
-        let mut client = Client::connect(url, NoTls)?;
-        // A commit does not wait for its WAL to reach the disk (as SQLite's WAL mode with
-        // synchronous=NORMAL): a crash of the database server may lose the last batches,
-        // never consistency, and since each batch's checkpoint is in its transaction, the
-        // followers read those batches again. Only this session's commits are concerned.
-        client.batch_execute("SET synchronous_commit = off")?;
-        Ok::<_, postgres::Error>(client)
-    };
-    open().map_err(|source| StoreError::Open {
+    // Commits are synchronous (the server's default): unlike SQLite, which dies with the
+    // reporting node, PostgreSQL can crash alone, and a follower that goes on from its
+    // place in memory would never read again the batches an asynchronous commit lost.
+    Client::connect(url, NoTls).map_err(|source| StoreError::Open {
         database: redact(url),
         source: source.into(),
     })

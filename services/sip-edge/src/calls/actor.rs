@@ -613,6 +613,14 @@ impl Call {
         self.scenario = Some(scenario);
     }
 
+    /// The agent or employee on the leg that answered, if it is one.
+    pub(super) fn winner_agent(&self) -> Option<String> {
+        match &self.legs.get(self.winner?)?.kind {
+            LegKind::Queue(agent) | LegKind::Direct(agent) => Some(agent.clone()),
+            LegKind::Trunk | LegKind::Customer => None,
+        }
+    }
+
     /// The call enters a scenario operation, leaving the one it was in.
     pub(super) fn enter_operation(&mut self, operation: String) {
         self.leave_operation();
@@ -934,6 +942,10 @@ impl Call {
                         id: self.id.clone(),
                         employee: response.screened_by,
                     });
+                }
+                // The operation is left before another scenario is entered.
+                if self.scenario.as_deref() != Some(response.scenario_id.as_str()) {
+                    self.leave_operation();
                 }
                 self.enter_scenario(response.scenario_id);
                 (response.step, response.operation_id)

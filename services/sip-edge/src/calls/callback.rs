@@ -392,6 +392,8 @@ impl super::actor::Call {
                 .registry
                 .update(self.no(), |info| info.connected_unix_ms = Some(unix_ms()));
             info!(call = %self.id, "callback: the customer is connected to the agent");
+            let agent = self.winner_agent().unwrap_or_default();
+            self.record_conversation(&agent).await;
         } else {
             info!(call = %self.id, "callback: the customer answered; greeting them");
             self.set_phase(Phase::Routing);

@@ -4,6 +4,9 @@
 //! through transfers; it is finished when the endpoint is destroyed as the call ends. It is
 //! raised as a `RecordingStarted` event; reports list it with the call.
 //!
+//! A callback's conversation is recorded the same way when its department records calls
+//! (from the moment the customer is connected to the agent).
+//!
 //! A recording that cannot be started is logged and the call goes on: a conversation is
 //! never refused for want of a recording.
 
@@ -14,6 +17,7 @@ use tracing::{info, warn};
 
 use super::CallEvent;
 use super::actor::Call;
+use super::callback::CallbackTarget;
 
 impl Call {
     /// Starts recording the conversation when the call's department records calls and it
@@ -22,7 +26,18 @@ impl Call {
         if self.conversation_recording.is_some() {
             return;
         }
-        let Some(department) = self.queued.as_ref().map(|q| q.department.clone()) else {
+        // The queue the call was answered from, or the department a callback is for.
+        let department = self
+            .queued
+            .as_ref()
+            .map(|q| q.department.clone())
+            .or_else(
+                || match self.callback.as_ref().map(|c| &c.placement.target) {
+                    Some(CallbackTarget::Department(d)) => Some(d.clone()),
+                    _ => None,
+                },
+            );
+        let Some(department) = department else {
             return;
         };
         let records = self
