@@ -513,27 +513,10 @@ async fn a_scenario_an_agent_runs_for_a_call_counts_by_option() {
     let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
         .await
         .unwrap();
-    let call = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let talking = calls
-                .list_calls(calls_pb::ListCallsRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .calls
-                .into_iter()
-                .find(|c| c.state() == calls_pb::CallState::Talking);
-            if let Some(call) = talking {
-                return call;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("Anna takes the call within 20 s");
+    let call_id = talking_call(&node).await;
     let unknown = calls
         .run_scenario(calls_pb::RunScenarioRequest {
-            call_id: call.call_id.clone(),
+            call_id: call_id.clone(),
             scenario_id: "third-line".into(),
             agent_id: String::new(),
         })
@@ -543,7 +526,7 @@ async fn a_scenario_an_agent_runs_for_a_call_counts_by_option() {
     assert!(unknown.message().starts_with("scenario_id: "), "{unknown}");
     calls
         .run_scenario(calls_pb::RunScenarioRequest {
-            call_id: call.call_id.clone(),
+            call_id,
             scenario_id: "second-line".into(),
             agent_id: String::new(),
         })
