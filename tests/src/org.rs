@@ -169,3 +169,30 @@ pub async fn first_call_story(stream: &mut Streaming<events_pb::Event>) -> Vec<S
         }
     }
 }
+
+/// The first call the node lists as talking (someone answered it), at most 20 s.
+pub async fn talking_call(node: &Ccd) -> cc_proto::calls::v1::Call {
+    use cc_proto::calls::v1 as calls_pb;
+    use cc_proto::calls::v1::calls_client::CallsClient;
+    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
+        .await
+        .expect("the Calls API answers");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let talking = calls
+                .list_calls(calls_pb::ListCallsRequest {})
+                .await
+                .expect("ListCalls")
+                .into_inner()
+                .calls
+                .into_iter()
+                .find(|c| c.state() == calls_pb::CallState::Talking);
+            if let Some(call) = talking {
+                return call;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no call answered within 20 s\n{}", node.log_text()))
+}

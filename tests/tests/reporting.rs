@@ -9,7 +9,7 @@ use std::time::Duration;
 use cc_proto::reporting::v1 as pb;
 use cc_proto::reporting::v1::reporting_client::ReportingClient;
 use cc_tests::ccd::{Ccd, NodeConfig, ccd_binary, metric_value};
-use cc_tests::org::{describe, log_in_available, phone, run};
+use cc_tests::org::{describe, log_in_available, phone, run, talking_call};
 use cc_tests::phones::Behaviour;
 use cc_tests::sip::Transport;
 use cc_tests::tools::Sipp;
@@ -513,7 +513,7 @@ async fn a_scenario_an_agent_runs_for_a_call_counts_by_option() {
     let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
         .await
         .unwrap();
-    let call_id = talking_call(&node).await;
+    let call_id = talking_call(&node).await.call_id;
     let unknown = calls
         .run_scenario(calls_pb::RunScenarioRequest {
             call_id: call_id.clone(),
@@ -691,33 +691,6 @@ fn mix_caller(node: &Ccd, number: &str, from: &str, scenario: &str, d_ms: u64) -
         .timeout(Duration::from_secs(40))
 }
 
-/// The call Anna is talking on (at most 20 s).
-async fn talking_call(node: &Ccd) -> String {
-    use cc_proto::calls::v1 as calls_pb;
-    use cc_proto::calls::v1::calls_client::CallsClient;
-    let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let talking = calls
-                .list_calls(calls_pb::ListCallsRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .calls
-                .into_iter()
-                .find(|c| c.state() == calls_pb::CallState::Talking);
-            if let Some(call) = talking {
-                return call.call_id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a call is answered within 20 s")
-}
-
 /// A report's rows as (scenario, value, total, by option, with transfer, no
 /// conversation, completed, re-pass).
 type MixRow = (String, String, u64, u64, u64, u64, u64, u64);
@@ -841,7 +814,7 @@ async fn a_known_mix_gives_exactly_the_expected_rows(config: NodeConfig) {
         "caller.xml",
         6000,
     )));
-    let call_id = talking_call(&node).await;
+    let call_id = talking_call(&node).await.call_id;
     CallsClient::connect(format!("http://{}", node.api_addr()))
         .await
         .unwrap()

@@ -511,24 +511,7 @@ async fn transfer_announced_when_talking(node: &Ccd, target: &str) {
     let mut calls = CallsClient::connect(format!("http://{}", node.api_addr()))
         .await
         .unwrap();
-    let call = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let talking = calls
-                .list_calls(calls_pb::ListCallsRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .calls
-                .into_iter()
-                .find(|c| c.state() == calls_pb::CallState::Talking);
-            if let Some(call) = talking {
-                return call;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("Anna takes the call within 20 s");
+    let call = cc_tests::org::talking_call(node).await;
     assert_eq!(call.agent_id, "anna");
     calls
         .transfer_call(calls_pb::TransferCallRequest {
